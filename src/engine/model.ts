@@ -1,0 +1,96 @@
+/**
+ * The engine's internal model (Docker's CNM): networks, endpoints, sandboxes.
+ * camelCase, no wire concerns; api/ converts to Docker's JSON in one place.
+ */
+
+export type DriverName = 'bridge' | 'host' | 'null' | 'macvlan' | 'ipvlan' | 'overlay';
+export type Scope = 'local' | 'global' | 'swarm';
+
+/** One IPAM pool of a network after validation and allocation: every field final. */
+export interface IpamPool {
+  /** Canonical CIDR, e.g. "172.18.0.0/16" or "fd00::/64". */
+  subnet: string;
+  /** Gateway address without prefix, e.g. "172.18.0.1". */
+  gateway: string;
+  /** Canonical CIDR the dynamic allocations come from; absent means the whole subnet. */
+  ipRange?: string;
+  /** Reserved addresses by name (Docker's --aux-address host=addr). */
+  auxAddresses: Record<string, string>;
+  /** Whether the user gave this subnet (static --ip is only allowed then). */
+  userConfigured: boolean;
+}
+
+export interface NetworkIpam {
+  driver: string;
+  options: Record<string, string>;
+  pools: IpamPool[];
+}
+
+/** Bridge driver settings, decided from Docker's -o options at create time. */
+export interface BridgeSettings {
+  bridgeName: string;
+  enableIcc: boolean;
+  enableIpMasquerade: boolean;
+  hostBindingIpv4: string;
+  mtu: number;
+  /** The default network `bridge` (docker0's counterpart). */
+  isDefaultBridge: boolean;
+}
+
+export interface Network {
+  id: string;
+  name: string;
+  driver: DriverName;
+  scope: Scope;
+  /** RFC 3339 with nanoseconds, as Docker prints it. */
+  created: string;
+  internal: boolean;
+  attachable: boolean;
+  ingress: boolean;
+  enableIPv6: boolean;
+  ipam: NetworkIpam;
+  /** The -o options exactly as Docker shows them in inspect. */
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  /** Present for driver 'bridge'. */
+  bridge?: BridgeSettings;
+}
+
+export interface Endpoint {
+  id: string;
+  /** The container's name (Docker shows it in network inspect). */
+  name: string;
+  networkId: string;
+  sandboxId: string;
+  /** Interface name inside the sandbox: eth0, eth1, ... */
+  ifName: string;
+  /** Host-side veth name: veth + 7 hex. */
+  hostIfName: string;
+  macAddress: string;
+  /** Address with prefix, e.g. "172.18.0.2/16"; absent if the network has no IPv4 pool. */
+  ipv4?: string;
+  ipv6?: string;
+  /** --network-alias names on this network. */
+  aliases: string[];
+  /** The container id this endpoint belongs to ('' for library sandboxes). */
+  containerId: string;
+}
+
+export interface Sandbox {
+  id: string;
+  /** Path of the bind-mounted network namespace file: <exec-root>/netns/<id12>. */
+  netnsPath: string;
+  containerId: string;
+  hostname: string;
+}
+
+export interface PortBinding {
+  protocol: 'tcp' | 'udp' | 'sctp';
+  hostIp: string;
+  hostPort: number;
+  containerPort: number;
+  /** The endpoint that receives the traffic. */
+  endpointId: string;
+  /** The container's address the traffic is sent to (no prefix). */
+  containerIp: string;
+}
