@@ -1,0 +1,203 @@
+/**
+ * What the embedded DNS server says to one query from one container: pure
+ * decisions over the records (Docker's libnetwork resolver.go and
+ * sandbox.ResolveName are the reference). A query is answered here when the
+ * name belongs to a network the asking container is on; everything else is
+ * forwarded.
+ */
+import dnsPacket from 'dns-packet';
+import type { Packet, Question, Answer } from 'dns-packet';
+import type { Asker, DnsEndpoint, DnsRecords } from './records.js';
+
+/** Docker's respTTL. */
+export const RESPONSE_TTL = 600;
+/** A UDP answer larger than this is truncated unless the query's EDNS allows more (Docker's defaultRespSize). */
+export const DEFAULT_UDP_SIZE = 512;
+export const MAX_TCP_SIZE = 65_535;
+
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+
+const QR = 1 << 15;
+const OPCODE_MASK = 0x7800;
+const TRUNCATED = dnsPacket.TRUNCATED_RESPONSE;
+const RECURSION = dnsPacket.RECURSION_DESIRED;
+const REPLY_FLAGS = dnsPacket.RECURSION_AVAILABLE;
+
+export type Decision = { forward: false; response: Packet } | { forward: true };
+
+/** A parsed incoming packet: a query to decide on, a reply to send at once, or nothing to say. */
+export type Parsed = { query: Packet } | { reply: Buffer } | { ignore: true };
+
+/**
+ * Decodes one incoming packet. Responses are ignored (never answer an answer:
+ * no reflection loops); undecodable queries get FORMERR when their header is
+ * readable, other opcodes NOTIMP.
+ */
+export function parseQuery(message: Buffer): Parsed {
+  if (message.length < 12) return { ignore: true };
+  const id = message.readUInt16BE(0);
+  const flags = message.readUInt16BE(2);
+  if ((flags & QR) !== 0) return { ignore: true };
+  if ((flags & OPCODE_MASK) !== 0) return { reply: headerOnlyReply(id, flags, RCODE.NOTIMP) };
+  let query: Packet;
+  try {
+    query = dnsPacket.decode(message);
+  } catch {
+    return { reply: headerOnlyReply(id, flags, RCODE.FORMERR) };
+  }
+  if (query.questions === undefined || query.questions.length === 0) return { reply: headerOnlyReply(id, flags, RCODE.FORMERR) };
+  return { query };
+}
+
+function headerOnlyReply(id: number, queryFlags: number, rcode: number): Buffer {
+  const reply = Buffer.alloc(12);
+  reply.writeUInt16BE(id, 0);
+  reply.writeUInt16BE(QR | (queryFlags & (OPCODE_MASK | RECURSION)) | REPLY_FLAGS | rcode, 2);
+  return reply;
+}
+
+/**
+ * The answer to `query` for the container `asker` (undefined: a stranger,
+ * whose queries are all forwarded, as Docker's resolver forwards whatever
+ * reaches it). `rotation` turns the order of several addresses under one name:
+ * the server passes a counter, so consecutive queries see different orders.
+ */
+export function answerQuery(query: Packet, asker: Asker | undefined, records: DnsRecords, rotation = 0): Decision {
+  const question = query.questions?.[0];
+  if (asker === undefined || question === undefined || (question.class ?? 'IN') !== 'IN') return { forward: true };
+  switch (question.type) {
+    case 'A':
+    case 'AAAA': {
+      const found = resolveName(lowerName(question.name), asker, records, question.type === 'A' ? 'ipv4' : 'ipv6');
+      if (found === undefined) return { forward: true };
+      const type = question.type;
+      const addresses = rotate(found, rotation);
+      return { forward: false, response: reply(query, question, addresses.map((data) => ({ type, name: question.name, ttl: RESPONSE_TTL, data }))) };
+    }
+    case 'MX': {
+      // A known name has no mail exchanger: empty NOERROR, so a mailer falls back to A/AAAA (RFC 5321 5.1).
+      const name = lowerName(question.name);
+      if (resolveName(name, asker, records, 'ipv4') === undefined && resolveName(name, asker, records, 'ipv6') === undefined) return { forward: true };
+      return { forward: false, response: reply(query, question, []) };
+    }
+    case 'PTR': {
+      const host = resolvePointer(lowerName(question.name), asker, records);
+      if (host === undefined) return { forward: true };
+      return { forward: false, response: reply(query, question, [{ type: 'PTR', name: question.name, ttl: RESPONSE_TTL, data: host }]) };
+    }
+    default:
+      return { forward: true };
+  }
+}
+
+/** A reply carrying only an rcode (SERVFAIL when no upstream answered, REFUSED past the in-flight cap). */
+export function errorReply(query: Packet, rcode: number): Buffer {
+  return dnsPacket.encode({ type: 'response', id: query.id ?? 0, flags: replyFlags(query) | rcode, questions: query.questions ?? [] });
+}
+
+/** The largest UDP answer the client takes: its EDNS payload size, never below 512. */
+export function maxUdpSize(query: Packet): number {
+  for (const record of query.additionals ?? []) {
+    if (record.type === 'OPT') return Math.min(MAX_TCP_SIZE, Math.max(DEFAULT_UDP_SIZE, record.udpPayloadSize ?? 0));
+  }
+  return DEFAULT_UDP_SIZE;
+}
+
+/**
+ * Encodes a response to fit maxSize: records are dropped from the end (extra,
+ * then authority, then answers, as Docker's truncateResp trims) and, over UDP,
+ * the TC bit tells the client to ask again over TCP.
+ */
+export function encodeWithin(response: Packet, maxSize: number, udp: boolean): Buffer {
+  const encoded = dnsPacket.encode(response);
+  if (encoded.length <= maxSize) return encoded;
+  const trimmed: Packet = {
+    ...response,
+    flags: (response.flags ?? 0) | (udp ? TRUNCATED : 0),
+    answers: [...(response.answers ?? [])],
+    authorities: [...(response.authorities ?? [])],
+    additionals: [...(response.additionals ?? [])],
+  };
+  const sections = [trimmed.additionals!, trimmed.authorities!, trimmed.answers!];
+  while (dnsPacket.encodingLength(trimmed) > maxSize) {
+    const section = sections.find((records) => records.length > 0);
+    if (section === undefined) break;
+    section.pop();
+  }
+  return dnsPacket.encode(trimmed);
+}
+
+function reply(query: Packet, question: Question, answers: Answer[]): Packet {
+  return { type: 'response', id: query.id ?? 0, flags: replyFlags(query), questions: [question], answers };
+}
+
+function replyFlags(query: Packet): number {
+  return ((query.flags ?? 0) & (OPCODE_MASK | RECURSION)) | REPLY_FLAGS;
+}
+
+function lowerName(name: string): string {
+  const lowered = name.toLowerCase();
+  return lowered.endsWith('.') ? lowered.slice(0, -1) : lowered;
+}
+
+function rotate<T>(items: T[], rotation: number): T[] {
+  if (items.length < 2) return items;
+  const start = rotation % items.length;
+  return start === 0 ? items : [...items.slice(start), ...items.slice(0, start)];
+}
+
+type Family = 'ipv4' | 'ipv6';
+
+/**
+ * Docker's sandbox.ResolveName: for "a.b.c" try "a.b.c" on every network of
+ * the asker, then "a.b" on network "c", then "a" on network "b.c"; for each,
+ * aliases before names; the first network with an address of the family wins.
+ * Returns [] when the name exists but has no address of that family (an empty
+ * NOERROR, never a forward), undefined when the name is unknown.
+ */
+function resolveName(name: string, asker: Asker, records: DnsRecords, family: Family): string[] | undefined {
+  let found = lookupOnNetworks(name, undefined, asker, records, family);
+  if (found !== undefined) return found;
+  for (let dot = name.lastIndexOf('.'); dot > 0; dot = name.lastIndexOf('.', dot - 1)) {
+    found = lookupOnNetworks(name.slice(0, dot), name.slice(dot + 1), asker, records, family);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+function lookupOnNetworks(name: string, networkName: string | undefined, asker: Asker, records: DnsRecords, family: Family): string[] | undefined {
+  return lookupPass(networkName, asker, family, (networkId) => records.byAlias(networkId, name))
+    ?? lookupPass(networkName, asker, family, (networkId) => records.byName(networkId, name));
+}
+
+function lookupPass(
+  networkName: string | undefined,
+  asker: Asker,
+  family: Family,
+  find: (networkId: string) => readonly DnsEndpoint[] | undefined,
+): string[] | undefined {
+  let known = false;
+  for (const own of asker.endpoints) {
+    if (networkName !== undefined && own.networkName.toLowerCase() !== networkName) continue;
+    const holders = find(own.networkId);
+    if (holders === undefined) continue;
+    known = true;
+    const addresses: string[] = [];
+    for (const holder of holders) {
+      const address = holder[family];
+      if (address !== undefined && address !== '') addresses.push(address);
+    }
+    if (addresses.length > 0) return addresses;
+  }
+  return known ? [] : undefined;
+}
+
+/** Docker's sandbox.ResolveIP: "name.network" of the address on the asker's networks, first network first. */
+function resolvePointer(name: string, asker: Asker, records: DnsRecords): string | undefined {
+  if (!name.endsWith('.in-addr.arpa') && !name.endsWith('.ip6.arpa')) return undefined;
+  for (const own of asker.endpoints) {
+    const holder = records.byPointer(own.networkId, name);
+    if (holder !== undefined) return `${holder.containerName}.${holder.networkName}`;
+  }
+  return undefined;
+}
