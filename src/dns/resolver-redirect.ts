@@ -14,7 +14,7 @@ export const REDIRECT_TABLE = 'skiff_dns';
 /** The nft script for the container's netns; it replaces any earlier table of the same name in one transaction. */
 export function renderResolverRedirect(gatewayIp: string, containerIp: string): string {
   return [
-    `table ip ${REDIRECT_TABLE}`,
+    `add table ip ${REDIRECT_TABLE}`,
     `delete table ip ${REDIRECT_TABLE}`,
     `table ip ${REDIRECT_TABLE} {`,
     `  chain output {`,
@@ -50,7 +50,7 @@ export async function installResolverRedirect(netnsPath: string, gatewayIp: stri
 /** Removes the redirect; a netns without one is no error. */
 export async function removeResolverRedirect(netnsPath: string): Promise<void> {
   try {
-    await runInNetns(netnsPath, 'nft', ['-f', '-'], { input: `table ip ${REDIRECT_TABLE}\ndelete table ip ${REDIRECT_TABLE}\n` });
+    await runInNetns(netnsPath, 'nft', ['-f', '-'], { input: `add table ip ${REDIRECT_TABLE}\ndelete table ip ${REDIRECT_TABLE}\n` });
     await runInNetns(netnsPath, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.route_localnet=0']);
   } catch (error) {
     throw new SkiffError('unavailable', `failed to remove the DNS redirect in netns "${netnsPath}": ${(error as Error).message}`, { cause: error });
