@@ -1,0 +1,363 @@
+/**
+ * Runs containers as real processes with runc. Each running container has one
+ * tiny C shim (src/runtime/shim/skiff-shim.c) as its parent: it outlives the
+ * daemon (live-restore), keeps the container's output going to its log file
+ * and records the exit code in the bundle, where the daemon watches for it.
+ * runc's state lives under <execRoot>/runc, bundles under <execRoot>/containers.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, createWriteStream, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { conflict, notFound, SkiffError } from '../errors.js';
+import { run } from '../kernel/exec.js';
+import {
+  bundleExists, containerPaths, processAlive, readExitStatus, readJson,
+  type ContainerMeta, type ContainerPaths, type StartRecord,
+} from './container-files.js';
+import type { Image } from './images.js';
+import { encodeFrame } from './log-frames.js';
+import { readLog } from './log-reader.js';
+import { ociSpec } from './oci-spec.js';
+
+export interface ContainerProcessSpec {
+  id: string; // 64 hex
+  image: Image;
+  args: string[]; // final argv (entrypoint + cmd resolved by the caller)
+  env: string[];
+  cwd: string;
+  hostname: string;
+  tty: boolean;
+  openStdin: boolean;
+  netnsPath: string | null; // null = the host's network namespace
+  etcFiles: { hosts: string; resolvConf: string; hostname: string };
+}
+
+export type ContainerStatus = 'created' | 'running' | 'exited';
+
+export interface ContainerState {
+  status: ContainerStatus;
+  pid: number;
+  exitCode: number | null;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface RuntimeOptions {
+  dataRoot: string;
+  execRoot: string;
+  /** The compiled shim; default dist/skiff-shim beside the compiled sources. */
+  shimPath?: string;
+  runcPath?: string;
+}
+
+const DEFAULT_SHIM = fileURLToPath(new URL('../../skiff-shim', import.meta.url));
+const EXIT_SWEEP_MS = 2000;
+const WAIT_POLL_MAX_MS = 500;
+
+function findRunc(): string {
+  const found = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc'].find((path) => existsSync(path));
+  if (!found) throw new SkiffError('unavailable', 'runc not found in /usr/sbin, /usr/bin, /usr/local/sbin or /usr/local/bin');
+  return found;
+}
+
+function isMounted(path: string): boolean {
+  return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === path);
+}
+
+export class ContainerRuntime {
+  private readonly dataRoot: string;
+  private readonly execRoot: string;
+  private readonly runcRoot: string;
+  private readonly shimPath: string;
+  private readonly runcPath: string;
+  private readonly exitListeners: Array<(id: string, exitCode: number) => void> = [];
+  /** Containers whose exit we wait for, with the fs watcher on their bundle. */
+  private readonly watched = new Map<string, FSWatcher | undefined>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: RuntimeOptions) {
+    this.dataRoot = options.dataRoot;
+    this.execRoot = options.execRoot;
+    this.runcRoot = join(options.execRoot, 'runc');
+    this.shimPath = options.shimPath ?? process.env['SKIFF_SHIM'] ?? DEFAULT_SHIM;
+    this.runcPath = options.runcPath ?? findRunc();
+    mkdirSync(join(this.execRoot, 'containers'), { recursive: true });
+    mkdirSync(join(this.dataRoot, 'containers'), { recursive: true });
+    mkdirSync(this.runcRoot, { recursive: true });
+  }
+
+  private paths(id: string): ContainerPaths {
+    if (!/^[0-9a-f]{64}$/.test(id)) throw notFound(`No such container: ${id}`);
+    return containerPaths(this.dataRoot, this.execRoot, id);
+  }
+
+  private existing(id: string): ContainerPaths {
+    const paths = this.paths(id);
+    if (!bundleExists(paths)) throw notFound(`No such container: ${id}`);
+    return paths;
+  }
+
+  private runc(args: string[]) {
+    return run(this.runcPath, ['--root', this.runcRoot, ...args]);
+  }
+
+  async create(spec: ContainerProcessSpec): Promise<void> {
+    const paths = this.paths(spec.id);
+    if (existsSync(paths.bundle)) throw conflict(`container ${spec.id} already exists`);
+    const undo: Array<() => Promise<unknown> | void> = [];
+    try {
+      mkdirSync(paths.rootfs, { recursive: true });
+      undo.push(() => rmSync(paths.bundle, { recursive: true, force: true }));
+      mkdirSync(paths.upper, { recursive: true });
+      mkdirSync(paths.work, { recursive: true });
+      undo.push(() => rmSync(paths.dataDir, { recursive: true, force: true }));
+      await run('mount', ['-t', 'overlay', 'overlay', '-o',
+        `lowerdir=${spec.image.rootfsPath},upperdir=${paths.upper},workdir=${paths.work}`, paths.rootfs]);
+      undo.push(() => run('umount', [paths.rootfs]));
+      if (spec.openStdin) await run('mkfifo', ['-m', '0600', paths.stdinFifo]);
+      const meta: ContainerMeta = { tty: spec.tty, openStdin: spec.openStdin };
+      writeFileSync(paths.meta, JSON.stringify(meta));
+      // config.json last: its presence is what marks a complete bundle.
+      writeFileSync(paths.config, JSON.stringify(ociSpec(spec), null, 2));
+    } catch (error) {
+      for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async start(id: string): Promise<{ pid: number }> {
+    const paths = this.existing(id);
+    const current = await this.state(id);
+    if (current.status === 'running') return { pid: current.pid };
+    if (current.status === 'exited') {
+      // Restart: runc keeps the stopped container's state until deleted.
+      await this.runc(['delete', '--force', id]).catch(() => undefined);
+      for (const file of [paths.exitStatus, paths.initPid, paths.started]) rmSync(file, { force: true });
+    }
+    const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
+    const mode = `${meta.tty ? 't' : ''}${meta.openStdin ? 'i' : ''}` || '-';
+    const shimLog = openSync(paths.shimLog, 'a');
+    const shim = spawn(this.shimPath, [this.runcPath, this.runcRoot, id, paths.bundle, paths.log, mode], {
+      detached: true,
+      stdio: ['ignore', shimLog, shimLog, 'pipe'],
+    });
+    closeSync(shimLog);
+    const report = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const channel = shim.stdio[3] as Readable;
+      channel.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+      channel.on('end', () => resolve(text.trim()));
+      shim.on('error', reject);
+    });
+    shim.unref();
+    const ok = /^ok (\d+)$/.exec(report);
+    if (!ok) {
+      const detail = report.replace(/^error /, '') || `skiff-shim exited without a report (see ${paths.shimLog})`;
+      throw new SkiffError('unavailable', `failed to start container ${id}: ${detail}`);
+    }
+    const record: StartRecord = { startedAt: new Date().toISOString(), pid: Number(ok[1]), shimPid: shim.pid ?? 0 };
+    writeFileSync(paths.started, JSON.stringify(record));
+    this.watchExit(id);
+    return { pid: record.pid };
+  }
+
+  async kill(id: string, signal: string): Promise<void> {
+    this.existing(id);
+    const { status } = await this.state(id);
+    if (status !== 'running') throw conflict(`Container ${id} is not running`);
+    await this.runc(['kill', id, signal.replace(/^SIG/i, '').toUpperCase()]);
+  }
+
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    this.existing(id);
+    if ((await this.state(id)).status !== 'running') return;
+    await this.runc(['kill', id, 'TERM']).catch(() => undefined);
+    if (await this.exitedWithin(id, timeoutSeconds * 1000)) return;
+    await this.runc(['kill', id, 'KILL']).catch(() => undefined);
+    await this.waitExit(id);
+  }
+
+  async state(id: string): Promise<ContainerState> {
+    const paths = this.existing(id);
+    const started = readJson<StartRecord>(paths.started);
+    if (started === undefined) return { status: 'created', pid: 0, exitCode: null };
+    const exit = readExitStatus(paths);
+    if (exit !== undefined) {
+      return { status: 'exited', pid: 0, exitCode: exit.exitCode, startedAt: started.startedAt, finishedAt: exit.finishedAt };
+    }
+    if (!processAlive(started.shimPid) && !processAlive(started.pid) && readExitStatus(paths) === undefined) {
+      // The shim was killed: nobody can tell the exit code any more.
+      return { status: 'exited', pid: 0, exitCode: 255, startedAt: started.startedAt };
+    }
+    return { status: 'running', pid: started.pid, exitCode: null, startedAt: started.startedAt };
+  }
+
+  onExit(listener: (id: string, exitCode: number) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  /** Resolves with the exit code once the container's process has ended. */
+  async waitExit(id: string): Promise<number> {
+    let delay = 10;
+    for (;;) {
+      const state = await this.state(id);
+      if (state.status === 'exited') return state.exitCode ?? 255;
+      await sleep(delay);
+      delay = Math.min(delay * 2, WAIT_POLL_MAX_MS);
+    }
+  }
+
+  private async exitedWithin(id: string, milliseconds: number): Promise<boolean> {
+    const deadline = Date.now() + milliseconds;
+    while (Date.now() < deadline) {
+      if ((await this.state(id)).status === 'exited') return true;
+      await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
+    }
+    return (await this.state(id)).status === 'exited';
+  }
+
+  logs(id: string, options: { follow: boolean; stdout: boolean; stderr: boolean; tail?: number }): NodeJS.ReadableStream {
+    const paths = this.existing(id);
+    const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
+    return readLog({ logPath: paths.log, exitStatusPath: paths.exitStatus, tty: meta.tty, ...options });
+  }
+
+  /**
+   * Output from now on (Docker frames unless tty) and, for containers created
+   * with openStdin, the container's stdin. Ending input leaves the container's
+   * stdin open (`docker attach` semantics); closeStdin closes it.
+   */
+  attach(id: string): { output: NodeJS.ReadableStream; input?: NodeJS.WritableStream } {
+    const paths = this.existing(id);
+    const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
+    const fromOffset = existsSync(paths.log) ? statSync(paths.log).size : 0;
+    const output = readLog({ logPath: paths.log, exitStatusPath: paths.exitStatus, tty: meta.tty, stdout: true, stderr: true, follow: true, fromOffset });
+    if (!meta.openStdin) return { output };
+    // O_RDWR: opening never blocks, whether or not the shim holds the other end yet.
+    const input = createWriteStream(paths.stdinFifo, { flags: 'r+' });
+    input.on('error', () => undefined);
+    return { output, input };
+  }
+
+  /** Closes the container's stdin after what was written so far (`docker run -i` when input ends). */
+  async closeStdin(id: string): Promise<void> {
+    const paths = this.existing(id);
+    const started = readJson<StartRecord>(paths.started);
+    if (started !== undefined && processAlive(started.shimPid)) process.kill(started.shimPid, 'SIGUSR1');
+  }
+
+  exec(id: string, options: { args: string[]; env: string[]; tty: boolean; cwd?: string; openStdin?: boolean }): {
+    output: NodeJS.ReadableStream; input?: NodeJS.WritableStream; exitCode: Promise<number>;
+  } {
+    this.existing(id);
+    const args = ['--root', this.runcRoot, 'exec', ...(options.tty ? ['--tty'] : [])];
+    if (options.cwd !== undefined && options.cwd !== '') args.push('--cwd', options.cwd);
+    for (const variable of options.env) args.push('--env', variable);
+    args.push(id, ...options.args);
+    const child = spawn(this.runcPath, args, { stdio: [options.openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const output = new PassThrough();
+    let open = 2;
+    const forward = (stream: Readable, streamId: 1 | 2) => {
+      stream.on('data', (chunk: Buffer) => output.write(options.tty ? chunk : encodeFrame(streamId, chunk)));
+      stream.on('end', () => { if (--open === 0) output.end(); });
+    };
+    forward(child.stdout!, 1);
+    forward(child.stderr!, 2);
+    const exitCode = new Promise<number>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 255)));
+    });
+    const input = child.stdin ?? undefined;
+    input?.on('error', () => undefined);
+    return input ? { output, input, exitCode } : { output, exitCode };
+  }
+
+  /** Idempotent: kills whatever runs, unmounts the rootfs, removes bundle and data. */
+  async delete(id: string): Promise<void> {
+    const paths = this.paths(id);
+    this.unwatch(id);
+    const failures: string[] = [];
+    await this.runc(['delete', '--force', id]).catch((error: Error) => {
+      if (!/does not exist|not found/i.test(error.message)) failures.push(error.message);
+    });
+    const started = readJson<StartRecord>(paths.started);
+    if (started !== undefined) {
+      // Let the shim record the exit and quit before its bundle goes away.
+      for (let i = 0; i < 100 && processAlive(started.shimPid); i++) await sleep(20);
+    }
+    if (isMounted(paths.rootfs)) {
+      await run('umount', [paths.rootfs]).catch(async () => {
+        await run('umount', ['-l', paths.rootfs]).catch((error: Error) => failures.push(error.message));
+      });
+    }
+    for (const dir of [paths.bundle, paths.dataDir]) {
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch (error) {
+        failures.push((error as Error).message);
+      }
+    }
+    if (failures.length > 0) throw new SkiffError('unavailable', `failed to delete container ${id}: ${failures.join('; ')}`);
+  }
+
+  /**
+   * After a daemon restart: the ids of all bundles; running containers are
+   * watched again, and onExit fires for those that ended while nobody watched.
+   */
+  async restore(): Promise<string[]> {
+    const ids = readdirSync(join(this.execRoot, 'containers')).filter((name) => /^[0-9a-f]{64}$/.test(name) && bundleExists(this.paths(name)));
+    for (const id of ids) {
+      if ((await this.state(id)).status !== 'created') this.watchExit(id);
+    }
+    return ids;
+  }
+
+  /** Stops watching for exits (the daemon shutting down; containers keep running). */
+  close(): void {
+    for (const id of [...this.watched.keys()]) this.unwatch(id);
+  }
+
+  private watchExit(id: string): void {
+    if (this.watched.has(id)) return;
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(this.paths(id).bundle, (_event, file) => { if (file === 'exit-status') void this.checkExit(id); });
+      watcher.on('error', () => this.unwatch(id));
+      watcher.unref();
+    } catch {
+      watcher = undefined; // the periodic sweep still notices the exit
+    }
+    this.watched.set(id, watcher);
+    if (this.sweepTimer === undefined) {
+      this.sweepTimer = setInterval(() => { for (const watchedId of this.watched.keys()) void this.checkExit(watchedId); }, EXIT_SWEEP_MS);
+      this.sweepTimer.unref();
+    }
+    setImmediate(() => void this.checkExit(id));
+  }
+
+  private unwatch(id: string): void {
+    this.watched.get(id)?.close();
+    this.watched.delete(id);
+    if (this.watched.size === 0 && this.sweepTimer !== undefined) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
+  }
+
+  private async checkExit(id: string): Promise<void> {
+    if (!this.watched.has(id)) return;
+    let state: ContainerState;
+    try {
+      state = await this.state(id);
+    } catch {
+      this.unwatch(id);
+      return;
+    }
+    if (state.status !== 'exited' || !this.watched.has(id)) return;
+    this.unwatch(id);
+    for (const listener of this.exitListeners) listener(id, state.exitCode ?? 255);
+  }
+}

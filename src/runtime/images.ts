@@ -1,0 +1,173 @@
+/**
+ * Images as rootfs directories: <dataRoot>/images/<hex id>/{rootfs/, image.json}.
+ * `import` extracts a tar with tar(1); an image's id is the sha256 of the tar
+ * bytes as received, so importing the same tar twice gives the same image.
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { conflict, notFound, SkiffError } from '../errors.js';
+import { run } from '../kernel/exec.js';
+import { applyChanges, emptyImageConfig } from './image-changes.js';
+
+export interface ImageConfig {
+  Env: string[];
+  Cmd: string[] | null;
+  Entrypoint: string[] | null;
+  WorkingDir: string;
+  ExposedPorts: Record<string, object>;
+  Labels: Record<string, string>;
+}
+
+export interface Image {
+  id: string; // 'sha256:<64 hex>'
+  repoTags: string[];
+  created: string;
+  size: number;
+  rootfsPath: string;
+  config: ImageConfig;
+  comment: string;
+}
+
+type StoredImage = Omit<Image, 'rootfsPath'>;
+
+/** `alpine` → `alpine:latest`; Docker Hub's implicit prefixes dropped. */
+export function normalizeRepoTag(reference: string): string {
+  let name = reference.replace(/^(docker\.io|index\.docker\.io|registry-1\.docker\.io)\//, '').replace(/^library\//, '');
+  const lastSlash = name.lastIndexOf('/');
+  if (!name.slice(lastSlash + 1).includes(':')) name = `${name}:latest`;
+  return name;
+}
+
+/** Flags telling tar how the stream is compressed, from its first bytes. */
+export function decompressFlags(head: Buffer): string[] {
+  if (head[0] === 0x1f && head[1] === 0x8b) return ['-z'];
+  if (head.subarray(0, 3).toString('latin1') === 'BZh') return ['-j'];
+  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return ['-J'];
+  return [];
+}
+
+async function firstChunk(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  for await (const chunk of stream) return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+  return Buffer.alloc(0);
+}
+
+export class ImageStore {
+  private readonly imagesDir: string;
+
+  constructor(dataRoot: string) {
+    this.imagesDir = join(dataRoot, 'images');
+    mkdirSync(this.imagesDir, { recursive: true });
+  }
+
+  async importTar(tar: NodeJS.ReadableStream, options: { repoTag?: string; changes?: string[]; message?: string }): Promise<Image> {
+    const config = applyChanges(emptyImageConfig(), options.changes ?? []);
+    const staging = join(this.imagesDir, `.import-${randomBytes(8).toString('hex')}`);
+    mkdirSync(join(staging, 'rootfs'), { recursive: true });
+    try {
+      const head = await firstChunk(tar);
+      const hash = createHash('sha256');
+      const extractor = spawn('tar', ['-x', ...decompressFlags(head), '--numeric-owner', '-C', join(staging, 'rootfs'), '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let stderr = '';
+      extractor.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+      const finished = new Promise<number>((resolve, reject) => {
+        extractor.on('error', reject);
+        extractor.on('close', (code) => resolve(code ?? 1));
+      });
+      extractor.stdin.on('error', () => undefined); // tar exiting early is reported by its exit code
+      const write = (chunk: Buffer) => {
+        hash.update(chunk);
+        return extractor.stdin.write(chunk) ? Promise.resolve() : new Promise<void>((resolve) => extractor.stdin.once('drain', resolve));
+      };
+      await write(head);
+      for await (const chunk of tar) await write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+      extractor.stdin.end();
+      const code = await finished;
+      if (code !== 0) throw new SkiffError('invalid', `Error processing tar file(exit status ${code}): ${stderr.trim()}`);
+
+      const hex = hash.digest('hex');
+      const imageDir = join(this.imagesDir, hex);
+      if (!existsSync(imageDir)) {
+        const { stdout } = await run('du', ['-sb', join(staging, 'rootfs')]);
+        const stored: StoredImage = {
+          id: `sha256:${hex}`,
+          repoTags: [],
+          created: new Date().toISOString(),
+          size: Number(stdout.split('\t')[0]),
+          config,
+          comment: options.message ?? '',
+        };
+        writeFileSync(join(staging, 'image.json'), JSON.stringify(stored, null, 2));
+        renameSync(staging, imageDir);
+      }
+      if (options.repoTag !== undefined && options.repoTag !== '') this.tag(`sha256:${hex}`, options.repoTag);
+      return this.resolve(`sha256:${hex}`);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+
+  list(): Image[] {
+    return readdirSync(this.imagesDir)
+      .filter((name) => /^[0-9a-f]{64}$/.test(name) && existsSync(join(this.imagesDir, name, 'image.json')))
+      .map((hex) => this.load(hex))
+      .sort((a, b) => b.created.localeCompare(a.created));
+  }
+
+  /** name[:tag], `sha256:<hex>`, full or short hex id; Docker's wording when nothing matches. */
+  resolve(ref: string): Image {
+    const images = this.list();
+    const repoTag = normalizeRepoTag(ref);
+    const byTag = images.find((image) => image.repoTags.includes(repoTag));
+    if (byTag) return byTag;
+    if (ref.startsWith('sha256:')) {
+      const byId = images.find((image) => image.id === ref);
+      if (byId) return byId;
+    } else if (/^[0-9a-f]{1,64}$/.test(ref)) {
+      const matches = images.filter((image) => image.id.startsWith(`sha256:${ref}`));
+      if (matches.length === 1) return matches[0]!;
+    }
+    throw notFound(`No such image: ${ref}`);
+  }
+
+  tag(ref: string, repoTag: string): void {
+    const target = this.resolve(ref);
+    const normalized = normalizeRepoTag(repoTag);
+    for (const image of this.list()) {
+      if (image.id !== target.id && image.repoTags.includes(normalized)) {
+        this.save({ ...image, repoTags: image.repoTags.filter((tag) => tag !== normalized) });
+      }
+    }
+    if (!target.repoTags.includes(normalized)) this.save({ ...target, repoTags: [...target.repoTags, normalized] });
+  }
+
+  /** Like `docker rmi`: untags a tag of a multi-tagged image, else deletes the image. */
+  remove(ref: string, options: { force?: boolean } = {}): string[] {
+    const image = this.resolve(ref);
+    const repoTag = normalizeRepoTag(ref);
+    const byTag = image.repoTags.includes(repoTag);
+    if (byTag && image.repoTags.length > 1) {
+      this.save({ ...image, repoTags: image.repoTags.filter((tag) => tag !== repoTag) });
+      return [`Untagged: ${repoTag}`];
+    }
+    if (!byTag && image.repoTags.length > 1 && options.force !== true) {
+      throw conflict(`conflict: unable to delete ${image.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
+    }
+    const lines = image.repoTags.map((tag) => `Untagged: ${tag}`);
+    rmSync(join(this.imagesDir, image.id.slice(7)), { recursive: true, force: true });
+    return [...lines, `Deleted: ${image.id}`];
+  }
+
+  private load(hex: string): Image {
+    const stored = JSON.parse(readFileSync(join(this.imagesDir, hex, 'image.json'), 'utf8')) as StoredImage;
+    return { ...stored, rootfsPath: join(this.imagesDir, hex, 'rootfs') };
+  }
+
+  private save(image: Image): void {
+    const { rootfsPath: _rootfsPath, ...stored } = image;
+    const file = join(this.imagesDir, image.id.slice(7), 'image.json');
+    writeFileSync(`${file}.tmp`, JSON.stringify(stored, null, 2));
+    renameSync(`${file}.tmp`, file);
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Reads a container log file (Docker frames written by the shim) as a stream:
+ * what is there now (optionally only the last N lines), then, when following,
+ * whatever is appended until the container has exited and the file is drained.
+ */
+import { existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeFrames, renderRecords, splitLines } from './log-frames.js';
+
+export interface LogReadOptions {
+  logPath: string;
+  exitStatusPath: string;
+  tty: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  follow: boolean;
+  /** Byte offset to start from (attach starts at the current end). */
+  fromOffset?: number;
+  tail?: number;
+}
+
+const FOLLOW_POLL_MS = 100;
+
+async function readFrom(path: string, offset: number): Promise<Buffer> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch {
+    return Buffer.alloc(0); // not started yet: no log file
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size <= offset) return Buffer.alloc(0);
+    const buffer = Buffer.alloc(size - offset);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function* logChunks(options: LogReadOptions): AsyncGenerator<Buffer> {
+  const render = { stdout: options.stdout, stderr: options.stderr, tty: options.tty };
+  const initial = await readFrom(options.logPath, options.fromOffset ?? 0);
+  let offset = (options.fromOffset ?? 0) + initial.length;
+  const first = decodeFrames(initial);
+  let rest = first.rest;
+  offset -= rest.length;
+  let lines = splitLines(first.records);
+  if (options.tail !== undefined && options.tail >= 0) lines = options.tail === 0 ? [] : lines.slice(-options.tail);
+  const head = renderRecords(lines, render);
+  if (head.length > 0) yield head;
+  if (!options.follow) return;
+  for (;;) {
+    const exited = existsSync(options.exitStatusPath);
+    const appended = await readFrom(options.logPath, offset);
+    if (appended.length > 0) {
+      offset += appended.length;
+      const decoded = decodeFrames(Buffer.concat([rest, appended]));
+      rest = decoded.rest;
+      const chunk = renderRecords(decoded.records, render);
+      if (chunk.length > 0) yield chunk;
+      continue;
+    }
+    // The shim writes exit-status only after the last output: seen before an empty read, we are done.
+    if (exited) return;
+    await sleep(FOLLOW_POLL_MS);
+  }
+}
+
+export function readLog(options: LogReadOptions): Readable {
+  return Readable.from(logChunks(options), { objectMode: false });
+}

@@ -1,0 +1,280 @@
+/*
+ * skiff-shim: the parent of one container's process, so containers outlive the
+ * daemon (live-restore) and their exit codes are still known.
+ *
+ *   skiff-shim RUNC RUNC_ROOT ID BUNDLE LOGFILE MODE
+ *
+ * MODE holds 't' (terminal) and/or 'i' (keep stdin open), or is "-". The shim
+ * runs in its own session as a child subreaper, starts the container with
+ * `runc run --detach` (cwd = BUNDLE), and adopts the container's init process
+ * when runc exits. It reports "ok <pid>" or "error <message>" on fd 3, then:
+ *  - copies the container's stdout/stderr (or its pty master, received over
+ *    runc's --console-socket) into LOGFILE as Docker stream frames
+ *    (stream byte, 0, 0, 0, uint32 BE length, payload);
+ *  - copies BUNDLE/stdin (a FIFO the daemon writes) to the container's stdin;
+ *    SIGUSR1 closes the container's stdin once the FIFO is drained;
+ *  - when the init process ends and the output is drained, writes its exit
+ *    code (128+signal when killed, as Docker reports) to BUNDLE/exit-status.
+ * Written in C so a running container costs a few hundred KB, not a runtime.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define REPORT_FD 3
+#define CONSOLE_SOCKET "console.sock"
+#define DRAIN_AFTER_EXIT_MS 2000
+
+static int log_fd = -1;
+
+static void write_all(int fd, const void *data, size_t length) {
+  const char *cursor = data;
+  while (length > 0) {
+    ssize_t written = write(fd, cursor, length);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) { struct pollfd p = { fd, POLLOUT, 0 }; poll(&p, 1, 1000); continue; }
+      return;
+    }
+    cursor += written;
+    length -= (size_t)written;
+  }
+}
+
+static void log_frame(unsigned char stream, const char *data, size_t length) {
+  unsigned char header[8] = { stream, 0, 0, 0,
+    (unsigned char)(length >> 24), (unsigned char)(length >> 16), (unsigned char)(length >> 8), (unsigned char)length };
+  char frame[8 + 32768];
+  memcpy(frame, header, 8);
+  memcpy(frame + 8, data, length);
+  /* One write per frame: O_APPEND keeps frames whole for readers following the file. */
+  write_all(log_fd, frame, 8 + length);
+}
+
+static void report(const char *format, ...) {
+  char message[4096];
+  va_list args;
+  va_start(args, format);
+  int length = vsnprintf(message, sizeof message, format, args);
+  va_end(args);
+  if (length > (int)sizeof message - 1) length = sizeof message - 1;
+  write_all(REPORT_FD, message, (size_t)length);
+  close(REPORT_FD);
+}
+
+static int receive_fd(int sock) {
+  char data[256];
+  char control[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = { data, sizeof data };
+  struct msghdr msg = { 0 };
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) < 0) return -1;
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+  return fd;
+}
+
+static int exit_code_of(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 255;
+}
+
+static void write_exit_status(int code) {
+  int fd = open("exit-status.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  dprintf(fd, "%d\n", code);
+  fsync(fd);
+  close(fd);
+  rename("exit-status.tmp", "exit-status");
+}
+
+/* Reads what runc printed before failing, for the daemon's error message. */
+static void report_runc_failure(int err_fd, int status) {
+  char text[2048] = "";
+  size_t used = 0;
+  if (err_fd >= 0) {
+    fcntl(err_fd, F_SETFL, O_NONBLOCK);
+    ssize_t n;
+    while (used < sizeof text - 1 && (n = read(err_fd, text + used, sizeof text - 1 - used)) > 0) used += (size_t)n;
+  }
+  text[used] = 0;
+  while (used > 0 && (text[used - 1] == '\n' || text[used - 1] == ' ')) text[--used] = 0;
+  report("error runc run exited with %d: %s", exit_code_of(status), used > 0 ? text : "no message");
+}
+
+static int read_pid_file(const char *path) {
+  char text[32] = "";
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  text[n] = 0;
+  return atoi(text);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 7) {
+    fprintf(stderr, "usage: skiff-shim RUNC RUNC_ROOT ID BUNDLE LOGFILE MODE\n");
+    return 2;
+  }
+  const char *runc = argv[1], *runc_root = argv[2], *id = argv[3], *bundle = argv[4], *log_path = argv[5], *mode = argv[6];
+  int tty = strchr(mode, 't') != NULL;
+  int open_stdin = strchr(mode, 'i') != NULL;
+
+  fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC);
+  setsid();
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) { report("error prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno)); return 1; }
+  if (chdir(bundle) != 0) { report("error chdir %s: %s", bundle, strerror(errno)); return 1; }
+  log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (log_fd < 0) { report("error open %s: %s", log_path, strerror(errno)); return 1; }
+
+  sigset_t handled;
+  sigemptyset(&handled);
+  sigaddset(&handled, SIGCHLD);
+  sigaddset(&handled, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &handled, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  int signal_fd = signalfd(-1, &handled, SFD_CLOEXEC);
+
+  /* O_RDWR: the FIFO never reports end-of-file while the daemon comes and goes. */
+  int stdin_fifo = -1;
+  if (open_stdin) {
+    stdin_fifo = open("stdin", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (stdin_fifo < 0) { report("error open %s/stdin: %s", bundle, strerror(errno)); return 1; }
+  }
+
+  int dev_null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, in_pipe[2] = { -1, -1 };
+  int listen_fd = -1;
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) { report("error pipe: %s", strerror(errno)); return 1; }
+  if (tty) {
+    struct sockaddr_un address = { .sun_family = AF_UNIX };
+    strcpy(address.sun_path, CONSOLE_SOCKET);
+    unlink(CONSOLE_SOCKET);
+    listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&address, sizeof address) != 0 || listen(listen_fd, 1) != 0) {
+      report("error console socket in %s: %s", bundle, strerror(errno));
+      return 1;
+    }
+  } else {
+    if (pipe2(out_pipe, O_CLOEXEC) != 0) { report("error pipe: %s", strerror(errno)); return 1; }
+    if (open_stdin && pipe2(in_pipe, O_CLOEXEC) != 0) { report("error pipe: %s", strerror(errno)); return 1; }
+  }
+
+  pid_t runc_pid = fork();
+  if (runc_pid < 0) { report("error fork: %s", strerror(errno)); return 1; }
+  if (runc_pid == 0) {
+    /* In pass-through mode the container inherits runc's stdio. */
+    sigprocmask(SIG_UNBLOCK, &handled, NULL);
+    dup2(in_pipe[0] >= 0 ? in_pipe[0] : dev_null, 0);
+    dup2(out_pipe[1] >= 0 ? out_pipe[1] : dev_null, 1);
+    dup2(err_pipe[1], 2);
+    /* runc makes the socket path absolute; /proc/self/cwd keeps it under 108 bytes. */
+    const char *args[] = { runc, "--root", runc_root, "run", "--detach", "--pid-file", "init.pid",
+      tty ? "--console-socket" : id, tty ? "/proc/self/cwd/" CONSOLE_SOCKET : NULL, tty ? id : NULL, NULL };
+    execv(runc, (char *const *)args);
+    dprintf(2, "exec %s: %s", runc, strerror(errno));
+    _exit(127);
+  }
+  close(err_pipe[1]);
+  if (out_pipe[1] >= 0) close(out_pipe[1]);
+  if (in_pipe[0] >= 0) close(in_pipe[0]);
+
+  int master = -1;
+  int runc_status = 0, runc_done = 0;
+  if (tty) {
+    while (master < 0) {
+      struct pollfd p = { listen_fd, POLLIN, 0 };
+      if (poll(&p, 1, 100) > 0) {
+        int connection = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (connection >= 0) { master = receive_fd(connection); close(connection); }
+      } else if (waitpid(runc_pid, &runc_status, WNOHANG) == runc_pid) {
+        runc_done = 1;
+        break;
+      }
+    }
+    close(listen_fd);
+    unlink(CONSOLE_SOCKET);
+  }
+  if (!runc_done) while (waitpid(runc_pid, &runc_status, 0) < 0 && errno == EINTR) {}
+  if (!WIFEXITED(runc_status) || WEXITSTATUS(runc_status) != 0 || (tty && master < 0)) {
+    report_runc_failure(err_pipe[0], runc_status);
+    return 1;
+  }
+  pid_t init_pid = read_pid_file("init.pid");
+  if (init_pid <= 0) { report("error runc wrote no pid to %s/init.pid", bundle); return 1; }
+  report("ok %d\n", init_pid);
+
+  /* In tty mode runc's stderr pipe carried only runc's own messages. */
+  int output_fds[2] = { tty ? master : out_pipe[0], tty ? -1 : err_pipe[0] };
+  if (tty) close(err_pipe[0]);
+  int stdin_target = tty ? master : in_pipe[1];
+  if (stdin_target >= 0) fcntl(stdin_target, F_SETFL, fcntl(stdin_target, F_GETFL) | O_NONBLOCK);
+
+  int exited = 0, exit_code = 0;
+  char buffer[32768];
+  for (;;) {
+    if (exited && output_fds[0] < 0 && output_fds[1] < 0) break;
+    struct pollfd fds[4] = {
+      { signal_fd, POLLIN, 0 },
+      { output_fds[0], POLLIN, 0 },
+      { output_fds[1], POLLIN, 0 },
+      { stdin_fifo, POLLIN, 0 },
+    };
+    int ready = poll(fds, 4, exited ? DRAIN_AFTER_EXIT_MS : -1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) break; /* output still held open after init ended: stop waiting */
+
+    if (fds[0].revents & POLLIN) {
+      struct signalfd_siginfo info;
+      if (read(signal_fd, &info, sizeof info) == sizeof info && info.ssi_signo == SIGUSR1 && stdin_fifo >= 0) {
+        ssize_t n;
+        while ((n = read(stdin_fifo, buffer, sizeof buffer)) > 0) if (stdin_target >= 0) write_all(stdin_target, buffer, (size_t)n);
+        close(stdin_fifo);
+        stdin_fifo = -1;
+        if (!tty && stdin_target >= 0) { close(stdin_target); stdin_target = -1; }
+      }
+      int status;
+      pid_t reaped;
+      while ((reaped = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (reaped == init_pid) { exited = 1; exit_code = exit_code_of(status); }
+      }
+    }
+    for (int i = 0; i < 2; i++) {
+      if (output_fds[i] < 0 || !(fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = read(output_fds[i], buffer, sizeof buffer);
+      if (n > 0) {
+        log_frame((unsigned char)(i + 1), buffer, (size_t)n);
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        /* EOF, or EIO from a pty master once every slave is closed. */
+        if (output_fds[i] != stdin_target) close(output_fds[i]);
+        output_fds[i] = -1;
+      }
+    }
+    if (stdin_fifo >= 0 && (fds[3].revents & POLLIN)) {
+      ssize_t n = read(stdin_fifo, buffer, sizeof buffer);
+      if (n > 0 && stdin_target >= 0) write_all(stdin_target, buffer, (size_t)n);
+    }
+  }
+  write_exit_status(exit_code);
+  return 0;
+}
