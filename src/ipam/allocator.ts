@@ -65,8 +65,9 @@ export class AddressAllocator {
       throw noAvailableIps();
     }
     const start = this.cursor >= this.rangeFirst && this.cursor <= this.rangeLast ? this.cursor : this.rangeFirst;
-    // A free offset exists in the range (counted above), so one search finds it.
-    const offset = this.firstFree(start, this.rangeLast) ?? this.firstFree(this.rangeFirst, start - 1n) ?? this.rangeFirst;
+    // The counts above promise a free offset in the range, so one of the searches finds it.
+    const offset = this.firstFree(start, this.rangeLast) ?? this.firstFree(this.rangeFirst, start - 1n);
+    if (offset === undefined) throw noAvailableIps();
     this.mark(offset);
     this.cursor = offset + 1n;
     return formatAddress(this.family, this.subnet.network + offset);
@@ -176,10 +177,6 @@ export class NetworkAllocators {
   constructor(pools: readonly IpamPool[], network: NetworkRef) {
     this.allocators = pools.map((pool) => new AddressAllocator(pool));
     this.network = network;
-  }
-
-  hasFamily(family: IpFamily): boolean {
-    return this.allocators.some((allocator) => allocator.family === family);
   }
 
   /** The next address of the family, or undefined when the network has no pool of it. */
