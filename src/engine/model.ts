@@ -22,7 +22,8 @@ export interface IpamPool {
 
 export interface NetworkIpam {
   driver: string;
-  options: Record<string, string>;
+  /** null for the predefined networks, as Docker shows them. */
+  options: Record<string, string> | null;
   pools: IpamPool[];
 }
 

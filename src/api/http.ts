@@ -1,0 +1,123 @@
+/**
+ * Small HTTP plumbing for the Engine API: a router over method + path
+ * pattern, JSON bodies, Docker's error shape ({"message": "..."}).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { asSkiffError, invalid } from '../errors.js';
+
+export interface Request {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  raw: IncomingMessage;
+  /** The API version the client asked for (path prefix /v1.NN), or the server's. */
+  apiVersion: string;
+}
+
+export type Handler = (request: Request, response: ServerResponse) => Promise<void> | void;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  handler: Handler;
+}
+
+export class Router {
+  private readonly routes: Route[] = [];
+
+  add(method: string, path: string, handler: Handler): this {
+    const names: string[] = [];
+    const pattern = new RegExp(`^${path.replace(/\{(\w+)\}/g, (_, name: string) => { names.push(name); return '([^/]+)'; })}$`);
+    this.routes.push({ method, pattern, names, handler });
+    return this;
+  }
+
+  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'method-not-allowed' | undefined {
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const found = route.pattern.exec(path);
+      if (found === null) continue;
+      pathMatched = true;
+      if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
+      const params: Record<string, string> = {};
+      route.names.forEach((name, index) => { params[name] = decodeURIComponent(found[index + 1] ?? ''); });
+      return { handler: route.handler, params };
+    }
+    return pathMatched ? 'method-not-allowed' : undefined;
+  }
+}
+
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+export async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw invalid('request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Parses a JSON body; empty means {}. Errors read like Go's encoding/json ones Docker returns. */
+export async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const body = (await readBody(request)).toString('utf8');
+  if (body.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (error) {
+    throw invalid(`invalid JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw invalid('invalid JSON: the body must be an object');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+export function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body)}\n`;
+  response.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+export function sendNoContent(response: ServerResponse, status = 204): void {
+  response.writeHead(status);
+  response.end();
+}
+
+export function sendError(response: ServerResponse, error: unknown): void {
+  const failure = asSkiffError(error);
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  sendJson(response, failure.status, { message: failure.message });
+}
+
+/** Docker's filters query parameter: {"key":{"value":true}} or the older {"key":["value"]}. */
+export function parseFilters(raw: string | null): Map<string, string[]> {
+  const filters = new Map<string, string[]>();
+  if (raw === null || raw === '') return filters;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw invalid(`invalid filter '${raw}'`);
+  }
+  if (parsed === null || typeof parsed !== 'object') throw invalid(`invalid filter '${raw}'`);
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (Array.isArray(value)) filters.set(key, value.map(String));
+    else if (value !== null && typeof value === 'object') filters.set(key, Object.keys(value as object));
+    else throw invalid(`invalid filter '${raw}'`);
+  }
+  return filters;
+}
+
+export function queryBool(query: URLSearchParams, key: string): boolean {
+  const value = query.get(key);
+  return value === '1' || value === 'true' || value === 'True';
+}

@@ -1,0 +1,56 @@
+/** /_ping, /version, /info. */
+import { cpus, hostname, release, totalmem } from 'node:os';
+import type { Engine } from '../../engine/engine.js';
+import { sendJson, type Router } from '../http.js';
+import { API_VERSION, ENGINE_VERSION, MIN_API_VERSION } from '../version.js';
+
+export interface SystemInfoSource {
+  dataRoot: string;
+  daemonId: string;
+  containerCounts: () => { total: number; running: number; paused: number; stopped: number };
+  imageCount: () => number;
+}
+
+export function addSystemRoutes(router: Router, engine: Engine, source: SystemInfoSource): void {
+  router.add('GET', '/_ping', (request, response) => {
+    response.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache' });
+    response.end(request.method === 'HEAD' ? undefined : 'OK');
+  });
+
+  router.add('GET', '/version', (_request, response) => {
+    const details = { ApiVersion: API_VERSION, Arch: 'amd64', GitCommit: 'skiff', GoVersion: process.version, KernelVersion: release(), MinAPIVersion: MIN_API_VERSION, Os: 'linux', BuildTime: '' };
+    sendJson(response, 200, {
+      Platform: { Name: 'skiff' },
+      Components: [{ Name: 'Engine', Version: ENGINE_VERSION, Details: details }],
+      Version: ENGINE_VERSION,
+      ...details,
+    });
+  });
+
+  router.add('GET', '/info', (_request, response) => {
+    const counts = source.containerCounts();
+    sendJson(response, 200, {
+      ID: source.daemonId,
+      Containers: counts.total,
+      ContainersRunning: counts.running,
+      ContainersPaused: counts.paused,
+      ContainersStopped: counts.stopped,
+      Images: source.imageCount(),
+      Driver: 'overlay',
+      DriverStatus: [],
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'macvlan', 'null'], Authorization: null, Log: ['json-file'] },
+      MemoryLimit: true, SwapLimit: false, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
+      IPv4Forwarding: true, BridgeNfIptables: true, BridgeNfIp6tables: true, Debug: false,
+      NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'json-file',
+      CgroupDriver: 'none', CgroupVersion: '2', NEventsListener: 0, KernelVersion: release(), OperatingSystem: 'skiff',
+      OSVersion: '', OSType: 'linux', Architecture: 'x86_64', IndexServerAddress: '', RegistryConfig: null,
+      NCPU: cpus().length, MemTotal: totalmem(), GenericResources: null, DockerRootDir: source.dataRoot,
+      HttpProxy: '', HttpsProxy: '', NoProxy: '', Name: hostname(), Labels: [], ExperimentalBuild: false,
+      ServerVersion: ENGINE_VERSION, Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc',
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '', Expected: '' },
+      RuncCommit: { ID: '', Expected: '' }, InitCommit: { ID: '', Expected: '' }, SecurityOptions: [], Warnings: [],
+      DefaultAddressPools: [], NetworkCount: engine.listNetworks().length,
+    });
+  });
+}

@@ -1,0 +1,31 @@
+/** skiff's command line: `skiff daemon` and docker-compatible client commands. */
+import { Command, CommanderError } from 'commander';
+import { Client, socketPathFromHost } from './client.js';
+import { daemonCommand } from './daemon-command.js';
+import { networkCommand } from './network.js';
+
+const DEFAULT_HOST = 'unix:///run/skiff/skiff.sock';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('skiff')
+    .description('Docker-compatible container networking on the Linux kernel')
+    .option('-H, --host <socket>', 'Daemon socket to connect to', process.env['SKIFF_HOST'] ?? DEFAULT_HOST)
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  const client = () => new Client(socketPathFromHost(program.opts<{ host: string }>().host));
+  const out = (text: string) => { process.stdout.write(text); };
+  program.addCommand(daemonCommand());
+  program.addCommand(networkCommand(client, out));
+  for (const command of program.commands) command.exitOverride();
+  for (const command of program.commands.flatMap((c) => c.commands)) command.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 125;
+    const message = (error as Error).message;
+    const status = (error as { status?: number }).status;
+    process.stderr.write(message.startsWith('Error') ? `${message}\n` : status !== undefined ? `Error response from daemon: ${message}\n` : `Error: ${message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The bridge driver: one Linux bridge per network, a veth pair per endpoint
+ * (host side `veth<7 hex>` on the bridge, the other end created directly in
+ * the sandbox's namespace under its final name).
+ */
+import type { Endpoint, Network, Sandbox } from '../engine/model.js';
+import { deleteLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
+import type { JoinOptions, NetworkDriver } from './driver.js';
+
+function prefixOf(cidr: string): string {
+  return cidr.split('/')[1] ?? '';
+}
+
+function bridgeOf(network: Network): { bridgeName: string; mtu: number } {
+  if (network.bridge === undefined) throw new Error(`network ${network.name} has no bridge settings`);
+  return network.bridge;
+}
+
+/** `ip -batch` lines that build a network's bridge with its gateway addresses. */
+export function bridgeCreateLines(network: Network): string[] {
+  const { bridgeName, mtu } = bridgeOf(network);
+  const gatewayLines = network.ipam.pools.map((pool) => `addr add ${pool.gateway}/${prefixOf(pool.subnet)} dev ${bridgeName}`);
+  return [`link add ${bridgeName} mtu ${mtu} type bridge`, `link set ${bridgeName} alias ${SKIFF_LINK_ALIAS}`, ...gatewayLines, `link set ${bridgeName} up`];
+}
+
+export function hostSideLines(network: Network, endpoint: Endpoint, sandbox: Sandbox): string[] {
+  const { bridgeName, mtu } = bridgeOf(network);
+  return [
+    `link add ${endpoint.hostIfName} mtu ${mtu} master ${bridgeName} type veth peer name ${endpoint.ifName} address ${endpoint.macAddress} mtu ${mtu} netns ${sandbox.netnsPath}`,
+    `link set ${endpoint.hostIfName} alias ${SKIFF_LINK_ALIAS} up`,
+  ];
+}
+
+export function sandboxSideLines(network: Network, endpoint: Endpoint, options: JoinOptions): string[] {
+  const lines: string[] = [];
+  if (endpoint.ipv4 !== undefined) lines.push(`addr add ${endpoint.ipv4} dev ${endpoint.ifName}`);
+  if (endpoint.ipv6 !== undefined) lines.push(`-6 addr add ${endpoint.ipv6} dev ${endpoint.ifName} nodad`);
+  lines.push(`link set ${endpoint.ifName} up`, 'link set lo up');
+  if (options.defaultRoute && !network.internal) {
+    for (const pool of network.ipam.pools) {
+      const family = pool.subnet.includes(':') ? '-6 ' : '';
+      lines.push(`${family}route replace default via ${pool.gateway} dev ${endpoint.ifName}`);
+    }
+  }
+  return lines;
+}
+
+export class BridgeDriver implements NetworkDriver {
+  async createNetwork(network: Network): Promise<void> {
+    try {
+      await ipBatch(bridgeCreateLines(network));
+    } catch (error) {
+      await deleteLink(bridgeOf(network).bridgeName);
+      throw error;
+    }
+  }
+
+  async deleteNetwork(network: Network): Promise<void> {
+    await deleteLink(bridgeOf(network).bridgeName);
+  }
+
+  async join(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {
+    await ipBatch(hostSideLines(network, endpoint, sandbox));
+    try {
+      await ipBatch(sandboxSideLines(network, endpoint, options), sandbox.netnsPath);
+    } catch (error) {
+      await deleteLink(endpoint.hostIfName);
+      throw error;
+    }
+  }
+
+  async leave(_network: Network, endpoint: Endpoint): Promise<void> {
+    // Deleting the host end removes the pair, and with it the sandbox's
+    // interface, addresses and the routes through it.
+    await deleteLink(endpoint.hostIfName);
+  }
+
+  async restoreNetwork(network: Network): Promise<void> {
+    if (!(await linkExists(bridgeOf(network).bridgeName))) await this.createNetwork(network);
+  }
+
+  ownedLinks(network: Network): string[] {
+    return [bridgeOf(network).bridgeName];
+  }
+}

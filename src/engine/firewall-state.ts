@@ -1,0 +1,39 @@
+/** The firewall's view of the engine's state: a pure projection. */
+import type { FirewallNetwork, FirewallPort, FirewallState } from '../firewall/index.js';
+import type { Network, PortBinding } from './model.js';
+
+export function firewallNetworkOf(network: Network): FirewallNetwork | undefined {
+  if (network.driver !== 'bridge' || network.bridge === undefined) return undefined;
+  const subnets = network.ipam.pools.map((pool) => pool.subnet);
+  return {
+    id: network.id,
+    bridgeName: network.bridge.bridgeName,
+    subnets4: subnets.filter((subnet) => !subnet.includes(':')),
+    subnets6: subnets.filter((subnet) => subnet.includes(':')),
+    icc: network.bridge.enableIcc,
+    internal: network.internal,
+    masquerade: network.bridge.enableIpMasquerade && !network.internal,
+    hostBindingIpv4: network.bridge.hostBindingIpv4,
+  };
+}
+
+export function firewallPortOf(binding: PortBinding, network: Network): FirewallPort | undefined {
+  if (network.bridge === undefined) return undefined;
+  return {
+    protocol: binding.protocol,
+    hostIp: binding.hostIp,
+    hostPort: binding.hostPort,
+    containerIp: binding.containerIp,
+    containerPort: binding.containerPort,
+    bridgeName: network.bridge.bridgeName,
+  };
+}
+
+export function firewallStateOf(networks: Iterable<Network>, ports: FirewallPort[]): FirewallState {
+  const firewallNetworks: FirewallNetwork[] = [];
+  for (const network of networks) {
+    const projected = firewallNetworkOf(network);
+    if (projected !== undefined) firewallNetworks.push(projected);
+  }
+  return { networks: firewallNetworks, ports };
+}

@@ -1,0 +1,184 @@
+/**
+ * Network creation as a pure decision: the request plus what already exists
+ * in, the finished Network (or Docker's error) out. No I/O here.
+ */
+import { conflict, invalid, notFound, SkiffError } from '../errors.js';
+import { planNetworkIpam, type IpamRequest } from '../ipam/index.js';
+import type { BridgeSettings, DriverName, Network } from './model.js';
+import { shortId } from './ids.js';
+
+export interface NetworkCreateRequest {
+  name: string;
+  driver?: string;
+  internal?: boolean;
+  attachable?: boolean;
+  ingress?: boolean;
+  enableIPv6?: boolean;
+  ipamDriver?: string;
+  ipamConfig?: IpamRequest[];
+  ipamOptions?: Record<string, string> | null;
+  options?: Record<string, string>;
+  labels?: Record<string, string>;
+}
+
+export const BRIDGE_OPTION = {
+  name: 'com.docker.network.bridge.name',
+  enableIcc: 'com.docker.network.bridge.enable_icc',
+  enableIpMasquerade: 'com.docker.network.bridge.enable_ip_masquerade',
+  hostBindingIpv4: 'com.docker.network.bridge.host_binding_ipv4',
+  defaultBridge: 'com.docker.network.bridge.default_bridge',
+  mtu: 'com.docker.network.driver.mtu',
+} as const;
+
+const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const MAX_NAME_LENGTH = 255;
+const INTERFACE_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,15}$/;
+export const DEFAULT_MTU = 1500;
+
+export const PREDEFINED_NETWORKS = ['bridge', 'host', 'none'] as const;
+
+export function validateNetworkName(name: string): void {
+  if (name === '') throw invalid('network name cannot be empty');
+  if (name.length > MAX_NAME_LENGTH) {
+    throw invalid(`invalid network name "${name.slice(0, 40)}…": a name is at most ${MAX_NAME_LENGTH} characters`);
+  }
+  if (!NAME_PATTERN.test(name)) {
+    throw invalid(`invalid network name "${name}", only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+}
+
+function parseBoolOption(options: Record<string, string>, key: string, fallback: boolean): boolean {
+  const value = options[key];
+  if (value === undefined || value === '') return fallback;
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(value)) return false;
+  throw invalid(`failed to parse ${key} value: invalid boolean "${value}"`);
+}
+
+function parseMtu(options: Record<string, string>): number {
+  const value = options[BRIDGE_OPTION.mtu];
+  if (value === undefined || value === '') return DEFAULT_MTU;
+  const mtu = Number(value);
+  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+    throw invalid(`invalid MTU "${value}" for option ${BRIDGE_OPTION.mtu}: it must be a whole number from 68 to 65535`);
+  }
+  return mtu;
+}
+
+function parseIpv4Option(options: Record<string, string>, key: string, fallback: string): string {
+  const value = options[key];
+  if (value === undefined || value === '') return fallback;
+  const parts = value.split('.');
+  const valid = parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+  if (!valid) throw invalid(`invalid IPv4 address "${value}" for option ${key}`);
+  return value;
+}
+
+/** The bridge driver's settings, decided from Docker's -o options. */
+export function planBridgeSettings(networkId: string, options: Record<string, string>, existing: readonly Network[], networkName: string): BridgeSettings {
+  const requestedName = options[BRIDGE_OPTION.name];
+  if (requestedName !== undefined && !INTERFACE_NAME_PATTERN.test(requestedName)) {
+    throw invalid(`invalid bridge name "${requestedName}" for option ${BRIDGE_OPTION.name}: at most 15 letters, digits, '_', '.' or '-'`);
+  }
+  const bridgeName = requestedName ?? `br-${shortId(networkId)}`;
+  const clash = existing.find((network) => network.bridge?.bridgeName === bridgeName);
+  if (clash !== undefined) {
+    throw conflict(`cannot create network ${networkId} (${bridgeName}): conflicts with network ${clash.id} (${bridgeName}): networks have same bridge name`);
+  }
+  return {
+    bridgeName,
+    enableIcc: parseBoolOption(options, BRIDGE_OPTION.enableIcc, true),
+    enableIpMasquerade: parseBoolOption(options, BRIDGE_OPTION.enableIpMasquerade, true),
+    hostBindingIpv4: parseIpv4Option(options, BRIDGE_OPTION.hostBindingIpv4, '0.0.0.0'),
+    mtu: parseMtu(options),
+    isDefaultBridge: parseBoolOption(options, BRIDGE_OPTION.defaultBridge, false),
+  };
+}
+
+function resolveDriver(driver: string | undefined): DriverName {
+  const name = driver === undefined || driver === '' ? 'bridge' : driver;
+  switch (name) {
+    case 'bridge':
+      return 'bridge';
+    case 'host':
+    case 'null':
+      throw new SkiffError('forbidden', `only one instance of "${name}" network is allowed`);
+    case 'ipvlan':
+      throw invalid('ipvlan networks need the kernel\'s ipvlan support (CONFIG_IPVLAN), which this kernel does not have');
+    case 'overlay':
+      throw invalid('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+    default:
+      throw notFound(`plugin "${name}" not found`);
+  }
+}
+
+export interface PlanContext {
+  id: string;
+  created: string;
+  existing: readonly Network[];
+}
+
+export function planNetwork(request: NetworkCreateRequest, context: PlanContext): Network {
+  validateNetworkName(request.name);
+  if (context.existing.some((network) => network.name === request.name)) {
+    throw conflict(`network with name ${request.name} already exists`);
+  }
+  const driver = resolveDriver(request.driver);
+  const ipamDriver = request.ipamDriver === undefined || request.ipamDriver === '' ? 'default' : request.ipamDriver;
+  if (ipamDriver !== 'default') throw notFound(`plugin "${ipamDriver}" not found`);
+  const options = request.options ?? {};
+  const bridge = planBridgeSettings(context.id, options, context.existing, request.name);
+  const usedSubnets = context.existing.flatMap((network) => network.ipam.pools.map((pool) => pool.subnet));
+  const pools = planNetworkIpam({ requests: request.ipamConfig ?? [], enableIPv6: request.enableIPv6 ?? false, usedSubnets });
+  return {
+    id: context.id,
+    name: request.name,
+    driver,
+    scope: 'local',
+    created: context.created,
+    internal: request.internal ?? false,
+    attachable: request.attachable ?? false,
+    ingress: request.ingress ?? false,
+    enableIPv6: request.enableIPv6 ?? false,
+    ipam: { driver: ipamDriver, options: request.ipamOptions === undefined ? {} : request.ipamOptions, pools },
+    options,
+    labels: request.labels ?? {},
+    bridge,
+  };
+}
+
+export interface DefaultBridgeConfig {
+  bridgeName: string;
+  subnet: string;
+  mtu: number;
+  icc: boolean;
+  ipMasquerade: boolean;
+  hostBindingIpv4: string;
+}
+
+/** The predefined networks as Docker creates them at daemon start. */
+export function planPredefinedNetwork(name: (typeof PREDEFINED_NETWORKS)[number], context: PlanContext, defaults: DefaultBridgeConfig): Network {
+  const base = {
+    id: context.id, name, scope: 'local' as const, created: context.created, internal: false, attachable: false,
+    ingress: false, enableIPv6: false, labels: {},
+  };
+  if (name === 'host') return { ...base, driver: 'host', ipam: { driver: 'default', options: null, pools: [] }, options: {} };
+  if (name === 'none') return { ...base, driver: 'null', ipam: { driver: 'default', options: null, pools: [] }, options: {} };
+  const options: Record<string, string> = {
+    [BRIDGE_OPTION.defaultBridge]: 'true',
+    [BRIDGE_OPTION.enableIcc]: String(defaults.icc),
+    [BRIDGE_OPTION.enableIpMasquerade]: String(defaults.ipMasquerade),
+    [BRIDGE_OPTION.hostBindingIpv4]: defaults.hostBindingIpv4,
+    [BRIDGE_OPTION.name]: defaults.bridgeName,
+    [BRIDGE_OPTION.mtu]: String(defaults.mtu),
+  };
+  const pools = planNetworkIpam({ requests: [{ subnet: defaults.subnet }], enableIPv6: false, usedSubnets: [] })
+    .map((pool) => ({ ...pool, userConfigured: false }));
+  return {
+    ...base,
+    driver: 'bridge',
+    ipam: { driver: 'default', options: null, pools },
+    options,
+    bridge: planBridgeSettings(context.id, options, context.existing, name),
+  };
+}
