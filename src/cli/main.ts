@@ -9,6 +9,7 @@ const DEFAULT_HOST = 'unix:///run/skiff/skiff.sock';
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('skiff')
     .description('Docker-compatible container networking on the Linux kernel')
+    .enablePositionalOptions()
     .option('-H, --host <socket>', 'Daemon socket to connect to', process.env['SKIFF_HOST'] ?? DEFAULT_HOST)
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });

@@ -84,8 +84,8 @@ export class Engine {
     await setSysctl('net.ipv4.ip_forward', '1');
     engine.loadFromStore();
     await reconcile(engine.reconcileContext());
-    await engine.ensurePredefinedNetworks(options.defaultBridge ?? {});
     await engine.applyWholeFirewall();
+    await engine.ensurePredefinedNetworks(options.defaultBridge ?? {});
     return engine;
   }
 

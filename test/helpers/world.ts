@@ -40,9 +40,9 @@ export async function sh(program: string, args: string[], input?: string): Promi
 }
 
 /** Runs a program and returns exit code and output, never throwing. */
-export async function tryRun(program: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function tryRun(program: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileAsync(program, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await execFileAsync(program, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, env: env ?? process.env, timeout: 120_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failure = error as { code?: number; stdout?: string; stderr?: string };

@@ -1,0 +1,94 @@
+/**
+ * A real skiff daemon in the test's world, driven by the stock docker CLI.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'node:http';
+import { scratchDir, tryRun } from './world.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const skiffBin = join(repoRoot, 'bin', 'skiff');
+
+export interface TestDaemon {
+  dir: string;
+  socketPath: string;
+  dataRoot: string;
+  execRoot: string;
+  process: ChildProcess;
+  log: () => string;
+  /** Runs the stock docker CLI against this daemon. */
+  docker: (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Runs skiff's own CLI against this daemon. */
+  skiff: (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Raw HTTP to the socket. */
+  http: (method: string, path: string, body?: string) => Promise<{ status: number; body: string }>;
+  kill: (signal?: NodeJS.Signals) => Promise<void>;
+  restart: () => Promise<TestDaemon>;
+  /** Stops the daemon and removes the scratch dir. */
+  cleanup: () => Promise<void>;
+}
+
+async function waitForSocket(socketPath: string, child: ChildProcess, log: () => string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}: ${log()}`);
+    if (existsSync(socketPath)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`daemon did not listen within 10 s: ${log()}`);
+}
+
+export async function startDaemon(options: { extraArgs?: string[]; dir?: { path: string; remove: () => void } } = {}): Promise<TestDaemon> {
+  const scratch = options.dir ?? scratchDir('skiff-daemon-');
+  const dir = scratch.path;
+  const socketPath = join(dir, 'skiff.sock');
+  const dataRoot = join(dir, 'data');
+  const execRoot = join(dir, 'exec');
+  const args = [skiffBin, 'daemon', '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--dns', '127.0.0.1', ...(options.extraArgs ?? [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const log = () => output;
+  await waitForSocket(socketPath, child, log);
+  const env = { ...process.env, DOCKER_HOST: `unix://${socketPath}` };
+  const runWith = (program: string, programArgs: string[]) => tryRunEnv(program, programArgs, env);
+  const daemon: TestDaemon = {
+    dir, socketPath, dataRoot, execRoot, process: child, log,
+    docker: (...dockerArgs) => runWith('docker', dockerArgs),
+    skiff: (...skiffArgs) => runWith(process.execPath, [skiffBin, '-H', `unix://${socketPath}`, ...skiffArgs]),
+    http: (method, path, body) => rawHttp(socketPath, method, path, body),
+    kill: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(signal);
+      await exited;
+    },
+    restart: async () => {
+      await daemon.kill();
+      return startDaemon({ ...options, dir: scratch });
+    },
+    cleanup: async () => {
+      await daemon.kill();
+      scratch.remove();
+    },
+  };
+  return daemon;
+}
+
+function tryRunEnv(program: string, args: string[], env: NodeJS.ProcessEnv) {
+  return tryRun(program, args, env);
+}
+
+export function rawHttp(socketPath: string, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, headers: body === undefined ? {} : { 'Content-Type': 'application/json' } }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
