@@ -12,7 +12,7 @@ import dnsPacket from 'dns-packet';
 import type { Packet } from 'dns-packet';
 import { SkiffError } from '../errors.js';
 import { DnsRecords } from './records.js';
-import { MAX_TCP_SIZE, RCODE, answerQuery, encodeWithin, errorReply, maxUdpSize, parseQuery } from './answer.js';
+import { MAX_TCP_SIZE, RCODE, answerQuery, encodeResponse, encodeWithin, errorReply, maxUdpSize, parseQuery } from './answer.js';
 import { forwardQuery, parseUpstream, type Upstream } from './forward.js';
 import { FrameReader, frame } from './framing.js';
 
@@ -112,7 +112,8 @@ export class DnsServer {
 
   private serveDatagram(udp: dgram.Socket, message: Buffer, remote: dgram.RemoteInfo): void {
     const send = (reply: Buffer | undefined): void => {
-      if (reply !== undefined) udp.send(reply, remote.port, remote.address, () => undefined);
+      // No callback: a send failure is an 'error' event, reported by onError.
+      if (reply !== undefined) udp.send(reply, remote.port, remote.address);
     };
     try {
       const reply = this.handle(message, remote.address, 'udp');
@@ -156,7 +157,7 @@ export class DnsServer {
     this.rotation = (this.rotation + 1) % 0x40000000;
     const decision = answerQuery(query, asker, this.records, this.rotation);
     const maxSize = transport === 'udp' ? maxUdpSize(query) : MAX_TCP_SIZE;
-    if (!decision.forward) return encodeWithin(decision.response, maxSize, transport === 'udp');
+    if (!decision.forward) return encodeResponse(message, decision.response, maxSize, transport === 'udp');
     const upstreams = asker?.upstreams === undefined ? this.upstreams : parseUpstreams(asker.upstreams);
     return this.forward(message, query, upstreams, transport, maxSize);
   }

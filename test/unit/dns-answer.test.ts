@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
 import type { Packet, RecordType } from 'dns-packet';
 import { DnsRecords, type DnsEndpoint } from '../../src/dns/records.js';
-import { answerQuery, encodeWithin, maxUdpSize, parseQuery, RESPONSE_TTL, type Decision } from '../../src/dns/answer.js';
+import { answerQuery, encodeResponse, encodeWithin, maxUdpSize, parseQuery, RESPONSE_TTL, type Decision } from '../../src/dns/answer.js';
 
 const id = (prefix: string): string => prefix.padEnd(64, '0');
 
@@ -177,6 +177,22 @@ describe('dns wire handling', () => {
     assert.ok('reply' in parsed);
     assert.equal(parsed.reply.readUInt16BE(0), packet.readUInt16BE(0));
     assert.equal(parsed.reply.readUInt16BE(2) & 0x800f, 0x8001);
+  });
+
+  it('writes A/AAAA answers after the query\'s own header and question, as dns-packet reads them back', () => {
+    const records = world();
+    for (const [name, type] of [['App', 'A'], ['db', 'AAAA'], ['db2', 'AAAA'], ['3.0.20.172.in-addr.arpa', 'PTR'], ['db', 'MX']] as const) {
+      const asked = { ...query(name, type), additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232 } as never] };
+      const message = dnsPacket.encode(asked);
+      const parsed = parseQuery(message);
+      assert.ok('query' in parsed);
+      const decision = answerQuery(parsed.query, records.askerOf('172.20.0.4'), records, 1);
+      assert.ok(!decision.forward, name);
+      const fast = dnsPacket.decode(encodeResponse(message, decision.response, 512, true));
+      const reference = dnsPacket.decode(dnsPacket.encode(decision.response));
+      for (const field of ['id', 'type', 'flags', 'questions', 'answers', 'authorities'] as const) assert.deepEqual(fast[field], reference[field], `${name} ${type} ${field}`);
+      assert.deepEqual(fast.additionals, []);
+    }
   });
 
   it('NOTIMP for other opcodes', () => {

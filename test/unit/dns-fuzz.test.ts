@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
 import type { RecordType } from 'dns-packet';
 import { DnsRecords } from '../../src/dns/records.js';
-import { answerQuery, encodeWithin, maxUdpSize, parseQuery } from '../../src/dns/answer.js';
+import { answerQuery, encodeResponse, maxUdpSize, parseQuery } from '../../src/dns/answer.js';
 
 /** mulberry32: small, seeded, good enough to shake a parser. */
 function random(seed: number): () => number {
@@ -34,7 +34,7 @@ function decide(message: Buffer, rotation: number): void {
   const parsed = parseQuery(message);
   if (!('query' in parsed)) return;
   const decision = answerQuery(parsed.query, records.askerOf(rotation % 2 === 0 ? '10.0.0.2' : '10.9.9.9'), records, rotation);
-  if (!decision.forward) encodeWithin(decision.response, maxUdpSize(parsed.query), true);
+  if (!decision.forward) encodeResponse(message, decision.response, maxUdpSize(parsed.query), true);
 }
 
 it('never throws on random bytes or mutated queries', () => {
