@@ -39,6 +39,7 @@ interface NetworkIndex {
 }
 
 const SHORT_ID_LENGTH = 12;
+const MAX_CACHED_ASKERS = 65_536;
 
 export class DnsRecords {
   private readonly endpoints = new Map<string, DnsEndpoint>();
@@ -82,6 +83,8 @@ export class DnsRecords {
       const upstreams = endpoints.find((ep) => ep.upstreams !== undefined)?.upstreams;
       asker = upstreams === undefined ? { containerId, endpoints } : { containerId, endpoints, upstreams };
     }
+    // Strangers' addresses are remembered too; a flood of them must not grow this without end.
+    if (this.askers.size >= MAX_CACHED_ASKERS) this.askers.clear();
     this.askers.set(sourceIp, asker);
     return asker ?? undefined;
   }

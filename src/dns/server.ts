@@ -112,8 +112,13 @@ export class DnsServer {
 
   private serveDatagram(udp: dgram.Socket, message: Buffer, remote: dgram.RemoteInfo): void {
     const send = (reply: Buffer | undefined): void => {
-      // No callback: a send failure is an 'error' event, reported by onError.
-      if (reply !== undefined) udp.send(reply, remote.port, remote.address);
+      if (reply === undefined) return;
+      try {
+        // No callback: a send failure is an 'error' event, reported by onError.
+        udp.send(reply, remote.port, remote.address);
+      } catch {
+        // The listener closed while the answer was on its way upstream: nobody to answer on.
+      }
     };
     try {
       const reply = this.handle(message, remote.address, 'udp');

@@ -87,4 +87,15 @@ describe('embedded DNS server limits', () => {
     await assert.rejects(other.addListener('x', SERVER), /error in opening name server socket 127\.0\.0\.1:53/);
     await other.close();
   });
+
+  it('survives a listener removed while one of its queries is out upstream', async () => {
+    const socket = dgram.createSocket('udp4');
+    socket.send(dnsPacket.encode({ type: 'query', id: 77, questions: [{ type: 'A', name: 'late.test' }] }), 53, SERVER);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await server.removeListener('lo-net');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    socket.close();
+    await server.addListener('lo-net', SERVER);
+    assert.equal((await ask(78, 'again.test') as { rcode?: string }).rcode, 'SERVFAIL');
+  });
 });
