@@ -2,7 +2,8 @@
  * The Docker Engine API over a unix socket: version prefix and negotiation,
  * routing, Docker's error shape. Handlers decide nothing; the engine does.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { invalid, notFound, SkiffError } from '../errors.js';
@@ -21,8 +22,17 @@ function dockerGroupId(): number | undefined {
   }
 }
 
-export function createApiServer(router: Router, log: (message: string) => void): Server {
-  return createServer((raw, response) => {
+/** Handles a hijacked (Upgrade: tcp) request; false when the path is not one. */
+export type UpgradeRoute = (request: IncomingMessage, socket: Socket, head: Buffer, path: string, query: URLSearchParams) => Promise<boolean>;
+
+function stripVersion(rawUrl: string | undefined): { path: string; query: URLSearchParams } {
+  const url = new URL(rawUrl ?? '/', 'http://skiff');
+  const versioned = VERSION_PREFIX.exec(url.pathname);
+  return { path: versioned === null ? url.pathname : versioned[2]!, query: url.searchParams };
+}
+
+export function createApiServer(router: Router, log: (message: string) => void, upgrades: UpgradeRoute[] = []): Server {
+  const server = createServer((raw, response) => {
     response.setHeader('Api-Version', API_VERSION);
     response.setHeader('Docker-Experimental', 'false');
     response.setHeader('Ostype', 'linux');
@@ -53,6 +63,20 @@ export function createApiServer(router: Router, log: (message: string) => void):
       sendError(response, error);
     });
   });
+  server.on('upgrade', (raw: IncomingMessage, socket: Socket, head: Buffer) => {
+    const { path, query } = stripVersion(raw.url);
+    socket.on('error', () => undefined);
+    const handle = async () => {
+      for (const route of upgrades) if (await route(raw, socket, head, path, query)) return;
+      throw notFound('page not found');
+    };
+    handle().catch((error: unknown) => {
+      const failure = error instanceof SkiffError ? error : new SkiffError('internal', String(error));
+      const body = JSON.stringify({ message: failure.message });
+      socket.end(`HTTP/1.1 ${failure.status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
+  });
+  return server;
 }
 
 /** Listens on a unix socket readable and writable by root (and group docker where it exists), as dockerd does. */

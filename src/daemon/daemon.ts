@@ -8,6 +8,11 @@ import { Router } from '../api/http.js';
 import { createApiServer, listenUnix } from '../api/server.js';
 import { addNetworkRoutes } from '../api/routes/networks.js';
 import { addSystemRoutes } from '../api/routes/system.js';
+import { addContainerRoutes } from '../api/routes/containers.js';
+import { addImageRoutes } from '../api/routes/images.js';
+import { Containers } from '../engine/containers.js';
+import { ContainerRuntime } from '../runtime/containers.js';
+import { ImageStore } from '../runtime/images.js';
 
 export interface DaemonOptions extends EngineOptions {
   socketPath: string;
@@ -19,15 +24,25 @@ export class Daemon {
   static async start(options: DaemonOptions): Promise<Daemon> {
     const log = options.log ?? ((message: string) => process.stderr.write(`skiff: ${message}\n`));
     const engine = await Engine.open({ ...options, log });
+    const runtime = new ContainerRuntime({ dataRoot: options.dataRoot, execRoot: options.execRoot });
+    const images = new ImageStore(options.dataRoot);
+    const containers = new Containers(engine, runtime, images, { dataRoot: options.dataRoot, dnsServers: options.dnsServers ?? [], embeddedDns: false });
+    await containers.restore();
     const router = new Router();
     addSystemRoutes(router, engine, {
       dataRoot: options.dataRoot,
       daemonId: engine.daemonId,
-      containerCounts: () => ({ total: 0, running: 0, paused: 0, stopped: 0 }),
-      imageCount: () => 0,
+      containerCounts: () => {
+        const all = containers.list();
+        const running = all.filter((record) => record.state.status === 'running').length;
+        return { total: all.length, running, paused: 0, stopped: all.length - running };
+      },
+      imageCount: () => images.list().length,
     });
-    addNetworkRoutes(router, engine);
-    const server = createApiServer(router, log);
+    addNetworkRoutes(router, engine, containers);
+    addImageRoutes(router, images);
+    const upgrade = addContainerRoutes(router, containers, runtime);
+    const server = createApiServer(router, log, [upgrade]);
     await listenUnix(server, options.socketPath);
     return new Daemon(engine, server, options.socketPath);
   }

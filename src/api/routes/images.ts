@@ -1,0 +1,55 @@
+/** /images routes: docker import, images, tag, rmi, image inspect. */
+import type { ImageStore, Image } from '../../runtime/images.js';
+import { notFound } from '../../errors.js';
+import { sendJson, type Router } from '../http.js';
+
+function imageToWire(image: Image): Record<string, unknown> {
+  return {
+    Id: image.id, RepoTags: image.repoTags, RepoDigests: [], Parent: '', Comment: image.comment, Created: image.created,
+    Container: '', DockerVersion: '', Author: '', Architecture: 'amd64', Os: 'linux', Size: image.size, VirtualSize: image.size,
+    Config: { ...image.config, Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false, Image: '', Volumes: null, OnBuild: null },
+    RootFS: { Type: 'layers', Layers: [] }, Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+  };
+}
+
+export function addImageRoutes(router: Router, images: ImageStore): void {
+  router.add('POST', '/images/create', async (request, response) => {
+    const fromSrc = request.query.get('fromSrc');
+    if (fromSrc !== '-') {
+      const image = request.query.get('fromImage') ?? fromSrc ?? '';
+      throw notFound(`pull access denied for ${image}, repository does not exist or may require 'docker login': skiff has no registry; use docker import`);
+    }
+    const repo = request.query.get('repo') ?? '';
+    const tag = request.query.get('tag') ?? '';
+    const image = await images.importTar(request.raw, {
+      repoTag: repo === '' ? undefined : tag === '' ? repo : `${repo}:${tag}`,
+      changes: request.query.getAll('changes'),
+      message: request.query.get('message') ?? undefined,
+    });
+    sendJson(response, 200, { status: image.id });
+  });
+
+  router.add('GET', '/images/json', (_request, response) => {
+    sendJson(response, 200, images.list().map((image) => ({
+      Id: image.id, ParentId: '', RepoTags: image.repoTags.length > 0 ? image.repoTags : ['<none>:<none>'], RepoDigests: [],
+      Created: Math.floor(Date.parse(image.created) / 1000), Size: image.size, VirtualSize: image.size, SharedSize: -1, Labels: image.config.Labels ?? {}, Containers: -1,
+    })));
+  });
+
+  router.add('GET', '/images/{name}/json', (request, response) => {
+    sendJson(response, 200, imageToWire(images.resolve(request.params['name']!)));
+  });
+
+  router.add('POST', '/images/{name}/tag', (request, response) => {
+    const repo = request.query.get('repo') ?? '';
+    const tag = request.query.get('tag') ?? '';
+    images.tag(request.params['name']!, tag === '' ? repo : `${repo}:${tag}`);
+    response.writeHead(201);
+    response.end();
+  });
+
+  router.add('DELETE', '/images/{name}', (request, response) => {
+    const lines = images.remove(request.params['name']!, { force: request.query.get('force') === '1' || request.query.get('force') === 'true' });
+    sendJson(response, 200, lines.map((line) => (line.startsWith('Untagged: ') ? { Untagged: line.slice(10) } : { Deleted: line.slice(9) })));
+  });
+}

@@ -1,0 +1,180 @@
+/** Docker's container JSON to and from the engine's container records. */
+import type { ContainerRecord, CreateRequest, EndpointRequest } from '../../engine/containers.js';
+import type { Containers } from '../../engine/containers.js';
+import { optionalBool, optionalObject, optionalString, optionalStringArray, optionalStringMap } from './json-fields.js';
+
+type Body = Record<string, unknown>;
+
+function stringOrArray(body: Body, field: string): string[] | null {
+  const value = body[field];
+  if (typeof value === 'string') return [value];
+  return optionalStringArray(body, field) ?? null;
+}
+
+function endpointRequestFromWire(body: Body | undefined): EndpointRequest {
+  const ipam = body === undefined ? undefined : optionalObject(body, 'IPAMConfig');
+  return {
+    ipv4: (ipam && optionalString(ipam, 'IPv4Address')) || undefined,
+    ipv6: (ipam && optionalString(ipam, 'IPv6Address')) || undefined,
+    aliases: (body && optionalStringArray(body, 'Aliases')) ?? [],
+  };
+}
+
+export function containerCreateFromWire(body: Body, name: string | null): CreateRequest {
+  const host = optionalObject(body, 'HostConfig') ?? {};
+  const networking = optionalObject(body, 'NetworkingConfig') ?? {};
+  const endpointsConfig = optionalObject(networking, 'EndpointsConfig') ?? {};
+  const endpoints: Record<string, EndpointRequest> = {};
+  for (const [network, config] of Object.entries(endpointsConfig)) endpoints[network] = endpointRequestFromWire(config as Body | undefined);
+  return {
+    name: name ?? undefined,
+    config: {
+      image: optionalString(body, 'Image') ?? '',
+      cmd: stringOrArray(body, 'Cmd'),
+      entrypoint: stringOrArray(body, 'Entrypoint'),
+      env: optionalStringArray(body, 'Env') ?? [],
+      hostname: optionalString(body, 'Hostname') ?? '',
+      domainname: optionalString(body, 'Domainname') ?? '',
+      workingDir: optionalString(body, 'WorkingDir') ?? '',
+      tty: optionalBool(body, 'Tty') ?? false,
+      openStdin: optionalBool(body, 'OpenStdin') ?? false,
+      labels: optionalStringMap(body, 'Labels') ?? {},
+      exposedPorts: (optionalObject(body, 'ExposedPorts') ?? {}) as Record<string, object>,
+    },
+    hostConfig: {
+      networkMode: optionalString(host, 'NetworkMode') ?? 'default',
+      dns: optionalStringArray(host, 'Dns') ?? [],
+      dnsSearch: optionalStringArray(host, 'DnsSearch') ?? [],
+      dnsOptions: optionalStringArray(host, 'DnsOptions') ?? [],
+      extraHosts: optionalStringArray(host, 'ExtraHosts') ?? [],
+      links: optionalStringArray(host, 'Links') ?? [],
+      autoRemove: optionalBool(host, 'AutoRemove') ?? false,
+    },
+    endpoints,
+  };
+}
+
+export function endpointRequestFromConnect(body: Body): { container: string; request: EndpointRequest; force: boolean } {
+  return {
+    container: optionalString(body, 'Container') ?? '',
+    request: endpointRequestFromWire(optionalObject(body, 'EndpointConfig')),
+    force: optionalBool(body, 'Force') ?? false,
+  };
+}
+
+function statusText(record: ContainerRecord): string {
+  const since = (time: string) => {
+    const seconds = Math.max(0, Math.round((Date.now() - Date.parse(time)) / 1000));
+    if (seconds < 1) return 'Less than a second';
+    if (seconds < 60) return `${seconds} seconds`;
+    const minutes = Math.round(seconds / 60);
+    return minutes === 1 ? 'About a minute' : minutes < 60 ? `${minutes} minutes` : `${Math.round(minutes / 60)} hours`;
+  };
+  if (record.state.status === 'running') return `Up ${since(record.state.startedAt)}`;
+  if (record.state.status === 'exited') return `Exited (${record.state.exitCode}) ${since(record.state.finishedAt)} ago`;
+  return 'Created';
+}
+
+function networksWire(containers: Containers, record: ContainerRecord): Record<string, Body> {
+  const networks: Record<string, Body> = {};
+  const mode = record.hostConfig.networkMode;
+  if (mode === 'host' || mode === 'none') {
+    networks[mode] = { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null };
+  }
+  for (const { network, endpoint, request } of containers.networkOf(record)) {
+    const [ip, prefix] = (endpoint?.ipv4 ?? '').split('/');
+    const [ip6, prefix6] = (endpoint?.ipv6 ?? '').split('/');
+    const v4Pool = network.ipam.pools.find((pool) => !pool.subnet.includes(':'));
+    const v6Pool = network.ipam.pools.find((pool) => pool.subnet.includes(':'));
+    const userDefined = !network.bridge?.isDefaultBridge;
+    networks[network.name] = {
+      IPAMConfig: request.ipv4 || request.ipv6 ? { IPv4Address: request.ipv4 ?? '', IPv6Address: request.ipv6 ?? '' } : null,
+      Links: null,
+      Aliases: userDefined ? [...request.aliases, record.id.slice(0, 12)] : null,
+      NetworkID: network.id,
+      EndpointID: endpoint?.id ?? '',
+      Gateway: endpoint && v4Pool ? v4Pool.gateway : '',
+      IPAddress: ip ?? '',
+      IPPrefixLen: endpoint ? Number(prefix) : 0,
+      IPv6Gateway: endpoint?.ipv6 && v6Pool ? v6Pool.gateway : '',
+      GlobalIPv6Address: ip6 ?? '',
+      GlobalIPv6PrefixLen: endpoint?.ipv6 ? Number(prefix6) : 0,
+      MacAddress: endpoint?.macAddress ?? '',
+      DriverOpts: null,
+      DNSNames: userDefined && endpoint ? [record.name, record.id.slice(0, 12), ...request.aliases] : null,
+    };
+  }
+  return networks;
+}
+
+export function containerSummaryToWire(containers: Containers, record: ContainerRecord): Body {
+  const image = containers.image(record);
+  const argv = [...(record.config.entrypoint ?? image?.config.Entrypoint ?? []), ...(record.config.cmd ?? image?.config.Cmd ?? [])];
+  return {
+    Id: record.id,
+    Names: [`/${record.name}`],
+    Image: record.config.image,
+    ImageID: record.imageId,
+    Command: argv.join(' '),
+    Created: Math.floor(Date.parse(record.created) / 1000),
+    Ports: [],
+    Labels: record.config.labels,
+    State: record.state.status,
+    Status: statusText(record),
+    HostConfig: { NetworkMode: record.hostConfig.networkMode },
+    NetworkSettings: { Networks: networksWire(containers, record) },
+    Mounts: [],
+  };
+}
+
+export function containerToWire(containers: Containers, record: ContainerRecord): Body {
+  const image = containers.image(record);
+  const argv = [...(record.config.entrypoint ?? image?.config.Entrypoint ?? []), ...(record.config.cmd ?? image?.config.Cmd ?? [])];
+  const networks = networksWire(containers, record);
+  const bridge = Object.entries(networks).find(([name]) => name === 'bridge')?.[1];
+  const files = containers.filesOf(record.id);
+  const running = record.state.status === 'running';
+  return {
+    Id: record.id,
+    Created: record.created,
+    Path: argv[0] ?? '',
+    Args: argv.slice(1),
+    State: {
+      Status: record.state.status, Running: running, Paused: false, Restarting: false, OOMKilled: false, Dead: false,
+      Pid: record.state.pid, ExitCode: record.state.exitCode, Error: '', StartedAt: record.state.startedAt, FinishedAt: record.state.finishedAt,
+    },
+    Image: record.imageId,
+    ResolvConfPath: files.resolvConf,
+    HostnamePath: files.hostname,
+    HostsPath: files.hosts,
+    LogPath: '',
+    Name: `/${record.name}`,
+    RestartCount: 0,
+    Driver: 'overlay',
+    Platform: 'linux',
+    MountLabel: '', ProcessLabel: '', AppArmorProfile: '', ExecIDs: null,
+    HostConfig: {
+      NetworkMode: record.hostConfig.networkMode, PortBindings: {}, PublishAllPorts: false, AutoRemove: record.hostConfig.autoRemove,
+      Dns: record.hostConfig.dns, DnsSearch: record.hostConfig.dnsSearch, DnsOptions: record.hostConfig.dnsOptions,
+      ExtraHosts: record.hostConfig.extraHosts.length > 0 ? record.hostConfig.extraHosts : null,
+      Links: record.hostConfig.links.length > 0 ? record.hostConfig.links : null, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+    },
+    Mounts: [],
+    Config: {
+      Hostname: record.config.hostname, Domainname: record.config.domainname, User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false,
+      ExposedPorts: Object.keys(record.config.exposedPorts).length > 0 ? record.config.exposedPorts : undefined,
+      Tty: record.config.tty, OpenStdin: record.config.openStdin, StdinOnce: false, Env: record.config.env,
+      Cmd: record.config.cmd ?? image?.config.Cmd ?? null, Image: record.config.image, Volumes: null, WorkingDir: record.config.workingDir,
+      Entrypoint: record.config.entrypoint ?? image?.config.Entrypoint ?? null, OnBuild: null, Labels: record.config.labels,
+    },
+    NetworkSettings: {
+      Bridge: '', SandboxID: record.sandboxId, HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
+      Ports: {}, SandboxKey: containers.sandboxKey(record), SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+      EndpointID: bridge?.['EndpointID'] ?? '', Gateway: bridge?.['Gateway'] ?? '', GlobalIPv6Address: bridge?.['GlobalIPv6Address'] ?? '',
+      GlobalIPv6PrefixLen: bridge?.['GlobalIPv6PrefixLen'] ?? 0, IPAddress: bridge?.['IPAddress'] ?? '', IPPrefixLen: bridge?.['IPPrefixLen'] ?? 0,
+      IPv6Gateway: bridge?.['IPv6Gateway'] ?? '', MacAddress: bridge?.['MacAddress'] ?? '',
+      Networks: networks,
+    },
+  };
+}
+

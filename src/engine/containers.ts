@@ -1,0 +1,440 @@
+/**
+ * Containers: a record in the store, a sandbox (network namespace with its
+ * endpoints) while running, and a runc process from the runtime. Docker's
+ * lifecycle: the sandbox is made at start and released when the process
+ * ends; network connect/disconnect change a running container live.
+ */
+import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js';
+import type { ContainerRuntime } from '../runtime/containers.js';
+import type { Image, ImageStore } from '../runtime/images.js';
+import type { Engine } from './engine.js';
+import type { Endpoint, Network } from './model.js';
+import { newId, shortId, timestampNow } from './ids.js';
+import { renderHosts, renderResolvConf } from './container-files.js';
+import { Mutex } from './mutex.js';
+
+export interface EndpointRequest {
+  ipv4?: string;
+  ipv6?: string;
+  aliases: string[];
+}
+
+export interface ContainerConfig {
+  image: string;
+  cmd: string[] | null;
+  entrypoint: string[] | null;
+  env: string[];
+  hostname: string;
+  domainname: string;
+  workingDir: string;
+  tty: boolean;
+  openStdin: boolean;
+  labels: Record<string, string>;
+  exposedPorts: Record<string, object>;
+}
+
+export interface ContainerHostConfig {
+  /** 'default' | 'bridge' | 'host' | 'none' | 'container:<ref>' | a network name or id */
+  networkMode: string;
+  dns: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
+  extraHosts: string[];
+  links: string[];
+  autoRemove: boolean;
+}
+
+export interface ContainerState {
+  status: 'created' | 'running' | 'exited';
+  pid: number;
+  exitCode: number;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  created: string;
+  imageId: string;
+  config: ContainerConfig;
+  hostConfig: ContainerHostConfig;
+  /** Networks to join at start (by network id), with their requests; kept across restarts like Docker's. */
+  networks: Record<string, EndpointRequest>;
+  sandboxId: string;
+  state: ContainerState;
+}
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+const NAME_PATTERN = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+const ADJECTIVES = ['brave', 'calm', 'eager', 'fancy', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'proud', 'quirky', 'sharp', 'tender', 'vivid'];
+const NOUNS = ['babbage', 'curie', 'darwin', 'euler', 'fermat', 'galois', 'hopper', 'kepler', 'lovelace', 'noether', 'pascal', 'ritchie', 'shannon', 'turing', 'wozniak', 'yonath'];
+
+export interface CreateRequest {
+  name?: string;
+  config: ContainerConfig;
+  hostConfig: ContainerHostConfig;
+  endpoints: Record<string, EndpointRequest>;
+}
+
+export class Containers {
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly mutex = new Mutex();
+  /** Exits being processed, so that stop/rm can await the network's release. */
+  private readonly releasing = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly runtime: ContainerRuntime,
+    private readonly images: ImageStore,
+    private readonly options: { dataRoot: string; dnsServers: string[]; embeddedDns: boolean },
+  ) {
+    for (const record of engine.store.containers<ContainerRecord>()) this.records.set(record.id, record);
+    runtime.onExit((id, exitCode) => { this.trackRelease(id, this.handleExit(id, exitCode)); });
+  }
+
+  /** After a daemon restart: containers that died while it was away are marked exited and released. */
+  async restore(): Promise<void> {
+    await this.runtime.restore();
+    for (const record of this.records.values()) {
+      if (record.state.status !== 'running') continue;
+      const state = await this.runtime.state(record.id).catch(() => undefined);
+      if (state === undefined || state.status === 'exited') await this.handleExit(record.id, state?.exitCode ?? 255);
+    }
+  }
+
+  list(): ContainerRecord[] {
+    return [...this.records.values()];
+  }
+
+  get(reference: string): ContainerRecord {
+    const byId = this.records.get(reference);
+    if (byId !== undefined) return byId;
+    const name = reference.replace(/^\//, '');
+    const byName = [...this.records.values()].find((record) => record.name === name);
+    if (byName !== undefined) return byName;
+    const byPrefix = reference === '' ? [] : [...this.records.values()].filter((record) => record.id.startsWith(reference));
+    if (byPrefix.length === 1) return byPrefix[0]!;
+    throw notFound(`No such container: ${reference}`);
+  }
+
+  image(record: ContainerRecord): Image | undefined {
+    try { return this.images.resolve(record.imageId); } catch { return undefined; }
+  }
+
+  endpoints(record: ContainerRecord): Endpoint[] {
+    return record.sandboxId === '' ? [] : this.engine.endpointsOfSandbox(record.sandboxId);
+  }
+
+  sandboxKey(record: ContainerRecord): string {
+    if (record.sandboxId === '') return '';
+    try { return this.engine.getSandbox(record.sandboxId).netnsPath; } catch { return ''; }
+  }
+
+  filesOf(id: string): { hosts: string; resolvConf: string; hostname: string } {
+    const dir = join(this.options.dataRoot, 'containers', id);
+    return { hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf'), hostname: join(dir, 'hostname') };
+  }
+
+  create(request: CreateRequest): Promise<ContainerRecord> {
+    return this.mutex.run(async () => {
+      const image = this.images.resolve(request.config.image);
+      const name = request.name === undefined || request.name === '' ? this.generateName() : request.name.replace(/^\//, '');
+      if (!NAME_PATTERN.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      const taken = [...this.records.values()].find((record) => record.name === name);
+      if (taken !== undefined) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+      const networks = this.planNetworks(request);
+      const id = newId();
+      const record: ContainerRecord = {
+        id, name, created: timestampNow(), imageId: image.id,
+        config: { ...request.config, hostname: request.config.hostname || id.slice(0, 12) },
+        hostConfig: request.hostConfig, networks, sandboxId: '',
+        state: { status: 'created', pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+      };
+      if (record.config.cmd === null && record.config.entrypoint === null && image.config.Cmd === null && image.config.Entrypoint === null) {
+        throw invalid('No command specified');
+      }
+      this.save(record);
+      return record;
+    });
+  }
+
+  /** Validates the network mode and requests; returns network id → request for bridge-like networks. */
+  private planNetworks(request: CreateRequest): Record<string, EndpointRequest> {
+    const mode = request.hostConfig.networkMode === '' || request.hostConfig.networkMode === 'default' ? 'bridge' : request.hostConfig.networkMode;
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
+      const hasStatic = Object.values(request.endpoints).some((endpoint) => endpoint.ipv4 || endpoint.ipv6);
+      if (mode === 'host' && hasStatic) throw invalid('conflicting options: cannot specify static IP address when using host networking');
+      if (mode.startsWith('container:')) this.get(mode.slice('container:'.length));
+      return {};
+    }
+    const primary = this.engine.getNetwork(mode);
+    const requested = request.endpoints[mode] ?? request.endpoints[primary.name] ?? request.endpoints[primary.id] ?? { aliases: [] };
+    if (primary.bridge?.isDefaultBridge && requested.aliases.length > 0) throw invalid('network-scoped alias is supported only for containers in user defined networks');
+    if (primary.bridge?.isDefaultBridge && (requested.ipv4 || requested.ipv6)) throw invalid('user specified IP address is supported on user defined networks only');
+    return { [primary.id]: requested };
+  }
+
+  private generateName(): string {
+    for (;;) {
+      const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)]!;
+      const name = `${pick(ADJECTIVES)}_${pick(NOUNS)}`;
+      if (![...this.records.values()].some((record) => record.name === name)) return name;
+    }
+  }
+
+  start(reference: string): Promise<void> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      if (record.state.status === 'running') return;
+      await this.releasing.get(record.id);
+      const image = this.images.resolve(record.imageId);
+      const mode = record.hostConfig.networkMode;
+      let netnsPath: string | null;
+      let sandboxId = '';
+      if (mode === 'host') netnsPath = null;
+      else if (mode.startsWith('container:')) {
+        const target = this.get(mode.slice('container:'.length));
+        if (target.state.status !== 'running' || target.sandboxId === '') {
+          throw new SkiffError('conflict', `cannot join network of a non running container: ${target.id}`);
+        }
+        sandboxId = target.sandboxId;
+        netnsPath = this.engine.getSandbox(target.sandboxId).netnsPath;
+      } else {
+        const sandbox = await this.engine.createSandbox({ containerId: record.id, hostname: record.config.hostname });
+        sandboxId = sandbox.id;
+        netnsPath = sandbox.netnsPath;
+        try {
+          for (const [networkId, request] of Object.entries(record.networks)) await this.joinNetwork(record, sandbox.id, networkId, request);
+        } catch (error) {
+          await this.engine.deleteSandbox(sandbox.id);
+          throw error;
+        }
+      }
+      record.sandboxId = sandboxId;
+      try {
+        this.writeEtcFiles(record);
+        await this.runtime.delete(record.id);
+        await this.runtime.create({
+          id: record.id, image, args: this.argv(record, image), env: this.environment(record, image),
+          cwd: record.config.workingDir || image.config.WorkingDir || '/', hostname: record.config.hostname,
+          tty: record.config.tty, openStdin: record.config.openStdin, netnsPath, etcFiles: this.filesOf(record.id),
+        });
+        const { pid } = await this.runtime.start(record.id);
+        record.state = { status: 'running', pid, exitCode: 0, startedAt: timestampNow(), finishedAt: ZERO_TIME };
+        this.save(record);
+      } catch (error) {
+        await this.releaseSandbox(record);
+        throw error;
+      }
+    });
+  }
+
+  private async joinNetwork(record: ContainerRecord, sandboxId: string, networkId: string, request: EndpointRequest): Promise<Endpoint> {
+    const network = this.engine.getNetwork(networkId);
+    const userDefined = network.driver === 'bridge' && !network.bridge?.isDefaultBridge;
+    const aliases = userDefined ? [...request.aliases, shortId(record.id)] : [...request.aliases];
+    return this.engine.join(sandboxId, network.id, { name: record.name, ipv4: request.ipv4, ipv6: request.ipv6, aliases, containerId: record.id });
+  }
+
+  private argv(record: ContainerRecord, image: Image): string[] {
+    const entrypoint = record.config.entrypoint ?? image.config.Entrypoint ?? [];
+    const cmd = record.config.cmd ?? (record.config.entrypoint !== null ? [] : image.config.Cmd ?? []);
+    return [...entrypoint, ...cmd];
+  }
+
+  private environment(record: ContainerRecord, image: Image): string[] {
+    const env = new Map<string, string>();
+    for (const entry of ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...image.config.Env, `HOSTNAME=${record.config.hostname}`, ...record.config.env]) {
+      const separator = entry.indexOf('=');
+      env.set(separator < 0 ? entry : entry.slice(0, separator), entry);
+    }
+    return [...env.values()];
+  }
+
+  private writeEtcFiles(record: ContainerRecord): void {
+    const files = this.filesOf(record.id);
+    mkdirSync(join(this.options.dataRoot, 'containers', record.id), { recursive: true });
+    const endpoints = this.endpoints(record);
+    const addresses = endpoints.flatMap((endpoint) => [endpoint.ipv4, endpoint.ipv6]).filter((a): a is string => a !== undefined).map((a) => a.split('/')[0]!);
+    const links = record.hostConfig.links.flatMap((link) => {
+      const [target, alias] = link.split(':') as [string, string | undefined];
+      const linked = this.records.get(target) ?? [...this.records.values()].find((candidate) => candidate.name === target.replace(/^\//, ''));
+      const address = linked === undefined ? undefined : this.endpoints(linked)[0]?.ipv4?.split('/')[0];
+      if (linked === undefined || address === undefined) return [];
+      return [{ address, names: [...new Set([alias ?? linked.name, linked.config.hostname, linked.name])] }];
+    });
+    writeFileSync(files.hosts, renderHosts({ hostname: record.config.hostname, addresses, extraHosts: record.hostConfig.extraHosts, links }));
+    writeFileSync(files.hostname, `${record.config.hostname}\n`);
+    const onUserNetwork = endpoints.some((endpoint) => {
+      const network = this.engine.getNetwork(endpoint.networkId);
+      return network.driver === 'bridge' && !network.bridge?.isDefaultBridge;
+    });
+    writeFileSync(files.resolvConf, renderResolvConf({
+      embeddedDns: this.options.embeddedDns && onUserNetwork,
+      nameservers: record.hostConfig.dns.length > 0 ? record.hostConfig.dns : this.options.dnsServers,
+      hostResolvConf: readHostResolvConf(),
+      search: record.hostConfig.dnsSearch,
+      options: record.hostConfig.dnsOptions,
+    }));
+  }
+
+  stop(reference: string, timeoutSeconds = 10): Promise<void> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      if (record.state.status !== 'running') return;
+      await this.runtime.stop(record.id, timeoutSeconds);
+      await this.runtime.waitExit(record.id);
+      await this.awaitRelease(record.id);
+    });
+  }
+
+  kill(reference: string, signal = 'KILL'): Promise<void> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      if (record.state.status !== 'running') throw new SkiffError('conflict', `Cannot kill container: ${reference}: Container ${record.id} is not running`);
+      await this.runtime.kill(record.id, signal);
+    });
+  }
+
+  remove(reference: string, force: boolean): Promise<void> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      if (record.state.status === 'running') {
+        if (!force) {
+          throw conflict(`You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`);
+        }
+        await this.runtime.kill(record.id, 'KILL');
+        await this.runtime.waitExit(record.id);
+        await this.awaitRelease(record.id);
+      }
+      await this.runtime.delete(record.id);
+      rmSync(join(this.options.dataRoot, 'containers', record.id), { recursive: true, force: true });
+      this.engine.store.deleteContainer(record.id);
+      this.records.delete(record.id);
+    });
+  }
+
+  async wait(reference: string): Promise<number> {
+    const record = this.get(reference);
+    if (record.state.status !== 'running') {
+      await this.awaitRelease(record.id);
+      return this.records.get(record.id)?.state.exitCode ?? record.state.exitCode;
+    }
+    const code = await this.runtime.waitExit(record.id);
+    await this.awaitRelease(record.id);
+    return code;
+  }
+
+  /** Waits for the container's next exit (docker run's wait, sent before start). */
+  async waitNextExit(reference: string): Promise<number> {
+    const record = this.get(reference);
+    for (let attempt = 0; record.state.status !== 'running' && attempt < 600; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return this.wait(record.id);
+  }
+
+  connect(reference: string, networkReference: string, request: EndpointRequest): Promise<Endpoint | undefined> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      const network = this.engine.getNetwork(networkReference);
+      const mode = record.hostConfig.networkMode;
+      if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
+        throw forbidden(mode === 'none' ? 'container cannot be disconnected from host network or connected to host network' : `container sharing network namespace with another container or host cannot be connected to any other network`);
+      }
+      if (network.driver === 'host' || network.driver === 'null') throw forbidden('container cannot be disconnected from host network or connected to host network');
+      if (record.networks[network.id] !== undefined) throw forbidden(`endpoint with name ${record.name} already exists in network ${network.name}`);
+      if (network.bridge?.isDefaultBridge && request.aliases.length > 0) throw invalid('network-scoped alias is supported only for containers in user defined networks');
+      let endpoint: Endpoint | undefined;
+      if (record.state.status === 'running') {
+        endpoint = await this.joinNetwork(record, record.sandboxId, network.id, request);
+        this.writeEtcFiles(record);
+      }
+      record.networks[network.id] = request;
+      this.save(record);
+      return endpoint;
+    });
+  }
+
+  disconnect(reference: string, networkReference: string, force: boolean): Promise<void> {
+    return this.mutex.run(async () => {
+      const network = this.engine.getNetwork(networkReference);
+      let record: ContainerRecord;
+      try {
+        record = this.get(reference);
+      } catch (error) {
+        if (force) return;
+        throw error;
+      }
+      if (network.driver === 'host' || network.driver === 'null') throw forbidden('container cannot be disconnected from host network or connected to host network');
+      if (record.networks[network.id] === undefined) throw forbidden(`container ${record.id} is not connected to network ${network.name}`);
+      if (record.state.status === 'running') {
+        await this.engine.leave(record.sandboxId, network.id);
+        this.writeEtcFiles(record);
+      }
+      delete record.networks[network.id];
+      this.save(record);
+    });
+  }
+
+  networkOf(record: ContainerRecord): Array<{ network: Network; endpoint?: Endpoint; request: EndpointRequest }> {
+    const endpoints = this.endpoints(record);
+    return Object.entries(record.networks).flatMap(([networkId, request]) => {
+      try {
+        const network = this.engine.getNetwork(networkId);
+        return [{ network, endpoint: endpoints.find((endpoint) => endpoint.networkId === networkId), request }];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  private trackRelease(id: string, work: Promise<void>): void {
+    const tracked = work.catch(() => undefined).finally(() => { if (this.releasing.get(id) === tracked) this.releasing.delete(id); });
+    this.releasing.set(id, tracked);
+  }
+
+  private async awaitRelease(id: string): Promise<void> {
+    for (let attempt = 0; attempt < 100 && this.records.get(id)?.state.status === 'running' && !this.releasing.has(id); attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await this.releasing.get(id);
+  }
+
+  private async handleExit(id: string, exitCode: number): Promise<void> {
+    const record = this.records.get(id);
+    if (record === undefined || record.state.status !== 'running') return;
+    record.state = { ...record.state, status: 'exited', pid: 0, exitCode, finishedAt: timestampNow() };
+    await this.releaseSandbox(record);
+    this.save(record);
+    if (record.hostConfig.autoRemove) {
+      await this.runtime.delete(id).catch(() => undefined);
+      this.engine.store.deleteContainer(id);
+      this.records.delete(id);
+    }
+  }
+
+  /** Releases the container's own sandbox (not one it shares with another container). */
+  private async releaseSandbox(record: ContainerRecord): Promise<void> {
+    const sandboxId = record.sandboxId;
+    record.sandboxId = '';
+    if (sandboxId === '' || record.hostConfig.networkMode.startsWith('container:')) return;
+    try {
+      await this.engine.deleteSandbox(sandboxId);
+    } catch (error) {
+      if (!(error instanceof SkiffError && error.kind === 'notFound')) throw error;
+    }
+  }
+
+  private save(record: ContainerRecord): void {
+    this.records.set(record.id, record);
+    this.engine.store.putContainer(record.id, record.name, record);
+  }
+}
+
+function readHostResolvConf(): string {
+  try { return readFileSync('/etc/resolv.conf', 'utf8'); } catch { return ''; }
+}
