@@ -48,9 +48,8 @@ export function decompressFlags(head: Buffer): string[] {
   return [];
 }
 
-async function firstChunk(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  for await (const chunk of stream) return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
-  return Buffer.alloc(0);
+function asBuffer(chunk: unknown): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
 }
 
 export class ImageStore {
@@ -66,7 +65,10 @@ export class ImageStore {
     const staging = join(this.imagesDir, `.import-${randomBytes(8).toString('hex')}`);
     mkdirSync(join(staging, 'rootfs'), { recursive: true });
     try {
-      const head = await firstChunk(tar);
+      // One iterator for the whole body: leaving a for-await early would destroy the stream.
+      const chunks = tar[Symbol.asyncIterator]();
+      const first = await chunks.next();
+      const head = first.done === true ? Buffer.alloc(0) : asBuffer(first.value);
       const hash = createHash('sha256');
       const extractor = spawn('tar', ['-x', ...decompressFlags(head), '--numeric-owner', '-C', join(staging, 'rootfs'), '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
       let stderr = '';
@@ -81,7 +83,7 @@ export class ImageStore {
         return extractor.stdin.write(chunk) ? Promise.resolve() : new Promise<void>((resolve) => extractor.stdin.once('drain', resolve));
       };
       await write(head);
-      for await (const chunk of tar) await write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+      for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) await write(asBuffer(next.value));
       extractor.stdin.end();
       const code = await finished;
       if (code !== 0) throw new SkiffError('invalid', `Error processing tar file(exit status ${code}): ${stderr.trim()}`);
