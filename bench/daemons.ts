@@ -1,0 +1,151 @@
+/**
+ * The two daemons under test, each started by the benchmark inside the
+ * world, in a network namespace of its own (a file under the scratch dir),
+ * with all its state on the world's tmpfs: skiff's daemon and a real dockerd
+ * (which starts its own containerd under its exec root).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeNetns } from './world.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const skiffBin = join(repoRoot, 'bin', 'skiff');
+export const DOCKERD = '/usr/sbin/dockerd';
+
+/** The docker CLI both daemons are driven by: Debian's 20.10 when installed, else the one on PATH. */
+export function dockerCli(): string {
+  return existsSync('/usr/bin/docker') ? '/usr/bin/docker' : '/usr/local/bin/docker';
+}
+
+export interface RunningDaemon {
+  name: 'skiff' | 'dockerd';
+  socketPath: string;
+  netnsPath: string;
+  dataRoot: string;
+  execRoot: string;
+  logPath: string;
+  /** SIGTERM, wait for exit (SIGKILL after a bound); leaves the netns and state in place. */
+  stop: () => Promise<void>;
+}
+
+/** GET/POST/DELETE on the daemon's socket; resolves with status and body. */
+export function apiRequest(socketPath: string, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, timeout: 30_000 }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within 30 s`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function waitForPing(socketPath: string, child: ChildProcess, logPath: string, boundMs: number): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`daemon exited early; log ${logPath}:\n${readFileSync(logPath, 'utf8').slice(-3000)}`);
+    if (existsSync(socketPath)) {
+      const answer = await apiRequest(socketPath, 'GET', '/_ping').catch(() => undefined);
+      if (answer?.status === 200) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`daemon did not answer /_ping within ${boundMs} ms; log ${logPath}:\n${readFileSync(logPath, 'utf8').slice(-3000)}`);
+}
+
+function stopper(child: ChildProcess, boundMs: number): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), boundMs);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
+/** Spawns program inside the namespace (nsenter execs it, so the child's pid is the daemon's). */
+function spawnInNetns(netnsPath: string, program: string, args: string[], logPath: string): ChildProcess {
+  const log = openSync(logPath, 'a');
+  const child = spawn('nsenter', [`--net=${netnsPath}`, '--', program, ...args], { stdio: ['ignore', log, log] });
+  closeSync(log);
+  return child;
+}
+
+export interface DaemonDirs {
+  /** Directory (on the world's tmpfs) holding this daemon's socket, state, log and namespace file. */
+  dir: string;
+  /** An existing namespace file to reuse (a restart); a new one is made otherwise. */
+  netnsPath?: string;
+}
+
+export async function startSkiff({ dir, netnsPath }: DaemonDirs): Promise<RunningDaemon> {
+  mkdirSync(dir, { recursive: true });
+  const netns = netnsPath ?? makeNetns(join(dir, 'netns')).path;
+  const socketPath = join(dir, 'skiff.sock');
+  const dataRoot = join(dir, 'data');
+  const execRoot = join(dir, 'exec');
+  const logPath = join(dir, 'skiff.log');
+  const child = spawnInNetns(netns, process.execPath, [skiffBin, 'daemon', '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--dns', '127.0.0.1'], logPath);
+  await waitForPing(socketPath, child, logPath, 30_000);
+  return { name: 'skiff', socketPath, netnsPath: netns, dataRoot, execRoot, logPath, stop: stopper(child, 10_000) };
+}
+
+/**
+ * A real dockerd with its state on the world's tmpfs. The caller has already
+ * put tmpfs over /run and /etc/docker in this world, where dockerd writes a
+ * few things regardless of its flags (/run/docker/plugins, key.json).
+ */
+export async function startDockerd({ dir }: DaemonDirs): Promise<RunningDaemon> {
+  mkdirSync(dir, { recursive: true });
+  const netns = makeNetns(join(dir, 'netns')).path;
+  const socketPath = join(dir, 'docker.sock');
+  const dataRoot = join(dir, 'docker');
+  const execRoot = join(dir, 'exec');
+  const logPath = join(dir, 'dockerd.log');
+  const child = spawnInNetns(netns, DOCKERD, [
+    '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', join(dir, 'docker.pid'),
+    '--iptables=true', '--bridge=none',
+  ], logPath);
+  await waitForPing(socketPath, child, logPath, 60_000);
+  const stop = stopper(child, 20_000);
+  return {
+    name: 'dockerd', socketPath, netnsPath: netns, dataRoot, execRoot, logPath,
+    stop: async () => {
+      await stop();
+      // dockerd stops the containerd it started; kill any that outlived it, found by our own exec root.
+      for (const pid of processesMentioning(execRoot)) process.kill(pid, 'SIGKILL');
+    },
+  };
+}
+
+/** Pids (in this world's pid namespace) whose command line mentions text. */
+export function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+/** Runs the docker CLI against a daemon; resolves with wall time and output, rejects on a non-zero exit. */
+export function dockerCall(cli: string, daemon: RunningDaemon, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    execFile(cli, ['-H', `unix://${daemon.socketPath}`, ...args], { env, timeout: 60_000, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      if (error) reject(new Error(`${daemon.name}: docker ${args.join(' ')}: ${stderr.trim() || error.message}`));
+      else resolve({ ms, stdout });
+    });
+  });
+}

@@ -1,0 +1,124 @@
+/**
+ * The benchmark's throwaway worlds. The entry script never touches the kernel
+ * itself: it re-runs itself per phase under `unshare --net --mount
+ * --propagation private --pid --fork --mount-proc --kill-child`, so every
+ * link, nftables table, mount and process a phase makes (dockerd and its
+ * containerd included) dies with that world even if the phase crashes.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const WORLD_FLAG = 'SKIFF_BENCH_IN_WORLD';
+
+export function inWorld(): boolean {
+  return process.env[WORLD_FLAG] === '1';
+}
+
+export function assertInWorld(): void {
+  if (!inWorld()) throw new Error('benchmark phases run only inside a throwaway world: run `node dist/bench/network.js` (it re-executes itself under unshare)');
+}
+
+/**
+ * Runs one phase of this script in a fresh world; its stdout and stderr pass
+ * through, and the line starting with `BENCH-RESULT ` is parsed and returned.
+ */
+export function runPhaseInWorld(script: string, phase: string, timeoutMs: number): Promise<unknown> {
+  const args = ['--net', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', '--kill-child',
+    '--', process.execPath, script, '--phase', phase];
+  return new Promise((resolve, reject) => {
+    const child = spawn('unshare', args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, [WORLD_FLAG]: '1' } });
+    let pending = '';
+    let result: unknown;
+    child.stdout.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        if (line.startsWith(RESULT_PREFIX)) result = JSON.parse(line.slice(RESULT_PREFIX.length));
+        else process.stdout.write(`${line}\n`);
+      }
+    });
+    // unshare forwards SIGTERM to the world's first process, which cleans up.
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0 && result !== undefined) resolve(result);
+      else reject(new Error(`phase ${phase} ended with exit code ${code}${result === undefined ? ' and no result' : ''}`));
+    });
+  });
+}
+
+const RESULT_PREFIX = 'BENCH-RESULT ';
+
+/** Hands a phase's result to the entry script (see runPhaseInWorld). */
+export function emitResult(result: unknown): void {
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+}
+
+/** Brings the world's loopback up (a new network namespace has it down). */
+export function loopbackUp(): void {
+  assertInWorld();
+  execFileSync('ip', ['link', 'set', 'lo', 'up']);
+}
+
+/** A tmpfs of the world's own; hides `over` (e.g. /run) from what runs in this world. */
+export function mountTmpfs(path: string, size = '1g'): void {
+  assertInWorld();
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', path]);
+}
+
+export interface Scratch {
+  path: string;
+  remove: () => void;
+}
+
+/** A scratch directory on a tmpfs private to this world. */
+export function scratchDir(prefix: string): Scratch {
+  assertInWorld();
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  mountTmpfs(path);
+  return {
+    path,
+    remove: () => {
+      for (const mount of mountsUnder(path).reverse()) execFileSync('umount', ['-l', mount]);
+      execFileSync('umount', ['-l', path]);
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Mount points strictly below dir, in the order they were mounted. */
+export function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8').split('\n')
+    .map((line) => line.split(' ')[1] ?? '')
+    .filter((mount) => mount.startsWith(`${dir}/`));
+}
+
+/** A network namespace bound to a file: the home of one daemon. */
+export function makeNetns(path: string): { path: string; remove: () => void } {
+  assertInWorld();
+  writeFileSync(path, '');
+  execFileSync('unshare', [`--net=${path}`, 'true']);
+  execFileSync('nsenter', [`--net=${path}`, '--', 'ip', 'link', 'set', 'lo', 'up']);
+  return {
+    path,
+    remove: () => {
+      execFileSync('umount', [path]);
+      rmSync(path, { force: true });
+    },
+  };
+}
+
+/** Links (other than lo) and nftables tables in the namespace at netnsPath, or this process's own. */
+export function kernelLeftovers(netnsPath?: string): string[] {
+  const enter = (program: string, args: string[]) => netnsPath === undefined
+    ? execFileSync(program, args, { encoding: 'utf8' })
+    : execFileSync('nsenter', [`--net=${netnsPath}`, '--', program, ...args], { encoding: 'utf8' });
+  const links = (JSON.parse(enter('ip', ['-json', 'link', 'show'])) as Array<{ ifname: string }>)
+    .map((link) => link.ifname).filter((name) => name !== 'lo').map((name) => `link ${name}`);
+  const tables = enter('nft', ['list', 'tables']).split('\n').filter((line) => line.trim() !== '').map((line) => `nft ${line}`);
+  return [...links, ...tables];
+}
