@@ -13,20 +13,36 @@ import { addImageRoutes } from '../api/routes/images.js';
 import { Containers } from '../engine/containers.js';
 import { ContainerRuntime } from '../runtime/containers.js';
 import { ImageStore } from '../runtime/images.js';
+import { NameService } from '../engine/name-service.js';
+import { readFileSync } from 'node:fs';
+
+/**
+ * Where the embedded DNS forwards: the daemon's --dns, else the host's
+ * resolv.conf without loopback servers (they are not reachable from the
+ * containers' point of view), as Docker does.
+ */
+function daemonUpstreams(dnsServers: string[]): string[] {
+  if (dnsServers.length > 0) return dnsServers;
+  let text = '';
+  try { text = readFileSync('/etc/resolv.conf', 'utf8'); } catch { return []; }
+  return text.split('\n').map((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1]).filter((server): server is string => server !== undefined && !server.startsWith('127.') && server !== '::1');
+}
 
 export interface DaemonOptions extends EngineOptions {
   socketPath: string;
 }
 
 export class Daemon {
-  private constructor(readonly engine: Engine, private readonly server: Server, readonly socketPath: string) {}
+  private constructor(readonly engine: Engine, private readonly server: Server, readonly socketPath: string, private readonly names: NameService) {}
 
   static async start(options: DaemonOptions): Promise<Daemon> {
     const log = options.log ?? ((message: string) => process.stderr.write(`skiff: ${message}\n`));
     const engine = await Engine.open({ ...options, log });
     const runtime = new ContainerRuntime({ dataRoot: options.dataRoot, execRoot: options.execRoot });
     const images = new ImageStore(options.dataRoot);
-    const containers = new Containers(engine, runtime, images, { dataRoot: options.dataRoot, dnsServers: options.dnsServers ?? [], embeddedDns: false });
+    const names = new NameService(daemonUpstreams(options.dnsServers ?? []), log);
+    engine.onNetworkRemoved((network) => names.networkRemoved(network.id));
+    const containers = new Containers(engine, runtime, images, names, { dataRoot: options.dataRoot, dnsServers: options.dnsServers ?? [] });
     await containers.restore();
     const router = new Router();
     addSystemRoutes(router, engine, {
@@ -44,11 +60,12 @@ export class Daemon {
     const upgrade = addContainerRoutes(router, containers, runtime);
     const server = createApiServer(router, log, [upgrade]);
     await listenUnix(server, options.socketPath);
-    return new Daemon(engine, server, options.socketPath);
+    return new Daemon(engine, server, options.socketPath, names);
   }
 
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.names.close();
     this.engine.close();
   }
 }

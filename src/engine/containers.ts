@@ -11,9 +11,10 @@ import type { ContainerRuntime } from '../runtime/containers.js';
 import type { Image, ImageStore } from '../runtime/images.js';
 import type { Engine } from './engine.js';
 import type { Endpoint, Network } from './model.js';
-import { newId, shortId, timestampNow } from './ids.js';
+import { newId, timestampNow } from './ids.js';
 import { renderHosts, renderResolvConf } from './container-files.js';
 import { Mutex } from './mutex.js';
+import type { NameService } from './name-service.js';
 
 export interface EndpointRequest {
   ipv4?: string;
@@ -89,7 +90,8 @@ export class Containers {
     private readonly engine: Engine,
     private readonly runtime: ContainerRuntime,
     private readonly images: ImageStore,
-    private readonly options: { dataRoot: string; dnsServers: string[]; embeddedDns: boolean },
+    private readonly names: NameService,
+    private readonly options: { dataRoot: string; dnsServers: string[] },
   ) {
     for (const record of engine.store.containers<ContainerRecord>()) this.records.set(record.id, record);
     runtime.onExit((id, exitCode) => { this.trackRelease(id, this.handleExit(id, exitCode)); });
@@ -102,7 +104,24 @@ export class Containers {
       if (record.state.status !== 'running') continue;
       const state = await this.runtime.state(record.id).catch(() => undefined);
       if (state === undefined || state.status === 'exited') await this.handleExit(record.id, state?.exitCode ?? 255);
+      else await this.registerNames(record);
     }
+  }
+
+  private attachedNetworks(record: ContainerRecord): Array<{ endpoint: Endpoint; network: Network }> {
+    return this.endpoints(record).map((endpoint) => ({ endpoint, network: this.engine.getNetwork(endpoint.networkId) }));
+  }
+
+  /** Gives the embedded DNS every endpoint of a running container (after a daemon restart). */
+  private async registerNames(record: ContainerRecord): Promise<void> {
+    if (record.sandboxId === '' || record.hostConfig.networkMode.startsWith('container:')) return;
+    const sandbox = this.engine.getSandbox(record.sandboxId);
+    const attached = this.attachedNetworks(record);
+    for (const { endpoint, network } of attached) await this.names.endpointJoined(this.named(record), network, endpoint, sandbox, attached);
+  }
+
+  private named(record: ContainerRecord) {
+    return { id: record.id, name: record.name, hostname: record.config.hostname, dns: record.hostConfig.dns };
   }
 
   list(): ContainerRecord[] {
@@ -133,8 +152,13 @@ export class Containers {
     try { return this.engine.getSandbox(record.sandboxId).netnsPath; } catch { return ''; }
   }
 
+  /** Kept apart from the runtime's own per-container directory, which a restart renews. */
+  private etcDir(id: string): string {
+    return join(this.options.dataRoot, 'container-files', id);
+  }
+
   filesOf(id: string): { hosts: string; resolvConf: string; hostname: string } {
-    const dir = join(this.options.dataRoot, 'containers', id);
+    const dir = this.etcDir(id);
     return { hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf'), hostname: join(dir, 'hostname') };
   }
 
@@ -167,7 +191,6 @@ export class Containers {
     if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
       const hasStatic = Object.values(request.endpoints).some((endpoint) => endpoint.ipv4 || endpoint.ipv6);
       if (mode === 'host' && hasStatic) throw invalid('conflicting options: cannot specify static IP address when using host networking');
-      if (mode.startsWith('container:')) this.get(mode.slice('container:'.length));
       return {};
     }
     const primary = this.engine.getNetwork(mode);
@@ -234,9 +257,16 @@ export class Containers {
 
   private async joinNetwork(record: ContainerRecord, sandboxId: string, networkId: string, request: EndpointRequest): Promise<Endpoint> {
     const network = this.engine.getNetwork(networkId);
-    const userDefined = network.driver === 'bridge' && !network.bridge?.isDefaultBridge;
-    const aliases = userDefined ? [...request.aliases, shortId(record.id)] : [...request.aliases];
-    return this.engine.join(sandboxId, network.id, { name: record.name, ipv4: request.ipv4, ipv6: request.ipv6, aliases, containerId: record.id });
+    const endpoint = await this.engine.join(sandboxId, network.id, { name: record.name, ipv4: request.ipv4, ipv6: request.ipv6, aliases: request.aliases, containerId: record.id });
+    try {
+      const attached = this.engine.endpointsOfSandbox(sandboxId).map((other) => ({ endpoint: other, network: this.engine.getNetwork(other.networkId) }));
+      await this.names.endpointJoined(this.named(record), network, endpoint, this.engine.getSandbox(sandboxId), attached);
+    } catch (error) {
+      await this.names.endpointLeft(endpoint, undefined, []);
+      await this.engine.leave(sandboxId, network.id);
+      throw error;
+    }
+    return endpoint;
   }
 
   private argv(record: ContainerRecord, image: Image): string[] {
@@ -256,7 +286,7 @@ export class Containers {
 
   private writeEtcFiles(record: ContainerRecord): void {
     const files = this.filesOf(record.id);
-    mkdirSync(join(this.options.dataRoot, 'containers', record.id), { recursive: true });
+    mkdirSync(this.etcDir(record.id), { recursive: true });
     const endpoints = this.endpoints(record);
     const addresses = endpoints.flatMap((endpoint) => [endpoint.ipv4, endpoint.ipv6]).filter((a): a is string => a !== undefined).map((a) => a.split('/')[0]!);
     const links = record.hostConfig.links.flatMap((link) => {
@@ -273,7 +303,7 @@ export class Containers {
       return network.driver === 'bridge' && !network.bridge?.isDefaultBridge;
     });
     writeFileSync(files.resolvConf, renderResolvConf({
-      embeddedDns: this.options.embeddedDns && onUserNetwork,
+      embeddedDns: onUserNetwork,
       nameservers: record.hostConfig.dns.length > 0 ? record.hostConfig.dns : this.options.dnsServers,
       hostResolvConf: readHostResolvConf(),
       search: record.hostConfig.dnsSearch,
@@ -311,7 +341,7 @@ export class Containers {
         await this.awaitRelease(record.id);
       }
       await this.runtime.delete(record.id);
-      rmSync(join(this.options.dataRoot, 'containers', record.id), { recursive: true, force: true });
+      rmSync(this.etcDir(record.id), { recursive: true, force: true });
       this.engine.store.deleteContainer(record.id);
       this.records.delete(record.id);
     });
@@ -328,13 +358,20 @@ export class Containers {
     return code;
   }
 
-  /** Waits for the container's next exit (docker run's wait, sent before start). */
-  async waitNextExit(reference: string): Promise<number> {
+  /** Waits for the container's next exit: the one after a start later than previousStartedAt, if it is not running now. */
+  async waitNextExit(reference: string, previousStartedAt: string): Promise<number> {
     const record = this.get(reference);
-    for (let attempt = 0; record.state.status !== 'running' && attempt < 600; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    if (record.state.status !== 'running') await this.waitForStart(record.id, previousStartedAt);
     return this.wait(record.id);
+  }
+
+  /** Resolves once the container was started after the given startedAt (bounded: 60 s). */
+  async waitForStart(id: string, previousStartedAt: string): Promise<void> {
+    for (let attempt = 0; attempt < 3000; attempt++) {
+      const record = this.records.get(id);
+      if (record === undefined || record.state.startedAt !== previousStartedAt) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   connect(reference: string, networkReference: string, request: EndpointRequest): Promise<Endpoint | undefined> {
@@ -372,7 +409,9 @@ export class Containers {
       if (network.driver === 'host' || network.driver === 'null') throw forbidden('container cannot be disconnected from host network or connected to host network');
       if (record.networks[network.id] === undefined) throw forbidden(`container ${record.id} is not connected to network ${network.name}`);
       if (record.state.status === 'running') {
+        const endpoint = this.endpoints(record).find((candidate) => candidate.networkId === network.id);
         await this.engine.leave(record.sandboxId, network.id);
+        if (endpoint !== undefined) await this.names.endpointLeft(endpoint, this.engine.getSandbox(record.sandboxId), this.attachedNetworks(record));
         this.writeEtcFiles(record);
       }
       delete record.networks[network.id];
@@ -422,6 +461,7 @@ export class Containers {
     const sandboxId = record.sandboxId;
     record.sandboxId = '';
     if (sandboxId === '' || record.hostConfig.networkMode.startsWith('container:')) return;
+    for (const endpoint of this.engine.endpointsOfSandbox(sandboxId)) await this.names.endpointLeft(endpoint, undefined, []);
     try {
       await this.engine.deleteSandbox(sandboxId);
     } catch (error) {

@@ -93,6 +93,13 @@ export class Engine {
     this.store.close();
   }
 
+  private readonly networkRemovedListeners: Array<(network: Network) => Promise<void>> = [];
+
+  /** Called after a network is gone (the embedded DNS closes its listener). */
+  onNetworkRemoved(listener: (network: Network) => Promise<void>): void {
+    this.networkRemovedListeners.push(listener);
+  }
+
   /** Lets the port layer contribute its bindings to a whole-table render. */
   setPortSource(source: () => FirewallPort[]): void {
     this.extraFirewallPorts = source;
@@ -188,6 +195,7 @@ export class Engine {
     this.store.deleteNetwork(network.id);
     this.networksById.delete(network.id);
     this.allocators.delete(network.id);
+    for (const listener of this.networkRemovedListeners) await listener(network).catch((error: unknown) => this.log(`after removing network ${network.name}: ${String(error)}`));
   }
 
   private async ensurePredefinedNetworks(overrides: Partial<DefaultBridgeConfig>): Promise<void> {

@@ -230,10 +230,11 @@ export class ContainerRuntime {
    * with openStdin, the container's stdin. Ending input leaves the container's
    * stdin open (`docker attach` semantics); closeStdin closes it.
    */
-  attach(id: string): { output: NodeJS.ReadableStream; input?: NodeJS.WritableStream } {
+  attach(id: string, options: { fromStart?: boolean } = {}): { output: NodeJS.ReadableStream; input?: NodeJS.WritableStream } {
     const paths = this.existing(id);
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
-    const fromOffset = existsSync(paths.log) ? statSync(paths.log).size : 0;
+    // fromStart: a client that attached before the start (docker run) must see the first output too.
+    const fromOffset = options.fromStart !== true && existsSync(paths.log) ? statSync(paths.log).size : 0;
     const output = readLog({ logPath: paths.log, exitStatusPath: paths.exitStatus, tty: meta.tty, stdout: true, stderr: true, follow: true, fromOffset });
     if (!meta.openStdin) return { output };
     // O_RDWR: opening never blocks, whether or not the shim holds the other end yet.

@@ -85,7 +85,8 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
     const condition = request.query.get('condition') ?? 'not-running';
     response.writeHead(200, { 'Content-Type': 'application/json' });
     response.flushHeaders();
-    const code = condition === 'next-exit' ? await containers.waitNextExit(record.id) : await containers.wait(record.id);
+    // docker run asks for next-exit / removed before it starts the container.
+    const code = condition === 'not-running' ? await containers.wait(record.id) : await containers.waitNextExit(record.id, record.state.startedAt);
     response.end(`${JSON.stringify({ StatusCode: code, Error: null })}\n`);
   });
 
@@ -160,8 +161,11 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
     const attach = /^\/containers\/([^/]+)\/attach$/.exec(path);
     if (attach !== null) {
       const record = containers.get(decodeURIComponent(attach[1]!));
-      const { output, input } = runtime.attach(record.id);
       upgradeHeaders(socket, record.config.tty);
+      // docker run attaches before it starts the container: wait for that start.
+      const attachedBeforeStart = record.state.status !== 'running';
+      if (attachedBeforeStart) await containers.waitForStart(record.id, record.state.startedAt);
+      const { output, input } = runtime.attach(record.id, { fromStart: attachedBeforeStart });
       if (input !== undefined && queryBool(query, 'stdin')) socket.pipe(input as NodeJS.WritableStream);
       output.pipe(socket);
       socket.on('error', () => undefined);
