@@ -56,7 +56,7 @@ static void write_all(int fd, const void *data, size_t length) {
 static void log_frame(unsigned char stream, const char *data, size_t length) {
   unsigned char header[8] = { stream, 0, 0, 0,
     (unsigned char)(length >> 24), (unsigned char)(length >> 16), (unsigned char)(length >> 8), (unsigned char)length };
-  char frame[8 + 32768];
+  char frame[8 + 8192];
   memcpy(frame, header, 8);
   memcpy(frame + 8, data, length);
   /* One write per frame: O_APPEND keeps frames whole for readers following the file. */
@@ -231,7 +231,7 @@ int main(int argc, char **argv) {
   if (stdin_target >= 0) fcntl(stdin_target, F_SETFL, fcntl(stdin_target, F_GETFL) | O_NONBLOCK);
 
   int exited = 0, exit_code = 0;
-  char buffer[32768];
+  char buffer[8192];
   for (;;) {
     if (exited && output_fds[0] < 0 && output_fds[1] < 0) break;
     struct pollfd fds[4] = {
