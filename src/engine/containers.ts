@@ -85,6 +85,8 @@ export class Containers {
   private readonly mutex = new Mutex();
   /** Exits being processed, so that stop/rm can await the network's release. */
   private readonly releasing = new Map<string, Promise<void>>();
+  /** Start attempts per container (failed ones too), so a waiter for the next start is never left hanging. */
+  private readonly startAttempts = new Map<string, number>();
 
   constructor(
     private readonly engine: Engine,
@@ -185,19 +187,28 @@ export class Containers {
     });
   }
 
-  /** Validates the network mode and requests; returns network id → request for bridge-like networks. */
+  /**
+   * Validates the network mode and requests; returns network key → request for
+   * bridge-like networks. An unknown network is kept by name: like Docker, the
+   * create succeeds and the start reports "network X not found".
+   */
   private planNetworks(request: CreateRequest): Record<string, EndpointRequest> {
-    const mode = request.hostConfig.networkMode === '' || request.hostConfig.networkMode === 'default' ? 'bridge' : request.hostConfig.networkMode;
+    const given = request.hostConfig.networkMode;
+    const mode = given === '' || given === 'default' ? 'bridge' : given;
     if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
       const hasStatic = Object.values(request.endpoints).some((endpoint) => endpoint.ipv4 || endpoint.ipv6);
       if (mode === 'host' && hasStatic) throw invalid('conflicting options: cannot specify static IP address when using host networking');
       return {};
     }
-    const primary = this.engine.getNetwork(mode);
-    const requested = request.endpoints[mode] ?? request.endpoints[primary.name] ?? request.endpoints[primary.id] ?? { aliases: [] };
-    if (primary.bridge?.isDefaultBridge && requested.aliases.length > 0) throw invalid('network-scoped alias is supported only for containers in user defined networks');
-    if (primary.bridge?.isDefaultBridge && (requested.ipv4 || requested.ipv6)) throw invalid('user specified IP address is supported on user defined networks only');
-    return { [primary.id]: requested };
+    let primary: Network | undefined;
+    try { primary = this.engine.getNetwork(mode); } catch (error) {
+      if (!(error instanceof SkiffError && error.kind === 'notFound')) throw error;
+    }
+    const requested = request.endpoints[given] ?? request.endpoints[mode]
+      ?? (primary === undefined ? undefined : request.endpoints[primary.name] ?? request.endpoints[primary.id]) ?? { aliases: [] };
+    if (primary?.bridge?.isDefaultBridge && requested.aliases.length > 0) throw invalid('network-scoped alias is supported only for containers in user defined networks');
+    if (primary?.bridge?.isDefaultBridge && (requested.ipv4 || requested.ipv6)) throw invalid('user specified IP address is supported on user defined networks only');
+    return { [primary?.id ?? mode]: requested };
   }
 
   private generateName(): string {
@@ -212,47 +223,59 @@ export class Containers {
     return this.mutex.run(async () => {
       const record = this.get(reference);
       if (record.state.status === 'running') return;
-      await this.releasing.get(record.id);
-      const image = this.images.resolve(record.imageId);
-      const mode = record.hostConfig.networkMode;
-      let netnsPath: string | null;
-      let sandboxId = '';
-      if (mode === 'host') netnsPath = null;
-      else if (mode.startsWith('container:')) {
-        const target = this.get(mode.slice('container:'.length));
-        if (target.state.status !== 'running' || target.sandboxId === '') {
-          throw new SkiffError('conflict', `cannot join network of a non running container: ${target.id}`);
-        }
-        sandboxId = target.sandboxId;
-        netnsPath = this.engine.getSandbox(target.sandboxId).netnsPath;
-      } else {
-        const sandbox = await this.engine.createSandbox({ containerId: record.id, hostname: record.config.hostname });
-        sandboxId = sandbox.id;
-        netnsPath = sandbox.netnsPath;
-        try {
-          for (const [networkId, request] of Object.entries(record.networks)) await this.joinNetwork(record, sandbox.id, networkId, request);
-        } catch (error) {
-          await this.engine.deleteSandbox(sandbox.id);
-          throw error;
-        }
-      }
-      record.sandboxId = sandboxId;
       try {
-        this.writeEtcFiles(record);
-        await this.runtime.delete(record.id);
-        await this.runtime.create({
-          id: record.id, image, args: this.argv(record, image), env: this.environment(record, image),
-          cwd: record.config.workingDir || image.config.WorkingDir || '/', hostname: record.config.hostname,
-          tty: record.config.tty, openStdin: record.config.openStdin, netnsPath, etcFiles: this.filesOf(record.id),
-        });
-        const { pid } = await this.runtime.start(record.id);
-        record.state = { status: 'running', pid, exitCode: 0, startedAt: timestampNow(), finishedAt: ZERO_TIME };
-        this.save(record);
+        await this.startLocked(record);
       } catch (error) {
-        await this.releaseSandbox(record);
+        this.startAttempts.set(record.id, (this.startAttempts.get(record.id) ?? 0) + 1);
+        // Docker removes an --rm container whose start failed.
+        if (record.hostConfig.autoRemove) await this.removeLocked(record);
         throw error;
       }
+      this.startAttempts.set(record.id, (this.startAttempts.get(record.id) ?? 0) + 1);
     });
+  }
+
+  private async startLocked(record: ContainerRecord): Promise<void> {
+    await this.releasing.get(record.id);
+    const image = this.images.resolve(record.imageId);
+    const mode = record.hostConfig.networkMode;
+    let netnsPath: string | null;
+    let sandboxId = '';
+    if (mode === 'host') netnsPath = null;
+    else if (mode.startsWith('container:')) {
+      const target = this.get(mode.slice('container:'.length));
+      if (target.state.status !== 'running' || target.sandboxId === '') {
+        throw new SkiffError('conflict', `cannot join network of a non running container: ${target.id}`);
+      }
+      sandboxId = target.sandboxId;
+      netnsPath = this.engine.getSandbox(target.sandboxId).netnsPath;
+    } else {
+      const sandbox = await this.engine.createSandbox({ containerId: record.id, hostname: record.config.hostname });
+      sandboxId = sandbox.id;
+      netnsPath = sandbox.netnsPath;
+      try {
+        for (const [networkId, request] of Object.entries(record.networks)) await this.joinNetwork(record, sandbox.id, networkId, request);
+      } catch (error) {
+        await this.engine.deleteSandbox(sandbox.id);
+        throw error;
+      }
+    }
+    record.sandboxId = sandboxId;
+    try {
+      this.writeEtcFiles(record);
+      await this.runtime.delete(record.id);
+      await this.runtime.create({
+        id: record.id, image, args: this.argv(record, image), env: this.environment(record, image),
+        cwd: record.config.workingDir || image.config.WorkingDir || '/', hostname: record.config.hostname,
+        tty: record.config.tty, openStdin: record.config.openStdin, netnsPath, etcFiles: this.filesOf(record.id),
+      });
+      const { pid } = await this.runtime.start(record.id);
+      record.state = { status: 'running', pid, exitCode: 0, startedAt: timestampNow(), finishedAt: ZERO_TIME };
+      this.save(record);
+    } catch (error) {
+      await this.releaseSandbox(record);
+      throw error;
+    }
   }
 
   private async joinNetwork(record: ContainerRecord, sandboxId: string, networkId: string, request: EndpointRequest): Promise<Endpoint> {
@@ -340,11 +363,15 @@ export class Containers {
         await this.runtime.waitExit(record.id);
         await this.awaitRelease(record.id);
       }
-      await this.runtime.delete(record.id);
-      rmSync(this.etcDir(record.id), { recursive: true, force: true });
-      this.engine.store.deleteContainer(record.id);
-      this.records.delete(record.id);
+      await this.removeLocked(record);
     });
+  }
+
+  private async removeLocked(record: ContainerRecord): Promise<void> {
+    await this.runtime.delete(record.id);
+    rmSync(this.etcDir(record.id), { recursive: true, force: true });
+    this.engine.store.deleteContainer(record.id);
+    this.records.delete(record.id);
   }
 
   async wait(reference: string): Promise<number> {
@@ -359,17 +386,28 @@ export class Containers {
   }
 
   /** Waits for the container's next exit: the one after a start later than previousStartedAt, if it is not running now. */
-  async waitNextExit(reference: string, previousStartedAt: string): Promise<number> {
+  async waitNextExit(reference: string): Promise<number> {
     const record = this.get(reference);
-    if (record.state.status !== 'running') await this.waitForStart(record.id, previousStartedAt);
+    if (record.state.status !== 'running') await this.waitForStart(record.id, this.startCount(record.id));
+    if (!this.records.has(record.id) && record.state.status !== 'exited') return 125;
     return this.wait(record.id);
   }
 
-  /** Resolves once the container was started after the given startedAt (bounded: 60 s). */
-  async waitForStart(id: string, previousStartedAt: string): Promise<void> {
+  /** False when the container is gone or never started (a failed start). */
+  isRunningOrExited(id: string): boolean {
+    const status = this.records.get(id)?.state.status;
+    return status === 'running' || status === 'exited';
+  }
+
+  /** The number of start attempts so far; pass it to waitForStart. */
+  startCount(id: string): number {
+    return this.startAttempts.get(id) ?? 0;
+  }
+
+  /** Resolves once a start attempt after the given count finished, or the container is gone (bounded: 60 s). */
+  async waitForStart(id: string, previousCount: number): Promise<void> {
     for (let attempt = 0; attempt < 3000; attempt++) {
-      const record = this.records.get(id);
-      if (record === undefined || record.state.startedAt !== previousStartedAt) return;
+      if (!this.records.has(id) || this.startCount(id) !== previousCount) return;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }

@@ -6,6 +6,7 @@
  * runc's state lives under <execRoot>/runc, bundles under <execRoot>/containers.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, createWriteStream, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -61,6 +62,12 @@ function findRunc(): string {
   const found = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc'].find((path) => existsSync(path));
   if (!found) throw new SkiffError('unavailable', 'runc not found in /usr/sbin, /usr/bin, /usr/local/sbin or /usr/local/bin');
   return found;
+}
+
+/** The message of runc's own error line (logrus text format), if chunk is one. */
+export function runcFailure(chunk: string): string | undefined {
+  const match = /^time="[^"]*" level=error msg="((?:[^"\\]|\\.)*)"\s*$/.exec(chunk);
+  return match ? match[1]!.replace(/\\(.)/g, '$1') : undefined;
 }
 
 function isMounted(path: string): boolean {
@@ -250,26 +257,42 @@ export class ContainerRuntime {
     if (started !== undefined && processAlive(started.shimPid)) process.kill(started.shimPid, 'SIGUSR1');
   }
 
+  /**
+   * Runs a process in a running container (`runc exec`). Output is framed
+   * unless tty; a tty exec goes through the shim's exec-tty mode, because runc
+   * in the foreground wants a real terminal. runc's own failure (no such
+   * executable) comes out as Docker words it, with exit code 126.
+   */
   exec(id: string, options: { args: string[]; env: string[]; tty: boolean; cwd?: string; openStdin?: boolean }): {
     output: NodeJS.ReadableStream; input?: NodeJS.WritableStream; exitCode: Promise<number>;
   } {
-    this.existing(id);
-    const args = ['--root', this.runcRoot, 'exec', ...(options.tty ? ['--tty'] : [])];
-    if (options.cwd !== undefined && options.cwd !== '') args.push('--cwd', options.cwd);
-    for (const variable of options.env) args.push('--env', variable);
-    args.push(id, ...options.args);
-    const child = spawn(this.runcPath, args, { stdio: [options.openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const paths = this.existing(id);
+    const socketName = `exec-${randomBytes(6).toString('hex')}.sock`;
+    const execArgs = ['--root', this.runcRoot, 'exec', ...(options.tty ? ['--tty', '--console-socket', `/proc/self/cwd/${socketName}`] : [])];
+    if (options.cwd !== undefined && options.cwd !== '') execArgs.push('--cwd', options.cwd);
+    for (const variable of options.env) execArgs.push('--env', variable);
+    execArgs.push(id, ...options.args);
+    const [program, programArgs] = options.tty
+      ? [this.shimPath, ['exec-tty', paths.bundle, socketName, this.runcPath, ...execArgs]]
+      : [this.runcPath, execArgs];
+    const child = spawn(program, programArgs, { stdio: [options.openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     const output = new PassThrough();
+    let runcFailed = false;
     let open = 2;
     const forward = (stream: Readable, streamId: 1 | 2) => {
-      stream.on('data', (chunk: Buffer) => output.write(options.tty ? chunk : encodeFrame(streamId, chunk)));
+      stream.on('data', (chunk: Buffer) => {
+        const failure = streamId === 2 ? runcFailure(chunk.toString()) : undefined;
+        if (failure !== undefined) runcFailed = true;
+        const data = failure === undefined ? chunk : Buffer.from(`OCI runtime exec failed: ${failure}: unknown${options.tty ? '\r\n' : '\n'}`);
+        output.write(options.tty ? data : encodeFrame(streamId, data));
+      });
       stream.on('end', () => { if (--open === 0) output.end(); });
     };
     forward(child.stdout!, 1);
     forward(child.stderr!, 2);
     const exitCode = new Promise<number>((resolve, reject) => {
       child.on('error', reject);
-      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 255)));
+      child.on('close', (code, signal) => resolve(runcFailed ? 126 : code ?? (signal ? 128 : 255)));
     });
     const input = child.stdin ?? undefined;
     input?.on('error', () => undefined);

@@ -70,6 +70,11 @@ export async function startDaemon(options: { extraArgs?: string[]; dir?: { path:
       return startDaemon({ ...options, dir: scratch });
     },
     cleanup: async () => {
+      // Containers are processes outside the world's namespaces' lifetime: remove them all first.
+      if (child.exitCode === null) {
+        const ids = (await daemon.docker('ps', '-aq')).stdout.split('\n').filter((id) => id !== '');
+        if (ids.length > 0) await daemon.docker('rm', '-f', ...ids);
+      }
       await daemon.kill();
       scratch.remove();
     },
@@ -79,6 +84,15 @@ export async function startDaemon(options: { extraArgs?: string[]; dir?: { path:
 
 function tryRunEnv(program: string, args: string[], env: NodeJS.ProcessEnv) {
   return tryRun(program, args, env);
+}
+
+const busyboxTar = join(repoRoot, 'dist', 'busybox-image.tar');
+
+/** Imports the busybox test image (built by scripts/make-busybox-image.sh) as `busybox`. */
+export async function importBusybox(daemon: TestDaemon): Promise<void> {
+  if (!existsSync(busyboxTar)) await tryRun('sh', [join(repoRoot, 'scripts', 'make-busybox-image.sh'), busyboxTar]);
+  const result = await daemon.docker('import', busyboxTar, 'busybox');
+  if (result.code !== 0) throw new Error(`docker import failed: ${result.stderr}`);
 }
 
 export function rawHttp(socketPath: string, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {

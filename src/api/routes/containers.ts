@@ -86,7 +86,7 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
     response.writeHead(200, { 'Content-Type': 'application/json' });
     response.flushHeaders();
     // docker run asks for next-exit / removed before it starts the container.
-    const code = condition === 'not-running' ? await containers.wait(record.id) : await containers.waitNextExit(record.id, record.state.startedAt);
+    const code = condition === 'not-running' ? await containers.wait(record.id) : await containers.waitNextExit(record.id);
     response.end(`${JSON.stringify({ StatusCode: code, Error: null })}\n`);
   });
 
@@ -164,7 +164,8 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
       upgradeHeaders(socket, record.config.tty);
       // docker run attaches before it starts the container: wait for that start.
       const attachedBeforeStart = record.state.status !== 'running';
-      if (attachedBeforeStart) await containers.waitForStart(record.id, record.state.startedAt);
+      if (attachedBeforeStart) await containers.waitForStart(record.id, containers.startCount(record.id));
+      if (!containers.isRunningOrExited(record.id)) { socket.end(); return true; }
       const { output, input } = runtime.attach(record.id, { fromStart: attachedBeforeStart });
       if (input !== undefined && queryBool(query, 'stdin')) socket.pipe(input as NodeJS.WritableStream);
       output.pipe(socket);

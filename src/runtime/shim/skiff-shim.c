@@ -16,6 +16,13 @@
  *  - when the init process ends and the output is drained, writes its exit
  *    code (128+signal when killed, as Docker reports) to BUNDLE/exit-status.
  * Written in C so a running container costs a few hundred KB, not a runtime.
+ *
+ *   skiff-shim exec-tty BUNDLE SOCKET_NAME RUNC ARGS...
+ *
+ * runs `RUNC ARGS...` (a `runc exec --tty --console-socket
+ * /proc/self/cwd/SOCKET_NAME ...`) with cwd BUNDLE, receives the pty master
+ * and relays it to the shim's own stdin/stdout (pipes from the daemon): runc
+ * itself wants a real terminal for a foreground tty. Exits with runc's code.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -131,7 +138,82 @@ static int read_pid_file(const char *path) {
   return atoi(text);
 }
 
+static int listen_console(const char *name) {
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  if (strlen(name) >= sizeof address.sun_path) return -1;
+  strcpy(address.sun_path, name);
+  unlink(name);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&address, sizeof address) != 0 || listen(fd, 1) != 0) return -1;
+  return fd;
+}
+
+/* Waits for runc to hand over the pty master; -1 if runc exits first (status in *runc_status). */
+static int accept_master(int listen_fd, pid_t runc_pid, int *runc_status, int *runc_done) {
+  for (;;) {
+    struct pollfd p = { listen_fd, POLLIN, 0 };
+    if (poll(&p, 1, 100) > 0) {
+      int connection = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+      if (connection >= 0) {
+        int master = receive_fd(connection);
+        close(connection);
+        if (master >= 0) return master;
+      }
+    } else if (waitpid(runc_pid, runc_status, WNOHANG) == runc_pid) {
+      *runc_done = 1;
+      return -1;
+    }
+  }
+}
+
+static int exec_tty_main(int argc, char **argv) {
+  if (argc < 5) {
+    fprintf(stderr, "usage: skiff-shim exec-tty BUNDLE SOCKET_NAME RUNC ARGS...\n");
+    return 2;
+  }
+  const char *bundle = argv[1], *socket_name = argv[2];
+  signal(SIGPIPE, SIG_IGN);
+  if (chdir(bundle) != 0) { fprintf(stderr, "chdir %s: %s\n", bundle, strerror(errno)); return 255; }
+  int listen_fd = listen_console(socket_name);
+  if (listen_fd < 0) { fprintf(stderr, "console socket %s/%s: %s\n", bundle, socket_name, strerror(errno)); return 255; }
+  pid_t runc_pid = fork();
+  if (runc_pid < 0) return 255;
+  if (runc_pid == 0) {
+    int dev_null = open("/dev/null", O_RDWR);
+    dup2(dev_null, 0);
+    execv(argv[3], argv + 3);
+    fprintf(stderr, "exec %s: %s\n", argv[3], strerror(errno));
+    _exit(255);
+  }
+  int runc_status = 0, runc_done = 0;
+  int master = accept_master(listen_fd, runc_pid, &runc_status, &runc_done);
+  close(listen_fd);
+  unlink(socket_name);
+  if (master >= 0) {
+    char buffer[8192];
+    int stdin_open = 1;
+    for (;;) {
+      struct pollfd fds[2] = { { master, POLLIN, 0 }, { stdin_open ? 0 : -1, POLLIN, 0 } };
+      if (poll(fds, 2, -1) < 0) { if (errno == EINTR) continue; break; }
+      if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        ssize_t n = read(master, buffer, sizeof buffer);
+        if (n <= 0 && errno != EINTR && errno != EAGAIN) break; /* EIO: the process and its children are gone */
+        if (n > 0) write_all(1, buffer, (size_t)n);
+      }
+      if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+        ssize_t n = read(0, buffer, sizeof buffer);
+        if (n > 0) write_all(master, buffer, (size_t)n);
+        else if (n == 0 || errno != EINTR) stdin_open = 0;
+      }
+    }
+    close(master);
+  }
+  if (!runc_done) while (waitpid(runc_pid, &runc_status, 0) < 0 && errno == EINTR) {}
+  return exit_code_of(runc_status);
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "exec-tty") == 0) return exec_tty_main(argc - 1, argv + 1);
   if (argc != 7) {
     fprintf(stderr, "usage: skiff-shim RUNC RUNC_ROOT ID BUNDLE LOGFILE MODE\n");
     return 2;
@@ -167,14 +249,8 @@ int main(int argc, char **argv) {
   int listen_fd = -1;
   if (pipe2(err_pipe, O_CLOEXEC) != 0) { report("error pipe: %s", strerror(errno)); return 1; }
   if (tty) {
-    struct sockaddr_un address = { .sun_family = AF_UNIX };
-    strcpy(address.sun_path, CONSOLE_SOCKET);
-    unlink(CONSOLE_SOCKET);
-    listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&address, sizeof address) != 0 || listen(listen_fd, 1) != 0) {
-      report("error console socket in %s: %s", bundle, strerror(errno));
-      return 1;
-    }
+    listen_fd = listen_console(CONSOLE_SOCKET);
+    if (listen_fd < 0) { report("error console socket in %s: %s", bundle, strerror(errno)); return 1; }
   } else {
     if (pipe2(out_pipe, O_CLOEXEC) != 0) { report("error pipe: %s", strerror(errno)); return 1; }
     if (open_stdin && pipe2(in_pipe, O_CLOEXEC) != 0) { report("error pipe: %s", strerror(errno)); return 1; }
@@ -202,16 +278,7 @@ int main(int argc, char **argv) {
   int master = -1;
   int runc_status = 0, runc_done = 0;
   if (tty) {
-    while (master < 0) {
-      struct pollfd p = { listen_fd, POLLIN, 0 };
-      if (poll(&p, 1, 100) > 0) {
-        int connection = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (connection >= 0) { master = receive_fd(connection); close(connection); }
-      } else if (waitpid(runc_pid, &runc_status, WNOHANG) == runc_pid) {
-        runc_done = 1;
-        break;
-      }
-    }
+    master = accept_master(listen_fd, runc_pid, &runc_status, &runc_done);
     close(listen_fd);
     unlink(CONSOLE_SOCKET);
   }
