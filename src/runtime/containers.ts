@@ -267,13 +267,14 @@ export class ContainerRuntime {
     output: NodeJS.ReadableStream; input?: NodeJS.WritableStream; exitCode: Promise<number>;
   } {
     const paths = this.existing(id);
-    const socketName = `exec-${randomBytes(6).toString('hex')}.sock`;
-    const execArgs = ['--root', this.runcRoot, 'exec', ...(options.tty ? ['--tty', '--console-socket', `/proc/self/cwd/${socketName}`] : [])];
+    const name = `exec-${randomBytes(6).toString('hex')}`;
+    const ttyArgs = ['--detach', '--tty', '--console-socket', `/proc/self/cwd/${name}.sock`, '--pid-file', `${name}.pid`];
+    const execArgs = ['--root', this.runcRoot, 'exec', ...(options.tty ? ttyArgs : [])];
     if (options.cwd !== undefined && options.cwd !== '') execArgs.push('--cwd', options.cwd);
     for (const variable of options.env) execArgs.push('--env', variable);
     execArgs.push(id, ...options.args);
     const [program, programArgs] = options.tty
-      ? [this.shimPath, ['exec-tty', paths.bundle, socketName, this.runcPath, ...execArgs]]
+      ? [this.shimPath, ['exec-tty', paths.bundle, name, this.runcPath, ...execArgs]]
       : [this.runcPath, execArgs];
     const child = spawn(program, programArgs, { stdio: [options.openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     const output = new PassThrough();

@@ -167,6 +167,16 @@ describe('container runtime (runc + skiff-shim)', () => {
     assert.equal(execOutput.stdout, 'in-exec\n');
     assert.equal(execOutput.stderr, 'err\n');
 
+    const ttyExec = runtime.exec(s.id, { args: ['sh'], env: ['GREETING=hi'], tty: true, openStdin: true });
+    const ttyOutput = collect(ttyExec.output);
+    ttyExec.input!.write('echo "$GREETING from $(tty)"; exit 4\n');
+    assert.equal(await ttyExec.exitCode, 4);
+    assert.match((await ttyOutput).toString(), /hi from \/dev\/pts\/\d+\r\n/);
+
+    const missing = runtime.exec(s.id, { args: ['no-such-program'], env: [], tty: false });
+    assert.match(demux(await collect(missing.output)).stderr, /^OCI runtime exec failed: .*executable file not found in \$PATH: unknown\n$/);
+    assert.equal(await missing.exitCode, 126);
+
     const shim = JSON.parse(readFileSync(join(execRoot, 'containers', s.id, 'started.json'), 'utf8')) as { shimPid: number };
     // Pss: the shim's own pages plus its share of libc's, the honest per-container cost.
     const memory = readFileSync(`/proc/${shim.shimPid}/smaps_rollup`, 'utf8');

@@ -17,12 +17,13 @@
  *    code (128+signal when killed, as Docker reports) to BUNDLE/exit-status.
  * Written in C so a running container costs a few hundred KB, not a runtime.
  *
- *   skiff-shim exec-tty BUNDLE SOCKET_NAME RUNC ARGS...
+ *   skiff-shim exec-tty BUNDLE NAME RUNC ARGS...
  *
- * runs `RUNC ARGS...` (a `runc exec --tty --console-socket
- * /proc/self/cwd/SOCKET_NAME ...`) with cwd BUNDLE, receives the pty master
- * and relays it to the shim's own stdin/stdout (pipes from the daemon): runc
- * itself wants a real terminal for a foreground tty. Exits with runc's code.
+ * runs `RUNC ARGS...` (a `runc exec --detach --tty --console-socket
+ * /proc/self/cwd/NAME.sock --pid-file NAME.pid ...`) with cwd BUNDLE as a
+ * subreaper, receives the pty master and relays it to the shim's own
+ * stdin/stdout (pipes from the daemon): runc only hands out a pty when it
+ * detaches. Exits with the exec'd process's exit code (runc's if it failed).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -168,11 +169,15 @@ static int accept_master(int listen_fd, pid_t runc_pid, int *runc_status, int *r
 
 static int exec_tty_main(int argc, char **argv) {
   if (argc < 5) {
-    fprintf(stderr, "usage: skiff-shim exec-tty BUNDLE SOCKET_NAME RUNC ARGS...\n");
+    fprintf(stderr, "usage: skiff-shim exec-tty BUNDLE NAME RUNC ARGS...\n");
     return 2;
   }
-  const char *bundle = argv[1], *socket_name = argv[2];
+  const char *bundle = argv[1];
+  char socket_name[256], pid_name[256];
+  snprintf(socket_name, sizeof socket_name, "%s.sock", argv[2]);
+  snprintf(pid_name, sizeof pid_name, "%s.pid", argv[2]);
   signal(SIGPIPE, SIG_IGN);
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   if (chdir(bundle) != 0) { fprintf(stderr, "chdir %s: %s\n", bundle, strerror(errno)); return 255; }
   int listen_fd = listen_console(socket_name);
   if (listen_fd < 0) { fprintf(stderr, "console socket %s/%s: %s\n", bundle, socket_name, strerror(errno)); return 255; }
@@ -189,7 +194,11 @@ static int exec_tty_main(int argc, char **argv) {
   int master = accept_master(listen_fd, runc_pid, &runc_status, &runc_done);
   close(listen_fd);
   unlink(socket_name);
-  if (master >= 0) {
+  if (!runc_done) while (waitpid(runc_pid, &runc_status, 0) < 0 && errno == EINTR) {}
+  pid_t process_pid = read_pid_file(pid_name);
+  unlink(pid_name);
+  if (master < 0 || process_pid <= 0) return exit_code_of(runc_status);
+  {
     char buffer[8192];
     int stdin_open = 1;
     for (;;) {
@@ -208,8 +217,10 @@ static int exec_tty_main(int argc, char **argv) {
     }
     close(master);
   }
-  if (!runc_done) while (waitpid(runc_pid, &runc_status, 0) < 0 && errno == EINTR) {}
-  return exit_code_of(runc_status);
+  int status = 0;
+  pid_t reaped;
+  while ((reaped = waitpid(-1, &status, 0)) != process_pid) if (reaped < 0 && errno != EINTR) return 255;
+  return exit_code_of(status);
 }
 
 int main(int argc, char **argv) {
