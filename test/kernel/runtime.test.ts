@@ -106,8 +106,8 @@ describe('container runtime (runc + skiff-shim)', () => {
   });
 
   it('runs in a netns file: output in logs, stdout and stderr apart, exit code 0', async () => {
-    const { id, exitCode } = await runToExit({ args: ['sh', '-c', 'echo hello; echo oops >&2; ip -o link show | wc -l'] });
-    assert.equal(exitCode, 0);
+    const { id, exitCode } = await runToExit({ args: ['sh', '-c', 'echo hello; echo oops >&2; ip -o link show | wc -l; ping -c 1 -W 2 127.0.0.1 >/dev/null'] });
+    assert.equal(exitCode, 0, 'ping works inside (CAP_NET_RAW)');
     const { stdout, stderr } = demux(await collect(runtime.logs(id, { follow: false, stdout: true, stderr: true })));
     assert.equal(stdout, 'hello\n1\n', 'only lo in a fresh namespace');
     assert.equal(stderr, 'oops\n');
