@@ -70,6 +70,28 @@ export function runcFailure(chunk: string): string | undefined {
   return match ? match[1]!.replace(/\\(.)/g, '$1') : undefined;
 }
 
+/**
+ * A start that runc refused, worded as Docker 20.10 does; exitCode is what
+ * Docker records on the container (127: no such command, 126: not executable).
+ */
+export class ContainerStartError extends SkiffError {
+  readonly exitCode: number;
+
+  constructor(kind: 'invalid' | 'unavailable', message: string, exitCode: number) {
+    super(kind, message);
+    this.exitCode = exitCode;
+  }
+}
+
+export function startError(shimReport: string): ContainerStartError {
+  const logged = /level=error msg="((?:[^"\\]|\\.)*)"/.exec(shimReport);
+  const detail = logged ? logged[1]!.replace(/\\(.)/g, '$1').replace(/^runc (run|create) failed: /, '') : shimReport;
+  const message = `OCI runtime create failed: ${detail}: unknown`;
+  if (/executable file not found|no such file or directory/.test(detail)) return new ContainerStartError('invalid', message, 127);
+  if (/permission denied/.test(detail)) return new ContainerStartError('invalid', message, 126);
+  return new ContainerStartError('unavailable', message, 128);
+}
+
 function isMounted(path: string): boolean {
   return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === path);
 }
@@ -161,10 +183,7 @@ export class ContainerRuntime {
     });
     shim.unref();
     const ok = /^ok (\d+)$/.exec(report);
-    if (!ok) {
-      const detail = report.replace(/^error /, '') || `skiff-shim exited without a report (see ${paths.shimLog})`;
-      throw new SkiffError('unavailable', `failed to start container ${id}: ${detail}`);
-    }
+    if (!ok) throw startError(report.replace(/^error /, '') || `skiff-shim exited without a report (see ${paths.shimLog})`);
     const record: StartRecord = { startedAt: new Date().toISOString(), pid: Number(ok[1]), shimPid: shim.pid ?? 0 };
     writeFileSync(paths.started, JSON.stringify(record));
     this.watchExit(id);

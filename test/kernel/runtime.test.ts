@@ -111,8 +111,9 @@ describe('container runtime (runc + skiff-shim)', () => {
     const { stdout, stderr } = demux(await collect(runtime.logs(id, { follow: false, stdout: true, stderr: true })));
     assert.equal(stdout, 'hello\n1\n', 'only lo in a fresh namespace');
     assert.equal(stderr, 'oops\n');
-    const tail = demux(await collect(runtime.logs(id, { follow: false, stdout: true, stderr: false, tail: 1 })));
-    assert.equal(tail.stdout, '1\n');
+    const counted = await runToExit({ args: ['sh', '-c', 'echo a; echo b; echo c'] });
+    const tail = demux(await collect(runtime.logs(counted.id, { follow: false, stdout: true, stderr: true, tail: 2 })));
+    assert.equal(tail.stdout, 'b\nc\n');
     const state = await runtime.state(id);
     assert.equal(state.status, 'exited');
     assert.equal(state.exitCode, 0);
@@ -137,6 +138,14 @@ describe('container runtime (runc + skiff-shim)', () => {
     assert.equal(exitCode, 3);
     for (let i = 0; i < 100 && !seen.some(([seenId]) => seenId === id); i++) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(seen.find(([seenId]) => seenId === id), [id, 3]);
+  });
+
+  it("fails to start a missing command with Docker's message", async () => {
+    const s = spec({ args: ['no-such-command'] });
+    await runtime.create(s);
+    await assert.rejects(runtime.start(s.id), (error: Error & { exitCode?: number }) =>
+      /^OCI runtime create failed: .*"no-such-command": executable file not found in \$PATH: unknown$/.test(error.message) && error.exitCode === 127);
+    assert.equal((await runtime.state(s.id)).status, 'created');
   });
 
   it('shows hostname, env and the bind-mounted /etc files inside', async () => {

@@ -5,7 +5,7 @@ import { containerEnv, ociSpec, DEFAULT_PATH } from '../../src/runtime/oci-spec.
 import { applyChanges, emptyImageConfig } from '../../src/runtime/image-changes.js';
 import { decodeFrames, encodeFrame, renderRecords, splitLines } from '../../src/runtime/log-frames.js';
 import { decompressFlags, normalizeRepoTag } from '../../src/runtime/images.js';
-import { runcFailure, type ContainerProcessSpec } from '../../src/runtime/containers.js';
+import { runcFailure, startError, type ContainerProcessSpec } from '../../src/runtime/containers.js';
 
 describe('containerEnv', () => {
   it('puts Docker defaults first and lets later variables win in place', () => {
@@ -84,6 +84,13 @@ describe('image references and tars', () => {
     assert.deepEqual(decompressFlags(Buffer.from([0x1f, 0x8b, 8])), ['-z']);
     assert.deepEqual(decompressFlags(Buffer.from('BZh9')), ['-j']);
     assert.deepEqual(decompressFlags(Buffer.from('./bin')), []);
+  });
+  it("words a refused start as Docker does, with Docker's exit codes", () => {
+    const error = startError('runc run exited with 1: time="2026-01-01T00:00:00Z" level=error msg="runc run failed: unable to start container process: exec: \\"nosuch\\": executable file not found in $PATH"');
+    assert.equal(error.message, 'OCI runtime create failed: unable to start container process: exec: "nosuch": executable file not found in $PATH: unknown');
+    assert.equal(error.status, 400);
+    assert.equal(error.exitCode, 127);
+    assert.equal(startError('msg="x: permission denied"').exitCode, 126);
   });
   it("recognizes runc's own error line", () => {
     assert.equal(runcFailure('time="2024-01-01T00:00:00Z" level=error msg="exec: \\"x\\": not found"\n'), 'exec: "x": not found');
