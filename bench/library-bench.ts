@@ -36,7 +36,7 @@ export interface LevelResult {
   leave: OpStats;
   /** Joins of fresh sandboxes made while growing the network to this level (its last few). */
   growthJoin: Summary;
-  createSandbox: Summary;
+  createSandbox: OpStats;
 }
 
 export interface LibraryResult {
@@ -45,7 +45,8 @@ export interface LibraryResult {
   levels: LevelResult[];
   /** Join at the first level again, measured after shrinking back to it: how far the machine drifted. */
   firstLevelAgain: { join: OpStats; leave: OpStats };
-  deleteSandbox: Summary;
+  /** Every sandbox of the crowd, deleted from 1,000 down to none. */
+  deleteSandbox: OpStats;
   leftovers: string[];
 }
 
@@ -117,30 +118,32 @@ export async function libraryPhase(): Promise<LibraryResult> {
     const levels: LevelResult[] = [];
     for (const level of ENDPOINT_LEVELS) {
       const growthJoins: number[] = [];
-      const creations: number[] = [];
+      const creations: TracedRun[] = [];
       while (crowd.length < level) {
         inTime();
-        const made = await timed(() => engine.createSandbox({ hostname: `crowd-${crowd.length}` }));
-        const joined = await timed(() => engine.join(made.value.id, 'lib-scale', { name: `crowd-${crowd.length}` }));
-        crowd.push(made.value);
-        if (level - crowd.length < LIBRARY_ROUNDS.growthTail) { growthJoins.push(joined.ms); creations.push(made.ms); }
+        let made: Sandbox | undefined;
+        const creation = await traced(async () => { made = await engine.createSandbox({ hostname: `crowd-${crowd.length}` }); });
+        const sandbox = made!;
+        const joined = await timed(() => engine.join(sandbox.id, 'lib-scale', { name: `crowd-${crowd.length}` }));
+        crowd.push(sandbox);
+        if (level - crowd.length < LIBRARY_ROUNDS.growthTail) { growthJoins.push(joined.ms); creations.push(creation); }
       }
       const probeStats = await measureProbe();
-      const result: LevelResult = { endpoints: level, ...probeStats, growthJoin: summarize(growthJoins), createSandbox: summarize(creations) };
+      const result: LevelResult = { endpoints: level, ...probeStats, growthJoin: summarize(growthJoins), createSandbox: opStats(creations) };
       levels.push(result);
       console.log(`-- ${level} endpoints on the network`);
       console.log(describeOp('join (probe sandbox)', result.join));
       console.log(describeOp('leave (probe sandbox)', result.leave));
       console.log(`${'join (fresh sandbox)'.padEnd(22)} ${describe(result.growthJoin)}`);
-      console.log(`${'createSandbox'.padEnd(22)} ${describe(result.createSandbox)}`);
+      console.log(describeOp('createSandbox', result.createSandbox));
     }
 
-    const deletions: number[] = [];
+    const deletions: TracedRun[] = [];
     const shrinkTo = async (count: number) => {
       while (crowd.length > count) {
         inTime();
         const sandbox = crowd.pop()!;
-        deletions.push((await timed(() => engine.deleteSandbox(sandbox.id))).ms);
+        deletions.push(await traced(() => engine.deleteSandbox(sandbox.id)));
       }
     };
     await shrinkTo(ENDPOINT_LEVELS[0]);
@@ -148,8 +151,8 @@ export async function libraryPhase(): Promise<LibraryResult> {
     console.log(`-- ${ENDPOINT_LEVELS[0]} endpoints again, after shrinking back (drift check)`);
     console.log(describeOp('join (probe sandbox)', firstLevelAgain.join));
     await shrinkTo(0);
-    const deleteSandbox = summarize(deletions);
-    console.log(`${'deleteSandbox'.padEnd(22)} ${describe(deleteSandbox)}`);
+    const deleteSandbox = opStats(deletions);
+    console.log(describeOp('deleteSandbox (1000→0)', deleteSandbox));
 
     const first = levels[0]!;
     console.log(table([
