@@ -48,13 +48,17 @@ function runFile(file: string, inWorld: boolean): Promise<FileResult> {
     : [process.execPath, nodeArgs] as const;
   return new Promise((resolve) => {
     const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_IN_WORLD: inWorld ? '1' : '' } });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    const name = file.slice(here.length + 1);
+    // Streamed as it comes, each line tagged with its file, so a hang shows where it is.
+    const relay = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) if (line !== '') process.stdout.write(`[${name}] ${line}\n`);
+    };
+    child.stdout.on('data', relay);
+    child.stderr.on('data', relay);
     const timer = setTimeout(() => child.kill('SIGKILL'), FILE_TIMEOUT_MS);
     child.on('close', (exitCode) => {
       clearTimeout(timer);
-      process.stdout.write(`\n=== ${file.slice(here.length + 1)}${inWorld ? ' (in its own world)' : ''}\n${output}`);
+      process.stdout.write(`=== ${name}${inWorld ? ' (in its own world)' : ''} finished with exit code ${exitCode}\n`);
       const tap = existsSync(tapPath) ? readFileSync(tapPath, 'utf8') : '';
       rmSync(scratch, { recursive: true, force: true });
       let failed = countFromTap(tap, 'fail');
