@@ -55,7 +55,7 @@ export class Daemon {
       },
       imageCount: () => images.list().length,
     });
-    addNetworkRoutes(router, engine, containers);
+    addNetworkRoutes(router, engine);
     addImageRoutes(router, images);
     const upgrade = addContainerRoutes(router, containers, runtime);
     const server = createApiServer(router, log, [upgrade]);

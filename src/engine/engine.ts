@@ -173,11 +173,17 @@ export class Engine {
   private async installNetwork(network: Network): Promise<void> {
     this.store.putNetwork(network, 'pending');
     const driver = this.drivers[network.driver];
+    const projected = firewallNetworkOf(network);
     try {
-      await driver.createNetwork(network);
-      const projected = firewallNetworkOf(network);
-      if (projected !== undefined) await applyNft(renderNetworkAdded(projected, this.firewallTable));
+      // The bridge and the firewall elements are independent: build both at once.
+      const steps = await Promise.allSettled([
+        driver.createNetwork(network),
+        projected === undefined ? Promise.resolve() : applyNft(renderNetworkAdded(projected, this.firewallTable)),
+      ]);
+      const failed = steps.find((step): step is PromiseRejectedResult => step.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
     } catch (error) {
+      if (projected !== undefined) await applyNft(renderNetworkRemoved(projected, this.firewallTable)).catch(() => undefined);
       await driver.deleteNetwork(network).catch((undoError: unknown) => this.log(`undo of network ${network.name} failed: ${String(undoError)}`));
       this.store.deleteNetwork(network.id);
       throw error;
@@ -190,8 +196,10 @@ export class Engine {
   private async uninstallNetwork(network: Network): Promise<void> {
     this.store.setNetworkState(network.id, 'removing');
     const projected = firewallNetworkOf(network);
-    if (projected !== undefined) await applyNft(renderNetworkRemoved(projected, this.firewallTable));
-    await this.drivers[network.driver].deleteNetwork(network);
+    await Promise.all([
+      projected === undefined ? Promise.resolve() : applyNft(renderNetworkRemoved(projected, this.firewallTable)),
+      this.drivers[network.driver].deleteNetwork(network),
+    ]);
     this.store.deleteNetwork(network.id);
     this.networksById.delete(network.id);
     this.allocators.delete(network.id);

@@ -2,7 +2,7 @@
  * A real skiff daemon in the test's world, driven by the stock docker CLI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
@@ -46,6 +46,8 @@ export async function startDaemon(options: { extraArgs?: string[]; dir?: { path:
   const dataRoot = join(dir, 'data');
   const execRoot = join(dir, 'exec');
   const args = [skiffBin, 'daemon', '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--dns', '127.0.0.1', ...(options.extraArgs ?? [])];
+  // A killed daemon leaves its socket file: wait for the new one, not the old.
+  rmSync(socketPath, { force: true });
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });

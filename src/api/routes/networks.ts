@@ -1,6 +1,5 @@
 /** /networks routes: parse, call one engine method, format. */
 import type { Engine } from '../../engine/engine.js';
-import type { Containers } from '../../engine/containers.js';
 import type { Network } from '../../engine/model.js';
 import { PREDEFINED_NETWORKS } from '../../engine/network-plan.js';
 import { invalid } from '../../errors.js';
@@ -42,9 +41,8 @@ export function networkMatches(network: Network, filters: Map<string, string[]>,
   return true;
 }
 
-export function addNetworkRoutes(router: Router, engine: Engine, containers?: Containers): void {
-  const nameOf = (containerId: string) => { try { return containers?.get(containerId).name; } catch { return undefined; } };
-  const wire = (network: Network) => networkToWire(network, engine.endpointsOfNetwork(network.id).map((endpoint) => ({ ...endpoint, name: nameOf(endpoint.containerId) ?? endpoint.name })));
+export function addNetworkRoutes(router: Router, engine: Engine): void {
+  const wire = (network: Network) => networkToWire(network, engine.endpointsOfNetwork(network.id));
 
   router.add('GET', '/networks', (request, response) => {
     const filters = parseFilters(request.query.get('filters'));
