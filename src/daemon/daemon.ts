@@ -14,6 +14,7 @@ import { Containers } from '../engine/containers.js';
 import { ContainerRuntime } from '../runtime/containers.js';
 import { ImageStore } from '../runtime/images.js';
 import { NameService } from '../engine/name-service.js';
+import { PublishedPorts } from '../engine/published-ports.js';
 import { readFileSync } from 'node:fs';
 
 /**
@@ -42,8 +43,13 @@ export class Daemon {
     const images = new ImageStore(options.dataRoot);
     const names = new NameService(daemonUpstreams(options.dnsServers ?? []), log);
     engine.onNetworkRemoved((network) => names.networkRemoved(network.id));
-    const containers = new Containers(engine, runtime, images, names, { dataRoot: options.dataRoot, dnsServers: options.dnsServers ?? [] });
+    await PublishedPorts.prepareKernel();
+    const ports = new PublishedPorts(engine.firewallTable, options.defaultBridge?.hostBindingIpv4 ?? '0.0.0.0');
+    engine.setPortSource(() => ports.firewallPorts());
+    const containers = new Containers(engine, runtime, images, names, ports, { dataRoot: options.dataRoot, dnsServers: options.dnsServers ?? [] });
     await containers.restore();
+    // The table was rendered before the running containers' ports were known.
+    await engine.applyWholeFirewall();
     const router = new Router();
     addSystemRoutes(router, engine, {
       dataRoot: options.dataRoot,

@@ -28,6 +28,8 @@ export function hostSideLines(network: Network, endpoint: Endpoint, sandbox: San
   return [
     `link add ${endpoint.hostIfName} mtu ${mtu} master ${bridgeName} type veth peer name ${endpoint.ifName} address ${endpoint.macAddress} mtu ${mtu} netns ${sandbox.netnsPath}`,
     `link set ${endpoint.hostIfName} alias ${SKIFF_LINK_ALIAS} up`,
+    // A container reaching its own published port: the DNAT'ed packet goes back out the port it came in on.
+    `link set dev ${endpoint.hostIfName} type bridge_slave hairpin on`,
   ];
 }
 

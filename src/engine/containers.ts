@@ -10,7 +10,9 @@ import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js
 import type { ContainerRuntime } from '../runtime/containers.js';
 import type { Image, ImageStore } from '../runtime/images.js';
 import type { Engine } from './engine.js';
-import type { Endpoint, Network } from './model.js';
+import type { Endpoint, Network, PortBinding } from './model.js';
+import { portRequests, type WireBinding } from '../ports/index.js';
+import type { PublishedPorts } from './published-ports.js';
 import { newId, timestampNow } from './ids.js';
 import { renderHosts, renderResolvConf } from './container-files.js';
 import { Mutex } from './mutex.js';
@@ -45,6 +47,10 @@ export interface ContainerHostConfig {
   extraHosts: string[];
   links: string[];
   autoRemove: boolean;
+  /** -p as the client sent it ("80/tcp" → bindings). */
+  portBindings: Record<string, WireBinding[] | null>;
+  /** -P */
+  publishAll: boolean;
 }
 
 export interface ContainerState {
@@ -66,6 +72,8 @@ export interface ContainerRecord {
   networks: Record<string, EndpointRequest>;
   sandboxId: string;
   state: ContainerState;
+  /** Host ports published while running. */
+  ports: PortBinding[];
 }
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -93,6 +101,7 @@ export class Containers {
     private readonly runtime: ContainerRuntime,
     private readonly images: ImageStore,
     private readonly names: NameService,
+    private readonly ports: PublishedPorts,
     private readonly options: { dataRoot: string; dnsServers: string[] },
   ) {
     for (const record of engine.store.containers<ContainerRecord>()) this.records.set(record.id, record);
@@ -119,6 +128,8 @@ export class Containers {
     if (record.sandboxId === '' || record.hostConfig.networkMode.startsWith('container:')) return;
     const sandbox = this.engine.getSandbox(record.sandboxId);
     const attached = this.attachedNetworks(record);
+    const primary = attached.find(({ endpoint }) => record.ports.some((binding) => binding.endpointId === endpoint.id));
+    if (primary !== undefined) await this.ports.restore(record.ports, primary.network);
     for (const { endpoint, network } of attached) await this.names.endpointJoined(this.named(record), network, endpoint, sandbox, attached);
   }
 
@@ -176,7 +187,7 @@ export class Containers {
       const record: ContainerRecord = {
         id, name, created: timestampNow(), imageId: image.id,
         config: { ...request.config, hostname: request.config.hostname || id.slice(0, 12) },
-        hostConfig: request.hostConfig, networks, sandboxId: '',
+        hostConfig: request.hostConfig, networks, sandboxId: '', ports: [],
         state: { status: 'created', pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
       };
       if (record.config.cmd === null && record.config.entrypoint === null && image.config.Cmd === null && image.config.Entrypoint === null) {
@@ -198,6 +209,9 @@ export class Containers {
     if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
       const hasStatic = Object.values(request.endpoints).some((endpoint) => endpoint.ipv4 || endpoint.ipv6);
       if (mode === 'host' && hasStatic) throw invalid('conflicting options: cannot specify static IP address when using host networking');
+      if (mode.startsWith('container:') && (Object.keys(request.hostConfig.portBindings).length > 0 || request.hostConfig.publishAll)) {
+        throw invalid('conflicting options: port publishing and the container type network mode');
+      }
       return {};
     }
     let primary: Network | undefined;
@@ -262,6 +276,7 @@ export class Containers {
     }
     record.sandboxId = sandboxId;
     try {
+      record.ports = await this.publishPorts(record, image);
       this.writeEtcFiles(record);
       await this.runtime.delete(record.id);
       await this.runtime.create({
@@ -276,6 +291,15 @@ export class Containers {
       await this.releaseSandbox(record);
       throw error;
     }
+  }
+
+  /** Publishes -p/-P on the container's first network (host mode: discarded, as Docker does). */
+  private async publishPorts(record: ContainerRecord, image: Image): Promise<PortBinding[]> {
+    const exposed = [...Object.keys(image.config.ExposedPorts ?? {}), ...Object.keys(record.config.exposedPorts)];
+    const requests = portRequests(record.hostConfig.portBindings, record.hostConfig.publishAll, exposed);
+    const primary = this.attachedNetworks(record)[0];
+    if (requests.length === 0 || primary === undefined) return [];
+    return this.ports.publish(requests, primary.network, primary.endpoint);
   }
 
   private async joinNetwork(record: ContainerRecord, sandboxId: string, networkId: string, request: EndpointRequest): Promise<Endpoint> {
@@ -498,6 +522,8 @@ export class Containers {
   private async releaseSandbox(record: ContainerRecord): Promise<void> {
     const sandboxId = record.sandboxId;
     record.sandboxId = '';
+    await this.ports.unpublish(record.ports);
+    record.ports = [];
     if (sandboxId === '' || record.hostConfig.networkMode.startsWith('container:')) return;
     for (const endpoint of this.engine.endpointsOfSandbox(sandboxId)) await this.names.endpointLeft(endpoint, undefined, []);
     try {

@@ -1,5 +1,6 @@
 /** Docker's container JSON to and from the engine's container records. */
 import type { ContainerRecord, CreateRequest, EndpointRequest } from '../../engine/containers.js';
+import type { WireBinding } from '../../ports/index.js';
 import type { Containers } from '../../engine/containers.js';
 import { optionalBool, optionalObject, optionalString, optionalStringArray, optionalStringMap } from './json-fields.js';
 
@@ -49,6 +50,8 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       extraHosts: optionalStringArray(host, 'ExtraHosts') ?? [],
       links: optionalStringArray(host, 'Links') ?? [],
       autoRemove: optionalBool(host, 'AutoRemove') ?? false,
+      portBindings: (optionalObject(host, 'PortBindings') ?? {}) as Record<string, WireBinding[] | null>,
+      publishAll: optionalBool(host, 'PublishAllPorts') ?? false,
     },
     endpoints,
   };
@@ -66,6 +69,7 @@ function statusText(record: ContainerRecord): string {
   const since = (time: string) => {
     const seconds = Math.max(0, Math.round((Date.now() - Date.parse(time)) / 1000));
     if (seconds < 1) return 'Less than a second';
+    if (seconds === 1) return '1 second';
     if (seconds < 60) return `${seconds} seconds`;
     const minutes = Math.round(seconds / 60);
     return minutes === 1 ? 'About a minute' : minutes < 60 ? `${minutes} minutes` : `${Math.round(minutes / 60)} hours`;
@@ -107,6 +111,19 @@ function networksWire(containers: Containers, record: ContainerRecord): Record<s
   return networks;
 }
 
+/** NetworkSettings.Ports: every exposed or published port, with its host bindings (null when not published). */
+function portsToWire(containers: Containers, record: ContainerRecord): Record<string, Array<{ HostIp: string; HostPort: string }> | null> {
+  if (record.state.status !== 'running') return {};
+  const ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
+  const exposed = [...Object.keys(containers.image(record)?.config.ExposedPorts ?? {}), ...Object.keys(record.config.exposedPorts)];
+  for (const key of exposed) ports[key.includes('/') ? key : `${key}/tcp`] = null;
+  for (const binding of record.ports) {
+    const key = `${binding.containerPort}/${binding.protocol}`;
+    ports[key] = [...(ports[key] ?? []), { HostIp: binding.hostIp, HostPort: String(binding.hostPort) }];
+  }
+  return ports;
+}
+
 export function containerSummaryToWire(containers: Containers, record: ContainerRecord): Body {
   const image = containers.image(record);
   const argv = [...(record.config.entrypoint ?? image?.config.Entrypoint ?? []), ...(record.config.cmd ?? image?.config.Cmd ?? [])];
@@ -117,7 +134,7 @@ export function containerSummaryToWire(containers: Containers, record: Container
     ImageID: record.imageId,
     Command: argv.join(' '),
     Created: Math.floor(Date.parse(record.created) / 1000),
-    Ports: [],
+    Ports: record.ports.map((binding) => ({ IP: binding.hostIp, PrivatePort: binding.containerPort, PublicPort: binding.hostPort, Type: binding.protocol })),
     Labels: record.config.labels,
     State: record.state.status,
     Status: statusText(record),
@@ -154,7 +171,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     Platform: 'linux',
     MountLabel: '', ProcessLabel: '', AppArmorProfile: '', ExecIDs: null,
     HostConfig: {
-      NetworkMode: record.hostConfig.networkMode, PortBindings: {}, PublishAllPorts: false, AutoRemove: record.hostConfig.autoRemove,
+      NetworkMode: record.hostConfig.networkMode, PortBindings: record.hostConfig.portBindings, PublishAllPorts: record.hostConfig.publishAll, AutoRemove: record.hostConfig.autoRemove,
       Dns: record.hostConfig.dns, DnsSearch: record.hostConfig.dnsSearch, DnsOptions: record.hostConfig.dnsOptions,
       ExtraHosts: record.hostConfig.extraHosts.length > 0 ? record.hostConfig.extraHosts : null,
       Links: record.hostConfig.links.length > 0 ? record.hostConfig.links : null, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
@@ -169,7 +186,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     },
     NetworkSettings: {
       Bridge: '', SandboxID: record.sandboxId, HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
-      Ports: {}, SandboxKey: containers.sandboxKey(record), SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+      Ports: portsToWire(containers, record), SandboxKey: containers.sandboxKey(record), SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
       EndpointID: bridge?.['EndpointID'] ?? '', Gateway: bridge?.['Gateway'] ?? '', GlobalIPv6Address: bridge?.['GlobalIPv6Address'] ?? '',
       GlobalIPv6PrefixLen: bridge?.['GlobalIPv6PrefixLen'] ?? 0, IPAddress: bridge?.['IPAddress'] ?? '', IPPrefixLen: bridge?.['IPPrefixLen'] ?? 0,
       IPv6Gateway: bridge?.['IPv6Gateway'] ?? '', MacAddress: bridge?.['MacAddress'] ?? '',
