@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planNetwork, planPredefinedNetwork, validateNetworkName } from '../../src/engine/network-plan.js';
+import { nextInterfaceName } from '../../src/engine/engine.js';
+import { findByReference } from '../../src/engine/lookup.js';
+import { macFromIpv4 } from '../../src/drivers/mac.js';
+import { bridgeCreateLines, hostSideLines, sandboxSideLines } from '../../src/drivers/bridge.js';
+import type { Network } from '../../src/engine/model.js';
+
+const context = (existing: Network[] = []) => ({ id: 'a'.repeat(64), created: '2026-01-01T00:00:00.000000000Z', existing });
+
+test('a plain bridge network gets the first free default pool and Docker\'s defaults', () => {
+  const network = planNetwork({ name: 'localnet' }, context());
+  assert.equal(network.driver, 'bridge');
+  assert.deepEqual(network.ipam.pools.map((p) => [p.subnet, p.gateway]), [['172.17.0.0/16', '172.17.0.1']]);
+  assert.deepEqual(network.bridge, { bridgeName: 'br-aaaaaaaaaaaa', enableIcc: true, enableIpMasquerade: true, hostBindingIpv4: '0.0.0.0', mtu: 1500, isDefaultBridge: false });
+  const bridge = planPredefinedNetwork('bridge', { ...context(), id: 'b'.repeat(64) }, { bridgeName: 'skiff0', subnet: '172.17.0.0/16', mtu: 1500, icc: true, ipMasquerade: true, hostBindingIpv4: '0.0.0.0' });
+  const second = planNetwork({ name: 'other' }, context([bridge]));
+  assert.equal(second.ipam.pools[0]?.subnet, '172.18.0.0/16');
+  assert.equal(bridge.ipam.options, null);
+  assert.equal(bridge.bridge?.isDefaultBridge, true);
+});
+
+test('options decide the bridge; bad ones are refused with the option named', () => {
+  const network = planNetwork({ name: 'n', options: { 'com.docker.network.bridge.name': 'mybr', 'com.docker.network.bridge.enable_icc': 'false', 'com.docker.network.driver.mtu': '1400' } }, context());
+  assert.equal(network.bridge?.bridgeName, 'mybr');
+  assert.equal(network.bridge?.enableIcc, false);
+  assert.equal(network.bridge?.mtu, 1400);
+  assert.throws(() => planNetwork({ name: 'n', options: { 'com.docker.network.bridge.name': 'x'.repeat(16) } }, context()), /invalid bridge name/);
+  assert.throws(() => planNetwork({ name: 'n', options: { 'com.docker.network.bridge.enable_ip_masquerade': 'perhaps' } }, context()), /invalid boolean "perhaps"/);
+  assert.throws(() => planNetwork({ name: 'n2', options: { 'com.docker.network.bridge.name': 'mybr' } }, context([network])), /networks have same bridge name/);
+});
+
+test('names, drivers and duplicates get Docker\'s errors', () => {
+  assert.throws(() => validateNetworkName('a b'), /invalid network name/);
+  assert.throws(() => validateNetworkName('x'.repeat(1000)), /at most 255 characters/);
+  assert.throws(() => validateNetworkName(''), /cannot be empty/);
+  const existing = planNetwork({ name: 'taken' }, context());
+  assert.throws(() => planNetwork({ name: 'taken' }, { ...context([existing]), id: 'c'.repeat(64) }), { message: 'network with name taken already exists' });
+  assert.throws(() => planNetwork({ name: 'n', driver: 'weird' }, context()), { message: 'plugin "weird" not found' });
+  assert.throws(() => planNetwork({ name: 'n', driver: 'host' }, context()), { message: 'only one instance of "host" network is allowed' });
+  assert.throws(() => planNetwork({ name: 'n', driver: 'ipvlan' }, context()), /ipvlan.*kernel/);
+});
+
+test('lookup: full id, then name, then a unique id prefix', () => {
+  const items = [{ id: 'abc123', name: 'first' }, { id: 'abd456', name: 'abc123x' }];
+  assert.equal(findByReference(items, 'abc123').name, 'first');
+  assert.equal(findByReference(items, 'abc123x').id, 'abd456');
+  assert.equal(findByReference(items, 'abd').name, 'abc123x');
+  assert.throws(() => findByReference(items, 'ab'), /ambiguous/);
+  assert.throws(() => findByReference(items, 'zz'), { message: 'network zz not found' });
+});
+
+test('interfaces, MACs and the ip batches of a join', () => {
+  assert.equal(nextInterfaceName(['eth0', 'eth2']), 'eth1');
+  assert.equal(macFromIpv4('172.17.0.2'), '02:42:ac:11:00:02');
+  const network = planNetwork({ name: 'n' }, context());
+  assert.deepEqual(bridgeCreateLines(network), ['link add br-aaaaaaaaaaaa mtu 1500 type bridge', 'link set br-aaaaaaaaaaaa alias skiff', 'addr add 172.17.0.1/16 dev br-aaaaaaaaaaaa', 'link set br-aaaaaaaaaaaa up']);
+  const endpoint = { id: 'e', name: 'c', networkId: network.id, sandboxId: 's', ifName: 'eth0', hostIfName: 'veth1234567', macAddress: '02:42:ac:11:00:02', ipv4: '172.17.0.2/16', aliases: [], containerId: '' };
+  assert.match(hostSideLines(network, endpoint, { id: 's', netnsPath: '/run/skiff/netns/s', containerId: '', hostname: '' })[0]!, /peer name eth0 address 02:42:ac:11:00:02 mtu 1500 netns \/run\/skiff\/netns\/s$/);
+  assert.deepEqual(sandboxSideLines(network, endpoint, { defaultRoute: true }), ['addr add 172.17.0.2/16 dev eth0', 'link set eth0 up', 'link set lo up', 'route replace default via 172.17.0.1 dev eth0']);
+  assert.deepEqual(sandboxSideLines({ ...network, internal: true }, endpoint, { defaultRoute: true }).filter((line) => line.includes('route')), []);
+});
