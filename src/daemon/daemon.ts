@@ -10,6 +10,7 @@ import { addNetworkRoutes } from '../api/routes/networks.js';
 import { addSystemRoutes } from '../api/routes/system.js';
 import { addContainerRoutes } from '../api/routes/containers.js';
 import { addImageRoutes } from '../api/routes/images.js';
+import { addEventRoutes } from '../api/routes/events.js';
 import { Containers } from '../engine/containers.js';
 import { ContainerRuntime } from '../runtime/containers.js';
 import { ImageStore } from '../runtime/images.js';
@@ -63,6 +64,7 @@ export class Daemon {
     });
     addNetworkRoutes(router, engine);
     addImageRoutes(router, images);
+    addEventRoutes(router, engine.events);
     const upgrade = addContainerRoutes(router, containers, runtime);
     const server = createApiServer(router, log, [upgrade]);
     await listenUnix(server, options.socketPath);

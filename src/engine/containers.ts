@@ -36,6 +36,8 @@ export interface ContainerConfig {
   openStdin: boolean;
   labels: Record<string, string>;
   exposedPorts: Record<string, object>;
+  /** --mac-address: the MAC of the container's first network interface. */
+  macAddress: string;
 }
 
 export interface ContainerHostConfig {
@@ -183,6 +185,15 @@ export class Containers {
       const taken = [...this.records.values()].find((record) => record.name === name);
       if (taken !== undefined) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
       const networks = this.planNetworks(request);
+      for (const link of request.hostConfig.links) {
+        const target = link.replace(/^\//, '').split(':')[0]!;
+        if (!this.records.has(target) && ![...this.records.values()].some((candidate) => candidate.name === target)) {
+          throw invalid(`could not get container for ${target}`);
+        }
+      }
+      if (request.config.macAddress !== '' && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(request.config.macAddress)) {
+        throw invalid(`${request.config.macAddress} is not a valid mac address`);
+      }
       const id = newId();
       const record: ContainerRecord = {
         id, name, created: timestampNow(), imageId: image.id,
@@ -194,6 +205,7 @@ export class Containers {
         throw invalid('No command specified');
       }
       this.save(record);
+      this.emit(record, 'create');
       return record;
     });
   }
@@ -287,6 +299,7 @@ export class Containers {
       const { pid } = await this.runtime.start(record.id);
       record.state = { status: 'running', pid, exitCode: 0, startedAt: timestampNow(), finishedAt: ZERO_TIME };
       this.save(record);
+      this.emit(record, 'start');
     } catch (error) {
       await this.releaseSandbox(record);
       throw error;
@@ -304,7 +317,9 @@ export class Containers {
 
   private async joinNetwork(record: ContainerRecord, sandboxId: string, networkId: string, request: EndpointRequest): Promise<Endpoint> {
     const network = this.engine.getNetwork(networkId);
-    const endpoint = await this.engine.join(sandboxId, network.id, { name: record.name, ipv4: request.ipv4, ipv6: request.ipv6, aliases: request.aliases, containerId: record.id });
+    const first = this.engine.endpointsOfSandbox(sandboxId).length === 0;
+    const macAddress = first && record.config.macAddress !== '' ? record.config.macAddress.toLowerCase() : undefined;
+    const endpoint = await this.engine.join(sandboxId, network.id, { name: record.name, ipv4: request.ipv4, ipv6: request.ipv6, aliases: request.aliases, containerId: record.id, macAddress });
     try {
       const attached = this.engine.endpointsOfSandbox(sandboxId).map((other) => ({ endpoint: other, network: this.engine.getNetwork(other.networkId) }));
       await this.names.endpointJoined(this.named(record), network, endpoint, this.engine.getSandbox(sandboxId), attached);
@@ -322,9 +337,25 @@ export class Containers {
     return [...entrypoint, ...cmd];
   }
 
+  /** The linked containers of --link NAME[:ALIAS] that run and have an address. */
+  private linkedContainers(record: ContainerRecord): Array<{ linked: ContainerRecord; alias: string; address: string }> {
+    return record.hostConfig.links.flatMap((link) => {
+      const [target, alias] = link.replace(/^\//, '').split(':') as [string, string | undefined];
+      const linked = this.records.get(target) ?? [...this.records.values()].find((candidate) => candidate.name === target);
+      const address = linked === undefined ? undefined : this.endpoints(linked)[0]?.ipv4?.split('/')[0];
+      if (linked === undefined || address === undefined) return [];
+      return [{ linked, alias: (alias ?? linked.name).replace(/^.*\//, ''), address }];
+    });
+  }
+
   private environment(record: ContainerRecord, image: Image): string[] {
     const env = new Map<string, string>();
-    for (const entry of ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...image.config.Env, `HOSTNAME=${record.config.hostname}`, ...record.config.env]) {
+    const links = this.linkedContainers(record).flatMap(({ linked, alias, address }) => {
+      const linkedImage = this.image(linked);
+      const exposed = [...Object.keys(linkedImage?.config.ExposedPorts ?? {}), ...Object.keys(linked.config.exposedPorts)];
+      return linkEnvironment(alias, record.name, address, exposed, linked.config.env);
+    });
+    for (const entry of ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...image.config.Env, `HOSTNAME=${record.config.hostname}`, ...links, ...record.config.env]) {
       const separator = entry.indexOf('=');
       env.set(separator < 0 ? entry : entry.slice(0, separator), entry);
     }
@@ -336,13 +367,7 @@ export class Containers {
     mkdirSync(this.etcDir(record.id), { recursive: true });
     const endpoints = this.endpoints(record);
     const addresses = endpoints.flatMap((endpoint) => [endpoint.ipv4, endpoint.ipv6]).filter((a): a is string => a !== undefined).map((a) => a.split('/')[0]!);
-    const links = record.hostConfig.links.flatMap((link) => {
-      const [target, alias] = link.split(':') as [string, string | undefined];
-      const linked = this.records.get(target) ?? [...this.records.values()].find((candidate) => candidate.name === target.replace(/^\//, ''));
-      const address = linked === undefined ? undefined : this.endpoints(linked)[0]?.ipv4?.split('/')[0];
-      if (linked === undefined || address === undefined) return [];
-      return [{ address, names: [...new Set([alias ?? linked.name, linked.config.hostname, linked.name])] }];
-    });
+    const links = this.linkedContainers(record).map(({ linked, alias, address }) => ({ address, names: [...new Set([alias, linked.config.hostname, linked.name])] }));
     writeFileSync(files.hosts, renderHosts({ hostname: record.config.hostname, addresses, extraHosts: record.hostConfig.extraHosts, links }));
     writeFileSync(files.hostname, `${record.config.hostname}\n`);
     const onUserNetwork = endpoints.some((endpoint) => {
@@ -396,6 +421,7 @@ export class Containers {
     rmSync(this.etcDir(record.id), { recursive: true, force: true });
     this.engine.store.deleteContainer(record.id);
     this.records.delete(record.id);
+    this.emit(record, 'destroy');
   }
 
   async wait(reference: string): Promise<number> {
@@ -511,11 +537,8 @@ export class Containers {
     record.state = { ...record.state, status: 'exited', pid: 0, exitCode, finishedAt: timestampNow() };
     await this.releaseSandbox(record);
     this.save(record);
-    if (record.hostConfig.autoRemove) {
-      await this.runtime.delete(id).catch(() => undefined);
-      this.engine.store.deleteContainer(id);
-      this.records.delete(id);
-    }
+    this.emit(record, 'die', { exitCode: String(exitCode) });
+    if (record.hostConfig.autoRemove) await this.removeLocked(record);
   }
 
   /** Releases the container's own sandbox (not one it shares with another container). */
@@ -533,10 +556,33 @@ export class Containers {
     }
   }
 
+  private emit(record: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.engine.events.emit('container', action, record.id, { image: record.config.image, name: record.name, ...record.config.labels, ...extra });
+  }
+
   private save(record: ContainerRecord): void {
     this.records.set(record.id, record);
     this.engine.store.putContainer(record.id, record.name, record);
   }
+}
+
+/** Docker's legacy link variables: ALIAS_PORT_80_TCP=tcp://ip:80, ALIAS_NAME, ALIAS_ENV_x. */
+export function linkEnvironment(alias: string, containerName: string, address: string, exposedPorts: readonly string[], linkedEnv: readonly string[]): string[] {
+  const prefix = alias.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+  const ports = [...new Set(exposedPorts)].map((key) => { const [port, protocol = 'tcp'] = key.split('/'); return { port: port!, protocol }; })
+    .sort((a, b) => Number(a.port) - Number(b.port));
+  const env: string[] = [];
+  if (ports[0] !== undefined) env.push(`${prefix}_PORT=${ports[0].protocol}://${address}:${ports[0].port}`);
+  for (const { port, protocol } of ports) {
+    const name = `${prefix}_PORT_${port}_${protocol.toUpperCase()}`;
+    env.push(`${name}=${protocol}://${address}:${port}`, `${name}_ADDR=${address}`, `${name}_PORT=${port}`, `${name}_PROTO=${protocol}`);
+  }
+  env.push(`${prefix}_NAME=/${containerName}/${alias}`);
+  for (const entry of linkedEnv) {
+    const separator = entry.indexOf('=');
+    if (separator > 0 && !entry.startsWith('HOME=') && !entry.startsWith('PATH=')) env.push(`${prefix}_ENV_${entry}`);
+  }
+  return env;
 }
 
 function readHostResolvConf(): string {

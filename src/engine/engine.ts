@@ -26,6 +26,7 @@ import { Mutex } from './mutex.js';
 import { planNetwork, planPredefinedNetwork, PREDEFINED_NETWORKS, DEFAULT_MTU, type DefaultBridgeConfig, type NetworkCreateRequest } from './network-plan.js';
 import { firewallNetworkOf, firewallStateOf } from './firewall-state.js';
 import { reconcile } from './reconcile.js';
+import { EventBus } from './events.js';
 import { randomBytes } from 'node:crypto';
 
 export interface EngineOptions {
@@ -46,6 +47,8 @@ export interface JoinRequest {
   ipv6?: string;
   aliases?: string[];
   containerId?: string;
+  /** A MAC chosen by the user (--mac-address); otherwise Docker's 02:42 + IPv4. */
+  macAddress?: string;
 }
 
 export class Engine {
@@ -61,6 +64,7 @@ export class Engine {
   private readonly allocators = new Map<string, AddressAllocator[]>();
   private readonly drivers: Record<DriverName, NetworkDriver>;
   private extraFirewallPorts: () => FirewallPort[] = () => [];
+  readonly events = new EventBus();
   /** Stable id of this daemon's data root (docker info's ID). */
   readonly daemonId: string;
 
@@ -191,6 +195,7 @@ export class Engine {
     this.store.setNetworkState(network.id, 'ready');
     this.networksById.set(network.id, network);
     this.allocators.set(network.id, network.ipam.pools.map((pool) => new AddressAllocator(pool)));
+    this.events.emit('network', 'create', network.id, { name: network.name, type: network.driver });
   }
 
   private async uninstallNetwork(network: Network): Promise<void> {
@@ -203,6 +208,7 @@ export class Engine {
     this.store.deleteNetwork(network.id);
     this.networksById.delete(network.id);
     this.allocators.delete(network.id);
+    this.events.emit('network', 'destroy', network.id, { name: network.name, type: network.driver });
     for (const listener of this.networkRemovedListeners) await listener(network).catch((error: unknown) => this.log(`after removing network ${network.name}: ${String(error)}`));
   }
 
@@ -266,6 +272,7 @@ export class Engine {
         throw error;
       }
       this.store.setEndpointState(endpoint.id, 'ready');
+      this.events.emit('network', 'connect', network.id, { container: endpoint.containerId, name: network.name, type: network.driver });
       return endpoint;
     });
   }
@@ -308,7 +315,7 @@ export class Engine {
       sandboxId: sandbox.id,
       ifName: nextInterfaceName(existing.map((other) => other.ifName)),
       hostIfName: `veth${id.slice(0, 7)}`,
-      macAddress: ipv4 !== undefined ? macFromIpv4(ipv4.split('/')[0]!) : randomMac(randomBytes(6)),
+      macAddress: request.macAddress ?? (ipv4 !== undefined ? macFromIpv4(ipv4.split('/')[0]!) : randomMac(randomBytes(6))),
       ipv4,
       ipv6,
       aliases: request.aliases ?? [],
@@ -369,6 +376,7 @@ export class Engine {
     this.store.setEndpointState(endpoint.id, 'removing');
     if (network !== undefined && sandbox !== undefined) await this.drivers[network.driver].leave(network, endpoint, sandbox);
     this.releaseEndpoint(endpoint);
+    if (network !== undefined) this.events.emit('network', 'disconnect', network.id, { container: endpoint.containerId, name: network.name, type: network.driver });
   }
 
   // ---- firewall

@@ -41,6 +41,7 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       openStdin: optionalBool(body, 'OpenStdin') ?? false,
       labels: optionalStringMap(body, 'Labels') ?? {},
       exposedPorts: (optionalObject(body, 'ExposedPorts') ?? {}) as Record<string, object>,
+      macAddress: optionalString(body, 'MacAddress') ?? '',
     },
     hostConfig: {
       networkMode: optionalString(host, 'NetworkMode') ?? 'default',
