@@ -27,8 +27,16 @@ export function daemonCommand(): Command {
         defaultBridge: { bridgeName: flags.bridge, subnet: flags.bip, hostBindingIpv4: flags.ip, mtu: Number(flags.mtu), icc: flags.icc !== 'false' },
       });
       process.stderr.write(`skiff: API listening on ${daemon.socketPath}\n`);
-      const shutdown = () => { void daemon.stop().then(() => process.exit(0)); };
-      process.on('SIGTERM', shutdown);
-      process.on('SIGINT', shutdown);
+      // Containers keep running (live restore); the daemon only closes its socket and state.
+      // A stop that hangs must not keep the daemon alive: it exits within 5 s regardless.
+      const shutdown = () => {
+        setTimeout(() => process.exit(0), 5_000).unref();
+        daemon.stop().then(() => process.exit(0), (error: unknown) => {
+          process.stderr.write(`skiff: while stopping: ${error instanceof Error ? error.message : String(error)}\n`);
+          process.exit(1);
+        });
+      };
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
     });
 }

@@ -35,7 +35,12 @@ export interface DaemonOptions extends EngineOptions {
 }
 
 export class Daemon {
-  private constructor(readonly engine: Engine, private readonly server: Server, readonly socketPath: string, private readonly names: NameService) {}
+  private constructor(
+    readonly engine: Engine,
+    private readonly server: Server,
+    readonly socketPath: string,
+    private readonly parts: { names: NameService; runtime: ContainerRuntime; ports: PublishedPorts },
+  ) {}
 
   static async start(options: DaemonOptions): Promise<Daemon> {
     const log = options.log ?? ((message: string) => process.stderr.write(`skiff: ${message}\n`));
@@ -68,12 +73,17 @@ export class Daemon {
     const upgrade = addContainerRoutes(router, containers, runtime);
     const server = createApiServer(router, log, [upgrade]);
     await listenUnix(server, options.socketPath);
-    return new Daemon(engine, server, options.socketPath, names);
+    return new Daemon(engine, server, options.socketPath, { names, runtime, ports });
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await this.names.close();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Idle keep-alive connections and followers of /events would hold close() open.
+    this.server.closeAllConnections();
+    await closed;
+    await this.parts.names.close();
+    this.parts.runtime.close();
+    this.parts.ports.close();
     this.engine.close();
   }
 }

@@ -2,7 +2,7 @@
  * A real skiff daemon in the test's world, driven by the stock docker CLI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
@@ -65,7 +65,10 @@ export async function startDaemon(options: { extraArgs?: string[]; dir?: { path:
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill(signal);
+      // A daemon that does not stop within 10 s is killed: a test never leaves one behind.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
+      clearTimeout(timer);
     },
     restart: async () => {
       await daemon.kill();
@@ -73,11 +76,12 @@ export async function startDaemon(options: { extraArgs?: string[]; dir?: { path:
     },
     cleanup: async () => {
       // Containers are processes outside the world's namespaces' lifetime: remove them all first.
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const ids = (await daemon.docker('ps', '-aq')).stdout.split('\n').filter((id) => id !== '');
         if (ids.length > 0) await daemon.docker('rm', '-f', ...ids);
       }
       await daemon.kill();
+      await killLeftoverContainers(execRoot, dir);
       scratch.remove();
     },
   };
@@ -86,6 +90,25 @@ export async function startDaemon(options: { extraArgs?: string[]; dir?: { path:
 
 function tryRunEnv(program: string, args: string[], env: NodeJS.ProcessEnv) {
   return tryRun(program, args, env);
+}
+
+/**
+ * Whatever a failed test left running under this daemon's roots: containers
+ * (runc kills every process in each one's cgroup) and their shims.
+ */
+async function killLeftoverContainers(execRoot: string, dir: string): Promise<void> {
+  const runcRoot = join(execRoot, 'runc');
+  if (existsSync(runcRoot)) {
+    const ids = (await tryRun('runc', ['--root', runcRoot, 'list', '-q'])).stdout.split('\n').filter((id) => id !== '');
+    for (const id of ids) await tryRun('runc', ['--root', runcRoot, 'delete', '--force', id]);
+  }
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let cmdline = '';
+    try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { continue; }
+    if (cmdline.includes(dir) && Number(pid) !== process.pid) {
+      try { process.kill(Number(pid), 'SIGKILL'); } catch { /* already gone */ }
+    }
+  }
 }
 
 const busyboxTar = join(repoRoot, 'dist', 'busybox-image.tar');
