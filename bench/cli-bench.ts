@@ -44,7 +44,7 @@ function pairRatios(a: number[], b: number[]): number {
 }
 
 /** Runs this script's "populate" or "teardown" phase inside skiff's namespace while its daemon is stopped. */
-function engineChild(script: string, skiff: RunningDaemon, phase: 'populate' | 'teardown', extraEnv: Record<string, string>): Promise<unknown> {
+export function engineChild(script: string, skiff: RunningDaemon, phase: 'populate' | 'teardown', extraEnv: Record<string, string>): Promise<unknown> {
   const env = { ...process.env, SKIFF_BENCH_DATA_ROOT: skiff.dataRoot, SKIFF_BENCH_EXEC_ROOT: skiff.execRoot, ...extraEnv };
   return new Promise((resolve, reject) => {
     execFile('nsenter', [`--net=${skiff.netnsPath}`, '--', process.execPath, script, '--phase', phase], { env, timeout: 300_000, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {

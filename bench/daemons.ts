@@ -14,6 +14,7 @@ import { makeNetns } from './world.js';
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const skiffBin = join(repoRoot, 'bin', 'skiff');
 export const DOCKERD = '/usr/sbin/dockerd';
+const daemonExecLog = join(dirname(fileURLToPath(import.meta.url)), 'daemon-exec-log.js');
 
 /** The docker CLI both daemons are driven by: Debian's 20.10 when installed, else the one on PATH. */
 export function dockerCli(): string {
@@ -27,6 +28,8 @@ export interface RunningDaemon {
   dataRoot: string;
   execRoot: string;
   logPath: string;
+  /** The daemon's own pid (nsenter execs it). */
+  pid: number;
   /** SIGTERM, wait for exit (SIGKILL after a bound); leaves the netns and state in place. */
   stop: () => Promise<void>;
 }
@@ -70,9 +73,9 @@ function stopper(child: ChildProcess, boundMs: number): () => Promise<void> {
 }
 
 /** Spawns program inside the namespace (nsenter execs it, so the child's pid is the daemon's). */
-function spawnInNetns(netnsPath: string, program: string, args: string[], logPath: string): ChildProcess {
+function spawnInNetns(netnsPath: string, program: string, args: string[], logPath: string, env: Record<string, string> = {}): ChildProcess {
   const log = openSync(logPath, 'a');
-  const child = spawn('nsenter', [`--net=${netnsPath}`, '--', program, ...args], { stdio: ['ignore', log, log] });
+  const child = spawn('nsenter', [`--net=${netnsPath}`, '--', program, ...args], { stdio: ['ignore', log, log], env: { ...process.env, ...env } });
   closeSync(log);
   return child;
 }
@@ -82,18 +85,26 @@ export interface DaemonDirs {
   dir: string;
   /** An existing namespace file to reuse (a restart); a new one is made otherwise. */
   netnsPath?: string;
+  /** The daemon's --dns (default 127.0.0.1 for skiff, none for dockerd). */
+  dns?: string;
+  /** skiff only: a file to which the daemon appends every program it runs, with its time (daemon-exec-log.ts). */
+  execLogPath?: string;
+  /** dockerd only: --cgroup-parent, so the containers' cgroups can be found and removed afterwards. */
+  cgroupParent?: string;
 }
 
-export async function startSkiff({ dir, netnsPath }: DaemonDirs): Promise<RunningDaemon> {
+export async function startSkiff({ dir, netnsPath, dns, execLogPath }: DaemonDirs): Promise<RunningDaemon> {
   mkdirSync(dir, { recursive: true });
   const netns = netnsPath ?? makeNetns(join(dir, 'netns')).path;
   const socketPath = join(dir, 'skiff.sock');
   const dataRoot = join(dir, 'data');
   const execRoot = join(dir, 'exec');
   const logPath = join(dir, 'skiff.log');
-  const child = spawnInNetns(netns, process.execPath, [skiffBin, 'daemon', '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--dns', '127.0.0.1'], logPath);
+  const tracing = execLogPath === undefined ? [] : ['--import', daemonExecLog];
+  const child = spawnInNetns(netns, process.execPath, [...tracing, skiffBin, 'daemon', '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--dns', dns ?? '127.0.0.1'], logPath,
+    execLogPath === undefined ? {} : { SKIFF_BENCH_EXEC_LOG: execLogPath });
   await waitForPing(socketPath, child, logPath, 30_000);
-  return { name: 'skiff', socketPath, netnsPath: netns, dataRoot, execRoot, logPath, stop: stopper(child, 10_000) };
+  return { name: 'skiff', socketPath, netnsPath: netns, dataRoot, execRoot, logPath, pid: child.pid ?? 0, stop: stopper(child, 10_000) };
 }
 
 /**
@@ -101,7 +112,7 @@ export async function startSkiff({ dir, netnsPath }: DaemonDirs): Promise<Runnin
  * put tmpfs over /run and /etc/docker in this world, where dockerd writes a
  * few things regardless of its flags (/run/docker/plugins, key.json).
  */
-export async function startDockerd({ dir }: DaemonDirs): Promise<RunningDaemon> {
+export async function startDockerd({ dir, dns, cgroupParent }: DaemonDirs): Promise<RunningDaemon> {
   mkdirSync(dir, { recursive: true });
   const netns = makeNetns(join(dir, 'netns')).path;
   const socketPath = join(dir, 'docker.sock');
@@ -111,11 +122,13 @@ export async function startDockerd({ dir }: DaemonDirs): Promise<RunningDaemon> 
   const child = spawnInNetns(netns, DOCKERD, [
     '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', join(dir, 'docker.pid'),
     '--iptables=true', '--bridge=none',
+    ...(dns === undefined ? [] : ['--dns', dns]),
+    ...(cgroupParent === undefined ? [] : ['--cgroup-parent', cgroupParent]),
   ], logPath);
   await waitForPing(socketPath, child, logPath, 60_000);
   const stop = stopper(child, 20_000);
   return {
-    name: 'dockerd', socketPath, netnsPath: netns, dataRoot, execRoot, logPath,
+    name: 'dockerd', socketPath, netnsPath: netns, dataRoot, execRoot, logPath, pid: child.pid ?? 0,
     stop: async () => {
       await stop();
       // dockerd stops the containerd it started; kill any that outlived it, found by our own exec root.

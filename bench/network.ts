@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { containersPhase, type ContainersResult } from './containers-bench.js';
 import { cliPhase, CROWDED_ENDPOINTS, type CliResult } from './cli-bench.js';
 import { DOCKERD, dockerCli } from './daemons.js';
 import { populatePhase, teardownPhase } from './engine-phases.js';
@@ -37,6 +38,7 @@ async function runPhase(phase: string): Promise<void> {
   const phases: Record<string, () => Promise<unknown>> = {
     cli: () => cliPhase(script),
     library: libraryPhase,
+    containers: () => containersPhase(script),
     populate: populatePhase,
     teardown: teardownPhase,
   };
@@ -94,7 +96,10 @@ async function main(): Promise<void> {
   let libraryResult: LibraryResult | undefined;
   if (only === undefined || only === 'cli') cliResult = await runPhaseInWorld(script, 'cli', PHASE_TIMEOUT_MS) as CliResult;
   if (only === undefined || only === 'library') libraryResult = await runPhaseInWorld(script, 'library', PHASE_TIMEOUT_MS) as LibraryResult;
+  let containersResult: ContainersResult | undefined;
+  if (only === undefined || only === 'containers') containersResult = await runPhaseInWorld(script, 'containers', PHASE_TIMEOUT_MS) as ContainersResult;
   printSummary(cliResult, libraryResult);
+  void containersResult;
 }
 
 await main();

@@ -6,7 +6,7 @@
  * containerd included) dies with that world even if the phase crashes.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -121,4 +121,41 @@ export function kernelLeftovers(netnsPath?: string): string[] {
     .map((link) => link.ifname).filter((name) => name !== 'lo').map((name) => `link ${name}`);
   const tables = enter('nft', ['list', 'tables']).split('\n').filter((line) => line.trim() !== '').map((line) => `nft ${line}`);
   return [...links, ...tables];
+}
+
+/**
+ * A veth pair between two namespaces (files), addressed a/b (CIDR) and up:
+ * how an upstream DNS server or an "outside" host reaches a daemon's namespace.
+ * It goes away with either namespace.
+ */
+export function vethBetween(netnsA: string, addressA: string, netnsB: string, addressB: string, name: string): void {
+  assertInWorld();
+  execFileSync('ip', ['link', 'add', `${name}a`, 'type', 'veth', 'peer', 'name', `${name}b`]);
+  for (const [side, netns, address] of [['a', netnsA, addressA], ['b', netnsB, addressB]] as const) {
+    execFileSync('ip', ['link', 'set', `${name}${side}`, 'netns', netns]);
+    execFileSync('nsenter', [`--net=${netns}`, '--', 'ip', 'addr', 'add', address, 'dev', `${name}${side}`]);
+    execFileSync('nsenter', [`--net=${netns}`, '--', 'ip', 'link', 'set', `${name}${side}`, 'up']);
+  }
+}
+
+/** cgroup v1 and v2 directories named `name` (a path relative to each hierarchy's root) that exist. */
+export function cgroupDirs(name: string): string[] {
+  const roots = readFileSync('/proc/self/mounts', 'utf8').split('\n')
+    .map((line) => line.split(' '))
+    .filter((fields) => fields[2] === 'cgroup' || fields[2] === 'cgroup2')
+    .map((fields) => fields[1] ?? '');
+  return roots.map((root) => join(root, name)).filter((path) => {
+    try { return readdirSync(path).length >= 0; } catch { return false; }
+  });
+}
+
+/** Removes the (empty) cgroup directories under and at `name`, deepest first; returns the ones that could not go. */
+export function removeCgroupTree(name: string): string[] {
+  const stuck: string[] = [];
+  const remove = (path: string) => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) if (entry.isDirectory()) remove(join(path, entry.name));
+    try { rmdirSync(path); } catch { stuck.push(path); }
+  };
+  for (const path of cgroupDirs(name)) remove(path);
+  return stuck;
 }

@@ -1,0 +1,218 @@
+/**
+ * The frame shared by the phases that run real containers (containers, dns,
+ * ports): a world with skiff's daemon and a real dockerd, each in its own
+ * namespace, both with the busybox image imported, driven by the same docker
+ * CLI; and the cleanup that removes every container, network, cgroup, mount
+ * and process again, then lists what is left.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { engineChild } from './cli-bench.js';
+import { DOCKERD, dockerCall, dockerCli, processesMentioning, startDockerd, startSkiff, type RunningDaemon } from './daemons.js';
+import { summarize, type Summary } from './stats.js';
+import { cgroupDirs, kernelLeftovers, loopbackUp, mountsUnder, mountTmpfs, removeCgroupTree, scratchDir, type Scratch } from './world.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export type DaemonName = RunningDaemon['name'];
+export type PerDaemon<T> = Partial<Record<DaemonName, T>>;
+
+export interface Side {
+  daemon: RunningDaemon;
+  /** The docker CLI against this daemon; rejects on a non-zero exit. */
+  docker: (...args: string[]) => Promise<{ ms: number; stdout: string }>;
+  /** skiff only: the programs the daemon ran between two epoch times (daemon-exec-log.ts). */
+  execsBetween?: (start: number, end: number) => ExecEntry[];
+}
+
+export interface ExecEntry { label: string; start: number; ms: number }
+
+export interface ContainerWorld {
+  scratch: Scratch;
+  cli: string;
+  cliVersion: string;
+  dockerdVersion?: string;
+  sides: Side[];
+  skiff: Side;
+  dockerd?: Side;
+  /** Why dockerd is not in this run, when it is not. */
+  dockerdSkipped?: string;
+  /** Work to run first at close (stop servers the phase started in the daemons' namespaces). */
+  defer: (work: () => void | Promise<void>) => void;
+  /** Removes everything; returns what was left behind. */
+  close: () => Promise<string[]>;
+}
+
+export interface WorldOptions {
+  /** The daemons' --dns. */
+  dns?: PerDaemon<string>;
+  /** Log every program skiff's daemon runs (for "where the time goes"). */
+  traceSkiff?: boolean;
+}
+
+/** Epoch milliseconds, comparable with the daemon's exec log. */
+export function epochMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export async function openContainerWorld(script: string, phase: string, options: WorldOptions = {}): Promise<ContainerWorld> {
+  loopbackUp();
+  const scratch = scratchDir(`skiff-bench-${phase}-`);
+  const haveDockerd = existsSync(DOCKERD);
+  if (haveDockerd) {
+    mountTmpfs('/run', '64m');
+    mountTmpfs('/etc/docker', '16m');
+  }
+  const cli = dockerCli();
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: join(scratch.path, 'home'), DOCKER_CONFIG: join(scratch.path, 'docker-config') };
+  mkdirSync(env['HOME']!, { recursive: true });
+  const cgroupParent = `skiff-bench-${phase}-${process.pid}-${Date.now()}`;
+  const deferred: Array<() => void | Promise<void>> = [];
+  const sides: Side[] = [];
+  const netnsFiles: string[] = [];
+  const execLogPath = join(scratch.path, 'skiff-execs.jsonl');
+
+  const side = (daemon: RunningDaemon): Side => ({
+    daemon,
+    docker: (...args) => dockerCall(cli, daemon, args, env),
+  });
+
+  const close = async (): Promise<string[]> => {
+    const leftovers: string[] = [];
+    for (const work of deferred.reverse()) await Promise.resolve(work()).catch((error: Error) => leftovers.push(`cleanup step failed: ${error.message}`));
+    const skiffIds: string[] = [];
+    for (const { daemon, docker } of sides) {
+      try {
+        const ids = (await docker('ps', '-aq', '--no-trunc')).stdout.split('\n').filter((id) => id !== '');
+        if (daemon.name === 'skiff') skiffIds.push(...ids);
+        for (let index = 0; index < ids.length; index += 50) await docker('rm', '-f', ...ids.slice(index, index + 50));
+        await docker('network', 'prune', '-f');
+        const still = (await docker('ps', '-aq')).stdout.trim();
+        if (still !== '') leftovers.push(`${daemon.name} containers: ${still.split('\n').length}`);
+      } catch (error) {
+        leftovers.push(`${daemon.name} cleanup: ${(error as Error).message}`);
+      }
+      await daemon.stop();
+    }
+    const skiffSide = sides.find((entry) => entry.daemon.name === 'skiff');
+    if (skiffSide !== undefined) {
+      await engineChild(script, skiffSide.daemon, 'teardown', {}).catch((error: Error) => leftovers.push(`skiff teardown: ${error.message}`));
+      leftovers.push(...kernelLeftovers(skiffSide.daemon.netnsPath).map((item) => `skiff netns: ${item}`));
+    }
+    const dockerSide = sides.find((entry) => entry.daemon.name === 'dockerd');
+    if (dockerSide !== undefined) {
+      // dockerd's iptables chains stay in its namespace by design and go with it; links would be leftovers.
+      leftovers.push(...kernelLeftovers(dockerSide.daemon.netnsPath).filter((item) => item.startsWith('link ')).map((item) => `dockerd netns: ${item}`));
+    }
+    // Container cgroups live on the machine's hierarchy, outside the world: none of ours may stay.
+    for (const id of skiffIds) {
+      const dirs = cgroupDirs(`skiff/${id}`);
+      if (dirs.length > 0) leftovers.push(`skiff cgroup ${id.slice(0, 12)} (${dirs.length} hierarchies)`);
+      removeCgroupTree(`skiff/${id}`);
+    }
+    for (const path of cgroupDirs(cgroupParent)) {
+      const inside = readFileSync(join(path, 'cgroup.procs'), 'utf8').trim();
+      if (inside !== '') leftovers.push(`dockerd cgroup ${path} has processes`);
+    }
+    leftovers.push(...removeCgroupTree(cgroupParent).map((path) => `cgroup ${path}`));
+    leftovers.push(...processesMentioning(scratch.path).map((pid) => `process ${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 3).join(' ')}`));
+    for (const netnsFile of netnsFiles) execFileSync('umount', ['-l', netnsFile]);
+    for (const mount of mountsUnder(scratch.path).reverse()) leftovers.push(`mount ${mount}`);
+    scratch.remove();
+    console.log(`${phase} world cleanup: ${leftovers.length === 0 ? 'nothing left' : leftovers.join(', ')}`);
+    return leftovers;
+  };
+
+  try {
+    const skiffDaemon = await startSkiff({ dir: join(scratch.path, 'skiff'), dns: options.dns?.skiff, execLogPath: options.traceSkiff ? execLogPath : undefined });
+    netnsFiles.push(skiffDaemon.netnsPath);
+    const skiff = side(skiffDaemon);
+    if (options.traceSkiff) skiff.execsBetween = (start, end) => readExecLog(execLogPath).filter((entry) => entry.start >= start && entry.start <= end);
+    sides.push(skiff);
+    let dockerd: Side | undefined;
+    if (haveDockerd) {
+      const dockerDaemon = await startDockerd({ dir: join(scratch.path, 'dockerd'), dns: options.dns?.dockerd, cgroupParent: `/${cgroupParent}` });
+      netnsFiles.push(dockerDaemon.netnsPath);
+      dockerd = side(dockerDaemon);
+      sides.push(dockerd);
+    }
+    const cliVersion = (await skiff.docker('version', '--format', '{{.Client.Version}}')).stdout.trim();
+    const dockerdVersion = dockerd === undefined ? undefined : (await dockerd.docker('version', '--format', '{{.Server.Version}}')).stdout.trim();
+    const tar = join(scratch.path, 'busybox.tar');
+    await new Promise<void>((resolve, reject) => execFile('sh', [join(repoRoot, 'scripts', 'make-busybox-image.sh'), tar], (error) => (error ? reject(error) : resolve())));
+    for (const { docker } of sides) await docker('import', tar, 'busybox');
+    console.log(`\n== ${phase}: docker CLI ${cli} (${cliVersion}) against skiff${dockerd ? ` and dockerd ${dockerdVersion}` : ''}, each in its own network namespace, busybox imported`);
+    return {
+      scratch, cli, cliVersion, dockerdVersion, sides, skiff, dockerd,
+      dockerdSkipped: haveDockerd ? undefined : `${DOCKERD} is not installed (apt-get install docker.io)`,
+      defer: (work) => { deferred.push(work); },
+      close,
+    };
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
+  }
+}
+
+function readExecLog(path: string): ExecEntry[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as ExecEntry);
+}
+
+/** Where one kind of call spends its time in skiff's daemon: per program, runs per call and median ms per call. */
+export interface ExecBreakdown { label: string; runsPerCall: number; medianMs: number }
+
+export function execBreakdown(calls: readonly ExecEntry[][]): ExecBreakdown[] {
+  if (calls.length === 0) return [];
+  const labels = [...new Set(calls.flatMap((entries) => entries.map((entry) => entry.label)))];
+  return labels.map((label) => {
+    const perCall = calls.map((entries) => entries.filter((entry) => entry.label === label));
+    return {
+      label,
+      runsPerCall: perCall.reduce((total, list) => total + list.length, 0) / calls.length,
+      medianMs: summarize(perCall.map((list) => list.reduce((total, entry) => total + entry.ms, 0))).median,
+    };
+  }).sort((a, b) => b.medianMs - a.medianMs);
+}
+
+export function formatBreakdown(breakdown: readonly ExecBreakdown[]): string {
+  return breakdown.map((entry) => `${entry.label} ×${entry.runsPerCall.toFixed(1)} ${entry.medianMs.toFixed(1)} ms`).join(', ');
+}
+
+/** Samples per daemon, and a timed call that records into them when past warm-up. */
+export class Samples {
+  readonly values: Record<string, number[]> = {};
+  readonly execs: ExecEntry[][] = [];
+
+  add(name: string, value: number): void {
+    (this.values[name] ??= []).push(value);
+  }
+
+  summaries(): PerDaemon<Summary> {
+    return Object.fromEntries(Object.entries(this.values).map(([name, values]) => [name, summarize(values)]));
+  }
+}
+
+/** Runs docker args on side; when record is set, adds the time to samples (and skiff's exec log window). */
+export async function timedDocker(side: Side, samples: Samples | undefined, ...args: string[]): Promise<{ ms: number; stdout: string }> {
+  const start = epochMs();
+  const result = await side.docker(...args);
+  const end = epochMs();
+  if (samples !== undefined) {
+    samples.add(side.daemon.name, result.ms);
+    if (side.execsBetween !== undefined) samples.execs.push(side.execsBetween(start, end));
+  }
+  return result;
+}
+
+/** `docker inspect -f '{{.NetworkSettings.SandboxKey}}'`: the container's netns file. */
+export async function sandboxKey(side: Side, container: string): Promise<string> {
+  return (await side.docker('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', container)).stdout.trim();
+}
+
+/** The container's address on network. */
+export async function containerAddress(side: Side, container: string, network: string): Promise<string> {
+  return (await side.docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container)).stdout.trim();
+}

@@ -1,0 +1,214 @@
+/**
+ * Phase "containers": real containers through the docker CLI against skiff
+ * and dockerd, alternating daemons in every round.
+ *   - `run -d` on a user network against `run -d --network none` (the network's share of start)
+ *   - `network connect` / `disconnect` on a running container
+ *   - memory per running container: a crowd of `sleep 3600` containers, the
+ *     daemon's (and containerd's) RSS growth plus every shim's Pss, divided by the crowd
+ *   - `run -d` once the crowd runs
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { renderResolverRedirect } from '../src/dns/resolver-redirect.js';
+import { makeNetns } from './world.js';
+import { epochMs, execBreakdown, openContainerWorld, Samples, timedDocker, type ExecBreakdown, type PerDaemon, type Side } from './container-world.js';
+import { pidsNamed, pssKb, rssKb, sum } from './memory.js';
+import { describe, ms, ratio, summarize, type Summary } from './stats.js';
+
+export const CONTAINER_ROUNDS = { warmup: 2, start: 12, connect: 12, crowded: 6 } as const;
+/** Containers in the crowd; SKIFF_BENCH_CROWD overrides (both daemons). */
+export const CROWD = Math.min(Number(process.env['SKIFF_BENCH_CROWD'] ?? '200'), 300);
+const CROWD_CONCURRENCY = 4;
+const CROWD_BOUND_MS = 6 * 60_000;
+const SETTLE_MS = 3000;
+
+export interface Footprint { daemonKb: number; shimsKb: number; shims: number }
+
+export interface CrowdResult {
+  containers: number;
+  /** Wall time to start the whole crowd, CROWD_CONCURRENCY at a time. */
+  startAllMs: number;
+  before: Footprint;
+  after: Footprint;
+  perContainerKb: number;
+  daemonPerContainerKb: number;
+  shimPerContainerKb: number;
+}
+
+export interface ContainersResult {
+  cli: string;
+  cliVersion: string;
+  dockerdVersion?: string;
+  dockerdSkipped?: string;
+  runUserNet: PerDaemon<Summary>;
+  runNone: PerDaemon<Summary>;
+  /** Median of per-round differences user network − none. */
+  networkShare: PerDaemon<number>;
+  connect: PerDaemon<Summary>;
+  disconnect: PerDaemon<Summary>;
+  runCrowded: PerDaemon<Summary>;
+  crowd: PerDaemon<CrowdResult>;
+  /** Bare programs in a fresh namespace (no skiff): what the DNS redirect's programs cost by themselves. */
+  redirectControl: Record<string, Summary>;
+  skiffExecs: { runUserNet: ExecBreakdown[]; runNone: ExecBreakdown[]; connect: ExecBreakdown[]; disconnect: ExecBreakdown[]; runCrowded: ExecBreakdown[] };
+  leftovers: string[];
+}
+
+/** The daemon side's memory: skiff = daemon RSS + Σ skiff-shim Pss; dockerd = dockerd + containerd RSS + Σ containerd-shim Pss. */
+function footprint(side: Side): Footprint {
+  if (side.daemon.name === 'skiff') {
+    const shims = pidsNamed('skiff-shim');
+    return { daemonKb: rssKb(side.daemon.pid), shimsKb: sum(shims.map(pssKb)), shims: shims.length };
+  }
+  // containerd-shim-runc-v2, cut to 15 characters in comm.
+  const shims = pidsNamed('containerd-shim');
+  return { daemonKb: rssKb(side.daemon.pid) + sum(pidsNamed('containerd').map(rssKb)), shimsKb: sum(shims.map(pssKb)), shims: shims.length };
+}
+
+async function startCrowd(side: Side, count: number, deadline: number): Promise<number> {
+  let next = 0;
+  let started = 0;
+  const worker = async () => {
+    while (next < count && Date.now() < deadline) {
+      const index = next++;
+      await side.docker('run', '-d', '--name', `crowd-${index}`, '--network', 'bench-a', 'busybox', 'sleep', '3600');
+      started++;
+    }
+  };
+  await Promise.all(Array.from({ length: CROWD_CONCURRENCY }, worker));
+  return started;
+}
+
+const CONTROL_ROUNDS = 12;
+
+/**
+ * The programs skiff runs for the 127.0.0.11 redirect when a container joins
+ * a user network, run bare in fresh namespaces: the nft script as skiff
+ * writes it (it starts with `add table` + `delete table` so it replaces an
+ * earlier one), the same without those two lines, the sysctl, and `nsenter
+ * true` as the process floor.
+ */
+function redirectControl(dir: string): Record<string, Summary> {
+  const script = renderResolverRedirect('172.30.0.1', '172.30.0.2');
+  const fresh = script.split('\n').slice(2).join('\n');
+  const cases: Record<string, (netns: string) => void> = {
+    'nsenter true (floor)': (netns) => execFileSync('nsenter', [`--net=${netns}`, '--', 'true']),
+    'nsenter sysctl route_localnet': (netns) => execFileSync('nsenter', [`--net=${netns}`, '--', 'sysctl', '-q', '-w', 'net.ipv4.conf.all.route_localnet=1']),
+    'nsenter nft -f (add+delete+table)': (netns) => execFileSync('nsenter', [`--net=${netns}`, '--', 'nft', '-f', '-'], { input: script }),
+    'nsenter nft -f (table only)': (netns) => execFileSync('nsenter', [`--net=${netns}`, '--', 'nft', '-f', '-'], { input: fresh }),
+  };
+  const samples: Record<string, number[]> = {};
+  for (let round = 0; round < CONTROL_ROUNDS; round++) {
+    for (const [label, work] of Object.entries(cases)) {
+      const netns = makeNetns(join(dir, `control-${round}`));
+      const start = process.hrtime.bigint();
+      work(netns.path);
+      (samples[label] ??= []).push(Number(process.hrtime.bigint() - start) / 1e6);
+      netns.remove();
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([label, values]) => [label, summarize(values)]));
+}
+
+export async function containersPhase(script: string): Promise<ContainersResult> {
+  const world = await openContainerWorld(script, 'containers', { traceSkiff: true });
+  const startRun = new Samples();
+  const startNone = new Samples();
+  const shares: Record<string, number[]> = {};
+  const connect = new Samples();
+  const disconnect = new Samples();
+  const crowded = new Samples();
+  const crowd: PerDaemon<CrowdResult> = {};
+  const leftovers: string[] = [];
+  try {
+    const { sides } = world;
+    for (const { docker } of sides) {
+      await docker('network', 'create', 'bench-a');
+      await docker('network', 'create', 'bench-b');
+      await docker('run', '-d', '--name', 'probe', '--network', 'bench-a', 'busybox', 'sleep', '3600');
+    }
+
+    // run -d on a user network against --network none; the container is removed (untimed) after each.
+    for (let round = 0; round < CONTAINER_ROUNDS.warmup + CONTAINER_ROUNDS.start; round++) {
+      const counted = round >= CONTAINER_ROUNDS.warmup;
+      for (const side of sides) {
+        const user = await timedDocker(side, counted ? startRun : undefined, 'run', '-d', '--network', 'bench-a', 'busybox', 'sleep', '3600');
+        const none = await timedDocker(side, counted ? startNone : undefined, 'run', '-d', '--network', 'none', 'busybox', 'sleep', '3600');
+        if (counted) (shares[side.daemon.name] ??= []).push(user.ms - none.ms);
+        await side.docker('rm', '-f', user.stdout.trim(), none.stdout.trim());
+      }
+    }
+
+    // network connect / disconnect of a running container.
+    for (let round = 0; round < CONTAINER_ROUNDS.warmup + CONTAINER_ROUNDS.connect; round++) {
+      const counted = round >= CONTAINER_ROUNDS.warmup;
+      for (const side of sides) {
+        await timedDocker(side, counted ? connect : undefined, 'network', 'connect', 'bench-b', 'probe');
+        await timedDocker(side, counted ? disconnect : undefined, 'network', 'disconnect', 'bench-b', 'probe');
+      }
+    }
+
+    // The crowd, one daemon after the other (each measured alone), then run -d beside it.
+    for (const side of sides) {
+      await sleep(SETTLE_MS);
+      const before = footprint(side);
+      const started = epochMs();
+      const count = await startCrowd(side, CROWD, Date.now() + CROWD_BOUND_MS);
+      const startAllMs = epochMs() - started;
+      await sleep(SETTLE_MS);
+      const after = footprint(side);
+      const daemonPerContainerKb = (after.daemonKb - before.daemonKb) / count;
+      const shimPerContainerKb = (after.shimsKb - before.shimsKb) / count;
+      crowd[side.daemon.name] = { containers: count, startAllMs, before, after, perContainerKb: daemonPerContainerKb + shimPerContainerKb, daemonPerContainerKb, shimPerContainerKb };
+      console.log(`${side.daemon.name}: ${count} containers running (started in ${(startAllMs / 1000).toFixed(1)} s, ${CROWD_CONCURRENCY} at a time); ` +
+        `daemon ${(before.daemonKb / 1024).toFixed(1)} → ${(after.daemonKb / 1024).toFixed(1)} MB, shims ${before.shims} → ${after.shims} with Pss ${(before.shimsKb / 1024).toFixed(1)} → ${(after.shimsKb / 1024).toFixed(1)} MB`);
+      for (let round = 0; round < 1 + CONTAINER_ROUNDS.crowded; round++) {
+        const result = await timedDocker(side, round >= 1 ? crowded : undefined, 'run', '-d', '--network', 'bench-a', 'busybox', 'sleep', '3600');
+        await side.docker('rm', '-f', result.stdout.trim());
+      }
+      // The crowd goes before the next daemon's is measured.
+      const ids = (await side.docker('ps', '-aq', '--filter', 'name=crowd-')).stdout.split('\n').filter((id) => id !== '');
+      for (let index = 0; index < ids.length; index += 50) await side.docker('rm', '-f', ...ids.slice(index, index + 50));
+    }
+
+    const networkShare: PerDaemon<number> = Object.fromEntries(Object.entries(shares).map(([name, values]) => [name, summarize(values).median]));
+    // The exec log holds one list per counted call, skiff's only.
+    const result: ContainersResult = {
+      cli: world.cli, cliVersion: world.cliVersion, dockerdVersion: world.dockerdVersion, dockerdSkipped: world.dockerdSkipped,
+      runUserNet: startRun.summaries(), runNone: startNone.summaries(), networkShare,
+      connect: connect.summaries(), disconnect: disconnect.summaries(), runCrowded: crowded.summaries(), crowd,
+      redirectControl: redirectControl(world.scratch.path),
+      skiffExecs: {
+        runUserNet: execBreakdown(startRun.execs), runNone: execBreakdown(startNone.execs),
+        connect: execBreakdown(connect.execs), disconnect: execBreakdown(disconnect.execs), runCrowded: execBreakdown(crowded.execs),
+      },
+      leftovers,
+    };
+    printContainersResult(result);
+    return result;
+  } finally {
+    leftovers.push(...(await world.close()));
+  }
+}
+
+export function printContainersResult(result: ContainersResult): void {
+  const line = (label: string, record: PerDaemon<Summary>) => {
+    const { skiff, dockerd } = record;
+    console.log(`${label.padEnd(30)} skiff ${skiff ? describe(skiff) : '-'}${dockerd ? `   dockerd ${describe(dockerd)}   skiff/dockerd ${ratio(skiff?.median ?? NaN, dockerd.median)}` : ''}`);
+  };
+  line('run -d, user network', result.runUserNet);
+  line('run -d, --network none', result.runNone);
+  console.log(`${'network share (user − none)'.padEnd(30)} skiff ${ms(result.networkShare.skiff ?? NaN)} ms   dockerd ${ms(result.networkShare.dockerd ?? NaN)} ms   (median of per-round differences)`);
+  line('network connect', result.connect);
+  line('network disconnect', result.disconnect);
+  line('run -d beside the crowd', result.runCrowded);
+  for (const [name, crowd] of Object.entries(result.crowd)) {
+    console.log(`memory per container, ${name}: ${(crowd.perContainerKb / 1024).toFixed(2)} MB (daemon ${(crowd.daemonPerContainerKb / 1024).toFixed(2)} + shim ${(crowd.shimPerContainerKb / 1024).toFixed(2)}) over ${crowd.containers} containers`);
+  }
+  for (const [label, summary] of Object.entries(result.redirectControl)) console.log(`control, fresh netns: ${label.padEnd(36)} ${describe(summary)}`);
+  const skiffExecs = result.skiffExecs;
+  for (const [label, breakdown] of Object.entries(skiffExecs)) {
+    console.log(`skiff ${label}: ${breakdown.map((entry) => `${entry.label} ×${entry.runsPerCall.toFixed(1)} ${ms(entry.medianMs)} ms`).join(', ') || 'no programs'}`);
+  }
+}

@@ -1,0 +1,38 @@
+/** Memory of processes in this world's pid namespace, from /proc (kilobytes). */
+import { readdirSync, readFileSync } from 'node:fs';
+
+function readOr(path: string, fallback: string): string {
+  try { return readFileSync(path, 'utf8'); } catch { return fallback; }
+}
+
+/** Resident set size (VmRSS), 0 if the process is gone. */
+export function rssKb(pid: number): number {
+  return Number(/^VmRSS:\s+(\d+)/m.exec(readOr(`/proc/${pid}/status`, ''))?.[1] ?? 0);
+}
+
+/** Proportional set size (shared pages split among their users), 0 if the process is gone. */
+export function pssKb(pid: number): number {
+  return Number(/^Pss:\s+(\d+)/m.exec(readOr(`/proc/${pid}/smaps_rollup`, ''))?.[1] ?? 0);
+}
+
+/**
+ * Live (not zombie) pids whose command name (/proc/PID/comm, at most 15
+ * characters) is comm. Zombies are left out: shims that daemonized are
+ * orphans of the world's first process, which does not reap them.
+ */
+export function pidsNamed(comm: string): number[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => readOr(`/proc/${entry}/comm`, '').trim() === comm)
+    .filter((entry) => !/^State:\s+Z/m.test(readOr(`/proc/${entry}/status`, 'State: Z')))
+    .map(Number);
+}
+
+/** Children of pid (by PPid). */
+export function childrenOf(pid: number): number[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => Number(/^PPid:\s+(\d+)/m.exec(readOr(`/proc/${entry}/status`, ''))?.[1] ?? -1) === pid).map(Number);
+}
+
+export function sum(values: readonly number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}
