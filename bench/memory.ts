@@ -36,3 +36,14 @@ export function childrenOf(pid: number): number[] {
 export function sum(values: readonly number[]): number {
   return values.reduce((total, value) => total + value, 0);
 }
+
+/** CPU time (user + system, all threads) a process has used, in milliseconds; 0 if it is gone. */
+export function cpuMs(pid: number): number {
+  const stat = readOr(`/proc/${pid}/stat`, '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat (utime, stime), counted from after "(comm) ".
+  return ((Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 1000) / CLOCK_TICKS;
+}
+
+/** USER_HZ: 100 on Linux. */
+const CLOCK_TICKS = 100;
