@@ -14,6 +14,7 @@ import { DOCKERD, dockerCall, dockerCli, processesMentioning, startDockerd, star
 import { summarize, type Summary } from './stats.js';
 import { cgroupDirs, kernelLeftovers, loopbackUp, mountsUnder, mountTmpfs, removeCgroupTree, scratchDir, type Scratch } from './world.js';
 
+const REMOVE_BOUND_MS = 5 * 60_000;
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export type DaemonName = RunningDaemon['name'];
@@ -23,6 +24,8 @@ export interface Side {
   daemon: RunningDaemon;
   /** The docker CLI against this daemon; rejects on a non-zero exit. */
   docker: (...args: string[]) => Promise<{ ms: number; stdout: string }>;
+  /** `docker rm -f`, `perCall` containers a call, each call with a long bound (dockerd stops a docker-proxy per published port). */
+  removeContainers: (names: readonly string[], perCall?: number) => Promise<void>;
   /** skiff only: the programs the daemon ran between two epoch times (daemon-exec-log.ts). */
   execsBetween?: (start: number, end: number) => ExecEntry[];
 }
@@ -77,17 +80,20 @@ export async function openContainerWorld(script: string, phase: string, options:
   const side = (daemon: RunningDaemon): Side => ({
     daemon,
     docker: (...args) => dockerCall(cli, daemon, args, env),
+    removeContainers: async (names, perCall = 20) => {
+      for (let index = 0; index < names.length; index += perCall) await dockerCall(cli, daemon, ['rm', '-f', ...names.slice(index, index + perCall)], env, REMOVE_BOUND_MS);
+    },
   });
 
   const close = async (): Promise<string[]> => {
     const leftovers: string[] = [];
     for (const work of deferred.reverse()) await Promise.resolve(work()).catch((error: Error) => leftovers.push(`cleanup step failed: ${error.message}`));
     const skiffIds: string[] = [];
-    for (const { daemon, docker } of sides) {
+    for (const { daemon, docker, removeContainers } of sides) {
       try {
         const ids = (await docker('ps', '-aq', '--no-trunc')).stdout.split('\n').filter((id) => id !== '');
         if (daemon.name === 'skiff') skiffIds.push(...ids);
-        for (let index = 0; index < ids.length; index += 50) await docker('rm', '-f', ...ids.slice(index, index + 50));
+        await removeContainers(ids);
         await docker('network', 'prune', '-f');
         const still = (await docker('ps', '-aq')).stdout.trim();
         if (still !== '') leftovers.push(`${daemon.name} containers: ${still.split('\n').length}`);

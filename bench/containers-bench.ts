@@ -169,7 +169,7 @@ export async function containersPhase(script: string): Promise<ContainersResult>
       }
       // The crowd goes before the next daemon's is measured.
       const ids = (await side.docker('ps', '-aq', '--filter', 'name=crowd-')).stdout.split('\n').filter((id) => id !== '');
-      for (let index = 0; index < ids.length; index += 50) await side.docker('rm', '-f', ...ids.slice(index, index + 50));
+      await side.removeContainers(ids);
     }
 
     const networkShare: PerDaemon<number> = Object.fromEntries(Object.entries(shares).map(([name, values]) => [name, summarize(values).median]));

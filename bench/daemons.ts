@@ -152,10 +152,10 @@ export function processesMentioning(text: string): number[] {
 }
 
 /** Runs the docker CLI against a daemon; resolves with wall time and output, rejects on a non-zero exit. */
-export function dockerCall(cli: string, daemon: RunningDaemon, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
+export function dockerCall(cli: string, daemon: RunningDaemon, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<{ ms: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    execFile(cli, ['-H', `unix://${daemon.socketPath}`, ...args], { env, timeout: 60_000, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(cli, ['-H', `unix://${daemon.socketPath}`, ...args], { env, timeout: timeoutMs, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       if (error) reject(new Error(`${daemon.name}: docker ${args.join(' ')}: ${stderr.trim() || error.message}`));
       else resolve({ ms, stdout });

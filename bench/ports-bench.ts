@@ -79,10 +79,6 @@ function perPortProcesses(side: Side): { count: number; kb: number } {
   return { count: pids.length, kb: sum(pids.map(pssKb)) };
 }
 
-async function removeAll(side: Side, names: string[]): Promise<void> {
-  for (let index = 0; index < names.length; index += 50) await side.docker('rm', '-f', ...names.slice(index, index + 50));
-}
-
 export async function portsPhase(script: string): Promise<PortsResult> {
   const world = await openContainerWorld(script, 'ports', { traceSkiff: true });
   const leftovers: string[] = [];
@@ -168,10 +164,13 @@ export async function portsPhase(script: string): Promise<PortsResult> {
         `run -d: skiff ${entry.runWithout.skiff?.median.toFixed(1) ?? '-'} ms, dockerd ${entry.runWithout.dockerd?.median.toFixed(1) ?? '-'} ms; ` +
         `per-port processes: skiff ${processes.skiff ?? '-'}, dockerd ${processes.dockerd ?? '-'} (${((processesKb.dockerd ?? 0) / 1024).toFixed(1)} MB Pss)`);
     }
-    for (const side of sides) await removeAll(side, fillers[side.daemon.name] ?? []);
-
     const result: PortsResult = { dockerdSkipped: world.dockerdSkipped, throughput, levels, leftovers };
     printPortsResult(result);
+    for (const side of sides) {
+      const started = Date.now();
+      await side.removeContainers(fillers[side.daemon.name] ?? [], 1);
+      console.log(`${side.daemon.name}: removing the ${fillers[side.daemon.name]?.length ?? 0} filler containers (${published - 1} ports) took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }
     return result;
   } finally {
     leftovers.push(...(await world.close()));
