@@ -44,7 +44,10 @@ function runFile(file: string, inWorld: boolean): Promise<FileResult> {
     '--test-reporter=tap', `--test-reporter-destination=${tapPath}`, file,
   ];
   const [program, args] = inWorld
-    ? ['unshare', ['--net', '--mount', '--propagation', 'private', '--', process.execPath, join(here, 'helpers', 'in-world.js'), ...nodeArgs]] as const
+    // A world has its own network, mount and PID namespaces: when the file's process
+    // ends, the kernel kills whatever it left running (containers, shims, daemons).
+    // tini is the world's init, so orphans (a killed daemon's shims) are reaped.
+    ? ['unshare', ['--net', '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--', 'tini', '-s', '--', process.execPath, join(here, 'helpers', 'in-world.js'), ...nodeArgs]] as const
     : [process.execPath, nodeArgs] as const;
   return new Promise((resolve) => {
     const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_IN_WORLD: inWorld ? '1' : '' } });

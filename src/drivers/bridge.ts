@@ -20,7 +20,16 @@ function bridgeOf(network: Network): { bridgeName: string; mtu: number } {
 export function bridgeCreateLines(network: Network): string[] {
   const { bridgeName, mtu } = bridgeOf(network);
   const gatewayLines = network.ipam.pools.map((pool) => `addr add ${pool.gateway}/${prefixOf(pool.subnet)} dev ${bridgeName}`);
-  return [`link add ${bridgeName} mtu ${mtu} type bridge`, `link set ${bridgeName} alias ${SKIFF_LINK_ALIAS}`, ...gatewayLines, `link set ${bridgeName} up`];
+  // A bridge without its own MAC takes the lowest of its ports' and changes it as
+  // containers come and go: neighbours' ARP entries for the gateway then point
+  // nowhere until they expire. A fixed MAC, derived from the network id, avoids it.
+  return [`link add ${bridgeName} address ${bridgeMac(network.id)} mtu ${mtu} type bridge`, `link set ${bridgeName} alias ${SKIFF_LINK_ALIAS}`, ...gatewayLines, `link set ${bridgeName} up`];
+}
+
+/** A locally administered unicast MAC from a network id. */
+export function bridgeMac(networkId: string): string {
+  const bytes = (networkId.slice(0, 10).match(/../g) ?? []).map((hex) => hex.toLowerCase());
+  return ['02', ...bytes].join(':');
 }
 
 export function hostSideLines(network: Network, endpoint: Endpoint, sandbox: Sandbox): string[] {

@@ -95,6 +95,8 @@ export class Containers {
   private readonly mutex = new Mutex();
   /** Exits being processed, so that stop/rm can await the network's release. */
   private readonly releasing = new Map<string, Promise<void>>();
+  /** Clients attached to a container's output; --rm waits for them to read it all. */
+  private readonly attachedClients = new Map<string, number>();
   /** Start attempts per container (failed ones too), so a waiter for the next start is never left hanging. */
   private readonly startAttempts = new Map<string, number>();
 
@@ -425,22 +427,49 @@ export class Containers {
   }
 
   async wait(reference: string): Promise<number> {
-    const record = this.get(reference);
-    if (record.state.status !== 'running') {
-      await this.awaitRelease(record.id);
-      return this.records.get(record.id)?.state.exitCode ?? record.state.exitCode;
-    }
-    const code = await this.runtime.waitExit(record.id);
-    await this.awaitRelease(record.id);
-    return code;
+    return this.waitFor(this.get(reference));
   }
+
+  /**
+   * Until the record's process ended and its network was released. Works on a
+   * record removed meanwhile (--rm): its state object still holds the exit code.
+   */
+  private async waitFor(record: ContainerRecord): Promise<number> {
+    let code: number | undefined;
+    if (record.state.status === 'running') code = await this.runtime.waitExit(record.id).catch(() => undefined);
+    await this.awaitRelease(record.id);
+    return record.state.status === 'exited' ? record.state.exitCode : code ?? record.state.exitCode;
+  }
+
 
   /** Waits for the container's next exit: the one after a start later than previousStartedAt, if it is not running now. */
   async waitNextExit(reference: string): Promise<number> {
     const record = this.get(reference);
     if (record.state.status !== 'running') await this.waitForStart(record.id, this.startCount(record.id));
-    if (!this.records.has(record.id) && record.state.status !== 'exited') return 125;
-    return this.wait(record.id);
+    // A start that failed: the client reports the start's error, this is only its exit status.
+    if (record.state.status === 'created') return 125;
+    return this.waitFor(record);
+  }
+
+
+  /** Counts a client reading the container's output until the returned function is called. */
+  trackAttach(id: string): () => void {
+    this.attachedClients.set(id, (this.attachedClients.get(id) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.attachedClients.get(id) ?? 1) - 1;
+      if (left <= 0) this.attachedClients.delete(id);
+      else this.attachedClients.set(id, left);
+    };
+  }
+
+  /** Until every attached client has read the output to its end (bounded: 10 s). */
+  private async attachedClientsDone(id: string): Promise<void> {
+    for (let attempt = 0; attempt < 500 && this.attachedClients.has(id); attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   /** False when the container is gone or never started (a failed start). */
@@ -538,7 +567,10 @@ export class Containers {
     await this.releaseSandbox(record);
     this.save(record);
     this.emit(record, 'die', { exitCode: String(exitCode) });
-    if (record.hostConfig.autoRemove) await this.removeLocked(record);
+    if (record.hostConfig.autoRemove) {
+      await this.attachedClientsDone(id);
+      await this.removeLocked(record);
+    }
   }
 
   /** Releases the container's own sandbox (not one it shares with another container). */

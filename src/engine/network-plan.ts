@@ -75,7 +75,7 @@ function parseIpv4Option(options: Record<string, string>, key: string, fallback:
 }
 
 /** The bridge driver's settings, decided from Docker's -o options. */
-export function planBridgeSettings(networkId: string, options: Record<string, string>, existing: readonly Network[], networkName: string): BridgeSettings {
+export function planBridgeSettings(networkId: string, options: Record<string, string>, existing: readonly Network[]): BridgeSettings {
   const requestedName = options[BRIDGE_OPTION.name];
   if (requestedName !== undefined && !INTERFACE_NAME_PATTERN.test(requestedName)) {
     throw invalid(`invalid bridge name "${requestedName}" for option ${BRIDGE_OPTION.name}: at most 15 letters, digits, '_', '.' or '-'`);
@@ -127,9 +127,9 @@ export function planNetwork(request: NetworkCreateRequest, context: PlanContext)
   const ipamDriver = request.ipamDriver === undefined || request.ipamDriver === '' ? 'default' : request.ipamDriver;
   if (ipamDriver !== 'default') throw notFound(`plugin "${ipamDriver}" not found`);
   const options = request.options ?? {};
-  const bridge = planBridgeSettings(context.id, options, context.existing, request.name);
+  const bridge = planBridgeSettings(context.id, options, context.existing);
   const usedSubnets = context.existing.flatMap((network) => network.ipam.pools.map((pool) => pool.subnet));
-  const pools = planNetworkIpam({ requests: request.ipamConfig ?? [], enableIPv6: request.enableIPv6 ?? false, usedSubnets });
+  const pools = planNetworkIpam({ requests: request.ipamConfig ?? [], enableIPv6: request.enableIPv6 ?? false, usedSubnets, networkName: request.name });
   return {
     id: context.id,
     name: request.name,
@@ -179,6 +179,6 @@ export function planPredefinedNetwork(name: (typeof PREDEFINED_NETWORKS)[number]
     driver: 'bridge',
     ipam: { driver: 'default', options: null, pools },
     options,
-    bridge: planBridgeSettings(context.id, options, context.existing, name),
+    bridge: planBridgeSettings(context.id, options, context.existing),
   };
 }

@@ -4,6 +4,7 @@
  * whatever is appended until the container has exited and the file is drained.
  */
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -65,7 +66,8 @@ async function* logChunks(options: LogReadOptions): AsyncGenerator<Buffer> {
       continue;
     }
     // The shim writes exit-status only after the last output: seen before an empty read, we are done.
-    if (exited) return;
+    // A bundle deleted meanwhile (the container was removed) has nothing more to give either.
+    if (exited || !existsSync(dirname(options.exitStatusPath))) return;
     await sleep(FOLLOW_POLL_MS);
   }
 }

@@ -22,26 +22,21 @@ before(async () => {
 });
 after(async () => { await daemon.cleanup(); });
 
-async function ok(...args: string[]): Promise<string> {
-  const result = await daemon.docker(...args);
-  assert.equal(result.code, 0, `docker ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout;
-}
 
 test('create, start, stop, restart, kill, wait and ps filters', async () => {
-  const id = (await ok('create', '--name', 'life', '--label', 'team=net', 'busybox', 'sleep', '300')).trim();
-  assert.match(await ok('ps', '-a', '--filter', 'status=created', '--format', '{{.Names}}'), /^life$/m);
-  await ok('start', 'life');
-  assert.equal((await ok('ps', '-q', '--no-trunc', '--filter', 'label=team=net')).trim(), id);
-  assert.equal((await ok('inspect', '-f', '{{.State.Status}} {{.State.Running}}', 'life')).trim(), 'running true');
-  await ok('restart', '-t', '1', 'life');
-  assert.equal((await ok('inspect', '-f', '{{.State.Status}}', 'life')).trim(), 'running');
-  await ok('kill', 'life');
-  assert.equal((await ok('wait', 'life')).trim(), '137');
-  assert.match(await ok('ps', '-a', '--filter', 'name=life', '--format', '{{.Status}}'), /^Exited \(137\)/);
+  const id = (await daemon.ok('create', '--name', 'life', '--label', 'team=net', 'busybox', 'sleep', '300')).trim();
+  assert.match(await daemon.ok('ps', '-a', '--filter', 'status=created', '--format', '{{.Names}}'), /^life$/m);
+  await daemon.ok('start', 'life');
+  assert.equal((await daemon.ok('ps', '-q', '--no-trunc', '--filter', 'label=team=net')).trim(), id);
+  assert.equal((await daemon.ok('inspect', '-f', '{{.State.Status}} {{.State.Running}}', 'life')).trim(), 'running true');
+  await daemon.ok('restart', '-t', '1', 'life');
+  assert.equal((await daemon.ok('inspect', '-f', '{{.State.Status}}', 'life')).trim(), 'running');
+  await daemon.ok('kill', 'life');
+  assert.equal((await daemon.ok('wait', 'life')).trim(), '137');
+  assert.match(await daemon.ok('ps', '-a', '--filter', 'name=life', '--format', '{{.Status}}'), /^Exited \(137\)/);
   const notRunning = await daemon.docker('kill', 'life');
   assert.match(notRunning.stderr, /is not running/);
-  await ok('rm', 'life');
+  await daemon.ok('rm', 'life');
   const gone = await daemon.docker('inspect', 'life');
   assert.equal(gone.code, 1);
 });
@@ -51,9 +46,9 @@ test('docker events reports network and container events as they happen', async 
   let seen = '';
   events.stdout.on('data', (chunk: Buffer) => { seen += chunk.toString(); });
   await new Promise((resolve) => setTimeout(resolve, 300));
-  await ok('network', 'create', 'evented');
-  await ok('run', '--rm', '--network', 'evented', '--name', 'brief', 'busybox', 'true');
-  await ok('network', 'rm', 'evented');
+  await daemon.ok('network', 'create', 'evented');
+  await daemon.ok('run', '--rm', '--network', 'evented', '--name', 'brief', 'busybox', 'true');
+  await daemon.ok('network', 'rm', 'evented');
   for (let attempt = 0; attempt < 30 && !seen.includes('network destroy evented'); attempt++) await new Promise((resolve) => setTimeout(resolve, 100));
   events.kill();
   for (const line of ['network create evented', 'container create brief', 'network connect evented', 'container start brief', 'container die brief', 'network disconnect evented', 'container destroy brief', 'network destroy evented']) {
@@ -62,29 +57,29 @@ test('docker events reports network and container events as they happen', async 
 });
 
 test('--link writes hosts and environment on the default bridge; --mac-address sets the MAC', async () => {
-  await ok('run', '-d', '--name', 'db', '--expose', '5432', '-e', 'SECRET=x', 'busybox', 'sleep', '300');
-  const env = await ok('run', '--rm', '--link', 'db:database', 'busybox', 'env');
-  const dbIp = (await ok('inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'db')).trim();
+  await daemon.ok('run', '-d', '--name', 'db', '--expose', '5432', '-e', 'SECRET=x', 'busybox', 'sleep', '300');
+  const env = await daemon.ok('run', '--rm', '--link', 'db:database', 'busybox', 'env');
+  const dbIp = (await daemon.ok('inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'db')).trim();
   assert.match(env, new RegExp(`^DATABASE_PORT_5432_TCP=tcp://${dbIp.replaceAll('.', '\\.')}:5432$`, 'm'));
   assert.match(env, /^DATABASE_ENV_SECRET=x$/m);
-  const hosts = await ok('run', '--rm', '--link', 'db:database', 'busybox', 'cat', '/etc/hosts');
+  const hosts = await daemon.ok('run', '--rm', '--link', 'db:database', 'busybox', 'cat', '/etc/hosts');
   assert.match(hosts, new RegExp(`^${dbIp.replaceAll('.', '\\.')}\\tdatabase `, 'm'));
   const missing = await daemon.docker('run', '--rm', '--link', 'nosuch:x', 'busybox', 'true');
   assert.match(missing.stderr, /could not get container for nosuch/);
   // The 28.x CLI sends --mac-address only to API 1.44+ daemons; the 1.41 field (Config.MacAddress) is what 20.10 clients send.
   const withMac = await client.createContainer({ Image: 'busybox', Cmd: ['sleep', '300'], name: 'mac', MacAddress: '02:42:de:ad:be:ef' } as Docker.ContainerCreateOptions);
   await withMac.start();
-  assert.equal((await ok('exec', 'mac', 'cat', '/sys/class/net/eth0/address')).trim(), '02:42:de:ad:be:ef');
+  assert.equal((await daemon.ok('exec', 'mac', 'cat', '/sys/class/net/eth0/address')).trim(), '02:42:de:ad:be:ef');
   await withMac.remove({ force: true });
-  await ok('rm', '-f', 'db');
+  await daemon.ok('rm', '-f', 'db');
 });
 
 test('connect and disconnect refuse what Docker refuses', async () => {
-  await ok('network', 'create', 'side');
-  await ok('run', '-d', '--name', 'hosted', '--network', 'host', 'busybox', 'sleep', '300');
+  await daemon.ok('network', 'create', 'side');
+  await daemon.ok('run', '-d', '--name', 'hosted', '--network', 'host', 'busybox', 'sleep', '300');
   const hostConnect = await daemon.docker('network', 'connect', 'side', 'hosted');
   assert.notEqual(hostConnect.code, 0);
-  await ok('run', '-d', '--name', 'member', '--network', 'side', 'busybox', 'sleep', '300');
+  await daemon.ok('run', '-d', '--name', 'member', '--network', 'side', 'busybox', 'sleep', '300');
   const twice = await daemon.docker('network', 'connect', 'side', 'member');
   assert.match(twice.stderr, /endpoint with name member already exists in network side/);
   const notThere = await daemon.docker('network', 'disconnect', 'bridge', 'member');
@@ -92,8 +87,8 @@ test('connect and disconnect refuse what Docker refuses', async () => {
   const noContainer = await daemon.docker('network', 'connect', 'side', 'nosuch');
   assert.match(noContainer.stderr, /No such container: nosuch/);
   assert.equal((await daemon.docker('network', 'disconnect', '-f', 'side', 'nosuch')).code, 0, 'forced disconnect of a gone container is fine');
-  await ok('rm', '-f', 'hosted', 'member');
-  await ok('network', 'rm', 'side');
+  await daemon.ok('rm', '-f', 'hosted', 'member');
+  await daemon.ok('network', 'rm', 'side');
 });
 
 test('dockerode drives skiff as a TypeScript client', async () => {
@@ -116,11 +111,11 @@ test('dockerode drives skiff as a TypeScript client', async () => {
 });
 
 test('images: tag, inspect, rmi', async () => {
-  await ok('tag', 'busybox', 'mybox:v1');
-  assert.match(await ok('images', '--format', '{{.Repository}}:{{.Tag}}'), /^mybox:v1$/m);
-  const config = JSON.parse(await ok('image', 'inspect', 'mybox:v1')) as Array<{ Id: string; RepoTags: string[] }>;
+  await daemon.ok('tag', 'busybox', 'mybox:v1');
+  assert.match(await daemon.ok('images', '--format', '{{.Repository}}:{{.Tag}}'), /^mybox:v1$/m);
+  const config = JSON.parse(await daemon.ok('image', 'inspect', 'mybox:v1')) as Array<{ Id: string; RepoTags: string[] }>;
   assert.ok(config[0]!.RepoTags.includes('busybox:latest'));
-  assert.match(await ok('rmi', 'mybox:v1'), /Untagged: mybox:v1/);
+  assert.match(await daemon.ok('rmi', 'mybox:v1'), /Untagged: mybox:v1/);
   const unknown = await daemon.docker('run', 'nosuchimage');
   assert.notEqual(unknown.code, 0);
   assert.match(unknown.stderr, /nosuchimage/);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assertInWorld, makeNetns, scratchDir, sh, type NetnsHandle } from '../helpers/world.js';
+import { assertInWorld, makeLinkedHost, scratchDir, sh, type NetnsHandle } from '../helpers/world.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 assertInWorld();
@@ -25,13 +25,7 @@ let upstream: ChildProcess;
 
 before(async () => {
   scratch = scratchDir('skiff-upstream-');
-  upstreamNs = await makeNetns(scratch.path, 'upstream');
-  await sh('ip', ['link', 'add', 'to-upstream', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', upstreamNs.path]);
-  await sh('ip', ['addr', 'add', '198.51.100.1/24', 'dev', 'to-upstream']);
-  await sh('ip', ['link', 'set', 'to-upstream', 'up']);
-  await upstreamNs.exec('ip', ['addr', 'add', `${UPSTREAM}/24`, 'dev', 'eth0']);
-  await upstreamNs.exec('ip', ['link', 'set', 'eth0', 'up']);
-  await upstreamNs.exec('ip', ['route', 'add', 'default', 'via', '198.51.100.1']);
+  upstreamNs = await makeLinkedHost(scratch.path, 'upstream', '198.51.100.1', UPSTREAM);
   upstream = spawn('nsenter', [`--net=${upstreamNs.path}`, '--', process.execPath, upstreamScript, UPSTREAM], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     upstream.stdout!.once('data', () => resolve());
@@ -44,16 +38,10 @@ before(async () => {
 after(async () => {
   await daemon.cleanup();
   upstream.kill();
-  await sh('ip', ['link', 'del', 'to-upstream']);
   await upstreamNs.remove();
   scratch.remove();
 });
 
-async function ok(...args: string[]): Promise<string> {
-  const result = await daemon.docker(...args);
-  assert.equal(result.code, 0, `docker ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout;
-}
 
 /** Addresses busybox nslookup prints for a name (after the server lines). */
 async function lookup(container: string, name: string, type = 'A'): Promise<{ code: number; addresses: string[]; output: string }> {
@@ -64,17 +52,17 @@ async function lookup(container: string, name: string, type = 'A'): Promise<{ co
 }
 
 test('names, aliases, short ids and hostnames resolve on a user network; round robin over an alias', async () => {
-  await ok('network', 'create', 'front');
-  await ok('run', '-dit', '--name', 'web1', '--network', 'front', '--network-alias', 'web', '--hostname', 'webhost', 'busybox', 'sh');
-  await ok('run', '-dit', '--name', 'web2', '--network', 'front', '--network-alias', 'web', 'busybox', 'sh');
-  await ok('run', '-dit', '--name', 'client', '--network', 'front', 'busybox', 'sh');
-  const web1 = (await ok('inspect', '-f', '{{.NetworkSettings.Networks.front.IPAddress}}', 'web1')).trim();
-  const web2 = (await ok('inspect', '-f', '{{.NetworkSettings.Networks.front.IPAddress}}', 'web2')).trim();
+  await daemon.ok('network', 'create', 'front');
+  await daemon.ok('run', '-dit', '--name', 'web1', '--network', 'front', '--network-alias', 'web', '--hostname', 'webhost', 'busybox', 'sh');
+  await daemon.ok('run', '-dit', '--name', 'web2', '--network', 'front', '--network-alias', 'web', 'busybox', 'sh');
+  await daemon.ok('run', '-dit', '--name', 'client', '--network', 'front', 'busybox', 'sh');
+  const web1 = (await daemon.ok('inspect', '-f', '{{.NetworkSettings.Networks.front.IPAddress}}', 'web1')).trim();
+  const web2 = (await daemon.ok('inspect', '-f', '{{.NetworkSettings.Networks.front.IPAddress}}', 'web2')).trim();
   assert.deepEqual((await lookup('client', 'web1')).addresses, [web1]);
   assert.deepEqual((await lookup('client', 'WEB1')).addresses, [web1], 'case-insensitive');
   assert.deepEqual((await lookup('client', 'web1.front')).addresses, [web1], 'network-scoped name');
   assert.deepEqual((await lookup('client', 'webhost')).addresses, [web1], 'hostname');
-  const shortId = (await ok('inspect', '-f', '{{.Id}}', 'web2')).trim().slice(0, 12);
+  const shortId = (await daemon.ok('inspect', '-f', '{{.Id}}', 'web2')).trim().slice(0, 12);
   assert.deepEqual((await lookup('client', shortId)).addresses, [web2], 'short id');
   const firsts = new Set<string>();
   for (let round = 0; round < 6; round++) {
@@ -90,36 +78,36 @@ test('names, aliases, short ids and hostnames resolve on a user network; round r
 });
 
 test('a container on two networks resolves names of both; others only their own', async () => {
-  await ok('network', 'create', 'back');
-  await ok('run', '-dit', '--name', 'db', '--network', 'back', 'busybox', 'sh');
-  await ok('network', 'connect', 'back', 'client');
-  const db = (await ok('inspect', '-f', '{{.NetworkSettings.Networks.back.IPAddress}}', 'db')).trim();
+  await daemon.ok('network', 'create', 'back');
+  await daemon.ok('run', '-dit', '--name', 'db', '--network', 'back', 'busybox', 'sh');
+  await daemon.ok('network', 'connect', 'back', 'client');
+  const db = (await daemon.ok('inspect', '-f', '{{.NetworkSettings.Networks.back.IPAddress}}', 'db')).trim();
   assert.deepEqual((await lookup('client', 'db')).addresses, [db]);
   assert.ok((await lookup('db', 'client')).addresses.length === 1, 'db sees client on back');
   const hidden = await lookup('db', 'web1');
   assert.deepEqual(hidden.addresses, [], 'web1 is only on front');
   const ping = await daemon.docker('exec', 'db', 'ping', '-c', '1', '-W', '1', 'web1');
   assert.equal(ping.code, 1);
-  await ok('network', 'disconnect', 'back', 'client');
+  await daemon.ok('network', 'disconnect', 'back', 'client');
   assert.deepEqual((await lookup('db', 'client')).addresses, [], 'records go at disconnect');
 });
 
 test('the default bridge has no name resolution', async () => {
-  await ok('run', '-dit', '--name', 'plain1', 'busybox', 'sh');
-  await ok('run', '-dit', '--name', 'plain2', 'busybox', 'sh');
+  await daemon.ok('run', '-dit', '--name', 'plain1', 'busybox', 'sh');
+  await daemon.ok('run', '-dit', '--name', 'plain2', 'busybox', 'sh');
   const result = await daemon.docker('exec', 'plain1', 'ping', '-c', '1', '-W', '1', 'plain2');
   assert.notEqual(result.code, 0);
   assert.match(result.stdout + result.stderr, /bad address 'plain2'/);
-  assert.match(await ok('exec', 'plain1', 'cat', '/etc/resolv.conf'), new RegExp(`nameserver ${UPSTREAM.replaceAll('.', '\\.')}`));
+  assert.match(await daemon.ok('exec', 'plain1', 'cat', '/etc/resolv.conf'), new RegExp(`nameserver ${UPSTREAM.replaceAll('.', '\\.')}`));
 });
 
 test('other names are forwarded to the upstream; a dead upstream gets SERVFAIL at once', async () => {
   assert.deepEqual((await lookup('client', 'upstream.test')).addresses, ['10.10.10.10']);
   const missing = await lookup('client', 'nowhere.test');
   assert.match(missing.output, /NXDOMAIN|can't find/);
-  await ok('run', '-dit', '--name', 'lonely', '--network', 'front', '--dns', DEAD_UPSTREAM, 'busybox', 'sh');
+  await daemon.ok('run', '-dit', '--name', 'lonely', '--network', 'front', '--dns', DEAD_UPSTREAM, 'busybox', 'sh');
   // busybox nslookup waits out its timeout on SERVFAIL; dig, run in the container's namespace, shows the answer.
-  const sandboxKey = (await ok('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'lonely')).trim();
+  const sandboxKey = (await daemon.ok('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'lonely')).trim();
   const dead = await sh('nsenter', [`--net=${sandboxKey}`, 'dig', '+tries=1', '+time=10', '@127.0.0.11', 'upstream.test']);
   assert.match(dead, /status: SERVFAIL/, 'a dead upstream is answered with SERVFAIL, not silence');
   assert.deepEqual((await lookup('lonely', 'web1')).addresses.length, 1, 'local names still answer with --dns set');

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { assertInWorld, makeNetns, scratchDir, sh, tryRun, type NetnsHandle } from '../helpers/world.js';
+import { assertInWorld, makeLinkedHost, scratchDir, sh, tryRun, type NetnsHandle } from '../helpers/world.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 assertInWorld();
@@ -19,28 +19,17 @@ let outside: NetnsHandle;
 
 before(async () => {
   scratch = scratchDir('skiff-outside-');
-  outside = await makeNetns(scratch.path, 'outside');
-  await sh('ip', ['link', 'add', 'to-outside', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.path]);
-  await sh('ip', ['addr', 'add', `${HOST_ADDRESS}/24`, 'dev', 'to-outside']);
-  await sh('ip', ['link', 'set', 'to-outside', 'up']);
-  await outside.exec('ip', ['addr', 'add', '198.51.100.2/24', 'dev', 'eth0']);
-  await outside.exec('ip', ['link', 'set', 'eth0', 'up']);
+  outside = await makeLinkedHost(scratch.path, 'outside', HOST_ADDRESS, '198.51.100.2');
   daemon = await startDaemon();
   await importBusybox(daemon);
 });
 
 after(async () => {
   await daemon.cleanup();
-  await sh('ip', ['link', 'del', 'to-outside']);
   await outside.remove();
   scratch.remove();
 });
 
-async function ok(...args: string[]): Promise<string> {
-  const result = await daemon.docker(...args);
-  assert.equal(result.code, 0, `docker ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout;
-}
 
 /** An HTTP GET with busybox nc (busybox wget is unreliable here), from the world or a namespace. */
 async function httpGet(address: string, port: number, netns?: NetnsHandle): Promise<string> {
@@ -69,18 +58,18 @@ async function waitForPage(address: string, port: number, netns?: NetnsHandle): 
 }
 
 test('the seeds\' localnet web: docker port, localhost, the outside host, hairpin', async () => {
-  await ok('network', 'create', '-d', 'bridge', 'localnet');
-  await ok('run', '-d', '--name', 'web', '--network', 'localnet', '--publish', '5050:80', 'busybox', ...webCommand);
-  assert.equal((await ok('port', 'web')).trim(), '80/tcp -> 0.0.0.0:5050');
-  assert.equal((await ok('port', 'web', '80')).trim(), '0.0.0.0:5050');
-  const ports = JSON.parse(await ok('inspect', '-f', '{{json .NetworkSettings.Ports}}', 'web')) as unknown;
+  await daemon.ok('network', 'create', '-d', 'bridge', 'localnet');
+  await daemon.ok('run', '-d', '--name', 'web', '--network', 'localnet', '--publish', '5050:80', 'busybox', ...webCommand);
+  assert.equal((await daemon.ok('port', 'web')).trim(), '80/tcp -> 0.0.0.0:5050');
+  assert.equal((await daemon.ok('port', 'web', '80')).trim(), '0.0.0.0:5050');
+  const ports = JSON.parse(await daemon.ok('inspect', '-f', '{{json .NetworkSettings.Ports}}', 'web')) as unknown;
   assert.deepEqual(ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '5050' }] });
   assert.match(await waitForPage('127.0.0.1', 5050), new RegExp(PAGE), 'from the host\'s loopback');
   assert.match(await waitForPage(HOST_ADDRESS, 5050, outside), new RegExp(PAGE), 'from the outside host');
-  await ok('run', '-d', '--name', 'neighbour', '--network', 'localnet', 'busybox', 'sleep', '300');
-  const fromNeighbour = await ok('exec', 'neighbour', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${HOST_ADDRESS} 5050`);
+  await daemon.ok('run', '-d', '--name', 'neighbour', '--network', 'localnet', 'busybox', 'sleep', '300');
+  const fromNeighbour = await daemon.ok('exec', 'neighbour', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${HOST_ADDRESS} 5050`);
   assert.match(fromNeighbour, new RegExp(PAGE), 'another container through the host address');
-  const fromItself = await ok('exec', 'web', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${HOST_ADDRESS} 5050`);
+  const fromItself = await daemon.ok('exec', 'web', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${HOST_ADDRESS} 5050`);
   assert.match(fromItself, new RegExp(PAGE), 'the container reaches its own published port');
 });
 
@@ -89,7 +78,7 @@ test('a conflicting -p is refused with Docker\'s error and the first mapping kee
   assert.notEqual(clash.code, 0);
   assert.match(clash.stderr, /Bind for 0\.0\.0\.0:5050 failed: port is already allocated/);
   assert.match(await waitForPage('127.0.0.1', 5050), new RegExp(PAGE));
-  await ok('rm', '-f', 'clash');
+  await daemon.ok('rm', '-f', 'clash');
   // The port is held: no other process can bind it while it is published.
   const squatter = await tryRun('busybox', ['timeout', '1', 'busybox', 'nc', '-l', '-p', '5050']);
   assert.notEqual(squatter.code, 0);
@@ -97,8 +86,8 @@ test('a conflicting -p is refused with Docker\'s error and the first mapping kee
 
 test('UDP, -P with --expose, ranges and a host address', async () => {
   // busybox has no UDP server: a node UDP echo runs in the container's own network namespace.
-  await ok('run', '-d', '--name', 'echo', '-p', '5353:53/udp', 'busybox', 'sleep', '300');
-  const sandboxKey = (await ok('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'echo')).trim();
+  await daemon.ok('run', '-d', '--name', 'echo', '-p', '5353:53/udp', 'busybox', 'sleep', '300');
+  const sandboxKey = (await daemon.ok('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'echo')).trim();
   const echoScript = "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(m,r.port,r.address));s.bind(53,()=>console.log('ready'))";
   const server = spawn('nsenter', [`--net=${sandboxKey}`, '--', process.execPath, '-e', echoScript], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
@@ -108,13 +97,13 @@ test('UDP, -P with --expose, ranges and a host address', async () => {
   } finally {
     server.kill();
   }
-  await ok('run', '-d', '--name', 'many', '-P', '--expose', '8080', '-p', '127.0.0.1::81', '-p', '7000-7002:90-92', 'busybox', 'sleep', '300');
-  const lines = (await ok('port', 'many')).trim().split('\n').sort();
+  await daemon.ok('run', '-d', '--name', 'many', '-P', '--expose', '8080', '-p', '127.0.0.1::81', '-p', '7000-7002:90-92', 'busybox', 'sleep', '300');
+  const lines = (await daemon.ok('port', 'many')).trim().split('\n').sort();
   assert.equal(lines.length, 5);
   assert.ok(lines.includes('90/tcp -> 0.0.0.0:7000') && lines.includes('92/tcp -> 0.0.0.0:7002'));
   assert.ok(lines.some((line) => /^81\/tcp -> 127\.0\.0\.1:\d+$/.test(line)));
   assert.ok(lines.some((line) => /^8080\/tcp -> 0\.0\.0\.0:\d+$/.test(line)));
-  await ok('rm', '-f', 'echo', 'many');
+  await daemon.ok('rm', '-f', 'echo', 'many');
 });
 
 test('the mapping survives a daemon restart and goes with the container', async () => {
@@ -122,8 +111,8 @@ test('the mapping survives a daemon restart and goes with the container', async 
   assert.match(await waitForPage('127.0.0.1', 5050), new RegExp(PAGE), 'after restart');
   const clash = await daemon.docker('run', '-d', '--name', 'clash2', '-p', '5050:80', 'busybox', 'sleep', '300');
   assert.match(clash.stderr, /port is already allocated/, 'still owned after restart');
-  await ok('rm', '-f', 'clash2', 'web', 'neighbour');
+  await daemon.ok('rm', '-f', 'clash2', 'web', 'neighbour');
   assert.doesNotMatch(await sh('nft', ['list', 'map', 'inet', 'skiff', 'ports4_any']), /5050/);
   assert.equal(await httpGet('127.0.0.1', 5050), '', 'nothing answers once the container is gone');
-  await ok('network', 'rm', 'localnet');
+  await daemon.ok('network', 'rm', 'localnet');
 });

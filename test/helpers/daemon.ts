@@ -2,6 +2,7 @@
  * A real skiff daemon in the test's world, driven by the stock docker CLI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,8 @@ export interface TestDaemon {
   log: () => string;
   /** Runs the stock docker CLI against this daemon. */
   docker: (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Runs the docker CLI and asserts it succeeded; returns its stdout. */
+  ok: (...args: string[]) => Promise<string>;
   /** Runs skiff's own CLI against this daemon. */
   skiff: (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
   /** Raw HTTP to the socket. */
@@ -59,6 +62,11 @@ export async function startDaemon(options: { extraArgs?: string[]; dir?: { path:
   const daemon: TestDaemon = {
     dir, socketPath, dataRoot, execRoot, process: child, log,
     docker: (...dockerArgs) => runWith('docker', dockerArgs),
+    ok: async (...dockerArgs) => {
+      const result = await runWith('docker', dockerArgs);
+      assert.equal(result.code, 0, `docker ${dockerArgs.join(' ')}: ${result.stderr}`);
+      return result.stdout;
+    },
     skiff: (...skiffArgs) => runWith(process.execPath, [skiffBin, '-H', `unix://${socketPath}`, ...skiffArgs]),
     http: (method, path, body) => rawHttp(socketPath, method, path, body),
     kill: async (signal = 'SIGTERM') => {

@@ -102,3 +102,26 @@ export async function leftovers(dir?: string): Promise<string[]> {
   }
   return found;
 }
+
+/**
+ * Another "host": a namespace joined to this world by a veth, the world's
+ * end at worldAddress, the host's eth0 at hostAddress (both /24), with a
+ * default route back through the world. remove() takes the veth with it.
+ */
+export async function makeLinkedHost(dir: string, name: string, worldAddress: string, hostAddress: string): Promise<NetnsHandle> {
+  const host = await makeNetns(dir, name);
+  const worldEnd = `to-${name}`.slice(0, 15);
+  await sh('ip', ['link', 'add', worldEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.path]);
+  await sh('ip', ['addr', 'add', `${worldAddress}/24`, 'dev', worldEnd]);
+  await sh('ip', ['link', 'set', worldEnd, 'up']);
+  await host.exec('ip', ['addr', 'add', `${hostAddress}/24`, 'dev', 'eth0']);
+  await host.exec('ip', ['link', 'set', 'eth0', 'up']);
+  await host.exec('ip', ['route', 'add', 'default', 'via', worldAddress]);
+  return {
+    ...host,
+    remove: async () => {
+      await tryRun('ip', ['link', 'del', worldEnd]);
+      await host.remove();
+    },
+  };
+}

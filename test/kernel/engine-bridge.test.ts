@@ -126,6 +126,8 @@ test('join and leave on a live sandbox: interfaces appear and go, the default ro
   await engine.createNetwork({ name: 'second' });
   const s = await engine.createSandbox();
   const peer = await engine.createSandbox();
+  const bridgeMac = async () => (JSON.parse(await sh('ip', ['-json', 'link', 'show', engine.getNetwork('second').bridge!.bridgeName])) as Array<{ address: string }>)[0]!.address;
+  const macBefore = await bridgeMac();
   const epeer = await engine.join(peer.id, 'second', { name: 'peer' });
   await engine.join(s.id, 'first', { name: 's' });
   assert.equal(await canPing(s.netnsPath, bare(epeer.ipv4)), false);
@@ -139,6 +141,7 @@ test('join and leave on a live sandbox: interfaces appear and go, the default ro
   assert.match(route, new RegExp(`default via \\S+ dev ${second.ifName}`));
   await engine.leave(s.id, 'second');
   assert.equal(await canPing(s.netnsPath, bare(epeer.ipv4)), false, 'unreachable after leave');
+  assert.equal(await bridgeMac(), macBefore, 'the bridge keeps its MAC as ports come and go (neighbours\' ARP entries stay right)');
   await assert.rejects(engine.leave(s.id, 'second'), /is not connected to network second/);
   for (const sandbox of [s, peer]) await engine.deleteSandbox(sandbox.id);
   await engine.deleteNetwork('first');

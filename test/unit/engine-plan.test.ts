@@ -55,7 +55,7 @@ test('interfaces, MACs and the ip batches of a join', () => {
   assert.equal(nextInterfaceName(['eth0', 'eth2']), 'eth1');
   assert.equal(macFromIpv4('172.17.0.2'), '02:42:ac:11:00:02');
   const network = planNetwork({ name: 'n' }, context());
-  assert.deepEqual(bridgeCreateLines(network), ['link add br-aaaaaaaaaaaa mtu 1500 type bridge', 'link set br-aaaaaaaaaaaa alias skiff', 'addr add 172.17.0.1/16 dev br-aaaaaaaaaaaa', 'link set br-aaaaaaaaaaaa up']);
+  assert.deepEqual(bridgeCreateLines(network), ['link add br-aaaaaaaaaaaa address 02:aa:aa:aa:aa:aa mtu 1500 type bridge', 'link set br-aaaaaaaaaaaa alias skiff', 'addr add 172.17.0.1/16 dev br-aaaaaaaaaaaa', 'link set br-aaaaaaaaaaaa up']);
   const endpoint = { id: 'e', name: 'c', networkId: network.id, sandboxId: 's', ifName: 'eth0', hostIfName: 'veth1234567', macAddress: '02:42:ac:11:00:02', ipv4: '172.17.0.2/16', aliases: [], containerId: '' };
   assert.match(hostSideLines(network, endpoint, { id: 's', netnsPath: '/run/skiff/netns/s', containerId: '', hostname: '' })[0]!, /peer name eth0 address 02:42:ac:11:00:02 mtu 1500 netns \/run\/skiff\/netns\/s$/);
   assert.deepEqual(sandboxSideLines(network, endpoint, { defaultRoute: true }), ['addr add 172.17.0.2/16 dev eth0', 'link set eth0 up', 'link set lo up', 'route replace default via 172.17.0.1 dev eth0']);

@@ -164,13 +164,23 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
       upgradeHeaders(socket, record.config.tty);
       // docker run attaches before it starts the container: wait for that start.
       const attachedBeforeStart = record.state.status !== 'running';
-      if (attachedBeforeStart) await containers.waitForStart(record.id, containers.startCount(record.id));
+      if (attachedBeforeStart) {
+        // Counted before the start, so that a --rm container that ends at once waits for this reader.
+        const waiting = containers.trackAttach(record.id);
+        await containers.waitForStart(record.id, containers.startCount(record.id));
+        waiting();
+      }
       if (!containers.isRunningOrExited(record.id)) { socket.end(); return true; }
+      const detached = containers.trackAttach(record.id);
       const { output, input } = runtime.attach(record.id, { fromStart: attachedBeforeStart });
       if (input !== undefined && queryBool(query, 'stdin')) socket.pipe(input as NodeJS.WritableStream);
       output.pipe(socket);
+      output.on('end', detached);
       socket.on('error', () => undefined);
-      socket.on('close', () => (output as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.());
+      socket.on('close', () => {
+        detached();
+        (output as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      });
       return true;
     }
     const exec = /^\/exec\/([^/]+)\/start$/.exec(path);
