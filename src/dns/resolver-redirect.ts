@@ -11,24 +11,24 @@ import { SkiffError } from '../errors.js';
 export const RESOLVER_ADDRESS = '127.0.0.11';
 export const REDIRECT_TABLE = 'skiff_dns';
 
-/** The nft script for the container's netns; it replaces any earlier table of the same name in one transaction. */
+/**
+ * The nft script for the container's netns: declares the table and chains
+ * (idempotent), flushes the chains and writes the rules, in one transaction.
+ * Flushing is much cheaper than deleting a table with NAT hooks (which waits
+ * for the kernel to quiesce), and re-pointing at another gateway is the same script.
+ */
 export function renderResolverRedirect(gatewayIp: string, containerIp: string): string {
   return [
     `add table ip ${REDIRECT_TABLE}`,
-    `delete table ip ${REDIRECT_TABLE}`,
-    `table ip ${REDIRECT_TABLE} {`,
-    `  chain output {`,
-    `    type nat hook output priority -100; policy accept;`,
-    `    ip daddr ${RESOLVER_ADDRESS} udp dport 53 dnat to ${gatewayIp}:53`,
-    `    ip daddr ${RESOLVER_ADDRESS} tcp dport 53 dnat to ${gatewayIp}:53`,
-    `  }`,
-    `  chain postrouting {`,
-    `    type nat hook postrouting priority 100; policy accept;`,
+    `add chain ip ${REDIRECT_TABLE} output { type nat hook output priority -100; policy accept; }`,
+    `add chain ip ${REDIRECT_TABLE} postrouting { type nat hook postrouting priority 100; policy accept; }`,
+    `flush chain ip ${REDIRECT_TABLE} output`,
+    `flush chain ip ${REDIRECT_TABLE} postrouting`,
+    `add rule ip ${REDIRECT_TABLE} output ip daddr ${RESOLVER_ADDRESS} udp dport 53 dnat to ${gatewayIp}:53`,
+    `add rule ip ${REDIRECT_TABLE} output ip daddr ${RESOLVER_ADDRESS} tcp dport 53 dnat to ${gatewayIp}:53`,
     // A loopback source cannot leave the namespace; the server must see the container's address.
-    `    ip saddr 127.0.0.0/8 ip daddr ${gatewayIp} udp dport 53 snat to ${containerIp}`,
-    `    ip saddr 127.0.0.0/8 ip daddr ${gatewayIp} tcp dport 53 snat to ${containerIp}`,
-    `  }`,
-    `}`,
+    `add rule ip ${REDIRECT_TABLE} postrouting ip saddr 127.0.0.0/8 ip daddr ${gatewayIp} udp dport 53 snat to ${containerIp}`,
+    `add rule ip ${REDIRECT_TABLE} postrouting ip saddr 127.0.0.0/8 ip daddr ${gatewayIp} tcp dport 53 snat to ${containerIp}`,
     '',
   ].join('\n');
 }
@@ -38,20 +38,20 @@ export function renderResolverRedirect(gatewayIp: string, containerIp: string): 
  * route_localnet lets a packet with a 127/8 source be routed out of lo at all,
  * before postrouting rewrites its source.
  */
-export async function installResolverRedirect(netnsPath: string, gatewayIp: string, containerIp: string): Promise<void> {
+export async function installResolverRedirect(netnsPath: string, gatewayIp: string, containerIp: string, options: { setRouteLocalnet?: boolean } = {}): Promise<void> {
   try {
-    await runInNetns(netnsPath, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.route_localnet=1']);
+    // The engine sets route_localnet when it makes a sandbox; others (tests, the library alone) need it here.
+    if (options.setRouteLocalnet !== false) await runInNetns(netnsPath, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.route_localnet=1']);
     await runInNetns(netnsPath, 'nft', ['-f', '-'], { input: renderResolverRedirect(gatewayIp, containerIp) });
   } catch (error) {
     throw new SkiffError('unavailable', `failed to set up the DNS redirect in netns "${netnsPath}": ${(error as Error).message}`, { cause: error });
   }
 }
 
-/** Removes the redirect; a netns without one is no error. */
+/** Removes the redirect's rules (the empty table stays, ready for the next join); a netns without one is no error. */
 export async function removeResolverRedirect(netnsPath: string): Promise<void> {
   try {
-    await runInNetns(netnsPath, 'nft', ['-f', '-'], { input: `add table ip ${REDIRECT_TABLE}\ndelete table ip ${REDIRECT_TABLE}\n` });
-    await runInNetns(netnsPath, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.route_localnet=0']);
+    await runInNetns(netnsPath, 'nft', ['-f', '-'], { input: `add table ip ${REDIRECT_TABLE}\nadd chain ip ${REDIRECT_TABLE} output\nadd chain ip ${REDIRECT_TABLE} postrouting\nflush table ip ${REDIRECT_TABLE}\n` });
   } catch (error) {
     throw new SkiffError('unavailable', `failed to remove the DNS redirect in netns "${netnsPath}": ${(error as Error).message}`, { cause: error });
   }

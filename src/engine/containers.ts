@@ -292,7 +292,8 @@ export class Containers {
     try {
       record.ports = await this.publishPorts(record, image);
       this.writeEtcFiles(record);
-      await this.runtime.delete(record.id);
+      // A container started before has a bundle from that run; a new one has none (skip runc then).
+      if (record.state.status !== 'created' || this.startCount(record.id) > 0) await this.runtime.delete(record.id);
       await this.runtime.create({
         id: record.id, image, args: this.argv(record, image), env: this.environment(record, image),
         cwd: record.config.workingDir || image.config.WorkingDir || '/', hostname: record.config.hostname,

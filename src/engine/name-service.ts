@@ -63,7 +63,7 @@ export class NameService {
       await removeResolverRedirect(sandbox.netnsPath);
       return;
     }
-    await installResolverRedirect(sandbox.netnsPath, ipv4Gateway(target.network)!, bare(target.endpoint.ipv4)!);
+    await installResolverRedirect(sandbox.netnsPath, ipv4Gateway(target.network)!, bare(target.endpoint.ipv4)!, { setRouteLocalnet: false });
   }
 
   close(): Promise<void> {

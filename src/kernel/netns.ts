@@ -7,10 +7,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
 
+/**
+ * Makes a network namespace bound to path. route_localnet is set inside at
+ * birth (the one process that makes it runs sysctl there): the 127.0.0.11
+ * resolver redirect needs it, and setting it now saves a process per join.
+ */
 export async function createNetnsFile(path: string): Promise<void> {
   await writeFile(path, '', { flag: 'wx' });
   try {
-    await run('unshare', [`--net=${path}`, 'true']);
+    await run('unshare', [`--net=${path}`, 'sysctl', '-q', '-w', 'net.ipv4.conf.all.route_localnet=1']);
   } catch (error) {
     await rm(path, { force: true });
     throw error;
