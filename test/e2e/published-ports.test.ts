@@ -106,6 +106,19 @@ test('UDP, -P with --expose, ranges and a host address', async () => {
   await daemon.ok('rm', '-f', 'echo', 'many');
 });
 
+test('a network\'s host_binding_ipv4 is the default address; an internal network publishes nothing', async () => {
+  await daemon.ok('network', 'create', '-o', 'com.docker.network.bridge.host_binding_ipv4=127.0.0.1', 'localonly');
+  await daemon.ok('run', '-d', '--name', 'local-web', '--network', 'localonly', '-p', '6060:80', 'busybox', ...webCommand);
+  assert.equal((await daemon.ok('port', 'local-web')).trim(), '80/tcp -> 127.0.0.1:6060');
+  assert.match(await waitForPage('127.0.0.1', 6060), new RegExp(PAGE), 'reached on the host\'s loopback');
+  assert.equal(await httpGet(HOST_ADDRESS, 6060, outside), '', 'not reached from the outside host');
+  await daemon.ok('network', 'create', '--internal', 'sealed');
+  await daemon.ok('run', '-d', '--name', 'sealed-web', '--network', 'sealed', '-p', '6061:80', 'busybox', ...webCommand);
+  assert.equal((await daemon.ok('port', 'sealed-web')).trim(), '', 'nothing is published from an internal network');
+  await daemon.ok('rm', '-f', 'local-web', 'sealed-web');
+  await daemon.ok('network', 'rm', 'localonly', 'sealed');
+});
+
 test('the mapping survives a daemon restart and goes with the container', async () => {
   daemon = await daemon.restart();
   assert.match(await waitForPage('127.0.0.1', 5050), new RegExp(PAGE), 'after restart');
