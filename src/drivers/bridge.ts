@@ -19,7 +19,7 @@ function bridgeOf(network: Network): { bridgeName: string; mtu: number } {
 /** `ip -batch` lines that build a network's bridge with its gateway addresses. */
 export function bridgeCreateLines(network: Network): string[] {
   const { bridgeName, mtu } = bridgeOf(network);
-  const gatewayLines = network.ipam.pools.map((pool) => `addr add ${pool.gateway}/${prefixOf(pool.subnet)} dev ${bridgeName}`);
+  const gatewayLines = network.ipam.pools.map((pool) => `addr add ${pool.gateway}/${prefixOf(pool.subnet)} dev ${bridgeName}${pool.subnet.includes(':') ? ' nodad' : ''}`);
   // A bridge without its own MAC takes the lowest of its ports' and changes it as
   // containers come and go: neighbours' ARP entries for the gateway then point
   // nowhere until they expire. A fixed MAC, derived from the network id, avoids it.
@@ -45,13 +45,11 @@ export function hostSideLines(network: Network, endpoint: Endpoint, sandbox: San
 export function sandboxSideLines(network: Network, endpoint: Endpoint, options: JoinOptions): string[] {
   const lines: string[] = [];
   if (endpoint.ipv4 !== undefined) lines.push(`addr add ${endpoint.ipv4} dev ${endpoint.ifName}`);
-  if (endpoint.ipv6 !== undefined) lines.push(`-6 addr add ${endpoint.ipv6} dev ${endpoint.ifName} nodad`);
+  // ip -batch takes no per-line -6: iproute2 infers the family from the address.
+  if (endpoint.ipv6 !== undefined) lines.push(`addr add ${endpoint.ipv6} dev ${endpoint.ifName} nodad`);
   lines.push(`link set ${endpoint.ifName} up`, 'link set lo up');
   if (options.defaultRoute && !network.internal) {
-    for (const pool of network.ipam.pools) {
-      const family = pool.subnet.includes(':') ? '-6 ' : '';
-      lines.push(`${family}route replace default via ${pool.gateway} dev ${endpoint.ifName}`);
-    }
+    for (const pool of network.ipam.pools) lines.push(`route replace default via ${pool.gateway} dev ${endpoint.ifName}`);
   }
   return lines;
 }

@@ -299,7 +299,7 @@ export class Engine {
     const next = this.endpointsOfSandbox(sandbox.id).find((endpoint) => this.carriesDefaultRoute(endpoint));
     if (next === undefined) return;
     const network = this.networksById.get(next.networkId)!;
-    const lines = network.ipam.pools.map((pool) => `${pool.subnet.includes(':') ? '-6 ' : ''}route replace default via ${pool.gateway} dev ${next.ifName}`);
+    const lines = network.ipam.pools.map((pool) => `route replace default via ${pool.gateway} dev ${next.ifName}`);
     await ipBatch(lines, sandbox.netnsPath);
   }
 

@@ -161,3 +161,17 @@ test('run in the foreground streams output and returns the exit code; exec and l
   assert.match(unknownNetwork.stderr, /network nosuchnet not found/);
   for (const id of (await daemon.ok('ps', '-aq')).split('\n').filter(Boolean)) await daemon.ok('rm', '-f', id);
 });
+
+test('--ipv6 networks: --ip6, IPv6 reachability and AAAA answers', async () => {
+  await daemon.ok('network', 'create', '--ipv6', '--subnet', 'fd00:1::/64', '--subnet', '10.60.0.0/24', 'v6net');
+  await daemon.ok('run', '-d', '--name', 'six1', '--network', 'v6net', '--ip6', 'fd00:1::10', 'busybox', 'sleep', '300');
+  await daemon.ok('run', '-d', '--name', 'six2', '--network', 'v6net', 'busybox', 'sleep', '300');
+  const [network] = JSON.parse(await daemon.ok('inspect', '-f', '{{json .NetworkSettings.Networks}}', 'six1').then((text) => `[${text}]`)) as Array<Record<string, { GlobalIPv6Address: string; IPv6Gateway: string; IPAddress: string }>>;
+  assert.equal(network!['v6net']!.GlobalIPv6Address, 'fd00:1::10');
+  assert.equal(network!['v6net']!.IPv6Gateway, 'fd00:1::1');
+  assert.match(network!['v6net']!.IPAddress, /^10\.60\.0\.\d+$/);
+  assert.equal((await daemon.docker('exec', 'six2', 'ping', '-6', '-c', '1', '-W', '2', 'fd00:1::10')).code, 0);
+  assert.match(await daemon.ok('exec', 'six2', 'nslookup', '-type=AAAA', 'six1'), /Address: fd00:1::10/);
+  await daemon.ok('rm', '-f', 'six1', 'six2');
+  await daemon.ok('network', 'rm', 'v6net');
+});
