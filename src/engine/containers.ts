@@ -11,84 +11,13 @@ import type { ContainerRuntime } from '../runtime/containers.js';
 import type { Image, ImageStore } from '../runtime/images.js';
 import type { Engine } from './engine.js';
 import type { Endpoint, Network, PortBinding } from './model.js';
-import { portRequests, type WireBinding } from '../ports/index.js';
+import { portRequests } from '../ports/index.js';
 import type { PublishedPorts } from './published-ports.js';
 import { newId, timestampNow } from './ids.js';
 import { renderHosts, renderResolvConf } from './container-files.js';
 import { Mutex } from './mutex.js';
+import { argvOf, generateName, linkEnvironment, NAME_PATTERN, ZERO_TIME, type ContainerRecord, type CreateRequest, type EndpointRequest } from './container-model.js';
 import type { NameService } from './name-service.js';
-
-export interface EndpointRequest {
-  ipv4?: string;
-  ipv6?: string;
-  aliases: string[];
-}
-
-export interface ContainerConfig {
-  image: string;
-  cmd: string[] | null;
-  entrypoint: string[] | null;
-  env: string[];
-  hostname: string;
-  domainname: string;
-  workingDir: string;
-  tty: boolean;
-  openStdin: boolean;
-  labels: Record<string, string>;
-  exposedPorts: Record<string, object>;
-  /** --mac-address: the MAC of the container's first network interface. */
-  macAddress: string;
-}
-
-export interface ContainerHostConfig {
-  /** 'default' | 'bridge' | 'host' | 'none' | 'container:<ref>' | a network name or id */
-  networkMode: string;
-  dns: string[];
-  dnsSearch: string[];
-  dnsOptions: string[];
-  extraHosts: string[];
-  links: string[];
-  autoRemove: boolean;
-  /** -p as the client sent it ("80/tcp" → bindings). */
-  portBindings: Record<string, WireBinding[] | null>;
-  /** -P */
-  publishAll: boolean;
-}
-
-export interface ContainerState {
-  status: 'created' | 'running' | 'exited';
-  pid: number;
-  exitCode: number;
-  startedAt: string;
-  finishedAt: string;
-}
-
-export interface ContainerRecord {
-  id: string;
-  name: string;
-  created: string;
-  imageId: string;
-  config: ContainerConfig;
-  hostConfig: ContainerHostConfig;
-  /** Networks to join at start (by network id), with their requests; kept across restarts like Docker's. */
-  networks: Record<string, EndpointRequest>;
-  sandboxId: string;
-  state: ContainerState;
-  /** Host ports published while running. */
-  ports: PortBinding[];
-}
-
-const ZERO_TIME = '0001-01-01T00:00:00Z';
-const NAME_PATTERN = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
-const ADJECTIVES = ['brave', 'calm', 'eager', 'fancy', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'proud', 'quirky', 'sharp', 'tender', 'vivid'];
-const NOUNS = ['babbage', 'curie', 'darwin', 'euler', 'fermat', 'galois', 'hopper', 'kepler', 'lovelace', 'noether', 'pascal', 'ritchie', 'shannon', 'turing', 'wozniak', 'yonath'];
-
-export interface CreateRequest {
-  name?: string;
-  config: ContainerConfig;
-  hostConfig: ContainerHostConfig;
-  endpoints: Record<string, EndpointRequest>;
-}
 
 export class Containers {
   private readonly records = new Map<string, ContainerRecord>();
@@ -182,7 +111,7 @@ export class Containers {
   create(request: CreateRequest): Promise<ContainerRecord> {
     return this.mutex.run(async () => {
       const image = this.images.resolve(request.config.image);
-      const name = request.name === undefined || request.name === '' ? this.generateName() : request.name.replace(/^\//, '');
+      const name = request.name === undefined || request.name === '' ? generateName((candidate) => [...this.records.values()].some((record) => record.name === candidate)) : request.name.replace(/^\//, '');
       if (!NAME_PATTERN.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
       const taken = [...this.records.values()].find((record) => record.name === name);
       if (taken !== undefined) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
@@ -239,13 +168,7 @@ export class Containers {
     return { [primary?.id ?? mode]: requested };
   }
 
-  private generateName(): string {
-    for (;;) {
-      const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)]!;
-      const name = `${pick(ADJECTIVES)}_${pick(NOUNS)}`;
-      if (![...this.records.values()].some((record) => record.name === name)) return name;
-    }
-  }
+
 
   start(reference: string): Promise<void> {
     return this.mutex.run(async () => {
@@ -295,7 +218,7 @@ export class Containers {
       // A container started before has a bundle from that run; a new one has none (skip runc then).
       if (record.state.status !== 'created' || this.startCount(record.id) > 0) await this.runtime.delete(record.id);
       await this.runtime.create({
-        id: record.id, image, args: this.argv(record, image), env: this.environment(record, image),
+        id: record.id, image, args: argvOf(record, image), env: this.environment(record, image),
         cwd: record.config.workingDir || image.config.WorkingDir || '/', hostname: record.config.hostname,
         tty: record.config.tty, openStdin: record.config.openStdin, netnsPath, etcFiles: this.filesOf(record.id),
       });
@@ -334,11 +257,7 @@ export class Containers {
     return endpoint;
   }
 
-  private argv(record: ContainerRecord, image: Image): string[] {
-    const entrypoint = record.config.entrypoint ?? image.config.Entrypoint ?? [];
-    const cmd = record.config.cmd ?? (record.config.entrypoint !== null ? [] : image.config.Cmd ?? []);
-    return [...entrypoint, ...cmd];
-  }
+
 
   /** The linked containers of --link NAME[:ALIAS] that run and have an address. */
   private linkedContainers(record: ContainerRecord): Array<{ linked: ContainerRecord; alias: string; address: string }> {
@@ -597,25 +516,6 @@ export class Containers {
     this.records.set(record.id, record);
     this.engine.store.putContainer(record.id, record.name, record);
   }
-}
-
-/** Docker's legacy link variables: ALIAS_PORT_80_TCP=tcp://ip:80, ALIAS_NAME, ALIAS_ENV_x. */
-export function linkEnvironment(alias: string, containerName: string, address: string, exposedPorts: readonly string[], linkedEnv: readonly string[]): string[] {
-  const prefix = alias.toUpperCase().replace(/[^A-Z0-9]/g, '_');
-  const ports = [...new Set(exposedPorts)].map((key) => { const [port, protocol = 'tcp'] = key.split('/'); return { port: port!, protocol }; })
-    .sort((a, b) => Number(a.port) - Number(b.port));
-  const env: string[] = [];
-  if (ports[0] !== undefined) env.push(`${prefix}_PORT=${ports[0].protocol}://${address}:${ports[0].port}`);
-  for (const { port, protocol } of ports) {
-    const name = `${prefix}_PORT_${port}_${protocol.toUpperCase()}`;
-    env.push(`${name}=${protocol}://${address}:${port}`, `${name}_ADDR=${address}`, `${name}_PORT=${port}`, `${name}_PROTO=${protocol}`);
-  }
-  env.push(`${prefix}_NAME=/${containerName}/${alias}`);
-  for (const entry of linkedEnv) {
-    const separator = entry.indexOf('=');
-    if (separator > 0 && !entry.startsWith('HOME=') && !entry.startsWith('PATH=')) env.push(`${prefix}_ENV_${entry}`);
-  }
-  return env;
 }
 
 function readHostResolvConf(): string {

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderHosts, renderResolvConf } from '../../src/engine/container-files.js';
 import { portRequests, HostPortAllocator } from '../../src/ports/index.js';
+import { argvOf, linkEnvironment, type ContainerRecord } from '../../src/engine/container-model.js';
+import type { Image } from '../../src/runtime/images.js';
 
 test('/etc/hosts as Docker writes it, with --add-host and --link entries', () => {
   const hosts = renderHosts({ hostname: 'web', addresses: ['172.17.0.2'], extraHosts: ['db:10.0.0.5'], links: [{ address: '172.17.0.3', names: ['cache', 'c1'] }] });
@@ -40,4 +42,23 @@ test('host ports: conflicts across addresses, ranges, ephemeral order, release',
   assert.throws(() => allocator.allocate(request('0.0.0.0', [0, 0])), /no free host port/);
   allocator.release({ protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 40001 });
   assert.equal(allocator.allocate(request('0.0.0.0', [0, 0])).hostPort, 40001);
+});
+
+test('argv: entrypoint then command, the container\'s own before the image\'s', () => {
+  const image = { config: { Entrypoint: ['/init'], Cmd: ['serve'] } } as unknown as Image;
+  const record = (entrypoint: string[] | null, cmd: string[] | null) => ({ config: { entrypoint, cmd } }) as unknown as ContainerRecord;
+  assert.deepEqual(argvOf(record(null, null), image), ['/init', 'serve']);
+  assert.deepEqual(argvOf(record(null, ['sh']), image), ['/init', 'sh']);
+  assert.deepEqual(argvOf(record(['/bin/echo'], null), image), ['/bin/echo'], 'a new entrypoint drops the image\'s command');
+  assert.deepEqual(argvOf(record(null, ['ls']), undefined), ['ls']);
+});
+
+test('--link environment as Docker writes it', () => {
+  assert.deepEqual(linkEnvironment('db', 'web', '172.17.0.2', ['5432/tcp', '53/udp'], ['PGDATA=/data', 'PATH=/bin']), [
+    'DB_PORT=udp://172.17.0.2:53',
+    'DB_PORT_53_UDP=udp://172.17.0.2:53', 'DB_PORT_53_UDP_ADDR=172.17.0.2', 'DB_PORT_53_UDP_PORT=53', 'DB_PORT_53_UDP_PROTO=udp',
+    'DB_PORT_5432_TCP=tcp://172.17.0.2:5432', 'DB_PORT_5432_TCP_ADDR=172.17.0.2', 'DB_PORT_5432_TCP_PORT=5432', 'DB_PORT_5432_TCP_PROTO=tcp',
+    'DB_NAME=/web/db',
+    'DB_ENV_PGDATA=/data',
+  ]);
 });

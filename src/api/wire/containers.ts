@@ -1,5 +1,5 @@
 /** Docker's container JSON to and from the engine's container records. */
-import type { ContainerRecord, CreateRequest, EndpointRequest } from '../../engine/containers.js';
+import { argvOf, type ContainerRecord, type CreateRequest, type EndpointRequest } from '../../engine/container-model.js';
 import type { WireBinding } from '../../ports/index.js';
 import type { Containers } from '../../engine/containers.js';
 import { optionalBool, optionalObject, optionalString, optionalStringArray, optionalStringMap } from './json-fields.js';
@@ -127,7 +127,7 @@ function portsToWire(containers: Containers, record: ContainerRecord): Record<st
 
 export function containerSummaryToWire(containers: Containers, record: ContainerRecord): Body {
   const image = containers.image(record);
-  const argv = [...(record.config.entrypoint ?? image?.config.Entrypoint ?? []), ...(record.config.cmd ?? image?.config.Cmd ?? [])];
+  const argv = argvOf(record, image);
   return {
     Id: record.id,
     Names: [`/${record.name}`],
@@ -147,7 +147,7 @@ export function containerSummaryToWire(containers: Containers, record: Container
 
 export function containerToWire(containers: Containers, record: ContainerRecord): Body {
   const image = containers.image(record);
-  const argv = [...(record.config.entrypoint ?? image?.config.Entrypoint ?? []), ...(record.config.cmd ?? image?.config.Cmd ?? [])];
+  const argv = argvOf(record, image);
   const networks = networksWire(containers, record);
   const bridge = Object.entries(networks).find(([name]) => name === 'bridge')?.[1];
   const files = containers.filesOf(record.id);
