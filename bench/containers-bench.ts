@@ -85,18 +85,17 @@ const CONTROL_ROUNDS = 12;
 /**
  * The programs skiff runs for the 127.0.0.11 redirect when a container joins
  * a user network, run bare in fresh namespaces: the nft script as skiff
- * writes it (it starts with `add table` + `delete table` so it replaces an
- * earlier one), the same without those two lines, the sysctl, and `nsenter
- * true` as the process floor.
+ * writes it, on a fresh namespace (first join) and again on one that has it
+ * (re-pointing after a connect/disconnect, which flushes chains), the sysctl
+ * skiff now sets when the sandbox is born, and `nsenter true` as the floor.
  */
 function redirectControl(dir: string): Record<string, Summary> {
   const script = renderResolverRedirect('172.30.0.1', '172.30.0.2');
-  const fresh = script.split('\n').slice(2).join('\n');
+  const nft = (netns: string) => execFileSync('nsenter', [`--net=${netns}`, '--', 'nft', '-f', '-'], { input: script });
   const cases: Record<string, (netns: string) => void> = {
     'nsenter true (floor)': (netns) => execFileSync('nsenter', [`--net=${netns}`, '--', 'true']),
     'nsenter sysctl route_localnet': (netns) => execFileSync('nsenter', [`--net=${netns}`, '--', 'sysctl', '-q', '-w', 'net.ipv4.conf.all.route_localnet=1']),
-    'nsenter nft -f (add+delete+table)': (netns) => execFileSync('nsenter', [`--net=${netns}`, '--', 'nft', '-f', '-'], { input: script }),
-    'nsenter nft -f (table only)': (netns) => execFileSync('nsenter', [`--net=${netns}`, '--', 'nft', '-f', '-'], { input: fresh }),
+    'nsenter nft -f (first join)': nft,
   };
   const samples: Record<string, number[]> = {};
   for (let round = 0; round < CONTROL_ROUNDS; round++) {
@@ -107,6 +106,12 @@ function redirectControl(dir: string): Record<string, Summary> {
       (samples[label] ??= []).push(Number(process.hrtime.bigint() - start) / 1e6);
       netns.remove();
     }
+    const repointed = makeNetns(join(dir, `control-${round}`));
+    nft(repointed.path);
+    const start = process.hrtime.bigint();
+    nft(repointed.path);
+    (samples['nsenter nft -f (re-point, table exists)'] ??= []).push(Number(process.hrtime.bigint() - start) / 1e6);
+    repointed.remove();
   }
   return Object.fromEntries(Object.entries(samples).map(([label, values]) => [label, summarize(values)]));
 }
