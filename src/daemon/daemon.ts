@@ -49,7 +49,6 @@ export class Daemon {
     const images = new ImageStore(options.dataRoot);
     const names = new NameService(daemonUpstreams(options.dnsServers ?? []), log);
     engine.onNetworkRemoved((network) => names.networkRemoved(network.id));
-    await PublishedPorts.prepareKernel();
     const ports = new PublishedPorts(engine.firewallTable, options.defaultBridge?.hostBindingIpv4 ?? '0.0.0.0');
     engine.setPortSource(() => ports.firewallPorts());
     const containers = new Containers(engine, runtime, images, names, ports, { dataRoot: options.dataRoot, dnsServers: options.dnsServers ?? [] });

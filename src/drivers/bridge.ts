@@ -6,6 +6,7 @@
 import type { Endpoint, Network, Sandbox } from '../engine/model.js';
 import { deleteLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
 import type { JoinOptions, NetworkDriver } from './driver.js';
+import { setIpv4InterfaceSysctl } from '../kernel/sysctl.js';
 
 function prefixOf(cidr: string): string {
   return cidr.split('/')[1] ?? '';
@@ -54,10 +55,20 @@ export function sandboxSideLines(network: Network, endpoint: Endpoint, options: 
   return lines;
 }
 
+/**
+ * Published ports reached from the host's own 127.0.0.1 leave, after DNAT,
+ * through the bridge with a loopback source: the bridge (and only it, as
+ * Docker and netavark do) must route such packets.
+ */
+async function allowLoopbackSources(network: Network): Promise<void> {
+  await setIpv4InterfaceSysctl(bridgeOf(network).bridgeName, 'route_localnet', '1');
+}
+
 export class BridgeDriver implements NetworkDriver {
   async createNetwork(network: Network): Promise<void> {
     try {
       await ipBatch(bridgeCreateLines(network));
+      await allowLoopbackSources(network);
     } catch (error) {
       await deleteLink(bridgeOf(network).bridgeName);
       throw error;
@@ -86,6 +97,7 @@ export class BridgeDriver implements NetworkDriver {
 
   async restoreNetwork(network: Network): Promise<void> {
     if (!(await linkExists(bridgeOf(network).bridgeName))) await this.createNetwork(network);
+    else await allowLoopbackSources(network);
   }
 
   ownedLinks(network: Network): string[] {

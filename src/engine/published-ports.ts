@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { applyNft, renderPortsAdded, renderPortsRemoved, type FirewallPort } from '../firewall/index.js';
 import { HostPortAllocator, PortHolder, type HostPort, type PortRequest } from '../ports/index.js';
 import { invalid } from '../errors.js';
-import { setSysctl } from '../kernel/sysctl.js';
 import type { Endpoint, Network, PortBinding } from './model.js';
 import { BRIDGE_OPTION } from './network-plan.js';
 
@@ -26,11 +25,6 @@ export class PublishedPorts {
   private readonly active = new Map<string, { binding: PortBinding; bridgeName: string }>();
 
   constructor(private readonly firewallTable: string, private readonly defaultHostIp: string) {}
-
-  /** The daemon's kernel settings for ports: 127.0.0.1 published ports need route_localnet. */
-  static async prepareKernel(): Promise<void> {
-    await setSysctl('net.ipv4.conf.all.route_localnet', '1');
-  }
 
   firewallPorts(): FirewallPort[] {
     return [...this.active.values()].map(({ binding, bridgeName }) => this.firewallPort(binding, bridgeName));

@@ -12,6 +12,11 @@ export async function setSysctl(key: string, value: string): Promise<void> {
   if (current !== value) await writeFile(path, value);
 }
 
+/** Sets an IPv4 per-interface sysctl (net.ipv4.conf.<ifname>.<key>); interface names may hold dots. */
+export async function setIpv4InterfaceSysctl(ifname: string, key: string, value: string): Promise<void> {
+  await writeFile(`/proc/sys/net/ipv4/conf/${ifname}/${key}`, value);
+}
+
 /** Sets sysctls inside another network namespace in one process. */
 export async function setSysctlsInNetns(netnsPath: string, settings: Record<string, string>): Promise<void> {
   const args = Object.entries(settings).flatMap(([key, value]) => ['-w', `${key}=${value}`]);
