@@ -22,6 +22,14 @@ function upgradeHeaders(socket: Socket, tty: boolean): void {
 export function addContainerRoutes(router: Router, containers: Containers, runtime: ContainerRuntime): UpgradeHandler {
   const execs = new Map<string, ExecRecord>();
 
+  /** Starts an exec instance; its record learns the exit code when the process ends (GET /exec/{id}/json). */
+  const launchExec = (exec: ExecRecord) => {
+    const running = runtime.exec(exec.containerId, { args: exec.args, env: exec.env, tty: exec.tty, cwd: exec.workingDir || undefined });
+    exec.running = true;
+    void running.exitCode.then((code) => { exec.exitCode = code; exec.running = false; }, () => { exec.exitCode = 126; exec.running = false; });
+    return running;
+  };
+
   router.add('POST', '/containers/create', async (request, response) => {
     const record = await containers.create(containerCreateFromWire(await readJson(request.raw), request.query.get('name')));
     sendJson(response, 201, { Id: record.id, Warnings: [] });
@@ -123,9 +131,7 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
     const exec = execs.get(request.params['id']!);
     if (exec === undefined) throw notFound(`No such exec instance: ${request.params['id']}`);
     const body = await readJson(request.raw);
-    const running = runtime.exec(exec.containerId, { args: exec.args, env: exec.env, tty: exec.tty, cwd: exec.workingDir || undefined });
-    exec.running = true;
-    void running.exitCode.then((code) => { exec.exitCode = code; exec.running = false; }, () => { exec.exitCode = 126; exec.running = false; });
+    const running = launchExec(exec);
     if (optionalBool(body, 'Detach')) { running.output.resume(); sendNoContent(response, 200); return; }
     response.writeHead(200, { 'Content-Type': exec.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
     running.output.pipe(response);
@@ -147,9 +153,7 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
   });
 
   const startExec = async (exec: ExecRecord, socket: Socket | undefined, detach: boolean): Promise<void> => {
-    const running = runtime.exec(exec.containerId, { args: exec.args, env: exec.env, tty: exec.tty, cwd: exec.workingDir || undefined });
-    exec.running = true;
-    void running.exitCode.then((code) => { exec.exitCode = code; exec.running = false; }, () => { exec.exitCode = 126; exec.running = false; });
+    const running = launchExec(exec);
     if (socket === undefined || detach) { running.output.resume(); return; }
     running.output.pipe(socket, { end: false });
     await new Promise<void>((resolve) => running.output.on('end', () => resolve()));
