@@ -201,12 +201,16 @@ export class Containers {
       sandboxId = target.sandboxId;
       netnsPath = this.engine.getSandbox(target.sandboxId).netnsPath;
     } else {
-      const sandbox = await this.engine.createSandbox({ containerId: record.id, hostname: record.config.hostname });
+      const joins = Object.keys(record.networks).length;
+      // The first join brings lo up in its own batch; only a sandbox without networks needs it done apart.
+      const sandbox = await this.engine.createSandbox({ containerId: record.id, hostname: record.config.hostname, loopbackUp: joins === 0 });
       sandboxId = sandbox.id;
       netnsPath = sandbox.netnsPath;
       try {
         for (const [networkId, request] of Object.entries(record.networks)) await this.joinNetwork(record, sandbox.id, networkId, request);
       } catch (error) {
+        for (const endpoint of this.engine.endpointsOfSandbox(sandbox.id)) await this.names.endpointLeft(endpoint, undefined, []);
+        this.names.sandboxReleased(sandbox.netnsPath);
         await this.engine.deleteSandbox(sandbox.id);
         throw error;
       }
@@ -501,6 +505,8 @@ export class Containers {
     record.ports = [];
     if (sandboxId === '' || record.hostConfig.networkMode.startsWith('container:')) return;
     for (const endpoint of this.engine.endpointsOfSandbox(sandboxId)) await this.names.endpointLeft(endpoint, undefined, []);
+    const released = this.engine.listSandboxes().find((sandbox) => sandbox.id === sandboxId);
+    if (released !== undefined) this.names.sandboxReleased(released.netnsPath);
     try {
       await this.engine.deleteSandbox(sandboxId);
     } catch (error) {

@@ -226,14 +226,15 @@ export class Engine {
 
   // ---- sandboxes and endpoints
 
-  createSandbox(options: { containerId?: string; hostname?: string } = {}): Promise<Sandbox> {
+  /** A new network namespace with lo up (loopbackUp: false leaves that to the first join's batch). */
+  createSandbox(options: { containerId?: string; hostname?: string; loopbackUp?: boolean } = {}): Promise<Sandbox> {
     return this.mutex.run(async () => {
       const id = newId();
       const sandbox: Sandbox = { id, netnsPath: join(this.netnsDir, shortId(id)), containerId: options.containerId ?? '', hostname: options.hostname ?? '' };
       this.store.putSandbox(sandbox);
       try {
         await createNetnsFile(sandbox.netnsPath);
-        await ipBatch(['link set lo up'], sandbox.netnsPath);
+        if (options.loopbackUp !== false) await ipBatch(['link set lo up'], sandbox.netnsPath);
       } catch (error) {
         await removeNetnsFile(sandbox.netnsPath);
         this.store.deleteSandbox(id);

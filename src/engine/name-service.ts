@@ -4,7 +4,7 @@
  * network, and 127.0.0.11 inside the container redirected to a gateway.
  * The default bridge has no name resolution, as in Docker.
  */
-import { DnsRecords, DnsServer, installResolverRedirect, removeResolverRedirect } from '../dns/index.js';
+import { DnsRecords, DnsServer, installResolverRedirect } from '../dns/index.js';
 import type { Endpoint, Network, Sandbox } from './model.js';
 
 export interface NamedContainer {
@@ -28,6 +28,8 @@ const bare = (address: string | undefined) => address?.split('/')[0];
 export class NameService {
   private readonly records = new DnsRecords();
   private readonly server: DnsServer;
+  /** Where each sandbox's 127.0.0.11 points now ("gateway container-ip"): rewriting NAT rules costs ~16 ms, so only a change does. */
+  private readonly resolverTargets = new Map<string, string>();
 
   constructor(upstreams: string[], log: (message: string) => void) {
     this.server = new DnsServer({ records: this.records, upstreams, onError: (error: unknown) => log(`dns: ${String(error)}`) });
@@ -57,13 +59,27 @@ export class NameService {
     await this.server.removeListener(networkId);
   }
 
+  /**
+   * Keeps the sandbox's redirect pointing at a network it is on that has a
+   * server. A redirect whose network was left is left in place until another
+   * target is needed: it only ever reached that network's gateway, which the
+   * sandbox no longer has a route to.
+   */
   private async pointResolver(sandbox: Sandbox, endpoints: Array<{ endpoint: Endpoint; network: Network }>): Promise<void> {
-    const target = endpoints.find(({ network, endpoint }) => hasEmbeddedDns(network) && endpoint.ipv4 !== undefined && ipv4Gateway(network) !== undefined);
-    if (target === undefined) {
-      await removeResolverRedirect(sandbox.netnsPath);
-      return;
-    }
-    await installResolverRedirect(sandbox.netnsPath, ipv4Gateway(target.network)!, bare(target.endpoint.ipv4)!, { setRouteLocalnet: false });
+    const targets = endpoints
+      .filter(({ network, endpoint }) => hasEmbeddedDns(network) && endpoint.ipv4 !== undefined && ipv4Gateway(network) !== undefined)
+      .map(({ network, endpoint }) => `${ipv4Gateway(network)!} ${bare(endpoint.ipv4)!}`);
+    const current = this.resolverTargets.get(sandbox.netnsPath);
+    const next = targets[0];
+    if (next === undefined || (current !== undefined && targets.includes(current))) return;
+    const [gateway, containerIp] = next.split(' ') as [string, string];
+    await installResolverRedirect(sandbox.netnsPath, gateway, containerIp, { setRouteLocalnet: false });
+    this.resolverTargets.set(sandbox.netnsPath, next);
+  }
+
+  /** The sandbox is gone: forget where its redirect pointed. */
+  sandboxReleased(netnsPath: string): void {
+    this.resolverTargets.delete(netnsPath);
   }
 
   close(): Promise<void> {
