@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const onlyIndex = argv.indexOf('--only');
   const only = onlyIndex >= 0 ? argv[onlyIndex + 1] : undefined;
-  const requested = argv.filter((arg, i) => (suites as readonly string[]).includes(arg) && i !== onlyIndex + 1) as Suite[];
+  const requested = argv.filter((arg, i) => (suites as readonly string[]).includes(arg) && (onlyIndex < 0 || i !== onlyIndex + 1)) as Suite[];
   const chosen = requested.length > 0 ? requested : [...suites];
   const files = chosen.flatMap((suite) => testFiles(suite, only).map((file) => ({ file, inWorld: suite !== 'unit' })));
   const results = await runAll(files);
