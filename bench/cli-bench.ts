@@ -4,11 +4,10 @@
  * alternating A B A B so a drifting machine hits both alike.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { apiRequest, DOCKERD, dockerCall, dockerCli, processesMentioning, startDockerd, startSkiff, type RunningDaemon } from './daemons.js';
+import { apiRequest, DOCKERD, dockerCall, openPhase, processesMentioning, startDockerd, startSkiff, type RunningDaemon } from './daemons.js';
 import { describe, ms, ratio, summarize, timed, type Summary } from './stats.js';
-import { kernelLeftovers, loopbackUp, mountsUnder, mountTmpfs, scratchDir } from './world.js';
+import { kernelLeftovers, mountsUnder } from './world.js';
 
 export const CLI_ROUNDS = { warmup: 3, floor: 15, createRm: 20, inspectCli: 15, inspectApi: 40 } as const;
 export const CROWDED_ENDPOINTS = 200;
@@ -56,17 +55,7 @@ export function engineChild(script: string, skiff: RunningDaemon, phase: 'popula
 }
 
 export async function cliPhase(script: string): Promise<CliResult> {
-  loopbackUp();
-  const scratch = scratchDir('skiff-bench-cli-');
-  const haveDockerd = existsSync(DOCKERD);
-  if (haveDockerd) {
-    // dockerd writes under /run and /etc/docker whatever its flags say: give it this world's own.
-    mountTmpfs('/run', '64m');
-    mountTmpfs('/etc/docker', '16m');
-  }
-  const cli = dockerCli();
-  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: join(scratch.path, 'home'), DOCKER_CONFIG: join(scratch.path, 'docker-config') };
-  mkdirSync(env['HOME']!, { recursive: true });
+  const { scratch, haveDockerd, cli, env } = openPhase('skiff-bench-cli-');
   const daemons: RunningDaemon[] = [];
   const leftovers: string[] = [];
   /** The daemons' namespace files: unbound at the end, after which no mount may remain under scratch. */

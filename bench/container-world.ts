@@ -6,13 +6,13 @@
  * and process again, then lists what is left.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { engineChild } from './cli-bench.js';
-import { DOCKERD, dockerCall, dockerCli, processesMentioning, startDockerd, startSkiff, type RunningDaemon } from './daemons.js';
+import { DOCKERD, dockerCall, openPhase, processesMentioning, startDockerd, startSkiff, type RunningDaemon } from './daemons.js';
 import { summarize, type Summary } from './stats.js';
-import { cgroupDirs, kernelLeftovers, loopbackUp, mountsUnder, mountTmpfs, removeCgroupTree, scratchDir, type Scratch } from './world.js';
+import { cgroupDirs, kernelLeftovers, mountsUnder, removeCgroupTree, type Scratch } from './world.js';
 
 const REMOVE_BOUND_MS = 5 * 60_000;
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -61,16 +61,7 @@ export function epochMs(): number {
 }
 
 export async function openContainerWorld(script: string, phase: string, options: WorldOptions = {}): Promise<ContainerWorld> {
-  loopbackUp();
-  const scratch = scratchDir(`skiff-bench-${phase}-`);
-  const haveDockerd = existsSync(DOCKERD);
-  if (haveDockerd) {
-    mountTmpfs('/run', '64m');
-    mountTmpfs('/etc/docker', '16m');
-  }
-  const cli = dockerCli();
-  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: join(scratch.path, 'home'), DOCKER_CONFIG: join(scratch.path, 'docker-config') };
-  mkdirSync(env['HOME']!, { recursive: true });
+  const { scratch, haveDockerd, cli, env } = openPhase(`skiff-bench-${phase}-`);
   const cgroupParent = `skiff-bench-${phase}-${process.pid}-${Date.now()}`;
   const deferred: Array<() => void | Promise<void>> = [];
   const sides: Side[] = [];

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync }
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeNetns } from './world.js';
+import { loopbackUp, makeNetns, mountTmpfs, scratchDir, type Scratch } from './world.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const skiffBin = join(repoRoot, 'bin', 'skiff');
@@ -161,4 +161,22 @@ export function dockerCall(cli: string, daemon: RunningDaemon, args: string[], e
       else resolve({ ms, stdout });
     });
   });
+}
+
+/**
+ * What every daemon-driving phase starts with in its world: lo up, a scratch
+ * tmpfs, this world's own /run and /etc/docker for dockerd (it writes there
+ * whatever its flags say), the docker CLI and an environment of its own.
+ */
+export function openPhase(prefix: string): { scratch: Scratch; haveDockerd: boolean; cli: string; env: NodeJS.ProcessEnv } {
+  loopbackUp();
+  const scratch = scratchDir(prefix);
+  const haveDockerd = existsSync(DOCKERD);
+  if (haveDockerd) {
+    mountTmpfs('/run', '64m');
+    mountTmpfs('/etc/docker', '16m');
+  }
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: join(scratch.path, 'home'), DOCKER_CONFIG: join(scratch.path, 'docker-config') };
+  mkdirSync(env['HOME']!, { recursive: true });
+  return { scratch, haveDockerd, cli: dockerCli(), env };
 }
