@@ -120,3 +120,39 @@ test('images: tag, inspect, rmi', async () => {
   assert.notEqual(unknown.code, 0);
   assert.match(unknown.stderr, /nosuchimage/);
 });
+
+/**
+ * Runs a docker command on a real terminal (script(1) gives it a pty). Each
+ * step types its keys once the screen shows what the step waits for (bounded).
+ */
+async function onTerminal(command: string[], steps: Array<{ after: RegExp; keys: string }>): Promise<{ code: number | null; screen: string }> {
+  const terminal = spawn('script', ['-qefc', command.join(' '), '/dev/null'], { env: { ...process.env, DOCKER_HOST: `unix://${daemon.socketPath}` } });
+  let screen = '';
+  terminal.stdout.on('data', (chunk: Buffer) => { screen += chunk.toString().replaceAll('\r', ''); });
+  const exited = new Promise<number | null>((resolve) => terminal.once('exit', resolve));
+  const timer = setTimeout(() => terminal.kill('SIGKILL'), 15_000);
+  for (const step of steps) {
+    for (let attempt = 0; attempt < 50 && !step.after.test(screen); attempt++) await new Promise((resolve) => setTimeout(resolve, 100));
+    terminal.stdin.write(step.keys);
+  }
+  const code = await exited;
+  clearTimeout(timer);
+  return { code, screen };
+}
+
+test('docker attach and docker exec -it on a terminal, as the seeds do', async () => {
+  await daemon.ok('run', '-dit', '--name', 'interactive', 'busybox', 'ash');
+  // Type a command in the attached shell, then detach with ctrl-p ctrl-q: the container keeps running.
+  const attached = await onTerminal(['docker', 'attach', 'interactive'], [
+    { after: /^/, keys: 'echo attached-$((6*7))\r' },
+    { after: /attached-42/, keys: '\x10\x11' },
+  ]);
+  assert.match(attached.screen, /attached-42/);
+  assert.match(attached.screen, /read escape sequence/, 'detached with ctrl-p ctrl-q');
+  assert.match(await daemon.ok('ps', '--filter', 'name=interactive', '--format', '{{.Status}}'), /^Up/);
+  const exec = await onTerminal(['docker', 'exec', '-it', 'interactive', 'sh'], [{ after: /# /, keys: 'hostname; exit 5\r' }]);
+  assert.equal(exec.code, 5, exec.screen);
+  const id = (await daemon.ok('inspect', '-f', '{{.Id}}', 'interactive')).trim();
+  assert.match(exec.screen, new RegExp(`^${id.slice(0, 12)}$`, 'm'));
+  await daemon.ok('rm', '-f', 'interactive');
+});

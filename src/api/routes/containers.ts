@@ -10,7 +10,7 @@ import { parseFilters, queryBool, readJson, sendJson, sendNoContent, type Router
 import { containerCreateFromWire, containerSummaryToWire, containerToWire, endpointRequestFromConnect } from '../wire/containers.js';
 import { optionalBool, optionalString, optionalStringArray } from '../wire/json-fields.js';
 
-interface ExecRecord { id: string; containerId: string; args: string[]; env: string[]; tty: boolean; workingDir: string; running: boolean; exitCode: number | null; pid: number }
+interface ExecRecord { id: string; containerId: string; args: string[]; env: string[]; tty: boolean; attachStdin: boolean; workingDir: string; running: boolean; exitCode: number | null; pid: number }
 
 /** Hijacked streams (attach, exec start) arrive as HTTP upgrades. */
 export type UpgradeHandler = (request: IncomingMessage, socket: Socket, head: Buffer, path: string, query: URLSearchParams) => Promise<boolean>;
@@ -24,7 +24,7 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
 
   /** Starts an exec instance; its record learns the exit code when the process ends (GET /exec/{id}/json). */
   const launchExec = (exec: ExecRecord) => {
-    const running = runtime.exec(exec.containerId, { args: exec.args, env: exec.env, tty: exec.tty, cwd: exec.workingDir || undefined });
+    const running = runtime.exec(exec.containerId, { args: exec.args, env: exec.env, tty: exec.tty, cwd: exec.workingDir || undefined, openStdin: exec.attachStdin });
     exec.running = true;
     void running.exitCode.then((code) => { exec.exitCode = code; exec.running = false; }, () => { exec.exitCode = 126; exec.running = false; });
     return running;
@@ -117,7 +117,7 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
     const args = optionalStringArray(body, 'Cmd') ?? [];
     if (args.length === 0) throw invalid('No exec command specified');
     const id = randomBytes(32).toString('hex');
-    execs.set(id, { id, containerId: record.id, args, env: optionalStringArray(body, 'Env') ?? [], tty: optionalBool(body, 'Tty') ?? false, workingDir: optionalString(body, 'WorkingDir') ?? '', running: false, exitCode: null, pid: 0 });
+    execs.set(id, { id, containerId: record.id, args, env: optionalStringArray(body, 'Env') ?? [], tty: optionalBool(body, 'Tty') ?? false, attachStdin: optionalBool(body, 'AttachStdin') ?? false, workingDir: optionalString(body, 'WorkingDir') ?? '', running: false, exitCode: null, pid: 0 });
     sendJson(response, 201, { Id: id });
   });
 
@@ -155,6 +155,8 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
   const startExec = async (exec: ExecRecord, socket: Socket | undefined, detach: boolean): Promise<void> => {
     const running = launchExec(exec);
     if (socket === undefined || detach) { running.output.resume(); return; }
+    // docker exec -i: what the client types goes to the process's stdin over the same hijacked connection.
+    if (running.input !== undefined) socket.pipe(running.input);
     running.output.pipe(socket, { end: false });
     await new Promise<void>((resolve) => running.output.on('end', () => resolve()));
     await running.exitCode.catch(() => undefined);
