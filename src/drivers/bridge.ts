@@ -103,4 +103,8 @@ export class BridgeDriver implements NetworkDriver {
   ownedLinks(network: Network): string[] {
     return [bridgeOf(network).bridgeName];
   }
+
+  endpointIntact(_network: Network, endpoint: Endpoint): Promise<boolean> {
+    return linkExists(endpoint.hostIfName);
+  }
 }

@@ -16,6 +16,8 @@ export interface NetworkDriver {
   restoreNetwork(network: Network): Promise<void>;
   /** Host links this driver owns for a network (kept by reconcile; other skiff-named links are removed). */
   ownedLinks(network: Network): string[];
+  /** After a restart: whether an endpoint's kernel objects are still all there. */
+  endpointIntact(network: Network, endpoint: Endpoint, sandbox: Sandbox): Promise<boolean>;
 }
 
 export interface JoinOptions {

@@ -13,4 +13,7 @@ export class PassthroughDriver implements NetworkDriver {
   ownedLinks(): string[] {
     return [];
   }
+  async endpointIntact(): Promise<boolean> {
+    return true;
+  }
 }

@@ -13,6 +13,7 @@ import { AddressAllocator, parseAddress, parseCidr, cidrContains, DEFAULT_BRIDGE
 import { applyNft, renderNetworkAdded, renderNetworkRemoved, renderTable, type FirewallPort } from '../firewall/index.js';
 import { BridgeDriver } from '../drivers/bridge.js';
 import { PassthroughDriver } from '../drivers/passthrough.js';
+import { MacvlanDriver } from '../drivers/macvlan.js';
 import type { NetworkDriver } from '../drivers/driver.js';
 import { macFromIpv4, randomMac } from '../drivers/mac.js';
 import { createNetnsFile, removeNetnsFile } from '../kernel/netns.js';
@@ -78,8 +79,8 @@ export class Engine {
     this.store.setSetting('daemon-id', this.daemonId);
     const bridge = new BridgeDriver();
     const passthrough = new PassthroughDriver();
-    const unsupported = passthrough;
-    this.drivers = { bridge, host: passthrough, null: passthrough, macvlan: unsupported, ipvlan: unsupported, overlay: unsupported };
+    // ipvlan and overlay are refused at planning (network-plan.ts); nothing reaches their slots.
+    this.drivers = { bridge, host: passthrough, null: passthrough, macvlan: new MacvlanDriver(), ipvlan: passthrough, overlay: passthrough };
   }
 
   /** Opens the store, reconciles the kernel with it and makes the predefined networks. */
@@ -265,7 +266,7 @@ export class Engine {
         throw forbidden(`endpoint with name ${request.name} already exists in network ${network.name}`);
       }
       const endpoint = this.allocateEndpoint(network, sandbox, existing, request);
-      const defaultRoute = !network.internal && network.driver === 'bridge' && !existing.some((other) => this.carriesDefaultRoute(other));
+      const defaultRoute = !network.internal && (network.driver === 'bridge' || network.driver === 'macvlan') && !existing.some((other) => this.carriesDefaultRoute(other));
       try {
         await this.drivers[network.driver].join(network, endpoint, sandbox, { defaultRoute });
       } catch (error) {
@@ -292,7 +293,7 @@ export class Engine {
 
   private carriesDefaultRoute(endpoint: Endpoint): boolean {
     const network = this.networksById.get(endpoint.networkId);
-    return network !== undefined && network.driver === 'bridge' && !network.internal;
+    return network !== undefined && (network.driver === 'bridge' || network.driver === 'macvlan') && !network.internal;
   }
 
   /** After the default route's endpoint left, route through the next endpoint that can carry it. */

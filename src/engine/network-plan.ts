@@ -95,11 +95,28 @@ export function planBridgeSettings(networkId: string, options: Record<string, st
   };
 }
 
+export const MACVLAN_OPTION = { parent: 'parent', mode: 'macvlan_mode' } as const;
+const MACVLAN_MODES = ['bridge', 'private', 'vepa', 'passthru'];
+
+/** Docker's macvlan options; a parent-less (or internal) network would need a dummy link, which this kernel lacks. */
+function validateMacvlanOptions(options: Record<string, string>, internal: boolean): void {
+  const parent = options[MACVLAN_OPTION.parent];
+  if (parent === undefined || parent === '' || internal) {
+    throw invalid('macvlan networks need -o parent=<interface>: a parent-less or --internal macvlan network needs the kernel\'s dummy links (CONFIG_DUMMY), which this kernel does not have');
+  }
+  if (!INTERFACE_NAME_PATTERN.test(parent)) throw invalid(`invalid parent interface name "${parent}"`);
+  if (parent.includes('.')) throw invalid(`-o parent=${parent} is a VLAN sub-interface: this kernel has no 802.1q support (CONFIG_VLAN_8021Q)`);
+  const mode = options[MACVLAN_OPTION.mode];
+  if (mode !== undefined && mode !== '' && !MACVLAN_MODES.includes(mode)) throw invalid(`requested macvlan mode '${mode}' is not valid, 'bridge' mode is the macvlan driver default`);
+}
+
 function resolveDriver(driver: string | undefined): DriverName {
   const name = driver === undefined || driver === '' ? 'bridge' : driver;
   switch (name) {
     case 'bridge':
       return 'bridge';
+    case 'macvlan':
+      return 'macvlan';
     case 'host':
     case 'null':
       throw new SkiffError('forbidden', `only one instance of "${name}" network is allowed`);
@@ -127,7 +144,8 @@ export function planNetwork(request: NetworkCreateRequest, context: PlanContext)
   const ipamDriver = request.ipamDriver === undefined || request.ipamDriver === '' ? 'default' : request.ipamDriver;
   if (ipamDriver !== 'default') throw notFound(`plugin "${ipamDriver}" not found`);
   const options = request.options ?? {};
-  const bridge = planBridgeSettings(context.id, options, context.existing);
+  const bridge = driver === 'bridge' ? planBridgeSettings(context.id, options, context.existing) : undefined;
+  if (driver === 'macvlan') validateMacvlanOptions(options, request.internal ?? false);
   const usedSubnets = context.existing.flatMap((network) => network.ipam.pools.map((pool) => pool.subnet));
   const pools = planNetworkIpam({ requests: request.ipamConfig ?? [], enableIPv6: request.enableIPv6 ?? false, usedSubnets, networkName: request.name });
   return {
@@ -143,7 +161,7 @@ export function planNetwork(request: NetworkCreateRequest, context: PlanContext)
     ipam: { driver: ipamDriver, options: request.ipamOptions === undefined ? {} : request.ipamOptions, pools },
     options,
     labels: request.labels ?? {},
-    bridge,
+    ...(bridge === undefined ? {} : { bridge }),
   };
 }
 

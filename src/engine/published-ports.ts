@@ -35,7 +35,9 @@ export class PublishedPorts {
     if (requests.length === 0) return [];
     const bridgeName = network.bridge?.bridgeName;
     const containerIp = endpoint.ipv4?.split('/')[0];
-    if (bridgeName === undefined || containerIp === undefined) throw invalid(`ports cannot be published on network ${network.name}`);
+    // Only bridge networks publish: other drivers put containers straight on a link of their own, as in Docker.
+    if (bridgeName === undefined) return [];
+    if (containerIp === undefined) throw invalid(`ports cannot be published on network ${network.name}: the container has no IPv4 address there`);
     if (network.internal) return [];
     const explicitDefault = network.options[BRIDGE_OPTION.hostBindingIpv4];
     const networkDefault = explicitDefault === undefined || explicitDefault === '' ? this.defaultHostIp : explicitDefault;

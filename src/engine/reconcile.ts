@@ -7,7 +7,7 @@
  */
 import { AddressAllocator, cidrContains, parseAddress, parseCidr } from '../ipam/index.js';
 import type { NetworkDriver } from '../drivers/driver.js';
-import { deleteLink, linkExists, listLinks, SKIFF_LINK_ALIAS } from '../kernel/links.js';
+import { deleteLink, listLinks, SKIFF_LINK_ALIAS } from '../kernel/links.js';
 import { isMountPoint, listNetnsFiles, removeNetnsFile } from '../kernel/netns.js';
 import type { Store } from '../store/store.js';
 import type { DriverName, Endpoint, Network, Sandbox } from './model.js';
@@ -65,9 +65,9 @@ export async function reconcile(context: ReconcileContext): Promise<void> {
 
   // Endpoints whose veth vanished while their sandbox lives: plumb them again.
   for (const endpoint of endpoints.values()) {
-    if (await linkExists(endpoint.hostIfName)) continue;
     const network = networks.get(endpoint.networkId)!;
     const sandbox = sandboxes.get(endpoint.sandboxId)!;
+    if (await drivers[network.driver].endpointIntact(network, endpoint, sandbox)) continue;
     const peers = [...endpoints.values()].filter((other) => other.sandboxId === sandbox.id && other.id !== endpoint.id);
     const defaultRoute = context.carriesDefaultRoute(endpoint) && !peers.some((other) => context.carriesDefaultRoute(other) && other.ifName < endpoint.ifName);
     log(`endpoint ${endpoint.id} lost its link ${endpoint.hostIfName}: plumbing it again`);

@@ -61,3 +61,13 @@ test('interfaces, MACs and the ip batches of a join', () => {
   assert.deepEqual(sandboxSideLines(network, endpoint, { defaultRoute: true }), ['addr add 172.17.0.2/16 dev eth0', 'link set eth0 up', 'link set lo up', 'route replace default via 172.17.0.1 dev eth0']);
   assert.deepEqual(sandboxSideLines({ ...network, internal: true }, endpoint, { defaultRoute: true }).filter((line) => line.includes('route')), []);
 });
+
+test('macvlan networks: parent required (no dummy links here), no VLAN sub-interfaces, Docker\'s modes', () => {
+  const network = planNetwork({ name: 'lan', driver: 'macvlan', options: { parent: 'eth1' }, ipamConfig: [{ subnet: '192.168.77.0/24' }] }, context());
+  assert.equal(network.driver, 'macvlan');
+  assert.equal(network.bridge, undefined);
+  assert.throws(() => planNetwork({ name: 'n', driver: 'macvlan' }, context()), /need -o parent=<interface>.*CONFIG_DUMMY/);
+  assert.throws(() => planNetwork({ name: 'n', driver: 'macvlan', internal: true, options: { parent: 'eth1' } }, context()), /CONFIG_DUMMY/);
+  assert.throws(() => planNetwork({ name: 'n', driver: 'macvlan', options: { parent: 'eth1.10' } }, context()), /802\.1q/);
+  assert.throws(() => planNetwork({ name: 'n', driver: 'macvlan', options: { parent: 'eth1', macvlan_mode: 'weird' } }, context()), /requested macvlan mode 'weird' is not valid/);
+});
