@@ -16,6 +16,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "skiff: Node.js 20 or newer is needed (found $(node --version)); install it, then run this again" >&2
+  exit 1
+fi
+
 # The stock docker CLI drives skiff in the e2e tests. Debian's docker.io brings
 # one (20.10); its daemon is kept from starting so it never touches the host.
 if ! command -v docker >/dev/null 2>&1; then
