@@ -16,6 +16,22 @@ import { MAX_TCP_SIZE, RCODE, answerQuery, encodeResponse, encodeWithin, errorRe
 import { forwardQuery, parseUpstream, type Upstream } from './forward.js';
 import { FrameReader, frame } from './framing.js';
 
+/**
+ * A container's own loopback upstream (--dns 127.0.0.1) is on the container's
+ * loopback, not the daemon's: it is asked at the container's address, whose
+ * namespace sends it on to its loopback (see resolver-redirect.ts), so it is
+ * reached as the container would reach it.
+ */
+export function reachedThroughContainer(upstreams: Upstream[], containerIp: string): Upstream[] {
+  return upstreams.map((upstream) => (isLoopback(upstream.address) && upstream.family === 4 && ipaddr.isValid(containerIp)
+    ? { ...upstream, address: containerIp }
+    : upstream));
+}
+
+function isLoopback(address: string): boolean {
+  return ipaddr.isValid(address) && ipaddr.parse(address).range() === 'loopback';
+}
+
 export interface DnsServerOptions {
   records: DnsRecords;
   /** The daemon's upstream servers, already filtered (no container-unreachable loopback ones). */
@@ -163,7 +179,7 @@ export class DnsServer {
     const decision = answerQuery(query, asker, this.records, this.rotation);
     const maxSize = transport === 'udp' ? maxUdpSize(query) : MAX_TCP_SIZE;
     if (!decision.forward) return encodeResponse(message, decision.response, maxSize, transport === 'udp');
-    const upstreams = asker?.upstreams === undefined ? this.upstreams : parseUpstreams(asker.upstreams);
+    const upstreams = asker?.upstreams === undefined ? this.upstreams : reachedThroughContainer(parseUpstreams(asker.upstreams), sourceIp);
     return this.forward(message, query, upstreams, transport, maxSize);
   }
 

@@ -4,7 +4,7 @@
  * network, and 127.0.0.11 inside the container redirected to a gateway.
  * The default bridge has no name resolution, as in Docker.
  */
-import { DnsRecords, DnsServer, installResolverRedirect } from '../dns/index.js';
+import { DnsRecords, DnsServer, installResolverRedirect, parseUpstream, type Upstream } from '../dns/index.js';
 import type { Endpoint, Network, Sandbox } from './model.js';
 
 export interface NamedContainer {
@@ -30,6 +30,8 @@ export class NameService {
   private readonly server: DnsServer;
   /** Where each sandbox's 127.0.0.11 points now ("gateway container-ip"): rewriting NAT rules costs ~16 ms, so only a change does. */
   private readonly resolverTargets = new Map<string, string>();
+  /** Each sandbox's own loopback --dns servers, which its redirect table sends on to its loopback. */
+  private readonly loopbackUpstreams = new Map<string, Array<{ address: string; port: number }>>();
 
   constructor(upstreams: string[], log: (message: string) => void) {
     this.server = new DnsServer({ records: this.records, upstreams, onError: (error: unknown) => log(`dns: ${String(error)}`) });
@@ -41,6 +43,9 @@ export class NameService {
     const gateway = ipv4Gateway(network);
     if (gateway === undefined) return;
     await this.server.addListener(network.id, gateway);
+    this.loopbackUpstreams.set(sandbox.netnsPath, container.dns.map(parseUpstream)
+      .filter((upstream): upstream is Upstream => upstream !== undefined && upstream.family === 4 && upstream.address.startsWith('127.'))
+      .map(({ address, port }) => ({ address, port })));
     this.records.upsert({
       endpointId: endpoint.id, networkId: network.id, networkName: network.name, containerId: container.id,
       containerName: container.name, hostname: container.hostname, aliases: endpoint.aliases,
@@ -73,13 +78,14 @@ export class NameService {
     const next = targets[0];
     if (next === undefined || (current !== undefined && targets.includes(current))) return;
     const [gateway, containerIp] = next.split(' ') as [string, string];
-    await installResolverRedirect(sandbox.netnsPath, gateway, containerIp, { setRouteLocalnet: false });
+    await installResolverRedirect(sandbox.netnsPath, gateway, containerIp, { setRouteLocalnet: false, loopbackUpstreams: this.loopbackUpstreams.get(sandbox.netnsPath) ?? [] });
     this.resolverTargets.set(sandbox.netnsPath, next);
   }
 
   /** The sandbox is gone: forget where its redirect pointed. */
   sandboxReleased(netnsPath: string): void {
     this.resolverTargets.delete(netnsPath);
+    this.loopbackUpstreams.delete(netnsPath);
   }
 
   close(): Promise<void> {

@@ -112,3 +112,20 @@ test('other names are forwarded to the upstream; a dead upstream gets SERVFAIL a
   assert.match(dead, /status: SERVFAIL/, 'a dead upstream is answered with SERVFAIL, not silence');
   assert.deepEqual((await lookup('lonely', 'web1')).addresses.length, 1, 'local names still answer with --dns set');
 });
+
+test('a container\'s --dns 127.0.0.1 is its own loopback, as with Docker', async () => {
+  await daemon.ok('run', '-dit', '--name', 'selfdns', '--network', 'front', '--dns', '127.0.0.1', 'busybox', 'sh');
+  const sandboxKey = (await daemon.ok('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'selfdns')).trim();
+  // A DNS server on the container's own 127.0.0.1:53, in its namespace: the container's "local resolver".
+  const own = spawn('nsenter', [`--net=${sandboxKey}`, '--', process.execPath, upstreamScript, '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      own.stdout!.once('data', () => resolve());
+      own.once('exit', (code) => reject(new Error(`the container's DNS server exited with ${code}`)));
+    });
+    assert.deepEqual((await lookup('selfdns', 'upstream.test')).addresses, ['10.10.10.10'], 'forwarded to the container\'s own loopback');
+    assert.deepEqual((await lookup('selfdns', 'web1')).addresses.length, 1, 'container names still answered by skiff');
+  } finally {
+    own.kill();
+  }
+});
