@@ -124,5 +124,15 @@ export function networkCommand(client: () => Client, out: (text: string) => void
       if (deleted.length > 0) out(`Deleted Networks:\n${deleted.map((name) => `${name}\n`).join('')}`);
     });
 
+  network.command('diagnose').argument('<network>')
+    .description('Check the kernel against what skiff believes about a network (links, addresses, nftables, sandboxes)')
+    .action(async (name: string) => {
+      const { body } = await client().call('GET', `/networks/${encodeURIComponent(name)}/diagnose`);
+      const checks = body as Array<{ what: string; ok: boolean; detail: string }>;
+      out(checks.map((check) => `${check.ok ? 'ok  ' : 'FAIL'}  ${check.what}${check.ok ? '' : `: ${check.detail}`}\n`).join(''));
+      const failed = checks.filter((check) => !check.ok).length;
+      if (failed > 0) throw new Error(`${failed} of ${checks.length} checks failed: a daemon restart reconciles the kernel with the store`);
+    });
+
   return network;
 }

@@ -28,6 +28,7 @@ import { planNetwork, planPredefinedNetwork, PREDEFINED_NETWORKS, DEFAULT_MTU, t
 import { firewallNetworkOf, firewallStateOf } from './firewall-state.js';
 import { reconcile } from './reconcile.js';
 import { EventBus } from './events.js';
+import { diagnoseNetwork, type DiagnosisCheck } from './diagnose.js';
 import { randomBytes } from 'node:crypto';
 
 export interface EngineOptions {
@@ -132,6 +133,12 @@ export class Engine {
     const sandbox = this.sandboxesById.get(id);
     if (sandbox === undefined) throw notFound(`sandbox ${id} not found`);
     return sandbox;
+  }
+
+  /** Reads the kernel and says, check by check, whether it still matches the network (skiff network diagnose). */
+  diagnoseNetwork(reference: string): Promise<DiagnosisCheck[]> {
+    const network = this.getNetwork(reference);
+    return diagnoseNetwork(network, this.endpointsOfNetwork(network.id), this.sandboxesById, this.firewallTable);
   }
 
   listSandboxes(): Sandbox[] {

@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertInWorld, worldLinks } from '../helpers/world.js';
+import { assertInWorld, sh, worldLinks } from '../helpers/world.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 assertInWorld();
@@ -44,4 +44,28 @@ test('containers survive SIGTERM and SIGKILL of the daemon with their network an
   assert.deepEqual(await running(), ['two'], 'a restored container can be stopped');
   await daemon.ok('rm', '-f', 'one', 'two', 'brief');
   await daemon.ok('network', 'rm', 'keep');
+});
+
+test('skiff network diagnose finds what broke behind skiff\'s back; a restart repairs it', async () => {
+  await daemon.ok('network', 'create', 'checked');
+  await daemon.ok('run', '-d', '--name', 'probe', '--network', 'checked', 'busybox', 'sleep', '300');
+  const healthy = await daemon.skiff('network', 'diagnose', 'checked');
+  assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
+  assert.doesNotMatch(healthy.stdout, /FAIL/);
+  // Someone deletes the container's veth and a firewall element by hand.
+  const [network] = JSON.parse(await daemon.ok('network', 'inspect', 'checked')) as Array<{ Id: string; Containers: Record<string, { EndpointID: string }> }>;
+  const endpointId = Object.values(network!.Containers)[0]!.EndpointID;
+  await sh('ip', ['link', 'del', `veth${endpointId.slice(0, 7)}`]);
+  await sh('nft', ['delete', 'element', 'inet', 'skiff', 'bridges', `{ "br-${network!.Id.slice(0, 12)}" }`]);
+  const broken = await daemon.skiff('network', 'diagnose', 'checked');
+  assert.equal(broken.code, 1);
+  assert.match(broken.stdout, /^FAIL {2}nft skiff bridges holds "br-/m);
+  assert.match(broken.stdout, /^FAIL {2}endpoint probe .*is a port of br-/m);
+  daemon = await daemon.restart();
+  const repaired = await daemon.skiff('network', 'diagnose', 'checked');
+  assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+  const gateway = (await daemon.ok('network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', 'checked')).trim();
+  assert.equal((await daemon.docker('exec', 'probe', 'ping', '-c', '1', '-W', '2', gateway)).code, 0, 'the container reaches its gateway again');
+  await daemon.ok('rm', '-f', 'probe');
+  await daemon.ok('network', 'rm', 'checked');
 });

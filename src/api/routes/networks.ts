@@ -55,6 +55,11 @@ export function addNetworkRoutes(router: Router, engine: Engine): void {
     sendJson(response, 200, wire(engine.getNetwork(request.params['id']!)));
   });
 
+  // skiff's own: the kernel checked against what skiff believes (not a Docker route).
+  router.add('GET', '/networks/{id}/diagnose', async (request, response) => {
+    sendJson(response, 200, await engine.diagnoseNetwork(request.params['id']!));
+  });
+
   router.add('POST', '/networks/create', async (request, response) => {
     const network = await engine.createNetwork(networkCreateFromWire(await readJson(request.raw)));
     sendJson(response, 201, { Id: network.id, Warning: '' });
