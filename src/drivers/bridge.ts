@@ -4,7 +4,8 @@
  * the sandbox's namespace under its final name).
  */
 import type { Endpoint, Network, Sandbox } from '../engine/model.js';
-import { deleteLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
+import { deleteLink, deleteOwnLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
+import { conflict } from '../errors.js';
 import type { JoinOptions, NetworkDriver } from './driver.js';
 import { setIpv4InterfaceSysctl } from '../kernel/sysctl.js';
 
@@ -66,17 +67,21 @@ async function allowLoopbackSources(network: Network): Promise<void> {
 
 export class BridgeDriver implements NetworkDriver {
   async createNetwork(network: Network): Promise<void> {
+    const { bridgeName } = bridgeOf(network);
+    if (await linkExists(bridgeName)) {
+      throw conflict(`bridge name ${bridgeName} is already used by an interface on this host; choose another com.docker.network.bridge.name`);
+    }
     try {
       await ipBatch(bridgeCreateLines(network));
       await allowLoopbackSources(network);
     } catch (error) {
-      await deleteLink(bridgeOf(network).bridgeName);
+      await deleteOwnLink(bridgeName);
       throw error;
     }
   }
 
   async deleteNetwork(network: Network): Promise<void> {
-    await deleteLink(bridgeOf(network).bridgeName);
+    await deleteOwnLink(bridgeOf(network).bridgeName);
   }
 
   async join(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {

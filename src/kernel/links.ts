@@ -73,3 +73,24 @@ export async function deleteLink(name: string): Promise<void> {
     if (await linkExists(name)) throw error;
   }
 }
+
+/** The link's ifalias, or undefined when there is no such link. */
+async function aliasOf(name: string): Promise<string | undefined | null> {
+  try {
+    const { stdout } = await run('ip', ['-json', '-details', 'link', 'show', 'dev', name]);
+    return parseLinks(stdout)[0]?.alias ?? null;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Deletes a link only if skiff made it (it carries skiff's ifalias): undoing a
+ * failed create must never take an interface someone else owns, whatever name
+ * a user asked for. A missing link is success.
+ */
+export async function deleteOwnLink(name: string): Promise<void> {
+  const alias = await aliasOf(name);
+  if (alias === undefined || alias !== SKIFF_LINK_ALIAS) return;
+  await deleteLink(name);
+}

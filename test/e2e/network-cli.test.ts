@@ -111,6 +111,8 @@ test('bad input gets Docker\'s error and changes nothing', async () => {
     { args: ['$(reboot)'], error: /invalid network name/ },
     { args: ['x'.repeat(1000)], error: /invalid network name/ },
     { args: ['-o', 'com.docker.network.bridge.name=a;b', 'bad6'], error: /invalid bridge name/ },
+    // An interface skiff did not make is never taken over, nor deleted by the undo of a failed create.
+    { args: ['-o', 'com.docker.network.bridge.name=lo', 'bad9'], error: /bridge name lo is already used by an interface on this host/ },
     { args: ['-o', 'com.docker.network.bridge.enable_icc=maybe', 'bad7'], error: /invalid boolean "maybe"/ },
     { args: ['-o', 'com.docker.network.driver.mtu=9', 'bad8'], error: /invalid MTU/ },
   ];
