@@ -36,6 +36,7 @@ test('create, start, stop, restart, kill, wait and ps filters', async () => {
   assert.match(await daemon.ok('ps', '-a', '--filter', 'name=life', '--format', '{{.Status}}'), /^Exited \(137\)/);
   const notRunning = await daemon.docker('kill', 'life');
   assert.match(notRunning.stderr, /is not running/);
+  assert.equal((await daemon.ok('ps', '-ql', '--no-trunc')).trim(), id, 'docker ps -ql: the newest container, stopped or not (the seeds\' container:$(docker ps -ql))');
   await daemon.ok('rm', 'life');
   const gone = await daemon.docker('inspect', 'life');
   assert.equal(gone.code, 1);

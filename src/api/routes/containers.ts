@@ -39,7 +39,7 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
     const all = queryBool(request.query, 'all');
     const filters = parseFilters(request.query.get('filters'));
     const records = containers.list()
-      .filter((record) => all || record.state.status === 'running')
+      .filter((record) => all || record.state.status === 'running' || queryBool(request.query, 'latest') || Number(request.query.get('limit') ?? '-1') > 0)
       .filter((record) => [...filters].every(([key, values]) => values.some((value) => {
         if (key === 'name') return record.name.includes(value.replace(/^\//, ''));
         if (key === 'id') return record.id.startsWith(value);
@@ -49,7 +49,9 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
         throw invalid(`invalid filter '${key}'`);
       })))
       .sort((a, b) => b.created.localeCompare(a.created));
-    const limited = queryBool(request.query, 'latest') ? records.slice(0, 1) : records;
+    // docker ps -l / -n N: the newest N, stopped ones included.
+    const limit = queryBool(request.query, 'latest') ? 1 : Number(request.query.get('limit') ?? '-1');
+    const limited = limit > 0 ? records.slice(0, limit) : records;
     sendJson(response, 200, limited.map((record) => containerSummaryToWire(containers, record)));
   });
 
