@@ -42,10 +42,18 @@ export class Router {
       pathMatched = true;
       if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
       const params: Record<string, string> = {};
-      route.names.forEach((name, index) => { params[name] = decodeURIComponent(found[index + 1] ?? ''); });
+      route.names.forEach((name, index) => { params[name] = decodePathPart(found[index + 1] ?? ''); });
       return { handler: route.handler, params };
     }
     return pathMatched ? 'method-not-allowed' : undefined;
+  }
+}
+
+export function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw invalid(`invalid escape in request path: "${part}"`);
   }
 }
 

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { invalid, notFound, SkiffError } from '../errors.js';
+import { asSkiffError, invalid, notFound, SkiffError } from '../errors.js';
 import { Router, sendError } from './http.js';
 import { API_VERSION, compareApiVersions, MIN_API_VERSION, ENGINE_VERSION } from './version.js';
 
@@ -25,10 +25,25 @@ function dockerGroupId(): number | undefined {
 /** Handles a hijacked (Upgrade: tcp) request; false when the path is not one. */
 export type UpgradeRoute = (request: IncomingMessage, socket: Socket, head: Buffer, path: string, query: URLSearchParams) => Promise<boolean>;
 
-function stripVersion(rawUrl: string | undefined): { path: string; query: URLSearchParams } {
-  const url = new URL(rawUrl ?? '/', 'http://skiff');
+interface RequestTarget {
+  path: string;
+  query: URLSearchParams;
+  /** The API version the client asked for (path prefix /v1.NN), or the server's. */
+  apiVersion: string;
+}
+
+/** The path without its version prefix, the query and the version; a target that is no URL is the client's error. */
+function parseTarget(rawUrl: string | undefined): RequestTarget {
+  let url: URL;
+  try {
+    url = new URL(rawUrl ?? '/', 'http://skiff');
+  } catch {
+    throw invalid(`invalid request URI "${rawUrl ?? ''}"`);
+  }
   const versioned = VERSION_PREFIX.exec(url.pathname);
-  return { path: versioned === null ? url.pathname : versioned[2]!, query: url.searchParams };
+  return versioned === null
+    ? { path: url.pathname, query: url.searchParams, apiVersion: API_VERSION }
+    : { path: versioned[2]!, query: url.searchParams, apiVersion: versioned[1]! };
 }
 
 export function createApiServer(router: Router, log: (message: string) => void, upgrades: UpgradeRoute[] = []): Server {
@@ -37,16 +52,13 @@ export function createApiServer(router: Router, log: (message: string) => void, 
     response.setHeader('Docker-Experimental', 'false');
     response.setHeader('Ostype', 'linux');
     response.setHeader('Server', `Docker/${ENGINE_VERSION} (linux)`);
-    const url = new URL(raw.url ?? '/', 'http://skiff');
-    let path = url.pathname;
-    let apiVersion = API_VERSION;
-    const versioned = VERSION_PREFIX.exec(path);
-    if (versioned !== null) {
-      apiVersion = versioned[1]!;
-      path = versioned[2]!;
-    }
+    // A client gone mid-answer (write after its end, a reset) concerns that client only.
+    response.on('error', (error) => log(`${raw.method ?? 'GET'} ${raw.url ?? ''}: answering: ${error.message}`));
     const method = raw.method ?? 'GET';
+    let target: RequestTarget | undefined;
     const handle = async () => {
+      target = parseTarget(raw.url);
+      const { path, query, apiVersion } = target;
       if (compareApiVersions(apiVersion, API_VERSION) > 0) {
         throw invalid(`client version ${apiVersion} is too new. Maximum supported API version is ${API_VERSION}`);
       }
@@ -56,26 +68,29 @@ export function createApiServer(router: Router, log: (message: string) => void, 
       const matched = router.match(method, path);
       if (matched === undefined) throw notFound('page not found');
       if (matched === 'method-not-allowed') throw new SkiffError('invalid', 'method not allowed', { status: 405 });
-      await matched.handler({ method, path, params: matched.params, query: url.searchParams, raw, apiVersion }, response);
+      await matched.handler({ method, path, params: matched.params, query, raw, apiVersion }, response);
     };
     handle().catch((error: unknown) => {
-      if (!(error instanceof SkiffError) || error.status >= 500) log(`${method} ${path}: ${error instanceof Error ? error.message : String(error)}`);
+      if (!(error instanceof SkiffError) || error.status >= 500) log(`${method} ${target?.path ?? raw.url ?? ''}: ${error instanceof Error ? error.message : String(error)}`);
       sendError(response, error);
     });
   });
   server.on('upgrade', (raw: IncomingMessage, socket: Socket, head: Buffer) => {
-    const { path, query } = stripVersion(raw.url);
     socket.on('error', () => undefined);
     const handle = async () => {
+      const { path, query } = parseTarget(raw.url);
       for (const route of upgrades) if (await route(raw, socket, head, path, query)) return;
       throw notFound('page not found');
     };
     handle().catch((error: unknown) => {
-      const failure = error instanceof SkiffError ? error : new SkiffError('internal', String(error));
+      const failure = asSkiffError(error);
+      if (failure.status >= 500) log(`upgrade ${raw.url ?? ''}: ${failure.message}`);
       const body = JSON.stringify({ message: failure.message });
       socket.end(`HTTP/1.1 ${failure.status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     });
   });
+  // Out of descriptors at accept (EMFILE under a flood of clients): the clients wait, the daemon lives.
+  server.on('error', (error) => log(`API server: ${error.message}`));
   return server;
 }
 
@@ -85,7 +100,10 @@ export async function listenUnix(server: Server, socketPath: string): Promise<vo
   if (existsSync(socketPath)) rmSync(socketPath);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, () => resolve());
+    server.listen(socketPath, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const gid = dockerGroupId();
   if (gid !== undefined) chownSync(socketPath, 0, gid);

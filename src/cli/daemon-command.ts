@@ -1,6 +1,7 @@
 /** `skiff daemon`: dockerd's flag names. */
 import { Command } from 'commander';
 import { Daemon } from '../daemon/daemon.js';
+import { installLastResortHandlers } from '../daemon/last-resort.js';
 import { socketPathFromHost } from './client.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -18,6 +19,7 @@ export function daemonCommand(): Command {
     .option('--icc <bool>', 'Enable inter-container communication on the default bridge', 'true')
     .option('--firewall-table <name>', 'Name of skiff\'s nftables table (inet family)', 'skiff')
     .action(async (flags: { host: string; dataRoot: string; execRoot: string; dns: string[]; bridge: string; bip: string; ip: string; mtu: string; icc: string; firewallTable: string }) => {
+      installLastResortHandlers();
       const daemon = await Daemon.start({
         socketPath: socketPathFromHost(flags.host),
         dataRoot: flags.dataRoot,

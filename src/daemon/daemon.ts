@@ -45,13 +45,13 @@ export class Daemon {
   static async start(options: DaemonOptions): Promise<Daemon> {
     const log = options.log ?? ((message: string) => process.stderr.write(`skiff: ${message}\n`));
     const engine = await Engine.open({ ...options, log });
-    const runtime = new ContainerRuntime({ dataRoot: options.dataRoot, execRoot: options.execRoot });
+    const runtime = new ContainerRuntime({ dataRoot: options.dataRoot, execRoot: options.execRoot, log });
     const images = new ImageStore(options.dataRoot);
     const names = new NameService(daemonUpstreams(options.dnsServers ?? []), log);
     engine.onNetworkRemoved((network) => names.networkRemoved(network.id));
     const ports = new PublishedPorts(engine.firewallTable, options.defaultBridge?.hostBindingIpv4 ?? '0.0.0.0');
     engine.setPortSource(() => ports.firewallPorts());
-    const containers = new Containers(engine, runtime, images, names, ports, { dataRoot: options.dataRoot, dnsServers: options.dnsServers ?? [] });
+    const containers = new Containers(engine, runtime, images, names, ports, { dataRoot: options.dataRoot, dnsServers: options.dnsServers ?? [], log });
     await containers.restore();
     // The table was rendered before the running containers' ports were known.
     await engine.applyWholeFirewall();
@@ -69,7 +69,7 @@ export class Daemon {
     addNetworkRoutes(router, engine);
     addImageRoutes(router, images);
     addEventRoutes(router, engine.events);
-    const upgrade = addContainerRoutes(router, containers, runtime);
+    const upgrade = addContainerRoutes(router, containers, runtime, log);
     const server = createApiServer(router, log, [upgrade]);
     await listenUnix(server, options.socketPath);
     return new Daemon(engine, server, options.socketPath, { names, runtime, ports });

@@ -73,56 +73,88 @@ function answers(query: Buffer, candidate: Buffer): boolean {
 }
 
 /**
+ * One question to one upstream. The exchange owns its socket, its timer and
+ * its outcome, and settles exactly once: after that nothing touches the
+ * socket again, so no late callback (a connect that failed, a timer that
+ * fired first) can send on a closed socket or throw out of an event handler.
+ */
+class Exchange {
+  private settled = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    timeoutMs: number,
+    private readonly release: () => void,
+    private readonly resolve: (answer: Buffer | undefined) => void,
+  ) {
+    this.timer = setTimeout(() => this.settle(undefined), timeoutMs);
+  }
+
+  settle(answer: Buffer | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    try {
+      this.release();
+    } catch {
+      // Closing a socket Node already closed (an error on it did) is no failure of the exchange.
+    }
+    this.resolve(answer);
+  }
+
+  /** Runs a step on the socket while the exchange is open; a step that throws ends it unanswered. */
+  step(action: () => void): void {
+    if (this.settled) return;
+    try {
+      action();
+    } catch {
+      this.settle(undefined);
+    }
+  }
+}
+
+/**
  * One UDP exchange on a connected socket of its own: a port-unreachable from a
- * dead upstream surfaces as ECONNREFUSED at once instead of a timeout.
+ * dead upstream surfaces as ECONNREFUSED at once instead of a timeout, and an
+ * upstream with no route fails the connect at once.
  */
 function exchangeUdp(query: Buffer, upstream: Upstream, timeoutMs: number): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket(upstream.family === 4 ? 'udp4' : 'udp6');
-    let settled = false;
-    const finish = (answer: Buffer | undefined): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.close();
-      resolve(answer);
-    };
-    const timer = setTimeout(() => finish(undefined), timeoutMs);
-    socket.on('error', () => finish(undefined));
+    const exchange = new Exchange(timeoutMs, () => socket.close(), resolve);
+    socket.on('error', () => exchange.settle(undefined));
     socket.on('message', (message) => {
-      if (answers(query, message)) finish(message);
+      if (answers(query, message)) exchange.settle(message);
     });
-    socket.connect(upstream.port, upstream.address, () => {
-      socket.send(query, (error) => {
-        if (error) finish(undefined);
-      });
-    });
+    exchange.step(() => socket.connect(upstream.port, upstream.address, (error?: Error) => {
+      // Node calls this with the error when the connect failed (ENETUNREACH): the socket is not connected then.
+      if (error !== undefined && error !== null) {
+        exchange.settle(undefined);
+        return;
+      }
+      exchange.step(() => socket.send(query, (sendError) => {
+        if (sendError) exchange.settle(undefined);
+      }));
+    }));
   });
 }
 
 function exchangeTcp(query: Buffer, upstream: Upstream, timeoutMs: number): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: upstream.address, port: upstream.port, family: upstream.family });
+    const socket = new net.Socket();
+    const exchange = new Exchange(timeoutMs, () => socket.destroy(), resolve);
     const frames = new FrameReader();
-    let settled = false;
-    const finish = (answer: Buffer | undefined): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(answer);
-    };
-    const timer = setTimeout(() => finish(undefined), timeoutMs);
-    socket.on('error', () => finish(undefined));
-    socket.on('close', () => finish(undefined));
-    socket.on('connect', () => socket.write(frame(query)));
-    socket.on('data', (chunk: Buffer) => {
+    socket.on('error', () => exchange.settle(undefined));
+    socket.on('close', () => exchange.settle(undefined));
+    socket.on('connect', () => exchange.step(() => socket.write(frame(query))));
+    socket.on('data', (chunk: Buffer) => exchange.step(() => {
       for (const message of frames.push(chunk)) {
         if (answers(query, message)) {
-          finish(message);
+          exchange.settle(message);
           return;
         }
       }
-    });
+    }));
+    exchange.step(() => socket.connect({ host: upstream.address, port: upstream.port, family: upstream.family }));
   });
 }

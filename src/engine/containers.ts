@@ -35,7 +35,7 @@ export class Containers {
     private readonly images: ImageStore,
     private readonly names: NameService,
     private readonly ports: PublishedPorts,
-    private readonly options: { dataRoot: string; dnsServers: string[] },
+    private readonly options: { dataRoot: string; dnsServers: string[]; log: (message: string) => void },
   ) {
     for (const record of engine.store.containers<ContainerRecord>()) this.records.set(record.id, record);
     runtime.onExit((id, exitCode) => { this.trackRelease(id, this.handleExit(id, exitCode)); });
@@ -473,7 +473,7 @@ export class Containers {
   }
 
   private trackRelease(id: string, work: Promise<void>): void {
-    const tracked = work.catch(() => undefined).finally(() => { if (this.releasing.get(id) === tracked) this.releasing.delete(id); });
+    const tracked = work.catch((error: unknown) => this.options.log(`releasing container ${id} after its exit: ${String(error)}`)).finally(() => { if (this.releasing.get(id) === tracked) this.releasing.delete(id); });
     this.releasing.set(id, tracked);
   }
 

@@ -66,7 +66,7 @@ export class Engine {
   private readonly allocators = new Map<string, AddressAllocator[]>();
   private readonly drivers: Record<DriverName, NetworkDriver>;
   private extraFirewallPorts: () => FirewallPort[] = () => [];
-  readonly events = new EventBus();
+  readonly events: EventBus;
   /** Stable id of this daemon's data root (docker info's ID). */
   readonly daemonId: string;
 
@@ -76,6 +76,7 @@ export class Engine {
     this.netnsDir = join(options.execRoot, 'netns');
     mkdirSync(this.netnsDir, { recursive: true });
     this.log = options.log ?? (() => undefined);
+    this.events = new EventBus((error) => this.log(`event subscriber failed: ${String(error)}`));
     this.daemonId = this.store.getSetting('daemon-id') ?? newId();
     this.store.setSetting('daemon-id', this.daemonId);
     const bridge = new BridgeDriver();

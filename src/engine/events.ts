@@ -18,6 +18,9 @@ export interface DockerEvent {
 const RING_SIZE = 1024;
 
 export class EventBus {
+  /** A subscriber that throws (a client gone mid-write) is reported here; the others still get the event. */
+  constructor(private readonly onSubscriberError: (error: unknown) => void = (error) => process.stderr.write(`skiff: event subscriber failed: ${String(error)}\n`)) {}
+
   private readonly recent: DockerEvent[] = [];
   private readonly listeners = new Set<(event: DockerEvent) => void>();
 
@@ -30,7 +33,13 @@ export class EventBus {
     };
     this.recent.push(event);
     if (this.recent.length > RING_SIZE) this.recent.shift();
-    for (const listener of this.listeners) listener(event);
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.onSubscriberError(error);
+      }
+    }
   }
 
   since(seconds: number): DockerEvent[] {

@@ -47,6 +47,8 @@ export interface ContainerState {
 }
 
 export interface RuntimeOptions {
+  /** Where failures that belong to no request go (an exit listener that threw). */
+  log?: (message: string) => void;
   dataRoot: string;
   execRoot: string;
   /** The compiled shim; default dist/skiff-shim beside the compiled sources. */
@@ -106,8 +108,10 @@ export class ContainerRuntime {
   /** Containers whose exit we wait for, with the fs watcher on their bundle. */
   private readonly watched = new Map<string, FSWatcher | undefined>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly onListenerError: (message: string) => void;
 
   constructor(options: RuntimeOptions) {
+    this.onListenerError = options.log ?? ((message) => process.stderr.write(`skiff: ${message}\n`));
     this.dataRoot = options.dataRoot;
     this.execRoot = options.execRoot;
     this.runcRoot = join(options.execRoot, 'runc');
@@ -402,6 +406,12 @@ export class ContainerRuntime {
     }
     if (state.status !== 'exited' || !this.watched.has(id)) return;
     this.unwatch(id);
-    for (const listener of this.exitListeners) listener(id, state.exitCode ?? 255);
+    for (const listener of this.exitListeners) {
+      try {
+        listener(id, state.exitCode ?? 255);
+      } catch (error) {
+        this.onListenerError(`after container ${id} exited: ${String(error)}`);
+      }
+    }
   }
 }

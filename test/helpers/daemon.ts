@@ -3,11 +3,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
-import { scratchDir, tryRun } from './world.js';
+import { assertInWorld, scratchDir, tryRun } from './world.js';
+import { FATAL_MARKER } from '../../src/daemon/last-resort.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const skiffBin = join(repoRoot, 'bin', 'skiff');
@@ -42,13 +44,26 @@ async function waitForSocket(socketPath: string, child: ChildProcess, log: () =>
   throw new Error(`daemon did not listen within 10 s: ${log()}`);
 }
 
-export async function startDaemon(options: { extraArgs?: string[]; dir?: { path: string; remove: () => void } } = {}): Promise<TestDaemon> {
+export interface DaemonStartOptions {
+  extraArgs?: string[];
+  dir?: { path: string; remove: () => void };
+  /**
+   * Start without --dns, so that the daemon forwards to the resolvers of the
+   * world's /etc/resolv.conf — which the test first points at these addresses
+   * (a bind mount private to the world; none of them is the machine's resolver).
+   */
+  hostResolvers?: string[];
+}
+
+export async function startDaemon(options: DaemonStartOptions = {}): Promise<TestDaemon> {
   const scratch = options.dir ?? scratchDir('skiff-daemon-');
   const dir = scratch.path;
   const socketPath = join(dir, 'skiff.sock');
   const dataRoot = join(dir, 'data');
   const execRoot = join(dir, 'exec');
-  const args = [skiffBin, 'daemon', '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--dns', '127.0.0.1', ...(options.extraArgs ?? [])];
+  if (options.hostResolvers !== undefined) pointWorldResolvConf(dir, options.hostResolvers);
+  const dns = options.hostResolvers === undefined ? ['--dns', '127.0.0.1'] : [];
+  const args = [skiffBin, 'daemon', '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, ...dns, ...(options.extraArgs ?? [])];
   // A killed daemon leaves its socket file: wait for the new one, not the old.
   rmSync(socketPath, { force: true });
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -83,6 +98,7 @@ export async function startDaemon(options: { extraArgs?: string[]; dir?: { path:
       return startDaemon({ ...options, dir: scratch });
     },
     cleanup: async () => {
+      assertNeverFatal(output);
       // Containers are processes outside the world's namespaces' lifetime: remove them all first.
       if (child.exitCode === null && child.signalCode === null) {
         const ids = (await daemon.docker('ps', '-aq')).stdout.split('\n').filter((id) => id !== '');
@@ -94,6 +110,24 @@ export async function startDaemon(options: { extraArgs?: string[]; dir?: { path:
     },
   };
   return daemon;
+}
+
+/** The daemon's last-resort handler was never reached: every failure stayed local. */
+export function assertNeverFatal(daemonLog: string): void {
+  assert.ok(!daemonLog.includes(FATAL_MARKER), `the daemon hit its last-resort handler:\n${daemonLog}`);
+}
+
+/**
+ * This world's /etc/resolv.conf now names these servers: a file of the test's
+ * bind-mounted over it, in the world's private mount namespace. Never written
+ * through: the path may be the machine's own file.
+ */
+function pointWorldResolvConf(dir: string, servers: string[]): void {
+  assertInWorld();
+  const file = join(dir, 'host-resolv.conf');
+  const alreadyPointed = existsSync(file);
+  writeFileSync(file, servers.map((server) => `nameserver ${server}\n`).join(''));
+  if (!alreadyPointed) execFileSync('mount', ['--bind', file, '/etc/resolv.conf']);
 }
 
 function tryRunEnv(program: string, args: string[], env: NodeJS.ProcessEnv) {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Containers } from '../../engine/containers.js';
 import type { ContainerRuntime } from '../../runtime/containers.js';
 import { invalid, notFound } from '../../errors.js';
-import { parseFilters, queryBool, readJson, sendJson, sendNoContent, type Router } from '../http.js';
+import { decodePathPart, parseFilters, queryBool, readJson, sendJson, sendNoContent, type Router } from '../http.js';
 import { containerCreateFromWire, containerSummaryToWire, containerToWire, endpointRequestFromConnect } from '../wire/containers.js';
 import { optionalBool, optionalString, optionalStringArray } from '../wire/json-fields.js';
 
@@ -19,7 +19,15 @@ function upgradeHeaders(socket: Socket, tty: boolean): void {
   socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.${tty ? 'raw-stream' : 'multiplexed-stream'}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
 }
 
-export function addContainerRoutes(router: Router, containers: Containers, runtime: ContainerRuntime): UpgradeHandler {
+export function addContainerRoutes(router: Router, containers: Containers, runtime: ContainerRuntime, log: (message: string) => void): UpgradeHandler {
+  /** A stream that fails (a log file gone mid-read) ends its client's stream, never the daemon. */
+  const relay = (what: string, source: NodeJS.ReadableStream, client: NodeJS.WritableStream & { destroy: () => void }, options?: { end?: boolean }) => {
+    source.on('error', (error: Error) => {
+      log(`${what}: ${error.message}`);
+      client.destroy();
+    });
+    source.pipe(client, options);
+  };
   const execs = new Map<string, ExecRecord>();
 
   /** Starts an exec instance; its record learns the exit code when the process ends (GET /exec/{id}/json). */
@@ -108,7 +116,7 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
       tail: tail === null || tail === 'all' ? undefined : Number(tail),
     });
     response.writeHead(200, { 'Content-Type': record.config.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
-    stream.pipe(response);
+    relay(`logs of ${record.id}`, stream, response);
     response.on('close', () => (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.());
   });
 
@@ -136,7 +144,7 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
     const running = launchExec(exec);
     if (optionalBool(body, 'Detach')) { running.output.resume(); sendNoContent(response, 200); return; }
     response.writeHead(200, { 'Content-Type': exec.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
-    running.output.pipe(response);
+    relay(`exec ${exec.id}`, running.output, response);
   });
 
   router.add('POST', '/exec/{id}/resize', (_request, response) => { sendNoContent(response, 200); });
@@ -159,7 +167,7 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
     if (socket === undefined || detach) { running.output.resume(); return; }
     // docker exec -i: what the client types goes to the process's stdin over the same hijacked connection.
     if (running.input !== undefined) socket.pipe(running.input);
-    running.output.pipe(socket, { end: false });
+    relay(`exec ${exec.id}`, running.output, socket, { end: false });
     await new Promise<void>((resolve) => running.output.on('end', () => resolve()));
     await running.exitCode.catch(() => undefined);
     socket.end();
@@ -168,7 +176,7 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
   return async (_raw, socket, head, path, query) => {
     const attach = /^\/containers\/([^/]+)\/attach$/.exec(path);
     if (attach !== null) {
-      const record = containers.get(decodeURIComponent(attach[1]!));
+      const record = containers.get(decodePathPart(attach[1]!));
       upgradeHeaders(socket, record.config.tty);
       // docker run attaches before it starts the container: wait for that start.
       const attachedBeforeStart = record.state.status !== 'running';
@@ -182,7 +190,7 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
       const detached = containers.trackAttach(record.id);
       const { output, input } = runtime.attach(record.id, { fromStart: attachedBeforeStart });
       if (input !== undefined && queryBool(query, 'stdin')) socket.pipe(input as NodeJS.WritableStream);
-      output.pipe(socket);
+      relay(`attach to ${record.id}`, output, socket);
       output.on('end', detached);
       socket.on('error', () => undefined);
       socket.on('close', () => {
@@ -193,7 +201,7 @@ export function addContainerRoutes(router: Router, containers: Containers, runti
     }
     const exec = /^\/exec\/([^/]+)\/start$/.exec(path);
     if (exec !== null) {
-      const record = execs.get(decodeURIComponent(exec[1]!));
+      const record = execs.get(decodePathPart(exec[1]!));
       if (record === undefined) throw notFound(`No such exec instance: ${exec[1]}`);
       let body: { Detach?: boolean } = {};
       try { body = head.length === 0 ? {} : JSON.parse(head.toString('utf8')) as { Detach?: boolean }; } catch { /* the body is optional */ }

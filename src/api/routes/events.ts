@@ -29,7 +29,7 @@ export function addEventRoutes(router: Router, events: EventBus): void {
     const until = parseTime(request.query.get('until'));
     response.writeHead(200, { 'Content-Type': 'application/json' });
     response.flushHeaders();
-    const write = (event: DockerEvent) => { if (matches(event, filters)) response.write(`${JSON.stringify(event)}\n`); };
+    const write = (event: DockerEvent) => { if (!response.writableEnded && matches(event, filters)) response.write(`${JSON.stringify(event)}\n`); };
     if (since !== undefined) for (const event of events.since(since)) if (until === undefined || event.time <= until) write(event);
     if (until !== undefined && until * 1000 <= Date.now()) { response.end(); return; }
     const unsubscribe = events.subscribe(write);

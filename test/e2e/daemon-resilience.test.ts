@@ -1,0 +1,177 @@
+/**
+ * A failure while serving one request, DNS question or event stays local:
+ * the daemon keeps serving. Here with no uplink at all: the daemon forwards
+ * to the world's resolv.conf servers, which have no route (the case that used
+ * to end the daemon on the first outside lookup); malformed requests; and a
+ * seeded chaos run of network and container operations with outside lookups
+ * and SIGKILLs of the daemon at random moments.
+ *
+ * Replay a chaos run with SKIFF_CHAOS_SEED=N.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { assertInWorld, worldLinks } from '../helpers/world.js';
+import { assertNeverFatal, importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+
+assertInWorld();
+
+/** Not routable from this world (it has no uplink): the "host's resolvers" of a laptop gone offline. */
+const UNREACHABLE_RESOLVERS = ['192.0.2.1', '2001:db8::1'];
+
+let daemon: TestDaemon;
+
+before(async () => {
+  daemon = await startDaemon({ hostResolvers: UNREACHABLE_RESOLVERS });
+  await importBusybox(daemon);
+});
+after(async () => { await daemon.cleanup(); });
+
+function daemonAlive(): boolean {
+  return daemon.process.exitCode === null && daemon.process.signalCode === null;
+}
+
+/** Raw bytes to the API socket; the reply's status line (or '' when the connection closed with none). */
+function rawRequest(socketPath: string, bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(socketPath);
+    let reply = '';
+    socket.on('data', (chunk: Buffer) => { reply += chunk.toString(); });
+    socket.on('error', () => resolve(reply.split('\r\n')[0] ?? ''));
+    socket.on('close', () => resolve(reply.split('\r\n')[0] ?? ''));
+    socket.on('connect', () => socket.end(bytes));
+  });
+}
+
+describe('a daemon with no way out', () => {
+  it('answers an outside name with SERVFAIL and keeps running (nslookup example.com 127.0.0.11)', async () => {
+    await daemon.ok('network', 'create', 'dn');
+    await daemon.ok('run', '-d', '--name', 'q1', '--network', 'dn', 'busybox', 'sleep', '120');
+    await daemon.ok('run', '-d', '--name', 'q2', '--network', 'dn', 'busybox', 'sleep', '120');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const lookup = await daemon.docker('exec', 'q1', 'nslookup', 'example.com', '127.0.0.11');
+      assert.notEqual(lookup.code, 0);
+      assert.match(lookup.stdout + lookup.stderr, /SERVFAIL|can't find/, lookup.stdout + lookup.stderr);
+    }
+    const ping = await daemon.docker('exec', 'q1', 'ping', '-c', '1', '-W', '2', 'outside.example');
+    assert.notEqual(ping.code, 0, 'an outside name does not resolve');
+    assert.ok(daemonAlive(), `the daemon is still running:\n${daemon.log()}`);
+    const local = await daemon.docker('exec', 'q1', 'nslookup', 'q2', '127.0.0.11');
+    assert.equal(local.code, 0, `local names still answer: ${local.stdout}${local.stderr}`);
+    await daemon.ok('version');
+    await daemon.ok('rm', '-f', 'q1', 'q2');
+    await daemon.ok('network', 'rm', 'dn');
+  });
+
+  it('answers malformed requests with an error and keeps serving', async () => {
+    const replies = [
+      await rawRequest(daemon.socketPath, 'GET //[ HTTP/1.1\r\nHost: x\r\n\r\n'),
+      await rawRequest(daemon.socketPath, 'GET /v1.41/containers/%E0%A4%A/json HTTP/1.1\r\nHost: x\r\n\r\n'),
+      await rawRequest(daemon.socketPath, 'POST /v1.41/networks/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\n{"Name":['),
+      await rawRequest(daemon.socketPath, 'POST /v1.41/containers/%E0%A4%A/attach?stream=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n'),
+      await rawRequest(daemon.socketPath, 'NOT HTTP AT ALL\r\n\r\n'),
+    ];
+    for (const status of replies.slice(0, 4)) assert.match(status, /^HTTP\/1\.1 4\d\d /, `a client error: ${replies.join(' | ')}`);
+    assert.ok(daemonAlive(), `the daemon is still running:\n${daemon.log()}`);
+    assert.equal((await daemon.http('GET', '/_ping')).body, 'OK');
+  });
+});
+
+/** mulberry32: a small seeded generator, so a failing run can be replayed. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+interface InspectedNetwork { Name: string; Containers: Record<string, { Name: string; IPv4Address: string }> }
+
+describe('chaos: random operations, outside lookups and SIGKILLs', () => {
+  const seed = Number(process.env['SKIFF_CHAOS_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+  const random = seededRandom(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const NETWORKS = ['c0', 'c1', 'c2'] as const;
+  const CONTAINERS = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5'] as const;
+  const OPERATIONS = 45;
+  const KILLS = 3;
+  const trail: string[] = [];
+  const context = () => `seed ${seed} (replay with SKIFF_CHAOS_SEED=${seed}); operations: ${trail.join('; ')}`;
+
+  interface Seen { networks: string[]; running: string[]; stopped: string[] }
+  /** What exists now, so that most operations are ones a user would try (a few still fail, as users' do). */
+  const look = async (): Promise<Seen> => {
+    const networks = (await daemon.ok('network', 'ls', '--format', '{{.Name}}')).split('\n').filter((name) => (NETWORKS as readonly string[]).includes(name));
+    const states = (await daemon.ok('ps', '-a', '--format', '{{.Names}} {{.State}}')).split('\n').filter(Boolean).map((line) => line.split(' ') as [string, string]);
+    return { networks, running: states.filter(([, state]) => state === 'running').map(([name]) => name), stopped: states.filter(([, state]) => state !== 'running').map(([name]) => name) };
+  };
+  const orAny = (names: string[], fallback: readonly string[]) => pick(names.length > 0 ? names : fallback);
+  const operations: Array<[weight: number, make: (seen: Seen) => string[]]> = [
+    [2, () => ['network', 'create', pick(NETWORKS)]],
+    [1, (seen) => ['network', 'rm', orAny(seen.networks, NETWORKS)]],
+    [4, (seen) => ['run', '-d', '--name', pick(CONTAINERS), '--network', pick([...seen.networks, 'bridge']), 'busybox', 'sleep', '600']],
+    [1, (seen) => ['rm', '-f', orAny([...seen.running, ...seen.stopped], CONTAINERS)]],
+    [1, (seen) => ['stop', '-t', '0', orAny(seen.running, CONTAINERS)]],
+    [1, (seen) => ['start', orAny(seen.stopped, CONTAINERS)]],
+    [2, (seen) => ['network', 'connect', orAny(seen.networks, NETWORKS), orAny(seen.running, CONTAINERS)]],
+    [2, (seen) => ['network', 'disconnect', orAny(seen.networks, NETWORKS), orAny(seen.running, CONTAINERS)]],
+    [3, (seen) => ['exec', orAny(seen.running, CONTAINERS), 'nslookup', pick(['example.com', 'outside.example', 'q.test']), '127.0.0.11']],
+    [2, (seen) => ['exec', orAny(seen.running, CONTAINERS), 'nslookup', pick(CONTAINERS), '127.0.0.11']],
+  ];
+  const totalWeight = operations.reduce((sum, [weight]) => sum + weight, 0);
+  const nextOperation = (seen: Seen): string[] => {
+    let ticket = random() * totalWeight;
+    for (const [weight, make] of operations) {
+      ticket -= weight;
+      if (ticket < 0) return make(seen);
+    }
+    return operations[0]![1](seen);
+  };
+
+  /** The daemon answers; nothing reached its last-resort handler; no address is held twice on one network. */
+  const assertHealthy = async (when: string) => {
+    assert.ok(daemonAlive(), `daemon died ${when}; ${context()}\n${daemon.log()}`);
+    assertNeverFatal(daemon.log());
+    await daemon.ok('version');
+    const ids = (await daemon.ok('network', 'ls', '-q')).split('\n').filter(Boolean);
+    const networks = JSON.parse(await daemon.ok('network', 'inspect', ...ids)) as InspectedNetwork[];
+    for (const network of networks) {
+      const addresses = Object.values(network.Containers).map((endpoint) => endpoint.IPv4Address).filter(Boolean);
+      assert.equal(new Set(addresses).size, addresses.length, `an address held twice on ${network.Name} ${when}: ${addresses.join(', ')}; ${context()}`);
+    }
+  };
+
+  it('keeps serving and stays consistent', async () => {
+    process.stdout.write(`chaos seed ${seed}\n`);
+    const killAt = new Set(Array.from({ length: KILLS }, () => 1 + Math.floor(random() * (OPERATIONS - 1))));
+    for (let step = 0; step < OPERATIONS; step++) {
+      const args = nextOperation(await look());
+      trail.push(`${step}:${args.join(' ')}`);
+      if (!killAt.has(step)) {
+        const result = await daemon.docker(...args);
+        // An exec's own command may fail (a name that does not resolve); anything else that fails says why.
+        if (result.code !== 0 && args[0] !== 'exec') assert.match(result.stderr, /\S/, `a failed operation says why: docker ${args.join(' ')}; ${context()}`);
+        assert.ok(daemonAlive(), `daemon died after docker ${args.join(' ')}; ${context()}\n${daemon.log()}`);
+        continue;
+      }
+      // SIGKILL while the operation is under way, then a restart.
+      const underWay = daemon.docker(...args);
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 250)));
+      trail.push(`${step}:SIGKILL`);
+      await daemon.kill('SIGKILL');
+      await underWay;
+      daemon = await daemon.restart();
+      await assertHealthy(`after the SIGKILL at step ${step}`);
+    }
+    await assertHealthy('at the end');
+    process.stdout.write(`chaos trail: ${trail.join("; ")}\n`);
+    const all = (await daemon.ok('ps', '-aq')).split('\n').filter(Boolean);
+    if (all.length > 0) await daemon.ok('rm', '-f', ...all);
+    for (const network of NETWORKS) await daemon.docker('network', 'rm', network);
+    assert.deepEqual((await worldLinks()).filter((link) => link.startsWith('veth') || link.startsWith('br-')), [], `no veth or bridge left; ${context()}`);
+  });
+});
