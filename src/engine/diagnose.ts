@@ -51,6 +51,18 @@ async function elementPresent(table: string, set: string, element: string): Prom
   }
 }
 
+/** route_localnet is safe only with the input rule that keeps containers off the host's 127.0.0.0/8. */
+async function loopbackGuardCheck(firewallTable: string): Promise<DiagnosisCheck> {
+  const what = `nft ${firewallTable} input drops new connections to 127.0.0.0/8 from outside lo (containers cannot reach the host's loopback services)`;
+  try {
+    const { stdout } = await run('nft', ['list', 'chain', 'inet', firewallTable, 'input']);
+    const guarded = /iifname != "lo" ip daddr 127\.0\.0\.0\/8 .*drop/.test(stdout);
+    return { what, ok: guarded, detail: guarded ? 'present' : 'rule missing: restart the daemon to restore it' };
+  } catch (error) {
+    return { what, ok: false, detail: `no input chain: ${(error as Error).message.split('\n')[0]}` };
+  }
+}
+
 async function bridgeChecks(network: Network, firewallTable: string): Promise<DiagnosisCheck[]> {
   const bridgeName = network.bridge!.bridgeName;
   const link = await linkState(bridgeName);
@@ -64,6 +76,7 @@ async function bridgeChecks(network: Network, firewallTable: string): Promise<Di
   checks.push({ what: `${bridgeName} keeps its own MAC`, ok: link.address === bridgeMac(network.id), detail: `${link.address ?? '?'} (expected ${bridgeMac(network.id)}; a changing MAC leaves neighbours' ARP entries stale)` });
   const localnet = (await readFile(`/proc/sys/net/ipv4/conf/${bridgeName}/route_localnet`, 'utf8').catch(() => '?')).trim();
   checks.push({ what: `route_localnet on ${bridgeName} (published ports from 127.0.0.1)`, ok: localnet === '1', detail: localnet });
+  checks.push(await loopbackGuardCheck(firewallTable));
   for (const { set, element, present } of expectedFirewallElements(network)) {
     const found = await elementPresent(firewallTable, set, element);
     checks.push({ what: `nft ${firewallTable} ${set} ${present ? 'holds' : 'does not hold'} ${element}`, ok: found === present, detail: found ? 'present' : 'absent' });

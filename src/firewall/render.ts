@@ -9,10 +9,12 @@
  *
  * Ports bound to 127.0.0.1 are reached by the host's own processes through
  * the output hook; the kernel routes such 127.0.0.0/8-sourced packets out of
- * a bridge only with sysctl net.ipv4.conf.all.route_localnet=1, which the
- * caller sets (the postrouting chain then masquerades them to the bridge's
- * address). Prerouting never translates 127.0.0.0/8 destinations, so with
- * route_localnet on, other hosts still cannot reach loopback-bound ports.
+ * a bridge only with route_localnet=1 on the bridge, which the caller sets
+ * (the postrouting chain then masquerades them to the bridge's address).
+ * Prerouting never translates 127.0.0.0/8 destinations, and the input chain
+ * drops new connections to 127.0.0.0/8 from any interface but lo, so with
+ * route_localnet on, neither other hosts nor containers reach the host's
+ * loopback.
  *
  * A container reaching its own published port needs hairpin mode on its
  * bridge port (`bridge link set dev VETH hairpin on`): br_netfilter turns
@@ -23,6 +25,7 @@ import { DEFAULT_TABLE, checkTableName, type FirewallNetwork, type FirewallPort,
 
 /** skiff's own chains, rewritten on every renderTable. */
 const HOOKED_CHAINS = [
+  { name: 'input', spec: 'type filter hook input priority filter; policy accept;' },
   { name: 'forward', spec: 'type filter hook forward priority filter; policy accept;' },
   { name: 'prerouting', spec: 'type nat hook prerouting priority dstnat; policy accept;' },
   { name: 'output', spec: 'type nat hook output priority -100; policy accept;' },
@@ -154,6 +157,13 @@ function rules(table: string): string[] {
   const rule = (chain: string, text: string) => `add rule inet ${table} ${chain} ${text}`;
   const s = (key: SetKey) => `@${SETS[key].name}`;
   return [
+    // route_localnet on skiff's bridges lets the host's loopback reach published
+    // ports, and would let a container (with CAP_NET_RAW) reach the host's
+    // 127.0.0.1-only services too (CVE-2020-8558). Only the answers of the host's
+    // own connections, and what skiff itself DNAT'ed, may arrive for 127.0.0.0/8
+    // from outside lo. IPv6 needs no rule: the kernel drops ::1 arriving on any
+    // other interface (the e2e host-boundaries test shows it).
+    rule('input', 'iifname != "lo" ip daddr 127.0.0.0/8 ct state != { established, related } ct status ! dnat drop'),
     rule('forward', `jump ${USER_CHAIN}`),
     // Within one bridge (br_netfilter shows bridged traffic with iifname == oifname).
     rule('forward', `iifname . oifname ${s('iccBridges')} accept`),

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { assertInWorld, makeLinkedHost, scratchDir, sh, tryRun, type NetnsHandle } from '../helpers/world.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { httpGet } from '../helpers/traffic.js';
 
 assertInWorld();
 
@@ -30,14 +31,6 @@ after(async () => {
   scratch.remove();
 });
 
-
-/** An HTTP GET with busybox nc (busybox wget is unreliable here), from the world or a namespace. */
-async function httpGet(address: string, port: number, netns?: NetnsHandle): Promise<string> {
-  const request = `GET / HTTP/1.0\r\nHost: x\r\n\r\n`;
-  const args = ['-c', `printf '${request.replaceAll('\r\n', '\\r\\n')}' | busybox nc -w 3 ${address} ${port}`];
-  const result = netns === undefined ? await tryRun('sh', args) : await netns.tryExec('sh', args);
-  return result.stdout;
-}
 
 /** Sends one datagram from inside a namespace and returns the reply (node, bounded by a timeout). */
 async function udpRoundTrip(netns: NetnsHandle, address: string, port: number, text: string): Promise<string> {
