@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { renderResolverRedirect } from '../src/dns/resolver-redirect.js';
+import { renderResolverRedirect } from '../src/firewall/resolver-redirect.js';
 import { makeNetns } from './world.js';
 import { epochMs, execBreakdown, openContainerWorld, Samples, timedDocker, type ExecBreakdown, type PerDaemon, type Side } from './container-world.js';
 import { pidsNamed, pssKb, rssKb, sum } from './memory.js';

@@ -29,7 +29,7 @@ export async function populatePhase(): Promise<{ endpoints: number }> {
     }
     return { endpoints: engine.endpointsOfNetwork(engine.getNetwork(network).id).length };
   } finally {
-    engine.close();
+    await engine.close();
   }
 }
 
@@ -45,6 +45,6 @@ export async function teardownPhase(): Promise<{ removedSandboxes: number }> {
     await deleteTable('skiff');
     return { removedSandboxes: sandboxes.length };
   } finally {
-    engine.close();
+    await engine.close();
   }
 }

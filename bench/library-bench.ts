@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Engine } from '../src/engine/engine.js';
-import type { Sandbox } from '../src/engine/model.js';
+import type { Sandbox } from '../src/model/network.js';
 import { deleteTable } from '../src/firewall/index.js';
 import { installExecTrace, withExecTrace, type ExecRecord } from './exec-trace.js';
 import { describe, ms, ratio, summarize, table, timed, type Summary } from './stats.js';
@@ -168,7 +168,7 @@ export async function libraryPhase(): Promise<LibraryResult> {
     await engine.pruneNetworks().catch((error: unknown) => leftovers.push(`networks: ${String(error)}`));
     execFileSync('ip', ['link', 'del', 'skiff0']);
     await deleteTable('skiff');
-    engine.close();
+    await engine.close();
     leftovers.push(...kernelLeftovers(), ...mountsUnder(scratch.path).map((mount) => `mount ${mount}`));
     scratch.remove();
     console.log(`library world cleanup: ${leftovers.length === 0 ? 'nothing left' : leftovers.join(', ')}`);

@@ -2,4 +2,3 @@ export { DnsRecords, canonicalAddress, reverseName, type DnsEndpoint, type Asker
 export { answerQuery, parseQuery, encodeResponse, encodeWithin, errorReply, maxUdpSize, RESPONSE_TTL, RCODE, type Decision, type Parsed } from './answer.js';
 export { forwardQuery, parseUpstream, MAX_UPSTREAMS, type Upstream, type ForwardOptions } from './forward.js';
 export { DnsServer, type DnsServerOptions } from './server.js';
-export { renderResolverRedirect, installResolverRedirect, removeResolverRedirect, RESOLVER_ADDRESS, REDIRECT_TABLE } from './resolver-redirect.js';

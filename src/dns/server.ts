@@ -19,7 +19,7 @@ import { FrameReader, frame } from './framing.js';
 /**
  * A container's own loopback upstream (--dns 127.0.0.1) is on the container's
  * loopback, not the daemon's: it is asked at the container's address, whose
- * namespace sends it on to its loopback (see resolver-redirect.ts), so it is
+ * namespace sends it on to its loopback (see firewall/resolver-redirect.ts), so it is
  * reached as the container would reach it.
  */
 export function reachedThroughContainer(upstreams: Upstream[], containerIp: string): Upstream[] {

@@ -3,7 +3,8 @@
  * (host side `veth<7 hex>` on the bridge, the other end created directly in
  * the sandbox's namespace under its final name).
  */
-import type { Endpoint, Network, Sandbox } from '../engine/model.js';
+import { cidrOf, familyOfCidr } from '../model/address.js';
+import type { Endpoint, Network, Sandbox } from '../model/network.js';
 import { deleteLink, deleteOwnLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
 import { conflict } from '../errors.js';
 import type { JoinOptions, NetworkDriver } from './driver.js';
@@ -21,7 +22,7 @@ function bridgeOf(network: Network): { bridgeName: string; mtu: number } {
 /** `ip -batch` lines that build a network's bridge with its gateway addresses. */
 export function bridgeCreateLines(network: Network): string[] {
   const { bridgeName, mtu } = bridgeOf(network);
-  const gatewayLines = network.ipam.pools.map((pool) => `addr add ${pool.gateway}/${prefixOf(pool.subnet)} dev ${bridgeName}${pool.subnet.includes(':') ? ' nodad' : ''}`);
+  const gatewayLines = network.ipam.pools.map((pool) => `addr add ${pool.gateway}/${prefixOf(pool.subnet)} dev ${bridgeName}${familyOfCidr(pool.subnet) === 6 ? ' nodad' : ''}`);
   // A bridge without its own MAC takes the lowest of its ports' and changes it as
   // containers come and go: neighbours' ARP entries for the gateway then point
   // nowhere until they expire. A fixed MAC, derived from the network id, avoids it.
@@ -44,16 +45,23 @@ export function hostSideLines(network: Network, endpoint: Endpoint, sandbox: San
   ];
 }
 
-export function sandboxSideLines(network: Network, endpoint: Endpoint, options: JoinOptions): string[] {
+/** `ip -batch` lines that route the sandbox's default traffic through these gateways on the endpoint's interface. */
+export function defaultRouteLines(endpoint: Endpoint, gateways: readonly string[]): string[] {
+  // ip -batch takes no per-line -6: iproute2 infers the family from the gateway.
+  return gateways.map((gateway) => `route replace default via ${gateway} dev ${endpoint.ifName}`);
+}
+
+export function sandboxSideLines(endpoint: Endpoint, options: JoinOptions): string[] {
   const lines: string[] = [];
-  if (endpoint.ipv4 !== undefined) lines.push(`addr add ${endpoint.ipv4} dev ${endpoint.ifName}`);
-  // ip -batch takes no per-line -6: iproute2 infers the family from the address.
-  if (endpoint.ipv6 !== undefined) lines.push(`addr add ${endpoint.ipv6} dev ${endpoint.ifName} nodad`);
-  lines.push(`link set ${endpoint.ifName} up`, 'link set lo up');
-  if (options.defaultRoute && !network.internal) {
-    for (const pool of network.ipam.pools) lines.push(`route replace default via ${pool.gateway} dev ${endpoint.ifName}`);
-  }
+  if (endpoint.ipv4 !== undefined) lines.push(`addr add ${cidrOf(endpoint.ipv4)} dev ${endpoint.ifName}`);
+  if (endpoint.ipv6 !== undefined) lines.push(`addr add ${cidrOf(endpoint.ipv6)} dev ${endpoint.ifName} nodad`);
+  lines.push(`link set ${endpoint.ifName} up`, 'link set lo up', ...defaultRouteLines(endpoint, options.defaultGateways));
   return lines;
+}
+
+/** Re-points the default routes inside the sandbox (shared by the drivers whose endpoints are links in it). */
+export async function setDefaultRouteIn(endpoint: Endpoint, sandbox: Sandbox, gateways: readonly string[]): Promise<void> {
+  await ipBatch(defaultRouteLines(endpoint, gateways), sandbox.netnsPath);
 }
 
 /**
@@ -66,6 +74,8 @@ async function allowLoopbackSources(network: Network): Promise<void> {
 }
 
 export class BridgeDriver implements NetworkDriver {
+  readonly routesOutside = true;
+
   async createNetwork(network: Network): Promise<void> {
     const { bridgeName } = bridgeOf(network);
     if (await linkExists(bridgeName)) {
@@ -87,7 +97,7 @@ export class BridgeDriver implements NetworkDriver {
   async join(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {
     await ipBatch(hostSideLines(network, endpoint, sandbox));
     try {
-      await ipBatch(sandboxSideLines(network, endpoint, options), sandbox.netnsPath);
+      await ipBatch(sandboxSideLines(endpoint, options), sandbox.netnsPath);
     } catch (error) {
       await deleteLink(endpoint.hostIfName);
       throw error;
@@ -98,6 +108,10 @@ export class BridgeDriver implements NetworkDriver {
     // Deleting the host end removes the pair, and with it the sandbox's
     // interface, addresses and the routes through it.
     await deleteLink(endpoint.hostIfName);
+  }
+
+  setDefaultRoute(_network: Network, endpoint: Endpoint, sandbox: Sandbox, gateways: readonly string[]): Promise<void> {
+    return setDefaultRouteIn(endpoint, sandbox, gateways);
   }
 
   async restoreNetwork(network: Network): Promise<void> {

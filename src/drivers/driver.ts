@@ -1,17 +1,22 @@
-import type { Endpoint, Network, Sandbox } from '../engine/model.js';
+import type { Endpoint, Network, Sandbox } from '../model/network.js';
 
 /**
- * One module per driver, four verbs and a restore. The engine has validated
- * everything and allocated addresses before calling; a driver only carries
- * out, and undoes its own partial work when a step fails.
+ * One module per driver: create/delete a network, join/leave an endpoint,
+ * and what a restart and the engine's routing need to know. The engine has
+ * validated everything and allocated addresses before calling; a driver only
+ * carries out, and undoes its own partial work when a step fails.
  */
 export interface NetworkDriver {
+  /** Whether its endpoints lead off the host (and so can carry a sandbox's default route and take static addresses). */
+  readonly routesOutside: boolean;
   createNetwork(network: Network): Promise<void>;
   /** Idempotent: what is already gone is success. */
   deleteNetwork(network: Network): Promise<void>;
   join(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void>;
   /** Idempotent. */
   leave(network: Network, endpoint: Endpoint, sandbox: Sandbox): Promise<void>;
+  /** Points the sandbox's default routes through this endpoint (the one that carried them left). */
+  setDefaultRoute(network: Network, endpoint: Endpoint, sandbox: Sandbox, gateways: readonly string[]): Promise<void>;
   /** After a daemon restart: make the kernel match a network the store holds. */
   restoreNetwork(network: Network): Promise<void>;
   /** Host links this driver owns for a network (kept by reconcile; other skiff-named links are removed). */
@@ -21,6 +26,6 @@ export interface NetworkDriver {
 }
 
 export interface JoinOptions {
-  /** This endpoint carries the sandbox's default route. */
-  defaultRoute: boolean;
+  /** Gateways the sandbox's default routes go through ([] when another endpoint carries them). */
+  defaultGateways: readonly string[];
 }

@@ -5,11 +5,10 @@
  * keeps no link per endpoint; the network itself changes nothing on the host.
  */
 import { invalid } from '../errors.js';
-import type { Endpoint, Network, Sandbox } from '../engine/model.js';
-import { MACVLAN_OPTION } from '../engine/network-plan.js';
-import { ipBatch, linkExists } from '../kernel/links.js';
-import { runInNetns } from '../kernel/exec.js';
-import { sandboxSideLines } from './bridge.js';
+import type { Endpoint, Network, Sandbox } from '../model/network.js';
+import { MACVLAN_OPTION } from '../model/options.js';
+import { deleteLink, ipBatch, linkExists } from '../kernel/links.js';
+import { sandboxSideLines, setDefaultRouteIn } from './bridge.js';
 import type { JoinOptions, NetworkDriver } from './driver.js';
 
 function parentOf(network: Network): string {
@@ -23,6 +22,8 @@ export function macvlanCreateLines(network: Network, endpoint: Endpoint, sandbox
 }
 
 export class MacvlanDriver implements NetworkDriver {
+  readonly routesOutside = true;
+
   async createNetwork(network: Network): Promise<void> {
     if (!(await linkExists(parentOf(network)))) throw invalid(`-o parent interface was not found on the host: ${parentOf(network)}`);
   }
@@ -32,17 +33,22 @@ export class MacvlanDriver implements NetworkDriver {
   async join(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {
     await ipBatch(macvlanCreateLines(network, endpoint, sandbox));
     try {
-      await ipBatch([`link set ${endpoint.hostIfName} name ${endpoint.ifName}`, ...sandboxSideLines(network, endpoint, options)], sandbox.netnsPath);
+      await ipBatch([`link set ${endpoint.hostIfName} name ${endpoint.ifName}`, ...sandboxSideLines(endpoint, options)], sandbox.netnsPath);
     } catch (error) {
       await this.leave(network, endpoint, sandbox);
       throw error;
     }
   }
 
+  /** The link lives in the sandbox, under its final name or (mid-join) its temporary one: whichever is there goes. */
   async leave(_network: Network, endpoint: Endpoint, sandbox: Sandbox): Promise<void> {
     for (const name of [endpoint.ifName, endpoint.hostIfName]) {
-      await runInNetns(sandbox.netnsPath, 'ip', ['link', 'delete', 'dev', name]).catch(() => undefined);
+      if (await linkExists(name, sandbox.netnsPath)) await deleteLink(name, sandbox.netnsPath);
     }
+  }
+
+  setDefaultRoute(_network: Network, endpoint: Endpoint, sandbox: Sandbox, gateways: readonly string[]): Promise<void> {
+    return setDefaultRouteIn(endpoint, sandbox, gateways);
   }
 
   async restoreNetwork(): Promise<void> {}
@@ -51,12 +57,7 @@ export class MacvlanDriver implements NetworkDriver {
     return [];
   }
 
-  async endpointIntact(_network: Network, endpoint: Endpoint, sandbox: Sandbox): Promise<boolean> {
-    try {
-      await runInNetns(sandbox.netnsPath, 'ip', ['link', 'show', 'dev', endpoint.ifName]);
-      return true;
-    } catch {
-      return false;
-    }
+  endpointIntact(_network: Network, endpoint: Endpoint, sandbox: Sandbox): Promise<boolean> {
+    return linkExists(endpoint.ifName, sandbox.netnsPath);
   }
 }

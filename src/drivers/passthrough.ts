@@ -5,10 +5,12 @@
 import type { NetworkDriver } from './driver.js';
 
 export class PassthroughDriver implements NetworkDriver {
+  readonly routesOutside = false;
   async createNetwork(): Promise<void> {}
   async deleteNetwork(): Promise<void> {}
   async join(): Promise<void> {}
   async leave(): Promise<void> {}
+  async setDefaultRoute(): Promise<void> {}
   async restoreNetwork(): Promise<void> {}
   ownedLinks(): string[] {
     return [];

@@ -5,31 +5,40 @@
  * record 'ready'; a failure undoes the kernel steps and the record. A daemon
  * killed anywhere in between finds the 'pending' records on restart and rolls
  * them back (see reconcile.ts).
+ *
+ * The engine owns everything a network needs beyond its driver: the address
+ * allocators, skiff's nftables table (the only writer), published ports and
+ * the embedded DNS, so the container layer only asks for sandboxes, joins and
+ * ports.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { forbidden, invalid, notFound, SkiffError } from '../errors.js';
-import { AddressAllocator, parseAddress, parseCidr, cidrContains, DEFAULT_BRIDGE_SUBNET } from '../ipam/index.js';
-import { applyNft, renderNetworkAdded, renderNetworkRemoved, renderTable, type FirewallPort } from '../firewall/index.js';
+import { NetworkAllocators, DEFAULT_BRIDGE_SUBNET } from '../ipam/index.js';
+import { Firewall } from '../firewall/index.js';
 import { BridgeDriver } from '../drivers/bridge.js';
 import { PassthroughDriver } from '../drivers/passthrough.js';
 import { MacvlanDriver } from '../drivers/macvlan.js';
 import type { NetworkDriver } from '../drivers/driver.js';
 import { macFromIpv4, randomMac } from '../drivers/mac.js';
 import { createNetnsFile, removeNetnsFile } from '../kernel/netns.js';
-import { ipBatch } from '../kernel/links.js';
 import { setSysctl } from '../kernel/sysctl.js';
 import { Store } from '../store/store.js';
-import { newId, shortId, timestampNow } from './ids.js';
+import { familyOf, type InterfaceAddress, type IpFamily } from '../model/address.js';
+import { newId, shortId, timestampNow } from '../model/ids.js';
+import type { DriverName, Endpoint, Network, PortBinding, PortRequest, Sandbox } from '../model/network.js';
+import { DEFAULT_MTU, PREDEFINED_NETWORKS } from '../model/options.js';
 import { findByReference } from './lookup.js';
-import type { DriverName, Endpoint, Network, Sandbox } from './model.js';
 import { Mutex } from './mutex.js';
-import { planNetwork, planPredefinedNetwork, PREDEFINED_NETWORKS, DEFAULT_MTU, type DefaultBridgeConfig, type NetworkCreateRequest } from './network-plan.js';
-import { firewallNetworkOf, firewallStateOf } from './firewall-state.js';
+import { planNetwork, planPredefinedNetwork, type DefaultBridgeConfig, type NetworkCreateRequest } from './network-plan.js';
+import { defaultGateways } from './routes.js';
+import { firewallNetworkOf } from './firewall-state.js';
 import { reconcile } from './reconcile.js';
 import { EventBus } from './events.js';
 import { diagnoseNetwork, type DiagnosisCheck } from './diagnose.js';
-import { randomBytes } from 'node:crypto';
+import { forwardingUpstreams, NameService } from './name-service.js';
+import { PublishedPorts } from './published-ports.js';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -43,7 +52,7 @@ export interface EngineOptions {
 }
 
 export interface JoinRequest {
-  /** Shown as the container's name in network inspect. */
+  /** Shown as the container's name in network inspect; the name the embedded DNS answers for. */
   name: string;
   ipv4?: string;
   ipv6?: string;
@@ -53,63 +62,70 @@ export interface JoinRequest {
   macAddress?: string;
 }
 
+export interface SandboxRequest {
+  containerId?: string;
+  hostname?: string;
+  /** The container's own --dns servers. */
+  dnsServers?: string[];
+  /** false leaves lo to the first join's batch. */
+  loopbackUp?: boolean;
+}
+
 export class Engine {
   readonly store: Store;
-  readonly firewallTable: string;
   readonly netnsDir: string;
+  readonly events: EventBus;
+  /** Stable id of this daemon's data root (docker info's ID). */
+  readonly daemonId: string;
+  private readonly firewall: Firewall;
   private readonly log: (message: string) => void;
   private readonly mutex = new Mutex();
   private readonly networksById = new Map<string, Network>();
   private readonly endpointsById = new Map<string, Endpoint>();
   private readonly sandboxesById = new Map<string, Sandbox>();
-  /** Per network, one allocator per pool (same order as network.ipam.pools). */
-  private readonly allocators = new Map<string, AddressAllocator[]>();
+  private readonly allocators = new Map<string, NetworkAllocators>();
   private readonly drivers: Record<DriverName, NetworkDriver>;
-  private extraFirewallPorts: () => FirewallPort[] = () => [];
-  readonly events: EventBus;
-  /** Stable id of this daemon's data root (docker info's ID). */
-  readonly daemonId: string;
+  private readonly names: NameService;
+  private readonly ports: PublishedPorts;
 
   private constructor(options: EngineOptions) {
     this.store = new Store(options.dataRoot);
-    this.firewallTable = options.firewallTable ?? 'skiff';
+    this.firewall = new Firewall(options.firewallTable ?? 'skiff');
     this.netnsDir = join(options.execRoot, 'netns');
     mkdirSync(this.netnsDir, { recursive: true });
     this.log = options.log ?? (() => undefined);
     this.events = new EventBus((error) => this.log(`event subscriber failed: ${String(error)}`));
     this.daemonId = this.store.getSetting('daemon-id') ?? newId();
     this.store.setSetting('daemon-id', this.daemonId);
+    this.names = new NameService(forwardingUpstreams(options.dnsServers ?? []), this.log);
+    this.ports = new PublishedPorts(this.firewall, options.defaultBridge?.hostBindingIpv4 ?? '0.0.0.0');
     const bridge = new BridgeDriver();
     const passthrough = new PassthroughDriver();
     // ipvlan and overlay are refused at planning (network-plan.ts); nothing reaches their slots.
     this.drivers = { bridge, host: passthrough, null: passthrough, macvlan: new MacvlanDriver(), ipvlan: passthrough, overlay: passthrough };
   }
 
-  /** Opens the store, reconciles the kernel with it and makes the predefined networks. */
+  /** Opens the store, reconciles the kernel with it, makes the predefined networks and gives the embedded DNS every endpoint. */
   static async open(options: EngineOptions): Promise<Engine> {
     const engine = new Engine(options);
     await setSysctl('net.ipv4.ip_forward', '1');
     engine.loadFromStore();
     await reconcile(engine.reconcileContext());
-    await engine.applyWholeFirewall();
+    engine.firewall.resetNetworks(engine.listNetworks().flatMap((network) => firewallNetworkOf(network) ?? []));
+    await engine.firewall.applyWhole();
     await engine.ensurePredefinedNetworks(options.defaultBridge ?? {});
+    await engine.restoreNames();
     return engine;
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    await this.names.close();
+    this.ports.close();
     this.store.close();
   }
 
-  private readonly networkRemovedListeners: Array<(network: Network) => Promise<void>> = [];
-
-  /** Called after a network is gone (the embedded DNS closes its listener). */
-  onNetworkRemoved(listener: (network: Network) => Promise<void>): void {
-    this.networkRemovedListeners.push(listener);
-  }
-
-  /** Lets the port layer contribute its bindings to a whole-table render. */
-  setPortSource(source: () => FirewallPort[]): void {
-    this.extraFirewallPorts = source;
+  get firewallTable(): string {
+    return this.firewall.table;
   }
 
   // ---- reading
@@ -122,6 +138,16 @@ export class Engine {
     return findByReference(this.networksById.values(), reference);
   }
 
+  /** The network, or undefined when the reference names none (other lookup errors still throw). */
+  findNetwork(reference: string): Network | undefined {
+    try {
+      return this.getNetwork(reference);
+    } catch (error) {
+      if (error instanceof SkiffError && error.kind === 'notFound') return undefined;
+      throw error;
+    }
+  }
+
   endpointsOfNetwork(networkId: string): Endpoint[] {
     return [...this.endpointsById.values()].filter((endpoint) => endpoint.networkId === networkId);
   }
@@ -130,20 +156,28 @@ export class Engine {
     return [...this.endpointsById.values()].filter((endpoint) => endpoint.sandboxId === sandboxId);
   }
 
+  /** A sandbox's endpoints with their networks, in the order they joined. */
+  attachments(sandboxId: string): Array<{ endpoint: Endpoint; network: Network }> {
+    return this.endpointsOfSandbox(sandboxId).flatMap((endpoint) => {
+      const network = this.networksById.get(endpoint.networkId);
+      return network === undefined ? [] : [{ endpoint, network }];
+    });
+  }
+
   getSandbox(id: string): Sandbox {
     const sandbox = this.sandboxesById.get(id);
     if (sandbox === undefined) throw notFound(`sandbox ${id} not found`);
     return sandbox;
   }
 
+  listSandboxes(): Sandbox[] {
+    return [...this.sandboxesById.values()];
+  }
+
   /** Reads the kernel and says, check by check, whether it still matches the network (skiff network diagnose). */
   diagnoseNetwork(reference: string): Promise<DiagnosisCheck[]> {
     const network = this.getNetwork(reference);
-    return diagnoseNetwork(network, this.endpointsOfNetwork(network.id), this.sandboxesById, this.firewallTable);
-  }
-
-  listSandboxes(): Sandbox[] {
-    return [...this.sandboxesById.values()];
+    return diagnoseNetwork(network, this.endpointsOfNetwork(network.id), this.sandboxesById, this.firewall.table);
   }
 
   // ---- networks
@@ -191,34 +225,43 @@ export class Engine {
       // The bridge and the firewall elements are independent: build both at once.
       const steps = await Promise.allSettled([
         driver.createNetwork(network),
-        projected === undefined ? Promise.resolve() : applyNft(renderNetworkAdded(projected, this.firewallTable)),
+        projected === undefined ? Promise.resolve() : this.firewall.addNetwork(projected),
       ]);
       const failed = steps.find((step): step is PromiseRejectedResult => step.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
     } catch (error) {
-      if (projected !== undefined) await applyNft(renderNetworkRemoved(projected, this.firewallTable)).catch(() => undefined);
-      await driver.deleteNetwork(network).catch((undoError: unknown) => this.log(`undo of network ${network.name} failed: ${String(undoError)}`));
+      const undone = await Promise.allSettled([
+        projected === undefined ? Promise.resolve() : this.firewall.removeNetwork(projected),
+        driver.deleteNetwork(network),
+      ]);
+      for (const step of undone) if (step.status === 'rejected') this.log(`undo of network ${network.name} failed: ${String(step.reason)}`);
       this.store.deleteNetwork(network.id);
       throw error;
     }
     this.store.setNetworkState(network.id, 'ready');
     this.networksById.set(network.id, network);
-    this.allocators.set(network.id, network.ipam.pools.map((pool) => new AddressAllocator(pool)));
+    this.allocators.set(network.id, new NetworkAllocators(network.ipam.pools, network));
     this.events.emit('network', 'create', network.id, { name: network.name, type: network.driver });
   }
 
+  /** Tears a network down; every step is tried, and all failures are reported together. */
   private async uninstallNetwork(network: Network): Promise<void> {
     this.store.setNetworkState(network.id, 'removing');
     const projected = firewallNetworkOf(network);
-    await Promise.all([
-      projected === undefined ? Promise.resolve() : applyNft(renderNetworkRemoved(projected, this.firewallTable)),
+    const steps = await Promise.allSettled([
+      projected === undefined ? Promise.resolve() : this.firewall.removeNetwork(projected),
       this.drivers[network.driver].deleteNetwork(network),
+      this.names.networkRemoved(network.id),
     ]);
+    const failures = steps.flatMap((step) => (step.status === 'rejected' ? [String(step.reason instanceof Error ? step.reason.message : step.reason)] : []));
+    if (failures.length > 0) {
+      // The record stays 'removing': the next restart finishes the removal.
+      throw new SkiffError('unavailable', `error while removing network ${network.name}: ${failures.join('; ')}`);
+    }
     this.store.deleteNetwork(network.id);
     this.networksById.delete(network.id);
     this.allocators.delete(network.id);
     this.events.emit('network', 'destroy', network.id, { name: network.name, type: network.driver });
-    for (const listener of this.networkRemovedListeners) await listener(network).catch((error: unknown) => this.log(`after removing network ${network.name}: ${String(error)}`));
   }
 
   private async ensurePredefinedNetworks(overrides: Partial<DefaultBridgeConfig>): Promise<void> {
@@ -235,17 +278,18 @@ export class Engine {
 
   // ---- sandboxes and endpoints
 
-  /** A new network namespace with lo up (loopbackUp: false leaves that to the first join's batch). */
-  createSandbox(options: { containerId?: string; hostname?: string; loopbackUp?: boolean } = {}): Promise<Sandbox> {
+  /** A new network namespace (lo up unless the first join will bring it up). */
+  createSandbox(request: SandboxRequest = {}): Promise<Sandbox> {
     return this.mutex.run(async () => {
       const id = newId();
-      const sandbox: Sandbox = { id, netnsPath: join(this.netnsDir, shortId(id)), containerId: options.containerId ?? '', hostname: options.hostname ?? '' };
+      const sandbox: Sandbox = {
+        id, netnsPath: join(this.netnsDir, shortId(id)), containerId: request.containerId ?? '', hostname: request.hostname ?? '', dnsServers: request.dnsServers ?? [],
+      };
       this.store.putSandbox(sandbox);
       try {
-        await createNetnsFile(sandbox.netnsPath);
-        if (options.loopbackUp !== false) await ipBatch(['link set lo up'], sandbox.netnsPath);
+        await createNetnsFile(sandbox.netnsPath, { loopbackUp: request.loopbackUp !== false });
       } catch (error) {
-        await removeNetnsFile(sandbox.netnsPath);
+        await removeNetnsFile(sandbox.netnsPath).catch((undoError: unknown) => this.log(`undo of namespace ${sandbox.netnsPath} failed: ${String(undoError)}`));
         this.store.deleteSandbox(id);
         throw error;
       }
@@ -258,7 +302,8 @@ export class Engine {
   deleteSandbox(id: string): Promise<void> {
     return this.mutex.run(async () => {
       const sandbox = this.getSandbox(id);
-      for (const endpoint of this.endpointsOfSandbox(id)) await this.removeEndpoint(endpoint);
+      for (const endpoint of this.endpointsOfSandbox(id)) await this.removeEndpoint(endpoint, undefined);
+      this.names.sandboxReleased(sandbox.netnsPath);
       await removeNetnsFile(sandbox.netnsPath);
       this.store.deleteSandbox(id);
       this.sandboxesById.delete(id);
@@ -274,11 +319,17 @@ export class Engine {
         throw forbidden(`endpoint with name ${request.name} already exists in network ${network.name}`);
       }
       const endpoint = this.allocateEndpoint(network, sandbox, existing, request);
-      const defaultRoute = !network.internal && (network.driver === 'bridge' || network.driver === 'macvlan') && !existing.some((other) => this.carriesDefaultRoute(other));
+      const routed = existing.some((other) => this.carriesDefaultRoute(other));
       try {
-        await this.drivers[network.driver].join(network, endpoint, sandbox, { defaultRoute });
+        await this.drivers[network.driver].join(network, endpoint, sandbox, { defaultGateways: routed ? [] : this.gatewaysFor(network, endpoint) });
       } catch (error) {
         this.releaseEndpoint(endpoint);
+        throw error;
+      }
+      try {
+        await this.names.endpointJoined(network, endpoint, sandbox, this.attachments(sandbox.id));
+      } catch (error) {
+        await this.removeEndpoint(endpoint, sandbox).catch((undoError: unknown) => this.log(`undo of endpoint ${endpoint.id} failed: ${String(undoError)}`));
         throw error;
       }
       this.store.setEndpointState(endpoint.id, 'ready');
@@ -294,14 +345,41 @@ export class Engine {
       const endpoint = this.endpointsOfSandbox(sandbox.id).find((candidate) => candidate.networkId === network.id);
       if (endpoint === undefined) throw forbidden(`container ${sandbox.containerId || sandbox.id} is not connected to network ${network.name}`);
       const hadDefaultRoute = this.carriesDefaultRoute(endpoint);
-      await this.removeEndpoint(endpoint);
+      await this.removeEndpoint(endpoint, sandbox);
       if (hadDefaultRoute) await this.moveDefaultRoute(sandbox);
+    });
+  }
+
+  /** Publishes port requests on the sandbox's first network (the container's primary one); none there, none published. */
+  publishPorts(sandboxId: string, requests: readonly PortRequest[]): Promise<PortBinding[]> {
+    return this.mutex.run(async () => {
+      const primary = this.attachments(sandboxId)[0];
+      if (requests.length === 0 || primary === undefined) return [];
+      return this.ports.publish(requests, primary.network, primary.endpoint);
+    });
+  }
+
+  unpublishPorts(bindings: readonly PortBinding[]): Promise<void> {
+    return this.mutex.run(() => this.ports.unpublish(bindings));
+  }
+
+  /** After a daemon restart: the ports of a container that kept running are held and mapped again. */
+  restorePorts(bindings: readonly PortBinding[]): Promise<void> {
+    return this.mutex.run(async () => {
+      const endpointId = bindings[0]?.endpointId;
+      const endpoint = endpointId === undefined ? undefined : this.endpointsById.get(endpointId);
+      const network = endpoint === undefined ? undefined : this.networksById.get(endpoint.networkId);
+      if (network !== undefined) await this.ports.restore(bindings, network);
     });
   }
 
   private carriesDefaultRoute(endpoint: Endpoint): boolean {
     const network = this.networksById.get(endpoint.networkId);
-    return network !== undefined && (network.driver === 'bridge' || network.driver === 'macvlan') && !network.internal;
+    return network !== undefined && !network.internal && this.drivers[network.driver].routesOutside;
+  }
+
+  private gatewaysFor(network: Network, endpoint: Endpoint): string[] {
+    return network.internal || !this.drivers[network.driver].routesOutside ? [] : defaultGateways(network.ipam.pools, [endpoint.ipv4, endpoint.ipv6]);
   }
 
   /** After the default route's endpoint left, route through the next endpoint that can carry it. */
@@ -309,15 +387,21 @@ export class Engine {
     const next = this.endpointsOfSandbox(sandbox.id).find((endpoint) => this.carriesDefaultRoute(endpoint));
     if (next === undefined) return;
     const network = this.networksById.get(next.networkId)!;
-    const lines = network.ipam.pools.map((pool) => `route replace default via ${pool.gateway} dev ${next.ifName}`);
-    await ipBatch(lines, sandbox.netnsPath);
+    await this.drivers[network.driver].setDefaultRoute(network, next, sandbox, this.gatewaysFor(network, next));
   }
 
   private allocateEndpoint(network: Network, sandbox: Sandbox, existing: Endpoint[], request: JoinRequest): Endpoint {
-    const allocators = this.allocators.get(network.id) ?? [];
+    const allocators = this.allocators.get(network.id) ?? new NetworkAllocators(network.ipam.pools, network);
+    this.allocators.set(network.id, allocators);
     const id = newId();
     const ipv4 = this.pickAddress(network, allocators, 4, request.ipv4);
-    const ipv6 = network.enableIPv6 ? this.pickAddress(network, allocators, 6, request.ipv6) : undefined;
+    let ipv6: InterfaceAddress | undefined;
+    try {
+      ipv6 = network.enableIPv6 ? this.pickAddress(network, allocators, 6, request.ipv6) : undefined;
+    } catch (error) {
+      if (ipv4 !== undefined) allocators.release(ipv4.address);
+      throw error;
+    }
     const endpoint: Endpoint = {
       id,
       name: request.name,
@@ -325,7 +409,7 @@ export class Engine {
       sandboxId: sandbox.id,
       ifName: nextInterfaceName(existing.map((other) => other.ifName)),
       hostIfName: `veth${id.slice(0, 7)}`,
-      macAddress: request.macAddress ?? (ipv4 !== undefined ? macFromIpv4(ipv4.split('/')[0]!) : randomMac(randomBytes(6))),
+      macAddress: request.macAddress ?? (ipv4 !== undefined ? macFromIpv4(ipv4.address) : randomMac(randomBytes(6))),
       ipv4,
       ipv6,
       aliases: request.aliases ?? [],
@@ -335,64 +419,52 @@ export class Engine {
       this.store.transaction(() => {
         this.store.putEndpoint(endpoint, 'pending');
         for (const address of [ipv4, ipv6]) {
-          if (address !== undefined) this.store.recordAllocation(network.id, address.split('/')[0]!, endpoint.id);
+          if (address !== undefined) this.store.recordAllocation(network.id, address.address, endpoint.id);
         }
       });
     } catch (error) {
-      this.releaseAddresses(network.id, endpoint);
+      this.releaseAddresses(endpoint);
       throw error;
     }
     this.endpointsById.set(endpoint.id, endpoint);
     return endpoint;
   }
 
-  /** An address of one family with its prefix ("10.0.0.2/24"), static or allocated; undefined when the network has no pool of that family. */
-  private pickAddress(network: Network, allocators: AddressAllocator[], family: 4 | 6, requested: string | undefined): string | undefined {
-    const pools = network.ipam.pools.map((pool, index) => ({ pool, allocator: allocators[index]! }))
-      .filter(({ pool }) => parseCidr(pool.subnet).family === family);
-    if (requested !== undefined && requested !== '') {
-      if (network.bridge?.isDefaultBridge) throw invalid('user specified IP address is supported on user defined networks only');
-      if (network.driver !== 'bridge' && network.driver !== 'macvlan') throw invalid('user specified IP address is supported on user defined networks only');
-      if (!pools.some(({ pool }) => pool.userConfigured)) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
-      const value = parseAddress(requested);
-      const owner = pools.find(({ pool }) => cidrContains(parseCidr(pool.subnet), value.value));
-      if (owner === undefined) throw invalid(`Invalid address ${requested}: It does not belong to any of this network's subnets`);
-      owner.allocator.claim(requested);
-      return `${requested}/${parseCidr(owner.pool.subnet).prefix}`;
-    }
-    const first = pools[0];
-    if (first === undefined) return undefined;
-    return `${first.allocator.allocate()}/${parseCidr(first.pool.subnet).prefix}`;
+  /** An address of one family, static or allocated; undefined when the network has no pool of that family. */
+  private pickAddress(network: Network, allocators: NetworkAllocators, family: IpFamily, requested: string | undefined): InterfaceAddress | undefined {
+    if (requested === undefined || requested === '') return allocators.allocate(family);
+    if (network.bridge?.isDefaultBridge) throw invalid('user specified IP address is supported on user defined networks only');
+    if (!this.drivers[network.driver].routesOutside) throw invalid('user specified IP address is supported on user defined networks only');
+    if (!allocators.hasUserConfiguredPool(family)) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
+    if (familyOf(requested) !== family) throw invalid(`Invalid address ${requested}: it is not an IPv${family} address`);
+    return allocators.claim(requested);
   }
 
-  private releaseAddresses(networkId: string, endpoint: Endpoint): void {
-    for (const address of [endpoint.ipv4, endpoint.ipv6]) {
-      if (address === undefined) continue;
-      const bare = address.split('/')[0]!;
-      const allocator = (this.allocators.get(networkId) ?? []).find((candidate) => candidate.isAllocated(bare));
-      allocator?.release(bare);
-    }
+  private releaseAddresses(endpoint: Endpoint): void {
+    const allocators = this.allocators.get(endpoint.networkId);
+    for (const address of [endpoint.ipv4, endpoint.ipv6]) if (address !== undefined) allocators?.release(address.address);
   }
 
   private releaseEndpoint(endpoint: Endpoint): void {
     this.store.deleteEndpoint(endpoint.id);
-    this.releaseAddresses(endpoint.networkId, endpoint);
+    this.releaseAddresses(endpoint);
     this.endpointsById.delete(endpoint.id);
   }
 
-  private async removeEndpoint(endpoint: Endpoint): Promise<void> {
+  /** Leaves the network (driver and names); sandbox undefined: the whole sandbox goes, no resolver to re-point. */
+  private async removeEndpoint(endpoint: Endpoint, sandbox: Sandbox | undefined): Promise<void> {
     const network = this.networksById.get(endpoint.networkId);
-    const sandbox = this.sandboxesById.get(endpoint.sandboxId);
+    const home = this.sandboxesById.get(endpoint.sandboxId);
     this.store.setEndpointState(endpoint.id, 'removing');
-    if (network !== undefined && sandbox !== undefined) await this.drivers[network.driver].leave(network, endpoint, sandbox);
+    if (network !== undefined && home !== undefined) await this.drivers[network.driver].leave(network, endpoint, home);
     this.releaseEndpoint(endpoint);
+    await this.names.endpointLeft(endpoint, sandbox, sandbox === undefined ? [] : this.attachments(sandbox.id));
     if (network !== undefined) this.events.emit('network', 'disconnect', network.id, { container: endpoint.containerId, name: network.name, type: network.driver });
   }
 
-  // ---- firewall
-
-  async applyWholeFirewall(): Promise<void> {
-    await applyNft(renderTable(firewallStateOf(this.networksById.values(), this.extraFirewallPorts()), this.firewallTable));
+  /** Re-renders the whole table from what the firewall holds (repairs what was changed behind skiff's back). */
+  applyWholeFirewall(): Promise<void> {
+    return this.mutex.run(() => this.firewall.applyWhole());
   }
 
   // ---- restart
@@ -401,6 +473,16 @@ export class Engine {
     for (const { record } of this.store.networks()) this.networksById.set(record.id, record);
     for (const sandbox of this.store.sandboxes()) this.sandboxesById.set(sandbox.id, sandbox);
     for (const { record } of this.store.endpoints()) this.endpointsById.set(record.id, record);
+  }
+
+  /** The embedded DNS learns every endpoint again (it keeps nothing across restarts). */
+  private async restoreNames(): Promise<void> {
+    for (const sandbox of this.sandboxesById.values()) {
+      const attached = this.attachments(sandbox.id);
+      for (const { network, endpoint } of attached) {
+        await this.names.endpointJoined(network, endpoint, sandbox, attached).catch((error: unknown) => this.log(`restoring the names of endpoint ${endpoint.id}: ${String(error)}`));
+      }
+    }
   }
 
   private reconcileContext() {
@@ -414,6 +496,7 @@ export class Engine {
       drivers: this.drivers,
       log: this.log,
       carriesDefaultRoute: (endpoint: Endpoint) => this.carriesDefaultRoute(endpoint),
+      gatewaysFor: (network: Network, endpoint: Endpoint) => this.gatewaysFor(network, endpoint),
     };
   }
 }
@@ -425,4 +508,3 @@ export function nextInterfaceName(used: readonly string[]): string {
     if (!used.includes(name)) return name;
   }
 }
-

@@ -1,36 +1,21 @@
 /**
- * Docker's event stream (docker events): network and container events as
- * they happen, kept in a bounded ring so `since` can replay recent ones.
+ * The daemon's events (docker events): network and container events as they
+ * happen, kept in a bounded ring so `since` can replay recent ones. The
+ * shape is skiff's own; api/wire gives it Docker's.
  */
-export interface DockerEvent {
-  Type: 'network' | 'container' | 'image';
-  Action: string;
-  Actor: { ID: string; Attributes: Record<string, string> };
-  scope: 'local';
-  time: number;
-  timeNano: number;
-  /** Deprecated fields Docker still sends for containers. */
-  status?: string;
-  id?: string;
-  from?: string;
-}
+import type { DaemonEvent, EventType } from '../model/events.js';
 
 const RING_SIZE = 1024;
 
 export class EventBus {
+  private readonly recent: DaemonEvent[] = [];
+  private readonly listeners = new Set<(event: DaemonEvent) => void>();
+
   /** A subscriber that throws (a client gone mid-write) is reported here; the others still get the event. */
-  constructor(private readonly onSubscriberError: (error: unknown) => void = (error) => process.stderr.write(`skiff: event subscriber failed: ${String(error)}\n`)) {}
+  constructor(private readonly onSubscriberError: (error: unknown) => void) {}
 
-  private readonly recent: DockerEvent[] = [];
-  private readonly listeners = new Set<(event: DockerEvent) => void>();
-
-  emit(type: DockerEvent['Type'], action: string, id: string, attributes: Record<string, string> = {}): void {
-    const nanos = BigInt(Date.now()) * 1_000_000n;
-    const event: DockerEvent = {
-      Type: type, Action: action, Actor: { ID: id, Attributes: attributes }, scope: 'local',
-      time: Number(nanos / 1_000_000_000n), timeNano: Number(nanos),
-      ...(type === 'container' ? { status: action, id, from: attributes['image'] ?? '' } : {}),
-    };
+  emit(type: EventType, action: string, actorId: string, attributes: Record<string, string> = {}): void {
+    const event: DaemonEvent = { type, action, actorId, attributes, timeNano: BigInt(Date.now()) * 1_000_000n };
     this.recent.push(event);
     if (this.recent.length > RING_SIZE) this.recent.shift();
     for (const listener of this.listeners) {
@@ -42,11 +27,13 @@ export class EventBus {
     }
   }
 
-  since(seconds: number): DockerEvent[] {
-    return this.recent.filter((event) => event.time >= seconds);
+  /** Events at or after the given second. */
+  since(seconds: number): DaemonEvent[] {
+    const from = BigInt(seconds) * 1_000_000_000n;
+    return this.recent.filter((event) => event.timeNano >= from);
   }
 
-  subscribe(listener: (event: DockerEvent) => void): () => void {
+  subscribe(listener: (event: DaemonEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

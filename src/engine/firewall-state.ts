@@ -1,6 +1,6 @@
 /** The firewall's view of the engine's state: a pure projection. */
 import type { FirewallNetwork, FirewallPort, FirewallState } from '../firewall/index.js';
-import type { Network, PortBinding } from './model.js';
+import type { Network } from '../model/network.js';
 
 export function firewallNetworkOf(network: Network): FirewallNetwork | undefined {
   if (network.driver !== 'bridge' || network.bridge === undefined) return undefined;
@@ -13,19 +13,6 @@ export function firewallNetworkOf(network: Network): FirewallNetwork | undefined
     icc: network.bridge.enableIcc,
     internal: network.internal,
     masquerade: network.bridge.enableIpMasquerade && !network.internal,
-    hostBindingIpv4: network.bridge.hostBindingIpv4,
-  };
-}
-
-export function firewallPortOf(binding: PortBinding, network: Network): FirewallPort | undefined {
-  if (network.bridge === undefined) return undefined;
-  return {
-    protocol: binding.protocol,
-    hostIp: binding.hostIp,
-    hostPort: binding.hostPort,
-    containerIp: binding.containerIp,
-    containerPort: binding.containerPort,
-    bridgeName: network.bridge.bridgeName,
   };
 }
 

@@ -4,26 +4,36 @@
  * network, and 127.0.0.11 inside the container redirected to a gateway.
  * The default bridge has no name resolution, as in Docker.
  */
-import { DnsRecords, DnsServer, installResolverRedirect, parseUpstream, type Upstream } from '../dns/index.js';
-import type { Endpoint, Network, Sandbox } from './model.js';
-
-export interface NamedContainer {
-  id: string;
-  name: string;
-  hostname: string;
-  /** The container's own --dns servers ([] = the daemon's). */
-  dns: string[];
-}
+import { readFileSync } from 'node:fs';
+import { DnsRecords, DnsServer, parseUpstream, type Upstream } from '../dns/index.js';
+import { installResolverRedirect } from '../firewall/index.js';
+import { familyOf, familyOfCidr } from '../model/address.js';
+import type { Endpoint, Network, Sandbox } from '../model/network.js';
 
 export function hasEmbeddedDns(network: Network): boolean {
   return network.driver === 'bridge' && network.bridge !== undefined && !network.bridge.isDefaultBridge;
 }
 
 function ipv4Gateway(network: Network): string | undefined {
-  return network.ipam.pools.find((pool) => !pool.subnet.includes(':'))?.gateway;
+  return network.ipam.pools.find((pool) => familyOfCidr(pool.subnet) === 4)?.gateway;
 }
 
-const bare = (address: string | undefined) => address?.split('/')[0];
+/**
+ * Where the embedded DNS forwards: the daemon's --dns, else the host's
+ * resolv.conf without loopback servers (they are not reachable from the
+ * containers' point of view), as Docker does.
+ */
+export function forwardingUpstreams(daemonDns: readonly string[], hostResolvConf: () => string = () => readFileSync('/etc/resolv.conf', 'utf8')): string[] {
+  if (daemonDns.length > 0) return [...daemonDns];
+  let text = '';
+  try {
+    text = hostResolvConf();
+  } catch {
+    return []; // no resolv.conf: nothing to forward to, names outside skiff get SERVFAIL
+  }
+  return text.split('\n').map((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1])
+    .filter((server): server is string => server !== undefined && familyOf(server) !== undefined && !server.startsWith('127.') && server !== '::1');
+}
 
 export class NameService {
   private readonly records = new DnsRecords();
@@ -33,23 +43,23 @@ export class NameService {
   /** Each sandbox's own loopback --dns servers, which its redirect table sends on to its loopback. */
   private readonly loopbackUpstreams = new Map<string, Array<{ address: string; port: number }>>();
 
-  constructor(upstreams: string[], log: (message: string) => void) {
-    this.server = new DnsServer({ records: this.records, upstreams, onError: (error: unknown) => log(`dns: ${String(error)}`) });
+  constructor(upstreams: readonly string[], log: (message: string) => void) {
+    this.server = new DnsServer({ records: this.records, upstreams: [...upstreams], onError: (error: unknown) => log(`dns: ${String(error)}`) });
   }
 
-  /** Registers an endpoint's names and points the sandbox's 127.0.0.11 at a network with a server. */
-  async endpointJoined(container: NamedContainer, network: Network, endpoint: Endpoint, sandbox: Sandbox, allEndpoints: Array<{ endpoint: Endpoint; network: Network }>): Promise<void> {
+  /** Registers an endpoint's names (its container's, from the sandbox) and points the sandbox's 127.0.0.11 at a network with a server. */
+  async endpointJoined(network: Network, endpoint: Endpoint, sandbox: Sandbox, allEndpoints: Array<{ endpoint: Endpoint; network: Network }>): Promise<void> {
     if (!hasEmbeddedDns(network)) return;
     const gateway = ipv4Gateway(network);
     if (gateway === undefined) return;
     await this.server.addListener(network.id, gateway);
-    this.loopbackUpstreams.set(sandbox.netnsPath, container.dns.map(parseUpstream)
+    this.loopbackUpstreams.set(sandbox.netnsPath, sandbox.dnsServers.map(parseUpstream)
       .filter((upstream): upstream is Upstream => upstream !== undefined && upstream.family === 4 && upstream.address.startsWith('127.'))
       .map(({ address, port }) => ({ address, port })));
     this.records.upsert({
-      endpointId: endpoint.id, networkId: network.id, networkName: network.name, containerId: container.id,
-      containerName: container.name, hostname: container.hostname, aliases: endpoint.aliases,
-      ipv4: bare(endpoint.ipv4), ipv6: bare(endpoint.ipv6), upstreams: container.dns.length > 0 ? container.dns : undefined,
+      endpointId: endpoint.id, networkId: network.id, networkName: network.name, containerId: endpoint.containerId,
+      containerName: endpoint.name, hostname: sandbox.hostname, aliases: endpoint.aliases,
+      ipv4: endpoint.ipv4?.address, ipv6: endpoint.ipv6?.address, upstreams: sandbox.dnsServers.length > 0 ? sandbox.dnsServers : undefined,
     });
     await this.pointResolver(sandbox, allEndpoints);
   }
@@ -73,7 +83,7 @@ export class NameService {
   private async pointResolver(sandbox: Sandbox, endpoints: Array<{ endpoint: Endpoint; network: Network }>): Promise<void> {
     const targets = endpoints
       .filter(({ network, endpoint }) => hasEmbeddedDns(network) && endpoint.ipv4 !== undefined && ipv4Gateway(network) !== undefined)
-      .map(({ network, endpoint }) => `${ipv4Gateway(network)!} ${bare(endpoint.ipv4)!}`);
+      .map(({ network, endpoint }) => `${ipv4Gateway(network)!} ${endpoint.ipv4!.address}`);
     const current = this.resolverTargets.get(sandbox.netnsPath);
     const next = targets[0];
     if (next === undefined || (current !== undefined && targets.includes(current))) return;

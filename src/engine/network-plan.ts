@@ -4,8 +4,9 @@
  */
 import { conflict, invalid, notFound, SkiffError } from '../errors.js';
 import { planNetworkIpam, type IpamRequest } from '../ipam/index.js';
-import type { BridgeSettings, DriverName, Network } from './model.js';
-import { shortId } from './ids.js';
+import type { BridgeSettings, DriverName, Network } from '../model/network.js';
+import { shortId } from '../model/ids.js';
+import { BRIDGE_OPTION, DEFAULT_MTU, MACVLAN_OPTION, PREDEFINED_NETWORKS } from '../model/options.js';
 
 export interface NetworkCreateRequest {
   name: string;
@@ -21,21 +22,10 @@ export interface NetworkCreateRequest {
   labels?: Record<string, string>;
 }
 
-export const BRIDGE_OPTION = {
-  name: 'com.docker.network.bridge.name',
-  enableIcc: 'com.docker.network.bridge.enable_icc',
-  enableIpMasquerade: 'com.docker.network.bridge.enable_ip_masquerade',
-  hostBindingIpv4: 'com.docker.network.bridge.host_binding_ipv4',
-  defaultBridge: 'com.docker.network.bridge.default_bridge',
-  mtu: 'com.docker.network.driver.mtu',
-} as const;
 
 const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const MAX_NAME_LENGTH = 255;
 const INTERFACE_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,15}$/;
-export const DEFAULT_MTU = 1500;
-
-export const PREDEFINED_NETWORKS = ['bridge', 'host', 'none'] as const;
 
 export function validateNetworkName(name: string): void {
   if (name === '') throw invalid('network name cannot be empty');
@@ -95,7 +85,6 @@ export function planBridgeSettings(networkId: string, options: Record<string, st
   };
 }
 
-export const MACVLAN_OPTION = { parent: 'parent', mode: 'macvlan_mode' } as const;
 const MACVLAN_MODES = ['bridge', 'private', 'vepa', 'passthru'];
 
 /** Docker's macvlan options; a parent-less (or internal) network would need a dummy link, which this kernel lacks. */

@@ -5,12 +5,12 @@
  * lost; links and namespace files with skiff's marks that the store does not
  * know are removed.
  */
-import { AddressAllocator, cidrContains, parseAddress, parseCidr } from '../ipam/index.js';
+import { NetworkAllocators } from '../ipam/index.js';
 import type { NetworkDriver } from '../drivers/driver.js';
 import { deleteLink, listLinks, SKIFF_LINK_ALIAS } from '../kernel/links.js';
 import { isMountPoint, listNetnsFiles, removeNetnsFile } from '../kernel/netns.js';
 import type { Store } from '../store/store.js';
-import type { DriverName, Endpoint, Network, Sandbox } from './model.js';
+import type { DriverName, Endpoint, Network, Sandbox } from '../model/network.js';
 
 export interface ReconcileContext {
   store: Store;
@@ -18,10 +18,26 @@ export interface ReconcileContext {
   networks: Map<string, Network>;
   endpoints: Map<string, Endpoint>;
   sandboxes: Map<string, Sandbox>;
-  allocators: Map<string, AddressAllocator[]>;
+  allocators: Map<string, NetworkAllocators>;
   drivers: Record<DriverName, NetworkDriver>;
   log: (message: string) => void;
   carriesDefaultRoute: (endpoint: Endpoint) => boolean;
+  gatewaysFor: (network: Network, endpoint: Endpoint) => string[];
+}
+
+/** Takes an endpoint's kernel objects away through its driver; a failure is logged and the record still goes (the link sweep below catches what is left). */
+async function dropEndpoint(context: ReconcileContext, endpoint: Endpoint, why: string): Promise<void> {
+  const { store, endpoints, networks, sandboxes, drivers, log } = context;
+  log(`endpoint ${endpoint.id} ${why}: removing it`);
+  const network = networks.get(endpoint.networkId);
+  const sandbox = sandboxes.get(endpoint.sandboxId);
+  if (network !== undefined && sandbox !== undefined) {
+    await drivers[network.driver].leave(network, endpoint, sandbox).catch((error: unknown) => log(`leaving network ${network.name} for endpoint ${endpoint.id}: ${String(error)}`));
+  } else {
+    await deleteLink(endpoint.hostIfName).catch((error: unknown) => log(`deleting link ${endpoint.hostIfName}: ${String(error)}`));
+  }
+  store.deleteEndpoint(endpoint.id);
+  endpoints.delete(endpoint.id);
 }
 
 export async function reconcile(context: ReconcileContext): Promise<void> {
@@ -32,13 +48,11 @@ export async function reconcile(context: ReconcileContext): Promise<void> {
   for (const sandbox of [...sandboxes.values()]) {
     if (isMountPoint(sandbox.netnsPath)) continue;
     log(`sandbox ${sandbox.id} lost its namespace ${sandbox.netnsPath}: removing it and its endpoints`);
+    sandboxes.delete(sandbox.id);
     for (const endpoint of [...endpoints.values()].filter((candidate) => candidate.sandboxId === sandbox.id)) {
-      await deleteLink(endpoint.hostIfName);
-      store.deleteEndpoint(endpoint.id);
-      endpoints.delete(endpoint.id);
+      await dropEndpoint(context, endpoint, 'lost its sandbox');
     }
     store.deleteSandbox(sandbox.id);
-    sandboxes.delete(sandbox.id);
   }
 
   // Endpoints caught mid-join or mid-leave: undo them.
@@ -46,10 +60,7 @@ export async function reconcile(context: ReconcileContext): Promise<void> {
     const state = endpointStates.get(endpoint.id);
     const orphan = !networks.has(endpoint.networkId) || !sandboxes.has(endpoint.sandboxId);
     if (state === 'ready' && !orphan) continue;
-    log(`endpoint ${endpoint.id} was ${state ?? 'unknown'} when the daemon stopped: removing it`);
-    await deleteLink(endpoint.hostIfName);
-    store.deleteEndpoint(endpoint.id);
-    endpoints.delete(endpoint.id);
+    await dropEndpoint(context, endpoint, `was ${orphan ? 'orphaned' : state ?? 'unknown'} when the daemon stopped`);
   }
 
   // Networks caught mid-create or mid-delete: undo / finish them.
@@ -69,9 +80,9 @@ export async function reconcile(context: ReconcileContext): Promise<void> {
     const sandbox = sandboxes.get(endpoint.sandboxId)!;
     if (await drivers[network.driver].endpointIntact(network, endpoint, sandbox)) continue;
     const peers = [...endpoints.values()].filter((other) => other.sandboxId === sandbox.id && other.id !== endpoint.id);
-    const defaultRoute = context.carriesDefaultRoute(endpoint) && !peers.some((other) => context.carriesDefaultRoute(other) && other.ifName < endpoint.ifName);
+    const routed = peers.some((other) => context.carriesDefaultRoute(other) && other.ifName < endpoint.ifName);
     log(`endpoint ${endpoint.id} lost its link ${endpoint.hostIfName}: plumbing it again`);
-    await drivers[network.driver].join(network, endpoint, sandbox, { defaultRoute });
+    await drivers[network.driver].join(network, endpoint, sandbox, { defaultGateways: routed ? [] : context.gatewaysFor(network, endpoint) });
   }
 
   rebuildAllocators(context);
@@ -79,15 +90,16 @@ export async function reconcile(context: ReconcileContext): Promise<void> {
   await removeUnknownNetns(context);
 }
 
-function rebuildAllocators({ store, networks, endpoints, allocators }: ReconcileContext): void {
+function rebuildAllocators({ store, networks, endpoints, allocators, log }: ReconcileContext): void {
   allocators.clear();
-  for (const network of networks.values()) allocators.set(network.id, network.ipam.pools.map((pool) => new AddressAllocator(pool)));
+  for (const network of networks.values()) allocators.set(network.id, new NetworkAllocators(network.ipam.pools, network));
   for (const { networkId, address, endpointId } of store.allocations()) {
     if (!endpoints.has(endpointId)) continue;
-    const network = networks.get(networkId);
-    const value = parseAddress(address).value;
-    const poolIndex = network?.ipam.pools.findIndex((pool) => cidrContains(parseCidr(pool.subnet), value)) ?? -1;
-    allocators.get(networkId)?.[poolIndex]?.restore(address);
+    try {
+      allocators.get(networkId)?.restore(address);
+    } catch (error) {
+      log(`address ${address} of endpoint ${endpointId} is outside its network's pools: ${String(error)}`);
+    }
   }
 }
 

@@ -28,3 +28,22 @@ export async function listTable(table: string = DEFAULT_TABLE): Promise<string> 
   const { stdout } = await run('nft', ['list', 'table', 'inet', checkTableName(table)]);
   return stdout;
 }
+
+/** Whether a set or map of skiff's table holds the element (as nft element text). */
+export async function hasElement(table: string, set: string, element: string): Promise<boolean> {
+  try {
+    await run('nft', ['get', 'element', 'inet', checkTableName(table), set, `{ ${element} }`]);
+    return true;
+  } catch {
+    return false; // nft's "No such file or directory": the element (or set) is not there
+  }
+}
+
+/** `nft list chain` of one of skiff's chains; undefined when the chain is gone. */
+export async function listChain(table: string, chain: string): Promise<string | undefined> {
+  try {
+    return (await run('nft', ['list', 'chain', 'inet', checkTableName(table), chain])).stdout;
+  } catch {
+    return undefined; // no such chain (or table)
+  }
+}

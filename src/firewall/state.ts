@@ -18,8 +18,6 @@ export interface FirewallNetwork {
   internal: boolean;
   /** Outbound NAT (com.docker.network.bridge.enable_ip_masquerade). */
   masquerade: boolean;
-  /** The default hostIp of ports published on this network (com.docker.network.bridge.host_binding_ipv4). */
-  hostBindingIpv4: string;
 }
 
 export type PortProtocol = 'tcp' | 'udp' | 'sctp';

@@ -11,7 +11,8 @@
  * IPv6 /64, and never walks a list of used addresses.
  */
 import { SkiffError, forbidden, invalid } from '../errors.js';
-import type { IpamPool } from '../engine/model.js';
+import type { InterfaceAddress } from '../model/address.js';
+import type { IpamPool } from '../model/network.js';
 import { cidrContains, formatAddress, lastAddress, parseAddressOrUndefined, parseCidr, type Cidr, type IpFamily } from './cidr.js';
 
 /** libnetwork ipamapi errors, Docker 20.10 wording. */
@@ -167,8 +168,9 @@ export interface NetworkRef {
 
 /**
  * All pools of one network, as libnetwork's endpoint address assignment sees
- * them: a dynamic address comes from the first pool of the family with room;
- * a static one from the pool that contains it.
+ * them: a dynamic address comes from the first pool of the family with room
+ * (the next subnet once one is full); a static one from the pool that
+ * contains it. Addresses come back with their subnet's prefix length.
  */
 export class NetworkAllocators {
   readonly allocators: readonly AddressAllocator[];
@@ -180,12 +182,12 @@ export class NetworkAllocators {
   }
 
   /** The next address of the family, or undefined when the network has no pool of it. */
-  allocate(family: IpFamily): string | undefined {
+  allocate(family: IpFamily): InterfaceAddress | undefined {
     const candidates = this.allocators.filter((allocator) => allocator.family === family);
     if (candidates.length === 0) return undefined;
     for (const allocator of candidates) {
       try {
-        return allocator.allocate();
+        return withPrefix(allocator.allocate(), allocator);
       } catch (error) {
         if (!(error instanceof SkiffError && error.message === IPAM_ERRORS.noAvailableIps)) throw error;
       }
@@ -194,8 +196,16 @@ export class NetworkAllocators {
       `no available IPv${family} addresses on this network's address pools: ${this.network.name} (${this.network.id})`);
   }
 
-  claim(address: string): void {
-    this.poolOf(address).claim(address);
+  /** Takes a static address (docker run --ip) from the pool that contains it. */
+  claim(address: string): InterfaceAddress {
+    const allocator = this.poolOf(address);
+    allocator.claim(address);
+    return withPrefix(address, allocator);
+  }
+
+  /** Whether the user gave a subnet of this family (static addresses are allowed only then, as in Docker). */
+  hasUserConfiguredPool(family: IpFamily): boolean {
+    return this.allocators.some((allocator) => allocator.family === family && allocator.pool.userConfigured);
   }
 
   restore(address: string): void {
@@ -222,7 +232,6 @@ export class NetworkAllocators {
   }
 }
 
-/** One allocator per pool of a network, ready for endpoint addresses. */
-export function allocatorsFor(pools: readonly IpamPool[], network: NetworkRef): NetworkAllocators {
-  return new NetworkAllocators(pools, network);
+function withPrefix(address: string, allocator: AddressAllocator): InterfaceAddress {
+  return { family: allocator.family, address, prefix: allocator.subnet.prefix };
 }

@@ -6,7 +6,9 @@
 import ipaddr from 'ipaddr.js';
 import { invalid } from '../errors.js';
 
-export type IpFamily = 4 | 6;
+import type { IpFamily } from '../model/address.js';
+
+export type { IpFamily };
 
 export interface Cidr {
   family: IpFamily;

@@ -5,4 +5,4 @@ export {
 } from './cidr.js';
 export { DEFAULT_BRIDGE_SUBNET, DEFAULT_LOCAL_POOLS, pickDefaultPool, noDefaultPoolMessage } from './pools.js';
 export { planNetworkIpam, POOL_OVERLAP_MESSAGE, type IpamRequest, type IpamPlanInput } from './plan.js';
-export { AddressAllocator, NetworkAllocators, allocatorsFor, IPAM_ERRORS, type NetworkRef } from './allocator.js';
+export { AddressAllocator, NetworkAllocators, IPAM_ERRORS, type NetworkRef } from './allocator.js';

@@ -7,7 +7,7 @@
  * Without --ipv6, Docker 20.10 silently ignores IPv6 subnets; so does this.
  */
 import { SkiffError, forbidden, invalid } from '../errors.js';
-import type { IpamPool } from '../engine/model.js';
+import type { IpamPool } from '../model/network.js';
 import { AddressAllocator } from './allocator.js';
 import { cidrWithin, cidrsOverlap, formatAddress, parseAddressOrUndefined, parseCidr, type Cidr, type IpFamily } from './cidr.js';
 import { noDefaultPoolMessage, pickDefaultPool } from './pools.js';

@@ -3,6 +3,7 @@
  * iproute2: `ip -json` to read, `ip -batch -` to change several things in
  * one process.
  */
+import { interfaceAddress, type InterfaceAddress } from '../model/address.js';
 import { run, runInNetns } from './exec.js';
 
 export interface LinkInfo {
@@ -48,13 +49,19 @@ export async function listLinks(): Promise<LinkInfo[]> {
   return parseLinks(stdout);
 }
 
-export async function linkExists(name: string): Promise<boolean> {
+/** Whether a link of that name exists (in the daemon's namespace, or in the one bound at netnsPath). */
+export async function linkExists(name: string, netnsPath?: string): Promise<boolean> {
   try {
-    await run('ip', ['link', 'show', 'dev', name]);
+    await ip(['link', 'show', 'dev', name], netnsPath);
     return true;
   } catch {
+    // ip's only failure here is "Device does not exist" (or a namespace that is gone): no such link.
     return false;
   }
+}
+
+function ip(args: readonly string[], netnsPath: string | undefined) {
+  return netnsPath === undefined ? run('ip', args) : runInNetns(netnsPath, 'ip', args);
 }
 
 /** Runs several `ip` commands (one per line, without the leading `ip`) in one process; stops at the first failure. */
@@ -66,11 +73,11 @@ export async function ipBatch(lines: readonly string[], netnsPath?: string): Pro
 }
 
 /** Deletes a link; one that is already gone is success (teardown is idempotent). */
-export async function deleteLink(name: string): Promise<void> {
+export async function deleteLink(name: string, netnsPath?: string): Promise<void> {
   try {
-    await run('ip', ['link', 'delete', 'dev', name]);
+    await ip(['link', 'delete', 'dev', name], netnsPath);
   } catch (error) {
-    if (await linkExists(name)) throw error;
+    if (await linkExists(name, netnsPath)) throw error;
   }
 }
 
@@ -93,4 +100,32 @@ export async function deleteOwnLink(name: string): Promise<void> {
   const alias = await aliasOf(name);
   if (alias === undefined || alias !== SKIFF_LINK_ALIAS) return;
   await deleteLink(name);
+}
+
+/** A link as `ip -json addr` shows it: state, master, MAC and addresses. */
+export interface InterfaceState {
+  ifname: string;
+  mac?: string;
+  operstate: string;
+  up: boolean;
+  master?: string;
+  addresses: InterfaceAddress[];
+}
+
+interface IpJsonAddr { ifname: string; address?: string; operstate: string; master?: string; flags?: string[]; addr_info: Array<{ local: string; prefixlen: number }> }
+
+/** The link's state in the daemon's namespace or the one at netnsPath; undefined when there is no such link. */
+export async function interfaceState(ifname: string, netnsPath?: string): Promise<InterfaceState | undefined> {
+  let stdout: string;
+  try {
+    ({ stdout } = await ip(['-json', 'addr', 'show', 'dev', ifname], netnsPath));
+  } catch {
+    return undefined; // "Device does not exist"
+  }
+  const link = (JSON.parse(stdout) as IpJsonAddr[])[0];
+  if (link === undefined) return undefined;
+  return {
+    ifname: link.ifname, mac: link.address, operstate: link.operstate, up: link.flags?.includes('UP') === true, master: link.master,
+    addresses: link.addr_info.flatMap((address) => interfaceAddress(address.local, address.prefixlen) ?? []),
+  };
 }

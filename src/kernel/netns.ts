@@ -3,28 +3,33 @@
  * util-linux `unshare --net=FILE` so no Node thread ever changes namespace.
  */
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from './exec.js';
+import { SkiffError } from '../errors.js';
+import { run, runInNetns } from './exec.js';
+import { isMountPoint } from './mounts.js';
+
+export { isMountPoint };
 
 /**
  * Makes a network namespace bound to path. route_localnet is set inside at
  * birth (the one process that makes it runs sysctl there): the 127.0.0.11
  * resolver redirect needs it, and setting it now saves a process per join.
+ * With loopbackUp, lo comes up too (a second process; a first join's batch
+ * can do it instead).
  */
-export async function createNetnsFile(path: string): Promise<void> {
+export async function createNetnsFile(path: string, options: { loopbackUp: boolean } = { loopbackUp: true }): Promise<void> {
   await writeFile(path, '', { flag: 'wx' });
   try {
     await run('unshare', [`--net=${path}`, 'sysctl', '-q', '-w', 'net.ipv4.conf.all.route_localnet=1']);
+    if (options.loopbackUp) await runInNetns(path, 'ip', ['link', 'set', 'lo', 'up']);
   } catch (error) {
-    await rm(path, { force: true });
+    try {
+      await removeNetnsFile(path);
+    } catch (undoError) {
+      throw new SkiffError('unavailable', `${(error as Error).message}; then removing "${path}" failed too: ${(undoError as Error).message}`, { cause: error });
+    }
     throw error;
   }
-}
-
-export function isMountPoint(path: string): boolean {
-  const mounts = readFileSync('/proc/self/mounts', 'utf8');
-  return mounts.split('\n').some((line) => line.split(' ')[1] === path);
 }
 
 /** Unbinds and removes a namespace file; a missing one is success. */

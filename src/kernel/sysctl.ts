@@ -1,5 +1,4 @@
 import { writeFile, readFile } from 'node:fs/promises';
-import { runInNetns } from './exec.js';
 
 function procPath(key: string): string {
   return `/proc/sys/${key.replaceAll('.', '/')}`;
@@ -17,8 +16,20 @@ export async function setIpv4InterfaceSysctl(ifname: string, key: string, value:
   await writeFile(`/proc/sys/net/ipv4/conf/${ifname}/${key}`, value);
 }
 
-/** Sets sysctls inside another network namespace in one process. */
-export async function setSysctlsInNetns(netnsPath: string, settings: Record<string, string>): Promise<void> {
-  const args = Object.entries(settings).flatMap(([key, value]) => ['-w', `${key}=${value}`]);
-  if (args.length > 0) await runInNetns(netnsPath, 'sysctl', ['-q', ...args]);
+/** A sysctl of the daemon's own namespace, or undefined when there is none of that name (a link that is gone). */
+export async function readSysctl(key: string): Promise<string | undefined> {
+  try {
+    return (await readFile(procPath(key), 'utf8')).trim();
+  } catch {
+    return undefined; // ENOENT: no such key
+  }
+}
+
+/** An IPv4 per-interface sysctl (net.ipv4.conf.<ifname>.<key>), read by path since interface names may hold dots. */
+export async function readIpv4InterfaceSysctl(ifname: string, key: string): Promise<string | undefined> {
+  try {
+    return (await readFile(`/proc/sys/net/ipv4/conf/${ifname}/${key}`, 'utf8')).trim();
+  } catch {
+    return undefined; // no such interface
+  }
 }

@@ -5,7 +5,7 @@
  * address on that port, and any address with 0.0.0.0.
  */
 import { SkiffError } from '../errors.js';
-import type { PortProtocol, PortRequest } from './requests.js';
+import type { PortProtocol, PortRequest } from '../model/network.js';
 
 export interface HostPort {
   protocol: PortProtocol;

@@ -1,26 +1,10 @@
 /**
- * Published-port requests from Docker's HostConfig.PortBindings and -P (pure).
- * The docker CLI already expands container port ranges to one key per port;
- * a host port may still be a range ("8000-8010") to choose from, or empty
- * (an ephemeral port).
+ * Published-port requests (pure): Docker's "80/tcp" port keys and host port
+ * ranges, and the requests of -P added to a container's own -p.
  */
 import { invalid } from '../errors.js';
-
-export type PortProtocol = 'tcp' | 'udp' | 'sctp';
-
-export interface PortRequest {
-  protocol: PortProtocol;
-  containerPort: number;
-  /** '' = the network's default binding address. */
-  hostIp: string;
-  /** Inclusive range to pick from; [0, 0] = ephemeral. */
-  hostPortRange: [number, number];
-}
-
-export interface WireBinding {
-  HostIp?: string;
-  HostPort?: string;
-}
+import { familyOf } from '../model/address.js';
+import type { PortProtocol, PortRequest } from '../model/network.js';
 
 function parsePort(text: string, what: string): number {
   if (!/^\d+$/.test(text)) throw invalid(`invalid ${what}: ${text}`);
@@ -37,6 +21,7 @@ export function parsePortKey(key: string): { protocol: PortProtocol; port: numbe
   return { protocol, port: parsePort(portText, 'containerPort') };
 }
 
+/** "8080" or "8000-8010" → the inclusive range; '' → [0, 0], an ephemeral port. */
 export function parseHostPortRange(text: string | undefined): [number, number] {
   if (text === undefined || text === '') return [0, 0];
   const [low, high] = text.split('-') as [string, string | undefined];
@@ -46,29 +31,28 @@ export function parseHostPortRange(text: string | undefined): [number, number] {
   return [start, end];
 }
 
-function validHostIp(ip: string): string {
-  if (ip === '') return '';
-  const parts = ip.split('.');
-  const ipv4 = parts.length === 4 && parts.every((part) => /^\d{1,3}$/.test(part) && Number(part) <= 255);
-  if (!ipv4 && !/^[0-9a-fA-F:]+$/.test(ip)) throw invalid(`invalid IP address: ${ip}`);
+/** A host address of a -p ('' = the network's default); anything that is no IP address is refused. */
+export function parseHostIp(ip: string): string {
+  if (ip !== '' && familyOf(ip) === undefined) throw invalid(`invalid IP address: ${ip}`);
   return ip;
 }
 
-/** The requests for one container: explicit bindings, plus every exposed port on an ephemeral port for -P. */
-export function portRequests(bindings: Record<string, WireBinding[] | null>, publishAll: boolean, exposed: readonly string[]): PortRequest[] {
-  const requests: PortRequest[] = [];
-  for (const [key, list] of Object.entries(bindings)) {
+/** One request per -p binding of a port key ("80/tcp": [{HostIp, HostPort}]); no binding list means one default binding. */
+export function portKeyRequests(key: string, bindings: ReadonlyArray<{ hostIp: string; hostPort: string }> | null): PortRequest[] {
+  const { protocol, port } = parsePortKey(key);
+  return (bindings ?? [{ hostIp: '', hostPort: '' }]).map((binding) => ({
+    protocol, containerPort: port, hostIp: parseHostIp(binding.hostIp), hostPortRange: parseHostPortRange(binding.hostPort),
+  }));
+}
+
+/** The requests for one container: its own -p, plus (-P) every exposed port it does not publish itself, on an ephemeral port. */
+export function publishedRequests(explicit: readonly PortRequest[], publishAll: boolean, exposed: readonly string[]): PortRequest[] {
+  const requests = [...explicit];
+  if (!publishAll) return requests;
+  for (const key of new Set(exposed)) {
     const { protocol, port } = parsePortKey(key);
-    for (const binding of list ?? [{}]) {
-      requests.push({ protocol, containerPort: port, hostIp: validHostIp(binding.HostIp ?? ''), hostPortRange: parseHostPortRange(binding.HostPort) });
-    }
-  }
-  if (publishAll) {
-    for (const key of exposed) {
-      if (key in bindings) continue;
-      const { protocol, port } = parsePortKey(key);
-      requests.push({ protocol, containerPort: port, hostIp: '', hostPortRange: [0, 0] });
-    }
+    if (explicit.some((request) => request.protocol === protocol && request.containerPort === port)) continue;
+    requests.push({ protocol, containerPort: port, hostIp: '', hostPortRange: [0, 0] });
   }
   return requests;
 }

@@ -7,34 +7,24 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, createWriteStream, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, watch, writeFileSync, createWriteStream, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { conflict, notFound, SkiffError } from '../errors.js';
 import { run } from '../kernel/exec.js';
+import { isMountPoint } from '../kernel/mounts.js';
 import {
   bundleExists, containerPaths, processAlive, readExitStatus, readJson,
   type ContainerMeta, type ContainerPaths, type StartRecord,
 } from './container-files.js';
-import type { Image } from './images.js';
+import type { ContainerProcessSpec } from './process-spec.js';
 import { encodeFrame } from './log-frames.js';
 import { readLog } from './log-reader.js';
 import { ociSpec } from './oci-spec.js';
 
-export interface ContainerProcessSpec {
-  id: string; // 64 hex
-  image: Image;
-  args: string[]; // final argv (entrypoint + cmd resolved by the caller)
-  env: string[];
-  cwd: string;
-  hostname: string;
-  tty: boolean;
-  openStdin: boolean;
-  netnsPath: string | null; // null = the host's network namespace
-  etcFiles: { hosts: string; resolvConf: string; hostname: string };
-}
+export type { ContainerProcessSpec } from './process-spec.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
@@ -94,10 +84,6 @@ export function startError(shimReport: string): ContainerStartError {
   return new ContainerStartError('unavailable', message, 128);
 }
 
-function isMounted(path: string): boolean {
-  return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === path);
-}
-
 export class ContainerRuntime {
   private readonly dataRoot: string;
   private readonly execRoot: string;
@@ -135,6 +121,11 @@ export class ContainerRuntime {
 
   private runc(args: string[]) {
     return run(this.runcPath, ['--root', this.runcRoot, ...args]);
+  }
+
+  /** Whether the container has a bundle, complete or not (a start that ran before, or one cut short). */
+  hasBundle(id: string): boolean {
+    return existsSync(this.paths(id).bundle);
   }
 
   async create(spec: ContainerProcessSpec): Promise<void> {
@@ -336,7 +327,7 @@ export class ContainerRuntime {
       // Let the shim record the exit and quit before its bundle goes away.
       for (let i = 0; i < 100 && processAlive(started.shimPid); i++) await sleep(20);
     }
-    if (isMounted(paths.rootfs)) {
+    if (isMountPoint(paths.rootfs)) {
       await run('umount', [paths.rootfs]).catch(async () => {
         await run('umount', ['-l', paths.rootfs]).catch((error: Error) => failures.push(error.message));
       });
@@ -352,13 +343,14 @@ export class ContainerRuntime {
   }
 
   /**
-   * After a daemon restart: the ids of all bundles; running containers are
-   * watched again, and onExit fires for those that ended while nobody watched.
+   * After a daemon restart: the ids of all bundles (complete or cut short);
+   * running containers are watched again, and onExit fires for those that
+   * ended while nobody watched.
    */
   async restore(): Promise<string[]> {
-    const ids = readdirSync(join(this.execRoot, 'containers')).filter((name) => /^[0-9a-f]{64}$/.test(name) && bundleExists(this.paths(name)));
+    const ids = readdirSync(join(this.execRoot, 'containers')).filter((name) => /^[0-9a-f]{64}$/.test(name));
     for (const id of ids) {
-      if ((await this.state(id)).status !== 'created') this.watchExit(id);
+      if (bundleExists(this.paths(id)) && (await this.state(id)).status !== 'created') this.watchExit(id);
     }
     return ids;
   }

@@ -3,11 +3,7 @@
  * WORKDIR, LABEL) to an image config: a pure function, Dockerfile syntax.
  */
 import { invalid } from '../errors.js';
-import type { ImageConfig } from './images.js';
-
-export function emptyImageConfig(): ImageConfig {
-  return { Env: [], Cmd: null, Entrypoint: null, WorkingDir: '', ExposedPorts: {}, Labels: {} };
-}
+import type { ImageConfig } from '../model/image.js';
 
 /** JSON form `["a","b"]` as is; shell form runs under /bin/sh -c, as in a Dockerfile. */
 function commandLine(rest: string): string[] {
@@ -48,7 +44,7 @@ function setEnv(env: string[], name: string, value: string): string[] {
 }
 
 export function applyChanges(base: ImageConfig, changes: readonly string[]): ImageConfig {
-  let config: ImageConfig = { ...base, Env: [...base.Env], ExposedPorts: { ...base.ExposedPorts }, Labels: { ...base.Labels } };
+  let config: ImageConfig = { ...base, env: [...base.env], exposedPorts: [...base.exposedPorts], labels: { ...base.labels } };
   for (const change of changes) {
     const trimmed = change.trim();
     if (trimmed === '') continue;
@@ -56,24 +52,25 @@ export function applyChanges(base: ImageConfig, changes: readonly string[]): Ima
     const rest = trimmed.slice(instruction.length).trim();
     switch (instruction) {
       case 'cmd':
-        config = { ...config, Cmd: commandLine(rest) };
+        config = { ...config, cmd: commandLine(rest) };
         break;
       case 'entrypoint':
-        config = { ...config, Entrypoint: commandLine(rest) };
+        config = { ...config, entrypoint: commandLine(rest) };
         break;
       case 'env':
-        for (const [name, value] of keyValues(rest, 'ENV')) config.Env = setEnv(config.Env, name, value);
+        for (const [name, value] of keyValues(rest, 'ENV')) config.env = setEnv(config.env, name, value);
         break;
       case 'label':
-        for (const [name, value] of keyValues(rest, 'LABEL')) config.Labels[name] = value;
+        for (const [name, value] of keyValues(rest, 'LABEL')) config.labels[name] = value;
         break;
       case 'expose':
         for (const port of rest.split(/\s+/).filter((p) => p !== '')) {
-          config.ExposedPorts[port.includes('/') ? port.toLowerCase() : `${port}/tcp`] = {};
+          const key = port.includes('/') ? port.toLowerCase() : `${port}/tcp`;
+          if (!config.exposedPorts.includes(key)) config.exposedPorts.push(key);
         }
         break;
       case 'workdir':
-        config = { ...config, WorkingDir: rest };
+        config = { ...config, workingDir: rest };
         break;
       default:
         throw invalid(`${instruction} is not a valid change command`);

@@ -9,28 +9,23 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { conflict, notFound, SkiffError } from '../errors.js';
 import { run } from '../kernel/exec.js';
-import { applyChanges, emptyImageConfig } from './image-changes.js';
-
-export interface ImageConfig {
-  Env: string[];
-  Cmd: string[] | null;
-  Entrypoint: string[] | null;
-  WorkingDir: string;
-  ExposedPorts: Record<string, object>;
-  Labels: Record<string, string>;
-}
-
-export interface Image {
-  id: string; // 'sha256:<64 hex>'
-  repoTags: string[];
-  created: string;
-  size: number;
-  rootfsPath: string;
-  config: ImageConfig;
-  comment: string;
-}
+import { emptyImageConfig, type Image, type ImageConfig } from '../model/image.js';
+import { applyChanges } from './image-changes.js';
 
 type StoredImage = Omit<Image, 'rootfsPath'>;
+
+/**
+ * image.json as written before the config was camelCase (Docker's PascalCase
+ * keys): read both, so a data root written by an older skiff still opens.
+ */
+function configFromDisk(config: Record<string, unknown>): ImageConfig {
+  if (!('Env' in config)) return config as unknown as ImageConfig;
+  const legacy = config as { Env: string[]; Cmd: string[] | null; Entrypoint: string[] | null; WorkingDir: string; ExposedPorts: Record<string, object>; Labels: Record<string, string> };
+  return {
+    env: legacy.Env, cmd: legacy.Cmd, entrypoint: legacy.Entrypoint, workingDir: legacy.WorkingDir,
+    exposedPorts: Object.keys(legacy.ExposedPorts ?? {}), labels: legacy.Labels ?? {},
+  };
+}
 
 /** `alpine` → `alpine:latest`; Docker Hub's implicit prefixes dropped. */
 export function normalizeRepoTag(reference: string): string {
@@ -163,7 +158,7 @@ export class ImageStore {
 
   private load(hex: string): Image {
     const stored = JSON.parse(readFileSync(join(this.imagesDir, hex, 'image.json'), 'utf8')) as StoredImage;
-    return { ...stored, rootfsPath: join(this.imagesDir, hex, 'rootfs') };
+    return { ...stored, config: configFromDisk(stored.config as unknown as Record<string, unknown>), rootfsPath: join(this.imagesDir, hex, 'rootfs') };
   }
 
   private save(image: Image): void {

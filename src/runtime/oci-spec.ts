@@ -4,7 +4,7 @@
  * defaults (capabilities, mounts, masked paths) so programs behave as they do
  * under Docker.
  */
-import type { ContainerProcessSpec } from './containers.js';
+import type { ContainerProcessSpec } from './process-spec.js';
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

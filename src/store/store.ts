@@ -1,7 +1,8 @@
 /**
  * Persistence: SQLite (better-sqlite3, WAL) under --data-root. Records are
- * JSON bodies of the engine's model keyed by id; every change that touches
- * several records runs in one transaction (`store.transaction(() => …)`).
+ * JSON bodies of the model keyed by id (rows of an older shape are upgraded
+ * as they are read, see upgrade.ts); every change that touches several
+ * records runs in one transaction (`store.transaction(() => …)`).
  *
  * Networks and endpoints carry a lifecycle state so that a daemon killed in
  * the middle of an operation can tell on restart what to finish or undo.
@@ -9,7 +10,9 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Endpoint, Network, Sandbox } from '../engine/model.js';
+import type { ContainerRecord } from '../model/container.js';
+import type { Endpoint, Network, Sandbox } from '../model/network.js';
+import { upgradeContainer, upgradeEndpoint, upgradeSandbox } from './upgrade.js';
 
 /** 'pending': written before the kernel was changed; 'ready': kernel done; 'removing': removal started. */
 export type RecordState = 'pending' | 'ready' | 'removing';
@@ -91,7 +94,7 @@ export class Store {
   }
 
   sandboxes(): Sandbox[] {
-    return (this.db.prepare('SELECT body FROM sandboxes').all() as BodyRow[]).map((row) => JSON.parse(row.body) as Sandbox);
+    return (this.db.prepare('SELECT body FROM sandboxes').all() as BodyRow[]).map((row) => upgradeSandbox(JSON.parse(row.body) as Record<string, unknown>));
   }
 
   // endpoints and their addresses
@@ -111,7 +114,7 @@ export class Store {
 
   endpoints(): Array<Stored<Endpoint>> {
     return (this.db.prepare('SELECT body, state FROM endpoints').all() as BodyRow[])
-      .map((row) => ({ record: JSON.parse(row.body) as Endpoint, state: row.state as RecordState }));
+      .map((row) => ({ record: upgradeEndpoint(JSON.parse(row.body) as Record<string, unknown>), state: row.state as RecordState }));
   }
 
   recordAllocation(networkId: string, address: string, endpointId: string): void {
@@ -122,18 +125,18 @@ export class Store {
     return this.db.prepare('SELECT network_id AS networkId, address, endpoint_id AS endpointId FROM allocations').all() as Array<{ networkId: string; address: string; endpointId: string }>;
   }
 
-  // containers (bodies owned by the container layer)
-  putContainer(id: string, name: string, body: unknown): void {
+  // containers
+  putContainer(record: ContainerRecord): void {
     this.db.prepare('INSERT INTO containers (id, name, body) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, body = excluded.body')
-      .run(id, name, JSON.stringify(body));
+      .run(record.id, record.name, JSON.stringify(record));
   }
 
   deleteContainer(id: string): void {
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
   }
 
-  containers<T>(): T[] {
-    return (this.db.prepare('SELECT body FROM containers').all() as BodyRow[]).map((row) => JSON.parse(row.body) as T);
+  containers(): ContainerRecord[] {
+    return (this.db.prepare('SELECT body FROM containers').all() as BodyRow[]).map((row) => upgradeContainer(JSON.parse(row.body) as Record<string, unknown>));
   }
 
   // settings

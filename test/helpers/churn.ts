@@ -21,4 +21,4 @@ for (let round = 0; round < 200; round++) {
   await engine.join(sandboxes[0]!.id, 'bridge', { name: `c${round}` });
   await engine.leave(sandboxes[0]!.id, name);
 }
-engine.close();
+await engine.close();

@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { assertInWorld, scratchDir, makeNetns, sh, tryRun, leftovers, type NetnsHandle } from '../helpers/world.js';
 import { DnsRecords, type DnsEndpoint } from '../../src/dns/records.js';
 import { DnsServer } from '../../src/dns/server.js';
-import { installResolverRedirect, removeResolverRedirect } from '../../src/dns/resolver-redirect.js';
+import { installResolverRedirect, removeResolverRedirect } from '../../src/firewall/resolver-redirect.js';
 
 assertInWorld();
 

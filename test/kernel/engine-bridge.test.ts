@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
 import { assertInWorld, canPing, leftovers, makeNetns, scratchDir, sh, tryRun, type NetnsHandle } from '../helpers/world.js';
 import { deleteTable } from '../../src/firewall/index.js';
+import { cidrOf, type InterfaceAddress } from '../../src/model/address.js';
 
 assertInWorld();
 
@@ -16,7 +17,7 @@ let dir: { path: string; remove: () => void };
 let engine: Engine;
 let outside: NetnsHandle;
 
-const bare = (cidr: string | undefined) => (cidr ?? '').split('/')[0]!;
+const addressOf = (address: InterfaceAddress | undefined) => address?.address ?? '';
 
 before(async () => {
   dir = scratchDir();
@@ -40,7 +41,7 @@ after(async () => {
   // Tear down what the engine keeps for the daemon's life: the default bridge and the table.
   await sh('ip', ['link', 'del', 'skiff0']);
   await deleteTable('skiff');
-  engine.close();
+  await engine.close();
   assert.deepEqual(await leftovers(dir.path), []);
   dir.remove();
 });
@@ -51,12 +52,12 @@ test('two sandboxes on one network ping each other; the address, MAC and route a
   const b = await engine.createSandbox({ hostname: 'b' });
   const ea = await engine.join(a.id, 'alpine-net', { name: 'alpine1' });
   const eb = await engine.join(b.id, 'alpine-net', { name: 'alpine2' });
-  assert.equal(ea.ipv4, '172.18.0.2/16');
-  assert.equal(eb.ipv4, '172.18.0.3/16');
+  assert.equal(cidrOf(ea.ipv4!), '172.18.0.2/16');
+  assert.equal(cidrOf(eb.ipv4!), '172.18.0.3/16');
   assert.equal(ea.macAddress, '02:42:ac:12:00:02');
   assert.equal(ea.ifName, 'eth0');
-  assert.ok(await canPing(a.netnsPath, bare(eb.ipv4)));
-  assert.ok(await canPing(b.netnsPath, bare(ea.ipv4)));
+  assert.ok(await canPing(a.netnsPath, addressOf(eb.ipv4)));
+  assert.ok(await canPing(b.netnsPath, addressOf(ea.ipv4)));
   assert.ok(await canPing(a.netnsPath, '172.18.0.1'), 'the gateway answers');
   const route = await sh('nsenter', [`--net=${a.netnsPath}`, 'ip', 'route', 'show', 'default']);
   assert.match(route, /default via 172\.18\.0\.1 dev eth0/);
@@ -78,10 +79,10 @@ test('a sandbox cannot reach a sandbox on another network; one on both reaches b
   await engine.join(both.id, 'left', { name: 'both' });
   const bothRight = await engine.join(both.id, 'right', { name: 'both' });
   assert.equal(bothRight.ifName, 'eth1');
-  assert.equal(await canPing(l.netnsPath, bare(er.ipv4)), false, 'left must not reach right');
-  assert.equal(await canPing(r.netnsPath, bare(el.ipv4)), false, 'right must not reach left');
-  assert.ok(await canPing(both.netnsPath, bare(el.ipv4)));
-  assert.ok(await canPing(both.netnsPath, bare(er.ipv4)));
+  assert.equal(await canPing(l.netnsPath, addressOf(er.ipv4)), false, 'left must not reach right');
+  assert.equal(await canPing(r.netnsPath, addressOf(el.ipv4)), false, 'right must not reach left');
+  assert.ok(await canPing(both.netnsPath, addressOf(el.ipv4)));
+  assert.ok(await canPing(both.netnsPath, addressOf(er.ipv4)));
   for (const sandbox of [l, r, both]) await engine.deleteSandbox(sandbox.id);
   await engine.deleteNetwork('left');
   await engine.deleteNetwork('right');
@@ -93,7 +94,7 @@ test('ICC off blocks traffic between endpoints of one network, the gateway still
   const b = await engine.createSandbox();
   await engine.join(a.id, 'quiet', { name: 'a' });
   const eb = await engine.join(b.id, 'quiet', { name: 'b' });
-  assert.equal(await canPing(a.netnsPath, bare(eb.ipv4)), false);
+  assert.equal(await canPing(a.netnsPath, addressOf(eb.ipv4)), false);
   for (const sandbox of [a, b]) await engine.deleteSandbox(sandbox.id);
   await engine.deleteNetwork('quiet');
 });
@@ -114,7 +115,7 @@ test('a normal network reaches the outside host masqueraded; an internal one rea
   assert.equal(await canPing(priv.netnsPath, '198.51.100.2'), false, 'internal network reaches nothing outside');
   const route = await sh('nsenter', [`--net=${priv.netnsPath}`, 'ip', 'route', 'show', 'default']);
   assert.equal(route.trim(), '', 'internal networks get no default route');
-  assert.ok(await canPing(priv.netnsPath, bare(epriv.ipv4).replace(/\.\d+$/, '.1')), 'the internal gateway answers');
+  assert.ok(await canPing(priv.netnsPath, addressOf(epriv.ipv4).replace(/\.\d+$/, '.1')), 'the internal gateway answers');
   await outside.exec('nft', ['delete', 'table', 'ip', 'seen']);
   for (const sandbox of [pub, priv]) await engine.deleteSandbox(sandbox.id);
   await engine.deleteNetwork('public');
@@ -130,9 +131,9 @@ test('join and leave on a live sandbox: interfaces appear and go, the default ro
   const macBefore = await bridgeMac();
   const epeer = await engine.join(peer.id, 'second', { name: 'peer' });
   await engine.join(s.id, 'first', { name: 's' });
-  assert.equal(await canPing(s.netnsPath, bare(epeer.ipv4)), false);
+  assert.equal(await canPing(s.netnsPath, addressOf(epeer.ipv4)), false);
   const second = await engine.join(s.id, 'second', { name: 's' });
-  assert.ok(await canPing(s.netnsPath, bare(epeer.ipv4)), 'reachable after join');
+  assert.ok(await canPing(s.netnsPath, addressOf(epeer.ipv4)), 'reachable after join');
   await engine.leave(s.id, 'first');
   const links = await sh('nsenter', [`--net=${s.netnsPath}`, 'ip', '-br', 'link']);
   assert.doesNotMatch(links, /^eth0/m);
@@ -140,7 +141,7 @@ test('join and leave on a live sandbox: interfaces appear and go, the default ro
   const route = await sh('nsenter', [`--net=${s.netnsPath}`, 'ip', 'route', 'show', 'default']);
   assert.match(route, new RegExp(`default via \\S+ dev ${second.ifName}`));
   await engine.leave(s.id, 'second');
-  assert.equal(await canPing(s.netnsPath, bare(epeer.ipv4)), false, 'unreachable after leave');
+  assert.equal(await canPing(s.netnsPath, addressOf(epeer.ipv4)), false, 'unreachable after leave');
   assert.equal(await bridgeMac(), macBefore, 'the bridge keeps its MAC as ports come and go (neighbours\' ARP entries stay right)');
   await assert.rejects(engine.leave(s.id, 'second'), /is not connected to network second/);
   for (const sandbox of [s, peer]) await engine.deleteSandbox(sandbox.id);
@@ -154,7 +155,7 @@ test('static addresses: inside the subnet only, never twice, only on user subnet
   const a = await engine.createSandbox();
   const b = await engine.createSandbox();
   const ea = await engine.join(a.id, 'fixed', { name: 'a', ipv4: '10.20.0.7' });
-  assert.equal(ea.ipv4, '10.20.0.7/24');
+  assert.equal(cidrOf(ea.ipv4!), '10.20.0.7/24');
   assert.ok(await canPing(a.netnsPath, '10.20.0.254'));
   await assert.rejects(engine.join(b.id, 'fixed', { name: 'b', ipv4: '10.20.0.7' }), /Address already in use/);
   await assert.rejects(engine.join(b.id, 'fixed', { name: 'b', ipv4: '10.99.0.7' }), /does not belong to any of this network's subnets/);
@@ -163,7 +164,7 @@ test('static addresses: inside the subnet only, never twice, only on user subnet
   assert.deepEqual(engine.endpointsOfSandbox(b.id), [], 'failed joins leave no endpoint');
   const linksBefore = (await sh('ip', ['-br', 'link'])).split('\n').length;
   const eb = await engine.join(b.id, 'fixed', { name: 'b' });
-  assert.equal(eb.ipv4, '10.20.0.1/24', 'dynamic allocation skips the static one and the gateway');
+  assert.equal(cidrOf(eb.ipv4!), '10.20.0.1/24', 'dynamic allocation skips the static one and the gateway');
   assert.equal((await sh('ip', ['-br', 'link'])).split('\n').length, linksBefore + 1);
   for (const sandbox of [a, b]) await engine.deleteSandbox(sandbox.id);
   await engine.deleteNetwork('fixed');

@@ -12,6 +12,7 @@ import { listLinks, SKIFF_LINK_ALIAS } from '../../src/kernel/links.js';
 import { isMountPoint, listNetnsFiles } from '../../src/kernel/netns.js';
 import { deleteTable } from '../../src/firewall/index.js';
 import { assertInWorld, leftovers, scratchDir, sh } from '../helpers/world.js';
+import { cidrOf } from '../../src/model/address.js';
 
 assertInWorld();
 
@@ -47,9 +48,10 @@ async function assertConsistent(engine: Engine, netnsDir: string): Promise<void>
       owned.add(endpoint.hostIfName);
       const iface = inside.find((candidate) => candidate.ifname === endpoint.ifName);
       assert.ok(iface, `${endpoint.ifName} exists in the sandbox`);
-      assert.ok(iface.addr_info.some((a) => `${a.local}/${a.prefixlen}` === endpoint.ipv4), `${endpoint.ifName} has ${endpoint.ipv4}`);
-      const key = `${endpoint.networkId} ${endpoint.ipv4}`;
-      assert.ok(!addresses.has(key), `address ${endpoint.ipv4} given once`);
+      const ipv4 = endpoint.ipv4 === undefined ? undefined : cidrOf(endpoint.ipv4);
+      assert.ok(iface.addr_info.some((a) => `${a.local}/${a.prefixlen}` === ipv4), `${endpoint.ifName} has ${ipv4}`);
+      const key = `${endpoint.networkId} ${ipv4}`;
+      assert.ok(!addresses.has(key), `address ${ipv4} given once`);
       addresses.add(key);
     }
     assert.equal(inside.filter((i) => i.ifname !== 'lo').length, engine.endpointsOfSandbox(sandbox.id).length, 'no stray interface in the sandbox');
@@ -81,14 +83,14 @@ test('SIGKILL at many points of churn, then restart: consistent every time', asy
           await engine.deleteSandbox(sandbox.id);
         }
       } finally {
-        engine.close();
+        await engine.close();
       }
     }
   } finally {
     const engine = await Engine.open({ dataRoot, execRoot });
     for (const sandbox of engine.listSandboxes()) await engine.deleteSandbox(sandbox.id);
     for (const network of engine.listNetworks()) if (network.name.startsWith('churn')) await engine.deleteNetwork(network.id);
-    engine.close();
+    await engine.close();
     await sh('ip', ['link', 'del', 'skiff0']);
     await deleteTable('skiff');
     assert.deepEqual(await leftovers(dir.path), []);

@@ -35,7 +35,7 @@ const servers: ChildProcess[] = [];
 let a1: NetnsHandle, a2: NetnsHandle, b1: NetnsHandle, outside: NetnsHandle;
 
 function network(bridgeName: string, subnet: string, options: Partial<FirewallNetwork> = {}): FirewallNetwork {
-  return { id: bridgeName, bridgeName, subnets4: [subnet], subnets6: [], icc: true, internal: false, masquerade: true, hostBindingIpv4: '0.0.0.0', ...options };
+  return { id: bridgeName, bridgeName, subnets4: [subnet], subnets6: [], icc: true, internal: false, masquerade: true, ...options };
 }
 const netA = (options: Partial<FirewallNetwork> = {}) => network('br-a', '172.30.1.0/24', options);
 const netB = (options: Partial<FirewallNetwork> = {}) => network('br-b', '172.30.2.0/24', options);

@@ -11,7 +11,8 @@ import { createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertInWorld, leftovers, makeNetns, scratchDir, type NetnsHandle } from '../helpers/world.js';
-import { ImageStore, type Image } from '../../src/runtime/images.js';
+import { ImageStore } from '../../src/runtime/images.js';
+import type { Image } from '../../src/model/image.js';
 import { ContainerRuntime, type ContainerProcessSpec } from '../../src/runtime/containers.js';
 import { decodeFrames } from '../../src/runtime/log-frames.js';
 
@@ -100,7 +101,7 @@ describe('container runtime (runc + skiff-shim)', () => {
     assert.match(image.id, /^sha256:[0-9a-f]{64}$/);
     assert.deepEqual(images.resolve('busybox:latest').id, image.id);
     assert.deepEqual(images.resolve(image.id.slice(7, 19)).id, image.id);
-    assert.deepEqual(image.config.Cmd, ['sh']);
+    assert.deepEqual(image.config.cmd, ['sh']);
     assert.ok(existsSync(join(image.rootfsPath, 'bin', 'busybox')));
     assert.throws(() => images.resolve('nothere'), /No such image: nothere/);
   });

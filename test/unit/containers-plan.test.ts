@@ -1,9 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderHosts, renderResolvConf } from '../../src/engine/container-files.js';
-import { portRequests, HostPortAllocator } from '../../src/ports/index.js';
-import { argvOf, linkEnvironment, type ContainerRecord } from '../../src/engine/container-model.js';
-import type { Image } from '../../src/runtime/images.js';
+import { renderHosts, renderResolvConf } from '../../src/containers/etc-files.js';
+import { publishedRequests, HostPortAllocator } from '../../src/ports/index.js';
+import { portRequestsFromWire, type WirePortBindings } from '../../src/api/wire/ports.js';
+import { argvOf, linkEnvironment } from '../../src/containers/decisions.js';
+import type { ContainerRecord } from '../../src/model/container.js';
+import type { ImageConfig } from '../../src/model/image.js';
+
+const portRequests = (bindings: WirePortBindings, publishAll: boolean, exposed: string[]) => publishedRequests(portRequestsFromWire(bindings), publishAll, exposed);
 
 test('/etc/hosts as Docker writes it, with --add-host and --link entries', () => {
   const hosts = renderHosts({ hostname: 'web', addresses: ['172.17.0.2'], extraHosts: ['db:10.0.0.5'], links: [{ address: '172.17.0.3', names: ['cache', 'c1'] }] });
@@ -45,7 +49,7 @@ test('host ports: conflicts across addresses, ranges, ephemeral order, release',
 });
 
 test('argv: entrypoint then command, the container\'s own before the image\'s', () => {
-  const image = { config: { Entrypoint: ['/init'], Cmd: ['serve'] } } as unknown as Image;
+  const image = { entrypoint: ['/init'], cmd: ['serve'] } as unknown as ImageConfig;
   const record = (entrypoint: string[] | null, cmd: string[] | null) => ({ config: { entrypoint, cmd } }) as unknown as ContainerRecord;
   assert.deepEqual(argvOf(record(null, null), image), ['/init', 'serve']);
   assert.deepEqual(argvOf(record(null, ['sh']), image), ['/init', 'sh']);

@@ -1,6 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderResolverRedirect } from '../../src/dns/resolver-redirect.js';
+import { renderResolverRedirect } from '../../src/firewall/resolver-redirect.js';
 import { reachedThroughContainer } from '../../src/dns/server.js';
 
 it('renders the 127.0.0.11 redirect as one transaction that re-points by flushing its chains', () => {

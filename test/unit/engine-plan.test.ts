@@ -5,7 +5,8 @@ import { nextInterfaceName } from '../../src/engine/engine.js';
 import { findByReference } from '../../src/engine/lookup.js';
 import { macFromIpv4 } from '../../src/drivers/mac.js';
 import { bridgeCreateLines, hostSideLines, sandboxSideLines } from '../../src/drivers/bridge.js';
-import type { Network } from '../../src/engine/model.js';
+import type { Network } from '../../src/model/network.js';
+import { defaultGateways } from '../../src/engine/routes.js';
 
 const context = (existing: Network[] = []) => ({ id: 'a'.repeat(64), created: '2026-01-01T00:00:00.000000000Z', existing });
 
@@ -56,10 +57,10 @@ test('interfaces, MACs and the ip batches of a join', () => {
   assert.equal(macFromIpv4('172.17.0.2'), '02:42:ac:11:00:02');
   const network = planNetwork({ name: 'n' }, context());
   assert.deepEqual(bridgeCreateLines(network), ['link add br-aaaaaaaaaaaa address 02:aa:aa:aa:aa:aa mtu 1500 type bridge', 'link set br-aaaaaaaaaaaa alias skiff', 'addr add 172.17.0.1/16 dev br-aaaaaaaaaaaa', 'link set br-aaaaaaaaaaaa up']);
-  const endpoint = { id: 'e', name: 'c', networkId: network.id, sandboxId: 's', ifName: 'eth0', hostIfName: 'veth1234567', macAddress: '02:42:ac:11:00:02', ipv4: '172.17.0.2/16', aliases: [], containerId: '' };
-  assert.match(hostSideLines(network, endpoint, { id: 's', netnsPath: '/run/skiff/netns/s', containerId: '', hostname: '' })[0]!, /peer name eth0 address 02:42:ac:11:00:02 mtu 1500 netns \/run\/skiff\/netns\/s$/);
-  assert.deepEqual(sandboxSideLines(network, endpoint, { defaultRoute: true }), ['addr add 172.17.0.2/16 dev eth0', 'link set eth0 up', 'link set lo up', 'route replace default via 172.17.0.1 dev eth0']);
-  assert.deepEqual(sandboxSideLines({ ...network, internal: true }, endpoint, { defaultRoute: true }).filter((line) => line.includes('route')), []);
+  const endpoint = { id: 'e', name: 'c', networkId: network.id, sandboxId: 's', ifName: 'eth0', hostIfName: 'veth1234567', macAddress: '02:42:ac:11:00:02', ipv4: { family: 4 as const, address: '172.17.0.2', prefix: 16 }, aliases: [], containerId: '' };
+  assert.match(hostSideLines(network, endpoint, { id: 's', netnsPath: '/run/skiff/netns/s', containerId: '', hostname: '', dnsServers: [] })[0]!, /peer name eth0 address 02:42:ac:11:00:02 mtu 1500 netns \/run\/skiff\/netns\/s$/);
+  assert.deepEqual(sandboxSideLines(endpoint, { defaultGateways: defaultGateways(network.ipam.pools, [endpoint.ipv4]) }), ['addr add 172.17.0.2/16 dev eth0', 'link set eth0 up', 'link set lo up', 'route replace default via 172.17.0.1 dev eth0']);
+  assert.deepEqual(sandboxSideLines(endpoint, { defaultGateways: [] }).filter((line) => line.includes('route')), []);
 });
 
 test('macvlan networks: parent required (no dummy links here), no VLAN sub-interfaces, Docker\'s modes', () => {

@@ -29,7 +29,8 @@ function golden(name: string, actual: string): void {
   assert.equal(actual, readFileSync(path, 'utf8'), `rendering differs from ${name}`);
 }
 
-function network(options: Pick<FirewallNetwork, 'icc' | 'internal' | 'masquerade' | 'hostBindingIpv4'>): FirewallNetwork {
+/** A network, with the host address its ports are published on by default (a property of the ports, not of the firewall's network). */
+function network(options: Pick<FirewallNetwork, 'icc' | 'internal' | 'masquerade'> & { hostBindingIpv4: string }): FirewallNetwork & { hostBindingIpv4: string } {
   return {
     id: '0123456789ab0123456789ab0123456789ab0123456789ab0123456789ab0123',
     bridgeName: 'br-0123456789ab',
@@ -39,7 +40,7 @@ function network(options: Pick<FirewallNetwork, 'icc' | 'internal' | 'masquerade
   };
 }
 
-function portOn(n: FirewallNetwork): FirewallPort {
+function portOn(n: FirewallNetwork & { hostBindingIpv4: string }): FirewallPort {
   return { protocol: 'tcp', hostIp: n.hostBindingIpv4, hostPort: 8080, containerIp: '172.18.0.2', containerPort: 80, bridgeName: n.bridgeName };
 }
 
@@ -62,7 +63,7 @@ for (const icc of [true, false]) {
 const second: FirewallNetwork = {
   id: 'fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210',
   bridgeName: 'skiff0', subnets4: ['172.17.0.0/16'], subnets6: [],
-  icc: true, internal: false, masquerade: true, hostBindingIpv4: '0.0.0.0',
+  icc: true, internal: false, masquerade: true,
 };
 const ports: FirewallPort[] = [
   { protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 80, containerIp: '172.17.0.2', containerPort: 8080, bridgeName: 'skiff0' },

@@ -1,8 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SkiffError } from '../../src/errors.js';
-import type { IpamPool } from '../../src/engine/model.js';
-import { AddressAllocator, allocatorsFor } from '../../src/ipam/index.js';
+import type { IpamPool } from '../../src/model/network.js';
+import { AddressAllocator, NetworkAllocators } from '../../src/ipam/index.js';
+
+const allocatorsFor = (pools: IpamPool[], network: { name: string; id: string }) => new NetworkAllocators(pools, network);
 
 function rejects(action: () => unknown, message: string, kind: SkiffError['kind']): void {
   assert.throws(action, (error: unknown) => {
@@ -121,7 +123,7 @@ describe('allocatorsFor', () => {
 
   it('spills to the next pool of the family when one is full', () => {
     const allocators = allocatorsFor([pool('10.0.0.0/30', '10.0.0.1'), pool('10.0.1.0/30', '10.0.1.1'), pool('fd00::/64', 'fd00::1')], network);
-    assert.deepEqual([allocators.allocate(4), allocators.allocate(4), allocators.allocate(6)], ['10.0.0.2', '10.0.1.2', 'fd00::2']);
+    assert.deepEqual([allocators.allocate(4), allocators.allocate(4), allocators.allocate(6)].map((allocated) => allocated?.address), ['10.0.0.2', '10.0.1.2', 'fd00::2']);
     rejects(() => allocators.allocate(4), "no available IPv4 addresses on this network's address pools: mynet (abc123)", 'unavailable');
   });
 

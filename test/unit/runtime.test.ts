@@ -2,7 +2,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { containerEnv, ociSpec, DEFAULT_PATH } from '../../src/runtime/oci-spec.js';
-import { applyChanges, emptyImageConfig } from '../../src/runtime/image-changes.js';
+import { applyChanges } from '../../src/runtime/image-changes.js';
+import { emptyImageConfig } from '../../src/model/image.js';
+import { exposedPortsToWire } from '../../src/api/wire/ports.js';
 import { decodeFrames, encodeFrame, renderRecords, splitLines } from '../../src/runtime/log-frames.js';
 import { decompressFlags, normalizeRepoTag } from '../../src/runtime/images.js';
 import { runcFailure, startError, type ContainerProcessSpec } from '../../src/runtime/containers.js';
@@ -42,12 +44,12 @@ describe('applyChanges (docker import -c)', () => {
       'CMD ["sh", "-c", "echo hi"]', 'ENTRYPOINT /bin/init --flag', 'ENV A=1 B="two words"', 'ENV C legacy form',
       'EXPOSE 80 53/udp', 'WORKDIR /srv', 'LABEL team=net',
     ]);
-    assert.deepEqual(config.Cmd, ['sh', '-c', 'echo hi']);
-    assert.deepEqual(config.Entrypoint, ['/bin/sh', '-c', '/bin/init --flag']);
-    assert.deepEqual(config.Env, ['A=1', 'B=two words', 'C=legacy form']);
-    assert.deepEqual(config.ExposedPorts, { '80/tcp': {}, '53/udp': {} });
-    assert.equal(config.WorkingDir, '/srv');
-    assert.deepEqual(config.Labels, { team: 'net' });
+    assert.deepEqual(config.cmd, ['sh', '-c', 'echo hi']);
+    assert.deepEqual(config.entrypoint, ['/bin/sh', '-c', '/bin/init --flag']);
+    assert.deepEqual(config.env, ['A=1', 'B=two words', 'C=legacy form']);
+    assert.deepEqual(exposedPortsToWire(config.exposedPorts), { '80/tcp': {}, '53/udp': {} });
+    assert.equal(config.workingDir, '/srv');
+    assert.deepEqual(config.labels, { team: 'net' });
   });
   it('rejects instructions import does not take', () => {
     assert.throws(() => applyChanges(emptyImageConfig(), ['RUN true']), /run is not a valid change command/);

@@ -1,16 +1,8 @@
 /** /images routes: docker import, images, tag, rmi, image inspect. */
-import type { ImageStore, Image } from '../../runtime/images.js';
+import type { ImageStore } from '../../runtime/images.js';
+import { imageSummaryToWire, imageToWire } from '../wire/images.js';
 import { notFound } from '../../errors.js';
 import { sendJson, type Router } from '../http.js';
-
-function imageToWire(image: Image): Record<string, unknown> {
-  return {
-    Id: image.id, RepoTags: image.repoTags, RepoDigests: [], Parent: '', Comment: image.comment, Created: image.created,
-    Container: '', DockerVersion: '', Author: '', Architecture: 'amd64', Os: 'linux', Size: image.size, VirtualSize: image.size,
-    Config: { ...image.config, Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false, Image: '', Volumes: null, OnBuild: null },
-    RootFS: { Type: 'layers', Layers: [] }, Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
-  };
-}
 
 export function addImageRoutes(router: Router, images: ImageStore): void {
   router.add('POST', '/images/create', async (request, response) => {
@@ -30,10 +22,7 @@ export function addImageRoutes(router: Router, images: ImageStore): void {
   });
 
   router.add('GET', '/images/json', (_request, response) => {
-    sendJson(response, 200, images.list().map((image) => ({
-      Id: image.id, ParentId: '', RepoTags: image.repoTags.length > 0 ? image.repoTags : ['<none>:<none>'], RepoDigests: [],
-      Created: Math.floor(Date.parse(image.created) / 1000), Size: image.size, VirtualSize: image.size, SharedSize: -1, Labels: image.config.Labels ?? {}, Containers: -1,
-    })));
+    sendJson(response, 200, images.list().map(imageSummaryToWire));
   });
 
   router.add('GET', '/images/{name}/json', (request, response) => {

@@ -1,7 +1,7 @@
 /** /networks routes: parse, call one engine method, format. */
 import type { Engine } from '../../engine/engine.js';
-import type { Network } from '../../engine/model.js';
-import { PREDEFINED_NETWORKS } from '../../engine/network-plan.js';
+import type { Network } from '../../model/network.js';
+import { PREDEFINED_NETWORKS } from '../../model/options.js';
 import { invalid } from '../../errors.js';
 import { parseFilters, readJson, sendJson, sendNoContent, type Router } from '../http.js';
 import { networkCreateFromWire, networkToWire } from '../wire/networks.js';

@@ -1,8 +1,11 @@
-/** Docker's container JSON to and from the engine's container records. */
-import { argvOf, type ContainerRecord, type CreateRequest, type EndpointRequest } from '../../engine/container-model.js';
-import type { WireBinding } from '../../ports/index.js';
-import type { Containers } from '../../engine/containers.js';
+/** Docker's container and exec JSON to and from skiff's container records: the one place these shapes are converted. */
+import type { Containers } from '../../containers/controller.js';
+import { argvOf } from '../../containers/decisions.js';
+import type { ExecInstance, ExecSpec } from '../../containers/exec.js';
+import type { ContainerRecord, CreateRequest, EndpointRequest } from '../../model/container.js';
 import { optionalBool, optionalObject, optionalString, optionalStringArray, optionalStringMap } from './json-fields.js';
+import { defaultGateways } from '../../engine/routes.js';
+import { exposedPortsFromWire, exposedPortsToWire, portBindingsToWire, portRequestsFromWire } from './ports.js';
 
 type Body = Record<string, unknown>;
 
@@ -40,7 +43,7 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       tty: optionalBool(body, 'Tty') ?? false,
       openStdin: optionalBool(body, 'OpenStdin') ?? false,
       labels: optionalStringMap(body, 'Labels') ?? {},
-      exposedPorts: (optionalObject(body, 'ExposedPorts') ?? {}) as Record<string, object>,
+      exposedPorts: exposedPortsFromWire(optionalObject(body, 'ExposedPorts')),
       macAddress: optionalString(body, 'MacAddress') ?? '',
     },
     hostConfig: {
@@ -51,7 +54,7 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       extraHosts: optionalStringArray(host, 'ExtraHosts') ?? [],
       links: optionalStringArray(host, 'Links') ?? [],
       autoRemove: optionalBool(host, 'AutoRemove') ?? false,
-      portBindings: (optionalObject(host, 'PortBindings') ?? {}) as Record<string, WireBinding[] | null>,
+      portBindings: portRequestsFromWire(host['PortBindings']),
       publishAll: optionalBool(host, 'PublishAllPorts') ?? false,
     },
     endpoints,
@@ -87,10 +90,8 @@ function networksWire(containers: Containers, record: ContainerRecord): Record<s
     networks[mode] = { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null };
   }
   for (const { network, endpoint, request } of containers.networkOf(record)) {
-    const [ip, prefix] = (endpoint?.ipv4 ?? '').split('/');
-    const [ip6, prefix6] = (endpoint?.ipv6 ?? '').split('/');
-    const v4Pool = network.ipam.pools.find((pool) => !pool.subnet.includes(':'));
-    const v6Pool = network.ipam.pools.find((pool) => pool.subnet.includes(':'));
+    const v4Gateway = endpoint?.ipv4 === undefined ? undefined : defaultGateways(network.ipam.pools, [endpoint.ipv4])[0];
+    const v6Gateway = endpoint?.ipv6 === undefined ? undefined : defaultGateways(network.ipam.pools, [endpoint.ipv6])[0];
     const userDefined = !network.bridge?.isDefaultBridge;
     networks[network.name] = {
       IPAMConfig: request.ipv4 || request.ipv6 ? { IPv4Address: request.ipv4 ?? '', IPv6Address: request.ipv6 ?? '' } : null,
@@ -98,12 +99,12 @@ function networksWire(containers: Containers, record: ContainerRecord): Record<s
       Aliases: userDefined ? [...request.aliases, record.id.slice(0, 12)] : null,
       NetworkID: network.id,
       EndpointID: endpoint?.id ?? '',
-      Gateway: endpoint && v4Pool ? v4Pool.gateway : '',
-      IPAddress: ip ?? '',
-      IPPrefixLen: endpoint ? Number(prefix) : 0,
-      IPv6Gateway: endpoint?.ipv6 && v6Pool ? v6Pool.gateway : '',
-      GlobalIPv6Address: ip6 ?? '',
-      GlobalIPv6PrefixLen: endpoint?.ipv6 ? Number(prefix6) : 0,
+      Gateway: v4Gateway ?? '',
+      IPAddress: endpoint?.ipv4?.address ?? '',
+      IPPrefixLen: endpoint?.ipv4?.prefix ?? 0,
+      IPv6Gateway: v6Gateway ?? '',
+      GlobalIPv6Address: endpoint?.ipv6?.address ?? '',
+      GlobalIPv6PrefixLen: endpoint?.ipv6?.prefix ?? 0,
       MacAddress: endpoint?.macAddress ?? '',
       DriverOpts: null,
       DNSNames: userDefined && endpoint ? [record.name, record.id.slice(0, 12), ...request.aliases] : null,
@@ -116,8 +117,8 @@ function networksWire(containers: Containers, record: ContainerRecord): Record<s
 function portsToWire(containers: Containers, record: ContainerRecord): Record<string, Array<{ HostIp: string; HostPort: string }> | null> {
   if (record.state.status !== 'running') return {};
   const ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
-  const exposed = [...Object.keys(containers.image(record)?.config.ExposedPorts ?? {}), ...Object.keys(record.config.exposedPorts)];
-  for (const key of exposed) ports[key.includes('/') ? key : `${key}/tcp`] = null;
+  const exposed = [...(containers.imageConfig(record)?.exposedPorts ?? []), ...record.config.exposedPorts];
+  for (const key of exposed) ports[key] = null;
   for (const binding of record.ports) {
     const key = `${binding.containerPort}/${binding.protocol}`;
     ports[key] = [...(ports[key] ?? []), { HostIp: binding.hostIp, HostPort: String(binding.hostPort) }];
@@ -126,7 +127,7 @@ function portsToWire(containers: Containers, record: ContainerRecord): Record<st
 }
 
 export function containerSummaryToWire(containers: Containers, record: ContainerRecord): Body {
-  const image = containers.image(record);
+  const image = containers.imageConfig(record);
   const argv = argvOf(record, image);
   return {
     Id: record.id,
@@ -146,7 +147,7 @@ export function containerSummaryToWire(containers: Containers, record: Container
 }
 
 export function containerToWire(containers: Containers, record: ContainerRecord): Body {
-  const image = containers.image(record);
+  const image = containers.imageConfig(record);
   const argv = argvOf(record, image);
   const networks = networksWire(containers, record);
   const bridge = Object.entries(networks).find(([name]) => name === 'bridge')?.[1];
@@ -172,7 +173,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     Platform: 'linux',
     MountLabel: '', ProcessLabel: '', AppArmorProfile: '', ExecIDs: null,
     HostConfig: {
-      NetworkMode: record.hostConfig.networkMode, PortBindings: record.hostConfig.portBindings, PublishAllPorts: record.hostConfig.publishAll, AutoRemove: record.hostConfig.autoRemove,
+      NetworkMode: record.hostConfig.networkMode, PortBindings: portBindingsToWire(record.hostConfig.portBindings), PublishAllPorts: record.hostConfig.publishAll, AutoRemove: record.hostConfig.autoRemove,
       Dns: record.hostConfig.dns, DnsSearch: record.hostConfig.dnsSearch, DnsOptions: record.hostConfig.dnsOptions,
       ExtraHosts: record.hostConfig.extraHosts.length > 0 ? record.hostConfig.extraHosts : null,
       Links: record.hostConfig.links.length > 0 ? record.hostConfig.links : null, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
@@ -180,10 +181,10 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     Mounts: [],
     Config: {
       Hostname: record.config.hostname, Domainname: record.config.domainname, User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false,
-      ExposedPorts: Object.keys(record.config.exposedPorts).length > 0 ? record.config.exposedPorts : undefined,
+      ExposedPorts: record.config.exposedPorts.length > 0 ? exposedPortsToWire(record.config.exposedPorts) : undefined,
       Tty: record.config.tty, OpenStdin: record.config.openStdin, StdinOnce: false, Env: record.config.env,
-      Cmd: record.config.cmd ?? image?.config.Cmd ?? null, Image: record.config.image, Volumes: null, WorkingDir: record.config.workingDir,
-      Entrypoint: record.config.entrypoint ?? image?.config.Entrypoint ?? null, OnBuild: null, Labels: record.config.labels,
+      Cmd: record.config.cmd ?? image?.cmd ?? null, Image: record.config.image, Volumes: null, WorkingDir: record.config.workingDir,
+      Entrypoint: record.config.entrypoint ?? image?.entrypoint ?? null, OnBuild: null, Labels: record.config.labels,
     },
     NetworkSettings: {
       Bridge: '', SandboxID: record.sandboxId, HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
@@ -196,3 +197,17 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
   };
 }
 
+
+export function execSpecFromWire(body: Body): ExecSpec {
+  return {
+    args: optionalStringArray(body, 'Cmd') ?? [], env: optionalStringArray(body, 'Env') ?? [], tty: optionalBool(body, 'Tty') ?? false,
+    attachStdin: optionalBool(body, 'AttachStdin') ?? false, workingDir: optionalString(body, 'WorkingDir') ?? '',
+  };
+}
+
+export function execInspectToWire(exec: ExecInstance): Body {
+  return {
+    ID: exec.id, Running: exec.running, ExitCode: exec.exitCode, ContainerID: exec.containerId, Pid: exec.pid, OpenStdin: false, OpenStdout: true, OpenStderr: true,
+    ProcessConfig: { entrypoint: exec.args[0], arguments: exec.args.slice(1), tty: exec.tty, privileged: false, user: '' },
+  };
+}

@@ -21,13 +21,6 @@ export function optionalBool(body: Body, field: string): boolean | undefined {
   return value;
 }
 
-export function optionalNumber(body: Body, field: string): number | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number') throw typeError(field, 'number', value);
-  return value;
-}
-
 export function optionalObject(body: Body, field: string): Body | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;

@@ -2,7 +2,8 @@
  * Docker's network JSON (PascalCase) to and from the engine's model; the one
  * place these shapes are converted.
  */
-import type { Endpoint, Network } from '../../engine/model.js';
+import { cidrOf } from '../../model/address.js';
+import type { Endpoint, Network } from '../../model/network.js';
 import type { NetworkCreateRequest } from '../../engine/network-plan.js';
 import type { IpamRequest } from '../../ipam/index.js';
 import { invalid } from '../../errors.js';
@@ -23,8 +24,8 @@ export function networkToWire(network: Network, endpoints: readonly Endpoint[]):
       Name: endpoint.name,
       EndpointID: endpoint.id,
       MacAddress: endpoint.macAddress,
-      IPv4Address: endpoint.ipv4 ?? '',
-      IPv6Address: endpoint.ipv6 ?? '',
+      IPv4Address: endpoint.ipv4 === undefined ? '' : cidrOf(endpoint.ipv4),
+      IPv6Address: endpoint.ipv6 === undefined ? '' : cidrOf(endpoint.ipv6),
     };
   }
   return {

@@ -1,7 +1,9 @@
 /**
- * The engine's internal model (Docker's CNM): networks, endpoints, sandboxes.
- * camelCase, no wire concerns; api/ converts to Docker's JSON in one place.
+ * The network model (Docker's CNM): networks, endpoints, sandboxes, published
+ * ports. camelCase, no wire concerns; api/wire converts to Docker's JSON in
+ * one place. Imports nothing of skiff's but other model types.
  */
+import type { InterfaceAddress } from './address.js';
 
 export type DriverName = 'bridge' | 'host' | 'null' | 'macvlan' | 'ipvlan' | 'overlay';
 export type Scope = 'local' | 'global' | 'swarm';
@@ -68,9 +70,9 @@ export interface Endpoint {
   /** Host-side veth name: veth + 7 hex. */
   hostIfName: string;
   macAddress: string;
-  /** Address with prefix, e.g. "172.18.0.2/16"; absent if the network has no IPv4 pool. */
-  ipv4?: string;
-  ipv6?: string;
+  /** Absent if the network has no IPv4 pool. */
+  ipv4?: InterfaceAddress;
+  ipv6?: InterfaceAddress;
   /** --network-alias names on this network. */
   aliases: string[];
   /** The container id this endpoint belongs to ('' for library sandboxes). */
@@ -82,11 +84,26 @@ export interface Sandbox {
   /** Path of the bind-mounted network namespace file: <exec-root>/netns/<id12>. */
   netnsPath: string;
   containerId: string;
+  /** The container's hostname, which its embedded DNS answers for. */
   hostname: string;
+  /** The container's own --dns servers ([] = the daemon's): where its names are forwarded. */
+  dnsServers: string[];
+}
+
+export type PortProtocol = 'tcp' | 'udp' | 'sctp';
+
+/** One -p request: a container port, to be bound on a host address and a port from a range. */
+export interface PortRequest {
+  protocol: PortProtocol;
+  containerPort: number;
+  /** '' = the network's default binding address. */
+  hostIp: string;
+  /** Inclusive range to pick from; [0, 0] = ephemeral. */
+  hostPortRange: [number, number];
 }
 
 export interface PortBinding {
-  protocol: 'tcp' | 'udp' | 'sctp';
+  protocol: PortProtocol;
   hostIp: string;
   hostPort: number;
   containerPort: number;

@@ -1,0 +1,593 @@
+/**
+ * Containers as their own controller, apart from the network engine (as
+ * moby's daemon is apart from libnetwork): container records, their
+ * lifecycle, exec instances, attached readers. A container is a record in the
+ * store, a sandbox while running (asked of the engine) and a runc process
+ * (asked of the runtime). Docker's lifecycle: the sandbox is made at start and
+ * released when the process ends; network connect/disconnect change a running
+ * container live.
+ *
+ * One mutex orders every change, the handling of an exit included; waiting
+ * (for a start, an exit, readers) is done on signals, never by polling.
+ */
+import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js';
+import type { ContainerRuntime } from '../runtime/containers.js';
+import type { ImageStore } from '../runtime/images.js';
+import type { Engine } from '../engine/engine.js';
+import { Mutex } from '../engine/mutex.js';
+import type { Image, ImageConfig } from '../model/image.js';
+import type { Endpoint, Network } from '../model/network.js';
+import { ZERO_TIME, type ContainerRecord, type CreateRequest, type EndpointRequest } from '../model/container.js';
+import { newId, timestampNow } from '../model/ids.js';
+import { publishedRequests } from '../ports/index.js';
+import { argvOf, generateName, linkEnvironment, NAME_PATTERN } from './decisions.js';
+import { renderHosts, renderResolvConf } from './etc-files.js';
+import { ExecInstances, type ExecInstance, type ExecSpec } from './exec.js';
+import { listContainers, type ListOptions } from './filters.js';
+import { ReaderCounts, Signals } from './signals.js';
+
+/** How long --rm waits for attached clients to read a container's last output. */
+const READERS_TIMEOUT_MS = 10_000;
+/** How long an attach made before the start waits for that start. */
+const START_TIMEOUT_MS = 60_000;
+
+export interface ContainersOptions {
+  dataRoot: string;
+  /** The daemon's --dns: containers' resolvers where they give none. */
+  dnsServers: string[];
+  log: (message: string) => void;
+}
+
+export type StreamOutput = NodeJS.ReadableStream;
+
+export class Containers {
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly mutex = new Mutex();
+  private readonly execs = new ExecInstances();
+  /** Clients attached to a container's output; --rm waits for them to read it all. */
+  private readonly readers = new ReaderCounts();
+  /** Notified when a start attempt ends (either way). */
+  private readonly starts = new Signals();
+  /** Notified when an exit has been handled: network released, --rm removal done. */
+  private readonly exits = new Signals();
+  /** Containers whose exit is being handled right now (shown exited, network not yet released). */
+  private readonly exiting = new Set<string>();
+  /** Start attempts per container (failed ones too), so a waiter for the next start is never left hanging. */
+  private readonly startAttempts = new Map<string, number>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly runtime: ContainerRuntime,
+    private readonly images: ImageStore,
+    private readonly options: ContainersOptions,
+  ) {
+    for (const record of engine.store.containers()) this.records.set(record.id, record);
+    runtime.onExit((id, exitCode) => {
+      this.mutex.run(() => this.exitNoticed(id, exitCode)).catch((error: unknown) => this.options.log(`handling the exit of container ${id}: ${String(error)}`));
+    });
+  }
+
+  /**
+   * After a daemon restart: containers that died while it was away are marked
+   * exited and released; ports of those still running are held again; a start
+   * that a killed daemon left half done is rolled back (its sandbox released,
+   * its bundle removed), as a plain `docker create` holds neither.
+   */
+  restore(): Promise<void> {
+    return this.mutex.run(async () => {
+      const running = new Set<string>();
+      for (const id of await this.runtime.restore()) {
+        const record = this.records.get(id);
+        if (record === undefined || record.state.status === 'created') {
+          this.options.log(`container ${id}: removing the bundle of a start that did not finish`);
+          await this.runtime.delete(id);
+        }
+      }
+      for (const record of this.records.values()) {
+        if (record.state.status !== 'running') continue;
+        const state = await this.runtime.state(record.id).catch(() => undefined);
+        if (state === undefined || state.status === 'exited') {
+          await this.handleExit(record.id, state?.exitCode ?? 255);
+          continue;
+        }
+        running.add(record.id);
+        if (record.ports.length > 0) await this.engine.restorePorts(record.ports);
+      }
+      for (const sandbox of this.engine.listSandboxes()) {
+        if (sandbox.containerId === '' || running.has(sandbox.containerId)) continue;
+        this.options.log(`sandbox ${sandbox.id} belongs to no running container (a start cut short): releasing it`);
+        await this.engine.deleteSandbox(sandbox.id);
+      }
+    });
+  }
+
+  // ---- reading
+
+  list(options: ListOptions): ContainerRecord[] {
+    return listContainers(this.records.values(), options, { networksOf: (record) => this.networkOf(record).map(({ network }) => network) });
+  }
+
+  all(): ContainerRecord[] {
+    return [...this.records.values()];
+  }
+
+  get(reference: string): ContainerRecord {
+    const byId = this.records.get(reference);
+    if (byId !== undefined) return byId;
+    const name = reference.replace(/^\//, '');
+    const byName = [...this.records.values()].find((record) => record.name === name);
+    if (byName !== undefined) return byName;
+    const byPrefix = reference === '' ? [] : [...this.records.values()].filter((record) => record.id.startsWith(reference));
+    if (byPrefix.length === 1) return byPrefix[0]!;
+    throw notFound(`No such container: ${reference}`);
+  }
+
+  imageConfig(record: ContainerRecord): ImageConfig | undefined {
+    return this.image(record)?.config;
+  }
+
+  endpoints(record: ContainerRecord): Endpoint[] {
+    return record.sandboxId === '' ? [] : this.engine.endpointsOfSandbox(record.sandboxId);
+  }
+
+  sandboxKey(record: ContainerRecord): string {
+    if (record.sandboxId === '') return '';
+    return this.engine.listSandboxes().find((sandbox) => sandbox.id === record.sandboxId)?.netnsPath ?? '';
+  }
+
+  /** The networks a container is (or will be, at start) on, with its endpoint there while running. */
+  networkOf(record: ContainerRecord): Array<{ network: Network; endpoint?: Endpoint; request: EndpointRequest }> {
+    const endpoints = this.endpoints(record);
+    return Object.entries(record.networks).flatMap(([networkId, request]) => {
+      const network = this.engine.findNetwork(networkId);
+      return network === undefined ? [] : [{ network, endpoint: endpoints.find((endpoint) => endpoint.networkId === network.id), request }];
+    });
+  }
+
+  filesOf(id: string): { hosts: string; resolvConf: string; hostname: string } {
+    const dir = this.etcDir(id);
+    return { hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf'), hostname: join(dir, 'hostname') };
+  }
+
+  // ---- lifecycle
+
+  create(request: CreateRequest): Promise<ContainerRecord> {
+    return this.mutex.run(async () => {
+      const image = this.images.resolve(request.config.image);
+      const name = request.name === undefined || request.name === '' ? generateName((candidate) => this.nameTaken(candidate)) : request.name.replace(/^\//, '');
+      if (!NAME_PATTERN.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      const taken = [...this.records.values()].find((record) => record.name === name);
+      if (taken !== undefined) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+      const networks = this.planNetworks(request);
+      for (const link of request.hostConfig.links) {
+        const target = link.replace(/^\//, '').split(':')[0]!;
+        if (!this.records.has(target) && !this.nameTaken(target)) throw invalid(`could not get container for ${target}`);
+      }
+      if (request.config.macAddress !== '' && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(request.config.macAddress)) {
+        throw invalid(`${request.config.macAddress} is not a valid mac address`);
+      }
+      if (request.config.cmd === null && request.config.entrypoint === null && image.config.cmd === null && image.config.entrypoint === null) {
+        throw invalid('No command specified');
+      }
+      const id = newId();
+      const record: ContainerRecord = {
+        id, name, created: timestampNow(), imageId: image.id,
+        config: { ...request.config, hostname: request.config.hostname || id.slice(0, 12) },
+        hostConfig: request.hostConfig, networks, sandboxId: '', ports: [],
+        state: { status: 'created', pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+      };
+      this.save(record);
+      this.emit(record, 'create');
+      return record;
+    });
+  }
+
+  /** Starts the container; false when it was running already (Docker's 304). */
+  start(reference: string): Promise<boolean> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      if (record.state.status === 'running') return false;
+      try {
+        await this.startLocked(record);
+      } catch (error) {
+        // Docker removes an --rm container whose start failed.
+        if (record.hostConfig.autoRemove) await this.removeLocked(record);
+        throw error;
+      } finally {
+        this.startAttempts.set(record.id, this.startCount(record.id) + 1);
+        this.starts.notify(record.id);
+      }
+      return true;
+    });
+  }
+
+  /** Stops the container; false when it was not running (Docker's 304). */
+  stop(reference: string, timeoutSeconds = 10): Promise<boolean> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      if (record.state.status !== 'running') return false;
+      await this.stopLocked(record, timeoutSeconds);
+      return true;
+    });
+  }
+
+  /** docker restart: stop (if running), then start, as one operation. */
+  restart(reference: string, timeoutSeconds = 10): Promise<void> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      if (record.state.status === 'running') await this.stopLocked(record, timeoutSeconds);
+      try {
+        await this.startLocked(record);
+      } finally {
+        this.startAttempts.set(record.id, this.startCount(record.id) + 1);
+        this.starts.notify(record.id);
+      }
+    });
+  }
+
+  kill(reference: string, signal = 'KILL'): Promise<void> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      if (record.state.status !== 'running') throw new SkiffError('conflict', `Cannot kill container: ${reference}: Container ${record.id} is not running`);
+      await this.runtime.kill(record.id, signal);
+    });
+  }
+
+  remove(reference: string, force: boolean): Promise<void> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      if (record.state.status === 'running') {
+        if (!force) {
+          throw conflict(`You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`);
+        }
+        await this.runtime.kill(record.id, 'KILL');
+        await this.handleExit(record.id, await this.runtime.waitExit(record.id));
+      }
+      if (this.records.has(record.id)) await this.removeLocked(record);
+    });
+  }
+
+  /** docker wait: the exit code once the process ended and its network was released (a record removed meanwhile by --rm included). */
+  async wait(reference: string): Promise<number> {
+    const record = this.get(reference);
+    if (record.state.status === 'running' || this.exiting.has(record.id)) await this.exits.next(record.id);
+    return record.state.exitCode;
+  }
+
+  /** The exit of the next run: docker run asks before it starts the container. */
+  async waitNextExit(reference: string): Promise<number> {
+    const record = this.get(reference);
+    if (record.state.status !== 'running') await this.starts.next(record.id);
+    // A start that failed: the client reports the start's error, this is only its exit status.
+    if (record.state.status === 'created') return 125;
+    if (record.state.status === 'running' || this.exiting.has(record.id)) await this.exits.next(record.id);
+    return record.state.exitCode;
+  }
+
+  // ---- networks of a container
+
+  connect(reference: string, networkReference: string, request: EndpointRequest): Promise<Endpoint | undefined> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      const network = this.engine.getNetwork(networkReference);
+      const mode = record.hostConfig.networkMode;
+      if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
+        throw forbidden(mode === 'none' ? 'container cannot be disconnected from host network or connected to host network' : `container sharing network namespace with another container or host cannot be connected to any other network`);
+      }
+      if (network.driver === 'host' || network.driver === 'null') throw forbidden('container cannot be disconnected from host network or connected to host network');
+      if (record.networks[network.id] !== undefined) throw forbidden(`endpoint with name ${record.name} already exists in network ${network.name}`);
+      if (network.bridge?.isDefaultBridge && request.aliases.length > 0) throw invalid('network-scoped alias is supported only for containers in user defined networks');
+      let endpoint: Endpoint | undefined;
+      if (record.state.status === 'running') {
+        endpoint = await this.joinNetwork(record, record.sandboxId, network.id, request);
+        this.writeEtcFiles(record);
+      }
+      record.networks[network.id] = request;
+      this.save(record);
+      return endpoint;
+    });
+  }
+
+  disconnect(reference: string, networkReference: string, force: boolean): Promise<void> {
+    return this.mutex.run(async () => {
+      const network = this.engine.getNetwork(networkReference);
+      let record: ContainerRecord;
+      try {
+        record = this.get(reference);
+      } catch (error) {
+        if (force) return;
+        throw error;
+      }
+      if (network.driver === 'host' || network.driver === 'null') throw forbidden('container cannot be disconnected from host network or connected to host network');
+      if (record.networks[network.id] === undefined) throw forbidden(`container ${record.id} is not connected to network ${network.name}`);
+      if (record.state.status === 'running') {
+        await this.engine.leave(record.sandboxId, network.id);
+        this.writeEtcFiles(record);
+      }
+      delete record.networks[network.id];
+      this.save(record);
+    });
+  }
+
+  // ---- streams
+
+  logs(reference: string, options: { follow: boolean; stdout: boolean; stderr: boolean; tail?: number }): { record: ContainerRecord; output: StreamOutput } {
+    const record = this.get(reference);
+    return { record, output: this.runtime.logs(record.id, options) };
+  }
+
+  /**
+   * docker attach / docker run's attach: output from now on (from the start
+   * when attached before it), and the container's stdin when it has one.
+   * Attached before the start, it waits for that start; undefined when the
+   * container never ran. `detached` must be called when the client is done.
+   */
+  async attach(reference: string): Promise<{ output: StreamOutput; input?: NodeJS.WritableStream; detached: () => void } | undefined> {
+    const record = this.get(reference);
+    const beforeStart = record.state.status !== 'running';
+    // Counted before the start, so that a --rm container that ends at once waits for this reader.
+    const detached = this.readers.track(record.id);
+    if (beforeStart && record.state.status !== 'exited') await this.starts.next(record.id, START_TIMEOUT_MS);
+    const status = this.records.get(record.id)?.state.status;
+    if (status !== 'running' && status !== 'exited') {
+      detached();
+      return undefined;
+    }
+    return { ...this.runtime.attach(record.id, { fromStart: beforeStart }), detached };
+  }
+
+  createExec(reference: string, spec: ExecSpec): ExecInstance {
+    const record = this.get(reference);
+    if (record.state.status !== 'running') throw new SkiffError('conflict', `Container ${record.id} is not running`);
+    if (spec.args.length === 0) throw invalid('No exec command specified');
+    return this.execs.create(record.id, spec);
+  }
+
+  inspectExec(id: string): ExecInstance {
+    return this.execs.get(id);
+  }
+
+  /** Starts an exec instance; its record learns the exit code when the process ends. */
+  startExec(id: string): { instance: ExecInstance; output: StreamOutput; input?: NodeJS.WritableStream; exitCode: Promise<number> } {
+    const instance = this.execs.get(id);
+    const running = this.runtime.exec(instance.containerId, { args: instance.args, env: instance.env, tty: instance.tty, cwd: instance.workingDir || undefined, openStdin: instance.attachStdin });
+    this.execs.track(instance, running.exitCode);
+    return { instance, ...running };
+  }
+
+  // ---- inside the lock
+
+  private startCount(id: string): number {
+    return this.startAttempts.get(id) ?? 0;
+  }
+
+  private nameTaken(name: string): boolean {
+    return [...this.records.values()].some((record) => record.name === name);
+  }
+
+  private image(record: ContainerRecord): Image | undefined {
+    try {
+      return this.images.resolve(record.imageId);
+    } catch {
+      return undefined; // the image was removed: inspect shows what the record holds
+    }
+  }
+
+  /** Kept apart from the runtime's own per-container directory, which a restart renews. */
+  private etcDir(id: string): string {
+    return join(this.options.dataRoot, 'container-files', id);
+  }
+
+  /**
+   * Validates the network mode and requests; returns network key → request for
+   * bridge-like networks. An unknown network is kept by name: like Docker, the
+   * create succeeds and the start reports "network X not found".
+   */
+  private planNetworks(request: CreateRequest): Record<string, EndpointRequest> {
+    const given = request.hostConfig.networkMode;
+    const mode = given === '' || given === 'default' ? 'bridge' : given;
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
+      const hasStatic = Object.values(request.endpoints).some((endpoint) => endpoint.ipv4 || endpoint.ipv6);
+      if (mode === 'host' && hasStatic) throw invalid('conflicting options: cannot specify static IP address when using host networking');
+      if (mode.startsWith('container:') && (request.hostConfig.portBindings.length > 0 || request.hostConfig.publishAll)) {
+        throw invalid('conflicting options: port publishing and the container type network mode');
+      }
+      return {};
+    }
+    const primary = this.engine.findNetwork(mode);
+    const requested = request.endpoints[given] ?? request.endpoints[mode]
+      ?? (primary === undefined ? undefined : request.endpoints[primary.name] ?? request.endpoints[primary.id]) ?? { aliases: [] };
+    if (primary?.bridge?.isDefaultBridge && requested.aliases.length > 0) throw invalid('network-scoped alias is supported only for containers in user defined networks');
+    if (primary?.bridge?.isDefaultBridge && (requested.ipv4 || requested.ipv6)) throw invalid('user specified IP address is supported on user defined networks only');
+    return { [primary?.id ?? mode]: requested };
+  }
+
+  private async startLocked(record: ContainerRecord): Promise<void> {
+    const image = this.images.resolve(record.imageId);
+    const mode = record.hostConfig.networkMode;
+    let netnsPath: string | null;
+    let sandboxId = '';
+    if (mode === 'host') netnsPath = null;
+    else if (mode.startsWith('container:')) {
+      const target = this.get(mode.slice('container:'.length));
+      if (target.state.status !== 'running' || target.sandboxId === '') {
+        throw new SkiffError('conflict', `cannot join network of a non running container: ${target.id}`);
+      }
+      sandboxId = target.sandboxId;
+      netnsPath = this.sandboxKey(target);
+    } else {
+      const joins = Object.keys(record.networks).length;
+      // The first join brings lo up in its own batch; only a sandbox without networks needs it done apart.
+      const sandbox = await this.engine.createSandbox({ containerId: record.id, hostname: record.config.hostname, dnsServers: record.hostConfig.dns, loopbackUp: joins === 0 });
+      sandboxId = sandbox.id;
+      netnsPath = sandbox.netnsPath;
+      try {
+        for (const [networkId, request] of Object.entries(record.networks)) await this.joinNetwork(record, sandbox.id, networkId, request);
+      } catch (error) {
+        await this.engine.deleteSandbox(sandbox.id);
+        throw error;
+      }
+    }
+    record.sandboxId = sandboxId;
+    try {
+      record.ports = await this.publishPorts(record, image);
+      this.writeEtcFiles(record);
+      // A container run before (or a start a killed daemon cut short) has a bundle from then: runc wants a fresh one.
+      if (this.runtime.hasBundle(record.id)) await this.runtime.delete(record.id);
+      await this.runtime.create({
+        id: record.id, image, args: argvOf(record, image.config), env: this.environment(record, image.config),
+        cwd: record.config.workingDir || image.config.workingDir || '/', hostname: record.config.hostname,
+        tty: record.config.tty, openStdin: record.config.openStdin, netnsPath, etcFiles: this.filesOf(record.id),
+      });
+      const { pid } = await this.runtime.start(record.id);
+      record.state = { status: 'running', pid, exitCode: 0, startedAt: timestampNow(), finishedAt: ZERO_TIME };
+      this.save(record);
+      this.emit(record, 'start');
+    } catch (error) {
+      await this.releaseSandbox(record);
+      throw error;
+    }
+  }
+
+  private async stopLocked(record: ContainerRecord, timeoutSeconds: number): Promise<void> {
+    await this.runtime.stop(record.id, timeoutSeconds);
+    await this.handleExit(record.id, await this.runtime.waitExit(record.id));
+  }
+
+  /** Publishes -p/-P on the container's first network (host mode: discarded, as Docker does). */
+  private publishPorts(record: ContainerRecord, image: Image): Promise<ContainerRecord['ports']> {
+    if (record.sandboxId === '' || record.hostConfig.networkMode.startsWith('container:')) return Promise.resolve([]);
+    const exposed = [...image.config.exposedPorts, ...record.config.exposedPorts];
+    const requests = publishedRequests(record.hostConfig.portBindings, record.hostConfig.publishAll, exposed);
+    return this.engine.publishPorts(record.sandboxId, requests);
+  }
+
+  private joinNetwork(record: ContainerRecord, sandboxId: string, networkId: string, request: EndpointRequest): Promise<Endpoint> {
+    const first = this.engine.endpointsOfSandbox(sandboxId).length === 0;
+    const macAddress = first && record.config.macAddress !== '' ? record.config.macAddress.toLowerCase() : undefined;
+    return this.engine.join(sandboxId, networkId, { name: record.name, ipv4: request.ipv4, ipv6: request.ipv6, aliases: request.aliases, containerId: record.id, macAddress });
+  }
+
+  /** The linked containers of --link NAME[:ALIAS] that run and have an address. */
+  private linkedContainers(record: ContainerRecord): Array<{ linked: ContainerRecord; alias: string; address: string }> {
+    return record.hostConfig.links.flatMap((link) => {
+      const [target, alias] = link.replace(/^\//, '').split(':') as [string, string | undefined];
+      const linked = this.records.get(target) ?? [...this.records.values()].find((candidate) => candidate.name === target);
+      const address = linked === undefined ? undefined : this.endpoints(linked)[0]?.ipv4?.address;
+      if (linked === undefined || address === undefined) return [];
+      return [{ linked, alias: (alias ?? linked.name).replace(/^.*\//, ''), address }];
+    });
+  }
+
+  private environment(record: ContainerRecord, image: ImageConfig): string[] {
+    const env = new Map<string, string>();
+    const links = this.linkedContainers(record).flatMap(({ linked, alias, address }) => {
+      const exposed = [...(this.imageConfig(linked)?.exposedPorts ?? []), ...linked.config.exposedPorts];
+      return linkEnvironment(alias, record.name, address, exposed, linked.config.env);
+    });
+    for (const entry of ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...image.env, `HOSTNAME=${record.config.hostname}`, ...links, ...record.config.env]) {
+      const separator = entry.indexOf('=');
+      env.set(separator < 0 ? entry : entry.slice(0, separator), entry);
+    }
+    return [...env.values()];
+  }
+
+  private writeEtcFiles(record: ContainerRecord): void {
+    const files = this.filesOf(record.id);
+    mkdirSync(this.etcDir(record.id), { recursive: true });
+    const endpoints = this.endpoints(record);
+    const addresses = endpoints.flatMap((endpoint) => [endpoint.ipv4?.address, endpoint.ipv6?.address]).filter((address): address is string => address !== undefined);
+    const links = this.linkedContainers(record).map(({ linked, alias, address }) => ({ address, names: [...new Set([alias, linked.config.hostname, linked.name])] }));
+    writeFileSync(files.hosts, renderHosts({ hostname: record.config.hostname, addresses, extraHosts: record.hostConfig.extraHosts, links }));
+    writeFileSync(files.hostname, `${record.config.hostname}\n`);
+    const onUserNetwork = endpoints.some((endpoint) => {
+      const network = this.engine.findNetwork(endpoint.networkId);
+      return network?.driver === 'bridge' && !network.bridge?.isDefaultBridge;
+    });
+    writeFileSync(files.resolvConf, renderResolvConf({
+      embeddedDns: onUserNetwork,
+      nameservers: record.hostConfig.dns.length > 0 ? record.hostConfig.dns : this.options.dnsServers,
+      hostResolvConf: readHostResolvConf(),
+      search: record.hostConfig.dnsSearch,
+      options: record.hostConfig.dnsOptions,
+    }));
+  }
+
+  /**
+   * An exit the runtime saw, handled in its turn: by then a stop (or restart)
+   * may have handled it already, or started the container again, so only a
+   * run that is still over counts.
+   */
+  private async exitNoticed(id: string, exitCode: number): Promise<void> {
+    if (!this.records.has(id)) return;
+    const state = await this.runtime.state(id).catch(() => undefined);
+    if (state?.status === 'running') return;
+    await this.handleExit(id, exitCode);
+  }
+
+  /**
+   * The process ended: the record says so, the network is released, --rm
+   * removes the container once its attached readers have its last output.
+   * Idempotent: an exit already handled (by stop, or before a restart) is skipped.
+   */
+  private async handleExit(id: string, exitCode: number): Promise<void> {
+    const record = this.records.get(id);
+    if (record === undefined || record.state.status !== 'running') return;
+    record.state = { ...record.state, status: 'exited', pid: 0, exitCode, finishedAt: timestampNow() };
+    this.exiting.add(id);
+    try {
+      await this.releaseSandbox(record);
+      this.save(record);
+      this.emit(record, 'die', { exitCode: String(exitCode) });
+      if (record.hostConfig.autoRemove) {
+        await this.readers.allDone(id, READERS_TIMEOUT_MS);
+        await this.removeLocked(record);
+      }
+    } finally {
+      this.exiting.delete(id);
+      this.exits.notify(id);
+    }
+  }
+
+  /** Releases the container's own sandbox (not one it shares with another container) and its ports. */
+  private async releaseSandbox(record: ContainerRecord): Promise<void> {
+    const sandboxId = record.sandboxId;
+    record.sandboxId = '';
+    await this.engine.unpublishPorts(record.ports);
+    record.ports = [];
+    if (sandboxId === '' || record.hostConfig.networkMode.startsWith('container:')) return;
+    try {
+      await this.engine.deleteSandbox(sandboxId);
+    } catch (error) {
+      if (!(error instanceof SkiffError && error.kind === 'notFound')) throw error;
+    }
+  }
+
+  private async removeLocked(record: ContainerRecord): Promise<void> {
+    await this.runtime.delete(record.id);
+    rmSync(this.etcDir(record.id), { recursive: true, force: true });
+    this.engine.store.deleteContainer(record.id);
+    this.records.delete(record.id);
+    this.execs.forgetContainer(record.id);
+    this.emit(record, 'destroy');
+  }
+
+  private emit(record: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.engine.events.emit('container', action, record.id, { image: record.config.image, name: record.name, ...record.config.labels, ...extra });
+  }
+
+  private save(record: ContainerRecord): void {
+    this.records.set(record.id, record);
+    this.engine.store.putContainer(record);
+  }
+}
+
+function readHostResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return ''; // no host resolv.conf: the container gets only what it was given
+  }
+}

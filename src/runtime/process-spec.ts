@@ -1,0 +1,16 @@
+/** What the runtime needs to run a container's process: decided by the container layer, carried out by runc. */
+import type { Image } from '../model/image.js';
+
+export interface ContainerProcessSpec {
+  id: string; // 64 hex
+  image: Image;
+  args: string[]; // final argv (entrypoint + cmd resolved by the caller)
+  env: string[];
+  cwd: string;
+  hostname: string;
+  tty: boolean;
+  openStdin: boolean;
+  netnsPath: string | null; // null = the host's network namespace
+  etcFiles: { hosts: string; resolvConf: string; hostname: string };
+}
+

@@ -1,0 +1,53 @@
+/**
+ * Rows written by an older skiff, brought to today's model as they are read
+ * (pure), so a data root written before a change of shape still opens.
+ * Each step says which shape it upgrades from.
+ */
+import { parseInterfaceAddress, type InterfaceAddress } from '../model/address.js';
+import type { ContainerRecord } from '../model/container.js';
+import type { Endpoint, PortProtocol, PortRequest, Sandbox } from '../model/network.js';
+
+type Row = Record<string, unknown>;
+
+/** Endpoint addresses were "172.18.0.2/16" strings. */
+function addressField(value: unknown): InterfaceAddress | undefined {
+  if (typeof value === 'string') return parseInterfaceAddress(value);
+  return value as InterfaceAddress | undefined;
+}
+
+export function upgradeEndpoint(row: Row): Endpoint {
+  return { ...(row as unknown as Endpoint), ipv4: addressField(row['ipv4']), ipv6: addressField(row['ipv6']) };
+}
+
+/** Sandboxes had no dnsServers (the container layer kept them). */
+export function upgradeSandbox(row: Row): Sandbox {
+  return { ...(row as unknown as Sandbox), dnsServers: Array.isArray(row['dnsServers']) ? (row['dnsServers'] as string[]) : [] };
+}
+
+/** Port bindings were Docker's wire map {"80/tcp": [{HostIp, HostPort}]}. */
+function portRequestsField(value: unknown): PortRequest[] {
+  if (Array.isArray(value)) return value as PortRequest[];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value as Record<string, Array<{ HostIp?: string; HostPort?: string }> | null>).flatMap(([key, bindings]) => {
+    const [port = '', protocol = 'tcp'] = key.split('/');
+    return (bindings ?? [{}]).map((binding) => {
+      const [low = '0', high] = (binding.HostPort || '0').split('-');
+      return { protocol: protocol as PortProtocol, containerPort: Number(port), hostIp: binding.HostIp ?? '', hostPortRange: [Number(low), Number(high ?? low)] as [number, number] };
+    });
+  });
+}
+
+/** Exposed ports were Docker's wire map {"80/tcp": {}}. */
+function exposedPortsField(value: unknown): string[] {
+  if (Array.isArray(value)) return value as string[];
+  return value !== null && typeof value === 'object' ? Object.keys(value) : [];
+}
+
+export function upgradeContainer(row: Row): ContainerRecord {
+  const record = row as unknown as ContainerRecord;
+  return {
+    ...record,
+    config: { ...record.config, exposedPorts: exposedPortsField((row['config'] as Row)['exposedPorts']) },
+    hostConfig: { ...record.hostConfig, portBindings: portRequestsField((row['hostConfig'] as Row)['portBindings']) },
+  };
+}
