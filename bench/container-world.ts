@@ -138,7 +138,7 @@ export async function openContainerWorld(script: string, phase: string, options:
     const cliVersion = (await skiff.docker('version', '--format', '{{.Client.Version}}')).stdout.trim();
     const dockerdVersion = dockerd === undefined ? undefined : (await dockerd.docker('version', '--format', '{{.Server.Version}}')).stdout.trim();
     const tar = join(scratch.path, 'busybox.tar');
-    await new Promise<void>((resolve, reject) => execFile('sh', [join(repoRoot, 'scripts', 'make-busybox-image.sh'), tar], (error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) => execFile('sh', [join(repoRoot, 'scripts', 'make-busybox-image.sh'), tar], (error) => (error === null ? resolve() : reject(new Error(error.message)))));
     for (const { docker } of sides) await docker('import', tar, 'busybox');
     console.log(`\n== ${phase}: docker CLI ${cli} (${cliVersion}) against skiff${dockerd ? ` and dockerd ${dockerdVersion}` : ''}, each in its own network namespace, busybox imported`);
     return {

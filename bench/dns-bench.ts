@@ -176,7 +176,7 @@ export async function dnsPhase(script: string): Promise<DnsResult> {
     }
 
     const recordsScript = join(dirname(fileURLToPath(import.meta.url)), 'dns-records-memory.js');
-    const records = JSON.parse(await new Promise<string>((resolve, reject) => execFile(process.execPath, ['--expose-gc', recordsScript, '1000'], { encoding: 'utf8' }, (error, stdout) => (error ? reject(error) : resolve(stdout))))) as DnsResult['records'];
+    const records = JSON.parse(await new Promise<string>((resolve, reject) => execFile(process.execPath, ['--expose-gc', recordsScript, '1000'], { encoding: 'utf8' }, (error, stdout) => (error === null ? resolve(stdout) : reject(new Error(error.message)))))) as DnsResult['records'];
     const result: DnsResult = { dockerdSkipped: world.dockerdSkipped, runs, namesCrowded, aliasMemory, records, leftovers };
     printDnsResult(result);
     return result;

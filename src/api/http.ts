@@ -119,7 +119,7 @@ export function parseFilters(raw: string | null): Map<string, string[]> {
   if (parsed === null || typeof parsed !== 'object') throw invalid(`invalid filter '${raw}'`);
   for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
     if (Array.isArray(value)) filters.set(key, value.map(String));
-    else if (value !== null && typeof value === 'object') filters.set(key, Object.keys(value as object));
+    else if (value !== null && typeof value === 'object') filters.set(key, Object.keys(value));
     else throw invalid(`invalid filter '${raw}'`);
   }
   return filters;

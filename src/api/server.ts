@@ -18,7 +18,7 @@ function dockerGroupId(): number | undefined {
     const gid = line?.split(':')[2];
     return gid === undefined ? undefined : Number(gid);
   } catch {
-    return undefined;
+    return undefined; // no /etc/group: the socket stays root's alone
   }
 }
 

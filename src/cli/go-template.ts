@@ -93,7 +93,7 @@ function formatValue(value: Value): string {
 function truthy(value: Value): boolean {
   if (value === undefined || value === null || value === false || value === 0 || value === '') return false;
   if (Array.isArray(value)) return value.length > 0;
-  if (typeof value === 'object') return Object.keys(value as object).length > 0;
+  if (typeof value === 'object') return Object.keys(value).length > 0;
   return true;
 }
 

@@ -87,6 +87,7 @@ export class Containers {
       }
       for (const record of this.records.values()) {
         if (record.state.status !== 'running') continue;
+        // No bundle any more (a reboot emptied the exec-root): it cannot be running.
         const state = await this.runtime.state(record.id).catch(() => undefined);
         if (state === undefined || state.status === 'exited') {
           await this.handleExit(record.id, state?.exitCode ?? 255);
@@ -154,7 +155,7 @@ export class Containers {
   // ---- lifecycle
 
   create(request: CreateRequest): Promise<ContainerRecord> {
-    return this.mutex.run(async () => {
+    return this.mutex.run(() => Promise.resolve().then(() => {
       const image = this.images.resolve(request.config.image);
       const name = request.name === undefined || request.name === '' ? generateName((candidate) => this.nameTaken(candidate)) : request.name.replace(/^\//, '');
       if (!NAME_PATTERN.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
@@ -181,7 +182,7 @@ export class Containers {
       this.save(record);
       this.emit(record, 'create');
       return record;
-    });
+    }));
   }
 
   /** Starts the container; false when it was running already (Docker's 304). */
@@ -522,7 +523,7 @@ export class Containers {
    */
   private async exitNoticed(id: string, exitCode: number): Promise<void> {
     if (!this.records.has(id)) return;
-    const state = await this.runtime.state(id).catch(() => undefined);
+    const state = await this.runtime.state(id).catch(() => undefined); // no bundle: not running either
     if (state?.status === 'running') return;
     await this.handleExit(id, exitCode);
   }

@@ -207,7 +207,7 @@ function truncated(answer: Buffer, query: Packet, maxSize: number): Buffer {
   try {
     return encodeWithin(dnsPacket.decode(answer), maxSize, true);
   } catch {
-    return errorReply(query, RCODE.SERVFAIL);
+    return errorReply(query, RCODE.SERVFAIL); // an upstream answer too malformed to trim: the client gets a failure, not garbage
   }
 }
 

@@ -87,7 +87,7 @@ async function aliasOf(name: string): Promise<string | undefined | null> {
     const { stdout } = await run('ip', ['-json', '-details', 'link', 'show', 'dev', name]);
     return parseLinks(stdout)[0]?.alias ?? null;
   } catch {
-    return undefined;
+    return undefined; // "Device does not exist"
   }
 }
 

@@ -27,7 +27,7 @@ export class PortHolder {
       if (holder instanceof Socket) holder.bind(port.hostPort, port.hostIp, () => resolve());
       else holder.listen({ port: port.hostPort, host: port.hostIp, exclusive: true }, () => resolve());
     });
-    holder.on('error', () => undefined);
+    holder.on('error', () => undefined); // a listening socket that only holds the port: nothing it accepts or fails matters
     this.held.set(key(port), holder);
   }
 

@@ -54,7 +54,7 @@ export function readJson<T>(path: string): T | undefined {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch {
-    return undefined;
+    return undefined; // absent, or cut short by a crash while written: the caller treats both as not there
   }
 }
 
@@ -64,7 +64,7 @@ export function readExitStatus(paths: ContainerPaths): { exitCode: number; finis
     const text = readFileSync(paths.exitStatus, 'utf8');
     return { exitCode: Number(text.trim()), finishedAt: statSync(paths.exitStatus).mtime.toISOString() };
   } catch {
-    return undefined;
+    return undefined; // no exit-status file: the process has not exited
   }
 }
 

@@ -94,10 +94,10 @@ export class ContainerRuntime {
   /** Containers whose exit we wait for, with the fs watcher on their bundle. */
   private readonly watched = new Map<string, FSWatcher | undefined>();
   private sweepTimer: NodeJS.Timeout | undefined;
-  private readonly onListenerError: (message: string) => void;
+  private readonly log: (message: string) => void;
 
   constructor(options: RuntimeOptions) {
-    this.onListenerError = options.log ?? ((message) => process.stderr.write(`skiff: ${message}\n`));
+    this.log = options.log ?? ((message) => process.stderr.write(`skiff: ${message}\n`));
     this.dataRoot = options.dataRoot;
     this.execRoot = options.execRoot;
     this.runcRoot = join(options.execRoot, 'runc');
@@ -147,7 +147,9 @@ export class ContainerRuntime {
       // config.json last: its presence is what marks a complete bundle.
       writeFileSync(paths.config, JSON.stringify(ociSpec(spec), null, 2));
     } catch (error) {
-      for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => undefined);
+      for (const step of undo.reverse()) {
+        await Promise.resolve(step()).catch((undoError: unknown) => this.log(`undo of creating container ${spec.id} failed: ${String(undoError)}`));
+      }
       throw error;
     }
   }
@@ -158,7 +160,9 @@ export class ContainerRuntime {
     if (current.status === 'running') return { pid: current.pid };
     if (current.status === 'exited') {
       // Restart: runc keeps the stopped container's state until deleted.
-      await this.runc(['delete', '--force', id]).catch(() => undefined);
+      await this.runc(['delete', '--force', id]).catch((error: Error) => {
+        if (!/does not exist|not found/i.test(error.message)) this.log(`runc delete before restarting ${id}: ${error.message}`);
+      });
       for (const file of [paths.exitStatus, paths.initPid, paths.started]) rmSync(file, { force: true });
     }
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
@@ -195,13 +199,19 @@ export class ContainerRuntime {
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     this.existing(id);
     if ((await this.state(id)).status !== 'running') return;
-    await this.runc(['kill', id, 'TERM']).catch(() => undefined);
+    // The process may end between the check and a signal: runc then says it is not running, which is what we want.
+    await this.runc(['kill', id, 'TERM']).catch((error: Error) => this.log(`stop ${id}: SIGTERM: ${error.message}`));
     if (await this.exitedWithin(id, timeoutSeconds * 1000)) return;
-    await this.runc(['kill', id, 'KILL']).catch(() => undefined);
+    await this.runc(['kill', id, 'KILL']).catch((error: Error) => this.log(`stop ${id}: SIGKILL: ${error.message}`));
     await this.waitExit(id);
   }
 
-  async state(id: string): Promise<ContainerState> {
+  /** The container's state as its bundle tells it (a promise, as callers treat it like the runtime's other questions). */
+  state(id: string): Promise<ContainerState> {
+    return new Promise((resolve) => resolve(this.stateNow(id)));
+  }
+
+  private stateNow(id: string): ContainerState {
     const paths = this.existing(id);
     const started = readJson<StartRecord>(paths.started);
     if (started === undefined) return { status: 'created', pid: 0, exitCode: null };
@@ -260,12 +270,12 @@ export class ContainerRuntime {
     if (!meta.openStdin) return { output };
     // O_RDWR: opening never blocks, whether or not the shim holds the other end yet.
     const input = createWriteStream(paths.stdinFifo, { flags: 'r+' });
-    input.on('error', () => undefined);
+    input.on('error', () => undefined); // the container's stdin closed (it exited): what the client types has nowhere to go
     return { output, input };
   }
 
   /** Closes the container's stdin after what was written so far (`docker run -i` when input ends). */
-  async closeStdin(id: string): Promise<void> {
+  closeStdin(id: string): void {
     const paths = this.existing(id);
     const started = readJson<StartRecord>(paths.started);
     if (started !== undefined && processAlive(started.shimPid)) process.kill(started.shimPid, 'SIGUSR1');
@@ -310,7 +320,7 @@ export class ContainerRuntime {
       child.on('close', (code, signal) => resolve(runcFailed ? 126 : code ?? (signal ? 128 : 255)));
     });
     const input = child.stdin ?? undefined;
-    input?.on('error', () => undefined);
+    input?.on('error', () => undefined); // the exec'd process closed its stdin or ended: nowhere to deliver input
     return input ? { output, input, exitCode } : { output, exitCode };
   }
 
@@ -393,6 +403,7 @@ export class ContainerRuntime {
     try {
       state = await this.state(id);
     } catch {
+      // The bundle is gone (the container was removed): nothing left to watch.
       this.unwatch(id);
       return;
     }
@@ -402,7 +413,7 @@ export class ContainerRuntime {
       try {
         listener(id, state.exitCode ?? 255);
       } catch (error) {
-        this.onListenerError(`after container ${id} exited: ${String(error)}`);
+        this.log(`after container ${id} exited: ${String(error)}`);
       }
     }
   }

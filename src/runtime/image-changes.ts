@@ -10,7 +10,7 @@ function commandLine(rest: string): string[] {
   if (rest.startsWith('[')) {
     try {
       const parsed: unknown = JSON.parse(rest);
-      if (Array.isArray(parsed) && parsed.every((part) => typeof part === 'string')) return parsed as string[];
+      if (Array.isArray(parsed) && parsed.every((part) => typeof part === 'string')) return parsed;
     } catch {
       // Not JSON: Docker falls back to the shell form too.
     }
@@ -19,7 +19,7 @@ function commandLine(rest: string): string[] {
 }
 
 function unquote(value: string): string {
-  if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0]!)) return value.slice(1, -1);
+  if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0])) return value.slice(1, -1);
   return value;
 }
 

@@ -46,7 +46,14 @@ test('docker events reports network and container events as they happen', async 
   const events = spawn('docker', ['events', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}'], { env: { ...process.env, DOCKER_HOST: `unix://${daemon.socketPath}` } });
   let seen = '';
   events.stdout.on('data', (chunk: Buffer) => { seen += chunk.toString(); });
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // The stream is known to be listening once it shows an event made after it started.
+  await daemon.ok('network', 'create', 'listening');
+  for (let attempt = 0; attempt < 50 && !seen.includes('network create listening'); attempt++) {
+    await daemon.ok('network', 'rm', 'listening');
+    await daemon.ok('network', 'create', 'listening');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await daemon.ok('network', 'rm', 'listening');
   await daemon.ok('network', 'create', 'evented');
   await daemon.ok('run', '--rm', '--network', 'evented', '--name', 'brief', 'busybox', 'true');
   await daemon.ok('network', 'rm', 'evented');
@@ -68,7 +75,7 @@ test('--link writes hosts and environment on the default bridge; --mac-address s
   const missing = await daemon.docker('run', '--rm', '--link', 'nosuch:x', 'busybox', 'true');
   assert.match(missing.stderr, /could not get container for nosuch/);
   // The 28.x CLI sends --mac-address only to API 1.44+ daemons; the 1.41 field (Config.MacAddress) is what 20.10 clients send.
-  const withMac = await client.createContainer({ Image: 'busybox', Cmd: ['sleep', '300'], name: 'mac', MacAddress: '02:42:de:ad:be:ef' } as Docker.ContainerCreateOptions);
+  const withMac = await client.createContainer({ Image: 'busybox', Cmd: ['sleep', '300'], name: 'mac', MacAddress: '02:42:de:ad:be:ef' });
   await withMac.start();
   assert.equal((await daemon.ok('exec', 'mac', 'cat', '/sys/class/net/eth0/address')).trim(), '02:42:de:ad:be:ef');
   await withMac.remove({ force: true });

@@ -120,7 +120,7 @@ test('a container\'s --dns 127.0.0.1 is its own loopback, as with Docker', async
   const own = spawn('nsenter', [`--net=${sandboxKey}`, '--', process.execPath, upstreamScript, '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     await new Promise<void>((resolve, reject) => {
-      own.stdout!.once('data', () => resolve());
+      own.stdout.once('data', () => resolve());
       own.once('exit', (code) => reject(new Error(`the container's DNS server exited with ${code}`)));
     });
     assert.deepEqual((await lookup('selfdns', 'upstream.test')).addresses, ['10.10.10.10'], 'forwarded to the container\'s own loopback');

@@ -81,8 +81,8 @@ test('subnet, gateway, ip-range, aux-address, options and labels appear in inspe
     '--aux-address', 'router=10.30.0.2', '-o', 'com.docker.network.bridge.name=skiffdemo', '-o', 'com.docker.network.driver.mtu=1400',
     '--label', 'team=net', '--internal', '--attachable', 'shaped');
   assert.equal(created.code, 0, created.stderr);
-  const [network] = JSON.parse((await daemon.docker('network', 'inspect', 'shaped')).stdout) as Array<Record<string, any>>;
-  assert.deepEqual(network!['IPAM'].Config, [{ Subnet: '10.30.0.0/16', IPRange: '10.30.5.0/24', Gateway: '10.30.255.254', AuxiliaryAddresses: { router: '10.30.0.2' } }]);
+  const [network] = JSON.parse((await daemon.docker('network', 'inspect', 'shaped')).stdout) as Array<{ IPAM: { Config: unknown } } & Record<string, unknown>>;
+  assert.deepEqual(network!.IPAM.Config, [{ Subnet: '10.30.0.0/16', IPRange: '10.30.5.0/24', Gateway: '10.30.255.254', AuxiliaryAddresses: { router: '10.30.0.2' } }]);
   assert.equal(network!['Internal'], true);
   assert.equal(network!['Attachable'], true);
   assert.deepEqual(network!['Labels'], { team: 'net' });

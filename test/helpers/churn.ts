@@ -18,7 +18,7 @@ for (let round = 0; round < 200; round++) {
   await engine.createNetwork({ name });
   const sandboxes = await Promise.all([engine.createSandbox(), engine.createSandbox()]);
   for (const sandbox of sandboxes) await engine.join(sandbox.id, name, { name: `c${round}` });
-  await engine.join(sandboxes[0]!.id, 'bridge', { name: `c${round}` });
-  await engine.leave(sandboxes[0]!.id, name);
+  await engine.join(sandboxes[0].id, 'bridge', { name: `c${round}` });
+  await engine.leave(sandboxes[0].id, name);
 }
 await engine.close();

@@ -117,35 +117,43 @@ after(async () => {
   assert.deepEqual(await leftovers(), []);
 });
 
-test('control: without skiff\'s table the bridges route to each other and the outside host gets no answer back', async () => {
-  await deleteTable(TABLE);
-  assert.equal(await canPing(a1.path, B1), true);
-  assert.equal(await canPing(a1.path, OUTSIDE_IP), false);
-});
+const apply = (networks: FirewallNetwork[], ports: FirewallPort[] = []) => applyNft(renderTable({ networks, ports }, TABLE));
 
-test('ICC on: ping works within a bridge; never across two bridges', async () => {
-  await applyNft(renderTable({ networks: [netA(), netB()], ports: [] }, TABLE));
+// Every refusal below is paired with a positive control in the same test: the same path, working
+// where the rule under test is absent, so that a broken world cannot pass for a working rule.
+
+test('ICC on: ping works within a bridge; never across two bridges (which route to each other without skiff\'s table)', async () => {
+  await deleteTable(TABLE);
+  assert.equal(await canPing(a1.path, B1), true, 'control: without the table the bridges route to each other');
+  assert.equal(await canPing(a1.path, OUTSIDE_IP), false, 'control: without masquerade the outside host cannot answer');
+  await apply([netA(), netB()]);
   assert.equal(await canPing(a1.path, A2), true);
   assert.equal(await canPing(a1.path, B1), false);
   assert.equal(await canPing(b1.path, A1), false);
 });
 
-test('ICC off: ping within the bridge is dropped', async () => {
-  await applyNft(renderTable({ networks: [netA({ icc: false }), netB()], ports: [] }, TABLE));
+test('ICC off: ping within the bridge is dropped (it works with ICC on)', async () => {
+  await apply([netA(), netB()]);
+  assert.equal(await canPing(a1.path, A2), true, 'control: ICC on');
+  await apply([netA({ icc: false }), netB()]);
   assert.equal(await canPing(a1.path, A2), false);
   assert.equal(await canPing(a1.path, GATEWAY_A), true);
 });
 
-test('outbound: masqueraded to the world\'s address; an internal network reaches nothing outside', async () => {
-  await applyNft(renderTable({ networks: [netA(), netB({ internal: true })], ports: [] }, TABLE));
+test('outbound: masqueraded to the world\'s address; an internal network reaches nothing outside (it does when not internal)', async () => {
+  await apply([netA(), netB()]);
+  assert.equal(await canPing(b1.path, OUTSIDE_IP), true, 'control: the same network, not internal');
+  await apply([netA(), netB({ internal: true })]);
   assert.equal(await canPing(a1.path, OUTSIDE_IP), true);
   assert.equal(await peerSeenBy(a1, OUTSIDE_IP, 80), WORLD_OUTSIDE_IP);
   assert.equal(await canPing(b1.path, OUTSIDE_IP), false);
   assert.equal(await peerSeenBy(b1, OUTSIDE_IP, 80), null);
 });
 
-test('outbound without masquerade leaves the source alone (the outside host cannot answer)', async () => {
-  await applyNft(renderTable({ networks: [netA({ masquerade: false }), netB()], ports: [] }, TABLE));
+test('outbound without masquerade leaves the source alone (the outside host cannot answer; it can with masquerade)', async () => {
+  await apply([netA(), netB()]);
+  assert.equal(await canPing(a1.path, OUTSIDE_IP), true, 'control: with masquerade');
+  await apply([netA({ masquerade: false }), netB()]);
   assert.equal(await canPing(a1.path, OUTSIDE_IP), false);
 });
 
@@ -161,7 +169,10 @@ test('a port published on any address reaches the container from outside, from 1
 });
 
 test('a port published on 127.0.0.1 by element update reaches the container only from the host itself', async () => {
-  await applyNft(renderTable({ networks: [netA(), netB()], ports: [] }, TABLE));
+  await apply([netA(), netB()], [published('0.0.0.0', 8081)]);
+  assert.equal(await peerSeenBy(outside, WORLD_OUTSIDE_IP, 8081), OUTSIDE_IP, 'control: published on any address, the outside host gets through');
+  assert.equal(await peerSeenBy(a2, GATEWAY_A, 8081), GATEWAY_A, 'control: and so does a neighbour');
+  await apply([netA(), netB()]);
   const port = published('127.0.0.1', 8081);
   await applyNft(renderPortsAdded([port], TABLE));
   assert.equal(await peerSeenBy(undefined, '127.0.0.1', 8081), GATEWAY_A);

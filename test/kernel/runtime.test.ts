@@ -230,7 +230,7 @@ describe('container runtime (runc + skiff-shim)', () => {
     await runtime.start(s.id);
     input!.write('piped through\n');
     await new Promise<void>((resolve) => input!.end(resolve));
-    await runtime.closeStdin(s.id);
+    runtime.closeStdin(s.id);
     assert.equal(await runtime.waitExit(s.id), 0);
     assert.equal(demux(await collect(output)).stdout, 'piped through\n');
   });

@@ -1,0 +1,93 @@
+/** The container controller's decisions without a kernel: ps filters, exec instances, waiting on signals. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { listContainers, type ListOptions } from '../../src/containers/filters.js';
+import { ExecInstances } from '../../src/containers/exec.js';
+import { ReaderCounts, Signals } from '../../src/containers/signals.js';
+import { ZERO_TIME, type ContainerRecord } from '../../src/model/container.js';
+
+function record(name: string, created: string, status: ContainerRecord['state']['status'], labels: Record<string, string> = {}, networks: string[] = []): ContainerRecord {
+  return {
+    id: `${name}`.padEnd(64, '0'), name, created, imageId: 'sha256:x', sandboxId: '', ports: [],
+    config: { image: 'busybox', cmd: null, entrypoint: null, env: [], hostname: name, domainname: '', workingDir: '', tty: false, openStdin: false, labels, exposedPorts: [], macAddress: '' },
+    hostConfig: { networkMode: 'default', dns: [], dnsSearch: [], dnsOptions: [], extraHosts: [], links: [], autoRemove: false, portBindings: [], publishAll: false },
+    networks: Object.fromEntries(networks.map((network) => [network, { aliases: [] }])),
+    state: { status, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+  };
+}
+
+const records = [
+  record('web', '2026-01-01T00:00:01Z', 'running', { 'com.docker.compose.project': 'p', 'com.docker.compose.service': 'web' }, ['front']),
+  record('db', '2026-01-01T00:00:02Z', 'running', { 'com.docker.compose.project': 'p', 'com.docker.compose.service': 'db' }, ['back']),
+  record('old', '2026-01-01T00:00:03Z', 'exited', { 'com.docker.compose.project': 'q' }),
+  record('new', '2026-01-01T00:00:04Z', 'created'),
+];
+const context = { networksOf: (r: ContainerRecord) => Object.keys(r.networks).map((name) => ({ id: `${name}-id`, name })) };
+const names = (options: Partial<ListOptions>) => listContainers(records, { all: false, latest: false, limit: -1, filters: new Map(), ...options }, context).map((r) => r.name);
+
+describe('docker ps', () => {
+  it('shows running containers newest first; -a all of them; -l and -n the newest, stopped ones included', () => {
+    assert.deepEqual(names({}), ['db', 'web']);
+    assert.deepEqual(names({ all: true }), ['new', 'old', 'db', 'web']);
+    assert.deepEqual(names({ latest: true }), ['new']);
+    assert.deepEqual(names({ limit: 2 }), ['new', 'old']);
+  });
+
+  it('ORs the values of one key, ANDs keys, and needs every label (compose\'s project + service lookups)', () => {
+    const filters = (entries: Array<[string, string[]]>) => new Map(entries);
+    assert.deepEqual(names({ all: true, filters: filters([['name', ['web', 'db']]]) }), ['db', 'web']);
+    assert.deepEqual(names({ all: true, filters: filters([['label', ['com.docker.compose.project=p', 'com.docker.compose.service=web']]]) }), ['web']);
+    assert.deepEqual(names({ all: true, filters: filters([['label', ['com.docker.compose.project=p']], ['status', ['running']]]) }), ['db', 'web']);
+    assert.deepEqual(names({ all: true, filters: filters([['network', ['back', 'front-id']]]) }), ['db', 'web']);
+    assert.deepEqual(names({ all: true, filters: filters([['status', ['exited', 'created']]]) }), ['new', 'old']);
+    assert.throws(() => names({ filters: filters([['colour', ['red']]]) }), /invalid filter 'colour'/);
+  });
+});
+
+describe('exec instances', () => {
+  it('are running until their process ends, then keep the exit code; a failed launch is 126; they go with their container', async () => {
+    const execs = new ExecInstances();
+    const spec = { args: ['true'], env: [], tty: false, attachStdin: false, workingDir: '' };
+    const ok = execs.create('c1', spec);
+    const failed = execs.create('c1', spec);
+    let finish!: (code: number) => void;
+    execs.track(ok, new Promise<number>((resolve) => { finish = resolve; }));
+    execs.track(failed, Promise.reject(new Error('no runc')));
+    assert.equal(execs.get(ok.id).running, true);
+    finish(3);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual([execs.get(ok.id).running, execs.get(ok.id).exitCode], [false, 3]);
+    assert.equal(execs.get(failed.id).exitCode, 126);
+    execs.forgetContainer('c1');
+    assert.throws(() => execs.get(ok.id), /No such exec instance/);
+  });
+});
+
+describe('signals', () => {
+  it('wake every waiter of one container once, and a bounded wait ends by itself', async () => {
+    const signals = new Signals();
+    const woken: string[] = [];
+    const a = signals.next('a').then(() => woken.push('a1'));
+    const a2 = signals.next('a').then(() => woken.push('a2'));
+    const b = signals.next('b', 20).then(() => woken.push('b timed out'));
+    signals.notify('a');
+    await Promise.all([a, a2, b]);
+    assert.deepEqual(woken, ['a1', 'a2', 'b timed out']);
+  });
+
+  it('count readers until the last one is done', async () => {
+    const readers = new ReaderCounts();
+    const first = readers.track('c');
+    const second = readers.track('c');
+    let done = false;
+    const all = readers.allDone('c', 5_000).then(() => { done = true; });
+    first();
+    first();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(done, false, 'one reader is still there (a second release of the first counts once)');
+    second();
+    await all;
+    assert.equal(done, true);
+    await readers.allDone('c', 5_000);
+  });
+});
