@@ -35,7 +35,8 @@ export class Containers {
     private readonly images: ImageStore,
     private readonly names: NameService,
     private readonly ports: PublishedPorts,
-    private readonly options: { dataRoot: string; dnsServers: string[]; log: (message: string) => void },
+    /** Read at each container start: a configuration reload may change the daemon's DNS settings. */
+    private readonly options: { dataRoot: string; dnsServers: string[]; dnsSearch?: string[]; dnsOptions?: string[]; log: (message: string) => void },
   ) {
     for (const record of engine.store.containers<ContainerRecord>()) this.records.set(record.id, record);
     runtime.onExit((id, exitCode) => { this.trackRelease(id, this.handleExit(id, exitCode)); });
@@ -304,8 +305,9 @@ export class Containers {
       embeddedDns: onUserNetwork,
       nameservers: record.hostConfig.dns.length > 0 ? record.hostConfig.dns : this.options.dnsServers,
       hostResolvConf: readHostResolvConf(),
-      search: record.hostConfig.dnsSearch,
-      options: record.hostConfig.dnsOptions,
+      // The daemon's --dns-search/--dns-opt stand in for a container's own, as in Docker.
+      search: record.hostConfig.dnsSearch.length > 0 ? record.hostConfig.dnsSearch : this.options.dnsSearch ?? [],
+      options: record.hostConfig.dnsOptions.length > 0 ? record.hostConfig.dnsOptions : this.options.dnsOptions ?? [],
     }));
   }
 

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { forbidden, invalid, notFound, SkiffError } from '../errors.js';
-import { AddressAllocator, parseAddress, parseCidr, cidrContains, DEFAULT_BRIDGE_SUBNET } from '../ipam/index.js';
+import { AddressAllocator, parseAddress, parseCidr, cidrContains, hostOverlaps, DEFAULT_BRIDGE_SUBNET, type AddressPoolSpec } from '../ipam/index.js';
 import { applyNft, renderNetworkAdded, renderNetworkRemoved, renderTable, type FirewallPort } from '../firewall/index.js';
 import { BridgeDriver } from '../drivers/bridge.js';
 import { PassthroughDriver } from '../drivers/passthrough.js';
@@ -19,6 +19,7 @@ import { macFromIpv4, randomMac } from '../drivers/mac.js';
 import { createNetnsFile, removeNetnsFile } from '../kernel/netns.js';
 import { ipBatch } from '../kernel/links.js';
 import { setSysctl } from '../kernel/sysctl.js';
+import { readHostNetworks } from '../kernel/host-networks.js';
 import { Store } from '../store/store.js';
 import { newId, shortId, timestampNow } from './ids.js';
 import { findByReference } from './lookup.js';
@@ -39,6 +40,10 @@ export interface EngineOptions {
   defaultBridge?: Partial<DefaultBridgeConfig>;
   /** Daemon-level DNS servers (dockerd --dns): containers' resolvers and the embedded DNS forwarder. */
   dnsServers?: string[];
+  /** dockerd's default-address-pools, read at each choice (a reload may change them); Docker's pools when empty. */
+  defaultAddressPools?: () => readonly AddressPoolSpec[];
+  /** dockerd --ip-forward: whether the daemon turns on the host's IPv4 forwarding (default true). */
+  ipForward?: boolean;
   log?: (message: string) => void;
 }
 
@@ -58,6 +63,7 @@ export class Engine {
   readonly firewallTable: string;
   readonly netnsDir: string;
   private readonly log: (message: string) => void;
+  private readonly defaultAddressPools: () => readonly AddressPoolSpec[];
   private readonly mutex = new Mutex();
   private readonly networksById = new Map<string, Network>();
   private readonly endpointsById = new Map<string, Endpoint>();
@@ -76,6 +82,7 @@ export class Engine {
     this.netnsDir = join(options.execRoot, 'netns');
     mkdirSync(this.netnsDir, { recursive: true });
     this.log = options.log ?? (() => undefined);
+    this.defaultAddressPools = options.defaultAddressPools ?? (() => []);
     this.events = new EventBus((error) => this.log(`event subscriber failed: ${String(error)}`));
     this.daemonId = this.store.getSetting('daemon-id') ?? newId();
     this.store.setSetting('daemon-id', this.daemonId);
@@ -88,7 +95,7 @@ export class Engine {
   /** Opens the store, reconciles the kernel with it and makes the predefined networks. */
   static async open(options: EngineOptions): Promise<Engine> {
     const engine = new Engine(options);
-    await setSysctl('net.ipv4.ip_forward', '1');
+    if (options.ipForward !== false) await setSysctl('net.ipv4.ip_forward', '1');
     engine.loadFromStore();
     await reconcile(engine.reconcileContext());
     await engine.applyWholeFirewall();
@@ -150,7 +157,13 @@ export class Engine {
 
   createNetwork(request: NetworkCreateRequest): Promise<Network> {
     return this.mutex.run(async () => {
-      const network = planNetwork(request, { id: newId(), created: timestampNow(), existing: this.listNetworks() });
+      // Read at each create: a VPN or LAN may have come up since the last one.
+      const hostSubnets = await readHostNetworks();
+      const network = planNetwork(request, { id: newId(), created: timestampNow(), existing: this.listNetworks(), hostSubnets, defaultPools: this.defaultAddressPools() });
+      for (const pool of network.ipam.pools.filter((planned) => planned.userConfigured)) {
+        const shadowed = hostOverlaps(pool.subnet, hostSubnets);
+        if (shadowed.length > 0) this.log(`network ${network.name}: subnet ${pool.subnet} overlaps the host's own ${shadowed.join(', ')} (allowed, as in Docker)`);
+      }
       await this.installNetwork(network);
       return network;
     });
