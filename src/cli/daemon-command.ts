@@ -4,7 +4,7 @@
  * takes them: SIGHUP reloads the configuration, SIGUSR1 logs a state
  * summary, SIGTERM/SIGINT stop.
  */
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { Daemon } from '../daemon/daemon.js';
 import { installLastResortHandlers } from '../daemon/last-resort.js';
@@ -43,6 +43,14 @@ function readConfigFile(path: string, explicit: boolean): ConfigFile {
   }
 }
 
+function isSocket(fd: number): boolean {
+  try {
+    return fstatSync(fd).isSocket();
+  } catch {
+    return false;
+  }
+}
+
 export function daemonCommand(): Command {
   const command = new Command('daemon').description('Run the skiff daemon (dockerd\'s flags and daemon.json keys)');
   command.option('--config-file <path>', `Daemon configuration file (default ${DEFAULT_CONFIG_FILE})`);
@@ -54,6 +62,8 @@ export function daemonCommand(): Command {
     const config = load();
     const logger = new Logger(config.logLevel, config.logFormat);
     const listeners = listenersFor(config.hosts, activationFds(process.env, process.pid));
+    // Checked before anything is touched: a wrong descriptor must not fail the daemon after it made its bridge.
+    for (const listener of listeners) if (listener.kind === 'fd' && !isSocket(listener.fd)) throw new ConfigError(`fd://${listener.fd}: descriptor ${listener.fd} is not a socket`);
     // What systemd passed is this process's alone: runc and the shims must not see it.
     delete process.env['LISTEN_PID'];
     delete process.env['LISTEN_FDS'];
