@@ -127,6 +127,23 @@ test('SIGHUP reloads labels, live-restore and pools without a restart; a bad fil
   }
 });
 
+test('live-restore false: containers stop with the daemon, as with dockerd\'s default', async () => {
+  const first = await startDaemon({ config: { 'live-restore': false } });
+  let daemon = first;
+  try {
+    await importBusybox(daemon);
+    assert.equal((await daemon.ok('info', '--format', '{{.LiveRestoreEnabled}}')).trim(), 'false');
+    await daemon.ok('run', '-d', '--name', 'short-lived', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.2; done');
+    await daemon.kill('SIGTERM');
+    assert.match(daemon.log(), /msg="live-restore is off: stopping containers: short-lived"/);
+    daemon = await daemon.restart();
+    assert.equal((await daemon.ok('ps', '-q')).trim(), '');
+    assert.match(await daemon.ok('ps', '-a', '--format', '{{.Names}} {{.Status}}'), /^short-lived Exited \(0\)/m);
+  } finally {
+    await finish(daemon);
+  }
+});
+
 test('-H fd://: a socket opened before the daemon and passed as LISTEN_FDS=1 answers docker version', async () => {
   const daemon = await startDaemon({ socketActivation: true });
   try {
