@@ -18,8 +18,8 @@ import { ImageStore } from '../runtime/images.js';
 import { NameService } from '../engine/name-service.js';
 import { PublishedPorts } from '../engine/published-ports.js';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_BRIDGE_SUBNET, parseCidr, pickDefaultPool } from '../ipam/index.js';
-import { readHostNetworks } from '../kernel/host-networks.js';
+import { cidrWithin, DEFAULT_BRIDGE_SUBNET, parseCidr, pickDefaultPool } from '../ipam/index.js';
+import { readHostNetworks, readInterfaceAddresses } from '../kernel/host-networks.js';
 import { configChanges, ConfigError, reloadedConfig, type DaemonConfig } from './config.js';
 import { describeListener, type Listener } from './listeners.js';
 import { Logger } from './logger.js';
@@ -43,21 +43,33 @@ function daemonUpstreams(dnsServers: string[]): string[] {
  * Only a first start uses it: the default bridge then lives in the store.
  */
 async function defaultBridgeAddressing(config: DaemonConfig): Promise<{ subnet: string; gateway?: string; ipRange?: string }> {
-  const ipRange = config.fixedCidr === '' ? undefined : config.fixedCidr;
+  const addressing = await electDefaultBridgeSubnet(config);
+  if (config.fixedCidr === '') return addressing;
+  // Checked here, before the engine touches anything: the planner would refuse it only after.
+  if (!cidrWithin(parseCidr(config.fixedCidr), parseCidr(addressing.subnet))) {
+    throw new ConfigError(`fixed-cidr ${config.fixedCidr} is not inside the default bridge's subnet ${addressing.subnet}`);
+  }
+  return { ...addressing, ipRange: config.fixedCidr };
+}
+
+async function electDefaultBridgeSubnet(config: DaemonConfig): Promise<{ subnet: string; gateway?: string }> {
   if (config.bip !== '') {
     const address = config.bip.split('/')[0]!;
     const subnet = parseCidr(config.bip).text;
     // 172.17.0.0/16 names a network, not an address: the bridge then takes the first address, as before.
-    return { subnet, gateway: address === subnet.split('/')[0] ? undefined : address, ipRange };
+    return { subnet, gateway: address === subnet.split('/')[0] ? undefined : address };
   }
+  // The bridge is already up (a restart): its address stands, as dockerd's ElectInterfaceAddresses keeps it.
+  const [current] = await readInterfaceAddresses(config.bridge);
+  if (current !== undefined) return { subnet: parseCidr(current).text, gateway: current.split('/')[0]! };
   const pools = config.defaultAddressPools.length > 0 ? config.defaultAddressPools : undefined;
-  let subnet = DEFAULT_BRIDGE_SUBNET;
   try {
-    subnet = pickDefaultPool(await readHostNetworks(), 4, pools);
+    return { subnet: pickDefaultPool(await readHostNetworks(), 4, pools) };
   } catch (error) {
     if (pools !== undefined) throw new ConfigError(`default-address-pools: no pool is free for the default bridge: ${(error as Error).message}`);
+    // Every default overlaps the host: 172.17.0.0/16, as before pools avoided the host.
+    return { subnet: DEFAULT_BRIDGE_SUBNET };
   }
-  return { subnet, ipRange };
 }
 
 /** The configuration in force, shared with the closures given to the engine and the routes. */

@@ -44,3 +44,9 @@ export async function readHostNetworks(): Promise<string[]> {
   ]);
   return [...new Set([...routeDestinations(routes.stdout), ...interfaceNetworks(addresses.stdout), ...nameserverNetworks(resolvConf)])];
 }
+
+/** An interface's IPv4 addresses with their prefix ("172.17.0.1/16"); none when it does not exist. */
+export async function readInterfaceAddresses(name: string): Promise<string[]> {
+  const result = await run('ip', ['-json', '-4', 'addr', 'show', 'dev', name]).catch(() => undefined);
+  return result === undefined ? [] : interfaceNetworks(result.stdout);
+}

@@ -62,9 +62,10 @@ test("default pools step around the host's LAN and VPN routes, read afresh at ea
 });
 
 test('default-address-pools from daemon.json: the default bridge and new networks get /24s of 10.10.0.0/16, docker info lists the pool', async () => {
-  const daemon = await startDaemon({ config: { 'default-address-pools': [{ base: '10.10.0.0/16', size: 24 }] } });
+  let daemon = await startDaemon({ config: { 'default-address-pools': [{ base: '10.10.0.0/16', size: 24 }], 'fixed-cidr': '10.10.0.128/25' } });
   try {
     assert.equal(await subnetOf(daemon, 'bridge'), '10.10.0.0/24');
+    assert.equal((await daemon.ok('network', 'inspect', 'bridge', '--format', '{{range .IPAM.Config}}{{.IPRange}}{{end}}')).trim(), '10.10.0.128/25');
     await daemon.ok('network', 'create', 'p1');
     await daemon.ok('network', 'create', 'p2');
     assert.equal(await subnetOf(daemon, 'p1'), '10.10.1.0/24');
@@ -72,6 +73,11 @@ test('default-address-pools from daemon.json: the default bridge and new network
     const info = await daemon.ok('info');
     assert.match(info, /Default Address Pools:\n\s+Base: 10\.10\.0\.0\/16, Size: 24/);
     assert.deepEqual(JSON.parse(await daemon.ok('info', '--format', '{{json .DefaultAddressPools}}')), [{ Base: '10.10.0.0/16', Size: 24 }]);
+    // A restart finds its bridge up on 10.10.0.0/24 and keeps it (its own route is no reason to move).
+    daemon = await daemon.restart();
+    assert.equal(await subnetOf(daemon, 'bridge'), '10.10.0.0/24');
+    await daemon.ok('network', 'create', 'p3');
+    assert.equal(await subnetOf(daemon, 'p3'), '10.10.3.0/24');
   } finally {
     await finish(daemon);
   }
