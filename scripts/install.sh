@@ -35,3 +35,21 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run build --silent
+
+# On a machine that systemd runs (sd_booted: /run/systemd/system exists), skiff
+# is also a service with a socket unit, as dockerd is; elsewhere (containers,
+# CI) scripts/start-daemon.sh starts the daemon by hand. Enabled, not started:
+# `systemctl start skiff.socket` (or a reboot) starts it.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  group=root
+  if getent group docker >/dev/null 2>&1; then group=docker; fi
+  skiff_dir=$(pwd)
+  node_bin=$(command -v node)
+  sed -e "s|@SKIFF_DIR@|$skiff_dir|g" -e "s|@NODE@|$node_bin|g" scripts/systemd/skiff.service > /etc/systemd/system/skiff.service
+  sed -e "s|@GROUP@|$group|g" scripts/systemd/skiff.socket > /etc/systemd/system/skiff.socket
+  mkdir -p /etc/skiff
+  [ -e /etc/skiff/daemon.json ] || echo '{}' > /etc/skiff/daemon.json
+  systemctl daemon-reload
+  systemctl enable skiff.socket skiff.service >/dev/null 2>&1
+  echo "skiff: installed skiff.service and skiff.socket (systemctl start skiff.socket; options in /etc/skiff/daemon.json)"
+fi

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { Client, socketPathFromHost } from './client.js';
 import { daemonCommand } from './daemon-command.js';
+import { ConfigError } from '../daemon/config.js';
 import { networkCommand } from './network.js';
 
 const DEFAULT_HOST = 'unix:///run/skiff/skiff.sock';
@@ -24,6 +25,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 125;
+    // The daemon refuses its configuration in dockerd's words, unprefixed, and starts nothing.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
     const message = (error as Error).message;
     const status = (error as { status?: number }).status;
     process.stderr.write(message.startsWith('Error') ? `${message}\n` : status !== undefined ? `Error response from daemon: ${message}\n` : `Error: ${message}\n`);

@@ -33,10 +33,14 @@ const READERS_TIMEOUT_MS = 10_000;
 /** How long an attach made before the start waits for that start. */
 const START_TIMEOUT_MS = 60_000;
 
+/** Read at each container start: a configuration reload may change the daemon's DNS settings. */
 export interface ContainersOptions {
   dataRoot: string;
   /** The daemon's --dns: containers' resolvers where they give none. */
   dnsServers: string[];
+  /** The daemon's --dns-search / --dns-opt: they stand in for a container's own, as in Docker. */
+  dnsSearch?: string[];
+  dnsOptions?: string[];
   log: (message: string) => void;
 }
 
@@ -511,8 +515,8 @@ export class Containers {
       embeddedDns: onUserNetwork,
       nameservers: record.hostConfig.dns.length > 0 ? record.hostConfig.dns : this.options.dnsServers,
       hostResolvConf: readHostResolvConf(),
-      search: record.hostConfig.dnsSearch,
-      options: record.hostConfig.dnsOptions,
+      search: record.hostConfig.dnsSearch.length > 0 ? record.hostConfig.dnsSearch : this.options.dnsSearch ?? [],
+      options: record.hostConfig.dnsOptions.length > 0 ? record.hostConfig.dnsOptions : this.options.dnsOptions ?? [],
     }));
   }
 

@@ -1,9 +1,10 @@
 /**
  * The daemon: opens the engine (which reconciles the kernel with the store),
- * mounts the API routes and listens on the socket.
+ * mounts the API routes and listens on its sockets. Holds the configuration
+ * in force; reload() applies a new one's reloadable options (SIGHUP).
  */
-import type { Server } from 'node:http';
-import { Engine, type EngineOptions } from '../engine/engine.js';
+import type { IncomingMessage, Server } from 'node:http';
+import { Engine } from '../engine/engine.js';
 import { Router } from '../api/http.js';
 import { createApiServer, listenUnix } from '../api/server.js';
 import { addNetworkRoutes } from '../api/routes/networks.js';
@@ -14,29 +15,101 @@ import { addEventRoutes } from '../api/routes/events.js';
 import { Containers } from '../containers/controller.js';
 import { ContainerRuntime } from '../runtime/containers.js';
 import { ImageStore } from '../runtime/images.js';
+import { cidrWithin, DEFAULT_BRIDGE_SUBNET, parseCidr, pickDefaultPool } from '../ipam/index.js';
+import { readHostNetworks, readInterfaceAddresses } from '../kernel/host-networks.js';
+import { configChanges, ConfigError, reloadedConfig, type DaemonConfig } from './config.js';
+import { describeListener, type Listener } from './listeners.js';
+import { Logger } from './logger.js';
 
-export interface DaemonOptions extends EngineOptions {
-  socketPath: string;
+/**
+ * The default bridge's subnet and address: --bip as given (its address is the
+ * bridge's), else the first default pool — dockerd's default-address-pools
+ * when set — that shadows none of the host's networks, as dockerd elects it.
+ * Only a first start uses it: the default bridge then lives in the store.
+ */
+async function defaultBridgeAddressing(config: DaemonConfig): Promise<{ subnet: string; gateway?: string; ipRange?: string }> {
+  const addressing = await electDefaultBridgeSubnet(config);
+  if (config.fixedCidr === '') return addressing;
+  // Checked here, before the engine touches anything: the planner would refuse it only after.
+  if (!cidrWithin(parseCidr(config.fixedCidr), parseCidr(addressing.subnet))) {
+    throw new ConfigError(`fixed-cidr ${config.fixedCidr} is not inside the default bridge's subnet ${addressing.subnet}`);
+  }
+  return { ...addressing, ipRange: config.fixedCidr };
+}
+
+async function electDefaultBridgeSubnet(config: DaemonConfig): Promise<{ subnet: string; gateway?: string }> {
+  if (config.bip !== '') {
+    const address = config.bip.split('/')[0]!;
+    const subnet = parseCidr(config.bip).text;
+    // 172.17.0.0/16 names a network, not an address: the bridge then takes the first address, as before.
+    return { subnet, gateway: address === subnet.split('/')[0] ? undefined : address };
+  }
+  // The bridge is already up (a restart): its address stands, as dockerd's ElectInterfaceAddresses keeps it.
+  const [current] = await readInterfaceAddresses(config.bridge);
+  if (current !== undefined) return { subnet: parseCidr(current).text, gateway: current.split('/')[0]! };
+  const pools = config.defaultAddressPools.length > 0 ? config.defaultAddressPools : undefined;
+  try {
+    return { subnet: pickDefaultPool(await readHostNetworks(), 4, pools) };
+  } catch (error) {
+    if (pools !== undefined) throw new ConfigError(`default-address-pools: no pool is free for the default bridge: ${(error as Error).message}`);
+    // Every default overlaps the host: 172.17.0.0/16, as before pools avoided the host.
+    return { subnet: DEFAULT_BRIDGE_SUBNET };
+  }
+}
+
+/** The configuration in force, shared with the closures given to the engine and the routes. */
+interface LiveConfig {
+  config: DaemonConfig;
 }
 
 export class Daemon {
+  /** API requests being answered, for the SIGUSR1 summary. */
+  private readonly inFlight = new Set<IncomingMessage>();
+  /** What new containers' resolv.conf and the embedded DNS use; mutated by reload(). */
+  private readonly containerDns: { dataRoot: string; dnsServers: string[]; dnsSearch: string[]; dnsOptions: string[]; log: (message: string) => void };
+
   private constructor(
     readonly engine: Engine,
-    private readonly server: Server,
-    readonly socketPath: string,
-    private readonly runtime: ContainerRuntime,
-  ) {}
+    private readonly servers: Server[],
+    readonly listeners: Listener[],
+    private readonly parts: { runtime: ContainerRuntime; containers: Containers },
+    private readonly live: LiveConfig,
+    private readonly logger: Logger,
+    containerDns: Daemon['containerDns'],
+  ) {
+    this.containerDns = containerDns;
+    for (const server of servers) {
+      server.on('request', (request: IncomingMessage) => {
+        this.inFlight.add(request);
+        request.once('close', () => this.inFlight.delete(request));
+      });
+    }
+  }
 
-  static async start(options: DaemonOptions): Promise<Daemon> {
-    const log = options.log ?? ((message: string) => process.stderr.write(`skiff: ${message}\n`));
-    const engine = await Engine.open({ ...options, log });
-    const runtime = new ContainerRuntime({ dataRoot: options.dataRoot, execRoot: options.execRoot, log });
-    const images = new ImageStore(options.dataRoot);
-    const containers = new Containers(engine, runtime, images, { dataRoot: options.dataRoot, dnsServers: options.dnsServers ?? [], log });
+  static async start(config: DaemonConfig, listeners: Listener[], logger: Logger): Promise<Daemon> {
+    const log = (message: string) => logger.warn(message);
+    const live: LiveConfig = { config };
+    const bridge = await defaultBridgeAddressing(config);
+    const engine = await Engine.open({
+      dataRoot: config.dataRoot,
+      execRoot: config.execRoot,
+      firewallTable: config.firewallTable,
+      dnsServers: config.dns,
+      ipForward: config.ipForward,
+      defaultAddressPools: () => live.config.defaultAddressPools,
+      defaultBridge: {
+        bridgeName: config.bridge, ...bridge, hostBindingIpv4: config.ip, mtu: config.mtu, icc: config.icc, ipMasquerade: config.ipMasq,
+      },
+      log,
+    });
+    const runtime = new ContainerRuntime({ dataRoot: config.dataRoot, execRoot: config.execRoot, log });
+    const images = new ImageStore(config.dataRoot);
+    const containerDns = { dataRoot: config.dataRoot, dnsServers: [...config.dns], dnsSearch: [...config.dnsSearch], dnsOptions: [...config.dnsOptions], log };
+    const containers = new Containers(engine, runtime, images, containerDns);
     await containers.restore();
     const router = new Router();
     addSystemRoutes(router, engine, {
-      dataRoot: options.dataRoot,
+      dataRoot: config.dataRoot,
       daemonId: engine.daemonId,
       containerCounts: () => {
         const all = containers.all();
@@ -44,22 +117,100 @@ export class Daemon {
         return { total: all.length, running, paused: 0, stopped: all.length - running };
       },
       imageCount: () => images.list().length,
+      settings: () => {
+        const current = live.config;
+        return { labels: current.labels, liveRestore: current.liveRestore, debug: current.logLevel === 'debug', defaultAddressPools: current.defaultAddressPools };
+      },
     });
     addNetworkRoutes(router, engine);
     addImageRoutes(router, images);
     addEventRoutes(router, engine.events);
     const upgrade = addContainerRoutes(router, containers, log);
-    const server = createApiServer(router, log, [upgrade]);
-    await listenUnix(server, options.socketPath);
-    return new Daemon(engine, server, options.socketPath, runtime);
+    const servers: Server[] = [];
+    for (const listener of listeners) {
+      const server = createApiServer(router, log, [upgrade]);
+      if (listener.kind === 'unix') await listenUnix(server, listener.path);
+      else await listenFd(server, listener.fd);
+      servers.push(server);
+      logger.info(`API listen on ${describeListener(listener)}`);
+    }
+    const daemon = new Daemon(engine, servers, listeners, { runtime, containers }, live, logger, containerDns);
+    if (!config.liveRestore) await daemon.stopRunningContainers('live-restore is off: stopping containers left running by the last daemon');
+    return daemon;
+  }
+
+  get configuration(): DaemonConfig {
+    return this.live.config;
+  }
+
+  /**
+   * Applies a new configuration's reloadable options (dockerd's SIGHUP) and
+   * logs every change; changes to the others are logged as waiting for a restart.
+   */
+  reload(next: DaemonConfig): void {
+    const changes = configChanges(this.live.config, next);
+    const config = reloadedConfig(this.live.config, next);
+    this.live.config = config;
+    this.logger.setLevel(config.logLevel);
+    this.containerDns.dnsServers = [...config.dns];
+    this.containerDns.dnsSearch = [...config.dnsSearch];
+    this.containerDns.dnsOptions = [...config.dnsOptions];
+    this.engine.setDnsUpstreams(config.dns);
+    if (changes.length === 0) this.logger.info('Reloaded configuration: nothing changed');
+    for (const change of changes) {
+      if (change.applied) this.logger.info(`Reloaded configuration: ${change.key}: ${change.from} -> ${change.to}`);
+      else this.logger.warn(`Configuration: ${change.key} changed (${change.from} -> ${change.to}) but needs a daemon restart to take effect`);
+    }
+  }
+
+  /** SIGUSR1: what the daemon holds, for the log (dockerd dumps goroutine stacks there; skiff has none to show). */
+  stateSummary(): string[] {
+    const networks = this.engine.listNetworks();
+    const containers = this.parts.containers.all();
+    const running = containers.filter((record) => record.state.status === 'running').length;
+    const config = this.live.config;
+    const lines = [
+      `state: ${networks.length} networks, ${this.engine.listSandboxes().length} sandboxes, ${containers.length} containers (${running} running), ${this.inFlight.size} API requests in progress`,
+      ...networks.map((network) => {
+        const subnets = network.ipam.pools.map((pool) => pool.subnet).join(' ') || '-';
+        return `network ${network.name} (${network.driver}, ${network.id.slice(0, 12)}): ${subnets}, ${this.engine.endpointsOfNetwork(network.id).length} endpoints`;
+      }),
+      ...[...this.inFlight].map((request) => `in progress: ${request.method ?? ''} ${request.url ?? ''}`),
+      `configuration: live-restore ${String(config.liveRestore)}, log-level ${config.logLevel}, labels [${config.labels.join(' ')}], default-address-pools [${config.defaultAddressPools.map((pool) => `base=${pool.base},size=${pool.size}`).join(' ')}]`,
+    ];
+    return lines;
+  }
+
+  private async stopRunningContainers(why: string): Promise<void> {
+    const running = this.parts.containers.all().filter((record) => record.state.status === 'running');
+    if (running.length === 0) return;
+    this.logger.info(`${why}: ${running.map((record) => record.name).join(', ')}`);
+    await Promise.all(running.map((record) => this.parts.containers.stop(record.id).catch((error: unknown) => {
+      this.logger.error(`stopping container ${record.name}: ${error instanceof Error ? error.message : String(error)}`);
+    })));
   }
 
   async stop(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    // Idle keep-alive connections and followers of /events would hold close() open.
-    this.server.closeAllConnections();
-    await closed;
-    this.runtime.close();
+    // Without live restore, containers do not outlive the daemon (dockerd's default behaviour).
+    if (!this.live.config.liveRestore) await this.stopRunningContainers('live-restore is off: stopping containers');
+    await Promise.all(this.servers.map((server) => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Idle keep-alive connections and followers of /events would hold close() open.
+      server.closeAllConnections();
+      return closed;
+    }));
+    this.parts.runtime.close();
     await this.engine.close();
   }
+}
+
+/** Listens on a socket systemd passed (socket activation); the socket file, if any, is systemd's to keep. */
+function listenFd(server: Server, fd: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ fd }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

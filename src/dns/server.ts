@@ -64,7 +64,7 @@ type Transport = 'udp' | 'tcp';
 
 export class DnsServer {
   private readonly records: DnsRecords;
-  private readonly upstreams: Upstream[];
+  private upstreams: Upstream[];
   private readonly timeoutMs: number;
   private readonly maxInFlight: number;
   private readonly tcpIdleMs: number;
@@ -120,6 +120,11 @@ export class DnsServer {
       new Promise<void>((resolve) => listener.udp.close(() => resolve())),
       new Promise<void>((resolve) => listener.tcp.close(() => resolve())),
     ]);
+  }
+
+  /** The daemon's upstreams after a configuration reload; questions already forwarded finish with the old ones. */
+  setUpstreams(upstreams: readonly string[]): void {
+    this.upstreams = parseUpstreams(upstreams);
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { forbidden, invalid, notFound, SkiffError } from '../errors.js';
-import { NetworkAllocators, DEFAULT_BRIDGE_SUBNET } from '../ipam/index.js';
+import { NetworkAllocators, hostOverlaps, DEFAULT_BRIDGE_SUBNET, type AddressPoolSpec } from '../ipam/index.js';
 import { Firewall } from '../firewall/index.js';
 import { BridgeDriver } from '../drivers/bridge.js';
 import { PassthroughDriver } from '../drivers/passthrough.js';
@@ -24,6 +24,7 @@ import type { NetworkDriver } from '../drivers/driver.js';
 import { macFromIpv4, randomMac } from '../drivers/mac.js';
 import { createNetnsFile, removeNetnsFile } from '../kernel/netns.js';
 import { setSysctl } from '../kernel/sysctl.js';
+import { readHostNetworks } from '../kernel/host-networks.js';
 import { Store } from '../store/store.js';
 import { familyOf, type InterfaceAddress, type IpFamily } from '../model/address.js';
 import { newId, shortId, timestampNow } from '../model/ids.js';
@@ -48,6 +49,10 @@ export interface EngineOptions {
   defaultBridge?: Partial<DefaultBridgeConfig>;
   /** Daemon-level DNS servers (dockerd --dns): containers' resolvers and the embedded DNS forwarder. */
   dnsServers?: string[];
+  /** dockerd's default-address-pools, read at each choice (a reload may change them); Docker's pools when empty. */
+  defaultAddressPools?: () => readonly AddressPoolSpec[];
+  /** dockerd --ip-forward: whether the daemon turns on the host's IPv4 forwarding (default true). */
+  ipForward?: boolean;
   log?: (message: string) => void;
 }
 
@@ -79,6 +84,7 @@ export class Engine {
   readonly daemonId: string;
   private readonly firewall: Firewall;
   private readonly log: (message: string) => void;
+  private readonly defaultAddressPools: () => readonly AddressPoolSpec[];
   private readonly mutex = new Mutex();
   private readonly networksById = new Map<string, Network>();
   private readonly endpointsById = new Map<string, Endpoint>();
@@ -94,6 +100,7 @@ export class Engine {
     this.netnsDir = join(options.execRoot, 'netns');
     mkdirSync(this.netnsDir, { recursive: true });
     this.log = options.log ?? (() => undefined);
+    this.defaultAddressPools = options.defaultAddressPools ?? (() => []);
     this.events = new EventBus((error) => this.log(`event subscriber failed: ${String(error)}`));
     this.daemonId = this.store.getSetting('daemon-id') ?? newId();
     this.store.setSetting('daemon-id', this.daemonId);
@@ -108,7 +115,7 @@ export class Engine {
   /** Opens the store, reconciles the kernel with it, makes the predefined networks and gives the embedded DNS every endpoint. */
   static async open(options: EngineOptions): Promise<Engine> {
     const engine = new Engine(options);
-    await setSysctl('net.ipv4.ip_forward', '1');
+    if (options.ipForward !== false) await setSysctl('net.ipv4.ip_forward', '1');
     engine.loadFromStore();
     await reconcile(engine.reconcileContext());
     engine.firewall.resetNetworks(engine.listNetworks().flatMap((network) => firewallNetworkOf(network) ?? []));
@@ -184,7 +191,13 @@ export class Engine {
 
   createNetwork(request: NetworkCreateRequest): Promise<Network> {
     return this.mutex.run(async () => {
-      const network = planNetwork(request, { id: newId(), created: timestampNow(), existing: this.listNetworks() });
+      // Read at each create: a VPN or LAN may have come up since the last one.
+      const hostSubnets = await readHostNetworks();
+      const network = planNetwork(request, { id: newId(), created: timestampNow(), existing: this.listNetworks(), hostSubnets, defaultPools: this.defaultAddressPools() });
+      for (const pool of network.ipam.pools.filter((planned) => planned.userConfigured)) {
+        const shadowed = hostOverlaps(pool.subnet, hostSubnets);
+        if (shadowed.length > 0) this.log(`network ${network.name}: subnet ${pool.subnet} overlaps the host's own ${shadowed.join(', ')} (allowed, as in Docker)`);
+      }
       await this.installNetwork(network);
       return network;
     });
@@ -460,6 +473,11 @@ export class Engine {
     this.releaseEndpoint(endpoint);
     await this.names.endpointLeft(endpoint, sandbox, sandbox === undefined ? [] : this.attachments(sandbox.id));
     if (network !== undefined) this.events.emit('network', 'disconnect', network.id, { container: endpoint.containerId, name: network.name, type: network.driver });
+  }
+
+  /** The daemon's --dns changed (SIGHUP): containers without their own --dns forward there from now on. */
+  setDnsUpstreams(dnsServers: readonly string[]): void {
+    this.names.setUpstreams(forwardingUpstreams(dnsServers));
   }
 
   /** Re-renders the whole table from what the firewall holds (repairs what was changed behind skiff's back). */

@@ -98,6 +98,11 @@ export class NameService {
     this.loopbackUpstreams.delete(netnsPath);
   }
 
+  /** The daemon's --dns changed (SIGHUP): containers without their own --dns forward there from now on. */
+  setUpstreams(upstreams: string[]): void {
+    this.server.setUpstreams(upstreams);
+  }
+
   close(): Promise<void> {
     return this.server.close();
   }

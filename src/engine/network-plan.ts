@@ -3,7 +3,7 @@
  * in, the finished Network (or Docker's error) out. No I/O here.
  */
 import { conflict, invalid, notFound, SkiffError } from '../errors.js';
-import { planNetworkIpam, type IpamRequest } from '../ipam/index.js';
+import { planNetworkIpam, type AddressPoolSpec, type IpamRequest } from '../ipam/index.js';
 import type { BridgeSettings, DriverName, Network } from '../model/network.js';
 import { shortId } from '../model/ids.js';
 import { BRIDGE_OPTION, DEFAULT_MTU, MACVLAN_OPTION, PREDEFINED_NETWORKS } from '../model/options.js';
@@ -122,6 +122,10 @@ export interface PlanContext {
   id: string;
   created: string;
   existing: readonly Network[];
+  /** The host's own networks: a default pool avoids them. */
+  hostSubnets?: readonly string[];
+  /** dockerd's default-address-pools (Docker's predefined pools when absent or empty). */
+  defaultPools?: readonly AddressPoolSpec[];
 }
 
 export function planNetwork(request: NetworkCreateRequest, context: PlanContext): Network {
@@ -136,7 +140,10 @@ export function planNetwork(request: NetworkCreateRequest, context: PlanContext)
   const bridge = driver === 'bridge' ? planBridgeSettings(context.id, options, context.existing) : undefined;
   if (driver === 'macvlan') validateMacvlanOptions(options, request.internal ?? false);
   const usedSubnets = context.existing.flatMap((network) => network.ipam.pools.map((pool) => pool.subnet));
-  const pools = planNetworkIpam({ requests: request.ipamConfig ?? [], enableIPv6: request.enableIPv6 ?? false, usedSubnets, networkName: request.name });
+  const pools = planNetworkIpam({
+    requests: request.ipamConfig ?? [], enableIPv6: request.enableIPv6 ?? false, usedSubnets, networkName: request.name,
+    hostSubnets: context.hostSubnets, defaultPools: context.defaultPools,
+  });
   return {
     id: context.id,
     name: request.name,
@@ -161,6 +168,10 @@ export interface DefaultBridgeConfig {
   icc: boolean;
   ipMasquerade: boolean;
   hostBindingIpv4: string;
+  /** The bridge's own address (dockerd --bip 10.0.0.5/24 gives 10.0.0.5); the subnet's first address otherwise. */
+  gateway?: string;
+  /** dockerd --fixed-cidr: the part of the subnet containers' addresses come from. */
+  ipRange?: string;
 }
 
 /** The predefined networks as Docker creates them at daemon start. */
@@ -179,7 +190,7 @@ export function planPredefinedNetwork(name: (typeof PREDEFINED_NETWORKS)[number]
     [BRIDGE_OPTION.name]: defaults.bridgeName,
     [BRIDGE_OPTION.mtu]: String(defaults.mtu),
   };
-  const pools = planNetworkIpam({ requests: [{ subnet: defaults.subnet }], enableIPv6: false, usedSubnets: [] })
+  const pools = planNetworkIpam({ requests: [{ subnet: defaults.subnet, gateway: defaults.gateway, ipRange: defaults.ipRange }], enableIPv6: false, usedSubnets: [] })
     .map((pool) => ({ ...pool, userConfigured: false }));
   return {
     ...base,

@@ -10,7 +10,7 @@ import { SkiffError, forbidden, invalid } from '../errors.js';
 import type { IpamPool } from '../model/network.js';
 import { AddressAllocator } from './allocator.js';
 import { cidrWithin, cidrsOverlap, formatAddress, parseAddressOrUndefined, parseCidr, type Cidr, type IpFamily } from './cidr.js';
-import { noDefaultPoolMessage, pickDefaultPool } from './pools.js';
+import { noDefaultPoolMessage, pickDefaultPool, type AddressPoolSpec } from './pools.js';
 
 export interface IpamRequest {
   subnet?: string;
@@ -29,6 +29,8 @@ export interface IpamPlanInput {
    * them; a subnet the user names is not checked against the host.
    */
   hostSubnets?: readonly string[];
+  /** dockerd's default-address-pools; Docker's predefined pools when absent or empty. */
+  defaultPools?: readonly AddressPoolSpec[];
   /** The network's name, which one of Docker's messages names. */
   networkName?: string;
 }
@@ -128,7 +130,8 @@ function planFamily(family: IpFamily, requests: ParsedRequest[], input: IpamPlan
   const networkName = input.networkName ?? '';
   if (requests.length > 0) return requests.map((parsed) => planPool(parsed, true, taken, networkName));
   if (family === 6) throw invalid(noDefaultPoolMessage(6));
-  const subnet = pickDefaultPool([...input.usedSubnets, ...(input.hostSubnets ?? [])], 4);
+  const pools = input.defaultPools === undefined || input.defaultPools.length === 0 ? undefined : input.defaultPools;
+  const subnet = pickDefaultPool([...input.usedSubnets, ...(input.hostSubnets ?? [])], 4, pools);
   return [planPool({ request: {}, subnet: parseCidr(subnet) }, false, taken, networkName)];
 }
 

@@ -17,6 +17,8 @@ export const skiffBin = join(repoRoot, 'bin', 'skiff');
 export interface TestDaemon {
   dir: string;
   socketPath: string;
+  /** The daemon.json it was started with (--config-file); a test may rewrite it and send SIGHUP. */
+  configPath: string;
   dataRoot: string;
   execRoot: string;
   process: ChildProcess;
@@ -53,6 +55,46 @@ export interface DaemonStartOptions {
    * (a bind mount private to the world; none of them is the machine's resolver).
    */
   hostResolvers?: string[];
+  /**
+   * The daemon.json to start with, given as --config-file ({} when absent, so
+   * that a machine's /etc/skiff/daemon.json never reaches a test). When it
+   * names "dns", the helper's own --dns is left out (dockerd refuses both).
+   */
+  config?: Record<string, unknown>;
+  /**
+   * Started as systemd starts a socket-activated service: the socket is
+   * bound and listening before the daemon runs, passed as descriptor 3 with
+   * LISTEN_FDS=1 and LISTEN_PID, and the daemon gets -H fd://.
+   */
+  socketActivation?: boolean;
+}
+
+/**
+ * systemd's part in socket activation, for tests: binds and listens on the
+ * path in argv[1], puts the socket on descriptor 3, names this process in
+ * LISTEN_PID and execs the rest of argv (so the daemon keeps that pid).
+ * A constant program; every input travels in argv.
+ */
+const SOCKET_ACTIVATE = [
+  'import os, socket, sys',
+  'listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+  'listener.bind(sys.argv[1])',
+  'listener.listen(128)',
+  'os.dup2(listener.fileno(), 3)',
+  // dup2 onto itself (the socket may already be 3) keeps close-on-exec: clear it.
+  'os.set_inheritable(3, True)',
+  'os.environ["LISTEN_FDS"] = "1"',
+  'os.environ["LISTEN_PID"] = str(os.getpid())',
+  'os.execv(sys.argv[2], sys.argv[2:])',
+].join('\n');
+
+async function waitForLog(text: string, child: ChildProcess, log: () => string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}: ${log()}`);
+    if (log().includes(text)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`daemon did not log "${text}" within 10 s: ${log()}`);
 }
 
 export async function startDaemon(options: DaemonStartOptions = {}): Promise<TestDaemon> {
@@ -62,20 +104,28 @@ export async function startDaemon(options: DaemonStartOptions = {}): Promise<Tes
   const dataRoot = join(dir, 'data');
   const execRoot = join(dir, 'exec');
   if (options.hostResolvers !== undefined) pointWorldResolvConf(dir, options.hostResolvers);
-  const dns = options.hostResolvers === undefined ? ['--dns', '127.0.0.1'] : [];
-  const args = [skiffBin, 'daemon', '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, ...dns, ...(options.extraArgs ?? [])];
+  const config = options.config ?? {};
+  const configPath = join(dir, 'daemon.json');
+  writeFileSync(configPath, JSON.stringify(config));
+  const dns = options.hostResolvers === undefined && !('dns' in config) ? ['--dns', '127.0.0.1'] : [];
+  const host = options.socketActivation === true ? 'fd://' : `unix://${socketPath}`;
+  const args = [skiffBin, 'daemon', '-H', host, '--config-file', configPath, '--data-root', dataRoot, '--exec-root', execRoot, ...dns, ...(options.extraArgs ?? [])];
   // A killed daemon leaves its socket file: wait for the new one, not the old.
   rmSync(socketPath, { force: true });
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = options.socketActivation === true
+    ? spawn('python3', ['-c', SOCKET_ACTIVATE, socketPath, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   const log = () => output;
-  await waitForSocket(socketPath, child, log);
+  // An activated socket exists before the daemon runs: wait for the daemon to say it is ready.
+  if (options.socketActivation === true) await waitForLog('Daemon has completed initialization', child, log);
+  else await waitForSocket(socketPath, child, log);
   const env = { ...process.env, DOCKER_HOST: `unix://${socketPath}` };
   const runWith = (program: string, programArgs: string[]) => tryRunEnv(program, programArgs, env);
   const daemon: TestDaemon = {
-    dir, socketPath, dataRoot, execRoot, process: child, log,
+    dir, socketPath, configPath, dataRoot, execRoot, process: child, log,
     docker: (...dockerArgs) => runWith('docker', dockerArgs),
     ok: async (...dockerArgs) => {
       const result = await runWith('docker', dockerArgs);

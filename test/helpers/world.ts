@@ -77,8 +77,13 @@ export interface NetnsHandle {
   remove: () => Promise<void>;
 }
 
-/** Pings once from inside a namespace; true when an answer came back. */
-export async function canPing(netnsPath: string, address: string): Promise<boolean> {
+/**
+ * Pings from inside a namespace; true when an answer came back. One packet
+ * by default (a refusal is then quick to show); a positive check on a busy
+ * machine gives it a few tries.
+ */
+export async function canPing(netnsPath: string, address: string, tries = 1): Promise<boolean> {
+  for (let attempt = 1; attempt < tries; attempt++) if (await canPing(netnsPath, address)) return true;
   const result = await tryRun('nsenter', [`--net=${netnsPath}`, '--', 'ping', '-c', '1', '-W', '1', address]);
   return result.code === 0;
 }

@@ -56,8 +56,8 @@ test('two sandboxes on one network ping each other; the address, MAC and route a
   assert.equal(cidrOf(eb.ipv4!), '172.18.0.3/16');
   assert.equal(ea.macAddress, '02:42:ac:12:00:02');
   assert.equal(ea.ifName, 'eth0');
-  assert.ok(await canPing(a.netnsPath, addressOf(eb.ipv4)));
-  assert.ok(await canPing(b.netnsPath, addressOf(ea.ipv4)));
+  assert.ok(await canPing(a.netnsPath, addressOf(eb.ipv4), 3));
+  assert.ok(await canPing(b.netnsPath, addressOf(ea.ipv4), 3));
   assert.ok(await canPing(a.netnsPath, '172.18.0.1'), 'the gateway answers');
   const route = await sh('nsenter', [`--net=${a.netnsPath}`, 'ip', 'route', 'show', 'default']);
   assert.match(route, /default via 172\.18\.0\.1 dev eth0/);
@@ -81,8 +81,8 @@ test('a sandbox cannot reach a sandbox on another network; one on both reaches b
   assert.equal(bothRight.ifName, 'eth1');
   assert.equal(await canPing(l.netnsPath, addressOf(er.ipv4)), false, 'left must not reach right');
   assert.equal(await canPing(r.netnsPath, addressOf(el.ipv4)), false, 'right must not reach left');
-  assert.ok(await canPing(both.netnsPath, addressOf(el.ipv4)));
-  assert.ok(await canPing(both.netnsPath, addressOf(er.ipv4)));
+  assert.ok(await canPing(both.netnsPath, addressOf(el.ipv4), 3));
+  assert.ok(await canPing(both.netnsPath, addressOf(er.ipv4), 3));
   for (const sandbox of [l, r, both]) await engine.deleteSandbox(sandbox.id);
   await engine.deleteNetwork('left');
   await engine.deleteNetwork('right');
@@ -133,7 +133,7 @@ test('join and leave on a live sandbox: interfaces appear and go, the default ro
   await engine.join(s.id, 'first', { name: 's' });
   assert.equal(await canPing(s.netnsPath, addressOf(epeer.ipv4)), false);
   const second = await engine.join(s.id, 'second', { name: 's' });
-  assert.ok(await canPing(s.netnsPath, addressOf(epeer.ipv4)), 'reachable after join');
+  assert.ok(await canPing(s.netnsPath, addressOf(epeer.ipv4), 3), 'reachable after join');
   await engine.leave(s.id, 'first');
   const links = await sh('nsenter', [`--net=${s.netnsPath}`, 'ip', '-br', 'link']);
   assert.doesNotMatch(links, /^eth0/m);
@@ -156,7 +156,7 @@ test('static addresses: inside the subnet only, never twice, only on user subnet
   const b = await engine.createSandbox();
   const ea = await engine.join(a.id, 'fixed', { name: 'a', ipv4: '10.20.0.7' });
   assert.equal(cidrOf(ea.ipv4!), '10.20.0.7/24');
-  assert.ok(await canPing(a.netnsPath, '10.20.0.254'));
+  assert.ok(await canPing(a.netnsPath, '10.20.0.254', 3));
   await assert.rejects(engine.join(b.id, 'fixed', { name: 'b', ipv4: '10.20.0.7' }), /Address already in use/);
   await assert.rejects(engine.join(b.id, 'fixed', { name: 'b', ipv4: '10.99.0.7' }), /does not belong to any of this network's subnets/);
   await assert.rejects(engine.join(b.id, 'auto', { name: 'b', ipv4: '172.18.0.9' }), /user specified IP address is supported only when connecting to networks with user configured subnets/);

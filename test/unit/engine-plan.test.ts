@@ -72,3 +72,15 @@ test('macvlan networks: parent required (no dummy links here), no VLAN sub-inter
   assert.throws(() => planNetwork({ name: 'n', driver: 'macvlan', options: { parent: 'eth1.10' } }, context()), /802\.1q/);
   assert.throws(() => planNetwork({ name: 'n', driver: 'macvlan', options: { parent: 'eth1', macvlan_mode: 'weird' } }, context()), /requested macvlan mode 'weird' is not valid/);
 });
+
+test("the default bridge takes dockerd's --bip address as its gateway and --fixed-cidr as its range", () => {
+  const defaults = { bridgeName: 'skiff0', subnet: '172.26.0.0/16', gateway: '172.26.0.5', ipRange: '172.26.1.0/24', mtu: 1500, icc: true, ipMasquerade: true, hostBindingIpv4: '0.0.0.0' };
+  const bridge = planPredefinedNetwork('bridge', { ...context(), id: 'b'.repeat(64) }, defaults);
+  assert.deepEqual(bridge.ipam.pools.map((pool) => [pool.subnet, pool.gateway, pool.ipRange, pool.userConfigured]), [['172.26.0.0/16', '172.26.0.5', '172.26.1.0/24', false]]);
+  assert.throws(() => planPredefinedNetwork('bridge', { ...context(), id: 'b'.repeat(64) }, { ...defaults, ipRange: '10.0.0.0/24' }), /no matching subnet for range 10\.0\.0\.0\/24/);
+});
+
+test('a network without --subnet takes dockerd\'s default-address-pools and steps around the host\'s networks', () => {
+  const network = planNetwork({ name: 'n' }, { ...context(), hostSubnets: ['10.10.0.0/24'], defaultPools: [{ base: '10.10.0.0/16', size: 24 }] });
+  assert.equal(network.ipam.pools[0]?.subnet, '10.10.1.0/24');
+});

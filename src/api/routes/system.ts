@@ -1,6 +1,7 @@
 /** /_ping, /version, /info. */
 import { cpus, hostname, release, totalmem } from 'node:os';
 import type { Engine } from '../../engine/engine.js';
+import type { AddressPoolSpec } from '../../ipam/index.js';
 import { sendJson, type Router } from '../http.js';
 import { API_VERSION, ENGINE_VERSION, MIN_API_VERSION } from '../version.js';
 
@@ -9,6 +10,8 @@ export interface SystemInfoSource {
   daemonId: string;
   containerCounts: () => { total: number; running: number; paused: number; stopped: number };
   imageCount: () => number;
+  /** What the daemon's configuration puts in force now (a reload may change it). */
+  settings: () => { labels: string[]; liveRestore: boolean; debug: boolean; defaultAddressPools: AddressPoolSpec[] };
 }
 
 export function addSystemRoutes(router: Router, engine: Engine, source: SystemInfoSource): void {
@@ -29,6 +32,7 @@ export function addSystemRoutes(router: Router, engine: Engine, source: SystemIn
 
   router.add('GET', '/info', (_request, response) => {
     const counts = source.containerCounts();
+    const settings = source.settings();
     sendJson(response, 200, {
       ID: source.daemonId,
       Containers: counts.total,
@@ -40,17 +44,18 @@ export function addSystemRoutes(router: Router, engine: Engine, source: SystemIn
       DriverStatus: [],
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'macvlan', 'null'], Authorization: null, Log: ['json-file'] },
       MemoryLimit: true, SwapLimit: false, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
-      IPv4Forwarding: true, BridgeNfIptables: true, BridgeNfIp6tables: true, Debug: false,
+      IPv4Forwarding: true, BridgeNfIptables: true, BridgeNfIp6tables: true, Debug: settings.debug,
       NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'json-file',
       CgroupDriver: 'none', CgroupVersion: '2', NEventsListener: 0, KernelVersion: release(), OperatingSystem: 'skiff',
       OSVersion: '', OSType: 'linux', Architecture: 'x86_64', IndexServerAddress: '', RegistryConfig: null,
       NCPU: cpus().length, MemTotal: totalmem(), GenericResources: null, DockerRootDir: source.dataRoot,
-      HttpProxy: '', HttpsProxy: '', NoProxy: '', Name: hostname(), Labels: [], ExperimentalBuild: false,
+      HttpProxy: '', HttpsProxy: '', NoProxy: '', Name: hostname(), Labels: settings.labels, ExperimentalBuild: false,
       ServerVersion: ENGINE_VERSION, Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc',
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-      LiveRestoreEnabled: true, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '', Expected: '' },
+      LiveRestoreEnabled: settings.liveRestore, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '', Expected: '' },
       RuncCommit: { ID: '', Expected: '' }, InitCommit: { ID: '', Expected: '' }, SecurityOptions: [], Warnings: [],
-      DefaultAddressPools: [], NetworkCount: engine.listNetworks().length,
+      // Only pools the configuration names, as dockerd (Docker's own defaults are not listed).
+      DefaultAddressPools: settings.defaultAddressPools.map((pool) => ({ Base: pool.base, Size: pool.size })), NetworkCount: engine.listNetworks().length,
     });
   });
 }

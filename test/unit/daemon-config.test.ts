@@ -1,0 +1,214 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ConfigError, configChanges, DEFAULT_CONFIG, findConfigurationConflicts, goFormat, mergeConfig, OPTIONS, parseFlag, parsePoolFlag,
+  reloadedConfig, type FlagValue,
+} from '../../src/daemon/config.js';
+import { activationFds, listenersFor } from '../../src/daemon/listeners.js';
+import { formatLine, Logger } from '../../src/daemon/logger.js';
+
+const FILE = '/etc/skiff/daemon.json';
+const spec = (flag: string) => OPTIONS.find((option) => option.flag === flag)!;
+
+/** Flags as the command line gives them: flag name → raw value(s). */
+function flags(given: Record<string, unknown> = {}): Map<string, FlagValue> {
+  return new Map(Object.entries(given).map(([flag, raw]) => [spec(flag).key, parseFlag(spec(flag), raw)]));
+}
+
+const merge = (file: unknown, given: Record<string, unknown> = {}) =>
+  mergeConfig(flags(given), { path: FILE, text: file === undefined ? undefined : JSON.stringify(file), explicit: false });
+
+function refused(action: () => unknown, message: string): void {
+  assert.throws(action, (error: unknown) => {
+    assert.ok(error instanceof ConfigError, `not a ConfigError: ${String(error)}`);
+    assert.equal(error.message, message);
+    return true;
+  });
+}
+
+describe('daemon configuration: merging', () => {
+  it('has dockerd-like defaults, with live restore on (containers outlive skiff by design)', () => {
+    const config = merge(undefined);
+    assert.deepEqual(config.hosts, ['unix:///run/skiff/skiff.sock']);
+    assert.equal(config.dataRoot, '/var/lib/skiff');
+    assert.equal(config.bridge, 'skiff0');
+    assert.equal(config.mtu, 1500);
+    assert.equal(config.liveRestore, true);
+    assert.equal(config.logLevel, 'info');
+    assert.deepEqual(config.defaultAddressPools, []);
+  });
+
+  it('takes the file, then the flags on top', () => {
+    const config = merge(
+      { 'labels': ['env=prod'], 'default-address-pools': [{ base: '10.10.0.0/16', size: 24 }], 'dns-search': ['corp.example'], 'mtu': 1400, 'live-restore': false, 'log-level': 'warn' },
+      { 'data-root': '/srv/skiff', 'dns': ['10.0.0.53'], 'icc': 'false' },
+    );
+    assert.deepEqual(config.labels, ['env=prod']);
+    assert.deepEqual(config.defaultAddressPools, [{ base: '10.10.0.0/16', size: 24 }]);
+    assert.deepEqual(config.dnsSearch, ['corp.example']);
+    assert.equal(config.mtu, 1400);
+    assert.equal(config.liveRestore, false);
+    assert.equal(config.logLevel, 'warn');
+    assert.equal(config.dataRoot, '/srv/skiff');
+    assert.deepEqual(config.dns, ['10.0.0.53']);
+    assert.equal(config.icc, false);
+  });
+
+  it('parses flags as dockerd does: repeatable lists, bare booleans, pools', () => {
+    assert.deepEqual(parseFlag(spec('default-address-pool'), ['base=10.10.0.0/16,size=24', 'BASE=10.20.0.0/16,Size=26']).value,
+      [{ base: '10.10.0.0/16', size: 24 }, { base: '10.20.0.0/16', size: 26 }]);
+    assert.equal(parseFlag(spec('live-restore'), true).value, true);
+    assert.equal(parseFlag(spec('live-restore'), 'F').value, false);
+    assert.deepEqual(merge(undefined, { 'label': ['a=1', 'b=2'], 'debug': true }).labels, ['a=1', 'b=2']);
+    assert.equal(merge(undefined, { debug: true }).logLevel, 'debug');
+    refused(() => parseFlag(spec('icc'), 'maybe'), 'invalid argument "maybe" for "--icc" flag: strconv.ParseBool: parsing "maybe": invalid syntax');
+    refused(() => parseFlag(spec('mtu'), '15oo'), 'invalid argument "15oo" for "--mtu" flag: strconv.ParseInt: parsing "15oo": invalid syntax');
+    refused(() => parsePoolFlag('base=10.10.0.0/16,size'), "invalid field 'size' must be a key=value pair");
+    refused(() => parsePoolFlag('base=10.10.0.0/16,bits=24'), "unexpected key 'bits' in 'bits=24'");
+    refused(() => parsePoolFlag('base=10.10.0.0/16,size=x'), 'invalid size value: "x" (must be integer): strconv.Atoi: parsing "x": invalid syntax');
+  });
+
+  it('an explicit --config-file must exist; the default one may be missing', () => {
+    assert.equal(mergeConfig(new Map(), { path: FILE, text: undefined, explicit: false }).bridge, 'skiff0');
+    refused(() => mergeConfig(new Map(), { path: '/nope/daemon.json', text: undefined, explicit: true }),
+      'unable to configure the Docker daemon with file /nope/daemon.json: open /nope/daemon.json: no such file or directory');
+  });
+});
+
+describe("daemon configuration: dockerd's errors", () => {
+  it('unknown keys', () => {
+    refused(() => merge({ 'mtu': 1400, 'no-such-thing': true, 'colour': 'blue' }),
+      `unable to configure the Docker daemon with file ${FILE}: the following directives don't match any configuration option: colour, no-such-thing`);
+  });
+
+  it('says which key was meant when a flag name is used in the file (dockerd would ignore it silently)', () => {
+    refused(() => merge({ label: ['a=b'] }),
+      `unable to configure the Docker daemon with file ${FILE}: the following directives don't match any configuration option: label ("label" is a flag: the file's key is "labels")`);
+  });
+
+  it('a key given both as a flag and in the file, in pflag order, printed as Go prints them', () => {
+    refused(() => merge({ 'hosts': ['unix:///run/a.sock'], 'data-root': '/var/lib/a', 'mtu': 1400 }, { 'host': ['unix:///run/b.sock'], 'data-root': '/var/lib/b', 'mtu': '1500' }),
+      `unable to configure the Docker daemon with file ${FILE}: the following directives are specified both as a flag and in the configuration file: ` +
+      'data-root: (from flag: /var/lib/b, from file: /var/lib/a), hosts: (from flag: [unix:///run/b.sock], from file: [unix:///run/a.sock]), mtu: (from flag: 1500, from file: 1400)');
+    refused(() => merge({ 'default-address-pools': [{ base: '10.10.0.0/16', size: 24 }] }, { 'default-address-pool': ['base=10.20.0.0/16,size=24'] }),
+      `unable to configure the Docker daemon with file ${FILE}: the following directives are specified both as a flag and in the configuration file: ` +
+      'default-address-pools: (from flag: 10.20.0.0/16 24, from file: [map[base:10.10.0.0/16 size:24]])');
+  });
+
+  it("values of the wrong type, in Go's json words", () => {
+    refused(() => merge({ mtu: '1400' }), `unable to configure the Docker daemon with file ${FILE}: json: cannot unmarshal string into Go struct field Config.mtu of type int`);
+    refused(() => merge({ labels: 'a=b' }), `unable to configure the Docker daemon with file ${FILE}: json: cannot unmarshal string into Go struct field Config.labels of type []string`);
+    refused(() => merge({ 'live-restore': 'yes' }), `unable to configure the Docker daemon with file ${FILE}: json: cannot unmarshal string into Go struct field Config.live-restore of type bool`);
+    assert.throws(() => mergeConfig(new Map(), { path: FILE, text: '{"mtu": 1400,}', explicit: false }), /^ConfigError: unable to configure the Docker daemon with file \/etc\/skiff\/daemon.json: /);
+  });
+
+  it("bad values, in dockerd's words", () => {
+    refused(() => merge({ dns: ['8.8.8'] }), 'IP address is not correctly formatted: 8.8.8');
+    refused(() => merge({ 'dns-search': ['-bad-.example'] }), '-bad-.example is not a valid domain');
+    refused(() => merge({ labels: ['novalue'] }), 'bad attribute format: novalue');
+    refused(() => merge({ labels: ['a=1', 'a=2'] }), 'conflict labels for a=2 and a=1');
+    refused(() => merge({ 'log-level': 'loud' }), 'Unable to parse logging level: loud');
+    refused(() => merge({ 'default-address-pools': [{ base: '10.10.0.0/16', size: 8 }] }), 'invalid pools size: 8');
+    refused(() => merge({ 'default-address-pools': [{ base: '10.10.0/16', size: 24 }] }), 'invalid base pool "10.10.0/16": invalid CIDR address: 10.10.0/16');
+    refused(() => merge({ hosts: ['tcp://0.0.0.0:2375'] }), 'skiff listens on unix sockets and fd:// only: tcp://0.0.0.0:2375 is not supported');
+    refused(() => merge({ 'default-runtime': 'crun' }), "default-runtime: specified default runtime 'crun' does not exist");
+    refused(() => merge({ runtimes: { runc: { path: '/usr/bin/runc' } } }), "runtimes: runtime name 'runc' is reserved");
+  });
+});
+
+describe('daemon configuration: what skiff cannot honour is refused, never ignored', () => {
+  it('accepts the values that say what skiff does anyway', () => {
+    const config = merge({ 'iptables': true, 'ipv6': false, 'default-runtime': 'runc', 'userland-proxy': false, 'tls': false, 'cluster-store': '', 'log-driver': 'json-file', 'storage-driver': 'overlay2' });
+    assert.equal(config.iptables, true);
+    assert.equal(merge({ 'userland-proxy': true }).userlandProxy, true);
+  });
+
+  it('refuses the others, each with its reason', () => {
+    refused(() => merge({ iptables: false }), "iptables: iptables=false: skiff's nftables table cannot be turned off yet (it isolates networks and publishes ports)");
+    refused(() => merge({ 'cluster-store': 'etcd://10.0.0.1:2379' }), 'cluster-store: skiff has no cluster store support yet (overlay networks need one)');
+    refused(() => merge({ tlsverify: true, tlscert: '/etc/cert.pem' }),
+      'tlsverify: skiff listens on unix sockets (and fd:// from systemd) only, without TLS; tlscert: skiff listens on unix sockets (and fd:// from systemd) only, without TLS');
+    refused(() => merge({ runtimes: { crun: { path: '/usr/bin/crun' } } }), 'runtimes: skiff runs every container with runc and cannot add runtimes yet (crun)');
+    refused(() => merge({ ipv6: true, 'fixed-cidr-v6': 'fd00::/64' }),
+      'fixed-cidr-v6: IPv6 on the default bridge is not supported by skiff yet (user-defined networks take --ipv6 --subnet); ipv6: IPv6 on the default bridge is not supported by skiff yet (user-defined networks take --ipv6 --subnet)');
+    refused(() => merge(undefined, { bridge: 'none' }), 'bridge: bridge "none" (no default bridge network) is not supported by skiff yet');
+  });
+
+  it("refuses dockerd's own keys skiff has no option for, naming why", () => {
+    refused(() => merge({ 'registry-mirrors': ['https://mirror.example'], 'exec-opts': ['native.cgroupdriver=systemd'] }),
+      `unable to configure the Docker daemon with file ${FILE}: skiff cannot honour these dockerd directives: ` +
+      'exec-opts ([native.cgroupdriver=systemd]): runtime options (cgroup driver …) are not supported yet; registry-mirrors ([https://mirror.example]): skiff has no registry: images come from docker import');
+  });
+});
+
+describe('daemon configuration: reload', () => {
+  it('applies the reloadable options and keeps the others until a restart', () => {
+    const current = merge({ 'labels': ['a=1'], 'mtu': 1400 });
+    const next = merge({ 'labels': ['a=2'], 'mtu': 1300, 'live-restore': false, 'log-level': 'debug', 'default-address-pools': [{ base: '10.10.0.0/16', size: 24 }] });
+    const changes = configChanges(current, next);
+    assert.deepEqual(changes.map((change) => `${change.key} ${change.from} -> ${change.to} ${change.applied ? 'now' : 'restart'}`), [
+      'mtu 1400 -> 1300 restart',
+      'default-address-pools [] -> [map[base:10.10.0.0/16 size:24]] now',
+      'live-restore true -> false now',
+      'log-level info -> debug now',
+      'labels [a=1] -> [a=2] now',
+    ]);
+    const reloaded = reloadedConfig(current, next);
+    assert.deepEqual(reloaded.labels, ['a=2']);
+    assert.equal(reloaded.mtu, 1400);
+    assert.equal(reloaded.liveRestore, false);
+    assert.equal(reloaded.logLevel, 'debug');
+    assert.deepEqual(reloaded.defaultAddressPools, [{ base: '10.10.0.0/16', size: 24 }]);
+    assert.deepEqual(configChanges(current, current), []);
+  });
+});
+
+describe('conflict check alone', () => {
+  it('is quiet when flag and file name different options', () => {
+    findConfigurationConflicts({ mtu: 1400 }, flags({ bip: '10.0.0.1/24' }));
+    assert.equal(DEFAULT_CONFIG.mtu, 1500);
+  });
+});
+
+describe('goFormat', () => {
+  it("prints as Go's %v", () => {
+    assert.equal(goFormat(['a', 'b']), '[a b]');
+    assert.equal(goFormat({ z: 1, a: [true] }), 'map[a:[true] z:1]');
+    assert.equal(goFormat(1500), '1500');
+    assert.equal(goFormat(1000000), '1e+06');
+    assert.equal(goFormat(1.5), '1.5');
+    assert.equal(goFormat(null), '<nil>');
+  });
+});
+
+describe('socket activation', () => {
+  it('takes the descriptors systemd passed to this very process', () => {
+    assert.deepEqual(activationFds({ LISTEN_PID: '42', LISTEN_FDS: '2' }, 42), [3, 4]);
+    assert.deepEqual(activationFds({ LISTEN_PID: '41', LISTEN_FDS: '2' }, 42), []);
+    assert.deepEqual(activationFds({}, 42), []);
+    assert.deepEqual(listenersFor(['fd://', 'unix:///run/x.sock'], [3]), [{ kind: 'fd', fd: 3 }, { kind: 'unix', path: '/run/x.sock' }]);
+    assert.deepEqual(listenersFor(['fd://4'], [3, 4]), [{ kind: 'fd', fd: 4 }]);
+    assert.throws(() => listenersFor(['fd://'], []), /no sockets found via socket activation/);
+  });
+});
+
+describe('logger', () => {
+  const at = new Date('2024-05-01T10:00:00.123Z');
+  it("writes logrus's text and json lines", () => {
+    assert.equal(formatLine('text', 'info', 'API listen on /run/skiff/skiff.sock', at),
+      'time="2024-05-01T10:00:00.123000000Z" level=info msg="API listen on /run/skiff/skiff.sock"\n');
+    assert.equal(formatLine('text', 'warn', 'say "hi"\nbye', at), 'time="2024-05-01T10:00:00.123000000Z" level=warning msg="say \\"hi\\"\\nbye"\n');
+    assert.deepEqual(JSON.parse(formatLine('json', 'error', 'boom', at)), { level: 'error', msg: 'boom', time: '2024-05-01T10:00:00.123000000Z' });
+  });
+
+  it('drops lines below its level, which a reload may change', () => {
+    const lines: string[] = [];
+    const logger = new Logger('warn', 'text', (line) => lines.push(line));
+    logger.info('hidden');
+    logger.error('shown');
+    logger.setLevel('debug');
+    logger.debug('now shown');
+    assert.equal(lines.length, 2);
+    assert.match(lines[1]!, /level=debug msg="now shown"/);
+  });
+});
