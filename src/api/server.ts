@@ -76,7 +76,7 @@ export function createApiServer(router: Router, log: (message: string) => void, 
     });
   });
   server.on('upgrade', (raw: IncomingMessage, socket: Socket, head: Buffer) => {
-    socket.on('error', () => undefined);
+    socket.on('error', () => undefined); // a hijacked client gone mid-stream: the route's own handlers end its streams
     const handle = async () => {
       const { path, query } = parseTarget(raw.url);
       for (const route of upgrades) if (await route(raw, socket, head, path, query)) return;

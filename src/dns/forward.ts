@@ -108,6 +108,7 @@ class Exchange {
     try {
       action();
     } catch {
+      // A step refused synchronously (a socket Node already closed): the exchange ends unanswered.
       this.settle(undefined);
     }
   }

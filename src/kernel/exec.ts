@@ -33,7 +33,7 @@ export function run(program: string, args: readonly string[], options: RunOption
       },
     );
     if (options.input !== undefined) {
-      child.stdin?.on('error', () => undefined);
+      child.stdin?.on('error', () => undefined); // the program exiting before reading its input is reported by its exit code
       child.stdin?.end(options.input);
     }
   });
