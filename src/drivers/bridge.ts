@@ -73,8 +73,12 @@ async function allowLoopbackSources(network: Network): Promise<void> {
   await setIpv4InterfaceSysctl(bridgeOf(network).bridgeName, 'route_localnet', '1');
 }
 
+/** A Linux bridge numbers its ports in 10 bits and reserves port 0 (BR_MAX_PORTS in the kernel). */
+export const BRIDGE_MAX_PORTS = 1023;
+
 export class BridgeDriver implements NetworkDriver {
   readonly routesOutside = true;
+  readonly maxEndpoints = BRIDGE_MAX_PORTS;
 
   async createNetwork(network: Network): Promise<void> {
     const { bridgeName } = bridgeOf(network);

@@ -9,6 +9,8 @@ import type { Endpoint, Network, Sandbox } from '../model/network.js';
 export interface NetworkDriver {
   /** Whether its endpoints lead off the host (and so can carry a sandbox's default route and take static addresses). */
   readonly routesOutside: boolean;
+  /** How many endpoints one network of this driver can hold, when the kernel sets a limit. */
+  readonly maxEndpoints?: number;
   createNetwork(network: Network): Promise<void>;
   /** Idempotent: what is already gone is success. */
   deleteNetwork(network: Network): Promise<void>;

@@ -331,6 +331,8 @@ export class Engine {
       if (existing.some((endpoint) => endpoint.networkId === network.id)) {
         throw forbidden(`endpoint with name ${request.name} already exists in network ${network.name}`);
       }
+      const limit = this.drivers[network.driver].maxEndpoints;
+      if (limit !== undefined) checkEndpointLimit(network, this.endpointsOfNetwork(network.id).length, limit);
       const endpoint = this.allocateEndpoint(network, sandbox, existing, request);
       const routed = existing.some((other) => this.carriesDefaultRoute(other));
       try {
@@ -516,6 +518,13 @@ export class Engine {
       carriesDefaultRoute: (endpoint: Endpoint) => this.carriesDefaultRoute(endpoint),
       gatewaysFor: (network: Network, endpoint: Endpoint) => this.gatewaysFor(network, endpoint),
     };
+  }
+}
+
+/** Refuses one endpoint past what the network's kernel object can hold, before anything is made. */
+export function checkEndpointLimit(network: Pick<Network, 'name'>, endpoints: number, limit: number): void {
+  if (endpoints >= limit) {
+    throw new SkiffError('unavailable', `network ${network.name} is full: a Linux bridge holds at most ${limit} ports, and ${endpoints} containers are attached; connect further containers to another network`);
   }
 }
 

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planNetwork, planPredefinedNetwork, validateNetworkName } from '../../src/engine/network-plan.js';
-import { nextInterfaceName } from '../../src/engine/engine.js';
+import { checkEndpointLimit, nextInterfaceName } from '../../src/engine/engine.js';
 import { findByReference } from '../../src/engine/lookup.js';
 import { macFromIpv4 } from '../../src/drivers/mac.js';
-import { bridgeCreateLines, hostSideLines, sandboxSideLines } from '../../src/drivers/bridge.js';
+import { BRIDGE_MAX_PORTS, bridgeCreateLines, hostSideLines, sandboxSideLines } from '../../src/drivers/bridge.js';
 import type { Network } from '../../src/model/network.js';
 import { defaultGateways } from '../../src/engine/routes.js';
 
@@ -41,6 +41,11 @@ test('names, drivers and duplicates get Docker\'s errors', () => {
   assert.throws(() => planNetwork({ name: 'n', driver: 'weird' }, context()), { message: 'plugin "weird" not found' });
   assert.throws(() => planNetwork({ name: 'n', driver: 'host' }, context()), { message: 'only one instance of "host" network is allowed' });
   assert.throws(() => planNetwork({ name: 'n', driver: 'ipvlan' }, context()), /ipvlan.*kernel/);
+});
+
+test('a bridge network refuses the endpoint past its ports, naming the limit', () => {
+  assert.doesNotThrow(() => checkEndpointLimit({ name: 'big' }, BRIDGE_MAX_PORTS - 1, BRIDGE_MAX_PORTS));
+  assert.throws(() => checkEndpointLimit({ name: 'big' }, BRIDGE_MAX_PORTS, BRIDGE_MAX_PORTS), { message: 'network big is full: a Linux bridge holds at most 1023 ports, and 1023 containers are attached; connect further containers to another network' });
 });
 
 test('lookup: full id, then name, then a unique id prefix', () => {
