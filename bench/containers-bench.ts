@@ -26,7 +26,6 @@ function crowdLevels(): readonly number[] {
 }
 const CROWD_CONCURRENCY = 4;
 const CROWD_BOUND_MS = 6 * 60_000;
-const SETTLE_MS = 3000;
 
 export interface Footprint { daemonKb: number; shimsKb: number; shims: number }
 
@@ -184,7 +183,7 @@ export async function containersPhase(script: string): Promise<ContainersResult>
     // The crowd, one daemon after the other (each measured alone), level by level; run -d, ps and inspect at each level.
     const levels = crowdLevels();
     for (const side of sides) {
-      await sleep(SETTLE_MS);
+      await sleep(benchSize().settleMs);
       const before = footprint(side);
       const started = epochMs();
       const deadline = Date.now() + CROWD_BOUND_MS;
@@ -205,7 +204,7 @@ export async function containersPhase(script: string): Promise<ContainersResult>
           await timedDocker(side, round >= 1 ? ps : undefined, 'ps');
           await timedDocker(side, round >= 1 ? inspect : undefined, 'network', 'inspect', 'bench-a');
         }
-        await sleep(SETTLE_MS);
+        await sleep(benchSize().settleMs);
         const name = side.daemon.name;
         measured.push({ containers: running, runDetached: runDetached.summaries()[name]!, ps: ps.summaries()[name]!, networkInspect: inspect.summaries()[name]!, footprint: footprint(side) });
         console.log(`${name}: ${running} running: run -d ${describe(runDetached.summaries()[name]!)}, ps ${ms(ps.summaries()[name]!.median)} ms, network inspect ${ms(inspect.summaries()[name]!.median)} ms`);

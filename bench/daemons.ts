@@ -6,13 +6,13 @@
  * service (`podman system service`, which starts a conmon per container and
  * netavark/aardvark-dns for its networks).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pidsNamed } from './memory.js';
-import { cgroupDirs, loopbackUp, makeNetns, mountTmpfs, removeCgroupTree, scratchDir, type Scratch } from './world.js';
+import { cgroupDirs, loopbackUp, makeNetns, mountsUnder, mountTmpfs, removeCgroupTree, scratchDir, type Scratch } from './world.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const skiffBin = join(repoRoot, 'bin', 'skiff');
@@ -191,8 +191,10 @@ export async function startPodman({ dir }: DaemonDirs): Promise<RunningDaemon> {
     name: 'podman', socketPath, netnsPath: netns, dataRoot, execRoot, logPath, pid: child.pid ?? 0,
     stop: async () => {
       await stop();
-      // The service leaves conmons (their command lines name our root) and aardvark-dns running by design.
+      // The service leaves conmons (their command lines name our root) and aardvark-dns running by design,
+      // and its storage's own mounts (overlay/) in place.
       for (const pid of [...processesMentioning(dir), ...pidsNamed('aardvark-dns')]) process.kill(pid, 'SIGKILL');
+      for (const mount of mountsUnder(dir).filter((path) => path !== netns).reverse()) execFileSync('umount', ['-l', mount]);
       // Its cgroup parent on the machine's hierarchy goes too, when this run made it.
       if (cgroupsBefore === 0) {
         await new Promise((resolve) => setTimeout(resolve, 200));

@@ -21,7 +21,6 @@ import { benchSize } from './size.js';
 import { ratio, summarize, type Summary } from './stats.js';
 import { makeNetns, vethBetween } from './world.js';
 
-const SETTLE_MS = 3000;
 const UPSTREAM: Record<Side['daemon']['name'], { daemonSide: string; upstream: string }> = {
   skiff: { daemonSide: '10.53.1.1/24', upstream: '10.53.1.2' },
   dockerd: { daemonSide: '10.53.2.1/24', upstream: '10.53.2.2' },
@@ -97,7 +96,7 @@ function dnsperf(netns: string, server: string, queryFile: string, seconds: numb
 
 /** RSS after a settle of the daemon that holds the names: dockerd alone (its resolver lives there), Podman's service + aardvark-dns. */
 async function daemonRss(side: Side): Promise<number> {
-  await sleep(SETTLE_MS);
+  await sleep(benchSize().settleMs);
   return rssKb(side.daemon.pid) + (side.daemon.name === 'podman' ? sum(dnsServerPids(side).map(rssKb)) : 0);
 }
 

@@ -65,7 +65,7 @@ function table(rows: readonly Row[], present: readonly DaemonName[]): string {
       const text = cell(row.values[name], row.unit);
       if (text !== '') return name === 'skiff' ? `**${text}**` : text;
       const reason = row.notMeasured?.[name];
-      return reason === undefined ? '–' : `not measured: ${reason}`;
+      return reason === undefined ? '–' : 'not measured (below)';
     });
     const ratios = peers.map((name) => ratioText(row.values.skiff?.median, row.values[name]?.median));
     lines.push(`| ${[row.what, ...cells, ...ratios].join(' | ')} |`);
@@ -117,7 +117,7 @@ function barChart(title: string, yTitle: string, points: readonly Point[]): TopL
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title, width: 300, height: 220, data: { values: points as unknown as Record<string, unknown>[] },
     encoding: {
-      x: { field: 'x', type: 'nominal', title: null, axis: { labelAngle: 0 } },
+      x: { field: 'x', type: 'nominal', title: null, sort: null, axis: { labelAngle: 0 } },
       xOffset: { field: 'system', sort: SYSTEM_SCALE.domain },
       color: { field: 'system', type: 'nominal', title: null, scale: SYSTEM_SCALE },
     },
@@ -160,7 +160,7 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
     const endpoints = cli.inspect.crowdedEndpointsSeen;
     const crowdedReason = 'needs that many running containers; skiff\'s are made by its engine library on the stopped daemon\'s store';
     const rows: Row[] = [
-      { what: '`docker version` (the CLI\'s own floor)', unit: 'ms', values: cli.version },
+      { what: '`docker version` (the CLI\'s own floor; Podman\'s answer also lists conmon\'s and the OCI runtime\'s versions)', unit: 'ms', values: cli.version },
       { what: '`docker network ls`', unit: 'ms', values: cli.networkLs },
       { what: '`docker network create`', unit: 'ms', values: cli.create },
       { what: '`docker network rm`', unit: 'ms', values: cli.rm },
@@ -223,7 +223,7 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
       '',
       table(rows, present),
       '',
-      headline,
+      'The headline chart at the top is `run -d` against the crowd; 0 is the `run -d` rounds above, before the crowd.',
       '',
       chart('containers-memory.svg', growthChart(`Memory of the daemons and shims against containers running (${sizeNote})`, 'containers running', 'MB (daemons RSS + shims Pss)', memory)),
       '',
@@ -310,6 +310,12 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
   for (const [name, reason] of Object.entries(results.skipped)) notMeasured.push(`${LABEL[name as DaemonName]}: ${reason}.`);
   notMeasured.push(`Podman runs its containers with ${results.versions.podmanRuntime}, not its default crun: Debian 12's crun 1.8 refuses this machine's hybrid cgroup layout ("cgroups in hybrid mode not supported"). All three systems therefore start containers with runc.`);
 
+  const anyPhase = cli ?? containers;
+  const versions = {
+    cli: anyPhase?.cliVersion ?? results.versions.cliVersion,
+    dockerd: anyPhase?.dockerdVersion ?? results.versions.dockerd ?? 'not installed',
+    podman: anyPhase?.podmanVersion ?? results.versions.podman ?? 'not installed',
+  };
   const leftovers = [cli, containers, dns, ports].flatMap((phase, index) => (phase?.leftovers ?? []).map((item) => `${['cli', 'containers', 'dns', 'ports'][index]}: ${item}`));
   const minutes = (results.durationSeconds / 60).toFixed(1);
   const lines = [
@@ -318,7 +324,7 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
     `Written by \`npm run bench${results.size === 'quick' ? ' -- --quick' : ''}\` on ${results.startedAt.slice(0, 10)}: **the ${sizeNote}**, ${minutes} minutes (${Object.entries(results.phaseSeconds).map(([phase, seconds]) => `${phase} ${Math.round(seconds ?? 0)} s`).join(', ')}). ` +
       (results.size === 'quick' ? 'The quick size takes few samples and small crowds: read it as a smoke test of the shapes, not as the numbers. `npm run bench` (default size, under 20 minutes) gives steadier ones.' : 'The default size: growth curves to the largest crowds that fit in 20 minutes.'),
     '',
-    `The same stock docker CLI (${results.versions.cliVersion}) drives skiff, ${results.versions.dockerd ?? 'no dockerd'} and ${results.versions.podman ?? 'no podman'} (its Docker-compatible API service, \`podman system service\`), one after the other in one run. Each system runs in a network namespace of its own inside a throwaway world (\`unshare --net --mount --pid\`), with its state on a tmpfs; everything a phase started ends with its world. Machine: ${results.machine.cpus} × ${results.machine.cpuModel}, ${results.machine.memoryGb} GB, kernel ${results.machine.kernel}, Node ${results.machine.node}.`,
+    `The same stock docker CLI (${versions.cli}) drives skiff, Docker (dockerd ${versions.dockerd}) and Podman ${versions.podman} (its Docker-compatible API service, \`podman system service\`), one after the other in one run. Each system runs in a network namespace of its own inside a throwaway world (\`unshare --net --mount --pid\`), with its state on a tmpfs; everything a phase started ends with its world. Machine: ${results.machine.cpus} × ${results.machine.cpuModel}, ${results.machine.memoryGb} GB, kernel ${results.machine.kernel}, Node ${results.machine.node}.`,
     '',
     `**How to read it.** Times are wall-clock medians of whole CLI calls, with min–max over the counted rounds in brackets. Ratios are skiff's median over the peer's: below 1 skiff is faster (times, memory), above 1 skiff does more (queries/s, Gbit/s). The machine has ${results.machine.cpus} cores shared with other work, so runs move by 10–20%: trust ratios far from 1 and the shapes of the curves more than any single number. Nothing here is a test: no time is judged.`,
     '',

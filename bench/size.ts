@@ -10,6 +10,8 @@ export type SizeName = 'quick' | 'default' | 'full';
 
 export interface BenchSize {
   name: SizeName;
+  /** Pause before a memory reading, so freed pages and GC settle. */
+  settleMs: number;
   cli: { warmup: number; floor: number; createRm: number; inspectCli: number; inspectApi: number; crowdedEndpoints: number };
   containers: {
     warmup: number;
@@ -29,6 +31,7 @@ export interface BenchSize {
 const SIZES: Record<SizeName, BenchSize> = {
   full: {
     name: 'full',
+    settleMs: 3000,
     cli: { warmup: 3, floor: 15, createRm: 20, inspectCli: 15, inspectApi: 40, crowdedEndpoints: 200 },
     containers: { warmup: 2, start: 12, connect: 12, crowded: 6, crowdLevels: [50, 100, 200], redirectControl: true },
     dns: { rounds: 2, seconds: 10, checkSeconds: 1, aliasContainers: 10, aliasesEach: 100 },
@@ -36,6 +39,7 @@ const SIZES: Record<SizeName, BenchSize> = {
   },
   default: {
     name: 'default',
+    settleMs: 2000,
     cli: { warmup: 2, floor: 10, createRm: 10, inspectCli: 8, inspectApi: 20, crowdedEndpoints: 200 },
     containers: { warmup: 1, start: 8, connect: 8, crowded: 4, crowdLevels: [25, 50, 100, 150], redirectControl: false },
     dns: { rounds: 2, seconds: 5, checkSeconds: 1, aliasContainers: 10, aliasesEach: 100 },
@@ -43,6 +47,7 @@ const SIZES: Record<SizeName, BenchSize> = {
   },
   quick: {
     name: 'quick',
+    settleMs: 1000,
     cli: { warmup: 1, floor: 4, createRm: 4, inspectCli: 3, inspectApi: 8, crowdedEndpoints: 50 },
     containers: { warmup: 1, start: 3, connect: 3, crowded: 2, crowdLevels: [5, 10, 20], redirectControl: false },
     dns: { rounds: 1, seconds: 2, checkSeconds: 1, aliasContainers: 4, aliasesEach: 25 },
