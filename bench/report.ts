@@ -252,7 +252,15 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
       rows.push({ what: `${label}: DNS server CPU`, unit: 'cores', values: pick('daemonCpu') });
     }
     const aliases = dns.records.count;
-    rows.push({ what: `names with ${aliases} aliases on the network: queries/s`, unit: 'q/s', values: Object.fromEntries(Object.entries(dns.namesCrowded).map(([name, run]) => [name, single(run.qps)])) as PerSystem<Summary> });
+    // A run in which no query was answered has no rate: its reason goes in the table instead of a 0.
+    const unanswered = Object.entries(dns.namesCrowded).filter(([, run]) => run.sent - run.lost <= 0);
+    const unansweredReason = (run: { sent: number; lost: number }) => `none of ${run.sent} queries was answered after the containers with aliases started`;
+    rows.push({
+      what: `names with ${aliases} aliases on the network: queries/s`, unit: 'q/s',
+      values: Object.fromEntries(Object.entries(dns.namesCrowded).filter(([, run]) => run.sent - run.lost > 0).map(([name, run]) => [name, single(run.qps)])) as PerSystem<Summary>,
+      notMeasured: Object.fromEntries(unanswered.map(([name, run]) => [name, unansweredReason(run)])) as PerSystem<string>,
+    });
+    for (const [name, run] of unanswered) notMeasured.push(`DNS: ${LABEL[name as DaemonName]}'s names with ${aliases} aliases on the network: ${unansweredReason(run)}.`);
     rows.push({ what: `daemon RSS per alias (${aliases} aliases)`, unit: 'B', values: Object.fromEntries(Object.entries(dns.aliasMemory).map(([name, memory]) => [name, single(memory.bytesPerName)])) as PerSystem<Summary> });
     const qps: Point[] = [];
     const p99: Point[] = [];
