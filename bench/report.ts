@@ -330,7 +330,7 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
     '# skiff against Docker and Podman',
     '',
     `Written by \`npm run bench${results.size === 'quick' ? ' -- --quick' : ''}\` on ${results.startedAt.slice(0, 10)}: **the ${sizeNote}**, ${minutes} minutes (${Object.entries(results.phaseSeconds).map(([phase, seconds]) => `${phase} ${Math.round(seconds ?? 0)} s`).join(', ')}). ` +
-      (results.size === 'quick' ? 'The quick size takes few samples and small crowds: read it as a smoke test of the shapes, not as the numbers. `npm run bench` (default size, under 20 minutes) gives steadier ones.' : 'The default size: growth curves to the largest crowds that fit in 20 minutes.'),
+      (results.size === 'quick' ? 'The quick size takes few samples and small crowds: read it as a smoke test of the shapes, not as the numbers. `npm run bench` (default size, under 20 minutes) gives steadier ones.' : 'The default size: more rounds, crowds to 150 containers and 600 published ports, within a 20-minute budget.'),
     '',
     `The same stock docker CLI (${versions.cli}) drives skiff, Docker (dockerd ${versions.dockerd}) and Podman ${versions.podman} (its Docker-compatible API service, \`podman system service\`), one after the other in one run. Each system runs in a network namespace of its own inside a throwaway world (\`unshare --net --mount --pid\`), with its state on a tmpfs; everything a phase started ends with its world. Machine: ${results.machine.cpus} × ${results.machine.cpuModel}, ${results.machine.memoryGb} GB, kernel ${results.machine.kernel}, Node ${results.machine.node}.`,
     '',
