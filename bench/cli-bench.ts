@@ -1,16 +1,15 @@
 /**
- * Phase "cli": the same docker CLI against skiff's daemon and against a real
- * dockerd, each daemon in its own network namespace of this world, calls
- * alternating A B A B so a drifting machine hits both alike.
+ * Phase "cli": the same docker CLI against skiff's daemon, a real dockerd and
+ * Podman's API service, each daemon in its own network namespace of this
+ * world, calls alternating A B C A B C so a drifting machine hits all alike.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { apiRequest, DOCKERD, dockerCall, openPhase, processesMentioning, startDockerd, startSkiff, type RunningDaemon } from './daemons.js';
-import { describe, ms, ratio, summarize, timed, type Summary } from './stats.js';
+import { apiRequest, DOCKERD, dockerCall, openPhase, PODMAN, processesMentioning, startDockerd, startPodman, startSkiff, type RunningDaemon } from './daemons.js';
+import { benchSize } from './size.js';
+import { describe, ms, ratio, sidesLine, summarize, timed, type Summary } from './stats.js';
 import { kernelLeftovers, mountsUnder } from './world.js';
 
-export const CLI_ROUNDS = { warmup: 3, floor: 15, createRm: 20, inspectCli: 15, inspectApi: 40 } as const;
-export const CROWDED_ENDPOINTS = 200;
 
 type PerDaemon<T> = Partial<Record<RunningDaemon['name'], T>>;
 
@@ -19,6 +18,8 @@ export interface CliResult {
   cliVersion: string;
   dockerdVersion?: string;
   dockerdSkipped?: string;
+  podmanVersion?: string;
+  podmanSkipped?: string;
   version: PerDaemon<Summary>;
   networkLs: PerDaemon<Summary>;
   create: PerDaemon<Summary>;
@@ -55,7 +56,8 @@ export function engineChild(script: string, skiff: RunningDaemon, phase: 'popula
 }
 
 export async function cliPhase(script: string): Promise<CliResult> {
-  const { scratch, haveDockerd, cli, env } = openPhase('skiff-bench-cli-');
+  const CLI_ROUNDS = benchSize().cli;
+  const { scratch, haveDockerd, havePodman, cli, env } = openPhase('skiff-bench-cli-');
   const daemons: RunningDaemon[] = [];
   const leftovers: string[] = [];
   /** The daemons' namespace files: unbound at the end, after which no mount may remain under scratch. */
@@ -70,9 +72,17 @@ export async function cliPhase(script: string): Promise<CliResult> {
       daemons.push(dockerd);
       netnsFiles.push(dockerd.netnsPath);
     }
+    let podman: RunningDaemon | undefined;
+    if (havePodman) {
+      podman = await startPodman({ dir: join(scratch.path, 'podman') });
+      daemons.push(podman);
+      netnsFiles.push(podman.netnsPath);
+    }
     const cliVersion = (await dockerCall(cli, skiff, ['version', '--format', '{{.Client.Version}}'], env)).stdout.trim();
-    const dockerdVersion = dockerd === undefined ? undefined : (await dockerCall(cli, dockerd, ['version', '--format', '{{.Server.Version}}'], env)).stdout.trim();
-    console.log(`\n== docker CLI ${cli} (${cliVersion}) against skiff${dockerd ? ` and dockerd ${dockerdVersion}` : ''}, each in its own network namespace`);
+    const serverVersion = async (daemon: RunningDaemon | undefined) => daemon === undefined ? undefined : (await dockerCall(cli, daemon, ['version', '--format', '{{.Server.Version}}'], env)).stdout.trim();
+    const dockerdVersion = await serverVersion(dockerd);
+    const podmanVersion = await serverVersion(podman);
+    console.log(`\n== docker CLI ${cli} (${cliVersion}) against skiff${dockerd ? `, dockerd ${dockerdVersion}` : ''}${podman ? `, podman ${podmanVersion}` : ''}, each in its own network namespace`);
 
     const samples = (names: string[]) => Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<string, number[]>;
     const names = daemons.map((daemon) => daemon.name);
@@ -108,7 +118,7 @@ export async function cliPhase(script: string): Promise<CliResult> {
     await dockerCall(cli, skiff, ['network', 'create', 'bench-crowded'], env);
     await skiff.stop();
     const populateStart = process.hrtime.bigint();
-    await engineChild(script, skiff, 'populate', { SKIFF_BENCH_NETWORK: 'bench-crowded', SKIFF_BENCH_COUNT: String(CROWDED_ENDPOINTS) });
+    await engineChild(script, skiff, 'populate', { SKIFF_BENCH_NETWORK: 'bench-crowded', SKIFF_BENCH_COUNT: String(CLI_ROUNDS.crowdedEndpoints) });
     const populateMs = Number(process.hrtime.bigint() - populateStart) / 1e6;
     skiff = await startSkiff({ dir: join(scratch.path, 'skiff'), netnsPath: skiff.netnsPath });
     daemons[0] = skiff;
@@ -144,8 +154,9 @@ export async function cliPhase(script: string): Promise<CliResult> {
     const summaries = (record: Record<string, number[]>): PerDaemon<Summary> =>
       Object.fromEntries(Object.entries(record).map(([name, values]) => [name, summarize(values)]));
     const result: CliResult = {
-      cli, cliVersion, dockerdVersion,
+      cli, cliVersion, dockerdVersion, podmanVersion,
       dockerdSkipped: haveDockerd ? undefined : `${DOCKERD} is not installed (apt-get install docker.io)`,
+      podmanSkipped: havePodman ? undefined : `${PODMAN} is not installed (bash bench/install.sh)`,
       version: summaries(version), networkLs: summaries(networkLs), create: summaries(create), rm: summaries(rm),
       createPairRatio: dockerd ? pairRatios(create['skiff']!, create['dockerd']!) : undefined,
       rmPairRatio: dockerd ? pairRatios(rm['skiff']!, rm['dockerd']!) : undefined,
@@ -157,14 +168,14 @@ export async function cliPhase(script: string): Promise<CliResult> {
     };
     printCliResult(result);
 
-    // Clean up: dockerd's network, then skiff's state through the library, then both daemons.
-    if (dockerd) await dockerCall(cli, dockerd, ['network', 'rm', 'bench-empty'], env);
+    // Clean up: the peers' networks, then skiff's state through the library, then the daemons.
+    for (const peer of [dockerd, podman]) if (peer) await dockerCall(cli, peer, ['network', 'rm', 'bench-empty'], env);
     for (const daemon of daemons) await daemon.stop();
     daemons.length = 0;
     await engineChild(script, skiff, 'teardown', {});
     leftovers.push(...kernelLeftovers(skiff.netnsPath).map((item) => `skiff netns: ${item}`));
-    // dockerd's iptables chains stay in its namespace by design and go with it; links would be leftovers.
-    if (dockerd) leftovers.push(...kernelLeftovers(dockerd.netnsPath).filter((item) => item.startsWith('link ')).map((item) => `dockerd netns: ${item}`));
+    // The peers' iptables chains stay in their namespaces by design and go with them; links would be leftovers.
+    for (const peer of [dockerd, podman]) if (peer) leftovers.push(...kernelLeftovers(peer.netnsPath).filter((item) => item.startsWith('link ')).map((item) => `${peer.name} netns: ${item}`));
     return result;
   } finally {
     for (const daemon of daemons) await daemon.stop().catch(() => undefined);
@@ -177,18 +188,14 @@ export async function cliPhase(script: string): Promise<CliResult> {
 }
 
 function printCliResult(result: CliResult): void {
-  const line = (label: string, record: PerDaemon<Summary>) => {
-    const skiff = record.skiff;
-    const dockerd = record.dockerd;
-    console.log(`${label.padEnd(28)} skiff ${skiff ? describe(skiff) : '-'}${dockerd ? `   dockerd ${describe(dockerd)}   skiff/dockerd ${ratio(skiff?.median ?? NaN, dockerd.median)}` : ''}`);
-  };
+  const line = (label: string, record: PerDaemon<Summary>) => console.log(sidesLine(label, record));
   line('docker version (CLI floor)', result.version);
   line('docker network ls', result.networkLs);
   line('docker network create', result.create);
   line('docker network rm', result.rm);
   if (result.createPairRatio !== undefined) console.log(`median of per-round ratios skiff/dockerd: create ${result.createPairRatio.toFixed(2)}x, rm ${result.rmPairRatio!.toFixed(2)}x`);
   line('inspect empty (CLI)', result.inspect.cliEmpty);
-  console.log(`${'inspect 200 endpoints (CLI)'.padEnd(28)} skiff ${describe(result.inspect.cliCrowded)}   crowded/empty ${ratio(result.inspect.cliCrowded.median, result.inspect.cliEmpty.skiff?.median ?? NaN)}`);
+  console.log(`${`inspect ${result.inspect.crowdedEndpointsSeen} endpoints (CLI)`.padEnd(28)} skiff ${describe(result.inspect.cliCrowded)}   crowded/empty ${ratio(result.inspect.cliCrowded.median, result.inspect.cliEmpty.skiff?.median ?? NaN)}`);
   line('GET /networks/empty (API)', result.inspect.apiEmpty);
-  console.log(`${'GET /networks/200 (API)'.padEnd(28)} skiff ${describe(result.inspect.apiCrowded)}   crowded/empty ${ratio(result.inspect.apiCrowded.median, result.inspect.apiEmpty.skiff?.median ?? NaN)}   (${result.inspect.crowdedEndpointsSeen} endpoints, ${result.inspect.crowdedBytes} bytes of JSON; made in ${ms(result.inspect.populateMs)} ms with the daemon stopped)`);
+  console.log(`${`GET /networks/${result.inspect.crowdedEndpointsSeen} (API)`.padEnd(28)} skiff ${describe(result.inspect.apiCrowded)}   crowded/empty ${ratio(result.inspect.apiCrowded.median, result.inspect.apiEmpty.skiff?.median ?? NaN)}   (${result.inspect.crowdedEndpointsSeen} endpoints, ${result.inspect.crowdedBytes} bytes of JSON; made in ${ms(result.inspect.populateMs)} ms with the daemon stopped)`);
 }

@@ -1,23 +1,24 @@
 /**
  * The frame shared by the phases that run real containers (containers, dns,
- * ports): a world with skiff's daemon and a real dockerd, each in its own
- * namespace, both with the busybox image imported, driven by the same docker
- * CLI; and the cleanup that removes every container, network, cgroup, mount
- * and process again, then lists what is left.
+ * ports): a world with skiff's daemon, a real dockerd and Podman's API
+ * service (those two when installed), each in its own namespace, all with the
+ * busybox image imported, driven by the same docker CLI; and the cleanup that
+ * removes every container, network, cgroup, mount and process again, then
+ * lists what is left.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { engineChild } from './cli-bench.js';
-import { DOCKERD, dockerCall, openPhase, processesMentioning, startDockerd, startSkiff, type RunningDaemon } from './daemons.js';
+import { DOCKERD, dockerCall, openPhase, PODMAN, processesMentioning, startDockerd, startPodman, startSkiff, type DaemonName, type RunningDaemon } from './daemons.js';
 import { summarize, type Summary } from './stats.js';
 import { cgroupDirs, kernelLeftovers, mountsUnder, removeCgroupTree, type Scratch } from './world.js';
 
 const REMOVE_BOUND_MS = 5 * 60_000;
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export type DaemonName = RunningDaemon['name'];
+export type { DaemonName };
 export type PerDaemon<T> = Partial<Record<DaemonName, T>>;
 
 export interface Side {
@@ -37,11 +38,15 @@ export interface ContainerWorld {
   cli: string;
   cliVersion: string;
   dockerdVersion?: string;
+  podmanVersion?: string;
   sides: Side[];
   skiff: Side;
   dockerd?: Side;
+  podman?: Side;
   /** Why dockerd is not in this run, when it is not. */
   dockerdSkipped?: string;
+  /** Why Podman is not in this run, when it is not. */
+  podmanSkipped?: string;
   /** Work to run first at close (stop servers the phase started in the daemons' namespaces). */
   defer: (work: () => void | Promise<void>) => void;
   /** Removes everything; returns what was left behind. */
@@ -49,7 +54,11 @@ export interface ContainerWorld {
 }
 
 export interface WorldOptions {
-  /** The daemons' --dns. */
+  /**
+   * The daemons' --dns. Podman has no such flag: its aardvark-dns forwards to
+   * /etc/resolv.conf's nameservers, so this world binds a file naming this
+   * one over /etc/resolv.conf (in the world's own mount namespace).
+   */
   dns?: PerDaemon<string>;
   /** Log every program skiff's daemon runs (for "where the time goes"). */
   traceSkiff?: boolean;
@@ -61,7 +70,7 @@ export function epochMs(): number {
 }
 
 export async function openContainerWorld(script: string, phase: string, options: WorldOptions = {}): Promise<ContainerWorld> {
-  const { scratch, haveDockerd, cli, env } = openPhase(`skiff-bench-${phase}-`);
+  const { scratch, haveDockerd, havePodman, cli, env } = openPhase(`skiff-bench-${phase}-`);
   const cgroupParent = `skiff-bench-${phase}-${process.pid}-${Date.now()}`;
   const deferred: Array<() => void | Promise<void>> = [];
   const sides: Side[] = [];
@@ -98,10 +107,9 @@ export async function openContainerWorld(script: string, phase: string, options:
       await engineChild(script, skiffSide.daemon, 'teardown', {}).catch((error: Error) => leftovers.push(`skiff teardown: ${error.message}`));
       leftovers.push(...kernelLeftovers(skiffSide.daemon.netnsPath).map((item) => `skiff netns: ${item}`));
     }
-    const dockerSide = sides.find((entry) => entry.daemon.name === 'dockerd');
-    if (dockerSide !== undefined) {
-      // dockerd's iptables chains stay in its namespace by design and go with it; links would be leftovers.
-      leftovers.push(...kernelLeftovers(dockerSide.daemon.netnsPath).filter((item) => item.startsWith('link ')).map((item) => `dockerd netns: ${item}`));
+    for (const peer of sides.filter((entry) => entry.daemon.name !== 'skiff')) {
+      // dockerd's and netavark's iptables chains stay in their namespaces by design and go with them; links would be leftovers.
+      leftovers.push(...kernelLeftovers(peer.daemon.netnsPath).filter((item) => item.startsWith('link ')).map((item) => `${peer.daemon.name} netns: ${item}`));
     }
     // Container cgroups live on the machine's hierarchy, outside the world: none of ours may stay.
     for (const id of skiffIds) {
@@ -135,15 +143,31 @@ export async function openContainerWorld(script: string, phase: string, options:
       dockerd = side(dockerDaemon);
       sides.push(dockerd);
     }
+    let podman: Side | undefined;
+    if (havePodman) {
+      const upstream = options.dns?.podman;
+      if (upstream !== undefined) {
+        const resolvConf = join(scratch.path, 'podman-resolv.conf');
+        writeFileSync(resolvConf, `nameserver ${upstream}\n`);
+        execFileSync('mount', ['--bind', resolvConf, '/etc/resolv.conf']);
+        deferred.unshift(() => { execFileSync('umount', ['/etc/resolv.conf']); });
+      }
+      const podmanDaemon = await startPodman({ dir: join(scratch.path, 'podman') });
+      netnsFiles.push(podmanDaemon.netnsPath);
+      podman = side(podmanDaemon);
+      sides.push(podman);
+    }
     const cliVersion = (await skiff.docker('version', '--format', '{{.Client.Version}}')).stdout.trim();
     const dockerdVersion = dockerd === undefined ? undefined : (await dockerd.docker('version', '--format', '{{.Server.Version}}')).stdout.trim();
+    const podmanVersion = podman === undefined ? undefined : (await podman.docker('version', '--format', '{{.Server.Version}}')).stdout.trim();
     const tar = join(scratch.path, 'busybox.tar');
     await new Promise<void>((resolve, reject) => execFile('sh', [join(repoRoot, 'scripts', 'make-busybox-image.sh'), tar], (error) => (error === null ? resolve() : reject(new Error(error.message)))));
     for (const { docker } of sides) await docker('import', tar, 'busybox');
-    console.log(`\n== ${phase}: docker CLI ${cli} (${cliVersion}) against skiff${dockerd ? ` and dockerd ${dockerdVersion}` : ''}, each in its own network namespace, busybox imported`);
+    console.log(`\n== ${phase}: docker CLI ${cli} (${cliVersion}) against skiff${dockerd ? `, dockerd ${dockerdVersion}` : ''}${podman ? `, podman ${podmanVersion}` : ''}, each in its own network namespace, busybox imported`);
     return {
-      scratch, cli, cliVersion, dockerdVersion, sides, skiff, dockerd,
+      scratch, cli, cliVersion, dockerdVersion, podmanVersion, sides, skiff, dockerd, podman,
       dockerdSkipped: haveDockerd ? undefined : `${DOCKERD} is not installed (apt-get install docker.io)`,
+      podmanSkipped: havePodman ? undefined : `${PODMAN} is not installed (bash bench/install.sh)`,
       defer: (work) => { deferred.push(work); },
       close,
     };

@@ -3,9 +3,11 @@
  * and dockerd, alternating daemons in every round.
  *   - `run -d` on a user network against `run -d --network none` (the network's share of start)
  *   - `network connect` / `disconnect` on a running container
- *   - memory per running container: a crowd of `sleep 3600` containers, the
- *     daemon's (and containerd's) RSS growth plus every shim's Pss, divided by the crowd
- *   - `run -d` once the crowd runs
+ *   - a crowd of `sleep 3600` containers grown level by level (bench/size.ts),
+ *     one daemon at a time; at each level `run -d`, `ps` and `network inspect`
+ *     are timed and the memory is read: the daemon's (and containerd's, or
+ *     aardvark-dns's) RSS plus every shim's (containerd-shim's, conmon's) Pss
+ *   - memory per running container: that growth divided by the crowd
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -14,16 +16,27 @@ import { renderResolverRedirect } from '../src/firewall/resolver-redirect.js';
 import { makeNetns } from './world.js';
 import { epochMs, execBreakdown, openContainerWorld, Samples, timedDocker, type ExecBreakdown, type PerDaemon, type Side } from './container-world.js';
 import { pidsNamed, pssKb, rssKb, sum } from './memory.js';
-import { describe, ms, ratio, summarize, type Summary } from './stats.js';
+import { benchSize } from './size.js';
+import { describe, ms, sidesLine, summarize, type Summary } from './stats.js';
 
-export const CONTAINER_ROUNDS = { warmup: 2, start: 12, connect: 12, crowded: 6 } as const;
-/** Containers in the crowd; SKIFF_BENCH_CROWD overrides (both daemons). */
-export const CROWD = Math.min(Number(process.env['SKIFF_BENCH_CROWD'] ?? '200'), 300);
+/** The crowd's levels (bench/size.ts); SKIFF_BENCH_CROWD, when set, is the only level (every daemon; at most 300). */
+function crowdLevels(): readonly number[] {
+  const override = process.env['SKIFF_BENCH_CROWD'];
+  return override === undefined ? benchSize().containers.crowdLevels : [Math.min(Number(override), 300)];
+}
 const CROWD_CONCURRENCY = 4;
 const CROWD_BOUND_MS = 6 * 60_000;
-const SETTLE_MS = 3000;
 
 export interface Footprint { daemonKb: number; shimsKb: number; shims: number }
+
+/** One level of the crowd: what was timed and read with `containers` running. */
+export interface CrowdLevel {
+  containers: number;
+  runDetached: Summary;
+  ps: Summary;
+  networkInspect: Summary;
+  footprint: Footprint;
+}
 
 export interface CrowdResult {
   containers: number;
@@ -34,6 +47,7 @@ export interface CrowdResult {
   perContainerKb: number;
   daemonPerContainerKb: number;
   shimPerContainerKb: number;
+  levels: CrowdLevel[];
 }
 
 export interface ContainersResult {
@@ -41,6 +55,8 @@ export interface ContainersResult {
   cliVersion: string;
   dockerdVersion?: string;
   dockerdSkipped?: string;
+  podmanVersion?: string;
+  podmanSkipped?: string;
   runUserNet: PerDaemon<Summary>;
   runNone: PerDaemon<Summary>;
   /** Median of per-round differences user network − none. */
@@ -55,22 +71,31 @@ export interface ContainersResult {
   leftovers: string[];
 }
 
-/** The daemon side's memory: skiff = daemon RSS + Σ skiff-shim Pss; dockerd = dockerd + containerd RSS + Σ containerd-shim Pss. */
+/**
+ * The daemon side's memory: skiff = daemon RSS + Σ skiff-shim Pss; dockerd =
+ * dockerd + containerd RSS + Σ containerd-shim Pss; podman = the API service
+ * + aardvark-dns RSS + Σ conmon Pss.
+ */
 function footprint(side: Side): Footprint {
   if (side.daemon.name === 'skiff') {
     const shims = pidsNamed('skiff-shim');
     return { daemonKb: rssKb(side.daemon.pid), shimsKb: sum(shims.map(pssKb)), shims: shims.length };
+  }
+  if (side.daemon.name === 'podman') {
+    const shims = pidsNamed('conmon');
+    return { daemonKb: rssKb(side.daemon.pid) + sum(pidsNamed('aardvark-dns').map(rssKb)), shimsKb: sum(shims.map(pssKb)), shims: shims.length };
   }
   // containerd-shim-runc-v2, cut to 15 characters in comm.
   const shims = pidsNamed('containerd-shim');
   return { daemonKb: rssKb(side.daemon.pid) + sum(pidsNamed('containerd').map(rssKb)), shimsKb: sum(shims.map(pssKb)), shims: shims.length };
 }
 
-async function startCrowd(side: Side, count: number, deadline: number): Promise<number> {
-  let next = 0;
+/** Starts crowd-FROM … crowd-(TO−1), CROWD_CONCURRENCY at a time; returns how many started. */
+async function startCrowd(side: Side, from: number, to: number, deadline: number): Promise<number> {
+  let next = from;
   let started = 0;
   const worker = async () => {
-    while (next < count && Date.now() < deadline) {
+    while (next < to && Date.now() < deadline) {
       const index = next++;
       await side.docker('run', '-d', '--name', `crowd-${index}`, '--network', 'bench-a', 'busybox', 'sleep', '3600');
       started++;
@@ -117,6 +142,7 @@ function redirectControl(dir: string): Record<string, Summary> {
 }
 
 export async function containersPhase(script: string): Promise<ContainersResult> {
+  const rounds = benchSize().containers;
   const world = await openContainerWorld(script, 'containers', { traceSkiff: true });
   const startRun = new Samples();
   const startNone = new Samples();
@@ -135,8 +161,8 @@ export async function containersPhase(script: string): Promise<ContainersResult>
     }
 
     // run -d on a user network against --network none; the container is removed (untimed) after each.
-    for (let round = 0; round < CONTAINER_ROUNDS.warmup + CONTAINER_ROUNDS.start; round++) {
-      const counted = round >= CONTAINER_ROUNDS.warmup;
+    for (let round = 0; round < rounds.warmup + rounds.start; round++) {
+      const counted = round >= rounds.warmup;
       for (const side of sides) {
         const user = await timedDocker(side, counted ? startRun : undefined, 'run', '-d', '--network', 'bench-a', 'busybox', 'sleep', '3600');
         const none = await timedDocker(side, counted ? startNone : undefined, 'run', '-d', '--network', 'none', 'busybox', 'sleep', '3600');
@@ -146,32 +172,52 @@ export async function containersPhase(script: string): Promise<ContainersResult>
     }
 
     // network connect / disconnect of a running container.
-    for (let round = 0; round < CONTAINER_ROUNDS.warmup + CONTAINER_ROUNDS.connect; round++) {
-      const counted = round >= CONTAINER_ROUNDS.warmup;
+    for (let round = 0; round < rounds.warmup + rounds.connect; round++) {
+      const counted = round >= rounds.warmup;
       for (const side of sides) {
         await timedDocker(side, counted ? connect : undefined, 'network', 'connect', 'bench-b', 'probe');
         await timedDocker(side, counted ? disconnect : undefined, 'network', 'disconnect', 'bench-b', 'probe');
       }
     }
 
-    // The crowd, one daemon after the other (each measured alone), then run -d beside it.
+    // The crowd, one daemon after the other (each measured alone), level by level; run -d, ps and inspect at each level.
+    const levels = crowdLevels();
     for (const side of sides) {
-      await sleep(SETTLE_MS);
+      await sleep(benchSize().settleMs);
       const before = footprint(side);
       const started = epochMs();
-      const count = await startCrowd(side, CROWD, Date.now() + CROWD_BOUND_MS);
+      const deadline = Date.now() + CROWD_BOUND_MS;
+      const measured: CrowdLevel[] = [];
+      let running = 0;
+      for (const level of levels) {
+        running += await startCrowd(side, running, level, deadline);
+        if (running < level) break;
+        // At the last level the calls go into `crowded`, with skiff's exec log (where the time goes).
+        const runDetached = level === levels[levels.length - 1] ? crowded : new Samples();
+        for (let round = 0; round < 1 + rounds.crowded; round++) {
+          const result = await timedDocker(side, round >= 1 ? runDetached : undefined, 'run', '-d', '--network', 'bench-a', 'busybox', 'sleep', '3600');
+          await side.docker('rm', '-f', result.stdout.trim());
+        }
+        const ps = new Samples();
+        const inspect = new Samples();
+        for (let round = 0; round < 1 + rounds.crowded; round++) {
+          await timedDocker(side, round >= 1 ? ps : undefined, 'ps');
+          await timedDocker(side, round >= 1 ? inspect : undefined, 'network', 'inspect', 'bench-a');
+        }
+        await sleep(benchSize().settleMs);
+        const name = side.daemon.name;
+        measured.push({ containers: running, runDetached: runDetached.summaries()[name]!, ps: ps.summaries()[name]!, networkInspect: inspect.summaries()[name]!, footprint: footprint(side) });
+        console.log(`${name}: ${running} running: run -d ${describe(runDetached.summaries()[name]!)}, ps ${ms(ps.summaries()[name]!.median)} ms, network inspect ${ms(inspect.summaries()[name]!.median)} ms`);
+      }
       const startAllMs = epochMs() - started;
-      await sleep(SETTLE_MS);
-      const after = footprint(side);
+      const last = measured[measured.length - 1];
+      const after = last?.footprint ?? footprint(side);
+      const count = last?.containers ?? 0;
       const daemonPerContainerKb = (after.daemonKb - before.daemonKb) / count;
       const shimPerContainerKb = (after.shimsKb - before.shimsKb) / count;
-      crowd[side.daemon.name] = { containers: count, startAllMs, before, after, perContainerKb: daemonPerContainerKb + shimPerContainerKb, daemonPerContainerKb, shimPerContainerKb };
-      console.log(`${side.daemon.name}: ${count} containers running (started in ${(startAllMs / 1000).toFixed(1)} s, ${CROWD_CONCURRENCY} at a time); ` +
+      crowd[side.daemon.name] = { containers: count, startAllMs, before, after, perContainerKb: daemonPerContainerKb + shimPerContainerKb, daemonPerContainerKb, shimPerContainerKb, levels: measured };
+      console.log(`${side.daemon.name}: ${count} containers running (grown in ${(startAllMs / 1000).toFixed(1)} s with the measurements, ${CROWD_CONCURRENCY} at a time); ` +
         `daemon ${(before.daemonKb / 1024).toFixed(1)} → ${(after.daemonKb / 1024).toFixed(1)} MB, shims ${before.shims} → ${after.shims} with Pss ${(before.shimsKb / 1024).toFixed(1)} → ${(after.shimsKb / 1024).toFixed(1)} MB`);
-      for (let round = 0; round < 1 + CONTAINER_ROUNDS.crowded; round++) {
-        const result = await timedDocker(side, round >= 1 ? crowded : undefined, 'run', '-d', '--network', 'bench-a', 'busybox', 'sleep', '3600');
-        await side.docker('rm', '-f', result.stdout.trim());
-      }
       // The crowd goes before the next daemon's is measured.
       const ids = (await side.docker('ps', '-aq', '--filter', 'name=crowd-')).stdout.split('\n').filter((id) => id !== '');
       await side.removeContainers(ids);
@@ -181,9 +227,10 @@ export async function containersPhase(script: string): Promise<ContainersResult>
     // The exec log holds one list per counted call, skiff's only.
     const result: ContainersResult = {
       cli: world.cli, cliVersion: world.cliVersion, dockerdVersion: world.dockerdVersion, dockerdSkipped: world.dockerdSkipped,
+      podmanVersion: world.podmanVersion, podmanSkipped: world.podmanSkipped,
       runUserNet: startRun.summaries(), runNone: startNone.summaries(), networkShare,
       connect: connect.summaries(), disconnect: disconnect.summaries(), runCrowded: crowded.summaries(), crowd,
-      redirectControl: redirectControl(world.scratch.path),
+      redirectControl: rounds.redirectControl ? redirectControl(world.scratch.path) : {},
       skiffExecs: {
         runUserNet: execBreakdown(startRun.execs), runNone: execBreakdown(startNone.execs),
         connect: execBreakdown(connect.execs), disconnect: execBreakdown(disconnect.execs), runCrowded: execBreakdown(crowded.execs),
@@ -198,13 +245,10 @@ export async function containersPhase(script: string): Promise<ContainersResult>
 }
 
 export function printContainersResult(result: ContainersResult): void {
-  const line = (label: string, record: PerDaemon<Summary>) => {
-    const { skiff, dockerd } = record;
-    console.log(`${label.padEnd(30)} skiff ${skiff ? describe(skiff) : '-'}${dockerd ? `   dockerd ${describe(dockerd)}   skiff/dockerd ${ratio(skiff?.median ?? NaN, dockerd.median)}` : ''}`);
-  };
+  const line = (label: string, record: PerDaemon<Summary>) => console.log(sidesLine(label, record));
   line('run -d, user network', result.runUserNet);
   line('run -d, --network none', result.runNone);
-  console.log(`${'network share (user − none)'.padEnd(30)} skiff ${ms(result.networkShare.skiff ?? NaN)} ms   dockerd ${ms(result.networkShare.dockerd ?? NaN)} ms   (median of per-round differences)`);
+  console.log(`${'network share (user − none)'.padEnd(30)} ${Object.entries(result.networkShare).map(([name, value]) => `${name} ${ms(value)} ms`).join('   ')}   (median of per-round differences)`);
   line('network connect', result.connect);
   line('network disconnect', result.disconnect);
   line('run -d beside the crowd', result.runCrowded);

@@ -1,19 +1,31 @@
 /**
- * The two daemons under test, each started by the benchmark inside the
- * world, in a network namespace of its own (a file under the scratch dir),
- * with all its state on the world's tmpfs: skiff's daemon and a real dockerd
- * (which starts its own containerd under its exec root).
+ * The daemons under test, each started by the benchmark inside the world, in
+ * a network namespace of its own (a file under the scratch dir), with all its
+ * state on the world's tmpfs: skiff's daemon, a real dockerd (which starts
+ * its own containerd under its exec root) and Podman's Docker-compatible API
+ * service (`podman system service`, which starts a conmon per container and
+ * netavark/aardvark-dns for its networks).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loopbackUp, makeNetns, mountTmpfs, scratchDir, type Scratch } from './world.js';
+import { pidsNamed } from './memory.js';
+import { cgroupDirs, loopbackUp, makeNetns, mountsUnder, mountTmpfs, removeCgroupTree, scratchDir, type Scratch } from './world.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const skiffBin = join(repoRoot, 'bin', 'skiff');
 export const DOCKERD = '/usr/sbin/dockerd';
+export const PODMAN = '/usr/bin/podman';
+/**
+ * Podman runs its containers with runc here: Debian 12's crun 1.8 refuses
+ * this machine's hybrid cgroup layout (v1 controllers beside a v2 mount:
+ * "cgroups in hybrid mode not supported"), so the three systems share runc.
+ */
+export const PODMAN_RUNTIME = 'runc';
+/** Podman with the cgroupfs manager puts conmon and containers under this cgroup on the machine's hierarchy. */
+const PODMAN_CGROUP_PARENT = 'libpod_parent';
 const daemonExecLog = join(dirname(fileURLToPath(import.meta.url)), 'daemon-exec-log.js');
 
 /** The docker CLI both daemons are driven by: Debian's 20.10 when installed, else the one on PATH. */
@@ -21,8 +33,10 @@ export function dockerCli(): string {
   return existsSync('/usr/bin/docker') ? '/usr/bin/docker' : '/usr/local/bin/docker';
 }
 
+export type DaemonName = 'skiff' | 'dockerd' | 'podman';
+
 export interface RunningDaemon {
-  name: 'skiff' | 'dockerd';
+  name: DaemonName;
   socketPath: string;
   netnsPath: string;
   dataRoot: string;
@@ -137,6 +151,59 @@ export async function startDockerd({ dir, dns, cgroupParent }: DaemonDirs): Prom
   };
 }
 
+/**
+ * Podman's Docker-compatible API service with its storage, run state, network
+ * configs and events on the world's tmpfs, configured by a containers.conf of
+ * its own (CONTAINERS_CONF): cgroupfs (no systemd here), runc, netavark. Its
+ * aardvark-dns forwards to the nameservers of /etc/resolv.conf, which the
+ * caller may have bound over in this world (see openContainerWorld).
+ */
+export async function startPodman({ dir }: DaemonDirs): Promise<RunningDaemon> {
+  mkdirSync(dir, { recursive: true });
+  const netns = makeNetns(join(dir, 'netns')).path;
+  const socketPath = join(dir, 'podman.sock');
+  const dataRoot = join(dir, 'root');
+  const execRoot = join(dir, 'run');
+  const logPath = join(dir, 'podman.log');
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  const conf = join(dir, 'containers.conf');
+  writeFileSync(conf, [
+    '[engine]',
+    'cgroup_manager = "cgroupfs"',
+    'events_logger = "file"',
+    `events_logfile_path = "${join(dir, 'events.log')}"`,
+    `image_copy_tmp_dir = "${tmp}"`,
+    `runtime = "${PODMAN_RUNTIME}"`,
+    '[network]',
+    'network_backend = "netavark"',
+    `network_config_dir = "${join(dir, 'networks')}"`,
+    '',
+  ].join('\n'));
+  const cgroupsBefore = cgroupDirs(PODMAN_CGROUP_PARENT).length;
+  const child = spawnInNetns(netns, PODMAN, [
+    '--root', dataRoot, '--runroot', execRoot, '--tmpdir', tmp, '--volumepath', join(dir, 'volumes'),
+    'system', 'service', '--time', '0', `unix://${socketPath}`,
+  ], logPath, { CONTAINERS_CONF: conf, TMPDIR: tmp });
+  await waitForPing(socketPath, child, logPath, 60_000);
+  const stop = stopper(child, 20_000);
+  return {
+    name: 'podman', socketPath, netnsPath: netns, dataRoot, execRoot, logPath, pid: child.pid ?? 0,
+    stop: async () => {
+      await stop();
+      // The service leaves conmons (their command lines name our root) and aardvark-dns running by design,
+      // and its storage's own mounts (overlay/) in place.
+      for (const pid of [...processesMentioning(dir), ...pidsNamed('aardvark-dns')]) process.kill(pid, 'SIGKILL');
+      for (const mount of mountsUnder(dir).filter((path) => path !== netns).reverse()) execFileSync('umount', ['-l', mount]);
+      // Its cgroup parent on the machine's hierarchy goes too, when this run made it.
+      if (cgroupsBefore === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        removeCgroupTree(PODMAN_CGROUP_PARENT);
+      }
+    },
+  };
+}
+
 /** Pids (in this world's pid namespace) whose command line mentions text. */
 export function processesMentioning(text: string): number[] {
   const pids: number[] = [];
@@ -168,15 +235,15 @@ export function dockerCall(cli: string, daemon: RunningDaemon, args: string[], e
  * tmpfs, this world's own /run and /etc/docker for dockerd (it writes there
  * whatever its flags say), the docker CLI and an environment of its own.
  */
-export function openPhase(prefix: string): { scratch: Scratch; haveDockerd: boolean; cli: string; env: NodeJS.ProcessEnv } {
+export function openPhase(prefix: string): { scratch: Scratch; haveDockerd: boolean; havePodman: boolean; cli: string; env: NodeJS.ProcessEnv } {
   loopbackUp();
   const scratch = scratchDir(prefix);
   const haveDockerd = existsSync(DOCKERD);
-  if (haveDockerd) {
-    mountTmpfs('/run', '64m');
-    mountTmpfs('/etc/docker', '16m');
-  }
+  const havePodman = existsSync(PODMAN);
+  // Podman keeps its containers' namespaces under /run/netns and netavark's state under /run/containers.
+  if (haveDockerd || havePodman) mountTmpfs('/run', '64m');
+  if (haveDockerd) mountTmpfs('/etc/docker', '16m');
   const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: join(scratch.path, 'home'), DOCKER_CONFIG: join(scratch.path, 'docker-config') };
   mkdirSync(env['HOME']!, { recursive: true });
-  return { scratch, haveDockerd, cli: dockerCli(), env };
+  return { scratch, haveDockerd, havePodman, cli: dockerCli(), env };
 }

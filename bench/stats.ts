@@ -42,3 +42,12 @@ export function table(rows: readonly (readonly string[])[]): string {
   for (const row of rows) row.forEach((cell, index) => { widths[index] = Math.max(widths[index] ?? 0, cell.length); });
   return rows.map((row) => row.map((cell, index) => cell.padEnd(widths[index]!)).join('  ').trimEnd()).join('\n');
 }
+
+/** "skiff 12.3 ms (…)   dockerd …   podman …   skiff/dockerd 0.40x   skiff/podman 0.80x": one line per measurement, every daemon that has it. */
+export function sidesLine(label: string, record: Partial<Record<string, Summary>>): string {
+  const names = Object.keys(record);
+  const skiff = record['skiff'];
+  const cells = names.map((name) => `${name} ${describe(record[name]!)}`);
+  const ratios = names.filter((name) => name !== 'skiff').map((name) => `skiff/${name} ${ratio(skiff?.median ?? NaN, record[name]!.median)}`);
+  return `${label.padEnd(30)} ${[...cells, ...ratios].join('   ')}`;
+}
