@@ -23,7 +23,9 @@ after(async () => { await daemon.cleanup(); });
 const addressOf = async (name: string) => (await daemon.ok('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{.Gateway}}{{end}}', name)).trim().split(' ') as [string, string];
 
 test('two subnets on one bridge: the first fills, the next takes over, both reach each other', async () => {
-  await daemon.ok('network', 'create', '--subnet', '10.5.0.0/30', '--subnet', '10.6.0.0/29', 'two');
+  // Through the API, as compose sends it: the docker CLI puts its --subnet flags in a Go map, so their order is random.
+  const created = await daemon.http('POST', '/v1.41/networks/create', JSON.stringify({ Name: 'two', IPAM: { Config: [{ Subnet: '10.5.0.0/30' }, { Subnet: '10.6.0.0/29' }] } }));
+  assert.equal(created.status, 201, created.body);
   const gateways = (await daemon.ok('network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}} {{end}}', 'two')).trim();
   assert.equal(gateways, '10.5.0.1 10.6.0.1');
   for (const name of ['first', 'second', 'third']) await daemon.ok('run', '-d', '--name', name, '--network', 'two', 'busybox', 'sleep', '300');
