@@ -88,7 +88,7 @@ export class EtcdConnection {
       // and a call tries every member before it fails.
       faultHandling: {
         host: () => noop,
-        global: retry(handleWhen(isRecoverableError), { maxAttempts: options.hosts.length, backoff: new ConstantBackoff(50) }),
+        global: retry(handleWhen(isRecoverableError), { maxAttempts: options.hosts.length - 1, backoff: new ConstantBackoff(50) }),
       },
       // gRPC's reconnect backoff grows to 2 minutes by default; an etcd that comes
       // back must be found again within a lease's lifetime.

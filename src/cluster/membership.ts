@@ -83,6 +83,8 @@ export class NodeMembership {
 
   /** Unpublishes an endpoint of this node and releases its address. Removing one already gone is success. */
   async removeEndpoint(endpoint: Pick<EndpointRecord, 'id' | 'networkId' | 'ipv4'>): Promise<void> {
+    // A renewal in flight would publish it again behind this removal.
+    if (this.renewal !== undefined) await this.renewal;
     const plan = planEndpointRemove(this.keys, { ...endpoint, nodeId: this.node.nodeId });
     await this.connection.txn(plan, `removing endpoint ${endpoint.id} from network ${endpoint.networkId}`);
     this.ownEndpoints.delete(this.keys.endpoint(endpoint.networkId, endpoint.id));
