@@ -9,18 +9,8 @@ import dnsPacket from 'dns-packet';
 import type { RecordType } from 'dns-packet';
 import { DnsRecords } from '../../src/dns/records.js';
 import { answerQuery, encodeResponse, maxUdpSize, parseQuery } from '../../src/dns/answer.js';
+import { seededRandom as random } from '../helpers/random.js';
 
-/** mulberry32: small, seeded, good enough to shake a parser. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const records = new DnsRecords();
 records.upsert({ endpointId: 'e1', networkId: 'n1', networkName: 'front', containerId: 'a'.repeat(64), containerName: 'web', aliases: ['app'], ipv4: '10.0.0.2', ipv6: 'fd00::2' });
