@@ -103,14 +103,13 @@ test('containers on three hosts reach each other by address and by name, both wa
   // How soon h1 holds c2's entries after c2's `run` on h2 starts, polled from h1's namespace meanwhile.
   const runStarted = Date.now();
   let entryAt: number | undefined;
-  let runReturned: number | undefined;
   const polling = (async () => {
     while (entryAt === undefined && Date.now() - runStarted < 10_000) {
       if ((await neighbours(0, id)).length > 0) entryAt = Date.now();
     }
   })();
   await d(1).ok('run', '-d', '--name', 'c2', '--network', 'ov1', '--network-alias', 'db', 'busybox', 'sleep', '600');
-  runReturned = Date.now();
+  const runReturned = Date.now();
   await polling;
   assert.ok(entryAt !== undefined, 'c2\'s neighbour entry appeared on h1');
   console.log(`# overlay: c2's entry on h1 ${entryAt - runStarted} ms after run started; run took ${runReturned - runStarted} ms (entry ${entryAt <= runReturned ? 'before' : 'after'} run returned, by ${Math.abs(runReturned - entryAt)} ms)`);
