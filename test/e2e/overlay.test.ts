@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertInWorld, scratchDir, sh } from '../helpers/world.js';
-import { makeCluster, WORLD_UNDERLAY_ADDRESS, type ClusterHost, type TestCluster } from '../helpers/cluster.js';
+import { makeCluster, SILENT_UNDERLAY_ADDRESS, WORLD_UNDERLAY_ADDRESS, type ClusterHost, type TestCluster } from '../helpers/cluster.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { DEFAULT_LEASE_TTL_SECONDS } from '../../src/cluster/index.js';
 
@@ -185,6 +185,16 @@ test('a host whose daemon is SIGKILLed vanishes from the others within lease TTL
   await within(3_000, 'c3 back on h1', async () => (await neighbours(0, id)).includes(a3));
   assert.equal(await addressOf(d(2), 'c3', 'ov1'), a3);
   assert.ok(await ping(0, 'c1', 'c3'), 'c1 reaches c3 by name again');
+});
+
+test('a cluster store that cannot be reached stops a daemon at start, naming it, before anything is changed', async () => {
+  const url = `etcd://${SILENT_UNDERLAY_ADDRESS}:2379`;
+  const linksBefore = await host(0).exec('ip', ['-o', 'link', 'show']);
+  await assert.rejects(
+    startDaemon({ netnsPath: host(0).path, extraArgs: ['--cluster-store', url, '--cluster-advertise', 'eth0'] }),
+    (error: Error) => error.message.includes(SILENT_UNDERLAY_ADDRESS) && /daemon exited with [1-9]/.test(error.message),
+  );
+  assert.equal(await host(0).exec('ip', ['-o', 'link', 'show']), linksBefore, 'no link made or removed');
 });
 
 test('nothing is left behind: removing the last containers and the network clears every host', async () => {
