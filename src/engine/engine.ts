@@ -605,17 +605,6 @@ export class Engine {
     }
   }
 
-  /** The overlay driver's view for diagnostics: entries written, the cluster's remote endpoints, the lease. */
-  overlayState(networkId: string) {
-    return {
-      written: this.overlay.peersOf(networkId),
-      remote: this.cluster?.knownRemoteEndpoints().filter((endpoint) => endpoint.networkId === networkId) ?? [],
-      leaseId: this.cluster?.leaseId,
-      nodeId: this.cluster?.nodeId,
-      watch: this.cluster?.watchState ?? 'no cluster store',
-    };
-  }
-
   // ---- restart
 
   private loadFromStore(): void {

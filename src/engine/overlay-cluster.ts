@@ -68,14 +68,6 @@ export class OverlayCluster {
     return this.membership?.node.nodeId;
   }
 
-  get leaseId(): string | undefined {
-    return this.membership?.leaseId;
-  }
-
-  get watchState(): string {
-    return this.watch === undefined ? 'not started' : this.watch.state;
-  }
-
   /**
    * Joins as a node under a lease, publishes again the endpoints this host
    * still has (a restarted daemon: same ids, same addresses), then reads the
@@ -111,11 +103,6 @@ export class OverlayCluster {
   /** The global networks the cluster holds, as last seen. */
   knownNetworks(): NetworkRecord[] {
     return [...this.networks.values()];
-  }
-
-  /** Other hosts' endpoints, as last seen. */
-  knownRemoteEndpoints(): EndpointRecord[] {
-    return [...this.remoteEndpoints.values()];
   }
 
   createNetwork(request: NetworkRequest): Promise<NetworkRecord> {
