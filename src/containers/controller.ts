@@ -17,6 +17,7 @@ import type { ContainerRuntime } from '../runtime/containers.js';
 import type { ImageStore } from '../runtime/images.js';
 import type { Engine } from '../engine/engine.js';
 import { Mutex } from '../engine/mutex.js';
+import { hasEmbeddedDns } from '../engine/name-service.js';
 import type { Image, ImageConfig } from '../model/image.js';
 import type { Endpoint, Network } from '../model/network.js';
 import { ZERO_TIME, type ContainerRecord, type CreateRequest, type EndpointRequest } from '../model/container.js';
@@ -509,7 +510,7 @@ export class Containers {
     writeFileSync(files.hostname, `${record.config.hostname}\n`);
     const onUserNetwork = endpoints.some((endpoint) => {
       const network = this.engine.findNetwork(endpoint.networkId);
-      return network?.driver === 'bridge' && !network.bridge?.isDefaultBridge;
+      return network !== undefined && hasEmbeddedDns(network);
     });
     writeFileSync(files.resolvConf, renderResolvConf({
       embeddedDns: onUserNetwork,

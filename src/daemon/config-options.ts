@@ -142,14 +142,8 @@ export const OPTIONS: readonly OptionSpec[] = [
       return Object.keys(value).length === 0 ? undefined : `skiff runs every container with runc and cannot add runtimes yet (${Object.keys(value).join(', ')})`;
     },
   },
-  {
-    field: 'clusterStore', key: 'cluster-store', flag: 'cluster-store', kind: 'string', description: 'Cluster store URL (not supported yet)',
-    refuse: nonEmpty('skiff has no cluster store support yet (overlay networks need one)'),
-  },
-  {
-    field: 'clusterAdvertise', key: 'cluster-advertise', flag: 'cluster-advertise', kind: 'string', description: 'Address advertised to the cluster (not supported yet)',
-    refuse: nonEmpty('skiff has no cluster store support yet (overlay networks need one)'),
-  },
+  { field: 'clusterStore', key: 'cluster-store', flag: 'cluster-store', kind: 'string', description: 'Cluster store for overlay networks: etcd://HOST:PORT[,HOST:PORT…]' },
+  { field: 'clusterAdvertise', key: 'cluster-advertise', flag: 'cluster-advertise', kind: 'string', description: 'This host\'s address in the cluster (its VXLAN endpoint): IP or interface[:PORT]' },
   { field: 'tls', key: 'tls', flag: 'tls', kind: 'bool', description: 'TLS (not supported)', refuse: (value: boolean) => (value ? NO_TLS : undefined) },
   { field: 'tlsVerify', key: 'tlsverify', flag: 'tlsverify', kind: 'bool', description: 'TLS with client verification (not supported)', refuse: (value: boolean) => (value ? NO_TLS : undefined) },
   { field: 'tlsCaCert', key: 'tlscacert', flag: 'tlscacert', kind: 'string', description: 'TLS CA certificate (not supported)', refuse: nonEmpty(NO_TLS) },
@@ -186,7 +180,7 @@ export const DOCKERD_ONLY_KEYS: Readonly<Record<string, { accepts: (value: unkno
   'pidfile': { accepts: isEmpty, why: 'skiff writes no pid file (systemd tracks the daemon)' },
   'metrics-addr': { accepts: isEmpty, why: 'skiff has no metrics endpoint' },
   'features': { accepts: isEmpty, why: 'skiff has no feature switches' },
-  'cluster-store-opts': { accepts: isEmpty, why: 'skiff has no cluster store support yet' },
+  'cluster-store-opts': { accepts: isEmpty, why: 'the cluster store takes no options (no TLS to etcd yet)' },
 };
 
 function isEmpty(value: unknown): boolean {

@@ -57,6 +57,14 @@ async function electDefaultBridgeSubnet(config: DaemonConfig): Promise<{ subnet:
   }
 }
 
+/** dockerd's --cluster-store / --cluster-advertise pair: both or neither. */
+function clusterOptions(config: DaemonConfig): { url: string; advertise: string } | undefined {
+  if (config.clusterStore === '' && config.clusterAdvertise === '') return undefined;
+  if (config.clusterStore === '') throw new ConfigError('--cluster-advertise must be accompanied by --cluster-store configuration');
+  if (config.clusterAdvertise === '') throw new ConfigError('--cluster-store needs --cluster-advertise: the address (or interface) other hosts send this host\'s VXLAN traffic to');
+  return { url: config.clusterStore, advertise: config.clusterAdvertise };
+}
+
 /** The configuration in force, shared with the closures given to the engine and the routes. */
 interface LiveConfig {
   config: DaemonConfig;
@@ -90,7 +98,9 @@ export class Daemon {
     const log = (message: string) => logger.warn(message);
     const live: LiveConfig = { config };
     const bridge = await defaultBridgeAddressing(config);
+    const cluster = clusterOptions(config);
     const engine = await Engine.open({
+      ...(cluster === undefined ? {} : { cluster }),
       dataRoot: config.dataRoot,
       execRoot: config.execRoot,
       firewallTable: config.firewallTable,

@@ -20,6 +20,7 @@ import { Firewall } from '../firewall/index.js';
 import { BridgeDriver } from '../drivers/bridge.js';
 import { PassthroughDriver } from '../drivers/passthrough.js';
 import { MacvlanDriver } from '../drivers/macvlan.js';
+import { OverlayDriver } from '../drivers/overlay.js';
 import type { NetworkDriver } from '../drivers/driver.js';
 import { macFromIpv4, randomMac } from '../drivers/mac.js';
 import { createNetnsFile, removeNetnsFile } from '../kernel/netns.js';
@@ -40,6 +41,8 @@ import { EventBus } from './events.js';
 import { diagnoseNetwork, type DiagnosisCheck } from './diagnose.js';
 import { forwardingUpstreams, NameService } from './name-service.js';
 import { PublishedPorts } from './published-ports.js';
+import { OverlayCluster, type ClusterHooks, type ClusterOptions } from './overlay-cluster.js';
+import { overlayNetworkOf, planOverlayCreate } from './overlay-network.js';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -53,6 +56,8 @@ export interface EngineOptions {
   defaultAddressPools?: () => readonly AddressPoolSpec[];
   /** dockerd --ip-forward: whether the daemon turns on the host's IPv4 forwarding (default true). */
   ipForward?: boolean;
+  /** dockerd --cluster-store / --cluster-advertise: overlay networks through etcd. */
+  cluster?: ClusterOptions;
   log?: (message: string) => void;
 }
 
@@ -93,8 +98,11 @@ export class Engine {
   private readonly drivers: Record<DriverName, NetworkDriver>;
   private readonly names: NameService;
   private readonly ports: PublishedPorts;
+  private readonly overlay: OverlayDriver;
+  private cluster: OverlayCluster | undefined;
 
-  private constructor(options: EngineOptions) {
+  private constructor(options: EngineOptions, cluster: OverlayCluster | undefined) {
+    this.cluster = cluster;
     this.store = new Store(options.dataRoot);
     this.firewall = new Firewall(options.firewallTable ?? 'skiff');
     this.netnsDir = join(options.execRoot, 'netns');
@@ -108,13 +116,16 @@ export class Engine {
     this.ports = new PublishedPorts(this.firewall, options.defaultBridge?.hostBindingIpv4 ?? '0.0.0.0');
     const bridge = new BridgeDriver();
     const passthrough = new PassthroughDriver();
-    // ipvlan and overlay are refused at planning (network-plan.ts); nothing reaches their slots.
-    this.drivers = { bridge, host: passthrough, null: passthrough, macvlan: new MacvlanDriver(), ipvlan: passthrough, overlay: passthrough };
+    this.overlay = new OverlayDriver(() => this.cluster?.underlay, this.log);
+    // ipvlan is refused at planning (network-plan.ts); nothing reaches its slot.
+    this.drivers = { bridge, host: passthrough, null: passthrough, macvlan: new MacvlanDriver(), ipvlan: passthrough, overlay: this.overlay };
   }
 
   /** Opens the store, reconciles the kernel with it, makes the predefined networks and gives the embedded DNS every endpoint. */
   static async open(options: EngineOptions): Promise<Engine> {
-    const engine = new Engine(options);
+    // etcd and the underlay first: if either is missing, the daemon stops before changing anything.
+    const cluster = options.cluster === undefined ? undefined : await OverlayCluster.connect(options.cluster);
+    const engine = new Engine(options, cluster);
     if (options.ipForward !== false) await setSysctl('net.ipv4.ip_forward', '1');
     engine.loadFromStore();
     await reconcile(engine.reconcileContext());
@@ -122,10 +133,12 @@ export class Engine {
     await engine.firewall.applyWhole();
     await engine.ensurePredefinedNetworks(options.defaultBridge ?? {});
     await engine.restoreNames();
+    if (cluster !== undefined) await engine.joinCluster(cluster);
     return engine;
   }
 
   async close(): Promise<void> {
+    await this.cluster?.close(this.log);
     await this.names.close();
     this.ports.close();
     this.store.close();
@@ -193,6 +206,7 @@ export class Engine {
     return this.mutex.run(async () => {
       // Read at each create: a VPN or LAN may have come up since the last one.
       const hostSubnets = await readHostNetworks();
+      if (request.driver === 'overlay' && this.cluster !== undefined) return this.createOverlayNetwork(this.cluster, request, hostSubnets);
       const network = planNetwork(request, { id: newId(), created: timestampNow(), existing: this.listNetworks(), hostSubnets, defaultPools: this.defaultAddressPools() });
       for (const pool of network.ipam.pools.filter((planned) => planned.userConfigured)) {
         const shadowed = hostOverlaps(pool.subnet, hostSubnets);
@@ -212,6 +226,7 @@ export class Engine {
       if (this.endpointsOfNetwork(network.id).length > 0) {
         throw new SkiffError('forbidden', `error while removing network: network ${network.name} id ${network.id} has active endpoints`);
       }
+      if (network.driver === 'overlay') await this.removeGlobalNetwork(network);
       await this.uninstallNetwork(network);
     });
   }
@@ -222,6 +237,8 @@ export class Engine {
       const removed: string[] = [];
       for (const network of this.listNetworks()) {
         if ((PREDEFINED_NETWORKS as readonly string[]).includes(network.name)) continue;
+        // Global networks belong to the cluster: removed by name only (docker network rm).
+        if (network.scope === 'global') continue;
         if (this.endpointsOfNetwork(network.id).length > 0 || keep(network)) continue;
         await this.uninstallNetwork(network);
         removed.push(network.name);
@@ -333,12 +350,15 @@ export class Engine {
       }
       const limit = this.drivers[network.driver].maxEndpoints;
       if (limit !== undefined) checkEndpointLimit(network, this.endpointsOfNetwork(network.id).length, limit);
-      const endpoint = this.allocateEndpoint(network, sandbox, existing, request);
+      const endpoint = network.driver === 'overlay'
+        ? await this.publishOverlayEndpoint(network, sandbox, existing, request)
+        : this.allocateEndpoint(network, sandbox, existing, request);
       const routed = existing.some((other) => this.carriesDefaultRoute(other));
       try {
         await this.drivers[network.driver].join(network, endpoint, sandbox, { defaultGateways: routed ? [] : this.gatewaysFor(network, endpoint) });
       } catch (error) {
         this.releaseEndpoint(endpoint);
+        await this.unpublishOverlayEndpoint(network, endpoint);
         throw error;
       }
       try {
@@ -473,6 +493,7 @@ export class Engine {
     this.store.setEndpointState(endpoint.id, 'removing');
     if (network !== undefined && home !== undefined) await this.drivers[network.driver].leave(network, endpoint, home);
     this.releaseEndpoint(endpoint);
+    if (network !== undefined) await this.unpublishOverlayEndpoint(network, endpoint);
     await this.names.endpointLeft(endpoint, sandbox, sandbox === undefined ? [] : this.attachments(sandbox.id));
     if (network !== undefined) this.events.emit('network', 'disconnect', network.id, { container: endpoint.containerId, name: network.name, type: network.driver });
   }
@@ -485,6 +506,103 @@ export class Engine {
   /** Re-renders the whole table from what the firewall holds (repairs what was changed behind skiff's back). */
   applyWholeFirewall(): Promise<void> {
     return this.mutex.run(() => this.firewall.applyWhole());
+  }
+
+  // ---- the cluster (overlay networks)
+
+  /** Records the network in etcd (subnet and VNI chosen cluster-wide), then builds it here; other hosts build it from their watch. */
+  private async createOverlayNetwork(cluster: OverlayCluster, request: NetworkCreateRequest, hostSubnets: readonly string[]): Promise<Network> {
+    const record = await cluster.createNetwork(planOverlayCreate(request, newId(), this.listNetworks(), hostSubnets));
+    const network = overlayNetworkOf(record, cluster.underlay.mtu);
+    try {
+      await this.installNetwork(network);
+    } catch (error) {
+      await cluster.removeNetwork(record.id).catch((undoError: unknown) => this.log(`undo of network ${record.name} in the cluster store failed: ${String(undoError)}`));
+      throw error;
+    }
+    return network;
+  }
+
+  /** Removes a global network from etcd, refused while any host has an endpoint on it. */
+  private async removeGlobalNetwork(network: Network): Promise<void> {
+    if (this.cluster === undefined) throw new SkiffError('unavailable', `network ${network.name} is an overlay network: removing it needs the cluster store (--cluster-store)`);
+    try {
+      await this.cluster.removeNetwork(network.id);
+    } catch (error) {
+      if (error instanceof SkiffError && error.kind === 'notFound') return; // already gone from the cluster: finish here
+      if (error instanceof SkiffError && error.kind === 'conflict') throw new SkiffError('forbidden', error.message);
+      throw error;
+    }
+  }
+
+  /** An endpoint on a global network: its address allocated and the endpoint published in one etcd transaction, before any plumbing. */
+  private async publishOverlayEndpoint(network: Network, sandbox: Sandbox, existing: Endpoint[], request: JoinRequest): Promise<Endpoint> {
+    if (this.cluster === undefined) throw new SkiffError('unavailable', `network ${network.name} is an overlay network: the daemon needs --cluster-store and --cluster-advertise for it`);
+    if (request.ipv6 !== undefined && request.ipv6 !== '') throw invalid(`network ${network.name} has no IPv6 subnet: --ip6 is not supported on overlay networks`);
+    const id = newId();
+    const containerId = request.containerId ?? sandbox.containerId;
+    const record = await this.cluster.addEndpoint({
+      id, networkId: network.id, containerId, containerName: request.name, aliases: request.aliases ?? [],
+      ...(request.ipv4 === undefined || request.ipv4 === '' ? {} : { ipv4: request.ipv4 }),
+      macOf: (ipv4) => request.macAddress ?? macFromIpv4(ipv4),
+    });
+    const prefix = Number(network.ipam.pools[0]?.subnet.split('/')[1]);
+    const endpoint: Endpoint = {
+      id, name: request.name, networkId: network.id, sandboxId: sandbox.id,
+      ifName: nextInterfaceName(existing.map((other) => other.ifName)), hostIfName: `veth${id.slice(0, 7)}`,
+      macAddress: record.mac, ipv4: { family: 4, address: record.ipv4, prefix }, aliases: request.aliases ?? [], containerId,
+    };
+    try {
+      this.store.putEndpoint(endpoint, 'pending');
+    } catch (error) {
+      await this.unpublishOverlayEndpoint(network, endpoint);
+      throw error;
+    }
+    this.endpointsById.set(endpoint.id, endpoint);
+    return endpoint;
+  }
+
+  /** Takes an endpoint off the cluster and frees its address; etcd out of reach is logged (the lease still ends it if the daemon goes). */
+  private async unpublishOverlayEndpoint(network: Network, endpoint: Endpoint): Promise<void> {
+    if (network.driver !== 'overlay' || this.cluster === undefined || endpoint.ipv4 === undefined) return;
+    await this.cluster.removeEndpoint({ id: endpoint.id, networkId: network.id, ipv4: endpoint.ipv4.address })
+      .catch((error: unknown) => this.log(`cluster: unpublishing endpoint ${endpoint.id} of network ${network.name}: ${String(error)}`));
+  }
+
+  /** Joins the cluster, publishes this host's endpoints again, and takes every global network from the watch. */
+  private async joinCluster(cluster: OverlayCluster): Promise<void> {
+    const hooks: ClusterHooks = {
+      networkAppeared: (record) => this.mutex.run(async () => {
+        if (this.networksById.has(record.id)) return;
+        await this.installNetwork(overlayNetworkOf(record, cluster.underlay.mtu));
+        cluster.resyncPeers(hooks);
+      }),
+      networkVanished: (networkId) => this.mutex.run(async () => {
+        const network = this.networksById.get(networkId);
+        if (network === undefined) return;
+        const attached = this.endpointsOfNetwork(networkId);
+        if (attached.length > 0) {
+          this.log(`cluster: network ${network.name} was removed from the cluster but containers here are still on it (${attached.map((endpoint) => endpoint.name).join(', ')}): kept until they leave`);
+          return;
+        }
+        await this.uninstallNetwork(network);
+      }),
+      remoteNameUpserted: (name) => this.names.remoteEndpointUpserted(name),
+      remoteNameRemoved: (endpointId) => this.names.remoteEndpointRemoved(endpointId),
+      builtNetworkIds: () => new Set(this.listNetworks().filter((network) => network.driver === 'overlay').map((network) => network.id)),
+      log: this.log,
+    };
+    const local = this.listNetworks().filter((network) => network.driver === 'overlay').flatMap((network) => this.endpointsOfNetwork(network.id))
+      .flatMap((endpoint) => (endpoint.ipv4 === undefined ? [] : [{
+        id: endpoint.id, networkId: endpoint.networkId, nodeId: this.daemonId, vtep: cluster.underlay.address, containerId: endpoint.containerId,
+        containerName: endpoint.name, aliases: endpoint.aliases, mac: endpoint.macAddress, ipv4: endpoint.ipv4.address,
+      }]));
+    await cluster.start(this.daemonId, local, this.overlay, hooks);
+    // Global networks removed while this daemon was away.
+    const known = new Set(cluster.knownNetworks().map((record) => record.id));
+    for (const network of this.listNetworks().filter((candidate) => candidate.driver === 'overlay' && !known.has(candidate.id))) {
+      await hooks.networkVanished(network.id).catch((error: unknown) => this.log(`cluster: removing network ${network.name}: ${String(error)}`));
+    }
   }
 
   // ---- restart

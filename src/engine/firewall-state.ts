@@ -3,7 +3,7 @@ import type { FirewallNetwork, FirewallPort, FirewallState } from '../firewall/i
 import type { Network } from '../model/network.js';
 
 export function firewallNetworkOf(network: Network): FirewallNetwork | undefined {
-  if (network.driver !== 'bridge' || network.bridge === undefined) return undefined;
+  if ((network.driver !== 'bridge' && network.driver !== 'overlay') || network.bridge === undefined) return undefined;
   const subnets = network.ipam.pools.map((pool) => pool.subnet);
   return {
     id: network.id,

@@ -11,7 +11,18 @@ import { familyOf, familyOfCidr } from '../model/address.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
 
 export function hasEmbeddedDns(network: Network): boolean {
-  return network.driver === 'bridge' && network.bridge !== undefined && !network.bridge.isDefaultBridge;
+  return (network.driver === 'bridge' || network.driver === 'overlay') && network.bridge !== undefined && !network.bridge.isDefaultBridge;
+}
+
+/** A container on an overlay network that runs on another host, as the cluster publishes it. */
+export interface RemoteName {
+  endpointId: string;
+  networkId: string;
+  networkName: string;
+  containerId: string;
+  containerName: string;
+  aliases: string[];
+  ipv4: string;
 }
 
 function ipv4Gateway(network: Network): string | undefined {
@@ -68,6 +79,15 @@ export class NameService {
   async endpointLeft(endpoint: Endpoint, sandbox: Sandbox | undefined, remaining: Array<{ endpoint: Endpoint; network: Network }>): Promise<void> {
     this.records.remove(endpoint.id);
     if (sandbox !== undefined) await this.pointResolver(sandbox, remaining);
+  }
+
+  /** Another host's container on an overlay network: answered here as a local one would be (names, aliases, PTR). */
+  remoteEndpointUpserted(remote: RemoteName): void {
+    this.records.upsert({ ...remote });
+  }
+
+  remoteEndpointRemoved(endpointId: string): void {
+    this.records.remove(endpointId);
   }
 
   async networkRemoved(networkId: string): Promise<void> {

@@ -67,6 +67,8 @@ export interface DaemonStartOptions {
    * LISTEN_FDS=1 and LISTEN_PID, and the daemon gets -H fd://.
    */
   socketActivation?: boolean;
+  /** Runs the daemon inside this network namespace (a simulated host of a cluster); the docker CLI still reaches it by its socket. */
+  netnsPath?: string;
 }
 
 /**
@@ -114,7 +116,10 @@ export async function startDaemon(options: DaemonStartOptions = {}): Promise<Tes
   rmSync(socketPath, { force: true });
   const child = options.socketActivation === true
     ? spawn('python3', ['-c', SOCKET_ACTIVATE, socketPath, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    : options.netnsPath !== undefined
+      // nsenter execs the daemon in place: the child's pid is the daemon's, so kill() signals it.
+      ? spawn('nsenter', [`--net=${options.netnsPath}`, '--', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });

@@ -121,11 +121,12 @@ describe('daemon configuration: what skiff cannot honour is refused, never ignor
     const config = merge({ 'iptables': true, 'ipv6': false, 'default-runtime': 'runc', 'userland-proxy': false, 'tls': false, 'cluster-store': '', 'log-driver': 'json-file', 'storage-driver': 'overlay2' });
     assert.equal(config.iptables, true);
     assert.equal(merge({ 'userland-proxy': true }).userlandProxy, true);
+    const clustered = merge({ 'cluster-store': 'etcd://10.0.0.1:2379', 'cluster-advertise': 'eth0:2376' });
+    assert.deepEqual([clustered.clusterStore, clustered.clusterAdvertise], ['etcd://10.0.0.1:2379', 'eth0:2376']);
   });
 
   it('refuses the others, each with its reason', () => {
     refused(() => merge({ iptables: false }), "iptables: iptables=false: skiff's nftables table cannot be turned off yet (it isolates networks and publishes ports)");
-    refused(() => merge({ 'cluster-store': 'etcd://10.0.0.1:2379' }), 'cluster-store: skiff has no cluster store support yet (overlay networks need one)');
     refused(() => merge({ tlsverify: true, tlscert: '/etc/cert.pem' }),
       'tlsverify: skiff listens on unix sockets (and fd:// from systemd) only, without TLS; tlscert: skiff listens on unix sockets (and fd:// from systemd) only, without TLS');
     refused(() => merge({ runtimes: { crun: { path: '/usr/bin/crun' } } }), 'runtimes: skiff runs every container with runc and cannot add runtimes yet (crun)');
