@@ -184,7 +184,7 @@ function ipv4Bytes(address: string): number[] {
 }
 
 /** Where the first question of a raw query ends; -1 when its name is not plain labels (left to dns-packet). */
-function questionEnd(message: Buffer): number {
+export function questionEnd(message: Buffer): number {
   let offset = 12;
   while (offset < message.length) {
     const length = message[offset]!;

@@ -49,6 +49,12 @@ export class DnsRecords {
   private readonly endpointsOfContainer = new Map<string, Map<string, DnsEndpoint>>();
   /** Built on first use per source address; any change drops them all. */
   private readonly askers = new Map<string, Asker | null>();
+  private changes = 0;
+
+  /** Counts the changes so far: whatever was worked out from the records at one count is stale at the next. */
+  get version(): number {
+    return this.changes;
+  }
 
   upsert(endpoint: DnsEndpoint): void {
     const previous = this.endpoints.get(endpoint.endpointId);
@@ -60,6 +66,7 @@ export class DnsRecords {
     this.endpoints.set(copy.endpointId, copy);
     this.index(copy);
     this.askers.clear();
+    this.changes += 1;
   }
 
   remove(endpointId: string): void {
@@ -69,6 +76,7 @@ export class DnsRecords {
     this.unindex(endpoint);
     this.disown(endpoint);
     this.askers.clear();
+    this.changes += 1;
   }
 
   /** Who asks: the container whose address is sourceIp, or undefined for a stranger. */
