@@ -1,10 +1,12 @@
+import { createRequire } from 'node:module';
+// By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
+const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipaddr.js');
 /**
  * The embedded DNS server's data: every endpoint on a network with service
  * discovery, indexed for the per-query lookups (lowercased names in Maps, PTR
  * owner names prepared once), plus "who asks": the container owning a source
  * address. Pure in-memory state; the engine keeps it in step with its store.
  */
-import ipaddr from 'ipaddr.js';
 
 export interface DnsEndpoint {
   endpointId: string;
