@@ -62,6 +62,10 @@ export interface WorldOptions {
   dns?: PerDaemon<string>;
   /** Log every program skiff's daemon runs (for "where the time goes"). */
   traceSkiff?: boolean;
+  /** skiff alone, without dockerd and Podman (dns-profile.ts: profiling skiff's own work). */
+  skiffOnly?: boolean;
+  /** Extra node options for skiff's daemon (e.g. --cpu-prof). */
+  skiffNodeArgs?: string[];
 }
 
 /** Epoch milliseconds, comparable with the daemon's exec log. */
@@ -70,7 +74,10 @@ export function epochMs(): number {
 }
 
 export async function openContainerWorld(script: string, phase: string, options: WorldOptions = {}): Promise<ContainerWorld> {
-  const { scratch, haveDockerd, havePodman, cli, env } = openPhase(`skiff-bench-${phase}-`);
+  const opened = openPhase(`skiff-bench-${phase}-`);
+  const { scratch, cli, env } = opened;
+  const haveDockerd = opened.haveDockerd && options.skiffOnly !== true;
+  const havePodman = opened.havePodman && options.skiffOnly !== true;
   const cgroupParent = `skiff-bench-${phase}-${process.pid}-${Date.now()}`;
   const deferred: Array<() => void | Promise<void>> = [];
   const sides: Side[] = [];
@@ -131,7 +138,7 @@ export async function openContainerWorld(script: string, phase: string, options:
   };
 
   try {
-    const skiffDaemon = await startSkiff({ dir: join(scratch.path, 'skiff'), dns: options.dns?.skiff, execLogPath: options.traceSkiff ? execLogPath : undefined });
+    const skiffDaemon = await startSkiff({ dir: join(scratch.path, 'skiff'), dns: options.dns?.skiff, execLogPath: options.traceSkiff ? execLogPath : undefined, nodeArgs: options.skiffNodeArgs });
     netnsFiles.push(skiffDaemon.netnsPath);
     const skiff = side(skiffDaemon);
     if (options.traceSkiff) skiff.execsBetween = (start, end) => readExecLog(execLogPath).filter((entry) => entry.start >= start && entry.start <= end);

@@ -103,11 +103,13 @@ export interface DaemonDirs {
   dns?: string;
   /** skiff only: a file to which the daemon appends every program it runs, with its time (daemon-exec-log.ts). */
   execLogPath?: string;
+  /** skiff only: node options before the daemon's script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
   /** dockerd only: --cgroup-parent, so the containers' cgroups can be found and removed afterwards. */
   cgroupParent?: string;
 }
 
-export async function startSkiff({ dir, netnsPath, dns, execLogPath }: DaemonDirs): Promise<RunningDaemon> {
+export async function startSkiff({ dir, netnsPath, dns, execLogPath, nodeArgs = [] }: DaemonDirs): Promise<RunningDaemon> {
   mkdirSync(dir, { recursive: true });
   const netns = netnsPath ?? makeNetns(join(dir, 'netns')).path;
   const socketPath = join(dir, 'skiff.sock');
@@ -115,7 +117,7 @@ export async function startSkiff({ dir, netnsPath, dns, execLogPath }: DaemonDir
   const execRoot = join(dir, 'exec');
   const logPath = join(dir, 'skiff.log');
   const tracing = execLogPath === undefined ? [] : ['--import', daemonExecLog];
-  const child = spawnInNetns(netns, process.execPath, [...tracing, skiffBin, 'daemon', '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--dns', dns ?? '127.0.0.1'], logPath,
+  const child = spawnInNetns(netns, process.execPath, [...nodeArgs, ...tracing, skiffBin, 'daemon', '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--dns', dns ?? '127.0.0.1'], logPath,
     execLogPath === undefined ? {} : { SKIFF_BENCH_EXEC_LOG: execLogPath });
   await waitForPing(socketPath, child, logPath, 30_000);
   return { name: 'skiff', socketPath, netnsPath: netns, dataRoot, execRoot, logPath, pid: child.pid ?? 0, stop: stopper(child, 10_000) };

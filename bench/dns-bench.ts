@@ -78,10 +78,10 @@ export function parseDnsperf(text: string): DnsperfRun {
   };
 }
 
-function dnsperf(netns: string, server: string, queryFile: string, seconds: number, outFile: string): Promise<DnsperfRun> {
+export function dnsperf(netns: string, server: string, queryFile: string, seconds: number, outFile: string, extraArgs: readonly string[] = []): Promise<DnsperfRun> {
   return new Promise((resolve, reject) => {
     const out = openSync(outFile, 'w');
-    const child = spawn('nsenter', [`--net=${netns}`, '--', 'dnsperf', '-s', server, '-d', queryFile, '-l', String(seconds), '-v'], { stdio: ['ignore', out, 'pipe'] });
+    const child = spawn('nsenter', [`--net=${netns}`, '--', 'dnsperf', '-s', server, '-d', queryFile, '-l', String(seconds), '-v', ...extraArgs], { stdio: ['ignore', out, 'pipe'] });
     closeSync(out);
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });

@@ -5,12 +5,16 @@
  * summary, SIGTERM/SIGINT stop.
  */
 import { fstatSync, readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { createRequire } from 'node:module';
 import { Daemon } from '../daemon/daemon.js';
 import { installLastResortHandlers } from '../daemon/last-resort.js';
 import { ConfigError, DEFAULT_CONFIG_FILE, mergeConfig, OPTIONS, parseFlag, type ConfigFile, type FlagValue, type OptionSpec } from '../daemon/config.js';
 import { activationFds, listenersFor } from '../daemon/listeners.js';
 import { Logger } from '../daemon/logger.js';
+// By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
+const { Command, Option } = createRequire(import.meta.url)('commander') as typeof import('commander');
+type Command = InstanceType<typeof Command>;
+type Option = InstanceType<typeof Option>;
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 

@@ -1,9 +1,12 @@
 /** `skiff network …`: docker's flags and output, spoken to the daemon over its socket. */
-import { Command } from 'commander';
+import { createRequire } from 'node:module';
 import type { Client } from './client.js';
 import { renderGoTemplate } from './go-template.js';
 import { ipamConfigFromFlags, keyValueMap } from './network-create-args.js';
 import { renderFormatted, renderTable } from './table.js';
+// By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
+const { Command } = createRequire(import.meta.url)('commander') as typeof import('commander');
+type Command = InstanceType<typeof Command>;
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 

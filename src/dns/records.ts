@@ -1,10 +1,12 @@
+import { createRequire } from 'node:module';
+// By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
+const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipaddr.js');
 /**
  * The embedded DNS server's data: every endpoint on a network with service
  * discovery, indexed for the per-query lookups (lowercased names in Maps, PTR
  * owner names prepared once), plus "who asks": the container owning a source
  * address. Pure in-memory state; the engine keeps it in step with its store.
  */
-import ipaddr from 'ipaddr.js';
 
 export interface DnsEndpoint {
   endpointId: string;
@@ -49,6 +51,12 @@ export class DnsRecords {
   private readonly endpointsOfContainer = new Map<string, Map<string, DnsEndpoint>>();
   /** Built on first use per source address; any change drops them all. */
   private readonly askers = new Map<string, Asker | null>();
+  private changes = 0;
+
+  /** Counts the changes so far: whatever was worked out from the records at one count is stale at the next. */
+  get version(): number {
+    return this.changes;
+  }
 
   upsert(endpoint: DnsEndpoint): void {
     const previous = this.endpoints.get(endpoint.endpointId);
@@ -60,6 +68,7 @@ export class DnsRecords {
     this.endpoints.set(copy.endpointId, copy);
     this.index(copy);
     this.askers.clear();
+    this.changes += 1;
   }
 
   remove(endpointId: string): void {
@@ -69,6 +78,7 @@ export class DnsRecords {
     this.unindex(endpoint);
     this.disown(endpoint);
     this.askers.clear();
+    this.changes += 1;
   }
 
   /** Who asks: the container whose address is sourceIp, or undefined for a stranger. */

@@ -7,14 +7,18 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import ipaddr from 'ipaddr.js';
-import dnsPacket from 'dns-packet';
+import { createRequire } from 'node:module';
 import type { Packet } from 'dns-packet';
 import { SkiffError } from '../errors.js';
 import { DnsRecords } from './records.js';
-import { MAX_TCP_SIZE, RCODE, answerQuery, encodeResponse, encodeWithin, errorReply, maxUdpSize, parseQuery } from './answer.js';
+import { MAX_TCP_SIZE, RCODE, answerQuery, encodeResponse, encodeWithin, errorReply, maxUdpSize, parseQuery, questionEnd } from './answer.js';
+import { AnswerCache } from './answer-cache.js';
 import { forwardQuery, parseUpstream, type Upstream } from './forward.js';
 import { FrameReader, frame } from './framing.js';
+// By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
+const require = createRequire(import.meta.url);
+const ipaddr = require('ipaddr.js') as typeof import('ipaddr.js');
+const dnsPacket = require('dns-packet') as typeof import('dns-packet');
 
 /**
  * A container's own loopback upstream (--dns 127.0.0.1) is on the container's
@@ -73,6 +77,7 @@ export class DnsServer {
   private readonly listeners = new Map<string, Listener>();
   private inFlight = 0;
   private rotation = 0;
+  private readonly answers = new AnswerCache();
 
   constructor(options: DnsServerOptions) {
     this.records = options.records;
@@ -132,19 +137,10 @@ export class DnsServer {
   }
 
   private serveDatagram(udp: dgram.Socket, message: Buffer, remote: dgram.RemoteInfo): void {
-    const send = (reply: Buffer | undefined): void => {
-      if (reply === undefined) return;
-      try {
-        // No callback: a send failure is an 'error' event, reported by onError.
-        udp.send(reply, remote.port, remote.address);
-      } catch {
-        // The listener closed while the answer was on its way upstream: nobody to answer on.
-      }
-    };
     try {
       const reply = this.handle(message, remote.address, 'udp');
-      if (reply instanceof Promise) reply.then(send, (error: Error) => this.onError(error));
-      else send(reply);
+      if (reply instanceof Promise) reply.then((later) => sendDatagram(udp, later, remote), (error: Error) => this.onError(error));
+      else sendDatagram(udp, reply, remote);
     } catch (error) {
       this.onError(error as Error);
     }
@@ -173,17 +169,32 @@ export class DnsServer {
     });
   }
 
-  /** The reply to one message: at once when decided here, later when forwarded, undefined for no reply. */
+  /**
+   * The reply to one message: at once when decided here, later when
+   * forwarded, undefined for no reply. A question this asker asked before
+   * (same bytes but the id) while the records stayed the same gets the bytes
+   * answered then, with its own id and address order.
+   */
   private handle(message: Buffer, sourceIp: string, transport: Transport): Buffer | Promise<Buffer> | undefined {
+    this.rotation = (this.rotation + 1) % 0x40000000;
+    const key = AnswerCache.keyOf(message, sourceIp, transport);
+    const version = this.records.version;
+    if (key !== undefined) {
+      const cached = this.answers.reply(key, version, message.readUInt16BE(0), this.rotation);
+      if (cached !== undefined) return cached;
+    }
     const parsed = parseQuery(message);
     if ('ignore' in parsed) return undefined;
     if ('reply' in parsed) return parsed.reply;
     const { query } = parsed;
     const asker = this.records.askerOf(sourceIp);
-    this.rotation = (this.rotation + 1) % 0x40000000;
     const decision = answerQuery(query, asker, this.records, this.rotation);
     const maxSize = transport === 'udp' ? maxUdpSize(query) : MAX_TCP_SIZE;
-    if (!decision.forward) return encodeResponse(message, decision.response, maxSize, transport === 'udp');
+    if (!decision.forward) {
+      const reply = encodeResponse(message, decision.response, maxSize, transport === 'udp');
+      if (key !== undefined) this.answers.store(key, version, reply, questionEnd(message));
+      return reply;
+    }
     const upstreams = asker?.upstreams === undefined ? this.upstreams : reachedThroughContainer(parseUpstreams(asker.upstreams), sourceIp);
     return this.forward(message, query, upstreams, transport, maxSize);
   }
@@ -200,6 +211,16 @@ export class DnsServer {
     } finally {
       this.inFlight -= 1;
     }
+  }
+}
+
+function sendDatagram(udp: dgram.Socket, reply: Buffer | undefined, remote: dgram.RemoteInfo): void {
+  if (reply === undefined) return;
+  try {
+    // No callback: a send failure is an 'error' event, reported by onError.
+    udp.send(reply, remote.port, remote.address);
+  } catch {
+    // The listener closed while the answer was on its way upstream: nobody to answer on.
   }
 }
 

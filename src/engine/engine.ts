@@ -28,6 +28,7 @@ import { setSysctl } from '../kernel/sysctl.js';
 import { readHostNetworks } from '../kernel/host-networks.js';
 import { Store } from '../store/store.js';
 import { familyOf, type InterfaceAddress, type IpFamily } from '../model/address.js';
+import { EndpointIndex } from './endpoint-index.js';
 import { newId, shortId, timestampNow } from '../model/ids.js';
 import type { DriverName, Endpoint, Network, PortBinding, PortRequest, Sandbox } from '../model/network.js';
 import { DEFAULT_MTU, PREDEFINED_NETWORKS } from '../model/options.js';
@@ -92,7 +93,7 @@ export class Engine {
   private readonly defaultAddressPools: () => readonly AddressPoolSpec[];
   private readonly mutex = new Mutex();
   private readonly networksById = new Map<string, Network>();
-  private readonly endpointsById = new Map<string, Endpoint>();
+  private readonly endpointsById = new EndpointIndex();
   private readonly sandboxesById = new Map<string, Sandbox>();
   private readonly allocators = new Map<string, NetworkAllocators>();
   private readonly drivers: Record<DriverName, NetworkDriver>;
@@ -169,11 +170,11 @@ export class Engine {
   }
 
   endpointsOfNetwork(networkId: string): Endpoint[] {
-    return [...this.endpointsById.values()].filter((endpoint) => endpoint.networkId === networkId);
+    return this.endpointsById.ofNetwork(networkId);
   }
 
   endpointsOfSandbox(sandboxId: string): Endpoint[] {
-    return [...this.endpointsById.values()].filter((endpoint) => endpoint.sandboxId === sandboxId);
+    return this.endpointsById.ofSandbox(sandboxId);
   }
 
   /** A sandbox's endpoints with their networks, in the order they joined. */

@@ -1,12 +1,14 @@
+import { createRequire } from 'node:module';
 /**
  * Addresses and CIDRs as bigints, so IPv4 and IPv6 share every computation.
  * Parsing follows Go's net.ParseIP / net.ParseCIDR (what Docker uses): dotted
  * quads only, no zone ids, host bits allowed in a CIDR and masked off.
  */
-import ipaddr from 'ipaddr.js';
 import { invalid } from '../errors.js';
 
 import type { IpFamily } from '../model/address.js';
+// By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
+const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipaddr.js');
 
 export type { IpFamily };
 

@@ -1,9 +1,11 @@
+import { createRequire } from 'node:module';
+// By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
+const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipaddr.js');
 /**
  * Addresses as the model holds them: parsed once where they enter (the API,
  * the store's older rows), then passed around as values that know their
  * family, instead of strings split on '/' and tested for ':' everywhere.
  */
-import ipaddr from 'ipaddr.js';
 
 export type IpFamily = 4 | 6;
 

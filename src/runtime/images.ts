@@ -49,6 +49,13 @@ function asBuffer(chunk: unknown): Buffer {
 
 export class ImageStore {
   private readonly imagesDir: string;
+  /**
+   * The images as last read from disk. `ps` and `inspect` resolve each
+   * container's image, so reading the directory per call made `ps` do a
+   * readdir and a file read per image for every container; only this store
+   * writes there, and each of its writes drops this.
+   */
+  private listed: Image[] | undefined;
 
   constructor(dataRoot: string) {
     this.imagesDir = join(dataRoot, 'images');
@@ -97,6 +104,7 @@ export class ImageStore {
         };
         writeFileSync(join(staging, 'image.json'), JSON.stringify(stored, null, 2));
         renameSync(staging, imageDir);
+        this.listed = undefined;
       }
       if (options.repoTag !== undefined && options.repoTag !== '') this.tag(`sha256:${hex}`, options.repoTag);
       return this.resolve(`sha256:${hex}`);
@@ -106,10 +114,11 @@ export class ImageStore {
   }
 
   list(): Image[] {
-    return readdirSync(this.imagesDir)
+    this.listed ??= readdirSync(this.imagesDir)
       .filter((name) => /^[0-9a-f]{64}$/.test(name) && existsSync(join(this.imagesDir, name, 'image.json')))
       .map((hex) => this.load(hex))
       .sort((a, b) => b.created.localeCompare(a.created));
+    return [...this.listed];
   }
 
   /** name[:tag], `sha256:<hex>`, full or short hex id; Docker's wording when nothing matches. */
@@ -153,6 +162,7 @@ export class ImageStore {
     }
     const lines = image.repoTags.map((tag) => `Untagged: ${tag}`);
     rmSync(join(this.imagesDir, image.id.slice(7)), { recursive: true, force: true });
+    this.listed = undefined;
     return [...lines, `Deleted: ${image.id}`];
   }
 
@@ -166,5 +176,6 @@ export class ImageStore {
     const file = join(this.imagesDir, image.id.slice(7), 'image.json');
     writeFileSync(`${file}.tmp`, JSON.stringify(stored, null, 2));
     renameSync(`${file}.tmp`, file);
+    this.listed = undefined;
   }
 }

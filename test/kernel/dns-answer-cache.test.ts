@@ -1,0 +1,127 @@
+/**
+ * The embedded DNS server's answers kept as bytes (dns/answer-cache.ts):
+ * asked again, a question gets the answer of the records as they are now,
+ * with its own id and address order, and only for the container that asked.
+ * The server listens on the world's loopback; "containers" are source
+ * addresses on it (127.0.0.2 and 127.0.0.3 are known, 127.0.0.9 is not).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import dnsPacket from 'dns-packet';
+import type { Packet } from 'dns-packet';
+import { assertInWorld } from '../helpers/world.js';
+import { DnsRecords, type DnsEndpoint } from '../../src/dns/records.js';
+import { DnsServer } from '../../src/dns/server.js';
+
+assertInWorld();
+
+const LISTEN = '127.0.0.1';
+
+function endpoint(name: string, ipv4: string, networkId: string, extra: Partial<DnsEndpoint> = {}): DnsEndpoint {
+  return {
+    endpointId: `ep-${name}-${networkId}`, networkId, networkName: networkId, containerId: Buffer.from(name).toString('hex').padEnd(64, '0'),
+    containerName: name, aliases: [], ipv4, ...extra,
+  };
+}
+
+function query(id: number, name: string): Buffer {
+  return dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] });
+}
+
+/** One UDP question from source address `from`; the decoded answer. */
+function askUdp(from: string, id: number, name: string): Promise<Packet> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket('udp4');
+    const timer = setTimeout(() => { socket.close(); reject(new Error(`no answer to ${name} from ${from}`)); }, 3_000);
+    socket.on('message', (message) => { clearTimeout(timer); socket.close(); resolve(dnsPacket.decode(message)); });
+    socket.bind(0, from, () => socket.send(query(id, name), 53, LISTEN));
+  });
+}
+
+/** The same over TCP. */
+function askTcp(from: string, id: number, name: string): Promise<Packet> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: LISTEN, port: 53, localAddress: from });
+    let pending = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      if (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+        socket.destroy();
+        resolve(dnsPacket.decode(pending.subarray(2, 2 + pending.readUInt16BE(0))));
+      }
+    });
+    socket.on('error', reject);
+    const message = query(id, name);
+    const length = Buffer.alloc(2);
+    length.writeUInt16BE(message.length);
+    socket.write(Buffer.concat([length, message]));
+  });
+}
+
+const rcodeOf = (answer: Packet): number => (answer.flags ?? 0) & 0x0f;
+const SERVFAIL = 2;
+const addressesOf = (answer: Packet): string[] => (answer.answers ?? []).map((record) => (record as { data: string }).data);
+
+describe('embedded DNS: answers asked again', () => {
+  const records = new DnsRecords();
+  const server = new DnsServer({ records, upstreams: [], timeoutMs: 300 });
+
+  before(async () => {
+    records.upsert(endpoint('client', '127.0.0.2', 'front'));
+    records.upsert(endpoint('web', '10.1.0.5', 'front', { aliases: ['app'] }));
+    records.upsert(endpoint('other', '127.0.0.3', 'back'));
+    await server.addListener('front', LISTEN);
+  });
+
+  after(async () => {
+    await server.close();
+  });
+
+  it('answers each asking with its own id and the same records', async () => {
+    for (const id of [1, 2, 0xfffe]) {
+      const answer = await askUdp('127.0.0.2', id, 'web');
+      assert.equal(answer.id, id);
+      assert.deepEqual(addressesOf(answer), ['10.1.0.5']);
+    }
+    const overTcp = await askTcp('127.0.0.2', 77, 'web');
+    assert.equal(overTcp.id, 77);
+    assert.deepEqual(addressesOf(overTcp), ['10.1.0.5']);
+  });
+
+  it('answers from the records as they are now: a moved address, a second holder, a removed name', async () => {
+    assert.deepEqual(addressesOf(await askUdp('127.0.0.2', 10, 'app')), ['10.1.0.5']);
+    records.upsert(endpoint('web', '10.1.0.6', 'front', { aliases: ['app'] }));
+    assert.deepEqual(addressesOf(await askUdp('127.0.0.2', 11, 'app')), ['10.1.0.6'], 'the new address, not the kept one');
+    records.upsert(endpoint('web2', '10.1.0.7', 'front', { aliases: ['app'] }));
+    assert.deepEqual(addressesOf(await askUdp('127.0.0.2', 12, 'app')).sort(), ['10.1.0.6', '10.1.0.7']);
+    records.remove('ep-web-front');
+    records.remove('ep-web2-front');
+    const gone = await askUdp('127.0.0.2', 13, 'app');
+    assert.equal(rcodeOf(gone), SERVFAIL, 'an unknown name is forwarded, and with no upstream fails');
+    assert.deepEqual(addressesOf(gone), []);
+  });
+
+  it('gives answers with several addresses an order of their own, over every address', async () => {
+    records.upsert(endpoint('a1', '10.1.0.21', 'front', { aliases: ['pool'] }));
+    records.upsert(endpoint('a2', '10.1.0.22', 'front', { aliases: ['pool'] }));
+    records.upsert(endpoint('a3', '10.1.0.23', 'front', { aliases: ['pool'] }));
+    const firsts = new Set<string>();
+    for (let id = 100; id < 106; id++) {
+      const addresses = addressesOf(await askUdp('127.0.0.2', id, 'pool'));
+      assert.deepEqual([...addresses].sort(), ['10.1.0.21', '10.1.0.22', '10.1.0.23']);
+      firsts.add(addresses[0]!);
+    }
+    assert.equal(firsts.size, 3, 'consecutive answers start with each address in turn');
+  });
+
+  it('answers another asker for itself: a container on another network, a stranger', async () => {
+    assert.deepEqual(addressesOf(await askUdp('127.0.0.2', 20, 'client')), ['127.0.0.2']);
+    const elsewhere = await askUdp('127.0.0.3', 21, 'client');
+    assert.equal(rcodeOf(elsewhere), SERVFAIL, 'not on its network: forwarded');
+    const stranger = await askUdp('127.0.0.9', 22, 'client');
+    assert.equal(rcodeOf(stranger), SERVFAIL);
+    assert.deepEqual(addressesOf(await askUdp('127.0.0.2', 23, 'client')), ['127.0.0.2']);
+  });
+});
