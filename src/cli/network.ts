@@ -4,6 +4,7 @@ import type { Client } from './client.js';
 import { renderGoTemplate } from './go-template.js';
 import { ipamConfigFromFlags, keyValueMap } from './network-create-args.js';
 import { renderFormatted, renderTable } from './table.js';
+import { traceCommand } from './trace.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -133,6 +134,8 @@ export function networkCommand(client: () => Client, out: (text: string) => void
       const failed = checks.filter((check) => !check.ok).length;
       if (failed > 0) throw new Error(`${failed} of ${checks.length} checks failed: a daemon restart reconciles the kernel with the store`);
     });
+
+  network.addCommand(traceCommand(client, out));
 
   return network;
 }

@@ -12,6 +12,8 @@ import { addSystemRoutes } from '../api/routes/system.js';
 import { addContainerRoutes } from '../api/routes/containers.js';
 import { addImageRoutes } from '../api/routes/images.js';
 import { addEventRoutes } from '../api/routes/events.js';
+import { addTraceRoutes } from '../api/routes/trace.js';
+import { Tracer } from '../trace/tracer.js';
 import { Containers } from '../containers/controller.js';
 import { ContainerRuntime } from '../runtime/containers.js';
 import { ImageStore } from '../runtime/images.js';
@@ -125,6 +127,7 @@ export class Daemon {
     addNetworkRoutes(router, engine);
     addImageRoutes(router, images);
     addEventRoutes(router, engine.events);
+    addTraceRoutes(router, new Tracer(engine, containers));
     const upgrade = addContainerRoutes(router, containers, log);
     const servers: Server[] = [];
     for (const listener of listeners) {
