@@ -53,7 +53,7 @@ export class Tracer {
   async trace(asked: TraceRequest): Promise<TraceReport> {
     const request = checkTraceRequest(asked);
     const source = await this.locate(request.source);
-    const destination = await this.locate(request.destination);
+    const destination = await this.locate(request.destination, source);
     if (source.kind === 'address' && destination.kind !== 'host') {
       throw invalid(`a source outside skiff (${source.address}) can only be traced to the host's published ports: give a host address and --port`);
     }
@@ -73,13 +73,18 @@ export class Tracer {
 
   // ---- who is who
 
-  private async locate(reference: string): Promise<Party> {
+  /** A container, `host` or an address; for a destination, also a name the source's embedded DNS answers (an alias). */
+  private async locate(reference: string, asker?: Party): Promise<Party> {
     if (reference === 'host') return { kind: 'host', reference };
     const record = this.findContainer(reference);
     if (record !== undefined) return this.containerParty(reference, record);
     const family = familyOf(reference);
     if (family === 6) throw invalid(`the trace probes IPv4 only: ${reference}`);
-    if (family === undefined) throw notFound(`No such container, host or address: ${reference}`);
+    if (family === undefined) {
+      const answered = asker === undefined ? undefined : this.nameFacts(asker, { kind: 'host', reference }, reference, true)?.answer?.[0];
+      if (answered === undefined) throw notFound(`No such container, host or address: ${reference}`);
+      return this.locate(answered);
+    }
     const endpoint = this.engine.listSandboxes().flatMap((sandbox) => this.engine.endpointsOfSandbox(sandbox.id)).find((candidate) => candidate.ipv4?.address === reference);
     const owner = endpoint === undefined || endpoint.containerId === '' ? undefined : this.findContainer(endpoint.containerId);
     if (owner !== undefined) return this.containerParty(reference, owner);
@@ -114,8 +119,8 @@ export class Tracer {
 
   // ---- facts
 
-  private nameFacts(source: Party, destination: Party, name: string): TraceFacts['name'] {
-    if (source.kind !== 'container' || destination.kind !== 'container' || familyOf(name) !== undefined) return undefined;
+  private nameFacts(source: Party, destination: Party, name: string, anyDestination = false): TraceFacts['name'] {
+    if (source.kind !== 'container' || (destination.kind !== 'container' && !anyDestination) || familyOf(name) !== undefined) return undefined;
     const askedFrom = source.attachments.find((attachment) => attachment.dns && attachment.address !== undefined)?.address;
     return { name, askedFrom, answer: askedFrom === undefined ? undefined : this.engine.answerNameFor(askedFrom, name) };
   }
