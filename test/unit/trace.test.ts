@@ -139,3 +139,14 @@ test('names: answered; the default bridge has no DNS; no shared network; each wi
   assert.match(text, /^trace alpine1 -> alpine2 \(icmp echo\)\n/);
   assert.match(text, /result: reachable/);
 });
+
+test('--ui: loopback by default and unless --ui-remote; bad values refused with the reason', async () => {
+  const { parseUiAddress } = await import('../../src/ui/address.js');
+  assert.deepEqual(parseUiAddress('8080', false), { host: '127.0.0.1', port: 8080 });
+  assert.deepEqual(parseUiAddress('127.0.0.2:8080', false), { host: '127.0.0.2', port: 8080 });
+  assert.deepEqual(parseUiAddress('[::1]:8080', false), { host: '::1', port: 8080 });
+  assert.throws(() => parseUiAddress('0.0.0.0:8080', false), /not a loopback address.*--ui-remote/);
+  assert.deepEqual(parseUiAddress('0.0.0.0:8080', true), { host: '0.0.0.0', port: 8080 });
+  assert.throws(() => parseUiAddress('example.com:80', true), /invalid --ui/);
+  assert.throws(() => parseUiAddress('127.0.0.1:70000', false), /invalid --ui/);
+});
