@@ -61,6 +61,8 @@ export function renderProbeTable(table: string, match: ProbeMatch, connectionMar
     lines.push(`add rule inet ${table} ${chain} ${matchExpression(match)} ct state new meta nftrace set 1 ct mark set ${mark}`);
   }
   if (dropReplies) {
+    // The answer is traced too: it is the only sign of one, as it never reaches the probe.
+    lines.push(`add rule inet ${table} from_outside ct mark ${mark} ct direction reply meta nftrace set 1`);
     lines.push(`add chain inet ${table} replies { type filter hook forward priority 10; policy accept; }`);
     lines.push(`add rule inet ${table} replies ct mark ${mark} ct direction reply drop`);
   }

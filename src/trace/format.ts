@@ -52,6 +52,7 @@ export function formatTrace(report: TraceReport): string {
   if (report.probe !== undefined) {
     step('probe', `${report.probe.packet}${report.probe.enteredBy === undefined ? '' : ` (entering the host by ${report.probe.enteredBy}, a namespace of the trace's own)`}`);
     for (const text of firewallSteps(report.probe.events)) step('nft', text);
+    for (const text of firewallSteps(report.probe.replyEvents ?? [])) step('nft back', text);
     if (report.probe.outcome !== undefined) step('answer', `${report.probe.outcome.outcome}: ${report.probe.outcome.detail}`);
     if (report.probe.error !== undefined) step('error', report.probe.error);
   }

@@ -64,8 +64,9 @@ export interface PublishedFacts {
   hostPort: number;
   containerIp: string;
   containerPort: number;
-  /** The container the port leads to. */
+  /** The container the port leads to, and the network it is reached on. */
   container?: string;
+  network?: string;
   /** The DNAT element in skiff's table: map name and element. */
   map: string;
   element: string;
@@ -87,6 +88,8 @@ export interface ProbeFacts {
   outcome?: { outcome: 'answered' | 'refused' | 'timeout' | 'unreachable'; detail: string };
   /** nftables trace events of the probe, in order (the trace's own table left out). */
   events: TraceEvent[];
+  /** For a source skiff does not own: the answer's events, seen on its way back (and kept from the real host). */
+  replyEvents?: TraceEvent[];
   /** Why there is no outcome (the probe could not be sent). */
   error?: string;
 }

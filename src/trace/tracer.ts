@@ -130,7 +130,7 @@ export class Tracer {
     if (facts.destination.kind !== 'host' || target.port === undefined) return undefined;
     const ports = this.engine.publishedPorts().map((port) => {
       const owner = this.engine.listSandboxes().flatMap((sandbox) => this.engine.endpointsOfSandbox(sandbox.id)).find((endpoint) => endpoint.ipv4?.address === port.containerIp);
-      return { ...port, container: owner?.name, ...dnatElementOf(port) };
+      return { ...port, container: owner?.name, network: owner === undefined ? undefined : this.engine.findNetwork(owner.networkId)?.name, ...dnatElementOf(port) };
     });
     const { match, elsewhere } = matchPublished(ports, target.address, target.port, facts.request.protocol);
     const strip = ({ bridgeName: _bridge, ...port }: PublishedFacts & { bridgeName?: string }): PublishedFacts => port;
@@ -200,7 +200,12 @@ export class Tracer {
       const netnsPath = source.kind === 'container' ? source.netnsPath : probeHost?.netnsPath;
       const outcome = await sendProbe(packet, netnsPath);
       await new Promise((resolve) => setTimeout(resolve, TRACE_DRAIN_MS));
-      facts = { packet: described, enteredBy: probeHost?.hostIfName, outcome, events: probeEvents(parseTraceLines(monitor.text), sourceAddress, table) };
+      const events = parseTraceLines(monitor.text);
+      facts = { packet: described, enteredBy: probeHost?.hostIfName, outcome, events: probeEvents(events, sourceAddress, table) };
+      if (probeHost !== undefined) {
+        facts.replyEvents = replyEvents(events, sourceAddress, table);
+        facts.outcome = answerSeen(facts.replyEvents) ?? outcome;
+      }
     } catch (error) {
       facts = { packet: described, events: [], error: error instanceof Error ? error.message : String(error) };
     }
@@ -222,4 +227,24 @@ export class Tracer {
 export function probeEvents(events: readonly TraceEvent[], sourceAddress: string, ownTable: string): TraceEvent[] {
   const ids = new Set(events.filter((event) => event.kind === 'packet' && event.text.includes(`ip saddr ${sourceAddress} `)).map((event) => event.id));
   return events.filter((event) => ids.has(event.id) && event.table !== ownTable);
+}
+
+/** The first traced answer to the probe: a packet going back to its source (later ones are its retransmissions). */
+export function replyEvents(events: readonly TraceEvent[], sourceAddress: string, ownTable: string): TraceEvent[] {
+  const first = events.find((event) => event.kind === 'packet' && event.text.includes(`ip daddr ${sourceAddress} `));
+  return first === undefined ? [] : events.filter((event) => event.id === first.id && event.table !== ownTable);
+}
+
+/**
+ * What the traced answer says, for a probe that cannot hear it (its answer
+ * goes to the real host and is dropped on the way): a reset is a refusal,
+ * anything else an answer.
+ */
+export function answerSeen(replies: readonly TraceEvent[]): ProbeFacts['outcome'] {
+  const packet = replies.find((event) => event.kind === 'packet');
+  if (packet === undefined) return undefined;
+  const reset = /tcp flags [^ ]*rst/.test(packet.text) || /tcp flags (==\s*)?0x(04|14)\b/.test(packet.text);
+  return reset
+    ? { outcome: 'refused', detail: 'the answer, a reset, was seen on its way back (the trace kept it from the real host)' }
+    : { outcome: 'answered', detail: 'the answer was seen on its way back (the trace kept it from the real host)' };
 }

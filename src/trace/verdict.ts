@@ -19,6 +19,15 @@ export function nameVerdict(source: Party, destination: Party, name: NameFacts):
     return { ok: true, reason: `${src}'s embedded DNS answers ${name.name} with ${name.answer.join(', ')}` };
   }
   const withDns = attachmentsOf(source).filter((attachment) => attachment.dns);
+  const theirs = new Set(attachmentsOf(destination).map((attachment) => attachment.networkId));
+  const shared = attachmentsOf(source).filter((attachment) => theirs.has(attachment.networkId));
+  if (shared.length > 0 && shared.every((attachment) => attachment.defaultBridge)) {
+    return {
+      ok: false,
+      reason: `${src} and ${dst} share only the default bridge, which has no embedded DNS (as in Docker): ${name.name} is not resolved there`,
+      fix: `docker network create NET && docker network connect NET ${src} && docker network connect NET ${dst} (or --link ${dst})`,
+    };
+  }
   if (withDns.length === 0) {
     const where = attachmentsOf(source).some((attachment) => attachment.defaultBridge) ? 'only on the default bridge, which has no embedded DNS (as in Docker)' : 'on no network with an embedded DNS';
     return {
@@ -27,7 +36,6 @@ export function nameVerdict(source: Party, destination: Party, name: NameFacts):
       fix: `docker network create NET && docker network connect NET ${src} && docker network connect NET ${dst} (or --link ${dst})`,
     };
   }
-  const theirs = new Set(attachmentsOf(destination).map((attachment) => attachment.networkId));
   if (!withDns.some((attachment) => theirs.has(attachment.networkId))) {
     const dstNetworks = attachmentsOf(destination).map((attachment) => attachment.network).join(', ') || 'no network';
     return {
@@ -53,7 +61,9 @@ export function droppingRule(events: readonly TraceEvent[]): FirewallRule | unde
 function explainRule(rule: FirewallRule, facts: TraceFacts, skiffTable: string): { reason: string; fix?: string } {
   const src = label(facts.source);
   const srcNetworks = attachmentsOf(facts.source).map((attachment) => attachment.network);
-  const dstNetworks = attachmentsOf(facts.destination).map((attachment) => attachment.network);
+  const behindPort = facts.published?.network === undefined ? [] : [facts.published.network];
+  const dstNetworks = [...attachmentsOf(facts.destination).map((attachment) => attachment.network), ...behindPort];
+  const dst = facts.published?.container ?? label(facts.destination);
   const where = `${rule.table} ${rule.chain}: ${rule.rule}`;
   if (rule.table !== skiffTable) return { reason: `dropped by a rule outside skiff's table (${where})`, fix: `nft list table inet ${rule.table}` };
   if (rule.chain === 'user') return { reason: `dropped by a rule of your own in chain user (${where})`, fix: `nft list chain inet ${skiffTable} user` };
@@ -67,7 +77,7 @@ function explainRule(rule: FirewallRule, facts: TraceFacts, skiffTable: string):
   }
   if (rule.rule.includes('iifname @bridges oifname @bridges')) {
     return {
-      reason: `skiff isolates networks from each other: ${src} (${srcNetworks.join(', ') || '-'}) and ${label(facts.destination)} (${dstNetworks.join(', ') || '-'}) share no network (${where})`,
+      reason: `skiff isolates networks from each other, published ports included: ${src} (${srcNetworks.join(', ') || '-'}) and ${dst} (${dstNetworks.join(', ') || '-'}) share no network (${where})`,
       fix: dstNetworks[0] === undefined ? undefined : `docker network connect ${dstNetworks[0]} ${src}`,
     };
   }

@@ -133,7 +133,8 @@ test('names: answered; the default bridge has no DNS; no shared network; each wi
   assert.equal(nameVerdict(alpine1, alpine2, { name: 'alpine2', answer: ['172.18.0.3'] }).ok, true);
   const onDefault = container('d1', [attachment('bridge', '172.17.0.2', { defaultBridge: true, dns: false })]);
   const noDns = nameVerdict(onDefault, container('d2', [attachment('bridge', '172.17.0.3', { defaultBridge: true, dns: false })]), { name: 'd2' });
-  assert.match(noDns.reason, /only on the default bridge, which has no embedded DNS/);
+  assert.match(noDns.reason, /d1 and d2 share only the default bridge, which has no embedded DNS/);
+  assert.match(nameVerdict(onDefault, alpine2, { name: 'alpine2' }).reason, /d1 is only on the default bridge, which has no embedded DNS/);
   assert.match(nameVerdict(alpine1, other, { name: 'other', askedFrom: '172.18.0.2' }).reason, /answers only for containers on a network both are on/);
   const text = formatTrace({ ...facts({ name: { name: 'alpine2', answer: ['172.18.0.3'] } }), verdict: decideVerdict(facts({ name: { name: 'alpine2', answer: ['172.18.0.3'] } })) });
   assert.match(text, /^trace alpine1 -> alpine2 \(icmp echo\)\n/);
