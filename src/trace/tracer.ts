@@ -229,9 +229,14 @@ export function probeEvents(events: readonly TraceEvent[], sourceAddress: string
   return events.filter((event) => ids.has(event.id) && event.table !== ownTable);
 }
 
-/** The first traced answer to the probe: a packet going back to its source (later ones are its retransmissions). */
+/**
+ * The first traced answer to the probe in skiff's (or anyone's) chains: a
+ * packet going back to its source. Later ones are its retransmissions; the
+ * trace's own table is left out, and routing gives the answer a new trace id
+ * after it, so the first packet seen beyond that table is the one followed.
+ */
 export function replyEvents(events: readonly TraceEvent[], sourceAddress: string, ownTable: string): TraceEvent[] {
-  const first = events.find((event) => event.kind === 'packet' && event.text.includes(`ip daddr ${sourceAddress} `));
+  const first = events.find((event) => event.kind === 'packet' && event.table !== ownTable && event.text.includes(`ip daddr ${sourceAddress} `));
   return first === undefined ? [] : events.filter((event) => event.id === first.id && event.table !== ownTable);
 }
 

@@ -117,7 +117,7 @@ test('the published port from the host\'s loopback: output DNAT through the port
 
 test('the published port from a LAN host: the probe enters as that host, is DNAT\'ed and forwarded; nothing is left behind', async () => {
   const report = await trace(LAN_ADDRESS, HOST_ADDRESS, '--port', '5050');
-  assert.equal(report.verdict.result, 'reachable', report.verdict.reason);
+  assert.equal(report.verdict.result, 'reachable', `${report.verdict.reason}\n${JSON.stringify(report.probe, null, 1)}`);
   assert.match(report.verdict.reason, /the answer was seen on its way back/);
   const chains = report.probe?.events.filter((event) => event.kind !== 'packet').map((event) => `${event.chain}: ${event.text}`) ?? [];
   assert.ok(chains.includes('forward: oifname @bridges ct status dnat accept'), chains.join('\n'));

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTraceLines, renderProbeTable, type TraceEvent } from '../../src/firewall/index.js';
-import { probeEvents, checkTraceRequest } from '../../src/trace/tracer.js';
+import { probeEvents, checkTraceRequest, replyEvents, answerSeen } from '../../src/trace/tracer.js';
 import { chooseTarget, matchPublished, sharedNetworks, type PublishedPort } from '../../src/trace/plan.js';
 import { decideVerdict, droppingRule, nameVerdict } from '../../src/trace/verdict.js';
 import { formatTrace } from '../../src/trace/format.js';
@@ -35,6 +35,20 @@ test('the probe\'s events follow it across trace ids (routing gives a new one), 
   const events = probeEvents(parseTraceLines(MONITOR), '172.18.0.2', 'skiff_trace_1a2b3c4d');
   assert.deepEqual(events.map((event) => `${event.chain}:${event.kind}`), ['prerouting:packet', 'prerouting:policy', 'forward:packet', 'forward:rule', 'forward:rule']);
   assert.deepEqual(droppingRule(events), { table: 'skiff', chain: 'forward', rule: 'iifname @bridges oifname @bridges drop' });
+});
+
+test('a LAN probe\'s answer is followed past the trace\'s own table, and a reset reads as a refusal', () => {
+  const lines = `trace id 05de0ad4 inet skiff_trace_1 from_outside packet: iif "br-a" ip saddr 172.18.0.2 ip daddr 198.51.100.2 ip protocol tcp tcp flags == 0x12
+trace id e3139f2b inet skiff forward packet: iif "br-a" oif "to-lan" ip saddr 172.18.0.2 ip daddr 198.51.100.2 ip protocol tcp tcp flags == 0x12
+trace id e3139f2b inet skiff forward rule iifname @bridges accept (verdict accept)
+trace id e3139f2b inet skiff_trace_1 replies rule ct mark 0x1 ct direction reply drop (verdict drop)
+trace id 77777777 inet skiff forward packet: iif "br-a" oif "to-lan" ip saddr 172.18.0.2 ip daddr 198.51.100.2 ip protocol tcp tcp flags == 0x12
+`;
+  const replies = replyEvents(parseTraceLines(lines), '198.51.100.2', 'skiff_trace_1');
+  assert.deepEqual(replies.map((event) => `${event.id} ${event.chain} ${event.kind}`), ['e3139f2b forward packet', 'e3139f2b forward rule']);
+  assert.equal(answerSeen(replies)?.outcome, 'answered');
+  assert.equal(answerSeen(parseTraceLines(lines.replaceAll('0x12', '0x14')))?.outcome, 'refused');
+  assert.equal(answerSeen([]), undefined);
 });
 
 test('the probe table marks exactly the probe, before NAT, and refuses anything but plain values', () => {
