@@ -216,7 +216,6 @@ export class Tracer {
     if (failures.length > 0) throw new SkiffError('unavailable', `the trace could not remove its probe: ${failures.join('; ')}`);
     return facts;
   }
-
 }
 
 /**

@@ -57,13 +57,15 @@ async function assertProbeGone(): Promise<void> {
 test('alpine-net: alpine1 reaches alpine2 by name, the embedded DNS answer, the route and the ICC accept shown', async () => {
   const result = await daemon.skiff('network', 'trace', 'alpine1', 'alpine2');
   assert.equal(result.code, 0, result.stderr);
+  // The containers started together: their addresses are whatever each got.
+  const alpine2 = (await daemon.ok('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', 'alpine2')).trim();
   assert.match(result.stdout, /^trace alpine1 -> alpine2 \(icmp echo\)$/m);
-  assert.match(result.stdout, /name +ok: alpine1's embedded DNS answers alpine2 with 172\.\d+\.0\.3/);
+  assert.ok(result.stdout.includes(`name      ok: alpine1's embedded DNS answers alpine2 with ${alpine2}\n`), result.stdout);
   assert.match(result.stdout, /route +in alpine1's namespace: dev eth0 src /);
   assert.match(result.stdout, /nft +inet skiff forward \(in br-[0-9a-f]{12}, out br-[0-9a-f]{12}\): iifname \. oifname @icc_bridges accept/);
   assert.match(result.stdout, /^result: reachable: alpine1 reaches .*: echo reply received$/m);
   const alias = await trace('alpine1', 'db', '--port', '5432');
-  assert.deepEqual(alias.name?.answer, [(await daemon.ok('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', 'alpine2')).trim()]);
+  assert.deepEqual(alias.name?.answer, [alpine2]);
   assert.equal(alias.verdict.result, 'reachable');
   assert.match(alias.verdict.reason, /nothing listens there/);
   await assertProbeGone();
