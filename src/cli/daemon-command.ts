@@ -15,6 +15,7 @@ import { Logger } from '../daemon/logger.js';
 const { Command, Option } = createRequire(import.meta.url)('commander') as typeof import('commander');
 type Command = InstanceType<typeof Command>;
 type Option = InstanceType<typeof Option>;
+import { parseUiAddress } from '../ui/address.js';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
@@ -59,11 +60,15 @@ export function daemonCommand(): Command {
   const command = new Command('daemon').description('Run the skiff daemon (dockerd\'s flags and daemon.json keys)');
   command.option('--config-file <path>', `Daemon configuration file (default ${DEFAULT_CONFIG_FILE})`);
   for (const spec of OPTIONS) command.addOption(commanderOption(spec));
+  command.option('--ui <[address:]port>', 'Serve the live topology page there (skiff\'s own; off by default, 127.0.0.1 unless an address is given)');
+  command.option('--ui-remote', 'Allow --ui on an address other than the loopback (anyone reaching it can read and probe every network)', false);
   command.action(async () => {
     const configPath = command.opts<{ configFile?: string }>().configFile;
     const flags = givenFlags(command);
     const load = () => mergeConfig(flags, readConfigFile(configPath ?? DEFAULT_CONFIG_FILE, configPath !== undefined));
     const config = load();
+    const { ui, uiRemote } = command.opts<{ ui?: string; uiRemote: boolean }>();
+    const uiAddress = ui === undefined ? undefined : parseUiAddress(ui, uiRemote);
     const logger = new Logger(config.logLevel, config.logFormat);
     const listeners = listenersFor(config.hosts, activationFds(process.env, process.pid));
     // Checked before anything is touched: a wrong descriptor must not fail the daemon after it made its bridge.
@@ -74,7 +79,7 @@ export function daemonCommand(): Command {
     delete process.env['LISTEN_FDNAMES'];
     installLastResortHandlers();
     logger.info('Starting up');
-    const daemon = await Daemon.start(config, listeners, logger);
+    const daemon = await Daemon.start(config, listeners, logger, { ui: uiAddress });
     logger.info('Daemon has completed initialization');
 
     process.on('SIGHUP', () => {

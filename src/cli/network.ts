@@ -7,6 +7,7 @@ import { renderFormatted, renderTable } from './table.js';
 // By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
 const { Command } = createRequire(import.meta.url)('commander') as typeof import('commander');
 type Command = InstanceType<typeof Command>;
+import { traceCommand } from './trace.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -136,6 +137,8 @@ export function networkCommand(client: () => Client, out: (text: string) => void
       const failed = checks.filter((check) => !check.ok).length;
       if (failed > 0) throw new Error(`${failed} of ${checks.length} checks failed: a daemon restart reconciles the kernel with the store`);
     });
+
+  network.addCommand(traceCommand(client, out));
 
   return network;
 }

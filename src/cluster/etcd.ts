@@ -5,8 +5,20 @@
  * comes back as a SkiffError naming the store, so a caller can refuse a
  * request before it changes anything.
  */
-import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type IRequestOp, type Lease, type Watcher } from 'etcd3';
-import { ConstantBackoff, handleWhen, noop, retry } from 'cockatiel';
+import { createRequire } from 'node:module';
+import type { Etcd3, IRequestOp, Lease, Watcher } from 'etcd3';
+
+type EtcdPackage = typeof import('etcd3');
+
+/**
+ * etcd3 (with gRPC) and cockatiel are loaded by require, when a daemon joins
+ * a cluster: a single-host daemon never pays their memory, nor that of Node's
+ * export lexer, which an ES import of a CommonJS package starts.
+ */
+function loadEtcdPackages(): { etcd: EtcdPackage; cockatiel: typeof import('cockatiel') } {
+  const require = createRequire(import.meta.url);
+  return { etcd: require('etcd3') as EtcdPackage, cockatiel: require('cockatiel') as typeof import('cockatiel') };
+}
 import { SkiffError } from '../errors.js';
 import type { Compare, Operation, ReadKey, TxnPlan } from './plan.js';
 import { prefixEnd } from './keys.js';
@@ -73,11 +85,15 @@ function readKeys(kvs: Array<{ key: Buffer; value: Buffer; create_revision: stri
 export class EtcdConnection {
   readonly client: Etcd3;
   readonly url: string;
+  private readonly etcd: EtcdPackage;
 
   constructor(options: EtcdOptions) {
     this.url = options.url;
+    const { etcd, cockatiel } = loadEtcdPackages();
+    const { ConstantBackoff, handleWhen, noop, retry } = cockatiel;
+    this.etcd = etcd;
     const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    this.client = new Etcd3({
+    this.client = new etcd.Etcd3({
       hosts: options.hosts,
       // A unary call that cannot reach etcd fails within the timeout instead of
       // waiting for a connection; streams (watch, keepalive) must not time out.
@@ -88,7 +104,7 @@ export class EtcdConnection {
       // and a call tries every member before it fails.
       faultHandling: {
         host: () => noop,
-        global: retry(handleWhen(isRecoverableError), { maxAttempts: options.hosts.length - 1, backoff: new ConstantBackoff(50) }),
+        global: retry(handleWhen(etcd.isRecoverableError), { maxAttempts: options.hosts.length - 1, backoff: new ConstantBackoff(50) }),
       },
       // gRPC's reconnect backoff grows to 2 minutes by default; an etcd that comes
       // back must be found again within a lease's lifetime.
@@ -99,7 +115,7 @@ export class EtcdConnection {
   /** The error a caller gets when etcd could not do what it asked. */
   failure(doing: string, error: unknown): SkiffError {
     const detail = error instanceof Error ? error.message : String(error);
-    const unreachable = error instanceof GRPCDeadlineExceededError || (error instanceof Error && isRecoverableError(error));
+    const unreachable = error instanceof this.etcd.GRPCDeadlineExceededError || (error instanceof Error && this.etcd.isRecoverableError(error));
     const message = unreachable
       ? `cluster store ${this.url}: cannot reach etcd while ${doing}: ${detail}`
       : `cluster store ${this.url}: ${doing} failed: ${detail}`;

@@ -12,6 +12,10 @@ import { addSystemRoutes } from '../api/routes/system.js';
 import { addContainerRoutes } from '../api/routes/containers.js';
 import { addImageRoutes } from '../api/routes/images.js';
 import { addEventRoutes } from '../api/routes/events.js';
+import { addTraceRoutes } from '../api/routes/trace.js';
+import { Tracer } from '../trace/tracer.js';
+import { startUiServer } from '../ui/server.js';
+import type { UiAddress } from '../ui/address.js';
 import { Containers } from '../containers/controller.js';
 import { ContainerRuntime } from '../runtime/containers.js';
 import { ImageStore } from '../runtime/images.js';
@@ -94,7 +98,8 @@ export class Daemon {
     }
   }
 
-  static async start(config: DaemonConfig, listeners: Listener[], logger: Logger): Promise<Daemon> {
+  /** options.ui: where the topology page listens (skiff daemon --ui); off when absent. */
+  static async start(config: DaemonConfig, listeners: Listener[], logger: Logger, options: { ui?: UiAddress } = {}): Promise<Daemon> {
     const log = (message: string) => logger.warn(message);
     const live: LiveConfig = { config };
     const bridge = await defaultBridgeAddressing(config);
@@ -135,6 +140,7 @@ export class Daemon {
     addNetworkRoutes(router, engine);
     addImageRoutes(router, images);
     addEventRoutes(router, engine.events);
+    addTraceRoutes(router, new Tracer(engine, containers));
     const upgrade = addContainerRoutes(router, containers, log);
     const servers: Server[] = [];
     for (const listener of listeners) {
@@ -143,6 +149,10 @@ export class Daemon {
       else await listenFd(server, listener.fd);
       servers.push(server);
       logger.info(`API listen on ${describeListener(listener)}`);
+    }
+    if (options.ui !== undefined) {
+      servers.push(await startUiServer(options.ui, router, log));
+      logger.info(`topology page on http://${options.ui.host.includes(':') ? `[${options.ui.host}]` : options.ui.host}:${options.ui.port}/`);
     }
     const daemon = new Daemon(engine, servers, listeners, { runtime, containers }, live, logger, containerDns);
     if (!config.liveRestore) await daemon.stopRunningContainers('live-restore is off: stopping containers left running by the last daemon');

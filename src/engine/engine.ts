@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { forbidden, invalid, notFound, SkiffError } from '../errors.js';
 import { NetworkAllocators, hostOverlaps, DEFAULT_BRIDGE_SUBNET, type AddressPoolSpec } from '../ipam/index.js';
-import { Firewall } from '../firewall/index.js';
+import { Firewall, type FirewallPort } from '../firewall/index.js';
 import { BridgeDriver } from '../drivers/bridge.js';
 import { PassthroughDriver } from '../drivers/passthrough.js';
 import { MacvlanDriver } from '../drivers/macvlan.js';
@@ -199,6 +199,16 @@ export class Engine {
   diagnoseNetwork(reference: string): Promise<DiagnosisCheck[]> {
     const network = this.getNetwork(reference);
     return diagnoseNetwork(network, this.endpointsOfNetwork(network.id), this.sandboxesById, this.firewall.table);
+  }
+
+  /** What the embedded DNS would answer sourceIp for name (skiff network trace); undefined: it would forward the query. */
+  answerNameFor(sourceIp: string, name: string): string[] | undefined {
+    return this.names.answerFor(sourceIp, name);
+  }
+
+  /** Every published port as skiff's nftables maps hold it. */
+  publishedPorts(): FirewallPort[] {
+    return this.firewall.state().ports;
   }
 
   // ---- networks

@@ -5,10 +5,13 @@
  * The default bridge has no name resolution, as in Docker.
  */
 import { readFileSync } from 'node:fs';
-import { DnsRecords, DnsServer, parseUpstream, type Upstream } from '../dns/index.js';
+import { answerQuery, DnsRecords, DnsServer, parseUpstream, type Upstream } from '../dns/index.js';
 import { installResolverRedirect } from '../firewall/index.js';
 import { familyOf, familyOfCidr } from '../model/address.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
+
+/** The RD bit of a DNS header: what a client's question carries. */
+const RECURSION_DESIRED = 1 << 8;
 
 export function hasEmbeddedDns(network: Network): boolean {
   return (network.driver === 'bridge' || network.driver === 'overlay') && network.bridge !== undefined && !network.bridge.isDefaultBridge;
@@ -110,6 +113,18 @@ export class NameService {
     const [gateway, containerIp] = next.split(' ') as [string, string];
     await installResolverRedirect(sandbox.netnsPath, gateway, containerIp, { setRouteLocalnet: false, loopbackUpstreams: this.loopbackUpstreams.get(sandbox.netnsPath) ?? [] });
     this.resolverTargets.set(sandbox.netnsPath, next);
+  }
+
+  /**
+   * The addresses the embedded DNS would answer to an A query for name sent
+   * from sourceIp (skiff network trace); undefined when it would not answer
+   * itself but forward the query upstream.
+   */
+  answerFor(sourceIp: string, name: string): string[] | undefined {
+    const query = { type: 'query' as const, id: 0, flags: RECURSION_DESIRED, questions: [{ type: 'A' as const, class: 'IN' as const, name }] };
+    const decision = answerQuery(query, this.records.askerOf(sourceIp), this.records);
+    if (decision.forward) return undefined;
+    return (decision.response.answers ?? []).flatMap((answer) => (answer.type === 'A' ? [answer.data] : []));
   }
 
   /** The sandbox is gone: forget where its redirect pointed. */

@@ -110,6 +110,12 @@ function portElement(port: FirewallPort): { set: SetKey; element: string } {
   return { set: v6 ? 'ports6' : 'ports4', element: `${protocol} . ${port.hostIp} . ${port.hostPort} : ${target}` };
 }
 
+/** The DNAT element of one published port as the kernel holds it: its map's name and the element (nft syntax). */
+export function dnatElementOf(port: FirewallPort): { map: string; element: string } {
+  const { set, element } = portElement(port);
+  return { map: SETS[set].name, element };
+}
+
 function portsElements(ports: readonly FirewallPort[]): Elements {
   const elements: Elements = {};
   for (const port of ports) {
