@@ -111,7 +111,11 @@ export class Containers {
   // ---- reading
 
   list(options: ListOptions): ContainerRecord[] {
-    return listContainers(this.records.values(), options, { networksOf: (record) => this.networkOf(record).map(({ network }) => network) });
+    return listContainers(this.records.values(), options, {
+      networksOf: (record) => this.networkOf(record).map(({ network }) => network),
+      imageIdOf: (reference) => this.images.find(reference)?.id,
+      exposedPortsOf: (record) => [...(this.imageConfig(record)?.exposedPorts ?? []), ...record.config.exposedPorts],
+    });
   }
 
   all(): ContainerRecord[] {

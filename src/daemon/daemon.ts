@@ -11,6 +11,7 @@ import { addNetworkRoutes } from '../api/routes/networks.js';
 import { addSystemRoutes } from '../api/routes/system.js';
 import { addContainerRoutes } from '../api/routes/containers.js';
 import { addImageRoutes } from '../api/routes/images.js';
+import { addSwarmRoutes } from '../api/routes/swarm.js';
 import { addEventRoutes } from '../api/routes/events.js';
 import { Containers } from '../containers/controller.js';
 import { ContainerRuntime } from '../runtime/containers.js';
@@ -125,6 +126,7 @@ export class Daemon {
     addNetworkRoutes(router, engine);
     addImageRoutes(router, images);
     addEventRoutes(router, engine.events);
+    addSwarmRoutes(router);
     const upgrade = addContainerRoutes(router, containers, log);
     const servers: Server[] = [];
     for (const listener of listeners) {
