@@ -205,6 +205,9 @@ export class Engine {
 
   deleteNetwork(reference: string): Promise<void> {
     return this.mutex.run(async () => {
+      const named = this.listNetworks().filter((network) => network.name === reference && network.id !== reference);
+      // docker network rm words the ambiguity its own way.
+      if (named.length > 1) throw invalid(`${named.length} matches found based on name: network ${reference} is ambiguous`);
       const network = this.getNetwork(reference);
       if ((PREDEFINED_NETWORKS as readonly string[]).includes(network.name)) {
         throw forbidden(`${network.name} is a pre-defined network and cannot be removed`);

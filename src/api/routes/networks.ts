@@ -3,6 +3,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { Network } from '../../model/network.js';
 import { networkMatches, pruneKeeps, validateNetworkFilters } from '../../engine/network-filters.js';
 import { parseFilters, readJson, sendJson, sendNoContent, type Router } from '../http.js';
+import { duplicateNameWarning } from '../../engine/network-plan.js';
 import { networkCreateFromWire, networkToWire } from '../wire/networks.js';
 
 export function addNetworkRoutes(router: Router, engine: Engine): void {
@@ -26,7 +27,7 @@ export function addNetworkRoutes(router: Router, engine: Engine): void {
 
   router.add('POST', '/networks/create', async (request, response) => {
     const network = await engine.createNetwork(networkCreateFromWire(await readJson(request.raw)));
-    sendJson(response, 201, { Id: network.id, Warning: '' });
+    sendJson(response, 201, { Id: network.id, Warning: duplicateNameWarning(network, engine.listNetworks()) });
   });
 
   router.add('DELETE', '/networks/{id}', async (request, response) => {
