@@ -72,7 +72,6 @@ export class DnsServer {
   private readonly onError: (error: Error) => void;
   private readonly listeners = new Map<string, Listener>();
   private inFlight = 0;
-  private rotation = 0;
 
   constructor(options: DnsServerOptions) {
     this.records = options.records;
@@ -180,8 +179,7 @@ export class DnsServer {
     if ('reply' in parsed) return parsed.reply;
     const { query } = parsed;
     const asker = this.records.askerOf(sourceIp);
-    this.rotation = (this.rotation + 1) % 0x40000000;
-    const decision = answerQuery(query, asker, this.records, this.rotation);
+    const decision = answerQuery(query, asker, this.records);
     const maxSize = transport === 'udp' ? maxUdpSize(query) : MAX_TCP_SIZE;
     if (!decision.forward) return encodeResponse(message, decision.response, maxSize, transport === 'udp');
     const upstreams = asker?.upstreams === undefined ? this.upstreams : reachedThroughContainer(parseUpstreams(asker.upstreams), sourceIp);

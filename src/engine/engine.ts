@@ -65,6 +65,10 @@ export interface JoinRequest {
   containerId?: string;
   /** A MAC chosen by the user (--mac-address); otherwise Docker's 02:42 + IPv4. */
   macAddress?: string;
+  /** Link-local addresses for the interface besides the allocated ones. */
+  linkLocalAddresses?: InterfaceAddress[];
+  /** Links on a user network: alias → linked container's name, which only this container's DNS questions see. */
+  links?: Record<string, string>;
 }
 
 export interface SandboxRequest {
@@ -429,6 +433,8 @@ export class Engine {
       ipv4,
       ipv6,
       aliases: request.aliases ?? [],
+      ...(request.linkLocalAddresses === undefined || request.linkLocalAddresses.length === 0 ? {} : { linkLocalAddresses: request.linkLocalAddresses }),
+      ...(request.links === undefined || Object.keys(request.links).length === 0 ? {} : { links: request.links }),
       containerId: request.containerId ?? sandbox.containerId,
     };
     try {

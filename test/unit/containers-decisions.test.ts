@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { listContainers, type ListOptions } from '../../src/containers/filters.js';
 import { ExecInstances } from '../../src/containers/exec.js';
 import { ReaderCounts, Signals } from '../../src/containers/signals.js';
-import { ZERO_TIME, type ContainerRecord } from '../../src/model/container.js';
+import { emptyEndpointRequest, ZERO_TIME, type ContainerRecord } from '../../src/model/container.js';
 
 function record(name: string, created: string, status: ContainerRecord['state']['status'], labels: Record<string, string> = {}, networks: string[] = []): ContainerRecord {
   return {
     id: `${name}`.padEnd(64, '0'), name, created, imageId: 'sha256:x', sandboxId: '', ports: [],
     config: { image: 'busybox', cmd: null, entrypoint: null, env: [], hostname: name, domainname: '', workingDir: '', tty: false, openStdin: false, labels, exposedPorts: [], macAddress: '' },
     hostConfig: { networkMode: 'default', dns: [], dnsSearch: [], dnsOptions: [], extraHosts: [], links: [], autoRemove: false, portBindings: [], publishAll: false },
-    networks: Object.fromEntries(networks.map((network) => [network, { aliases: [] }])),
+    networks: Object.fromEntries(networks.map((network) => [network, emptyEndpointRequest()])),
     state: { status, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
   };
 }
