@@ -5,6 +5,7 @@ import type { ExecInstance, ExecSpec } from '../../containers/exec.js';
 import type { ContainerRecord, CreateRequest, EndpointRequest } from '../../model/container.js';
 import { optionalBool, optionalObject, optionalString, optionalStringArray, optionalStringMap } from './json-fields.js';
 import { defaultGateways } from '../../engine/routes.js';
+import { refuseUnsupported } from './unsupported.js';
 import { exposedPortsFromWire, exposedPortsToWire, portBindingsToWire, portRequestsFromWire } from './ports.js';
 
 type Body = Record<string, unknown>;
@@ -40,6 +41,7 @@ function ipamConfigToWire(request: EndpointRequest): Body | null {
 
 export function containerCreateFromWire(body: Body, name: string | null): CreateRequest {
   const host = optionalObject(body, 'HostConfig') ?? {};
+  refuseUnsupported(body, host);
   const networking = optionalObject(body, 'NetworkingConfig') ?? {};
   const endpointsConfig = optionalObject(networking, 'EndpointsConfig') ?? {};
   const endpoints: Record<string, EndpointRequest> = {};
