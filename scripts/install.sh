@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(iproute2 nftables runc busybox-static iputils-ping dnsutils procps util-linux tini tar gcc libc6-dev make python3 g++ ca-certificates)
+packages=(iproute2 nftables runc busybox-static iputils-ping dnsutils procps util-linux tini tar gcc libc6-dev make python3 g++ ca-certificates docker-compose python3-docker)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

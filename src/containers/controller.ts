@@ -347,7 +347,7 @@ export class Containers {
    * Attached before the start, it waits for that start; undefined when the
    * container never ran. `detached` must be called when the client is done.
    */
-  async attach(reference: string): Promise<{ output: StreamOutput; input?: NodeJS.WritableStream; detached: () => void } | undefined> {
+  async attach(reference: string, streams: { stdout: boolean; stderr: boolean } = { stdout: true, stderr: true }): Promise<{ output: StreamOutput; input?: NodeJS.WritableStream; detached: () => void } | undefined> {
     const record = this.get(reference);
     const beforeStart = record.state.status !== 'running';
     // Counted before the start, so that a --rm container that ends at once waits for this reader.
@@ -358,7 +358,7 @@ export class Containers {
       detached();
       return undefined;
     }
-    return { ...this.runtime.attach(record.id, { fromStart: beforeStart }), detached };
+    return { ...this.runtime.attach(record.id, { fromStart: beforeStart, ...streams }), detached };
   }
 
   createExec(reference: string, spec: ExecSpec): ExecInstance {

@@ -39,6 +39,10 @@ export interface ContainerConfig {
   exposedPorts: string[];
   /** --mac-address: the MAC of the container's first network interface. */
   macAddress: string;
+  /** Which streams the client means to attach (docker run without -d): shown in inspect, where dockerpty reads them. */
+  attachStdin: boolean;
+  attachStdout: boolean;
+  attachStderr: boolean;
 }
 
 export interface ContainerHostConfig {

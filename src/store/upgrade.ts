@@ -49,12 +49,15 @@ function endpointRequestsField(value: unknown): Record<string, EndpointRequest> 
   return Object.fromEntries(Object.entries(requests).map(([network, request]) => [network, { ...emptyEndpointRequest(), ...request }]));
 }
 
+const ATTACHED_NOTHING: Pick<ContainerRecord['config'], 'attachStdin' | 'attachStdout' | 'attachStderr'> = { attachStdin: false, attachStdout: false, attachStderr: false };
+
 export function upgradeContainer(row: Row): ContainerRecord {
   const record = row as unknown as ContainerRecord;
   return {
     ...record,
     networks: endpointRequestsField(row['networks']),
-    config: { ...record.config, exposedPorts: exposedPortsField((row['config'] as Row)['exposedPorts']) },
+    // attachStdin/Stdout/Stderr were not kept: false, as a detached create has them.
+    config: { ...ATTACHED_NOTHING, ...record.config, exposedPorts: exposedPortsField((row['config'] as Row)['exposedPorts']) },
     hostConfig: { ...record.hostConfig, portBindings: portRequestsField((row['hostConfig'] as Row)['portBindings']) },
   };
 }

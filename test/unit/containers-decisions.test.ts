@@ -9,7 +9,7 @@ import { emptyEndpointRequest, ZERO_TIME, type ContainerRecord } from '../../src
 function record(name: string, created: string, status: ContainerRecord['state']['status'], labels: Record<string, string> = {}, networks: string[] = []): ContainerRecord {
   return {
     id: `${name}`.padEnd(64, '0'), name, created, imageId: 'sha256:x', sandboxId: '', ports: [],
-    config: { image: 'busybox', cmd: null, entrypoint: null, env: [], hostname: name, domainname: '', workingDir: '', tty: false, openStdin: false, labels, exposedPorts: [], macAddress: '' },
+    config: { image: 'busybox', cmd: null, entrypoint: null, env: [], hostname: name, domainname: '', workingDir: '', tty: false, openStdin: false, labels, exposedPorts: [], macAddress: '', attachStdin: false, attachStdout: false, attachStderr: false },
     hostConfig: { networkMode: 'default', dns: [], dnsSearch: [], dnsOptions: [], extraHosts: [], links: [], autoRemove: false, portBindings: [], publishAll: false },
     networks: Object.fromEntries(networks.map((network) => [network, emptyEndpointRequest()])),
     state: { status, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },

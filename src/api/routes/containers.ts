@@ -144,7 +144,9 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
   const attach = async (socket: Socket, reference: string, query: URLSearchParams): Promise<void> => {
     const record = containers.get(reference);
     upgradeHeaders(socket, record.config.tty);
-    const attached = await containers.attach(record.id);
+    // dockerpty (compose run) attaches stdout and stderr on sockets of their own: each gets only its stream.
+    const asked = query.has('stdout') || query.has('stderr');
+    const attached = await containers.attach(record.id, asked ? { stdout: queryBool(query, 'stdout'), stderr: queryBool(query, 'stderr') } : { stdout: true, stderr: true });
     if (attached === undefined) {
       socket.end();
       return;

@@ -61,6 +61,9 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       labels: optionalStringMap(body, 'Labels') ?? {},
       exposedPorts: exposedPortsFromWire(optionalObject(body, 'ExposedPorts')),
       macAddress: optionalString(body, 'MacAddress') ?? '',
+      attachStdin: optionalBool(body, 'AttachStdin') ?? false,
+      attachStdout: optionalBool(body, 'AttachStdout') ?? false,
+      attachStderr: optionalBool(body, 'AttachStderr') ?? false,
     },
     hostConfig: {
       networkMode: optionalString(host, 'NetworkMode') ?? 'default',
@@ -202,7 +205,8 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     },
     Mounts: [],
     Config: {
-      Hostname: record.config.hostname, Domainname: record.config.domainname, User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false,
+      Hostname: record.config.hostname, Domainname: record.config.domainname, User: '',
+      AttachStdin: record.config.attachStdin, AttachStdout: record.config.attachStdout, AttachStderr: record.config.attachStderr,
       ExposedPorts: record.config.exposedPorts.length > 0 ? exposedPortsToWire(record.config.exposedPorts) : undefined,
       Tty: record.config.tty, OpenStdin: record.config.openStdin, StdinOnce: false, Env: record.config.env,
       Cmd: record.config.cmd ?? image?.cmd ?? null, Image: record.config.image, Volumes: null, WorkingDir: record.config.workingDir,
