@@ -19,6 +19,8 @@ const CONFIG_CARRIED_OUT = new Set([
   'Image', 'Cmd', 'Entrypoint', 'Env', 'Hostname', 'Domainname', 'WorkingDir', 'Tty', 'OpenStdin', 'StdinOnce', 'Labels',
   'ExposedPorts', 'MacAddress', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ArgsEscaped', 'HostConfig', 'NetworkingConfig',
   'User', 'StopSignal', 'OnBuild', 'Shell',
+  // dockerode repeats the container's name in the body; the query's name is the one used, as by dockerd.
+  'name',
 ]);
 
 /** The docker CLI's flag for a field, so the message names what the user typed. */
