@@ -31,6 +31,20 @@ if ! command -v docker >/dev/null 2>&1; then
   rm -f /usr/sbin/policy-rc.d
 fi
 
+# The clients the e2e tests drive besides the docker CLI: docker-compose v1 and
+# docker-py. docker-compose recommends docker.io, whose daemon must never start
+# on the host: recommends are left out.
+client_packages=(docker-compose python3-docker)
+missing_clients=()
+for package in "${client_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing_clients+=("$package")
+done
+if [ "${#missing_clients[@]}" -gt 0 ]; then
+  echo "skiff: installing ${missing_clients[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_clients[@]}" >/dev/null
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -20,10 +20,10 @@ import { Mutex } from '../engine/mutex.js';
 import { hasEmbeddedDns } from '../engine/name-service.js';
 import type { Image, ImageConfig } from '../model/image.js';
 import type { Endpoint, Network } from '../model/network.js';
-import { ZERO_TIME, type ContainerRecord, type CreateRequest, type EndpointRequest } from '../model/container.js';
+import { emptyEndpointRequest, ZERO_TIME, type ContainerHostConfig, type ContainerRecord, type CreateRequest, type EndpointRequest } from '../model/container.js';
 import { newId, timestampNow } from '../model/ids.js';
 import { publishedRequests } from '../ports/index.js';
-import { argvOf, generateName, linkEnvironment, NAME_PATTERN } from './decisions.js';
+import { argvOf, checkEndpointRequest, generateName, linkEnvironment, NAME_PATTERN, parseLink, validateMacAddress } from './decisions.js';
 import { renderHosts, renderResolvConf } from './etc-files.js';
 import { ExecInstances, type ExecInstance, type ExecSpec } from './exec.js';
 import { listContainers, type ListOptions } from './filters.js';
@@ -112,7 +112,11 @@ export class Containers {
   // ---- reading
 
   list(options: ListOptions): ContainerRecord[] {
-    return listContainers(this.records.values(), options, { networksOf: (record) => this.networkOf(record).map(({ network }) => network) });
+    return listContainers(this.records.values(), options, {
+      networksOf: (record) => this.networkOf(record).map(({ network }) => network),
+      imageIdOf: (reference) => this.images.find(reference)?.id,
+      exposedPortsOf: (record) => [...(this.imageConfig(record)?.exposedPorts ?? []), ...record.config.exposedPorts],
+    });
   }
 
   all(): ContainerRecord[] {
@@ -166,14 +170,9 @@ export class Containers {
       if (!NAME_PATTERN.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
       const taken = [...this.records.values()].find((record) => record.name === name);
       if (taken !== undefined) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
-      const networks = this.planNetworks(request);
-      for (const link of request.hostConfig.links) {
-        const target = link.replace(/^\//, '').split(':')[0]!;
-        if (!this.records.has(target) && !this.nameTaken(target)) throw invalid(`could not get container for ${target}`);
-      }
-      if (request.config.macAddress !== '' && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(request.config.macAddress)) {
-        throw invalid(`${request.config.macAddress} is not a valid mac address`);
-      }
+      const { networks, hostConfig } = this.planNetworks(request);
+      validateMacAddress(request.config.macAddress);
+      for (const endpointRequest of Object.values(networks)) this.checkEndpointRequest(endpointRequest);
       if (request.config.cmd === null && request.config.entrypoint === null && image.config.cmd === null && image.config.entrypoint === null) {
         throw invalid('No command specified');
       }
@@ -181,7 +180,7 @@ export class Containers {
       const record: ContainerRecord = {
         id, name, created: timestampNow(), imageId: image.id,
         config: { ...request.config, hostname: request.config.hostname || id.slice(0, 12) },
-        hostConfig: request.hostConfig, networks, sandboxId: '', ports: [],
+        hostConfig, networks, sandboxId: '', ports: [],
         state: { status: 'created', pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
       };
       this.save(record);
@@ -255,6 +254,24 @@ export class Containers {
     });
   }
 
+  /**
+   * docker rm --link /web/db: the legacy link `db` of container `web` goes
+   * (its hosts entry and environment with the next start, as in Docker).
+   */
+  removeLink(linkName: string): Promise<void> {
+    return this.mutex.run(() => Promise.resolve().then(() => {
+      const path = linkName.startsWith('/') ? linkName : `/${linkName}`;
+      const slash = path.lastIndexOf('/');
+      if (slash === 0) throw invalid('Conflict, cannot remove the default link name of the container');
+      const parent = this.find(path.slice(1, slash));
+      const alias = path.slice(slash + 1);
+      const link = parent?.hostConfig.links.find((candidate) => parseLink(candidate).alias === alias);
+      if (parent === undefined || link === undefined) throw notFound(`No such container: ${path}`);
+      parent.hostConfig.links = parent.hostConfig.links.filter((candidate) => candidate !== link);
+      this.save(parent);
+    }));
+  }
+
   /** docker wait: the exit code once the process ended and its network was released (a record removed meanwhile by --rm included). */
   async wait(reference: string): Promise<number> {
     const record = this.get(reference);
@@ -285,6 +302,7 @@ export class Containers {
       if (network.driver === 'host' || network.driver === 'null') throw forbidden('container cannot be disconnected from host network or connected to host network');
       if (record.networks[network.id] !== undefined) throw forbidden(`endpoint with name ${record.name} already exists in network ${network.name}`);
       if (network.bridge?.isDefaultBridge && request.aliases.length > 0) throw invalid('network-scoped alias is supported only for containers in user defined networks');
+      this.checkEndpointRequest(request);
       let endpoint: Endpoint | undefined;
       if (record.state.status === 'running') {
         endpoint = await this.joinNetwork(record, record.sandboxId, network.id, request);
@@ -330,7 +348,7 @@ export class Containers {
    * Attached before the start, it waits for that start; undefined when the
    * container never ran. `detached` must be called when the client is done.
    */
-  async attach(reference: string): Promise<{ output: StreamOutput; input?: NodeJS.WritableStream; detached: () => void } | undefined> {
+  async attach(reference: string, streams: { stdout: boolean; stderr: boolean } = { stdout: true, stderr: true }): Promise<{ output: StreamOutput; input?: NodeJS.WritableStream; detached: () => void } | undefined> {
     const record = this.get(reference);
     const beforeStart = record.state.status !== 'running';
     // Counted before the start, so that a --rm container that ends at once waits for this reader.
@@ -341,7 +359,7 @@ export class Containers {
       detached();
       return undefined;
     }
-    return { ...this.runtime.attach(record.id, { fromStart: beforeStart }), detached };
+    return { ...this.runtime.attach(record.id, { fromStart: beforeStart, ...streams }), detached };
   }
 
   createExec(reference: string, spec: ExecSpec): ExecInstance {
@@ -388,26 +406,59 @@ export class Containers {
 
   /**
    * Validates the network mode and requests; returns network key → request for
-   * bridge-like networks. An unknown network is kept by name: like Docker, the
-   * create succeeds and the start reports "network X not found".
+   * bridge-like networks, and the host config with its references resolved
+   * (container:NAME and legacy link targets as full ids, as Docker keeps
+   * them). An unknown network is kept by name: like Docker, the create
+   * succeeds and the start reports "network X not found". On a user network
+   * --link is an alias that only this container resolves (Docker moves it to
+   * the network's endpoint settings); on the default bridge it is a legacy link.
    */
-  private planNetworks(request: CreateRequest): Record<string, EndpointRequest> {
+  private planNetworks(request: CreateRequest): { networks: Record<string, EndpointRequest>; hostConfig: ContainerHostConfig } {
     const given = request.hostConfig.networkMode;
     const mode = given === '' || given === 'default' ? 'bridge' : given;
+    const links = request.hostConfig.links;
     if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
       const hasStatic = Object.values(request.endpoints).some((endpoint) => endpoint.ipv4 || endpoint.ipv6);
       if (mode === 'host' && hasStatic) throw invalid('conflicting options: cannot specify static IP address when using host networking');
-      if (mode.startsWith('container:') && (request.hostConfig.portBindings.length > 0 || request.hostConfig.publishAll)) {
+      if (mode === 'host' && links.length > 0) throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+      if (!mode.startsWith('container:')) return { networks: {}, hostConfig: { ...request.hostConfig, links: this.resolveLinks(links) } };
+      if (links.length > 0) throw invalid("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+      if (request.hostConfig.portBindings.length > 0 || request.hostConfig.publishAll) {
         throw invalid('conflicting options: port publishing and the container type network mode');
       }
-      return {};
+      return { networks: {}, hostConfig: { ...request.hostConfig, networkMode: `container:${this.get(mode.slice('container:'.length)).id}` } };
     }
     const primary = this.engine.findNetwork(mode);
     const requested = request.endpoints[given] ?? request.endpoints[mode]
-      ?? (primary === undefined ? undefined : request.endpoints[primary.name] ?? request.endpoints[primary.id]) ?? { aliases: [] };
+      ?? (primary === undefined ? undefined : request.endpoints[primary.name] ?? request.endpoints[primary.id]) ?? emptyEndpointRequest();
     if (primary?.bridge?.isDefaultBridge && requested.aliases.length > 0) throw invalid('network-scoped alias is supported only for containers in user defined networks');
     if (primary?.bridge?.isDefaultBridge && (requested.ipv4 || requested.ipv6)) throw invalid('user specified IP address is supported on user defined networks only');
-    return { [primary?.id ?? mode]: requested };
+    if (primary?.bridge?.isDefaultBridge) return { networks: { [primary.id]: requested }, hostConfig: { ...request.hostConfig, links: this.resolveLinks(links) } };
+    const endpointLinks = [...new Set([...requested.links, ...links])];
+    return { networks: { [primary?.id ?? mode]: { ...requested, links: endpointLinks } }, hostConfig: { ...request.hostConfig, links: [] } };
+  }
+
+  /** Legacy links as Docker keeps them: the linked container's full id and the alias. */
+  private resolveLinks(links: readonly string[]): string[] {
+    return links.map((link) => {
+      const { target, alias } = parseLink(link);
+      return `${this.linkTarget(target).id}:${alias}`;
+    });
+  }
+
+  private linkTarget(reference: string): ContainerRecord {
+    try {
+      return this.get(reference);
+    } catch (error) {
+      if (error instanceof SkiffError && error.kind === 'notFound') throw invalid(`could not get container for ${reference}`);
+      throw error;
+    }
+  }
+
+  /** A network's settings checked before anything is made: MAC, link-local addresses, link targets. */
+  private checkEndpointRequest(request: EndpointRequest): void {
+    checkEndpointRequest(request);
+    for (const link of request.links) this.linkTarget(parseLink(link).target);
   }
 
   private async startLocked(record: ContainerRecord): Promise<void> {
@@ -472,18 +523,44 @@ export class Containers {
 
   private joinNetwork(record: ContainerRecord, sandboxId: string, networkId: string, request: EndpointRequest): Promise<Endpoint> {
     const first = this.engine.endpointsOfSandbox(sandboxId).length === 0;
-    const macAddress = first && record.config.macAddress !== '' ? record.config.macAddress.toLowerCase() : undefined;
-    return this.engine.join(sandboxId, networkId, { name: record.name, ipv4: request.ipv4, ipv6: request.ipv6, aliases: request.aliases, containerId: record.id, macAddress });
+    const containerMac = first && record.config.macAddress !== '' ? record.config.macAddress : undefined;
+    const requestedMac = request.macAddress !== '' ? request.macAddress : containerMac;
+    // A link names whoever holds the linked name now (a container removed since then resolves no more).
+    const links = Object.fromEntries(request.links.flatMap((link) => {
+      const { target, alias } = parseLink(link);
+      const linked = this.find(target);
+      return linked === undefined ? [] : [[alias, linked.name]];
+    }));
+    return this.engine.join(sandboxId, networkId, {
+      name: record.name, ipv4: request.ipv4, ipv6: request.ipv6, aliases: request.aliases, containerId: record.id,
+      macAddress: requestedMac?.toLowerCase(), linkLocalAddresses: checkEndpointRequest(request), links,
+    });
+  }
+
+  /** The container a reference names, or undefined. */
+  private find(reference: string): ContainerRecord | undefined {
+    try {
+      return this.get(reference);
+    } catch (error) {
+      if (error instanceof SkiffError && error.kind === 'notFound') return undefined;
+      throw error;
+    }
+  }
+
+  /** The legacy links (default bridge) whose linked container still exists, as docker inspect shows them. */
+  legacyLinks(record: ContainerRecord): Array<{ linked: ContainerRecord; alias: string }> {
+    return record.hostConfig.links.flatMap((link) => {
+      const { target, alias } = parseLink(link);
+      const linked = this.find(target);
+      return linked === undefined ? [] : [{ linked, alias }];
+    });
   }
 
   /** The linked containers of --link NAME[:ALIAS] that run and have an address. */
   private linkedContainers(record: ContainerRecord): Array<{ linked: ContainerRecord; alias: string; address: string }> {
-    return record.hostConfig.links.flatMap((link) => {
-      const [target, alias] = link.replace(/^\//, '').split(':') as [string, string | undefined];
-      const linked = this.records.get(target) ?? [...this.records.values()].find((candidate) => candidate.name === target);
-      const address = linked === undefined ? undefined : this.endpoints(linked)[0]?.ipv4?.address;
-      if (linked === undefined || address === undefined) return [];
-      return [{ linked, alias: (alias ?? linked.name).replace(/^.*\//, ''), address }];
+    return this.legacyLinks(record).flatMap(({ linked, alias }) => {
+      const address = this.endpoints(linked)[0]?.ipv4?.address;
+      return address === undefined ? [] : [{ linked, alias, address }];
     });
   }
 

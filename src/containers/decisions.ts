@@ -1,8 +1,11 @@
 /**
  * Pure decisions about containers: the process's argv, a generated name, the
- * legacy --link environment. No I/O.
+ * legacy --link environment, links and endpoint settings read and checked.
+ * No I/O.
  */
-import type { ContainerRecord } from '../model/container.js';
+import { invalid } from '../errors.js';
+import { linkLocalAddress, type InterfaceAddress } from '../model/address.js';
+import type { ContainerRecord, EndpointRequest } from '../model/container.js';
 import type { ImageConfig } from '../model/image.js';
 
 export const NAME_PATTERN = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -43,4 +46,27 @@ export function linkEnvironment(alias: string, containerName: string, address: s
     if (separator > 0 && !entry.startsWith('HOME=') && !entry.startsWith('PATH=')) env.push(`${prefix}_ENV_${entry}`);
   }
   return env;
+}
+
+/** "db", "/db:alias" → the linked container's reference and the alias (its name when none is given), as moby's ParseLink. */
+export function parseLink(link: string): { target: string; alias: string } {
+  const [target = '', alias] = link.split(':', 2);
+  const name = target.replace(/^\//, '');
+  return { target: name, alias: (alias ?? name).replace(/^.*\//, '') };
+}
+
+const MAC_PATTERN = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/;
+
+export function validateMacAddress(mac: string): void {
+  if (mac !== '' && !MAC_PATTERN.test(mac)) throw invalid(`${mac} is not a valid mac address`);
+}
+
+/** Checks a network's settings before anything is made; returns the link-local addresses as the interface gets them. */
+export function checkEndpointRequest(request: EndpointRequest): InterfaceAddress[] {
+  validateMacAddress(request.macAddress);
+  return request.linkLocalIps.map((text) => {
+    const address = linkLocalAddress(text);
+    if (address === undefined) throw invalid(`invalid link local IP address: ${text}`);
+    return address;
+  });
 }

@@ -11,6 +11,7 @@ import { addNetworkRoutes } from '../api/routes/networks.js';
 import { addSystemRoutes } from '../api/routes/system.js';
 import { addContainerRoutes } from '../api/routes/containers.js';
 import { addImageRoutes } from '../api/routes/images.js';
+import { addSwarmRoutes } from '../api/routes/swarm.js';
 import { addEventRoutes } from '../api/routes/events.js';
 import { addTraceRoutes } from '../api/routes/trace.js';
 import { Tracer } from '../trace/tracer.js';
@@ -141,6 +142,7 @@ export class Daemon {
     addImageRoutes(router, images);
     addEventRoutes(router, engine.events);
     addTraceRoutes(router, new Tracer(engine, containers));
+    addSwarmRoutes(router);
     const upgrade = addContainerRoutes(router, containers, log);
     const servers: Server[] = [];
     for (const listener of listeners) {

@@ -12,6 +12,7 @@
  * several addresses, its records put in the order the server chose for this
  * one answer (each answer still gets its own order).
  */
+import { shuffle } from './answer.js';
 
 /** A source address asking for many names must not grow this without end; past it the cache starts over. */
 const MAX_ENTRIES = 1_024;
@@ -44,10 +45,10 @@ export class AnswerCache {
 
   /**
    * The reply to a query whose key was seen at this records version, with
-   * id written in and several addresses starting at `rotation`; undefined
-   * when it must be decided afresh.
+   * id written in and several addresses in an order drawn anew (as answerQuery
+   * shuffles them); undefined when it must be decided afresh.
    */
-  reply(key: string, recordsVersion: number, id: number, rotation: number): Buffer | undefined {
+  reply(key: string, recordsVersion: number, id: number, random: () => number = Math.random): Buffer | undefined {
     if (recordsVersion !== this.version) {
       this.entries.clear();
       this.version = recordsVersion;
@@ -60,9 +61,9 @@ export class AnswerCache {
       cached.bytes.copy(reply);
     } else {
       cached.bytes.copy(reply, 0, 0, cached.recordsAt);
-      const first = rotation % cached.count;
+      const order = shuffle(Array.from({ length: cached.count }, (_, index) => index), random);
       for (let index = 0; index < cached.count; index++) {
-        const from = cached.recordsAt + ((first + index) % cached.count) * cached.recordSize;
+        const from = cached.recordsAt + order[index]! * cached.recordSize;
         cached.bytes.copy(reply, cached.recordsAt + index * cached.recordSize, from, from + cached.recordSize);
       }
     }

@@ -60,13 +60,25 @@ function headerOnlyReply(id: number, queryFlags: number, rcode: number): Buffer 
   return reply;
 }
 
+/** Docker's shuffleAddr: a fresh random order for each answer (Fisher–Yates). */
+export function shuffle<T>(items: readonly T[], random: () => number = Math.random): T[] {
+  const shuffled = [...items];
+  for (let index = shuffled.length - 1; index > 0; index--) {
+    const other = Math.floor(random() * (index + 1));
+    [shuffled[index], shuffled[other]] = [shuffled[other]!, shuffled[index]!];
+  }
+  return shuffled;
+}
+
 /**
  * The answer to `query` for the container `asker` (undefined: a stranger,
  * whose queries are all forwarded, as Docker's resolver forwards whatever
- * reaches it). `rotation` turns the order of several addresses under one name:
- * the server passes a counter, so consecutive queries see different orders.
+ * reaches it). Several addresses under one name come in an order drawn anew
+ * for each answer, as Docker's do: a counter shared by all questions would
+ * advance in step with a client's A and AAAA pair and always give it the same
+ * first address. `order` lets tests fix the order.
  */
-export function answerQuery(query: Packet, asker: Asker | undefined, records: DnsRecords, rotation = 0): Decision {
+export function answerQuery(query: Packet, asker: Asker | undefined, records: DnsRecords, order: <T>(items: readonly T[]) => T[] = shuffle): Decision {
   const question = query.questions?.[0];
   if (asker === undefined || question === undefined || (question.class ?? 'IN') !== 'IN') return { forward: true };
   switch (question.type) {
@@ -75,7 +87,7 @@ export function answerQuery(query: Packet, asker: Asker | undefined, records: Dn
       const found = resolveName(lowerName(question.name), asker, records, question.type === 'A' ? 'ipv4' : 'ipv6');
       if (found === undefined) return { forward: true };
       const type = question.type;
-      const addresses = rotate(found, rotation);
+      const addresses = found.length < 2 ? found : order(found);
       return { forward: false, response: reply(query, question, addresses.map((data) => ({ type, name: question.name, ttl: RESPONSE_TTL, data }))) };
     }
     case 'MX': {
@@ -211,12 +223,6 @@ function lowerName(name: string): string {
   return lowered.endsWith('.') ? lowered.slice(0, -1) : lowered;
 }
 
-function rotate<T>(items: T[], rotation: number): T[] {
-  if (items.length < 2) return items;
-  const start = rotation % items.length;
-  return start === 0 ? items : [...items.slice(start), ...items.slice(0, start)];
-}
-
 type Family = 'ipv4' | 'ipv6';
 
 /**
@@ -238,19 +244,25 @@ function resolveName(name: string, asker: Asker, records: DnsRecords, family: Fa
 
 function lookupOnNetworks(name: string, networkName: string | undefined, asker: Asker, records: DnsRecords, family: Family): string[] | undefined {
   return lookupPass(networkName, asker, family, (networkId) => records.byAlias(networkId, name))
-    ?? lookupPass(networkName, asker, family, (networkId) => records.byName(networkId, name));
+    // A link's alias stands for the linked container's name, on the network of the asker's endpoint that holds the link.
+    ?? lookupPass(networkName, asker, family, (networkId, own) => records.byName(networkId, linkedName(own, name)));
+}
+
+function linkedName(own: DnsEndpoint, name: string): string {
+  const linked = own.links === undefined ? undefined : Object.entries(own.links).find(([alias]) => alias.toLowerCase() === name)?.[1];
+  return linked === undefined ? name : linked.toLowerCase();
 }
 
 function lookupPass(
   networkName: string | undefined,
   asker: Asker,
   family: Family,
-  find: (networkId: string) => readonly DnsEndpoint[] | undefined,
+  find: (networkId: string, own: DnsEndpoint) => readonly DnsEndpoint[] | undefined,
 ): string[] | undefined {
   let known = false;
   for (const own of asker.endpoints) {
     if (networkName !== undefined && own.networkName.toLowerCase() !== networkName) continue;
-    const holders = find(own.networkId);
+    const holders = find(own.networkId, own);
     if (holders === undefined) continue;
     known = true;
     const addresses: string[] = [];

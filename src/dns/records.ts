@@ -18,6 +18,8 @@ export interface DnsEndpoint {
   hostname?: string;
   /** --network-alias names on this network. */
   aliases: string[];
+  /** Links on this network: alias → linked container's name, answered only to this endpoint's container (libnetwork's ep.aliases). */
+  links?: Readonly<Record<string, string>>;
   ipv4?: string;
   /** No prefix. */
   ipv6?: string;

@@ -76,7 +76,6 @@ export class DnsServer {
   private readonly onError: (error: Error) => void;
   private readonly listeners = new Map<string, Listener>();
   private inFlight = 0;
-  private rotation = 0;
   private readonly answers = new AnswerCache();
 
   constructor(options: DnsServerOptions) {
@@ -176,11 +175,10 @@ export class DnsServer {
    * answered then, with its own id and address order.
    */
   private handle(message: Buffer, sourceIp: string, transport: Transport): Buffer | Promise<Buffer> | undefined {
-    this.rotation = (this.rotation + 1) % 0x40000000;
     const key = AnswerCache.keyOf(message, sourceIp, transport);
     const version = this.records.version;
     if (key !== undefined) {
-      const cached = this.answers.reply(key, version, message.readUInt16BE(0), this.rotation);
+      const cached = this.answers.reply(key, version, message.readUInt16BE(0));
       if (cached !== undefined) return cached;
     }
     const parsed = parseQuery(message);
@@ -188,7 +186,7 @@ export class DnsServer {
     if ('reply' in parsed) return parsed.reply;
     const { query } = parsed;
     const asker = this.records.askerOf(sourceIp);
-    const decision = answerQuery(query, asker, this.records, this.rotation);
+    const decision = answerQuery(query, asker, this.records);
     const maxSize = transport === 'udp' ? maxUdpSize(query) : MAX_TCP_SIZE;
     if (!decision.forward) {
       const reply = encodeResponse(message, decision.response, maxSize, transport === 'udp');

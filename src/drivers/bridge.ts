@@ -55,6 +55,7 @@ export function sandboxSideLines(endpoint: Endpoint, options: JoinOptions): stri
   const lines: string[] = [];
   if (endpoint.ipv4 !== undefined) lines.push(`addr add ${cidrOf(endpoint.ipv4)} dev ${endpoint.ifName}`);
   if (endpoint.ipv6 !== undefined) lines.push(`addr add ${cidrOf(endpoint.ipv6)} dev ${endpoint.ifName} nodad`);
+  for (const address of endpoint.linkLocalAddresses ?? []) lines.push(`addr add ${cidrOf(address)} dev ${endpoint.ifName}${address.family === 6 ? ' nodad' : ''}`);
   lines.push(`link set ${endpoint.ifName} up`, 'link set lo up', ...defaultRouteLines(endpoint, options.defaultGateways));
   return lines;
 }

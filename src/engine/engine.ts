@@ -71,6 +71,10 @@ export interface JoinRequest {
   containerId?: string;
   /** A MAC chosen by the user (--mac-address); otherwise Docker's 02:42 + IPv4. */
   macAddress?: string;
+  /** Link-local addresses for the interface besides the allocated ones. */
+  linkLocalAddresses?: InterfaceAddress[];
+  /** Links on a user network: alias → linked container's name, which only this container's DNS questions see. */
+  links?: Record<string, string>;
 }
 
 export interface SandboxRequest {
@@ -230,6 +234,9 @@ export class Engine {
 
   deleteNetwork(reference: string): Promise<void> {
     return this.mutex.run(async () => {
+      const named = this.listNetworks().filter((network) => network.name === reference && network.id !== reference);
+      // docker network rm words the ambiguity its own way.
+      if (named.length > 1) throw invalid(`${named.length} matches found based on name: network ${reference} is ambiguous`);
       const network = this.getNetwork(reference);
       if ((PREDEFINED_NETWORKS as readonly string[]).includes(network.name)) {
         throw forbidden(`${network.name} is a pre-defined network and cannot be removed`);
@@ -459,6 +466,8 @@ export class Engine {
       ipv4,
       ipv6,
       aliases: request.aliases ?? [],
+      ...(request.linkLocalAddresses === undefined || request.linkLocalAddresses.length === 0 ? {} : { linkLocalAddresses: request.linkLocalAddresses }),
+      ...(request.links === undefined || Object.keys(request.links).length === 0 ? {} : { links: request.links }),
       containerId: request.containerId ?? sandbox.containerId,
     };
     try {

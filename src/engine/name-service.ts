@@ -72,7 +72,7 @@ export class NameService {
       .map(({ address, port }) => ({ address, port })));
     this.records.upsert({
       endpointId: endpoint.id, networkId: network.id, networkName: network.name, containerId: endpoint.containerId,
-      containerName: endpoint.name, hostname: sandbox.hostname, aliases: endpoint.aliases,
+      containerName: endpoint.name, hostname: sandbox.hostname, aliases: endpoint.aliases, links: endpoint.links,
       ipv4: endpoint.ipv4?.address, ipv6: endpoint.ipv6?.address, upstreams: sandbox.dnsServers.length > 0 ? sandbox.dnsServers : undefined,
     });
     await this.pointResolver(sandbox, allEndpoints);

@@ -17,13 +17,15 @@ export interface NetworkCreateRequest {
   enableIPv6?: boolean;
   ipamDriver?: string;
   ipamConfig?: IpamRequest[];
+  /** IPAM.Options as the client sent them; absent is shown as null, as Docker does. */
   ipamOptions?: Record<string, string> | null;
   options?: Record<string, string>;
   labels?: Record<string, string>;
+  /** Docker's CheckDuplicate: refuse a name already in use. Without it (20.10) a second network of that name is made, with a warning. */
+  checkDuplicate?: boolean;
 }
 
 
-const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const MAX_NAME_LENGTH = 255;
 const INTERFACE_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,15}$/;
 
@@ -32,9 +34,12 @@ export function validateNetworkName(name: string): void {
   if (name.length > MAX_NAME_LENGTH) {
     throw invalid(`invalid network name "${name.slice(0, 40)}…": a name is at most ${MAX_NAME_LENGTH} characters`);
   }
-  if (!NAME_PATTERN.test(name)) {
-    throw invalid(`invalid network name "${name}", only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-  }
+}
+
+/** Create's Warning when another network already has the name (CheckDuplicate off), as Docker words it; '' otherwise. */
+export function duplicateNameWarning(network: Network, all: readonly Network[]): string {
+  const older = all.find((other) => other.name === network.name && other.id !== network.id);
+  return older === undefined ? '' : `Network with name ${network.name} (id : ${older.id}) already exists`;
 }
 
 function parseBoolOption(options: Record<string, string>, key: string, fallback: boolean): boolean {
@@ -130,7 +135,10 @@ export interface PlanContext {
 
 export function planNetwork(request: NetworkCreateRequest, context: PlanContext): Network {
   validateNetworkName(request.name);
-  if (context.existing.some((network) => network.name === request.name)) {
+  if ((PREDEFINED_NETWORKS as readonly string[]).includes(request.name)) {
+    throw new SkiffError('forbidden', `operation is not permitted on predefined ${request.name} network `);
+  }
+  if (request.checkDuplicate === true && context.existing.some((network) => network.name === request.name)) {
     throw conflict(`network with name ${request.name} already exists`);
   }
   const driver = resolveDriver(request.driver);
@@ -154,7 +162,7 @@ export function planNetwork(request: NetworkCreateRequest, context: PlanContext)
     attachable: request.attachable ?? false,
     ingress: request.ingress ?? false,
     enableIPv6: request.enableIPv6 ?? false,
-    ipam: { driver: ipamDriver, options: request.ipamOptions === undefined ? {} : request.ipamOptions, pools },
+    ipam: { driver: ipamDriver, options: request.ipamOptions ?? null, pools },
     options,
     labels: request.labels ?? {},
     ...(bridge === undefined ? {} : { bridge }),

@@ -52,3 +52,16 @@ export function parseInterfaceAddress(text: string): InterfaceAddress | undefine
 export function cidrOf(address: InterfaceAddress): string {
   return `${address.address}/${address.prefix}`;
 }
+
+/**
+ * An IPAMConfig.LinkLocalIPs entry as the interface gets it: IPv4 in
+ * 169.254.0.0/16 with prefix 16, IPv6 in fe80::/10 with prefix 64 (libnetwork's
+ * link-local masks); undefined for anything else.
+ */
+export function linkLocalAddress(text: string): InterfaceAddress | undefined {
+  const family = familyOf(text);
+  if (family === undefined) return undefined;
+  const parsed = ipaddr.parse(text);
+  if (parsed.range() !== 'linkLocal') return undefined;
+  return interfaceAddress(text, family === 4 ? 16 : 64);
+}

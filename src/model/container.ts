@@ -4,10 +4,24 @@
  */
 import type { PortBinding, PortRequest } from './network.js';
 
+/** A container's settings for one network (Docker's EndpointSettings as given), kept and shown as given. */
 export interface EndpointRequest {
   ipv4?: string;
   ipv6?: string;
+  /** IPAMConfig.LinkLocalIPs: further addresses on the interface (169.254.0.0/16, fe80::/64). */
+  linkLocalIps: string[];
   aliases: string[];
+  /** Links on a user network, as given ("db" or "db:alias"): names that only this container resolves. */
+  links: string[];
+  /** DriverOpts as given; null when absent. The bridge driver takes no per-endpoint option, as Docker's takes none. */
+  driverOpts: Record<string, string> | null;
+  /** A MAC for this network's interface; '' lets skiff choose (02:42 + the IPv4 address). */
+  macAddress: string;
+}
+
+/** The settings of a network joined without any. */
+export function emptyEndpointRequest(): EndpointRequest {
+  return { linkLocalIps: [], aliases: [], links: [], driverOpts: null, macAddress: '' };
 }
 
 export interface ContainerConfig {
@@ -25,15 +39,20 @@ export interface ContainerConfig {
   exposedPorts: string[];
   /** --mac-address: the MAC of the container's first network interface. */
   macAddress: string;
+  /** Which streams the client means to attach (docker run without -d): shown in inspect, where dockerpty reads them. */
+  attachStdin: boolean;
+  attachStdout: boolean;
+  attachStderr: boolean;
 }
 
 export interface ContainerHostConfig {
-  /** 'default' | 'bridge' | 'host' | 'none' | 'container:<ref>' | a network name or id */
+  /** 'default' | 'bridge' | 'host' | 'none' | 'container:<full id>' | a network name or id */
   networkMode: string;
   dns: string[];
   dnsSearch: string[];
   dnsOptions: string[];
   extraHosts: string[];
+  /** Legacy links on the default bridge, "<linked container's full id>:<alias>" (an older skiff kept its name). */
   links: string[];
   autoRemove: boolean;
   /** -p, one request per host binding. */

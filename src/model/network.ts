@@ -75,6 +75,10 @@ export interface Endpoint {
   ipv6?: InterfaceAddress;
   /** --network-alias names on this network. */
   aliases: string[];
+  /** Link-local addresses beside the allocated ones (IPAMConfig.LinkLocalIPs). */
+  linkLocalAddresses?: InterfaceAddress[];
+  /** Links on a user network: alias → the linked container's name, resolved only for this endpoint's container. */
+  links?: Record<string, string>;
   /** The container id this endpoint belongs to ('' for library sandboxes). */
   containerId: string;
 }

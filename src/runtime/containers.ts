@@ -261,12 +261,13 @@ export class ContainerRuntime {
    * with openStdin, the container's stdin. Ending input leaves the container's
    * stdin open (`docker attach` semantics); closeStdin closes it.
    */
-  attach(id: string, options: { fromStart?: boolean } = {}): { output: NodeJS.ReadableStream; input?: NodeJS.WritableStream } {
+  /** The container's output (the streams asked for; both by default) and its stdin when it has one. */
+  attach(id: string, options: { fromStart?: boolean; stdout?: boolean; stderr?: boolean } = {}): { output: NodeJS.ReadableStream; input?: NodeJS.WritableStream } {
     const paths = this.existing(id);
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
     // fromStart: a client that attached before the start (docker run) must see the first output too.
     const fromOffset = options.fromStart !== true && existsSync(paths.log) ? statSync(paths.log).size : 0;
-    const output = readLog({ logPath: paths.log, exitStatusPath: paths.exitStatus, tty: meta.tty, stdout: true, stderr: true, follow: true, fromOffset });
+    const output = readLog({ logPath: paths.log, exitStatusPath: paths.exitStatus, tty: meta.tty, stdout: options.stdout ?? true, stderr: options.stderr ?? true, follow: true, fromOffset });
     if (!meta.openStdin) return { output };
     // O_RDWR: opening never blocks, whether or not the shim holds the other end yet.
     const input = createWriteStream(paths.stdinFifo, { flags: 'r+' });

@@ -122,6 +122,16 @@ export class ImageStore {
   }
 
   /** name[:tag], `sha256:<hex>`, full or short hex id; Docker's wording when nothing matches. */
+  /** The image a reference names, or undefined when it names none. */
+  find(ref: string): Image | undefined {
+    try {
+      return this.resolve(ref);
+    } catch (error) {
+      if (error instanceof SkiffError && error.kind === 'notFound') return undefined;
+      throw error;
+    }
+  }
+
   resolve(ref: string): Image {
     const images = this.list();
     const repoTag = normalizeRepoTag(ref);

@@ -26,7 +26,7 @@ export interface Stored<T> {
 
 const schema = `
 CREATE TABLE IF NOT EXISTS networks (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, state TEXT NOT NULL, body TEXT NOT NULL);
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sandboxes (
   id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS endpoints (
@@ -53,8 +53,27 @@ export class Store {
     this.db = new Database(join(dataRoot, 'skiff.db'));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
+    // better-sqlite3 turns foreign keys on by default: off while an old table is rebuilt.
+    this.db.pragma('foreign_keys = OFF');
     this.db.exec(schema);
+    this.allowDuplicateNetworkNames();
+    this.db.pragma('foreign_keys = ON');
+  }
+
+  /**
+   * Data roots written before Docker 20.10's CheckDuplicate semantics held
+   * network names UNIQUE; SQLite drops a constraint only by rebuilding the
+   * table (with foreign keys off, so the endpoints' references stay).
+   */
+  private allowDuplicateNetworkNames(): void {
+    const table = this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'networks'").get() as { sql: string } | undefined;
+    if (table === undefined || !/name TEXT NOT NULL UNIQUE/.test(table.sql)) return;
+    this.db.transaction(() => {
+      this.db.exec('CREATE TABLE networks_rebuilt (id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL)');
+      this.db.exec('INSERT INTO networks_rebuilt (id, name, state, body) SELECT id, name, state, body FROM networks');
+      this.db.exec('DROP TABLE networks');
+      this.db.exec('ALTER TABLE networks_rebuilt RENAME TO networks');
+    })();
   }
 
   close(): void {

@@ -4,7 +4,7 @@
  * Each step says which shape it upgrades from.
  */
 import { parseInterfaceAddress, type InterfaceAddress } from '../model/address.js';
-import type { ContainerRecord } from '../model/container.js';
+import { emptyEndpointRequest, type ContainerRecord, type EndpointRequest } from '../model/container.js';
 import type { Endpoint, PortProtocol, PortRequest, Sandbox } from '../model/network.js';
 
 type Row = Record<string, unknown>;
@@ -43,11 +43,21 @@ function exposedPortsField(value: unknown): string[] {
   return value !== null && typeof value === 'object' ? Object.keys(value) : [];
 }
 
+/** Endpoint settings held only ipv4, ipv6 and aliases. */
+function endpointRequestsField(value: unknown): Record<string, EndpointRequest> {
+  const requests = (value ?? {}) as Record<string, Partial<EndpointRequest>>;
+  return Object.fromEntries(Object.entries(requests).map(([network, request]) => [network, { ...emptyEndpointRequest(), ...request }]));
+}
+
+const ATTACHED_NOTHING: Pick<ContainerRecord['config'], 'attachStdin' | 'attachStdout' | 'attachStderr'> = { attachStdin: false, attachStdout: false, attachStderr: false };
+
 export function upgradeContainer(row: Row): ContainerRecord {
   const record = row as unknown as ContainerRecord;
   return {
     ...record,
-    config: { ...record.config, exposedPorts: exposedPortsField((row['config'] as Row)['exposedPorts']) },
+    networks: endpointRequestsField(row['networks']),
+    // attachStdin/Stdout/Stderr were not kept: false, as a detached create has them.
+    config: { ...ATTACHED_NOTHING, ...record.config, exposedPorts: exposedPortsField((row['config'] as Row)['exposedPorts']) },
     hostConfig: { ...record.hostConfig, portBindings: portRequestsField((row['hostConfig'] as Row)['portBindings']) },
   };
 }

@@ -107,8 +107,7 @@ test('bad input gets Docker\'s error and changes nothing', async () => {
     { args: ['taken'], error: /network with name taken already exists/ },
     { args: ['-d', 'nosuchdriver', 'bad4'], error: /plugin "nosuchdriver" not found/ },
     { args: ['-d', 'ipvlan', 'bad5'], error: /ipvlan/ },
-    { args: ['bad;rm -rf /'], error: /invalid network name/ },
-    { args: ['$(reboot)'], error: /invalid network name/ },
+    // 'bad;rm -rf /' and '$(reboot)' are plain names to Docker 20.10 (no shell sees them): the clients test makes 'test 01'.
     { args: ['x'.repeat(1000)], error: /invalid network name/ },
     { args: ['-o', 'com.docker.network.bridge.name=a;b', 'bad6'], error: /invalid bridge name/ },
     // An interface skiff did not make is never taken over, nor deleted by the undo of a failed create.

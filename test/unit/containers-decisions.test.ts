@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { listContainers, type ListOptions } from '../../src/containers/filters.js';
 import { ExecInstances } from '../../src/containers/exec.js';
 import { ReaderCounts, Signals } from '../../src/containers/signals.js';
-import { ZERO_TIME, type ContainerRecord } from '../../src/model/container.js';
+import { emptyEndpointRequest, ZERO_TIME, type ContainerRecord } from '../../src/model/container.js';
 
 function record(name: string, created: string, status: ContainerRecord['state']['status'], labels: Record<string, string> = {}, networks: string[] = []): ContainerRecord {
   return {
     id: `${name}`.padEnd(64, '0'), name, created, imageId: 'sha256:x', sandboxId: '', ports: [],
-    config: { image: 'busybox', cmd: null, entrypoint: null, env: [], hostname: name, domainname: '', workingDir: '', tty: false, openStdin: false, labels, exposedPorts: [], macAddress: '' },
+    config: { image: 'busybox', cmd: null, entrypoint: null, env: [], hostname: name, domainname: '', workingDir: '', tty: false, openStdin: false, labels, exposedPorts: [], macAddress: '', attachStdin: false, attachStdout: false, attachStderr: false },
     hostConfig: { networkMode: 'default', dns: [], dnsSearch: [], dnsOptions: [], extraHosts: [], links: [], autoRemove: false, portBindings: [], publishAll: false },
-    networks: Object.fromEntries(networks.map((network) => [network, { aliases: [] }])),
+    networks: Object.fromEntries(networks.map((network) => [network, emptyEndpointRequest()])),
     state: { status, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
   };
 }
@@ -22,7 +22,11 @@ const records = [
   record('old', '2026-01-01T00:00:03Z', 'exited', { 'com.docker.compose.project': 'q' }),
   record('new', '2026-01-01T00:00:04Z', 'created'),
 ];
-const context = { networksOf: (r: ContainerRecord) => Object.keys(r.networks).map((name) => ({ id: `${name}-id`, name })) };
+const context = {
+  networksOf: (r: ContainerRecord) => Object.keys(r.networks).map((name) => ({ id: `${name}-id`, name })),
+  imageIdOf: (reference: string) => (reference === 'busybox' ? 'sha256:x' : undefined),
+  exposedPortsOf: (r: ContainerRecord) => (r.name === 'web' ? ['80/tcp'] : []),
+};
 const names = (options: Partial<ListOptions>) => listContainers(records, { all: false, latest: false, limit: -1, filters: new Map(), ...options }, context).map((r) => r.name);
 
 describe('docker ps', () => {
@@ -40,7 +44,37 @@ describe('docker ps', () => {
     assert.deepEqual(names({ all: true, filters: filters([['label', ['com.docker.compose.project=p']], ['status', ['running']]]) }), ['db', 'web']);
     assert.deepEqual(names({ all: true, filters: filters([['network', ['back', 'front-id']]]) }), ['db', 'web']);
     assert.deepEqual(names({ all: true, filters: filters([['status', ['exited', 'created']]]) }), ['new', 'old']);
-    assert.throws(() => names({ filters: filters([['colour', ['red']]]) }), /invalid filter 'colour'/);
+    assert.throws(() => names({ filters: filters([['colour', ['red']]]) }), /^SkiffError: Invalid filter 'colour'$/);
+  });
+
+  it("takes every filter key of Docker 20.10's docker ps, with its errors", () => {
+    const filters = (entries: Array<[string, string[]]>) => new Map(entries);
+    const byKey = (key: string, values: string[]) => names({ all: true, filters: filters([[key, values]]) });
+    assert.deepEqual(byKey('ancestor', ['busybox']), ['new', 'old', 'db', 'web']);
+    assert.deepEqual(byKey('ancestor', ['nosuch']), []);
+    assert.deepEqual(byKey('before', ['old']), ['db', 'web']);
+    assert.deepEqual(byKey('since', ['db']), ['new', 'old']);
+    assert.deepEqual(byKey('exited', ['0']), ['old']);
+    assert.deepEqual(byKey('expose', ['80']), ['web']);
+    assert.deepEqual(byKey('expose', ['70-90/tcp']), ['web']);
+    assert.deepEqual(byKey('expose', ['80/udp']), []);
+    assert.deepEqual(byKey('publish', ['80']), []);
+    assert.deepEqual(byKey('health', ['none']), ['new', 'old', 'db', 'web']);
+    assert.deepEqual(byKey('health', ['healthy']), []);
+    assert.deepEqual(byKey('is-task', ['true']), []);
+    assert.deepEqual(byKey('is-task', ['false']).length, 4);
+    assert.deepEqual(byKey('isolation', ['default']).length, 4);
+    assert.deepEqual(byKey('volume', ['data']), []);
+    assert.deepEqual(byKey('name', ['^/?w']), ['web']);
+    assert.deepEqual(byKey('id', ['^db']), ['db']);
+    // A status filter lists stopped containers without -a.
+    assert.deepEqual(names({ filters: filters([['status', ['exited']]]) }), ['old']);
+    assert.throws(() => byKey('status', ['bogus']), /^SkiffError: Invalid filter 'status=bogus'$/);
+    assert.throws(() => byKey('health', ['x']), /^SkiffError: Unrecognised filter value for health: x$/);
+    assert.throws(() => byKey('is-task', ['x']), /^SkiffError: Invalid filter 'is-task=\[x\]'$/);
+    assert.throws(() => byKey('exited', ['x']), /strconv.Atoi: parsing "x": invalid syntax/);
+    assert.throws(() => byKey('publish', ['x']), /error while looking up for publish x/);
+    assert.throws(() => byKey('before', ['nosuch']), /no such container nosuch/);
   });
 });
 

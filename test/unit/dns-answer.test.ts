@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
 import type { Packet, RecordType } from 'dns-packet';
 import { DnsRecords, type DnsEndpoint } from '../../src/dns/records.js';
-import { answerQuery, encodeResponse, encodeWithin, maxUdpSize, parseQuery, RESPONSE_TTL, type Decision } from '../../src/dns/answer.js';
+import { answerQuery, encodeResponse, encodeWithin, maxUdpSize, parseQuery, RESPONSE_TTL, shuffle, type Decision } from '../../src/dns/answer.js';
 
 const id = (prefix: string): string => prefix.padEnd(64, '0');
 
@@ -29,8 +29,11 @@ function query(name: string, type: RecordType = 'A'): Packet {
   return { type: 'query', id: nextId++, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, class: 'IN', name }] };
 }
 
-function ask(records: DnsRecords, from: string, name: string, type: RecordType = 'A', rotation = 0): Decision {
-  return answerQuery(query(name, type), records.askerOf(from), records, rotation);
+/** Keeps the records' order, so that answers compare as they are. */
+const asFound = <T>(items: readonly T[]): T[] => [...items];
+
+function ask(records: DnsRecords, from: string, name: string, type: RecordType = 'A', order: <T>(items: readonly T[]) => T[] = asFound): Decision {
+  return answerQuery(query(name, type), records.askerOf(from), records, order);
 }
 
 function data(decision: Decision): string[] {
@@ -102,11 +105,22 @@ describe('dns answers', () => {
     assert.deepEqual(data(ask(shadow, fromWeb, 'app.front')).sort(), ['172.20.0.2', '172.20.0.3']);
   });
 
-  it('answers several containers under one name with all their addresses, in turning order', () => {
-    const orders = [0, 1, 2, 3].map((rotation) => data(ask(records, fromWeb, 'app', 'A', rotation)));
-    for (const order of orders) assert.deepEqual([...order].sort(), ['172.20.0.2', '172.20.0.3']);
-    assert.notDeepEqual(orders[0], orders[1]);
-    assert.deepEqual(orders[0], orders[2]);
+  it('answers several containers under one name with all their addresses, shuffled for each answer (Docker\'s shuffleAddr)', () => {
+    const orders = Array.from({ length: 64 }, () => data(ask(records, fromWeb, 'app', 'A', shuffle)).join(' '));
+    for (const order of orders) assert.deepEqual(order.split(' ').sort(), ['172.20.0.2', '172.20.0.3']);
+    // Each order drawn alone: both come first, in no fixed turn (2^-63 odds of failing by chance).
+    assert.equal(new Set(orders).size, 2);
+    // Fisher–Yates over a fixed draw: each place swapped with the first, or none moved.
+    assert.deepEqual(shuffle(['a', 'b', 'c'], () => 0), ['b', 'c', 'a']);
+    assert.deepEqual(shuffle(['a', 'b', 'c'], () => 0.999), ['a', 'b', 'c']);
+  });
+
+  it('resolves a link\'s alias for the linking container alone, on the network that holds the link', () => {
+    const linked = world();
+    linked.upsert(endpoint({ endpointId: 'e-web', containerId: id('aaaaaaaaaaaa1'), containerName: 'web', aliases: ['app'], ipv4: '172.20.0.2', links: { dbalias: 'db' } }));
+    assert.deepEqual(data(ask(linked, fromWeb, 'dbalias')), ['172.20.0.3']);
+    assert.deepEqual(data(ask(linked, fromWeb, 'DBalias.front')), ['172.20.0.3']);
+    assert.equal(ask(linked, '172.20.0.4', 'dbalias').forward, true, 'another container on the network does not see it');
   });
 
   it('answers AAAA and gives an empty NOERROR for a known name without an address of the family', () => {
@@ -186,7 +200,7 @@ describe('dns wire handling', () => {
       const message = dnsPacket.encode(asked);
       const parsed = parseQuery(message);
       assert.ok('query' in parsed);
-      const decision = answerQuery(parsed.query, records.askerOf('172.20.0.4'), records, 1);
+      const decision = answerQuery(parsed.query, records.askerOf('172.20.0.4'), records);
       assert.ok(!decision.forward, name);
       const fast = dnsPacket.decode(encodeResponse(message, decision.response, 512, true));
       const reference = dnsPacket.decode(dnsPacket.encode(decision.response));

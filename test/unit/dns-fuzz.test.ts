@@ -23,7 +23,7 @@ const types: RecordType[] = ['A', 'AAAA', 'PTR', 'MX', 'TXT', 'SRV', 'CNAME'];
 function decide(message: Buffer, rotation: number): void {
   const parsed = parseQuery(message);
   if (!('query' in parsed)) return;
-  const decision = answerQuery(parsed.query, records.askerOf(rotation % 2 === 0 ? '10.0.0.2' : '10.9.9.9'), records, rotation);
+  const decision = answerQuery(parsed.query, records.askerOf(rotation % 2 === 0 ? '10.0.0.2' : '10.9.9.9'), records);
   if (!decision.forward) encodeResponse(message, decision.response, maxUdpSize(parsed.query), true);
 }
 

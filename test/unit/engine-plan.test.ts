@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planNetwork, planPredefinedNetwork, validateNetworkName } from '../../src/engine/network-plan.js';
+import { duplicateNameWarning, planNetwork, planPredefinedNetwork, validateNetworkName } from '../../src/engine/network-plan.js';
 import { checkEndpointLimit, nextInterfaceName } from '../../src/engine/engine.js';
 import { findByReference } from '../../src/engine/lookup.js';
 import { macFromIpv4 } from '../../src/drivers/mac.js';
@@ -33,11 +33,21 @@ test('options decide the bridge; bad ones are refused with the option named', ()
 });
 
 test('names, drivers and duplicates get Docker\'s errors', () => {
-  assert.throws(() => validateNetworkName('a b'), /invalid network name/);
+  // 20.10 takes any name but an empty one ("test 01" included).
+  assert.doesNotThrow(() => validateNetworkName('test 01'));
   assert.throws(() => validateNetworkName('x'.repeat(1000)), /at most 255 characters/);
   assert.throws(() => validateNetworkName(''), /cannot be empty/);
   const existing = planNetwork({ name: 'taken' }, context());
-  assert.throws(() => planNetwork({ name: 'taken' }, { ...context([existing]), id: 'c'.repeat(64) }), { message: 'network with name taken already exists' });
+  assert.throws(() => planNetwork({ name: 'taken', checkDuplicate: true }, { ...context([existing]), id: 'c'.repeat(64) }), { message: 'network with name taken already exists' });
+  // Without CheckDuplicate a second network of the name is made, and create's Warning says so.
+  const twin = planNetwork({ name: 'taken' }, { ...context([existing]), id: 'c'.repeat(64) });
+  assert.equal(duplicateNameWarning(twin, [existing, twin]), `Network with name taken (id : ${existing.id}) already exists`);
+  assert.equal(duplicateNameWarning(existing, [existing]), '');
+  assert.throws(() => findByReference([existing, twin], 'taken'), { message: 'network taken is ambiguous (2 matches found based on name)' });
+  assert.equal(findByReference([existing, twin], twin.id), twin);
+  assert.throws(() => planNetwork({ name: 'bridge' }, context()), { message: 'operation is not permitted on predefined bridge network ' });
+  assert.equal(existing.ipam.options, null);
+  assert.deepEqual(planNetwork({ name: 'o', ipamOptions: { a: 'b' } }, context()).ipam.options, { a: 'b' });
   assert.throws(() => planNetwork({ name: 'n', driver: 'weird' }, context()), { message: 'plugin "weird" not found' });
   assert.throws(() => planNetwork({ name: 'n', driver: 'host' }, context()), { message: 'only one instance of "host" network is allowed' });
   assert.throws(() => planNetwork({ name: 'n', driver: 'ipvlan' }, context()), /ipvlan.*kernel/);

@@ -36,7 +36,7 @@ describe('container create', () => {
     assert.deepEqual(request.config.exposedPorts, ['5432/tcp']);
     assert.deepEqual(request.hostConfig.portBindings, [{ protocol: 'tcp', containerPort: 80, hostIp: '', hostPortRange: [8080, 8080] }]);
     assert.deepEqual([request.hostConfig.networkMode, request.hostConfig.publishAll, request.hostConfig.autoRemove], ['mynet', true, true]);
-    assert.deepEqual(request.endpoints['mynet'], { ipv4: '10.1.0.5', ipv6: undefined, aliases: ['web'] });
+    assert.deepEqual(request.endpoints['mynet'], { ipv4: '10.1.0.5', ipv6: undefined, linkLocalIps: [], aliases: ['web'], links: [], driverOpts: null, macAddress: '' });
   });
 });
 

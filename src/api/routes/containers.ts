@@ -1,7 +1,9 @@
 /** /containers, /exec and /networks/{id}/connect|disconnect routes: parse, one call, format. */
 import type { Socket } from 'node:net';
 import type { Containers, StreamOutput } from '../../containers/controller.js';
-import { decodePathPart, parseFilters, queryBool, readJson, sendJson, sendNoContent, type Router } from '../http.js';
+import type { ServerResponse } from 'node:http';
+import { notFound } from '../../errors.js';
+import { decodePathPart, parseFilters, queryBool, readJson, sendJson, sendNoContent, type Request, type Router } from '../http.js';
 import type { UpgradeRoute } from '../server.js';
 import { containerCreateFromWire, containerSummaryToWire, containerToWire, endpointRequestFromConnect, execInspectToWire, execSpecFromWire } from '../wire/containers.js';
 import { optionalBool } from '../wire/json-fields.js';
@@ -62,7 +64,21 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
     sendNoContent(response);
   });
 
+  // docker rm --link: the link's name "/web/db" makes the path /containers//web/db (or /containers/web/db).
+  const removeLink = async (request: Request, response: ServerResponse) => {
+    if (!queryBool(request.query, 'link')) throw notFound(`No such container: /${request.params['parent']!}/${request.params['alias']!}`);
+    await containers.removeLink(`/${request.params['parent']!}/${request.params['alias']!}`);
+    sendNoContent(response);
+  };
+  router.add('DELETE', '/containers//{parent}/{alias}', removeLink);
+  router.add('DELETE', '/containers/{parent}/{alias}', removeLink);
+
   router.add('DELETE', '/containers/{id}', async (request, response) => {
+    if (queryBool(request.query, 'link')) {
+      await containers.removeLink(request.params['id']!);
+      sendNoContent(response);
+      return;
+    }
     await containers.remove(request.params['id']!, queryBool(request.query, 'force'));
     sendNoContent(response);
   });
@@ -128,7 +144,9 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
   const attach = async (socket: Socket, reference: string, query: URLSearchParams): Promise<void> => {
     const record = containers.get(reference);
     upgradeHeaders(socket, record.config.tty);
-    const attached = await containers.attach(record.id);
+    // dockerpty (compose run) attaches stdout and stderr on sockets of their own: each gets only its stream.
+    const asked = query.has('stdout') || query.has('stderr');
+    const attached = await containers.attach(record.id, asked ? { stdout: queryBool(query, 'stdout'), stderr: queryBool(query, 'stderr') } : { stdout: true, stderr: true });
     if (attached === undefined) {
       socket.end();
       return;

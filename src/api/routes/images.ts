@@ -2,7 +2,8 @@
 import type { ImageStore } from '../../runtime/images.js';
 import { imageSummaryToWire, imageToWire } from '../wire/images.js';
 import { notFound } from '../../errors.js';
-import { sendJson, type Router } from '../http.js';
+import { parseFilters, sendJson, type Router } from '../http.js';
+import { filterImages } from '../../runtime/image-filters.js';
 
 export function addImageRoutes(router: Router, images: ImageStore): void {
   router.add('POST', '/images/create', async (request, response) => {
@@ -21,8 +22,9 @@ export function addImageRoutes(router: Router, images: ImageStore): void {
     sendJson(response, 200, { status: image.id });
   });
 
-  router.add('GET', '/images/json', (_request, response) => {
-    sendJson(response, 200, images.list().map(imageSummaryToWire));
+  router.add('GET', '/images/json', (request, response) => {
+    const shown = filterImages(images.list(), parseFilters(request.query.get('filters')), (reference) => images.resolve(reference));
+    sendJson(response, 200, shown.map(imageSummaryToWire));
   });
 
   router.add('GET', '/images/{name}/json', (request, response) => {

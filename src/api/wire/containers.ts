@@ -5,6 +5,7 @@ import type { ExecInstance, ExecSpec } from '../../containers/exec.js';
 import type { ContainerRecord, CreateRequest, EndpointRequest } from '../../model/container.js';
 import { optionalBool, optionalObject, optionalString, optionalStringArray, optionalStringMap } from './json-fields.js';
 import { defaultGateways } from '../../engine/routes.js';
+import { refuseUnsupported } from './unsupported.js';
 import { exposedPortsFromWire, exposedPortsToWire, portBindingsToWire, portRequestsFromWire } from './ports.js';
 
 type Body = Record<string, unknown>;
@@ -15,17 +16,32 @@ function stringOrArray(body: Body, field: string): string[] | null {
   return optionalStringArray(body, field) ?? null;
 }
 
+/** EndpointSettings as a client gives them (create's EndpointsConfig, connect's EndpointConfig). */
 function endpointRequestFromWire(body: Body | undefined): EndpointRequest {
   const ipam = body === undefined ? undefined : optionalObject(body, 'IPAMConfig');
   return {
     ipv4: (ipam && optionalString(ipam, 'IPv4Address')) || undefined,
     ipv6: (ipam && optionalString(ipam, 'IPv6Address')) || undefined,
+    linkLocalIps: (ipam && optionalStringArray(ipam, 'LinkLocalIPs')) ?? [],
     aliases: (body && optionalStringArray(body, 'Aliases')) ?? [],
+    links: (body && optionalStringArray(body, 'Links')) ?? [],
+    driverOpts: (body && optionalStringMap(body, 'DriverOpts')) ?? null,
+    macAddress: (body && optionalString(body, 'MacAddress')) ?? '',
   };
+}
+
+/** IPAMConfig as the client gave it: only the fields it set (Docker omits empty ones), null when it set none. */
+function ipamConfigToWire(request: EndpointRequest): Body | null {
+  const config: Body = {};
+  if (request.ipv4) config['IPv4Address'] = request.ipv4;
+  if (request.ipv6) config['IPv6Address'] = request.ipv6;
+  if (request.linkLocalIps.length > 0) config['LinkLocalIPs'] = request.linkLocalIps;
+  return Object.keys(config).length === 0 ? null : config;
 }
 
 export function containerCreateFromWire(body: Body, name: string | null): CreateRequest {
   const host = optionalObject(body, 'HostConfig') ?? {};
+  refuseUnsupported(body, host);
   const networking = optionalObject(body, 'NetworkingConfig') ?? {};
   const endpointsConfig = optionalObject(networking, 'EndpointsConfig') ?? {};
   const endpoints: Record<string, EndpointRequest> = {};
@@ -45,6 +61,9 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       labels: optionalStringMap(body, 'Labels') ?? {},
       exposedPorts: exposedPortsFromWire(optionalObject(body, 'ExposedPorts')),
       macAddress: optionalString(body, 'MacAddress') ?? '',
+      attachStdin: optionalBool(body, 'AttachStdin') ?? false,
+      attachStdout: optionalBool(body, 'AttachStdout') ?? false,
+      attachStderr: optionalBool(body, 'AttachStderr') ?? false,
     },
     hostConfig: {
       networkMode: optionalString(host, 'NetworkMode') ?? 'default',
@@ -94,8 +113,8 @@ function networksWire(containers: Containers, record: ContainerRecord): Record<s
     const v6Gateway = endpoint?.ipv6 === undefined ? undefined : defaultGateways(network.ipam.pools, [endpoint.ipv6])[0];
     const userDefined = !network.bridge?.isDefaultBridge;
     networks[network.name] = {
-      IPAMConfig: request.ipv4 || request.ipv6 ? { IPv4Address: request.ipv4 ?? '', IPv6Address: request.ipv6 ?? '' } : null,
-      Links: null,
+      IPAMConfig: ipamConfigToWire(request),
+      Links: request.links.length > 0 ? request.links : null,
       Aliases: userDefined ? [...request.aliases, record.id.slice(0, 12)] : null,
       NetworkID: network.id,
       EndpointID: endpoint?.id ?? '',
@@ -105,8 +124,8 @@ function networksWire(containers: Containers, record: ContainerRecord): Record<s
       IPv6Gateway: v6Gateway ?? '',
       GlobalIPv6Address: endpoint?.ipv6?.address ?? '',
       GlobalIPv6PrefixLen: endpoint?.ipv6?.prefix ?? 0,
-      MacAddress: endpoint?.macAddress ?? '',
-      DriverOpts: null,
+      MacAddress: endpoint?.macAddress ?? request.macAddress,
+      DriverOpts: request.driverOpts,
       DNSNames: userDefined && endpoint ? [record.name, record.id.slice(0, 12), ...request.aliases] : null,
     };
   }
@@ -146,6 +165,12 @@ export function containerSummaryToWire(containers: Containers, record: Container
   };
 }
 
+/** HostConfig.Links as Docker shows its link graph: "/db:/web/alias"; null without links. */
+function legacyLinksToWire(containers: Containers, record: ContainerRecord): string[] | null {
+  const links = containers.legacyLinks(record).map(({ linked, alias }) => `/${linked.name}:/${record.name}/${alias}`);
+  return links.length > 0 ? links : null;
+}
+
 export function containerToWire(containers: Containers, record: ContainerRecord): Body {
   const image = containers.imageConfig(record);
   const argv = argvOf(record, image);
@@ -176,11 +201,12 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       NetworkMode: record.hostConfig.networkMode, PortBindings: portBindingsToWire(record.hostConfig.portBindings), PublishAllPorts: record.hostConfig.publishAll, AutoRemove: record.hostConfig.autoRemove,
       Dns: record.hostConfig.dns, DnsSearch: record.hostConfig.dnsSearch, DnsOptions: record.hostConfig.dnsOptions,
       ExtraHosts: record.hostConfig.extraHosts.length > 0 ? record.hostConfig.extraHosts : null,
-      Links: record.hostConfig.links.length > 0 ? record.hostConfig.links : null, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      Links: legacyLinksToWire(containers, record), RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
     },
     Mounts: [],
     Config: {
-      Hostname: record.config.hostname, Domainname: record.config.domainname, User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false,
+      Hostname: record.config.hostname, Domainname: record.config.domainname, User: '',
+      AttachStdin: record.config.attachStdin, AttachStdout: record.config.attachStdout, AttachStderr: record.config.attachStderr,
       ExposedPorts: record.config.exposedPorts.length > 0 ? exposedPortsToWire(record.config.exposedPorts) : undefined,
       Tty: record.config.tty, OpenStdin: record.config.openStdin, StdinOnce: false, Env: record.config.env,
       Cmd: record.config.cmd ?? image?.cmd ?? null, Image: record.config.image, Volumes: null, WorkingDir: record.config.workingDir,

@@ -15,6 +15,8 @@ export function imageToWire(image: Image): Record<string, unknown> {
     Id: image.id, RepoTags: image.repoTags, RepoDigests: [], Parent: '', Comment: image.comment, Created: image.created,
     Container: '', DockerVersion: '', Author: '', Architecture: 'amd64', Os: 'linux', Size: image.size, VirtualSize: image.size,
     Config: configToWire(image.config),
+    // An image is one rootfs directory that containers mount overlayfs over.
+    GraphDriver: { Name: 'overlay', Data: { LowerDir: image.rootfsPath } },
     RootFS: { Type: 'layers', Layers: [] }, Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
   };
 }

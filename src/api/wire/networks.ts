@@ -85,13 +85,14 @@ export function networkCreateFromWire(body: Record<string, unknown>): NetworkCre
     enableIPv6: optionalBool(body, 'EnableIPv6'),
     options: optionalStringMap(body, 'Options'),
     labels: optionalStringMap(body, 'Labels'),
+    checkDuplicate: optionalBool(body, 'CheckDuplicate'),
   };
   if (request.ingress) throw invalid('ingress networks can only be created in a swarm');
   if (optionalBool(body, 'ConfigOnly')) throw invalid('config-only networks are not supported by skiff');
   if (ipam !== undefined) {
     request.ipamDriver = optionalString(ipam, 'Driver');
     request.ipamConfig = (optionalArray(ipam, 'Config') ?? []).map(ipamRequestFromWire);
-    request.ipamOptions = optionalStringMap(ipam, 'Options') ?? {};
+    request.ipamOptions = optionalStringMap(ipam, 'Options') ?? null;
   }
   return request;
 }
