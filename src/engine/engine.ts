@@ -15,6 +15,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { forbidden, invalid, notFound, SkiffError } from '../errors.js';
+import { failpoint } from '../failpoints.js';
 import { NetworkAllocators, hostOverlaps, DEFAULT_BRIDGE_SUBNET, type AddressPoolSpec } from '../ipam/index.js';
 import { Firewall } from '../firewall/index.js';
 import { BridgeDriver } from '../drivers/bridge.js';
@@ -251,6 +252,7 @@ export class Engine {
       this.store.deleteNetwork(network.id);
       throw error;
     }
+    failpoint('network-create:kernel-done');
     this.store.setNetworkState(network.id, 'ready');
     this.networksById.set(network.id, network);
     this.allocators.set(network.id, new NetworkAllocators(network.ipam.pools, network));
@@ -339,6 +341,7 @@ export class Engine {
         this.releaseEndpoint(endpoint);
         throw error;
       }
+      failpoint('endpoint-join:plumbed');
       try {
         await this.names.endpointJoined(network, endpoint, sandbox, this.attachments(sandbox.id));
       } catch (error) {
