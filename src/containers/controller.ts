@@ -438,6 +438,8 @@ export class Containers {
       }
     }
     record.sandboxId = sandboxId;
+    const before = record.state;
+    let started = false;
     try {
       record.ports = await this.publishPorts(record, image);
       this.writeEtcFiles(record);
@@ -451,10 +453,14 @@ export class Containers {
       });
       failpoint('container-start:runtime-created');
       const { pid } = await this.runtime.start(record.id);
+      started = true;
       record.state = { status: 'running', pid, exitCode: 0, startedAt: timestampNow(), finishedAt: ZERO_TIME };
       this.save(record);
       this.emit(record, 'start');
     } catch (error) {
+      record.state = before;
+      // Running, but the store refused to say so (a full disk): the process goes, as if it never started.
+      if (started) await this.runtime.delete(record.id).catch((undoError: unknown) => this.options.log(`undo of starting container ${record.id}: ${String(undoError)}`));
       await this.releaseSandbox(record);
       throw error;
     }
@@ -587,9 +593,10 @@ export class Containers {
     this.engine.events.emit('container', action, record.id, { image: record.config.image, name: record.name, ...record.config.labels, ...extra });
   }
 
+  /** The store first: a record the store refused (a full disk) is not shown either. */
   private save(record: ContainerRecord): void {
-    this.records.set(record.id, record);
     this.engine.store.putContainer(record);
+    this.records.set(record.id, record);
   }
 }
 

@@ -243,17 +243,19 @@ export class Engine {
       ]);
       const failed = steps.find((step): step is PromiseRejectedResult => step.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
+      failpoint('network-create:kernel-done');
+      // Inside the undo's reach: a disk that filled up since the 'pending' write takes the kernel objects back out.
+      this.store.setNetworkState(network.id, 'ready');
     } catch (error) {
       const undone = await Promise.allSettled([
         projected === undefined ? Promise.resolve() : this.firewall.removeNetwork(projected),
         driver.deleteNetwork(network),
+        Promise.resolve().then(() => this.store.deleteNetwork(network.id)),
       ]);
+      // A record left 'pending' (the store refused this write too) is removed by the next start's reconcile.
       for (const step of undone) if (step.status === 'rejected') this.log(`undo of network ${network.name} failed: ${String(step.reason)}`);
-      this.store.deleteNetwork(network.id);
       throw error;
     }
-    failpoint('network-create:kernel-done');
-    this.store.setNetworkState(network.id, 'ready');
     this.networksById.set(network.id, network);
     this.allocators.set(network.id, new NetworkAllocators(network.ipam.pools, network));
     this.events.emit('network', 'create', network.id, { name: network.name, type: network.driver });

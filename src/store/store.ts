@@ -6,6 +6,14 @@
  *
  * Networks and endpoints carry a lifecycle state so that a daemon killed in
  * the middle of an operation can tell on restart what to finish or undo.
+ *
+ * One daemon per data root: the store is opened in SQLite's exclusive locking
+ * mode and locked at once, so a second daemon on the same root is refused
+ * before it reads anything (the kernel drops the lock however the first one
+ * ends, SIGKILL included: no stale pid file to delete). A store that is not
+ * whole is refused at open, before the daemon touches the kernel; a write the
+ * disk cannot take fails in the words of the OS (write PATH: no space left
+ * on device), and the operation it belonged to changes nothing.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -13,6 +21,9 @@ import { join } from 'node:path';
 import type { ContainerRecord } from '../model/container.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
 import { upgradeContainer, upgradeEndpoint, upgradeSandbox } from './upgrade.js';
+import { CorruptStore, storeOpenError, storeWriteError } from './faults.js';
+
+export { StoreOpenError } from './faults.js';
 
 /** 'pending': written before the kernel was changed; 'ready': kernel done; 'removing': removal started. */
 export type RecordState = 'pending' | 'ready' | 'removing';
@@ -43,16 +54,46 @@ CREATE TABLE IF NOT EXISTS settings (
 
 interface BodyRow { body: string; state: string }
 
+/**
+ * Opens the store and takes its lock before reading a byte: exclusive locking
+ * mode holds the lock for the connection's life, and with it set before WAL
+ * is entered SQLite keeps the WAL index in memory (no -shm file another
+ * process could map). Then the whole file is checked, so corruption is found
+ * now and not by a request halfway through an operation.
+ */
+function openLocked(dataRoot: string, path: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    // timeout 0: a second daemon is refused at once instead of waiting for the first to end.
+    db = new Database(path, { timeout: 0 });
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE; COMMIT');
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    const check = db.pragma('quick_check', { simple: true }) as string;
+    // quick_check reports one problem a line under a heading: one line for a one-line message.
+    if (check !== 'ok') throw new CorruptStore(check.split('\n').filter((line) => !line.startsWith('***')).join('; '));
+    db.exec(schema);
+    return db;
+  } catch (error) {
+    db?.close();
+    throw storeOpenError(dataRoot, path, error);
+  }
+}
+
 export class Store {
+  readonly path: string;
   private readonly db: Database.Database;
 
   constructor(dataRoot: string) {
-    mkdirSync(dataRoot, { recursive: true, mode: 0o700 });
-    this.db = new Database(join(dataRoot, 'skiff.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.exec(schema);
+    this.path = join(dataRoot, 'skiff.db');
+    try {
+      mkdirSync(dataRoot, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw storeOpenError(dataRoot, this.path, error);
+    }
+    this.db = openLocked(dataRoot, this.path);
   }
 
   close(): void {
@@ -61,22 +102,36 @@ export class Store {
 
   /** Runs fn in one SQLite transaction: all of its writes land, or none. */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.guarded(() => this.db.transaction(fn)());
+  }
+
+  /** One statement that changes the store; a failure of the disk says so, naming the file. */
+  private write(sql: string, ...params: unknown[]): void {
+    this.guarded(() => this.db.prepare(sql).run(...params));
+  }
+
+  private guarded<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      throw storeWriteError(this.path, error);
+    }
   }
 
   // networks
   putNetwork(network: Network, state: RecordState): void {
-    this.db.prepare('INSERT INTO networks (id, name, state, body) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, state = excluded.state, body = excluded.body')
-      .run(network.id, network.name, state, JSON.stringify(network));
+    this.write('INSERT INTO networks (id, name, state, body) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, state = excluded.state, body = excluded.body', network.id, network.name, state, JSON.stringify(network));
   }
 
   setNetworkState(id: string, state: RecordState): void {
-    this.db.prepare('UPDATE networks SET state = ? WHERE id = ?').run(state, id);
+    this.write('UPDATE networks SET state = ? WHERE id = ?', state, id);
   }
 
   deleteNetwork(id: string): void {
-    this.db.prepare('DELETE FROM allocations WHERE network_id = ?').run(id);
-    this.db.prepare('DELETE FROM networks WHERE id = ?').run(id);
+    this.transaction(() => {
+      this.write('DELETE FROM allocations WHERE network_id = ?', id);
+      this.write('DELETE FROM networks WHERE id = ?', id);
+    });
   }
 
   networks(): Array<Stored<Network>> {
@@ -86,11 +141,11 @@ export class Store {
 
   // sandboxes
   putSandbox(sandbox: Sandbox): void {
-    this.db.prepare('INSERT OR REPLACE INTO sandboxes (id, body) VALUES (?, ?)').run(sandbox.id, JSON.stringify(sandbox));
+    this.write('INSERT OR REPLACE INTO sandboxes (id, body) VALUES (?, ?)', sandbox.id, JSON.stringify(sandbox));
   }
 
   deleteSandbox(id: string): void {
-    this.db.prepare('DELETE FROM sandboxes WHERE id = ?').run(id);
+    this.write('DELETE FROM sandboxes WHERE id = ?', id);
   }
 
   sandboxes(): Sandbox[] {
@@ -99,17 +154,18 @@ export class Store {
 
   // endpoints and their addresses
   putEndpoint(endpoint: Endpoint, state: RecordState): void {
-    this.db.prepare('INSERT INTO endpoints (id, network_id, sandbox_id, state, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body')
-      .run(endpoint.id, endpoint.networkId, endpoint.sandboxId, state, JSON.stringify(endpoint));
+    this.write('INSERT INTO endpoints (id, network_id, sandbox_id, state, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body', endpoint.id, endpoint.networkId, endpoint.sandboxId, state, JSON.stringify(endpoint));
   }
 
   setEndpointState(id: string, state: RecordState): void {
-    this.db.prepare('UPDATE endpoints SET state = ? WHERE id = ?').run(state, id);
+    this.write('UPDATE endpoints SET state = ? WHERE id = ?', state, id);
   }
 
   deleteEndpoint(id: string): void {
-    this.db.prepare('DELETE FROM allocations WHERE endpoint_id = ?').run(id);
-    this.db.prepare('DELETE FROM endpoints WHERE id = ?').run(id);
+    this.transaction(() => {
+      this.write('DELETE FROM allocations WHERE endpoint_id = ?', id);
+      this.write('DELETE FROM endpoints WHERE id = ?', id);
+    });
   }
 
   endpoints(): Array<Stored<Endpoint>> {
@@ -118,7 +174,7 @@ export class Store {
   }
 
   recordAllocation(networkId: string, address: string, endpointId: string): void {
-    this.db.prepare('INSERT INTO allocations (network_id, address, endpoint_id) VALUES (?, ?, ?)').run(networkId, address, endpointId);
+    this.write('INSERT INTO allocations (network_id, address, endpoint_id) VALUES (?, ?, ?)', networkId, address, endpointId);
   }
 
   allocations(): Array<{ networkId: string; address: string; endpointId: string }> {
@@ -127,12 +183,11 @@ export class Store {
 
   // containers
   putContainer(record: ContainerRecord): void {
-    this.db.prepare('INSERT INTO containers (id, name, body) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, body = excluded.body')
-      .run(record.id, record.name, JSON.stringify(record));
+    this.write('INSERT INTO containers (id, name, body) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, body = excluded.body', record.id, record.name, JSON.stringify(record));
   }
 
   deleteContainer(id: string): void {
-    this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    this.write('DELETE FROM containers WHERE id = ?', id);
   }
 
   containers(): ContainerRecord[] {
@@ -146,6 +201,6 @@ export class Store {
   }
 
   setSetting(key: string, value: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)').run(key, value);
+    this.write('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)', key, value);
   }
 }

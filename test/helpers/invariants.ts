@@ -148,3 +148,27 @@ async function unreachableNeighbours(daemon: TestDaemon, networks: InspectedNetw
 export async function runcContainers(daemon: TestDaemon): Promise<string[]> {
   return (await tryRun('runc', ['--root', join(daemon.execRoot, 'runc'), 'list', '-q'])).stdout.split('\n').filter(Boolean);
 }
+
+/**
+ * What a request must not change, read from both sides: the daemon's view
+ * (networks, containers, images as the API lists them) and the kernel's
+ * (links with their addresses, skiff's nftables table, namespace files,
+ * mounts under the daemon's roots). Two equal snapshots: nothing changed.
+ */
+export async function worldSnapshot(daemon: TestDaemon, table = 'skiff'): Promise<Record<string, unknown>> {
+  const api = async (path: string) => {
+    const reply = await daemon.http('GET', path);
+    return reply.status === 200 ? JSON.parse(reply.body) as unknown : `${reply.status} ${reply.body}`;
+  };
+  const networks = await api('/networks') as Array<{ Id: string }>;
+  const addresses = JSON.parse(await sh('ip', ['-json', 'addr', 'show'])) as Array<{ ifname: string; operstate: string; master?: string; addr_info: Array<{ local: string; prefixlen: number }> }>;
+  return {
+    networks: await Promise.all(networks.map((network) => api(`/networks/${network.Id}`))),
+    containers: await api('/containers/json?all=1'),
+    images: await api('/images/json'),
+    links: addresses.map((link) => ({ name: link.ifname, state: link.operstate, master: link.master, addresses: link.addr_info.map((info) => `${info.local}/${info.prefixlen}`).sort() })).sort((a, b) => a.name.localeCompare(b.name)),
+    nft: (await tryRun('nft', ['list', 'table', 'inet', table])).stdout,
+    netns: readdirSync(join(daemon.execRoot, 'netns')).sort(),
+    mounts: [...mountsUnder(daemon.execRoot), ...mountsUnder(daemon.dataRoot)].sort(),
+  };
+}
