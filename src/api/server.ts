@@ -2,7 +2,8 @@
  * The Docker Engine API over a unix socket: version prefix and negotiation,
  * routing, Docker's error shape. Handlers decide nothing; the engine does.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -46,8 +47,20 @@ function parseTarget(rawUrl: string | undefined): RequestTarget {
     : { path: versioned[2]!, query: url.searchParams, apiVersion: versioned[1]! };
 }
 
-export function createApiServer(router: Router, log: (message: string) => void, upgrades: UpgradeRoute[] = []): Server {
-  const server = createServer((raw, response) => {
+/** Server certificate, key and the CA clients' certificates must chain to (mutual TLS). */
+export interface ServerTls {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+/**
+ * The API server; with tls, an HTTPS server that asks every client for a
+ * certificate and refuses the handshake of any without one signed by the CA
+ * (dockerd's --tlsverify), so nothing reaches a route unauthenticated.
+ */
+export function createApiServer(router: Router, log: (message: string) => void, upgrades: UpgradeRoute[] = [], tls?: ServerTls): Server {
+  const handler: RequestListener = (raw, response) => {
     response.setHeader('Api-Version', API_VERSION);
     response.setHeader('Docker-Experimental', 'false');
     response.setHeader('Ostype', 'linux');
@@ -74,7 +87,11 @@ export function createApiServer(router: Router, log: (message: string) => void, 
       if (!(error instanceof SkiffError) || error.status >= 500) log(`${method} ${target?.path ?? raw.url ?? ''}: ${error instanceof Error ? error.message : String(error)}`);
       sendError(response, error);
     });
-  });
+  };
+  // https.Server is an http.Server with TLS underneath: the same events, the same connection handling.
+  const server = tls === undefined
+    ? createServer(handler)
+    : (createTlsServer({ ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handler) as unknown as Server);
   server.on('upgrade', (raw: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => undefined);
     const handle = async () => {
@@ -92,6 +109,17 @@ export function createApiServer(router: Router, log: (message: string) => void, 
   // Out of descriptors at accept (EMFILE under a flood of clients): the clients wait, the daemon lives.
   server.on('error', (error) => log(`API server: ${error.message}`));
   return server;
+}
+
+/** Listens on a TCP address (a TLS server: see createApiServer). */
+export async function listenTcp(server: Server, address: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, address, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 /** Listens on a unix socket readable and writable by root (and group docker where it exists), as dockerd does. */

@@ -9,7 +9,7 @@ import { Command, Option } from 'commander';
 import { Daemon } from '../daemon/daemon.js';
 import { installLastResortHandlers } from '../daemon/last-resort.js';
 import { ConfigError, DEFAULT_CONFIG_FILE, mergeConfig, OPTIONS, parseFlag, type ConfigFile, type FlagValue, type OptionSpec } from '../daemon/config.js';
-import { activationFds, listenersFor } from '../daemon/listeners.js';
+import { activationFds, listenersFor, loadTls } from '../daemon/listeners.js';
 import { Logger } from '../daemon/logger.js';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
@@ -61,7 +61,7 @@ export function daemonCommand(): Command {
     const load = () => mergeConfig(flags, readConfigFile(configPath ?? DEFAULT_CONFIG_FILE, configPath !== undefined));
     const config = load();
     const logger = new Logger(config.logLevel, config.logFormat);
-    const listeners = listenersFor(config.hosts, activationFds(process.env, process.pid));
+    const listeners = listenersFor(config.hosts, activationFds(process.env, process.pid), () => loadTls(config));
     // Checked before anything is touched: a wrong descriptor must not fail the daemon after it made its bridge.
     for (const listener of listeners) if (listener.kind === 'fd' && !isSocket(listener.fd)) throw new ConfigError(`fd://${listener.fd}: descriptor ${listener.fd} is not a socket`);
     // What systemd passed is this process's alone: runc and the shims must not see it.
