@@ -14,6 +14,7 @@ import net from 'node:net';
 import { assertInWorld, worldLinks } from '../helpers/world.js';
 import { assertNeverFatal, importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { invariantViolations, runcContainers } from '../helpers/invariants.js';
+import { seededRandom } from '../helpers/random.js';
 
 assertInWorld();
 
@@ -154,18 +155,6 @@ describe('a daemon killed at an exact point', () => {
     await daemon.ok('network', 'disconnect', 'kp2', 'kp-peer');
   });
 });
-
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface InspectedNetwork { Name: string; Containers: Record<string, { Name: string; IPv4Address: string }> }
 

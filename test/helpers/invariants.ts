@@ -164,7 +164,8 @@ export async function worldSnapshot(daemon: TestDaemon, table = 'skiff'): Promis
   const addresses = JSON.parse(await sh('ip', ['-json', 'addr', 'show'])) as Array<{ ifname: string; operstate: string; master?: string; addr_info: Array<{ local: string; prefixlen: number }> }>;
   return {
     networks: await Promise.all(networks.map((network) => api(`/networks/${network.Id}`))),
-    containers: await api('/containers/json?all=1'),
+    // Without Status ("Up 3 seconds"): it changes with the clock, not with requests.
+    containers: ((await api('/containers/json?all=1')) as Array<Record<string, unknown>>).map(({ Status: _status, ...rest }) => rest),
     images: await api('/images/json'),
     links: addresses.map((link) => ({ name: link.ifname, state: link.operstate, master: link.master, addresses: link.addr_info.map((info) => `${info.local}/${info.prefixlen}`).sort() })).sort((a, b) => a.name.localeCompare(b.name)),
     nft: (await tryRun('nft', ['list', 'table', 'inet', table])).stdout,

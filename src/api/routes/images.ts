@@ -19,7 +19,7 @@ export function addImageRoutes(router: Router, images: ImageStore): void {
       message: request.query.get('message') ?? undefined,
     });
     sendJson(response, 200, { status: image.id });
-  });
+  }, { streamsBody: true });
 
   router.add('GET', '/images/json', (_request, response) => {
     sendJson(response, 200, images.list().map(imageSummaryToWire));
