@@ -98,9 +98,11 @@ export async function invariantViolations(daemon: TestDaemon, options: Invariant
   const netnsDir = join(daemon.execRoot, 'netns');
   violations.push(...differences('netns file', readdirSync(netnsDir).map((name) => join(netnsDir, name)), sandboxKeys));
   violations.push(...differences('netns mount', mountsUnder(netnsDir), sandboxKeys));
-  // Container root filesystems (overlay mounts) and shims: running containers only.
+  // Container root filesystems (overlay mounts): containers that exist (skiff keeps an exited one's
+  // mounted until its next start or its removal); shims: running containers only.
   const containersDir = join(daemon.execRoot, 'containers');
-  violations.push(...differences('rootfs mount', mountsUnder(containersDir).map((mount) => mount.slice(containersDir.length + 1).split('/')[0]!), running.map((container) => container.Id)));
+  const mountedRootfs = mountsUnder(containersDir).map((mount) => mount.slice(containersDir.length + 1).split('/')[0]!);
+  violations.push(...differences('rootfs mount', mountedRootfs, running.map((container) => container.Id)).filter((problem) => problem.startsWith('missing') || !containers.some((container) => problem.endsWith(container.Id))));
   violations.push(...differences('shim process', shimContainerIds(daemon.execRoot), running.map((container) => container.Id)));
 
   // Published ports: the nft maps hold exactly the running containers' ports.
