@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertInWorld } from '../helpers/world.js';
+import { assertInWorld, tryRun } from '../helpers/world.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { invariantViolations } from '../helpers/invariants.js';
 import { seededRandom } from '../helpers/random.js';
@@ -28,14 +28,6 @@ function report(what: string, startedAt: number, count: number): void {
   process.stdout.write(`load: ${what}: ${seconds.toFixed(2)} s (${((seconds * 1000) / count).toFixed(0)} ms each, ${count} at once)\n`);
 }
 
-/** Runs tasks with at most `width` of them at a time. */
-async function bounded<T>(items: readonly T[], width: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await task(items[next++]!);
-  }));
-}
-
 describe('load', () => {
   const names = Array.from({ length: 50 }, (_, index) => `l${index}`);
 
@@ -52,26 +44,31 @@ describe('load', () => {
     assert.deepEqual(await invariantViolations(daemon), []);
   });
 
-  // Reported in issue 13: while 5 containers at once ping all 49 others by name, some containers lose every
-  // ping for seconds at a time (the names resolve; the pings time out), on this shared 2-core machine; at
-  // rest the pairs answer. Not explained yet, so this test reports (todo) instead of failing the suite.
-  it('the 50 reach each other by name, 5 containers pinging at once', { todo: 'pings lost in bursts under the storm: see the load: lines' }, async () => {
+  /**
+   * All pairs means 2,450 ARP entries, and the kernel's neighbour table is one for every namespace on the
+   * machine (gc_thresh3 = 1024 here: "arp_cache: neighbor table overflow!"), shared with every other test
+   * world running. Asked all at once, the pings of every world then fail in bursts. So one container asks
+   * at a time, and every sandbox's neighbour entries are flushed after each, keeping this test's share
+   * of that table near 100 entries.
+   */
+  it('the 50 reach each other by name', async () => {
+    const sandboxes = (await daemon.ok('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', ...names)).split('\n').filter(Boolean);
     const pinged = performance.now();
     const unreachable: string[] = [];
-    await bounded(names, 5, async (from) => {
+    for (const from of names) {
       const others = names.filter((name) => name !== from).join(' ');
       // A name that does not answer says whether its lookup failed too (dns) or only the ping (ping).
       const script = `for n in ${others}; do ping -c 1 -W 2 $n >/dev/null 2>&1 || ping -c 1 -W 2 $n >/dev/null 2>&1 || { nslookup $n >/dev/null 2>&1 && echo "$n ping" || echo "$n dns"; }; done`;
       const result = await daemon.docker('exec', from, 'sh', '-c', script);
       unreachable.push(...result.stdout.split('\n').filter(Boolean).map((failure) => `${from} -> ${failure}`));
-    });
-    report('50 × 49 pings by name', pinged, 50);
-    process.stdout.write(`load: pairs unreachable during the ping storm: ${unreachable.length} of 2450${unreachable.length > 0 ? ` (${unreachable.slice(0, 10).join(', ')})` : ''}\n`);
+      await Promise.all(sandboxes.map((sandbox) => tryRun('nsenter', [`--net=${sandbox}`, 'ip', 'neigh', 'flush', 'all'])));
+    }
+    report('50 × 49 pings by name, one container at a time', pinged, 50);
+    assert.deepEqual(unreachable, []);
     const removed = performance.now();
     await daemon.ok('rm', '-f', ...names);
     report('docker rm -f of 50', removed, 50);
     await daemon.ok('network', 'rm', 'load');
-    assert.deepEqual(unreachable, []);
   });
 
   it('20 concurrent network create with default pools: 20 distinct subnets', async () => {
