@@ -3,7 +3,7 @@
  * pattern, JSON bodies, Docker's error shape ({"message": "..."}).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { asSkiffError, invalid } from '../errors.js';
+import { asSkiffError, invalid, SkiffError } from '../errors.js';
 
 export interface Request {
   method: string;
@@ -17,24 +17,30 @@ export interface Request {
 
 export type Handler = (request: Request, response: ServerResponse) => Promise<void> | void;
 
+export interface RouteOptions {
+  /** The body is a stream of any size (docker import's tar), read by the handler: no JSON body limit. */
+  streamsBody?: boolean;
+}
+
 interface Route {
   method: string;
   pattern: RegExp;
   names: string[];
   handler: Handler;
+  options: RouteOptions;
 }
 
 export class Router {
   private readonly routes: Route[] = [];
 
-  add(method: string, path: string, handler: Handler): this {
+  add(method: string, path: string, handler: Handler, options: RouteOptions = {}): this {
     const names: string[] = [];
     const pattern = new RegExp(`^${path.replace(/\{(\w+)\}/g, (_, name: string) => { names.push(name); return '([^/]+)'; })}$`);
-    this.routes.push({ method, pattern, names, handler });
+    this.routes.push({ method, pattern, names, handler, options });
     return this;
   }
 
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'method-not-allowed' | undefined {
+  match(method: string, path: string): { handler: Handler; params: Record<string, string>; options: RouteOptions } | 'method-not-allowed' | undefined {
     let pathMatched = false;
     for (const route of this.routes) {
       const found = route.pattern.exec(path);
@@ -43,7 +49,7 @@ export class Router {
       if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
       const params: Record<string, string> = {};
       route.names.forEach((name, index) => { params[name] = decodePathPart(found[index + 1] ?? ''); });
-      return { handler: route.handler, params };
+      return { handler: route.handler, params, options: route.options };
     }
     return pathMatched ? 'method-not-allowed' : undefined;
   }
@@ -57,14 +63,22 @@ export function decodePathPart(part: string): string {
   }
 }
 
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** The largest body a JSON route reads (Docker's create bodies are a few kB). */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** 413, and the connection closes after the answer: the rest of a huge body is never read. */
+export function bodyTooLarge(size: number | 'chunked'): SkiffError {
+  const what = size === 'chunked' ? 'request body' : `request body of ${size} bytes`;
+  return new SkiffError('invalid', `${what} too large: at most ${MAX_BODY_BYTES} bytes`, { status: 413 });
+}
 
 export async function readBody(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw invalid('request body too large');
+    // A chunked body has no Content-Length to refuse up front: counted as it comes.
+    if (size > MAX_BODY_BYTES) throw bodyTooLarge('chunked');
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -103,7 +117,27 @@ export function sendError(response: ServerResponse, error: unknown): void {
     response.destroy();
     return;
   }
+  if (failure.status === 413) closeAfterAnswer(response);
   sendJson(response, failure.status, { message: failure.message });
+}
+
+/** How long a refused body may keep arriving (and be dropped) after the answer, so its sender can read that answer. */
+const LINGER_MS = 500;
+
+/**
+ * Refused before its body was read (413): once the answer is out, this side
+ * of the connection ends, the rest of the body is read and dropped for a
+ * moment, then the connection goes — Go's net/http does the same
+ * (closeWriteAndWait). Closing at once would make the sender's next write
+ * fail, and many clients then never read the answer.
+ */
+function closeAfterAnswer(response: ServerResponse): void {
+  const socket = response.socket;
+  if (socket === null) return;
+  response.once('finish', () => {
+    socket.end();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  });
 }
 
 /** Docker's filters query parameter: {"key":{"value":true}} or the older {"key":["value"]}. */

@@ -2,15 +2,31 @@
  * The Docker Engine API over a unix socket: version prefix and negotiation,
  * routing, Docker's error shape. Handlers decide nothing; the engine does.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { asSkiffError, invalid, notFound, SkiffError } from '../errors.js';
-import { Router, sendError } from './http.js';
+import { bodyTooLarge, MAX_BODY_BYTES, Router, sendError } from './http.js';
 import { API_VERSION, compareApiVersions, MIN_API_VERSION, ENGINE_VERSION } from './version.js';
 
 const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)$/;
+
+/**
+ * A client that trickles its request headers (slowloris) is answered 408 and
+ * dropped after 10 s, checked every second, so it holds no descriptor for
+ * long; a whole request (docker import's tar included) may take 5 minutes.
+ * Answers are not limited: /events and logs -f stream for as long as asked.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+const CONNECTION_LIMITS = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 300_000, connectionsCheckingInterval: 1_000 };
+/**
+ * Connections waiting to be accepted. Node's default (511) makes a unix
+ * socket refuse the 512th client of a burst outright (EAGAIN); the kernel
+ * caps this at net.core.somaxconn (4096), as Go's listeners in dockerd ask.
+ */
+const LISTEN_BACKLOG = 4096;
 
 function dockerGroupId(): number | undefined {
   try {
@@ -20,6 +36,13 @@ function dockerGroupId(): number | undefined {
   } catch {
     return undefined; // no /etc/group: the socket stays root's alone
   }
+}
+
+/** Status, reason phrase and message for a request Node's HTTP parser refused. */
+function clientErrorAnswer(code: string | undefined): [number, string, string] {
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'Request Header Fields Too Large', 'request header fields too large: the request line and headers may take at most 16 KiB'];
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'Request Timeout', `request timed out: headers must arrive within ${HEADERS_TIMEOUT_MS / 1000} s`];
+  return [400, 'Bad Request', `malformed HTTP request (${code ?? 'unknown parse error'})`];
 }
 
 /** Handles a hijacked (Upgrade: tcp) request; false when the path is not one. */
@@ -46,8 +69,20 @@ function parseTarget(rawUrl: string | undefined): RequestTarget {
     : { path: versioned[2]!, query: url.searchParams, apiVersion: versioned[1]! };
 }
 
-export function createApiServer(router: Router, log: (message: string) => void, upgrades: UpgradeRoute[] = []): Server {
-  const server = createServer((raw, response) => {
+/** Server certificate, key and the CA clients' certificates must chain to (mutual TLS). */
+export interface ServerTls {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+/**
+ * The API server; with tls, an HTTPS server that asks every client for a
+ * certificate and refuses the handshake of any without one signed by the CA
+ * (dockerd's --tlsverify), so nothing reaches a route unauthenticated.
+ */
+export function createApiServer(router: Router, log: (message: string) => void, upgrades: UpgradeRoute[] = [], tls?: ServerTls): Server {
+  const handler: RequestListener = (raw, response) => {
     response.setHeader('Api-Version', API_VERSION);
     response.setHeader('Docker-Experimental', 'false');
     response.setHeader('Ostype', 'linux');
@@ -68,13 +103,19 @@ export function createApiServer(router: Router, log: (message: string) => void, 
       const matched = router.match(method, path);
       if (matched === undefined) throw notFound('page not found');
       if (matched === 'method-not-allowed') throw new SkiffError('invalid', 'method not allowed', { status: 405 });
+      const declared = Number(raw.headers['content-length'] ?? 0);
+      if (matched.options.streamsBody !== true && declared > MAX_BODY_BYTES) throw bodyTooLarge(declared);
       await matched.handler({ method, path, params: matched.params, query, raw, apiVersion }, response);
     };
     handle().catch((error: unknown) => {
       if (!(error instanceof SkiffError) || error.status >= 500) log(`${method} ${target?.path ?? raw.url ?? ''}: ${error instanceof Error ? error.message : String(error)}`);
       sendError(response, error);
     });
-  });
+  };
+  // https.Server is an http.Server with TLS underneath: the same events, the same connection handling.
+  const server = tls === undefined
+    ? createServer(CONNECTION_LIMITS, handler)
+    : (createTlsServer({ ...CONNECTION_LIMITS, ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handler) as unknown as Server);
   server.on('upgrade', (raw: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => undefined); // a hijacked client gone mid-stream: the route's own handlers end its streams
     const handle = async () => {
@@ -89,9 +130,31 @@ export function createApiServer(router: Router, log: (message: string) => void, 
       socket.end(`HTTP/1.1 ${failure.status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     });
   });
+  // Requests Node's parser refuses before any route (headers too large, trickled past the timeout, not HTTP):
+  // answered in Docker's error shape, a JSON message, instead of Node's empty body.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason, message] = clientErrorAnswer(error.code);
+    const body = JSON.stringify({ message });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   // Out of descriptors at accept (EMFILE under a flood of clients): the clients wait, the daemon lives.
   server.on('error', (error) => log(`API server: ${error.message}`));
   return server;
+}
+
+/** Listens on a TCP address (a TLS server: see createApiServer). */
+export async function listenTcp(server: Server, address: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host: address, backlog: LISTEN_BACKLOG }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 /** Listens on a unix socket readable and writable by root (and group docker where it exists), as dockerd does. */
@@ -100,7 +163,7 @@ export async function listenUnix(server: Server, socketPath: string): Promise<vo
   if (existsSync(socketPath)) rmSync(socketPath);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, () => {
+    server.listen({ path: socketPath, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { Daemon } from '../daemon/daemon.js';
 import { installLastResortHandlers } from '../daemon/last-resort.js';
 import { ConfigError, DEFAULT_CONFIG_FILE, mergeConfig, OPTIONS, parseFlag, type ConfigFile, type FlagValue, type OptionSpec } from '../daemon/config.js';
-import { activationFds, listenersFor } from '../daemon/listeners.js';
+import { activationFds, listenersFor, loadTls } from '../daemon/listeners.js';
 import { Logger } from '../daemon/logger.js';
 // By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
 const { Command, Option } = createRequire(import.meta.url)('commander') as typeof import('commander');
@@ -70,7 +70,7 @@ export function daemonCommand(): Command {
     const { ui, uiRemote } = command.opts<{ ui?: string; uiRemote: boolean }>();
     const uiAddress = ui === undefined ? undefined : parseUiAddress(ui, uiRemote);
     const logger = new Logger(config.logLevel, config.logFormat);
-    const listeners = listenersFor(config.hosts, activationFds(process.env, process.pid));
+    const listeners = listenersFor(config.hosts, activationFds(process.env, process.pid), () => loadTls(config));
     // Checked before anything is touched: a wrong descriptor must not fail the daemon after it made its bridge.
     for (const listener of listeners) if (listener.kind === 'fd' && !isSocket(listener.fd)) throw new ConfigError(`fd://${listener.fd}: descriptor ${listener.fd} is not a socket`);
     // What systemd passed is this process's alone: runc and the shims must not see it.

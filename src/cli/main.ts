@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { Client, socketPathFromHost } from './client.js';
 import { daemonCommand } from './daemon-command.js';
 import { ConfigError } from '../daemon/config.js';
+import { StoreOpenError } from '../store/store.js';
 import { networkCommand } from './network.js';
 // By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
 const { Command, CommanderError } = createRequire(import.meta.url)('commander') as typeof import('commander');
@@ -30,6 +31,11 @@ export async function main(argv: string[]): Promise<number> {
     // The daemon refuses its configuration in dockerd's words, unprefixed, and starts nothing.
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
+    // As dockerd ends a start it cannot go on with ("failed to start daemon: pid file found, …").
+    if (error instanceof StoreOpenError) {
+      process.stderr.write(`failed to start daemon: ${error.message}\n`);
       return 1;
     }
     const message = (error as Error).message;

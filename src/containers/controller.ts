@@ -13,6 +13,7 @@
 import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js';
+import { failpoint } from '../failpoints.js';
 import type { ContainerRuntime } from '../runtime/containers.js';
 import type { ImageStore } from '../runtime/images.js';
 import type { Engine } from '../engine/engine.js';
@@ -480,6 +481,7 @@ export class Containers {
       const sandbox = await this.engine.createSandbox({ containerId: record.id, hostname: record.config.hostname, dnsServers: record.hostConfig.dns, loopbackUp: joins === 0 });
       sandboxId = sandbox.id;
       netnsPath = sandbox.netnsPath;
+      failpoint('container-start:sandbox-made');
       try {
         for (const [networkId, request] of Object.entries(record.networks)) await this.joinNetwork(record, sandbox.id, networkId, request);
       } catch (error) {
@@ -488,9 +490,12 @@ export class Containers {
       }
     }
     record.sandboxId = sandboxId;
+    const before = record.state;
+    let started = false;
     try {
       record.ports = await this.publishPorts(record, image);
       this.writeEtcFiles(record);
+      failpoint('container-start:networks-joined');
       // A container run before (or a start a killed daemon cut short) has a bundle from then: runc wants a fresh one.
       if (this.runtime.hasBundle(record.id)) await this.runtime.delete(record.id);
       await this.runtime.create({
@@ -498,11 +503,16 @@ export class Containers {
         cwd: record.config.workingDir || image.config.workingDir || '/', hostname: record.config.hostname,
         tty: record.config.tty, openStdin: record.config.openStdin, netnsPath, etcFiles: this.filesOf(record.id),
       });
+      failpoint('container-start:runtime-created');
       const { pid } = await this.runtime.start(record.id);
+      started = true;
       record.state = { status: 'running', pid, exitCode: 0, startedAt: timestampNow(), finishedAt: ZERO_TIME };
       this.save(record);
       this.emit(record, 'start');
     } catch (error) {
+      record.state = before;
+      // Running, but the store refused to say so (a full disk): the process goes, as if it never started.
+      if (started) await this.runtime.delete(record.id).catch((undoError: unknown) => this.options.log(`undo of starting container ${record.id}: ${String(undoError)}`));
       await this.releaseSandbox(record);
       throw error;
     }
@@ -661,9 +671,10 @@ export class Containers {
     this.engine.events.emit('container', action, record.id, { image: record.config.image, name: record.name, ...record.config.labels, ...extra });
   }
 
+  /** The store first: a record the store refused (a full disk) is not shown either. */
   private save(record: ContainerRecord): void {
-    this.records.set(record.id, record);
     this.engine.store.putContainer(record);
+    this.records.set(record.id, record);
   }
 }
 

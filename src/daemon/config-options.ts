@@ -82,11 +82,10 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   firewallTable: 'skiff',
 });
 
-const NO_TLS = 'skiff listens on unix sockets (and fd:// from systemd) only, without TLS';
 const nonEmpty = (why: string) => (value: string) => (value === '' ? undefined : why);
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { field: 'hosts', key: 'hosts', flag: 'host', short: 'H', kind: 'list', description: `Daemon socket(s) to listen on: unix:///path or fd:// (default ${DEFAULT_SOCKET})` },
+  { field: 'hosts', key: 'hosts', flag: 'host', short: 'H', kind: 'list', description: `Daemon socket(s) to listen on: unix:///path, fd://, or tcp://ADDR:PORT with mutual TLS (default ${DEFAULT_SOCKET})` },
   { field: 'dataRoot', key: 'data-root', flag: 'data-root', kind: 'string', description: 'Root directory of persistent state (default /var/lib/skiff)' },
   { field: 'execRoot', key: 'exec-root', flag: 'exec-root', kind: 'string', description: 'Root directory for execution state files (default /run/skiff)' },
   { field: 'dns', key: 'dns', flag: 'dns', kind: 'list', reloadable: true, description: 'DNS server for new containers and the embedded DNS forwarder' },
@@ -144,11 +143,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { field: 'clusterStore', key: 'cluster-store', flag: 'cluster-store', kind: 'string', description: 'Cluster store for overlay networks: etcd://HOST:PORT[,HOST:PORT…]' },
   { field: 'clusterAdvertise', key: 'cluster-advertise', flag: 'cluster-advertise', kind: 'string', description: 'This host\'s address in the cluster (its VXLAN endpoint): IP or interface[:PORT]' },
-  { field: 'tls', key: 'tls', flag: 'tls', kind: 'bool', description: 'TLS (not supported)', refuse: (value: boolean) => (value ? NO_TLS : undefined) },
-  { field: 'tlsVerify', key: 'tlsverify', flag: 'tlsverify', kind: 'bool', description: 'TLS with client verification (not supported)', refuse: (value: boolean) => (value ? NO_TLS : undefined) },
-  { field: 'tlsCaCert', key: 'tlscacert', flag: 'tlscacert', kind: 'string', description: 'TLS CA certificate (not supported)', refuse: nonEmpty(NO_TLS) },
-  { field: 'tlsCert', key: 'tlscert', flag: 'tlscert', kind: 'string', description: 'TLS certificate (not supported)', refuse: nonEmpty(NO_TLS) },
-  { field: 'tlsKey', key: 'tlskey', flag: 'tlskey', kind: 'string', description: 'TLS key (not supported)', refuse: nonEmpty(NO_TLS) },
+  // Mutual TLS only: a -H tcp:// host needs all of --tlsverify --tlscacert --tlscert --tlskey (checked in config.ts).
+  { field: 'tls', key: 'tls', flag: 'tls', kind: 'bool', description: 'Use TLS; implied by --tlsverify, which skiff requires for tcp:// hosts' },
+  { field: 'tlsVerify', key: 'tlsverify', flag: 'tlsverify', kind: 'bool', description: 'Use TLS and verify clients\' certificates (required for tcp:// hosts)' },
+  { field: 'tlsCaCert', key: 'tlscacert', flag: 'tlscacert', kind: 'string', description: 'CA certificate clients\' certificates must be signed by' },
+  { field: 'tlsCert', key: 'tlscert', flag: 'tlscert', kind: 'string', description: 'Path to the server\'s TLS certificate' },
+  { field: 'tlsKey', key: 'tlskey', flag: 'tlskey', kind: 'string', description: 'Path to the server\'s TLS key' },
   { field: 'firewallTable', key: 'firewall-table', flag: 'firewall-table', kind: 'string', description: 'Name of skiff\'s nftables table, inet family (default skiff)' },
 ];
 

@@ -253,8 +253,43 @@ function validateLabels(labels: readonly string[]): void {
 
 function validateHost(host: string): void {
   if (host.startsWith('unix:///') || host === 'fd://' || /^fd:\/\/\d+$/.test(host)) return;
-  if (/^(tcp|ssh|npipe):\/\//.test(host)) throw new ConfigError(`skiff listens on unix sockets and fd:// only: ${host} is not supported`);
+  if (host.startsWith('tcp://')) {
+    parseTcpHost(host);
+    return;
+  }
+  if (/^(ssh|npipe):\/\//.test(host)) throw new ConfigError(`skiff listens on unix sockets, fd:// and tcp:// with mutual TLS: ${host} is not supported`);
   throw new ConfigError(`Invalid bind address format: ${host}`);
+}
+
+/** tcp://ADDR:PORT with ADDR an IP address ([…] for IPv6) and an explicit port. */
+export function parseTcpHost(host: string): { address: string; port: number } {
+  const match = /^tcp:\/\/(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(host);
+  const address = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (address === undefined || isIP(address) === 0 || port < 1 || port > 65535) {
+    throw new ConfigError(`Invalid bind address format: ${host}: give tcp://ADDR:PORT with an IP address and a port from 1 to 65535`);
+  }
+  return { address, port };
+}
+
+/**
+ * dockerd serves a tcp:// host without TLS after a warning, and anyone who
+ * reaches the port is root on the machine. skiff serves one only with mutual
+ * TLS, and says which of dockerd's flags are missing. TLS flags with no
+ * tcp:// host to use them are refused as well: nothing is silently ignored.
+ */
+function validateTls(config: DaemonConfig): void {
+  const tcpHosts = config.hosts.filter((host) => host.startsWith('tcp://'));
+  const given = { tlsverify: config.tlsVerify, tlscacert: config.tlsCaCert !== '', tlscert: config.tlsCert !== '', tlskey: config.tlsKey !== '' };
+  if (tcpHosts.length === 0) {
+    const stray = [...(config.tls ? ['tls'] : []), ...Object.entries(given).filter(([, present]) => present).map(([flag]) => flag)];
+    if (stray.length > 0) throw new ConfigError(`${stray.map((flag) => `--${flag}`).join(', ')} given but no -H tcp://ADDR:PORT host to serve TLS on`);
+    return;
+  }
+  const missing = Object.entries(given).filter(([, present]) => !present).map(([flag]) => `--${flag}`);
+  if (missing.length > 0) {
+    throw new ConfigError(`${tcpHosts.join(', ')}: skiff serves its API over TCP only with mutual TLS, and ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing (dockerd would serve it unencrypted to anyone who reaches the port)`);
+  }
 }
 
 function cidrOrError(text: string, what: string): void {
@@ -274,6 +309,7 @@ export function validateConfig(config: DaemonConfig): void {
   validateLabels(config.labels);
   for (const host of config.hosts) validateHost(host);
   if (config.hosts.length === 0) throw new ConfigError('no hosts to listen on: give -H or "hosts"');
+  validateTls(config);
   parseLogLevel(config.logLevel);
   if (!(LOG_FORMATS as readonly string[]).includes(config.logFormat)) throw new ConfigError(`unknown log format "${config.logFormat}": text or json`);
   if (config.mtu < 68 || config.mtu > 65535) throw new ConfigError(`invalid MTU ${config.mtu}: from 68 to 65535`);

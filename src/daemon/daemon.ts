@@ -6,7 +6,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { Engine } from '../engine/engine.js';
 import { Router } from '../api/http.js';
-import { createApiServer, listenUnix } from '../api/server.js';
+import { createApiServer, listenTcp, listenUnix } from '../api/server.js';
 import { addNetworkRoutes } from '../api/routes/networks.js';
 import { addSystemRoutes } from '../api/routes/system.js';
 import { addContainerRoutes } from '../api/routes/containers.js';
@@ -146,8 +146,9 @@ export class Daemon {
     const upgrade = addContainerRoutes(router, containers, log);
     const servers: Server[] = [];
     for (const listener of listeners) {
-      const server = createApiServer(router, log, [upgrade]);
+      const server = createApiServer(router, log, [upgrade], listener.kind === 'tcp' ? listener.tls : undefined);
       if (listener.kind === 'unix') await listenUnix(server, listener.path);
+      else if (listener.kind === 'tcp') await listenTcp(server, listener.address, listener.port);
       else await listenFd(server, listener.fd);
       servers.push(server);
       logger.info(`API listen on ${describeListener(listener)}`);

@@ -15,6 +15,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { forbidden, invalid, notFound, SkiffError } from '../errors.js';
+import { failpoint } from '../failpoints.js';
 import { NetworkAllocators, hostOverlaps, DEFAULT_BRIDGE_SUBNET, type AddressPoolSpec } from '../ipam/index.js';
 import { Firewall, type FirewallPort } from '../firewall/index.js';
 import { BridgeDriver } from '../drivers/bridge.js';
@@ -277,16 +278,19 @@ export class Engine {
       ]);
       const failed = steps.find((step): step is PromiseRejectedResult => step.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
+      failpoint('network-create:kernel-done');
+      // Inside the undo's reach: a disk that filled up since the 'pending' write takes the kernel objects back out.
+      this.store.setNetworkState(network.id, 'ready');
     } catch (error) {
       const undone = await Promise.allSettled([
         projected === undefined ? Promise.resolve() : this.firewall.removeNetwork(projected),
         driver.deleteNetwork(network),
+        Promise.resolve().then(() => this.store.deleteNetwork(network.id)),
       ]);
+      // A record left 'pending' (the store refused this write too) is removed by the next start's reconcile.
       for (const step of undone) if (step.status === 'rejected') this.log(`undo of network ${network.name} failed: ${String(step.reason)}`);
-      this.store.deleteNetwork(network.id);
       throw error;
     }
-    this.store.setNetworkState(network.id, 'ready');
     this.networksById.set(network.id, network);
     this.allocators.set(network.id, new NetworkAllocators(network.ipam.pools, network));
     this.events.emit('network', 'create', network.id, { name: network.name, type: network.driver });
@@ -379,6 +383,7 @@ export class Engine {
         await this.unpublishOverlayEndpoint(network, endpoint);
         throw error;
       }
+      failpoint('endpoint-join:plumbed');
       try {
         await this.names.endpointJoined(network, endpoint, sandbox, this.attachments(sandbox.id));
       } catch (error) {

@@ -5,6 +5,7 @@
 import { SkiffError } from '../errors.js';
 import { run } from '../kernel/exec.js';
 import { DEFAULT_TABLE, checkTableName } from './state.js';
+import { normalizedElement, parseSetListing } from './elements.js';
 
 /** Applies an nft script atomically; the error carries nft's own message (line and offending text). */
 export async function applyNft(script: string): Promise<void> {
@@ -29,14 +30,15 @@ export async function listTable(table: string = DEFAULT_TABLE): Promise<string> 
   return stdout;
 }
 
-/** Whether a set or map of skiff's table holds the element (as nft element text). */
+/** Whether a set of skiff's table holds the element (as nft element text); false when the set is gone. */
 export async function hasElement(table: string, set: string, element: string): Promise<boolean> {
+  let listing: string;
   try {
-    await run('nft', ['get', 'element', 'inet', checkTableName(table), set, `{ ${element} }`]);
-    return true;
+    listing = (await run('nft', ['-j', 'list', 'set', 'inet', checkTableName(table), set])).stdout;
   } catch {
-    return false; // nft's "No such file or directory": the element (or set) is not there
+    return false; // nft's "No such file or directory": the set (or table) is not there
   }
+  return parseSetListing(listing).includes(normalizedElement(element));
 }
 
 /** `nft list chain` of one of skiff's chains; undefined when the chain is gone. */

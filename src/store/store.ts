@@ -6,6 +6,14 @@
  *
  * Networks and endpoints carry a lifecycle state so that a daemon killed in
  * the middle of an operation can tell on restart what to finish or undo.
+ *
+ * One daemon per data root: the store is opened in SQLite's exclusive locking
+ * mode and locked at once, so a second daemon on the same root is refused
+ * before it reads anything (the kernel drops the lock however the first one
+ * ends, SIGKILL included: no stale pid file to delete). A store that is not
+ * whole is refused at open, before the daemon touches the kernel; a write the
+ * disk cannot take fails in the words of the OS (write PATH: no space left
+ * on device), and the operation it belonged to changes nothing.
  */
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
@@ -13,8 +21,12 @@ import { join } from 'node:path';
 import type { ContainerRecord } from '../model/container.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
 import { upgradeContainer, upgradeEndpoint, upgradeSandbox } from './upgrade.js';
+import { CorruptStore, storeOpenError, storeWriteError } from './faults.js';
+import type BetterSqlite3 from 'better-sqlite3';
 // By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
+
+export { StoreOpenError } from './faults.js';
 
 /** 'pending': written before the kernel was changed; 'ready': kernel done; 'removing': removal started. */
 export type RecordState = 'pending' | 'ready' | 'removing';
@@ -45,35 +57,65 @@ CREATE TABLE IF NOT EXISTS settings (
 
 interface BodyRow { body: string; state: string }
 
+/**
+ * Opens the store and takes its lock before reading a byte: exclusive locking
+ * mode holds the lock for the connection's life, and with it set before WAL
+ * is entered SQLite keeps the WAL index in memory (no -shm file another
+ * process could map). Then the whole file is checked, so corruption is found
+ * now and not by a request halfway through an operation.
+ */
+function openLocked(dataRoot: string, path: string): BetterSqlite3.Database {
+  let db: BetterSqlite3.Database | undefined;
+  try {
+    // timeout 0: a second daemon is refused at once instead of waiting for the first to end.
+    db = new Database(path, { timeout: 0 });
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE; COMMIT');
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    const check = db.pragma('quick_check', { simple: true }) as string;
+    // quick_check reports one problem a line under a heading: one line for a one-line message.
+    if (check !== 'ok') throw new CorruptStore(check.split('\n').filter((line) => !line.startsWith('***')).join('; '));
+    // better-sqlite3 turns foreign keys on by default: off while an old table is rebuilt.
+    db.pragma('foreign_keys = OFF');
+    db.exec(schema);
+    allowDuplicateNetworkNames(db);
+    db.pragma('foreign_keys = ON');
+    return db;
+  } catch (error) {
+    db?.close();
+    throw storeOpenError(dataRoot, path, error);
+  }
+}
+
+/**
+ * Data roots written before Docker 20.10's CheckDuplicate semantics held
+ * network names UNIQUE; SQLite drops a constraint only by rebuilding the
+ * table (with foreign keys off, so the endpoints' references stay).
+ */
+function allowDuplicateNetworkNames(db: BetterSqlite3.Database): void {
+  const table = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'networks'").get() as { sql: string } | undefined;
+  if (table === undefined || !/name TEXT NOT NULL UNIQUE/.test(table.sql)) return;
+  db.transaction(() => {
+    db.exec('CREATE TABLE networks_rebuilt (id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL)');
+    db.exec('INSERT INTO networks_rebuilt (id, name, state, body) SELECT id, name, state, body FROM networks');
+    db.exec('DROP TABLE networks');
+    db.exec('ALTER TABLE networks_rebuilt RENAME TO networks');
+  })();
+}
+
 export class Store {
-  private readonly db: InstanceType<typeof Database>;
+  readonly path: string;
+  private readonly db: BetterSqlite3.Database;
 
   constructor(dataRoot: string) {
-    mkdirSync(dataRoot, { recursive: true, mode: 0o700 });
-    this.db = new Database(join(dataRoot, 'skiff.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    // better-sqlite3 turns foreign keys on by default: off while an old table is rebuilt.
-    this.db.pragma('foreign_keys = OFF');
-    this.db.exec(schema);
-    this.allowDuplicateNetworkNames();
-    this.db.pragma('foreign_keys = ON');
-  }
-
-  /**
-   * Data roots written before Docker 20.10's CheckDuplicate semantics held
-   * network names UNIQUE; SQLite drops a constraint only by rebuilding the
-   * table (with foreign keys off, so the endpoints' references stay).
-   */
-  private allowDuplicateNetworkNames(): void {
-    const table = this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'networks'").get() as { sql: string } | undefined;
-    if (table === undefined || !/name TEXT NOT NULL UNIQUE/.test(table.sql)) return;
-    this.db.transaction(() => {
-      this.db.exec('CREATE TABLE networks_rebuilt (id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL)');
-      this.db.exec('INSERT INTO networks_rebuilt (id, name, state, body) SELECT id, name, state, body FROM networks');
-      this.db.exec('DROP TABLE networks');
-      this.db.exec('ALTER TABLE networks_rebuilt RENAME TO networks');
-    })();
+    this.path = join(dataRoot, 'skiff.db');
+    try {
+      mkdirSync(dataRoot, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw storeOpenError(dataRoot, this.path, error);
+    }
+    this.db = openLocked(dataRoot, this.path);
   }
 
   close(): void {
@@ -82,22 +124,36 @@ export class Store {
 
   /** Runs fn in one SQLite transaction: all of its writes land, or none. */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.guarded(() => this.db.transaction(fn)());
+  }
+
+  /** One statement that changes the store; a failure of the disk says so, naming the file. */
+  private write(sql: string, ...params: unknown[]): void {
+    this.guarded(() => this.db.prepare(sql).run(...params));
+  }
+
+  private guarded<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      throw storeWriteError(this.path, error);
+    }
   }
 
   // networks
   putNetwork(network: Network, state: RecordState): void {
-    this.db.prepare('INSERT INTO networks (id, name, state, body) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, state = excluded.state, body = excluded.body')
-      .run(network.id, network.name, state, JSON.stringify(network));
+    this.write('INSERT INTO networks (id, name, state, body) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, state = excluded.state, body = excluded.body', network.id, network.name, state, JSON.stringify(network));
   }
 
   setNetworkState(id: string, state: RecordState): void {
-    this.db.prepare('UPDATE networks SET state = ? WHERE id = ?').run(state, id);
+    this.write('UPDATE networks SET state = ? WHERE id = ?', state, id);
   }
 
   deleteNetwork(id: string): void {
-    this.db.prepare('DELETE FROM allocations WHERE network_id = ?').run(id);
-    this.db.prepare('DELETE FROM networks WHERE id = ?').run(id);
+    this.transaction(() => {
+      this.write('DELETE FROM allocations WHERE network_id = ?', id);
+      this.write('DELETE FROM networks WHERE id = ?', id);
+    });
   }
 
   networks(): Array<Stored<Network>> {
@@ -107,11 +163,11 @@ export class Store {
 
   // sandboxes
   putSandbox(sandbox: Sandbox): void {
-    this.db.prepare('INSERT OR REPLACE INTO sandboxes (id, body) VALUES (?, ?)').run(sandbox.id, JSON.stringify(sandbox));
+    this.write('INSERT OR REPLACE INTO sandboxes (id, body) VALUES (?, ?)', sandbox.id, JSON.stringify(sandbox));
   }
 
   deleteSandbox(id: string): void {
-    this.db.prepare('DELETE FROM sandboxes WHERE id = ?').run(id);
+    this.write('DELETE FROM sandboxes WHERE id = ?', id);
   }
 
   sandboxes(): Sandbox[] {
@@ -120,17 +176,18 @@ export class Store {
 
   // endpoints and their addresses
   putEndpoint(endpoint: Endpoint, state: RecordState): void {
-    this.db.prepare('INSERT INTO endpoints (id, network_id, sandbox_id, state, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body')
-      .run(endpoint.id, endpoint.networkId, endpoint.sandboxId, state, JSON.stringify(endpoint));
+    this.write('INSERT INTO endpoints (id, network_id, sandbox_id, state, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body', endpoint.id, endpoint.networkId, endpoint.sandboxId, state, JSON.stringify(endpoint));
   }
 
   setEndpointState(id: string, state: RecordState): void {
-    this.db.prepare('UPDATE endpoints SET state = ? WHERE id = ?').run(state, id);
+    this.write('UPDATE endpoints SET state = ? WHERE id = ?', state, id);
   }
 
   deleteEndpoint(id: string): void {
-    this.db.prepare('DELETE FROM allocations WHERE endpoint_id = ?').run(id);
-    this.db.prepare('DELETE FROM endpoints WHERE id = ?').run(id);
+    this.transaction(() => {
+      this.write('DELETE FROM allocations WHERE endpoint_id = ?', id);
+      this.write('DELETE FROM endpoints WHERE id = ?', id);
+    });
   }
 
   endpoints(): Array<Stored<Endpoint>> {
@@ -139,7 +196,7 @@ export class Store {
   }
 
   recordAllocation(networkId: string, address: string, endpointId: string): void {
-    this.db.prepare('INSERT INTO allocations (network_id, address, endpoint_id) VALUES (?, ?, ?)').run(networkId, address, endpointId);
+    this.write('INSERT INTO allocations (network_id, address, endpoint_id) VALUES (?, ?, ?)', networkId, address, endpointId);
   }
 
   allocations(): Array<{ networkId: string; address: string; endpointId: string }> {
@@ -148,12 +205,11 @@ export class Store {
 
   // containers
   putContainer(record: ContainerRecord): void {
-    this.db.prepare('INSERT INTO containers (id, name, body) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, body = excluded.body')
-      .run(record.id, record.name, JSON.stringify(record));
+    this.write('INSERT INTO containers (id, name, body) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, body = excluded.body', record.id, record.name, JSON.stringify(record));
   }
 
   deleteContainer(id: string): void {
-    this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    this.write('DELETE FROM containers WHERE id = ?', id);
   }
 
   containers(): ContainerRecord[] {
@@ -167,6 +223,6 @@ export class Store {
   }
 
   setSetting(key: string, value: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)').run(key, value);
+    this.write('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)', key, value);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * A real skiff daemon in the test's world, driven by the stock docker CLI.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +32,10 @@ export interface TestDaemon {
   /** Raw HTTP to the socket. */
   http: (method: string, path: string, body?: string) => Promise<{ status: number; body: string }>;
   kill: (signal?: NodeJS.Signals) => Promise<void>;
-  restart: () => Promise<TestDaemon>;
+  /** Stops it and starts another on the same roots; overrides change the start options (failpoints on or off). */
+  restart: (overrides?: Partial<DaemonStartOptions>) => Promise<TestDaemon>;
+  /** Resolves when the daemon process has ended (a failpoint fired). */
+  exited: () => Promise<void>;
   /** Stops the daemon and removes the scratch dir. */
   cleanup: () => Promise<void>;
 }
@@ -69,6 +72,8 @@ export interface DaemonStartOptions {
   socketActivation?: boolean;
   /** Runs the daemon inside this network namespace (a simulated host of a cluster); the docker CLI still reaches it by its socket. */
   netnsPath?: string;
+  /** SKIFF_FAILPOINTS for this start (src/failpoints.ts): the daemon SIGKILLs itself there. */
+  failpoints?: string[];
 }
 
 /**
@@ -114,12 +119,13 @@ export async function startDaemon(options: DaemonStartOptions = {}): Promise<Tes
   const args = [skiffBin, 'daemon', '-H', host, '--config-file', configPath, '--data-root', dataRoot, '--exec-root', execRoot, ...dns, ...(options.extraArgs ?? [])];
   // A killed daemon leaves its socket file: wait for the new one, not the old.
   rmSync(socketPath, { force: true });
+  const spawnOptions: SpawnOptions = { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_FAILPOINTS: (options.failpoints ?? []).join(',') } };
   const child = options.socketActivation === true
-    ? spawn('python3', ['-c', SOCKET_ACTIVATE, socketPath, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn('python3', ['-c', SOCKET_ACTIVATE, socketPath, process.execPath, ...args], spawnOptions)
     : options.netnsPath !== undefined
       // nsenter execs the daemon in place: the child's pid is the daemon's, so kill() signals it.
-      ? spawn('nsenter', [`--net=${options.netnsPath}`, '--', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      ? spawn('nsenter', [`--net=${options.netnsPath}`, '--', process.execPath, ...args], spawnOptions)
+      : spawn(process.execPath, args, spawnOptions);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
@@ -148,9 +154,13 @@ export async function startDaemon(options: DaemonStartOptions = {}): Promise<Tes
       await exited;
       clearTimeout(timer);
     },
-    restart: async () => {
+    restart: async (overrides = {}) => {
       await daemon.kill();
-      return startDaemon({ ...options, dir: scratch });
+      return startDaemon({ ...options, ...overrides, dir: scratch });
+    },
+    exited: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      await new Promise((resolve) => child.once('exit', resolve));
     },
     cleanup: async () => {
       assertNeverFatal(output);

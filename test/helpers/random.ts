@@ -1,4 +1,4 @@
-/** mulberry32: a small seeded generator, so a fuzz or chaos run can be replayed from its seed. */
+/** mulberry32: a small seeded generator, so a failing run (chaos, fuzzing) can be replayed from its seed. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {

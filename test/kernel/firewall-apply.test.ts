@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertInWorld, leftovers } from '../helpers/world.js';
 import {
-  applyNft, deleteTable, listTable, renderTable, renderNetworkAdded, renderNetworkRemoved,
+  applyNft, deleteTable, hasElement, listTable, renderTable, renderNetworkAdded, renderNetworkRemoved,
   renderPortsAdded, renderPortsRemoved, type FirewallNetwork, type FirewallPort,
 } from '../../src/firewall/index.js';
 import { SkiffError } from '../../src/errors.js';
@@ -116,4 +116,16 @@ test('deleteTable removes the table and succeeds when it is already gone', async
   await deleteTable(TABLE);
   await assert.rejects(listTable(TABLE));
   assert.deepEqual(await leftovers(), []);
+});
+
+test('an element between two touching subnets is found (nft 1.0.6 get element misses it; diagnose reads the listing)', async () => {
+  const adjacent = [17, 18, 19, 20].map((octet) => network(`br-${String(octet).repeat(6)}`, octet));
+  await applyNft(renderTable({ networks: adjacent, ports: [] }, TABLE));
+  for (const octet of [17, 18, 19, 20]) {
+    assert.ok(await hasElement(TABLE, 'masq_subnets4', `172.${octet}.0.0/16`), `172.${octet}.0.0/16 in masq_subnets4`);
+    assert.ok(await hasElement(TABLE, 'bridges', `"br-${String(octet).repeat(6)}"`));
+    assert.ok(await hasElement(TABLE, 'icc_bridges', `"br-${String(octet).repeat(6)}" . "br-${String(octet).repeat(6)}"`));
+  }
+  assert.equal(await hasElement(TABLE, 'masq_subnets4', '172.21.0.0/16'), false);
+  assert.equal(await hasElement(TABLE, 'no_such_set', '172.18.0.0/16'), false);
 });

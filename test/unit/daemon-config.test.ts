@@ -110,7 +110,9 @@ describe("daemon configuration: dockerd's errors", () => {
     refused(() => merge({ 'log-level': 'loud' }), 'Unable to parse logging level: loud');
     refused(() => merge({ 'default-address-pools': [{ base: '10.10.0.0/16', size: 8 }] }), 'invalid pools size: 8');
     refused(() => merge({ 'default-address-pools': [{ base: '10.10.0/16', size: 24 }] }), 'invalid base pool "10.10.0/16": invalid CIDR address: 10.10.0/16');
-    refused(() => merge({ hosts: ['tcp://0.0.0.0:2375'] }), 'skiff listens on unix sockets and fd:// only: tcp://0.0.0.0:2375 is not supported');
+    refused(() => merge({ hosts: ['ssh://me@host'] }), 'skiff listens on unix sockets, fd:// and tcp:// with mutual TLS: ssh://me@host is not supported');
+    refused(() => merge({ hosts: ['tcp://example.com:2376'] }), 'Invalid bind address format: tcp://example.com:2376: give tcp://ADDR:PORT with an IP address and a port from 1 to 65535');
+    refused(() => merge({ hosts: ['tcp://127.0.0.1:70000'] }), 'Invalid bind address format: tcp://127.0.0.1:70000: give tcp://ADDR:PORT with an IP address and a port from 1 to 65535');
     refused(() => merge({ 'default-runtime': 'crun' }), "default-runtime: specified default runtime 'crun' does not exist");
     refused(() => merge({ runtimes: { runc: { path: '/usr/bin/runc' } } }), "runtimes: runtime name 'runc' is reserved");
   });
@@ -127,8 +129,7 @@ describe('daemon configuration: what skiff cannot honour is refused, never ignor
 
   it('refuses the others, each with its reason', () => {
     refused(() => merge({ iptables: false }), "iptables: iptables=false: skiff's nftables table cannot be turned off yet (it isolates networks and publishes ports)");
-    refused(() => merge({ tlsverify: true, tlscert: '/etc/cert.pem' }),
-      'tlsverify: skiff listens on unix sockets (and fd:// from systemd) only, without TLS; tlscert: skiff listens on unix sockets (and fd:// from systemd) only, without TLS');
+    refused(() => merge({ tlsverify: true, tlscert: '/etc/cert.pem' }), '--tlsverify, --tlscert given but no -H tcp://ADDR:PORT host to serve TLS on');
     refused(() => merge({ runtimes: { crun: { path: '/usr/bin/crun' } } }), 'runtimes: skiff runs every container with runc and cannot add runtimes yet (crun)');
     refused(() => merge({ ipv6: true, 'fixed-cidr-v6': 'fd00::/64' }),
       'fixed-cidr-v6: IPv6 on the default bridge is not supported by skiff yet (user-defined networks take --ipv6 --subnet); ipv6: IPv6 on the default bridge is not supported by skiff yet (user-defined networks take --ipv6 --subnet)');
@@ -182,14 +183,32 @@ describe('goFormat', () => {
   });
 });
 
+describe('tcp:// hosts: mutual TLS or nothing', () => {
+  const tls = { tlsverify: true, tlscacert: '/etc/skiff/ca.pem', tlscert: '/etc/skiff/cert.pem', tlskey: '/etc/skiff/key.pem' };
+  it('names every missing TLS flag', () => {
+    refused(() => merge({ hosts: ['tcp://0.0.0.0:2375'] }),
+      'tcp://0.0.0.0:2375: skiff serves its API over TCP only with mutual TLS, and --tlsverify, --tlscacert, --tlscert, --tlskey are missing (dockerd would serve it unencrypted to anyone who reaches the port)');
+    refused(() => merge({ hosts: ['tcp://127.0.0.1:2376'], tls: true, tlscert: '/c.pem', tlskey: '/k.pem' }),
+      'tcp://127.0.0.1:2376: skiff serves its API over TCP only with mutual TLS, and --tlsverify, --tlscacert are missing (dockerd would serve it unencrypted to anyone who reaches the port)');
+    refused(() => merge({ hosts: ['tcp://127.0.0.1:2376'], ...tls, tlskey: '' }),
+      'tcp://127.0.0.1:2376: skiff serves its API over TCP only with mutual TLS, and --tlskey is missing (dockerd would serve it unencrypted to anyone who reaches the port)');
+  });
+  it('takes one with all four, IPv6 in brackets', () => {
+    assert.deepEqual(merge({ hosts: ['tcp://127.0.0.1:2376', 'tcp://[::1]:2377'], ...tls }).hosts, ['tcp://127.0.0.1:2376', 'tcp://[::1]:2377']);
+    const material = { ca: Buffer.from('ca'), cert: Buffer.from('cert'), key: Buffer.from('key') };
+    assert.deepEqual(listenersFor(['tcp://[::1]:2377'], [], () => material), [{ kind: 'tcp', address: '::1', port: 2377, tls: material }]);
+  });
+});
+
 describe('socket activation', () => {
+  const noTls = () => assert.fail('no tcp:// host, no TLS files read');
   it('takes the descriptors systemd passed to this very process', () => {
     assert.deepEqual(activationFds({ LISTEN_PID: '42', LISTEN_FDS: '2' }, 42), [3, 4]);
     assert.deepEqual(activationFds({ LISTEN_PID: '41', LISTEN_FDS: '2' }, 42), []);
     assert.deepEqual(activationFds({}, 42), []);
-    assert.deepEqual(listenersFor(['fd://', 'unix:///run/x.sock'], [3]), [{ kind: 'fd', fd: 3 }, { kind: 'unix', path: '/run/x.sock' }]);
-    assert.deepEqual(listenersFor(['fd://4'], [3, 4]), [{ kind: 'fd', fd: 4 }]);
-    assert.throws(() => listenersFor(['fd://'], []), /no sockets found via socket activation/);
+    assert.deepEqual(listenersFor(['fd://', 'unix:///run/x.sock'], [3], noTls), [{ kind: 'fd', fd: 3 }, { kind: 'unix', path: '/run/x.sock' }]);
+    assert.deepEqual(listenersFor(['fd://4'], [3, 4], noTls), [{ kind: 'fd', fd: 4 }]);
+    assert.throws(() => listenersFor(['fd://'], [], noTls), /no sockets found via socket activation/);
   });
 });
 

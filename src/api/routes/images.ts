@@ -20,7 +20,7 @@ export function addImageRoutes(router: Router, images: ImageStore): void {
       message: request.query.get('message') ?? undefined,
     });
     sendJson(response, 200, { status: image.id });
-  });
+  }, { streamsBody: true });
 
   router.add('GET', '/images/json', (request, response) => {
     const shown = filterImages(images.list(), parseFilters(request.query.get('filters')), (reference) => images.resolve(reference));
