@@ -197,7 +197,9 @@ export class Engine {
   /** Reads the kernel and says, check by check, whether it still matches the network (skiff network diagnose). */
   diagnoseNetwork(reference: string): Promise<DiagnosisCheck[]> {
     const network = this.getNetwork(reference);
-    return diagnoseNetwork(network, this.endpointsOfNetwork(network.id), this.sandboxesById, this.firewall.table);
+    const cluster = this.cluster;
+    const overlay = cluster === undefined ? undefined : { underlay: cluster.underlay, storeUrl: cluster.storeUrl, facts: (networkId: string) => cluster.facts(networkId) };
+    return diagnoseNetwork(network, this.endpointsOfNetwork(network.id), this.sandboxesById, this.firewall.table, overlay);
   }
 
   // ---- networks
