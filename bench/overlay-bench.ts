@@ -178,7 +178,8 @@ async function measureThreeHosts(dir: string): Promise<Omit<OverlayBenchResult, 
   const [h1, h2] = world.hosts as [ClusterHost, ClusterHost, ClusterHost];
   const [d1, d2, d3] = daemons as [TestDaemon, TestDaemon, TestDaemon];
   try {
-    await d1.ok('network', 'create', '-d', 'overlay', 'bench');
+    // A /16: room for the simulated node's endpoints of the memory figure.
+    await d1.ok('network', 'create', '-d', 'overlay', '--subnet', '10.128.0.0/16', 'bench');
     for (const daemon of [d2, d3]) {
       for (let poll = 0; poll < 100 && (await daemon.docker('network', 'inspect', 'bench')).code !== 0; poll++) await sleep(50);
     }
