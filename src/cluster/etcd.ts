@@ -73,12 +73,14 @@ function toRequestOp(operation: Operation): IRequestOp {
   }
 }
 
-function readKeys(kvs: Array<{ key: Buffer; value: Buffer; create_revision: string; mod_revision: string }>): ReadKey[] {
+function readKeys(kvs: Array<{ key: Buffer; value: Buffer; create_revision: string; mod_revision: string; lease?: string }>): ReadKey[] {
   return kvs.map((kv) => ({
     key: kv.key.toString(),
     value: kv.value.toString(),
     createRevision: Number(kv.create_revision),
     modRevision: Number(kv.mod_revision),
+    // etcd says "0" for a key without a lease.
+    ...(kv.lease === undefined || kv.lease === '0' ? {} : { lease: kv.lease }),
   }));
 }
 
@@ -167,6 +169,12 @@ export class EtcdConnection {
     const lease = this.client.lease(ttlSeconds);
     const leaseId = await this.call(doing, () => lease.grant());
     return { lease, leaseId };
+  }
+
+  /** Seconds a lease has left, as etcd counts them; -1 once it expired or was revoked. */
+  async leaseTimeToLive(leaseId: string, doing: string): Promise<number> {
+    const response = await this.call(doing, () => this.client.leaseClient.leaseTimeToLive({ ID: leaseId }));
+    return Number(response.TTL);
   }
 
   /** A watcher of every key under prefix from revision on; it reports through its events. */

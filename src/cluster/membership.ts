@@ -61,6 +61,11 @@ export class NodeMembership {
     return this.currentLeaseId;
   }
 
+  /** The lease was lost and a new one is being sought. */
+  get renewing(): boolean {
+    return this.renewal !== undefined;
+  }
+
   /** The endpoints this node publishes. */
   endpoints(): EndpointRecord[] {
     return [...this.ownEndpoints.values()];

@@ -36,6 +36,8 @@ export interface ReadKey {
   value: string;
   createRevision: number;
   modRevision: number;
+  /** The lease the key lives under, if any. */
+  lease?: string;
 }
 
 export interface NetworkRequest {

@@ -14,7 +14,7 @@ import { EtcdConnection } from './etcd.js';
 import { KeyLayout } from './keys.js';
 import { NodeMembership, type MembershipHandlers } from './membership.js';
 import { planNetworkCreate, planNetworkRemove, type NetworkRequest } from './plan.js';
-import { decodeNetwork, type NetworkRecord, type NodeRecord } from './records.js';
+import { decodeEndpoint, decodeNetwork, type EndpointRecord, type NetworkRecord, type NodeRecord } from './records.js';
 import { parseClusterStoreUrl } from './url.js';
 import { ClusterWatch, type WatchHandlers } from './watch.js';
 
@@ -73,6 +73,20 @@ export class ClusterStore {
     if (networkKey === undefined) throw notFound(`network ${networkId} not found`);
     const network = decodeNetwork(networkKey.key, networkKey.value);
     throw conflict(`error while removing network: network ${network.name} id ${network.id} has active endpoints`);
+  }
+
+  /** A network's endpoints as etcd holds them now (what diagnose compares the kernel with). */
+  async endpointsOf(networkId: string): Promise<EndpointRecord[]> {
+    const read = await this.connection.readPrefix(this.keys.endpointsOf(networkId), `reading the endpoints of network ${networkId}`);
+    return read.keys.map((key) => decodeEndpoint(key.key, key.value));
+  }
+
+  /** The lease a node's record lives under and the seconds it has left, or undefined when etcd holds no record of the node. */
+  async nodeLease(nodeId: string): Promise<{ leaseId: string; ttlSeconds: number } | undefined> {
+    const doing = `reading the lease of node ${nodeId}`;
+    const [record] = (await this.connection.readPrefix(this.keys.node(nodeId), doing)).keys.filter((key) => key.key === this.keys.node(nodeId));
+    if (record?.lease === undefined) return undefined;
+    return { leaseId: record.lease, ttlSeconds: await this.connection.leaseTimeToLive(record.lease, doing) };
   }
 
   /** Joins the cluster as a node: a lease of ttlSeconds under which its records live. */

@@ -15,6 +15,8 @@ import { ClusterView, type ClusterChange, type WatchedEvent } from './view.js';
 export interface WatchHandlers {
   /** Changes in the order etcd made them; called synchronously, so keep it quick or queue. */
   onChanges: (changes: ClusterChange[]) => void;
+  /** The whole cluster was just read (at start and after every lost watch); called before that read's changes. */
+  onResynced?: () => void;
   /** The watch was lost, a re-read failed, or a record could not be read; the watch carries on by itself. */
   onError: (error: SkiffError) => void;
 }
@@ -57,6 +59,7 @@ export class ClusterWatch {
     if (this.stopped) return;
     const changes = this.view.resync(read.keys, read.revision);
     this.attach(read.revision + 1);
+    this.handlers.onResynced?.();
     if (changes.length > 0) this.handlers.onChanges(changes);
   }
 

@@ -68,9 +68,9 @@ export async function setDefaultRouteIn(endpoint: Endpoint, sandbox: Sandbox, ga
 /**
  * Published ports reached from the host's own 127.0.0.1 leave, after DNAT,
  * through the bridge with a loopback source: the bridge (and only it, as
- * Docker and netavark do) must route such packets.
+ * Docker and netavark do) must route such packets. The overlay's bridge too.
  */
-async function allowLoopbackSources(network: Network): Promise<void> {
+export async function allowLoopbackSources(network: Network): Promise<void> {
   await setIpv4InterfaceSysctl(bridgeOf(network).bridgeName, 'route_localnet', '1');
 }
 

@@ -6,6 +6,7 @@
  * iproute2 batch lines that carry the difference out. Flannel's way: every
  * entry written ahead of traffic, no miss handling, no flooding.
  */
+import type { FdbRow, NeighbourRow } from '../kernel/fdb.js';
 
 /** What the entries of one remote endpoint are made from (an etcd endpoint record fits). */
 export interface RemoteEndpoint {
@@ -71,5 +72,55 @@ export function additionLines(add: readonly PeerEntry[]): { fdb: string[]; neigh
   return {
     fdb: add.map((entry) => `fdb replace ${entry.mac} dev ${entry.device} dst ${entry.vtep} self permanent`),
     neighbour: add.map((entry) => `neigh replace ${entry.ipv4} lladdr ${entry.mac} dev ${entry.device} nud permanent`),
+  };
+}
+
+/** One wanted entry and what the kernel holds for it: the FDB entry's VTEP and the neighbour entry's MAC, when present. */
+export interface PeerState {
+  entry: PeerEntry;
+  fdbDst?: string;
+  neighbourMac?: string;
+}
+
+export const peerIntact = (state: PeerState) => state.fdbDst === state.entry.vtep && state.neighbourMac === state.entry.mac;
+
+/** How the kernel's entries differ from the wanted ones: each wanted entry's state, and what no wanted entry accounts for. */
+export interface PeerDrift {
+  states: PeerState[];
+  staleFdb: FdbRow[];
+  staleNeighbours: NeighbourRow[];
+}
+
+/**
+ * Compares the kernel's rows with the wanted entries. An FDB row is stale
+ * unless a wanted entry on its device has its MAC and VTEP (one leading
+ * elsewhere is deleted by its VTEP, then written anew); a neighbour row is
+ * stale when no wanted entry on its device has its address (one with another
+ * MAC is mended by `replace`).
+ */
+export function peerDrift(wanted: readonly PeerEntry[], fdb: readonly FdbRow[], neighbours: readonly NeighbourRow[]): PeerDrift {
+  const wantedFdb = new Set(wanted.map((entry) => `${entry.device} ${entry.mac} ${entry.vtep}`));
+  const wantedAddresses = new Set(wanted.map((entry) => `${entry.device} ${entry.ipv4}`));
+  const states = wanted.map((entry): PeerState => {
+    const rows = fdb.filter((row) => row.device === entry.device && row.mac === entry.mac);
+    // A MAC may lead to several VTEPs (appended by hand); the wanted one counts if present.
+    const fdbDst = rows.find((row) => row.dst === entry.vtep)?.dst ?? rows[0]?.dst;
+    const neighbourMac = neighbours.find((row) => row.device === entry.device && row.ipv4 === entry.ipv4)?.mac;
+    return { entry, ...(fdbDst === undefined ? {} : { fdbDst }), ...(neighbourMac === undefined ? {} : { neighbourMac }) };
+  });
+  return {
+    states,
+    staleFdb: fdb.filter((row) => !wantedFdb.has(`${row.device} ${row.mac} ${row.dst}`)),
+    staleNeighbours: neighbours.filter((row) => !wantedAddresses.has(`${row.device} ${row.ipv4}`)),
+  };
+}
+
+/** The lines that make the kernel's entries exactly the wanted ones: stale rows deleted (by VTEP, so a wanted one for the same MAC stays), broken entries written again. */
+export function repairLines(drift: PeerDrift): { neighbourDelete: string[]; fdbDelete: string[]; fdb: string[]; neighbour: string[] } {
+  const broken = drift.states.filter((state) => !peerIntact(state)).map((state) => state.entry);
+  return {
+    neighbourDelete: drift.staleNeighbours.map((row) => `neigh del ${row.ipv4} dev ${row.device}`),
+    fdbDelete: drift.staleFdb.map((row) => `fdb del ${row.mac} dev ${row.device} dst ${row.dst} self`),
+    ...additionLines(broken),
   };
 }

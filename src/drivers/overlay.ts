@@ -17,10 +17,10 @@
 import { conflict, SkiffError } from '../errors.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
 import { deleteLink, deleteOwnLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
-import { bridgeBatch, deleteEntries } from '../kernel/fdb.js';
-import { BRIDGE_MAX_PORTS, hostSideLines, sandboxSideLines, setDefaultRouteIn } from './bridge.js';
+import { bridgeBatch, deleteEntries, readPeerRows } from '../kernel/fdb.js';
+import { allowLoopbackSources, BRIDGE_MAX_PORTS, hostSideLines, sandboxSideLines, setDefaultRouteIn } from './bridge.js';
 import type { JoinOptions, NetworkDriver } from './driver.js';
-import { additionLines, peerDiff, peerKey, removalLines, vxlanName, type PeerEntry } from './overlay-peers.js';
+import { additionLines, peerDiff, peerDrift, peerKey, removalLines, repairLines, vxlanName, type PeerEntry } from './overlay-peers.js';
 
 /** This host's side of the cluster: the address other hosts send VXLAN packets to, on which device. */
 export interface Underlay {
@@ -72,10 +72,14 @@ export class OverlayDriver implements NetworkDriver {
   readonly routesOutside = true;
   /** One bridge port is the VXLAN device. */
   readonly maxEndpoints = BRIDGE_MAX_PORTS - 1;
-  /** Entries possibly in the kernel, by peerKey. */
-  private readonly written = new Map<string, PeerEntry>();
-  /** The last sync failed part way: entries wanted may be missing. */
-  private unsure = false;
+  /** Entries written to the kernel, by peerKey. */
+  private written = new Map<string, PeerEntry>();
+  /**
+   * The next sync reads the kernel instead of trusting `written`: at start (a
+   * previous daemon's entries are there, some for endpoints gone meanwhile),
+   * after the cluster was read again, and after a sync that failed part way.
+   */
+  private auditDue = true;
 
   /** underlay() is undefined when the daemon runs without --cluster-store: nothing overlay reaches the kernel then. */
   constructor(private readonly underlay: () => Underlay | undefined, private readonly log: (message: string) => void) {}
@@ -94,6 +98,8 @@ export class OverlayDriver implements NetworkDriver {
     }
     try {
       await ipBatch(overlayCreateLines(network, underlay));
+      // -p on an overlay container publishes through this bridge, as on a bridge network.
+      await allowLoopbackSources(network);
     } catch (error) {
       await this.deleteNetwork(network);
       throw error;
@@ -131,7 +137,11 @@ export class OverlayDriver implements NetworkDriver {
       return;
     }
     const complete = await linkExists(settingsOf(network).bridgeName) && await linkExists(vxlanName(network.id));
-    if (complete) return;
+    if (complete) {
+      // Set again on every restore, as the bridge driver does.
+      await allowLoopbackSources(network);
+      return;
+    }
     await this.deleteNetwork(network);
     await this.createNetwork(network);
   }
@@ -150,19 +160,30 @@ export class OverlayDriver implements NetworkDriver {
     return [...this.written.values()].filter((entry) => entry.device === device);
   }
 
+  /** The next sync checks the kernel's entries one by one (the cluster was read again: anything may have drifted). */
+  requestAudit(): void {
+    this.auditDue = true;
+  }
+
   /**
    * Makes the VXLAN devices' entries those wanted: removals first, then
-   * additions with `replace`; returns once the kernel holds them. After a
-   * failure every entry tried counts as possibly written and the next call
-   * writes all wanted ones again (`replace` is idempotent), so nothing stays
-   * stale or missing.
+   * additions with `replace`; returns once the kernel holds them. Normally
+   * only the difference from what was written is carried out; an audit reads
+   * what the kernel holds on `devices` (every built network's VXLAN device)
+   * and mends whatever differs, including entries deleted or added by hand.
    */
-  async syncPeers(wanted: readonly PeerEntry[]): Promise<{ added: number; removed: number }> {
-    const { remove, add: missing } = peerDiff(this.written.values(), wanted);
-    const add = this.unsure ? [...wanted] : missing;
+  async syncPeers(wanted: readonly PeerEntry[], devices: ReadonlySet<string>): Promise<{ added: number; removed: number }> {
+    try {
+      return this.auditDue ? await this.auditPeers(wanted, devices) : await this.writeDifference(wanted);
+    } catch (error) {
+      this.auditDue = true;
+      throw error;
+    }
+  }
+
+  private async writeDifference(wanted: readonly PeerEntry[]): Promise<{ added: number; removed: number }> {
+    const { remove, add } = peerDiff(this.written.values(), wanted);
     if (remove.length === 0 && add.length === 0) return { added: 0, removed: 0 };
-    for (const entry of add) this.written.set(peerKey(entry), entry);
-    this.unsure = true;
     const removal = removalLines(remove, wanted);
     await deleteEntries('ip', removal.neighbour);
     await deleteEntries('bridge', removal.fdb);
@@ -170,7 +191,19 @@ export class OverlayDriver implements NetworkDriver {
     const addition = additionLines(add);
     await bridgeBatch(addition.fdb);
     await ipBatch(addition.neighbour);
-    this.unsure = false;
+    for (const entry of add) this.written.set(peerKey(entry), entry);
     return { added: add.length, removed: remove.length };
+  }
+
+  private async auditPeers(wanted: readonly PeerEntry[], devices: ReadonlySet<string>): Promise<{ added: number; removed: number }> {
+    const { fdb, neighbours } = await readPeerRows(devices);
+    const lines = repairLines(peerDrift(wanted, fdb, neighbours));
+    await deleteEntries('ip', lines.neighbourDelete);
+    await deleteEntries('bridge', lines.fdbDelete);
+    await bridgeBatch(lines.fdb);
+    await ipBatch(lines.neighbour);
+    this.written = new Map(wanted.map((entry) => [peerKey(entry), entry]));
+    this.auditDue = false;
+    return { added: lines.fdb.length, removed: lines.fdbDelete.length };
   }
 }

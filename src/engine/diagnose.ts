@@ -2,16 +2,20 @@
  * `skiff network diagnose`: what Docker cannot tell you — whether the kernel
  * still matches what skiff believes about a network. Each check reads the
  * kernel (links, addresses, sysctls, nftables elements, the sandboxes'
- * interfaces) and says what it found; nothing is changed.
+ * interfaces; on an overlay network also the VXLAN device, the lease and the
+ * remote entries, see diagnose-overlay.ts) and says what it found; nothing is
+ * changed.
  */
 import { interfaceState } from '../kernel/links.js';
 import { isMountPoint } from '../kernel/netns.js';
 import { readIpv4InterfaceSysctl, readSysctl } from '../kernel/sysctl.js';
 import { hasElement, listChain } from '../firewall/index.js';
 import { bridgeMac } from '../drivers/bridge.js';
+import { overlayBridgeMac } from '../drivers/overlay.js';
 import { cidrOf, type InterfaceAddress } from '../model/address.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
 import { firewallNetworkOf } from './firewall-state.js';
+import { diagnoseOverlay, type OverlayContext } from './diagnose-overlay.js';
 
 export interface DiagnosisCheck {
   what: string;
@@ -43,7 +47,7 @@ async function loopbackGuardCheck(firewallTable: string): Promise<DiagnosisCheck
   return { what, ok: guarded, detail: guarded ? 'present' : 'rule missing: restart the daemon to restore it' };
 }
 
-async function bridgeChecks(network: Network, firewallTable: string): Promise<DiagnosisCheck[]> {
+async function bridgeChecks(network: Network, firewallTable: string, expectedMac: string): Promise<DiagnosisCheck[]> {
   const bridgeName = network.bridge!.bridgeName;
   const link = await interfaceState(bridgeName);
   const checks: DiagnosisCheck[] = [{ what: `bridge ${bridgeName} exists and is up`, ok: link?.up === true, detail: link === undefined ? 'no such link' : `state ${link.operstate}` }];
@@ -53,7 +57,7 @@ async function bridgeChecks(network: Network, firewallTable: string): Promise<Di
     const held = link.addresses.some((address) => address.address === pool.gateway && String(address.prefix) === prefix);
     checks.push({ what: `gateway ${pool.gateway}/${prefix} on ${bridgeName}`, ok: held, detail: held ? 'present' : `addresses: ${listed(link.addresses)}` });
   }
-  checks.push({ what: `${bridgeName} keeps its own MAC`, ok: link.mac === bridgeMac(network.id), detail: `${link.mac ?? '?'} (expected ${bridgeMac(network.id)}; a changing MAC leaves neighbours' ARP entries stale)` });
+  checks.push({ what: `${bridgeName} keeps its own MAC`, ok: link.mac === expectedMac, detail: `${link.mac ?? '?'} (expected ${expectedMac}; a changing MAC leaves neighbours' ARP entries stale)` });
   const localnet = (await readIpv4InterfaceSysctl(bridgeName, 'route_localnet')) ?? '?';
   checks.push({ what: `route_localnet on ${bridgeName} (published ports from 127.0.0.1)`, ok: localnet === '1', detail: localnet });
   checks.push(await loopbackGuardCheck(firewallTable));
@@ -70,7 +74,7 @@ async function endpointChecks(network: Network, endpoint: Endpoint, sandbox: San
   const mounted = isMountPoint(sandbox.netnsPath);
   const checks: DiagnosisCheck[] = [{ what: `${who}: namespace ${sandbox.netnsPath} is bound`, ok: mounted, detail: mounted ? 'bound' : 'not a mount point' }];
   if (!mounted) return checks;
-  if (network.driver === 'bridge') {
+  if (network.driver === 'bridge' || network.driver === 'overlay') {
     const hostSide = await interfaceState(endpoint.hostIfName);
     checks.push({ what: `${who}: ${endpoint.hostIfName} is a port of ${network.bridge!.bridgeName}`, ok: hostSide?.master === network.bridge!.bridgeName, detail: hostSide === undefined ? 'no such link' : `master ${hostSide.master ?? 'none'}` });
   }
@@ -81,10 +85,19 @@ async function endpointChecks(network: Network, endpoint: Endpoint, sandbox: San
   return checks;
 }
 
-export async function diagnoseNetwork(network: Network, endpoints: Endpoint[], sandboxes: Map<string, Sandbox>, firewallTable: string): Promise<DiagnosisCheck[]> {
+/** overlay is undefined when the daemon runs without --cluster-store. */
+export async function diagnoseNetwork(network: Network, endpoints: Endpoint[], sandboxes: Map<string, Sandbox>, firewallTable: string, overlay: OverlayContext | undefined): Promise<DiagnosisCheck[]> {
   const forwarding = (await readSysctl('net.ipv4.ip_forward')) ?? '?';
   const checks: DiagnosisCheck[] = [{ what: 'net.ipv4.ip_forward is on', ok: forwarding === '1', detail: forwarding }];
-  if (network.driver === 'bridge' && network.bridge !== undefined) checks.push(...(await bridgeChecks(network, firewallTable)));
+  if (network.driver === 'bridge' && network.bridge !== undefined) checks.push(...(await bridgeChecks(network, firewallTable, bridgeMac(network.id))));
+  if (network.driver === 'overlay') {
+    if (overlay === undefined) {
+      checks.push({ what: 'the daemon runs with --cluster-store (overlay networks need it)', ok: false, detail: 'no cluster store: restart the daemon with --cluster-store and --cluster-advertise' });
+    } else {
+      checks.push(...(await bridgeChecks(network, firewallTable, overlayBridgeMac(network.id, overlay.underlay.address))));
+      checks.push(...(await diagnoseOverlay(network, endpoints, overlay)));
+    }
+  }
   for (const endpoint of endpoints) checks.push(...(await endpointChecks(network, endpoint, sandboxes.get(endpoint.sandboxId))));
   return checks;
 }

@@ -14,14 +14,15 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { forbidden, invalid, notFound, SkiffError } from '../errors.js';
+import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import { NetworkAllocators, hostOverlaps, DEFAULT_BRIDGE_SUBNET, type AddressPoolSpec } from '../ipam/index.js';
 import { Firewall, type FirewallPort } from '../firewall/index.js';
 import { BridgeDriver } from '../drivers/bridge.js';
 import { PassthroughDriver } from '../drivers/passthrough.js';
 import { MacvlanDriver } from '../drivers/macvlan.js';
-import { OverlayDriver } from '../drivers/overlay.js';
+import { OverlayDriver, vniOf } from '../drivers/overlay.js';
+import type { NetworkRecord } from '../cluster/index.js';
 import type { NetworkDriver } from '../drivers/driver.js';
 import { macFromIpv4, randomMac } from '../drivers/mac.js';
 import { createNetnsFile, removeNetnsFile } from '../kernel/netns.js';
@@ -44,7 +45,7 @@ import { diagnoseNetwork, type DiagnosisCheck } from './diagnose.js';
 import { forwardingUpstreams, NameService } from './name-service.js';
 import { PublishedPorts } from './published-ports.js';
 import { OverlayCluster, type ClusterHooks, type ClusterOptions } from './overlay-cluster.js';
-import { overlayNetworkOf, planOverlayCreate } from './overlay-network.js';
+import { clashingOverlays, overlayNetworkOf, planOverlayCreate } from './overlay-network.js';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -203,7 +204,9 @@ export class Engine {
   /** Reads the kernel and says, check by check, whether it still matches the network (skiff network diagnose). */
   diagnoseNetwork(reference: string): Promise<DiagnosisCheck[]> {
     const network = this.getNetwork(reference);
-    return diagnoseNetwork(network, this.endpointsOfNetwork(network.id), this.sandboxesById, this.firewall.table);
+    const cluster = this.cluster;
+    const overlay = cluster === undefined ? undefined : { underlay: cluster.underlay, storeUrl: cluster.storeUrl, facts: (networkId: string) => cluster.facts(networkId) };
+    return diagnoseNetwork(network, this.endpointsOfNetwork(network.id), this.sandboxesById, this.firewall.table, overlay);
   }
 
   /** What the embedded DNS would answer sourceIp for name (skiff network trace); undefined: it would forward the query. */
@@ -540,12 +543,30 @@ export class Engine {
     const record = await cluster.createNetwork(planOverlayCreate(request, newId(), this.listNetworks(), hostSubnets));
     const network = overlayNetworkOf(record, cluster.underlay.mtu);
     try {
+      await this.takeDownClashing(record);
       await this.installNetwork(network);
     } catch (error) {
       await cluster.removeNetwork(record.id).catch((undoError: unknown) => this.log(`undo of network ${record.name} in the cluster store failed: ${String(undoError)}`));
       throw error;
     }
     return network;
+  }
+
+  /**
+   * Takes down the global networks already removed from the cluster whose VNI
+   * or subnet a new one reuses, ahead of this host's watch (a create racing a
+   * removal). One that containers here still use cannot go: the new network
+   * is refused here, by name.
+   */
+  private async takeDownClashing(record: NetworkRecord): Promise<void> {
+    for (const stale of clashingOverlays(record, this.listNetworks())) {
+      const attached = this.endpointsOfNetwork(stale.id);
+      if (attached.length > 0) {
+        throw conflict(`cannot build overlay network ${record.name} here: removed network ${stale.name} still holds VNI ${vniOf(stale)} or subnet ${stale.ipam.pools[0]?.subnet ?? '?'} for ${attached.map((endpoint) => endpoint.name).join(', ')}`);
+      }
+      this.log(`cluster: taking down network ${stale.name}, removed from the cluster, before ${record.name} reuses its VNI or subnet`);
+      await this.uninstallNetwork(stale);
+    }
   }
 
   /** Removes a global network from etcd, refused while any host has an endpoint on it. */
@@ -599,6 +620,7 @@ export class Engine {
     const hooks: ClusterHooks = {
       networkAppeared: (record) => this.mutex.run(async () => {
         if (this.networksById.has(record.id)) return;
+        await this.takeDownClashing(record);
         await this.installNetwork(overlayNetworkOf(record, cluster.underlay.mtu));
         cluster.resyncPeers(hooks);
       }),

@@ -13,11 +13,25 @@
  */
 import { hostname } from 'node:os';
 import { ClusterStore, type ClusterChange, type ClusterWatch, type EndpointRecord, type NetworkRecord, type NetworkRequest, type NodeMembership } from '../cluster/index.js';
-import type { SkiffError } from '../errors.js';
+import { SkiffError } from '../errors.js';
 import type { OverlayDriver } from '../drivers/overlay.js';
-import { desiredPeers } from '../drivers/overlay-peers.js';
+import { desiredPeers, vxlanName } from '../drivers/overlay-peers.js';
 import { findUnderlay, type UnderlayInterface } from '../kernel/underlay.js';
 import type { RemoteName } from './name-service.js';
+
+/** What diagnose compares the kernel with: this node's standing in etcd and a network's endpoints, from etcd and from the watch. */
+export interface ClusterFacts {
+  nodeId: string;
+  /** The lease this daemon believes it holds (undefined while it seeks a new one). */
+  heldLeaseId: string | undefined;
+  /** The lease etcd keeps the node's record under, or why it could not be read (undefined: no record). */
+  storedLease: { leaseId: string; ttlSeconds: number } | undefined | SkiffError;
+  watch: 'live' | 'resyncing';
+  /** The network's endpoints as etcd holds them now, or why they could not be read. */
+  storedEndpoints: EndpointRecord[] | SkiffError;
+  /** The network's endpoints of other nodes as the watch last saw them. */
+  watchedEndpoints: EndpointRecord[];
+}
 
 export interface ClusterOptions {
   /** --cluster-store: etcd://HOST:PORT[,HOST:PORT…] */
@@ -64,6 +78,10 @@ export class OverlayCluster {
     return new OverlayCluster(store, underlay, options);
   }
 
+  get storeUrl(): string {
+    return this.store.url;
+  }
+
   get nodeId(): string | undefined {
     return this.membership?.node.nodeId;
   }
@@ -89,6 +107,12 @@ export class OverlayCluster {
     }
     this.watch = await this.store.watch({
       onChanges: (changes) => this.enqueue(changes, hooks),
+      // A re-read after a lost watch: entries may have drifted meanwhile (or been
+      // deleted by hand), so the next write checks the kernel's one by one.
+      onResynced: () => {
+        driver.requestAudit();
+        this.enqueue([], hooks);
+      },
       onError: (error) => hooks.log(`cluster: ${error.message}`),
     });
     this.enqueue([], hooks);
@@ -119,6 +143,24 @@ export class OverlayCluster {
 
   removeEndpoint(endpoint: Pick<EndpointRecord, 'id' | 'networkId' | 'ipv4'>): Promise<void> {
     return this.requireMembership().removeEndpoint(endpoint);
+  }
+
+  /** Reads what etcd holds about this node and a network now; etcd out of reach is part of the answer, not an error. */
+  async facts(networkId: string): Promise<ClusterFacts> {
+    const membership = this.requireMembership();
+    const asFailure = (error: unknown) => (error instanceof SkiffError ? error : new SkiffError('unavailable', String(error)));
+    const [storedLease, storedEndpoints] = await Promise.all([
+      this.store.nodeLease(membership.node.nodeId).catch(asFailure),
+      this.store.endpointsOf(networkId).catch(asFailure),
+    ]);
+    return {
+      nodeId: membership.node.nodeId,
+      heldLeaseId: membership.renewing ? undefined : membership.leaseId,
+      storedLease,
+      watch: this.watch?.state ?? 'resyncing',
+      storedEndpoints,
+      watchedEndpoints: [...this.remoteEndpoints.values()].filter((endpoint) => endpoint.networkId === networkId),
+    };
   }
 
   /** Writes the entries again from the picture (a network was just built here). */
@@ -155,6 +197,10 @@ export class OverlayCluster {
       } else {
         this.networks.set(change.network.id, change.network);
         await hooks.networkAppeared(change.network);
+        // A full read yields endpoints before networks (etcd's key order): their names wait for it.
+        for (const endpoint of this.remoteEndpoints.values()) {
+          if (endpoint.networkId === change.network.id) this.upsertName(endpoint, hooks);
+        }
       }
       return;
     }
@@ -166,6 +212,11 @@ export class OverlayCluster {
       return;
     }
     this.remoteEndpoints.set(endpoint.id, endpoint);
+    this.upsertName(endpoint, hooks);
+  }
+
+  /** The embedded DNS answers a remote endpoint's names once its network is known. */
+  private upsertName(endpoint: EndpointRecord, hooks: ClusterHooks): void {
     const network = this.networks.get(endpoint.networkId);
     if (network === undefined) return;
     hooks.remoteNameUpserted({
@@ -176,9 +227,10 @@ export class OverlayCluster {
 
   private async writePeers(hooks: ClusterHooks): Promise<void> {
     if (this.driver === undefined || this.nodeId === undefined) return;
-    const wanted = desiredPeers(this.remoteEndpoints.values(), hooks.builtNetworkIds(), this.nodeId);
+    const built = hooks.builtNetworkIds();
+    const wanted = desiredPeers(this.remoteEndpoints.values(), built, this.nodeId);
     try {
-      await this.driver.syncPeers(wanted);
+      await this.driver.syncPeers(wanted, new Set([...built].map(vxlanName)));
     } catch (error) {
       hooks.log(`cluster: writing FDB/neighbour entries: ${error instanceof Error ? error.message : String(error)}; trying again in ${RETRY_MS} ms`);
       if (this.retryTimer === undefined && !this.closed) {

@@ -11,6 +11,7 @@ import { BRIDGE_OPTION } from '../model/options.js';
 import { VNI_OPTION, VXLAN_OVERHEAD } from '../drivers/overlay.js';
 import { overlayBridgeName } from '../drivers/overlay-peers.js';
 import { validateNetworkName, type NetworkCreateRequest } from './network-plan.js';
+import { cidrsOverlap, parseCidr } from '../ipam/cidr.js';
 
 /** -o options an overlay network takes (Docker's overlay has more: encryption, which skiff does not do). */
 const OVERLAY_OPTIONS: readonly string[] = [BRIDGE_OPTION.mtu];
@@ -80,4 +81,19 @@ export function overlayNetworkOf(record: NetworkRecord, underlayMtu: number): Ne
       isDefaultBridge: false,
     },
   };
+}
+
+/**
+ * The overlay networks still built here that stand in a new global network's
+ * way: another id with its VNI (the kernel allows one VXLAN device per VNI
+ * and port) or an overlapping subnet. etcd never holds two such networks at
+ * once, so each of these was removed from the cluster before the new one was
+ * created; only this host's watch has not taken it down yet.
+ */
+export function clashingOverlays(record: NetworkRecord, local: readonly Network[]): Network[] {
+  const subnet = parseCidr(record.subnet);
+  return local.filter((network) => network.driver === 'overlay' && network.id !== record.id && (
+    network.options[VNI_OPTION] === String(record.vni)
+    || network.ipam.pools.some((pool) => cidrsOverlap(parseCidr(pool.subnet), subnet))
+  ));
 }

@@ -168,6 +168,43 @@ test('two overlay networks are isolated; an internal one reaches nothing outside
   for (const index of [0, 2]) await within(2_000, `ov2/ovi gone on h${index + 1}`, async () => !/ov2|ovi/.test(await d(index).ok('network', 'ls')));
 });
 
+test('-p on an overlay container publishes on its own host: from the host (loopback and underlay address), from another host and from outside', async () => {
+  await d(0).ok('run', '-d', '--name', 'web', '--network', 'ov1', '-p', '8080:80', 'busybox', 'sh', '-c', 'echo served-by-web > /tmp/index.html && exec httpd -f -p 80 -h /tmp');
+  const url = (address: string) => `http://${address}:8080/`;
+  const fetchFrom = async (index: number, address: string) => (await host(index).tryExec('curl', ['-s', '-m', '2', url(address)])).stdout.trim();
+  await within(3_000, 'web answers on h1\'s loopback', async () => (await fetchFrom(0, '127.0.0.1')) === 'served-by-web');
+  assert.equal(await fetchFrom(0, host(0).address), 'served-by-web', 'from h1 itself, by its underlay address');
+  assert.equal(await fetchFrom(1, host(0).address), 'served-by-web', 'from h2 across the underlay');
+  const outside = await fetch(url(host(0).address), { signal: AbortSignal.timeout(2_000) });
+  assert.equal((await outside.text()).trim(), 'served-by-web', 'from outside the cluster\'s hosts');
+  assert.equal(await fetchFrom(1, '127.0.0.1'), '', 'not published on h2');
+  assert.equal((await d(2).ok('exec', 'c3', 'wget', '-qO-', 'http://web/')).trim(), 'served-by-web', 'c3 (h3) reaches web by name on its own port');
+  await d(0).ok('rm', '-f', 'web');
+});
+
+test('diagnose checks the VXLAN device, the lease and each remote entry; an FDB entry deleted by hand is reported, and a restart writes it again', async () => {
+  const id = await networkId(d(0), 'ov1');
+  const vxlan = `vx-${id.slice(0, 12)}`;
+  const a3 = await addressOf(d(2), 'c3', 'ov1');
+  const mac3 = (await d(2).ok('inspect', '-f', '{{(index .NetworkSettings.Networks "ov1").MacAddress}}', 'c3')).trim();
+  const healthy = await d(0).skiff('network', 'diagnose', 'ov1');
+  assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
+  for (const expected of [`VXLAN device ${vxlan} exists and is up`, `${vxlan}: VNI`, 'holds its lease', 'cluster watch is attached', `remote endpoint c3 (${a3} on ${host(2).address})`, 'endpoint c1']) {
+    assert.ok(healthy.stdout.includes(expected), `diagnose shows "${expected}":\n${healthy.stdout}`);
+  }
+
+  await host(0).exec('bridge', ['fdb', 'del', mac3, 'dev', vxlan, 'dst', host(2).address, 'self']);
+  const broken = await d(0).skiff('network', 'diagnose', 'ov1');
+  assert.notEqual(broken.code, 0);
+  assert.match(broken.stdout, new RegExp(`FAIL +remote endpoint c3 \\(${a3.replaceAll('.', '\\.')} .*FDB entry missing`));
+  assert.equal(await ping(0, 'c1', a3), false, 'without its FDB entry c3 is unreachable from h1 (nothing floods)');
+
+  daemons[0] = await d(0).restart();
+  const repaired = await d(0).skiff('network', 'diagnose', 'ov1');
+  assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+  assert.ok(await ping(0, 'c1', 'c3'), 'c1 reaches c3 again, by name: a restarted daemon answers remote names');
+});
+
 test('a host whose daemon is SIGKILLed vanishes from the others within lease TTL + 1 s, and comes back with the same addresses', async () => {
   const id = await networkId(d(0), 'ov1');
   const a3 = await addressOf(d(2), 'c3', 'ov1');

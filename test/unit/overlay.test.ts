@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { additionLines, desiredPeers, peerDiff, removalLines, vxlanName, type RemoteEndpoint } from '../../src/drivers/overlay-peers.js';
 import { overlayBridgeMac, overlayCreateLines } from '../../src/drivers/overlay.js';
-import { overlayNetworkOf, planOverlayCreate } from '../../src/engine/overlay-network.js';
+import { clashingOverlays, overlayNetworkOf, planOverlayCreate } from '../../src/engine/overlay-network.js';
 import { pickUnderlay } from '../../src/kernel/underlay.js';
 import type { NetworkRecord } from '../../src/cluster/index.js';
 
@@ -85,6 +85,16 @@ describe('overlay networks: requests and records', () => {
     assert.throws(() => plan({ name: 'o', driver: 'overlay', ipamConfig: [{ subnet: '10.1.0.0/24' }, { subnet: '10.2.0.0/24' }] }), /one --subnet/);
     assert.throws(() => planOverlayCreate({ name: 'o', driver: 'overlay' }, net2, [overlayNetworkOf({ ...record, name: 'o' }, 1500)], []), /network with name o already exists/);
     assert.deepEqual(plan({ name: 'o', driver: 'overlay', ipamConfig: [{ subnet: '10.1.0.0/24' }], internal: true }).subnet, '10.1.0.0/24');
+  });
+
+  it('a new network clashes with a removed one still built here that holds its VNI or an overlapping subnet, never with itself', () => {
+    const stale = overlayNetworkOf(record, 1500);
+    const sameVni = { ...record, id: net2, subnet: '10.0.9.0/24' };
+    const sameSubnet = { ...record, id: net2, vni: 4097, subnet: '10.0.0.0/16' };
+    assert.deepEqual(clashingOverlays(sameVni, [stale]).map((network) => network.id), [net1]);
+    assert.deepEqual(clashingOverlays(sameSubnet, [stale]).map((network) => network.id), [net1]);
+    assert.deepEqual(clashingOverlays({ ...record, id: net2, vni: 4097, subnet: '10.0.1.0/24' }, [stale]), []);
+    assert.deepEqual(clashingOverlays(record, [stale]), []);
   });
 });
 
