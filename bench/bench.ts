@@ -31,7 +31,7 @@ const phaseScript = join(here, 'network.js');
 /** The sources' bench/ folder (this file runs from dist/bench/). */
 export const benchSourceDir = join(here, '..', '..', 'bench');
 const PHASES = ['cli', 'containers', 'dns', 'ports'] as const;
-export type PhaseName = typeof PHASES[number];
+export type PhaseName = (typeof PHASES)[number];
 const PHASE_BOUND_MS: Record<SizeName, number> = { quick: 4 * 60_000, default: 12 * 60_000, full: 25 * 60_000 };
 
 export interface BenchResults {
@@ -71,11 +71,18 @@ async function main(): Promise<void> {
     durationSeconds: 0,
     phaseSeconds: {},
     machine: {
-      cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'cpu', memoryGb: Math.round(totalmem() / 2 ** 30),
-      kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(), node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'cpu',
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(),
+      node: process.version,
     },
     versions: {
-      cli, cliVersion: versionOf(cli, ['--version']) ?? '', dockerd: versionOf(DOCKERD, ['--version']), podman: versionOf(PODMAN, ['--version']), podmanRuntime: PODMAN_RUNTIME,
+      cli,
+      cliVersion: versionOf(cli, ['--version']) ?? '',
+      dockerd: versionOf(DOCKERD, ['--version']),
+      podman: versionOf(PODMAN, ['--version']),
+      podmanRuntime: PODMAN_RUNTIME,
     },
     skipped: {
       ...(existsSync(DOCKERD) ? {} : { dockerd: `${DOCKERD} is not installed` }),
@@ -101,7 +108,9 @@ async function main(): Promise<void> {
   results.durationSeconds = (Date.now() - started) / 1000;
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 1)}\n`);
   await writeReport(results, benchSourceDir);
-  console.log(`\n${size} run took ${(results.durationSeconds / 60).toFixed(1)} min; wrote ${resultsPath}, ${join(benchSourceDir, 'REPORT.md')} and ${join(benchSourceDir, 'charts')}/`);
+  console.log(
+    `\n${size} run took ${(results.durationSeconds / 60).toFixed(1)} min; wrote ${resultsPath}, ${join(benchSourceDir, 'REPORT.md')} and ${join(benchSourceDir, 'charts')}/`,
+  );
 }
 
 await main();

@@ -5,11 +5,21 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { apiRequest, DOCKERD, dockerCall, openPhase, PODMAN, processesMentioning, startDockerd, startPodman, startSkiff, type RunningDaemon } from './daemons.js';
+import {
+  apiRequest,
+  DOCKERD,
+  dockerCall,
+  openPhase,
+  PODMAN,
+  processesMentioning,
+  startDockerd,
+  startPodman,
+  startSkiff,
+  type RunningDaemon,
+} from './daemons.js';
 import { benchSize } from './size.js';
 import { describe, ms, ratio, sidesLine, summarize, timed, type Summary } from './stats.js';
 import { kernelLeftovers, mountsUnder } from './world.js';
-
 
 type PerDaemon<T> = Partial<Record<RunningDaemon['name'], T>>;
 
@@ -47,11 +57,19 @@ function pairRatios(a: number[], b: number[]): number {
 export function engineChild(script: string, skiff: RunningDaemon, phase: 'populate' | 'teardown', extraEnv: Record<string, string>): Promise<unknown> {
   const env = { ...process.env, SKIFF_BENCH_DATA_ROOT: skiff.dataRoot, SKIFF_BENCH_EXEC_ROOT: skiff.execRoot, ...extraEnv };
   return new Promise((resolve, reject) => {
-    execFile('nsenter', [`--net=${skiff.netnsPath}`, '--', process.execPath, script, '--phase', phase], { env, timeout: 300_000, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) { reject(new Error(`${phase} in skiff's namespace failed: ${stderr || error.message}`)); return; }
-      const line = stdout.split('\n').find((candidate) => candidate.startsWith('BENCH-RESULT '));
-      resolve(line === undefined ? undefined : JSON.parse(line.slice('BENCH-RESULT '.length)));
-    });
+    execFile(
+      'nsenter',
+      [`--net=${skiff.netnsPath}`, '--', process.execPath, script, '--phase', phase],
+      { env, timeout: 300_000, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) {
+          reject(new Error(`${phase} in skiff's namespace failed: ${stderr || error.message}`));
+          return;
+        }
+        const line = stdout.split('\n').find((candidate) => candidate.startsWith('BENCH-RESULT '));
+        resolve(line === undefined ? undefined : JSON.parse(line.slice('BENCH-RESULT '.length)));
+      },
+    );
   });
 }
 
@@ -79,10 +97,13 @@ export async function cliPhase(script: string): Promise<CliResult> {
       netnsFiles.push(podman.netnsPath);
     }
     const cliVersion = (await dockerCall(cli, skiff, ['version', '--format', '{{.Client.Version}}'], env)).stdout.trim();
-    const serverVersion = async (daemon: RunningDaemon | undefined) => daemon === undefined ? undefined : (await dockerCall(cli, daemon, ['version', '--format', '{{.Server.Version}}'], env)).stdout.trim();
+    const serverVersion = async (daemon: RunningDaemon | undefined) =>
+      daemon === undefined ? undefined : (await dockerCall(cli, daemon, ['version', '--format', '{{.Server.Version}}'], env)).stdout.trim();
     const dockerdVersion = await serverVersion(dockerd);
     const podmanVersion = await serverVersion(podman);
-    console.log(`\n== docker CLI ${cli} (${cliVersion}) against skiff${dockerd ? `, dockerd ${dockerdVersion}` : ''}${podman ? `, podman ${podmanVersion}` : ''}, each in its own network namespace`);
+    console.log(
+      `\n== docker CLI ${cli} (${cliVersion}) against skiff${dockerd ? `, dockerd ${dockerdVersion}` : ''}${podman ? `, podman ${podmanVersion}` : ''}, each in its own network namespace`,
+    );
 
     const samples = (names: string[]) => Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<string, number[]>;
     const names = daemons.map((daemon) => daemon.name);
@@ -94,7 +115,10 @@ export async function cliPhase(script: string): Promise<CliResult> {
       for (const daemon of daemons) {
         const v = await dockerCall(cli, daemon, ['version'], env);
         const l = await dockerCall(cli, daemon, ['network', 'ls'], env);
-        if (round >= CLI_ROUNDS.warmup) { version[daemon.name]!.push(v.ms); networkLs[daemon.name]!.push(l.ms); }
+        if (round >= CLI_ROUNDS.warmup) {
+          version[daemon.name]!.push(v.ms);
+          networkLs[daemon.name]!.push(l.ms);
+        }
       }
     }
 
@@ -154,15 +178,26 @@ export async function cliPhase(script: string): Promise<CliResult> {
     const summaries = (record: Record<string, number[]>): PerDaemon<Summary> =>
       Object.fromEntries(Object.entries(record).map(([name, values]) => [name, summarize(values)]));
     const result: CliResult = {
-      cli, cliVersion, dockerdVersion, podmanVersion,
+      cli,
+      cliVersion,
+      dockerdVersion,
+      podmanVersion,
       dockerdSkipped: haveDockerd ? undefined : `${DOCKERD} is not installed (apt-get install docker.io)`,
       podmanSkipped: havePodman ? undefined : `${PODMAN} is not installed (bash bench/install.sh)`,
-      version: summaries(version), networkLs: summaries(networkLs), create: summaries(create), rm: summaries(rm),
+      version: summaries(version),
+      networkLs: summaries(networkLs),
+      create: summaries(create),
+      rm: summaries(rm),
       createPairRatio: dockerd ? pairRatios(create['skiff']!, create['dockerd']!) : undefined,
       rmPairRatio: dockerd ? pairRatios(rm['skiff']!, rm['dockerd']!) : undefined,
       inspect: {
-        cliEmpty: summaries(cliEmpty), cliCrowded: summarize(cliCrowded), apiEmpty: summaries(apiEmpty), apiCrowded: summarize(apiCrowded),
-        crowdedEndpointsSeen, crowdedBytes: crowded.body.length, populateMs,
+        cliEmpty: summaries(cliEmpty),
+        cliCrowded: summarize(cliCrowded),
+        apiEmpty: summaries(apiEmpty),
+        apiCrowded: summarize(apiCrowded),
+        crowdedEndpointsSeen,
+        crowdedBytes: crowded.body.length,
+        populateMs,
       },
       leftovers,
     };
@@ -175,7 +210,13 @@ export async function cliPhase(script: string): Promise<CliResult> {
     await engineChild(script, skiff, 'teardown', {});
     leftovers.push(...kernelLeftovers(skiff.netnsPath).map((item) => `skiff netns: ${item}`));
     // The peers' iptables chains stay in their namespaces by design and go with them; links would be leftovers.
-    for (const peer of [dockerd, podman]) if (peer) leftovers.push(...kernelLeftovers(peer.netnsPath).filter((item) => item.startsWith('link ')).map((item) => `${peer.name} netns: ${item}`));
+    for (const peer of [dockerd, podman])
+      if (peer)
+        leftovers.push(
+          ...kernelLeftovers(peer.netnsPath)
+            .filter((item) => item.startsWith('link '))
+            .map((item) => `${peer.name} netns: ${item}`),
+        );
     return result;
   } finally {
     for (const daemon of daemons) await daemon.stop().catch(() => undefined);
@@ -193,9 +234,14 @@ function printCliResult(result: CliResult): void {
   line('docker network ls', result.networkLs);
   line('docker network create', result.create);
   line('docker network rm', result.rm);
-  if (result.createPairRatio !== undefined) console.log(`median of per-round ratios skiff/dockerd: create ${result.createPairRatio.toFixed(2)}x, rm ${result.rmPairRatio!.toFixed(2)}x`);
+  if (result.createPairRatio !== undefined)
+    console.log(`median of per-round ratios skiff/dockerd: create ${result.createPairRatio.toFixed(2)}x, rm ${result.rmPairRatio!.toFixed(2)}x`);
   line('inspect empty (CLI)', result.inspect.cliEmpty);
-  console.log(`${`inspect ${result.inspect.crowdedEndpointsSeen} endpoints (CLI)`.padEnd(28)} skiff ${describe(result.inspect.cliCrowded)}   crowded/empty ${ratio(result.inspect.cliCrowded.median, result.inspect.cliEmpty.skiff?.median ?? NaN)}`);
+  console.log(
+    `${`inspect ${result.inspect.crowdedEndpointsSeen} endpoints (CLI)`.padEnd(28)} skiff ${describe(result.inspect.cliCrowded)}   crowded/empty ${ratio(result.inspect.cliCrowded.median, result.inspect.cliEmpty.skiff?.median ?? NaN)}`,
+  );
   line('GET /networks/empty (API)', result.inspect.apiEmpty);
-  console.log(`${`GET /networks/${result.inspect.crowdedEndpointsSeen} (API)`.padEnd(28)} skiff ${describe(result.inspect.apiCrowded)}   crowded/empty ${ratio(result.inspect.apiCrowded.median, result.inspect.apiEmpty.skiff?.median ?? NaN)}   (${result.inspect.crowdedEndpointsSeen} endpoints, ${result.inspect.crowdedBytes} bytes of JSON; made in ${ms(result.inspect.populateMs)} ms with the daemon stopped)`);
+  console.log(
+    `${`GET /networks/${result.inspect.crowdedEndpointsSeen} (API)`.padEnd(28)} skiff ${describe(result.inspect.apiCrowded)}   crowded/empty ${ratio(result.inspect.apiCrowded.median, result.inspect.apiEmpty.skiff?.median ?? NaN)}   (${result.inspect.crowdedEndpointsSeen} endpoints, ${result.inspect.crowdedBytes} bytes of JSON; made in ${ms(result.inspect.populateMs)} ms with the daemon stopped)`,
+  );
 }

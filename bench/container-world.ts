@@ -11,7 +11,18 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { engineChild } from './cli-bench.js';
-import { DOCKERD, dockerCall, openPhase, PODMAN, processesMentioning, startDockerd, startPodman, startSkiff, type DaemonName, type RunningDaemon } from './daemons.js';
+import {
+  DOCKERD,
+  dockerCall,
+  openPhase,
+  PODMAN,
+  processesMentioning,
+  startDockerd,
+  startPodman,
+  startSkiff,
+  type DaemonName,
+  type RunningDaemon,
+} from './daemons.js';
 import { summarize, type Summary } from './stats.js';
 import { cgroupDirs, kernelLeftovers, mountsUnder, removeCgroupTree, type Scratch } from './world.js';
 
@@ -31,7 +42,11 @@ export interface Side {
   execsBetween?: (start: number, end: number) => ExecEntry[];
 }
 
-export interface ExecEntry { label: string; start: number; ms: number }
+export interface ExecEntry {
+  label: string;
+  start: number;
+  ms: number;
+}
 
 export interface ContainerWorld {
   scratch: Scratch;
@@ -88,7 +103,8 @@ export async function openContainerWorld(script: string, phase: string, options:
     daemon,
     docker: (...args) => dockerCall(cli, daemon, args, env),
     removeContainers: async (names, perCall = 20) => {
-      for (let index = 0; index < names.length; index += perCall) await dockerCall(cli, daemon, ['rm', '-f', ...names.slice(index, index + perCall)], env, REMOVE_BOUND_MS);
+      for (let index = 0; index < names.length; index += perCall)
+        await dockerCall(cli, daemon, ['rm', '-f', ...names.slice(index, index + perCall)], env, REMOVE_BOUND_MS);
     },
   });
 
@@ -116,7 +132,11 @@ export async function openContainerWorld(script: string, phase: string, options:
     }
     for (const peer of sides.filter((entry) => entry.daemon.name !== 'skiff')) {
       // dockerd's and netavark's iptables chains stay in their namespaces by design and go with them; links would be leftovers.
-      leftovers.push(...kernelLeftovers(peer.daemon.netnsPath).filter((item) => item.startsWith('link ')).map((item) => `${peer.daemon.name} netns: ${item}`));
+      leftovers.push(
+        ...kernelLeftovers(peer.daemon.netnsPath)
+          .filter((item) => item.startsWith('link '))
+          .map((item) => `${peer.daemon.name} netns: ${item}`),
+      );
     }
     // Container cgroups live on the machine's hierarchy, outside the world: none of ours may stay.
     for (const id of skiffIds) {
@@ -129,7 +149,9 @@ export async function openContainerWorld(script: string, phase: string, options:
       if (inside !== '') leftovers.push(`dockerd cgroup ${path} has processes`);
     }
     leftovers.push(...removeCgroupTree(cgroupParent).map((path) => `cgroup ${path}`));
-    leftovers.push(...processesMentioning(scratch.path).map((pid) => `process ${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 3).join(' ')}`));
+    leftovers.push(
+      ...processesMentioning(scratch.path).map((pid) => `process ${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 3).join(' ')}`),
+    );
     for (const netnsFile of netnsFiles) execFileSync('umount', ['-l', netnsFile]);
     for (const mount of mountsUnder(scratch.path).reverse()) leftovers.push(`mount ${mount}`);
     scratch.remove();
@@ -138,7 +160,12 @@ export async function openContainerWorld(script: string, phase: string, options:
   };
 
   try {
-    const skiffDaemon = await startSkiff({ dir: join(scratch.path, 'skiff'), dns: options.dns?.skiff, execLogPath: options.traceSkiff ? execLogPath : undefined, nodeArgs: options.skiffNodeArgs });
+    const skiffDaemon = await startSkiff({
+      dir: join(scratch.path, 'skiff'),
+      dns: options.dns?.skiff,
+      execLogPath: options.traceSkiff ? execLogPath : undefined,
+      nodeArgs: options.skiffNodeArgs,
+    });
     netnsFiles.push(skiffDaemon.netnsPath);
     const skiff = side(skiffDaemon);
     if (options.traceSkiff) skiff.execsBetween = (start, end) => readExecLog(execLogPath).filter((entry) => entry.start >= start && entry.start <= end);
@@ -157,7 +184,9 @@ export async function openContainerWorld(script: string, phase: string, options:
         const resolvConf = join(scratch.path, 'podman-resolv.conf');
         writeFileSync(resolvConf, `nameserver ${upstream}\n`);
         execFileSync('mount', ['--bind', resolvConf, '/etc/resolv.conf']);
-        deferred.unshift(() => { execFileSync('umount', ['/etc/resolv.conf']); });
+        deferred.unshift(() => {
+          execFileSync('umount', ['/etc/resolv.conf']);
+        });
       }
       const podmanDaemon = await startPodman({ dir: join(scratch.path, 'podman') });
       netnsFiles.push(podmanDaemon.netnsPath);
@@ -168,14 +197,28 @@ export async function openContainerWorld(script: string, phase: string, options:
     const dockerdVersion = dockerd === undefined ? undefined : (await dockerd.docker('version', '--format', '{{.Server.Version}}')).stdout.trim();
     const podmanVersion = podman === undefined ? undefined : (await podman.docker('version', '--format', '{{.Server.Version}}')).stdout.trim();
     const tar = join(scratch.path, 'busybox.tar');
-    await new Promise<void>((resolve, reject) => execFile('sh', [join(repoRoot, 'scripts', 'make-busybox-image.sh'), tar], (error) => (error === null ? resolve() : reject(new Error(error.message)))));
+    await new Promise<void>((resolve, reject) =>
+      execFile('sh', [join(repoRoot, 'scripts', 'make-busybox-image.sh'), tar], (error) => (error === null ? resolve() : reject(new Error(error.message)))),
+    );
     for (const { docker } of sides) await docker('import', tar, 'busybox');
-    console.log(`\n== ${phase}: docker CLI ${cli} (${cliVersion}) against skiff${dockerd ? `, dockerd ${dockerdVersion}` : ''}${podman ? `, podman ${podmanVersion}` : ''}, each in its own network namespace, busybox imported`);
+    console.log(
+      `\n== ${phase}: docker CLI ${cli} (${cliVersion}) against skiff${dockerd ? `, dockerd ${dockerdVersion}` : ''}${podman ? `, podman ${podmanVersion}` : ''}, each in its own network namespace, busybox imported`,
+    );
     return {
-      scratch, cli, cliVersion, dockerdVersion, podmanVersion, sides, skiff, dockerd, podman,
+      scratch,
+      cli,
+      cliVersion,
+      dockerdVersion,
+      podmanVersion,
+      sides,
+      skiff,
+      dockerd,
+      podman,
       dockerdSkipped: haveDockerd ? undefined : `${DOCKERD} is not installed (apt-get install docker.io)`,
       podmanSkipped: havePodman ? undefined : `${PODMAN} is not installed (bash bench/install.sh)`,
-      defer: (work) => { deferred.push(work); },
+      defer: (work) => {
+        deferred.push(work);
+      },
       close,
     };
   } catch (error) {
@@ -186,23 +229,32 @@ export async function openContainerWorld(script: string, phase: string, options:
 
 function readExecLog(path: string): ExecEntry[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as ExecEntry);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as ExecEntry);
 }
 
 /** Where one kind of call spends its time in skiff's daemon: per program, runs per call and median ms per call. */
-export interface ExecBreakdown { label: string; runsPerCall: number; medianMs: number }
+export interface ExecBreakdown {
+  label: string;
+  runsPerCall: number;
+  medianMs: number;
+}
 
 export function execBreakdown(calls: readonly ExecEntry[][]): ExecBreakdown[] {
   if (calls.length === 0) return [];
   const labels = [...new Set(calls.flatMap((entries) => entries.map((entry) => entry.label)))];
-  return labels.map((label) => {
-    const perCall = calls.map((entries) => entries.filter((entry) => entry.label === label));
-    return {
-      label,
-      runsPerCall: perCall.reduce((total, list) => total + list.length, 0) / calls.length,
-      medianMs: summarize(perCall.map((list) => list.reduce((total, entry) => total + entry.ms, 0))).median,
-    };
-  }).sort((a, b) => b.medianMs - a.medianMs);
+  return labels
+    .map((label) => {
+      const perCall = calls.map((entries) => entries.filter((entry) => entry.label === label));
+      return {
+        label,
+        runsPerCall: perCall.reduce((total, list) => total + list.length, 0) / calls.length,
+        medianMs: summarize(perCall.map((list) => list.reduce((total, entry) => total + entry.ms, 0))).median,
+      };
+    })
+    .sort((a, b) => b.medianMs - a.medianMs);
 }
 
 export function formatBreakdown(breakdown: readonly ExecBreakdown[]): string {

@@ -27,7 +27,11 @@ function crowdLevels(): readonly number[] {
 const CROWD_CONCURRENCY = 4;
 const CROWD_BOUND_MS = 6 * 60_000;
 
-export interface Footprint { daemonKb: number; shimsKb: number; shims: number }
+export interface Footprint {
+  daemonKb: number;
+  shimsKb: number;
+  shims: number;
+}
 
 /** One level of the crowd: what was timed and read with `containers` running. */
 export interface CrowdLevel {
@@ -206,8 +210,16 @@ export async function containersPhase(script: string): Promise<ContainersResult>
         }
         await sleep(benchSize().settleMs);
         const name = side.daemon.name;
-        measured.push({ containers: running, runDetached: runDetached.summaries()[name]!, ps: ps.summaries()[name]!, networkInspect: inspect.summaries()[name]!, footprint: footprint(side) });
-        console.log(`${name}: ${running} running: run -d ${describe(runDetached.summaries()[name]!)}, ps ${ms(ps.summaries()[name]!.median)} ms, network inspect ${ms(inspect.summaries()[name]!.median)} ms`);
+        measured.push({
+          containers: running,
+          runDetached: runDetached.summaries()[name]!,
+          ps: ps.summaries()[name]!,
+          networkInspect: inspect.summaries()[name]!,
+          footprint: footprint(side),
+        });
+        console.log(
+          `${name}: ${running} running: run -d ${describe(runDetached.summaries()[name]!)}, ps ${ms(ps.summaries()[name]!.median)} ms, network inspect ${ms(inspect.summaries()[name]!.median)} ms`,
+        );
       }
       const startAllMs = epochMs() - started;
       const last = measured[measured.length - 1];
@@ -215,9 +227,20 @@ export async function containersPhase(script: string): Promise<ContainersResult>
       const count = last?.containers ?? 0;
       const daemonPerContainerKb = (after.daemonKb - before.daemonKb) / count;
       const shimPerContainerKb = (after.shimsKb - before.shimsKb) / count;
-      crowd[side.daemon.name] = { containers: count, startAllMs, before, after, perContainerKb: daemonPerContainerKb + shimPerContainerKb, daemonPerContainerKb, shimPerContainerKb, levels: measured };
-      console.log(`${side.daemon.name}: ${count} containers running (grown in ${(startAllMs / 1000).toFixed(1)} s with the measurements, ${CROWD_CONCURRENCY} at a time); ` +
-        `daemon ${(before.daemonKb / 1024).toFixed(1)} → ${(after.daemonKb / 1024).toFixed(1)} MB, shims ${before.shims} → ${after.shims} with Pss ${(before.shimsKb / 1024).toFixed(1)} → ${(after.shimsKb / 1024).toFixed(1)} MB`);
+      crowd[side.daemon.name] = {
+        containers: count,
+        startAllMs,
+        before,
+        after,
+        perContainerKb: daemonPerContainerKb + shimPerContainerKb,
+        daemonPerContainerKb,
+        shimPerContainerKb,
+        levels: measured,
+      };
+      console.log(
+        `${side.daemon.name}: ${count} containers running (grown in ${(startAllMs / 1000).toFixed(1)} s with the measurements, ${CROWD_CONCURRENCY} at a time); ` +
+          `daemon ${(before.daemonKb / 1024).toFixed(1)} → ${(after.daemonKb / 1024).toFixed(1)} MB, shims ${before.shims} → ${after.shims} with Pss ${(before.shimsKb / 1024).toFixed(1)} → ${(after.shimsKb / 1024).toFixed(1)} MB`,
+      );
       // The crowd goes before the next daemon's is measured.
       const ids = (await side.docker('ps', '-aq', '--filter', 'name=crowd-')).stdout.split('\n').filter((id) => id !== '');
       await side.removeContainers(ids);
@@ -226,14 +249,26 @@ export async function containersPhase(script: string): Promise<ContainersResult>
     const networkShare: PerDaemon<number> = Object.fromEntries(Object.entries(shares).map(([name, values]) => [name, summarize(values).median]));
     // The exec log holds one list per counted call, skiff's only.
     const result: ContainersResult = {
-      cli: world.cli, cliVersion: world.cliVersion, dockerdVersion: world.dockerdVersion, dockerdSkipped: world.dockerdSkipped,
-      podmanVersion: world.podmanVersion, podmanSkipped: world.podmanSkipped,
-      runUserNet: startRun.summaries(), runNone: startNone.summaries(), networkShare,
-      connect: connect.summaries(), disconnect: disconnect.summaries(), runCrowded: crowded.summaries(), crowd,
+      cli: world.cli,
+      cliVersion: world.cliVersion,
+      dockerdVersion: world.dockerdVersion,
+      dockerdSkipped: world.dockerdSkipped,
+      podmanVersion: world.podmanVersion,
+      podmanSkipped: world.podmanSkipped,
+      runUserNet: startRun.summaries(),
+      runNone: startNone.summaries(),
+      networkShare,
+      connect: connect.summaries(),
+      disconnect: disconnect.summaries(),
+      runCrowded: crowded.summaries(),
+      crowd,
       redirectControl: rounds.redirectControl ? redirectControl(world.scratch.path) : {},
       skiffExecs: {
-        runUserNet: execBreakdown(startRun.execs), runNone: execBreakdown(startNone.execs),
-        connect: execBreakdown(connect.execs), disconnect: execBreakdown(disconnect.execs), runCrowded: execBreakdown(crowded.execs),
+        runUserNet: execBreakdown(startRun.execs),
+        runNone: execBreakdown(startNone.execs),
+        connect: execBreakdown(connect.execs),
+        disconnect: execBreakdown(disconnect.execs),
+        runCrowded: execBreakdown(crowded.execs),
       },
       leftovers,
     };
@@ -248,16 +283,24 @@ export function printContainersResult(result: ContainersResult): void {
   const line = (label: string, record: PerDaemon<Summary>) => console.log(sidesLine(label, record));
   line('run -d, user network', result.runUserNet);
   line('run -d, --network none', result.runNone);
-  console.log(`${'network share (user − none)'.padEnd(30)} ${Object.entries(result.networkShare).map(([name, value]) => `${name} ${ms(value)} ms`).join('   ')}   (median of per-round differences)`);
+  console.log(
+    `${'network share (user − none)'.padEnd(30)} ${Object.entries(result.networkShare)
+      .map(([name, value]) => `${name} ${ms(value)} ms`)
+      .join('   ')}   (median of per-round differences)`,
+  );
   line('network connect', result.connect);
   line('network disconnect', result.disconnect);
   line('run -d beside the crowd', result.runCrowded);
   for (const [name, crowd] of Object.entries(result.crowd)) {
-    console.log(`memory per container, ${name}: ${(crowd.perContainerKb / 1024).toFixed(2)} MB (daemon ${(crowd.daemonPerContainerKb / 1024).toFixed(2)} + shim ${(crowd.shimPerContainerKb / 1024).toFixed(2)}) over ${crowd.containers} containers`);
+    console.log(
+      `memory per container, ${name}: ${(crowd.perContainerKb / 1024).toFixed(2)} MB (daemon ${(crowd.daemonPerContainerKb / 1024).toFixed(2)} + shim ${(crowd.shimPerContainerKb / 1024).toFixed(2)}) over ${crowd.containers} containers`,
+    );
   }
   for (const [label, summary] of Object.entries(result.redirectControl)) console.log(`control, fresh netns: ${label.padEnd(36)} ${describe(summary)}`);
   const skiffExecs = result.skiffExecs;
   for (const [label, breakdown] of Object.entries(skiffExecs)) {
-    console.log(`skiff ${label}: ${breakdown.map((entry) => `${entry.label} ×${entry.runsPerCall.toFixed(1)} ${ms(entry.medianMs)} ms`).join(', ') || 'no programs'}`);
+    console.log(
+      `skiff ${label}: ${breakdown.map((entry) => `${entry.label} ×${entry.runsPerCall.toFixed(1)} ${ms(entry.medianMs)} ms`).join(', ') || 'no programs'}`,
+    );
   }
 }

@@ -18,7 +18,8 @@ const logPath = process.env['SKIFF_BENCH_EXEC_LOG'];
 
 /** "nsenter nft -f", "skiff-shim", "runc delete --force": the program's name and its leading plain words; ids become <id>. */
 export function daemonExecLabel(program: string, args: readonly unknown[]): string {
-  const words = args.filter((arg): arg is string => typeof arg === 'string')
+  const words = args
+    .filter((arg): arg is string => typeof arg === 'string')
     .filter((word) => word !== '--' && !word.startsWith('--net=') && !word.startsWith('--root') && !word.includes('/'))
     .map((word) => (/^[0-9a-f]{12,64}$|^veth|^br-/.test(word) ? '<id>' : word));
   const name = basename(program);

@@ -51,11 +51,16 @@ export interface RunningDaemon {
 /** GET/POST/DELETE on the daemon's socket; resolves with status and body. */
 export function apiRequest(socketPath: string, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method, path, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, timeout: 30_000 }, (response) => {
-      let text = '';
-      response.on('data', (chunk: Buffer) => { text += chunk.toString(); });
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
-    });
+    const req = request(
+      { socketPath, method, path, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, timeout: 30_000 },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within 30 s`)));
     req.on('error', reject);
     req.end(body);
@@ -65,7 +70,8 @@ export function apiRequest(socketPath: string, method: string, path: string, bod
 async function waitForPing(socketPath: string, child: ChildProcess, logPath: string, boundMs: number): Promise<void> {
   const deadline = Date.now() + boundMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`daemon exited early; log ${logPath}:\n${readFileSync(logPath, 'utf8').slice(-3000)}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`daemon exited early; log ${logPath}:\n${readFileSync(logPath, 'utf8').slice(-3000)}`);
     if (existsSync(socketPath)) {
       const answer = await apiRequest(socketPath, 'GET', '/_ping').catch(() => undefined);
       if (answer?.status === 200) return;
@@ -117,8 +123,13 @@ export async function startSkiff({ dir, netnsPath, dns, execLogPath, nodeArgs = 
   const execRoot = join(dir, 'exec');
   const logPath = join(dir, 'skiff.log');
   const tracing = execLogPath === undefined ? [] : ['--import', daemonExecLog];
-  const child = spawnInNetns(netns, process.execPath, [...nodeArgs, ...tracing, skiffBin, 'daemon', '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--dns', dns ?? '127.0.0.1'], logPath,
-    execLogPath === undefined ? {} : { SKIFF_BENCH_EXEC_LOG: execLogPath });
+  const child = spawnInNetns(
+    netns,
+    process.execPath,
+    [...nodeArgs, ...tracing, skiffBin, 'daemon', '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--dns', dns ?? '127.0.0.1'],
+    logPath,
+    execLogPath === undefined ? {} : { SKIFF_BENCH_EXEC_LOG: execLogPath },
+  );
   await waitForPing(socketPath, child, logPath, 30_000);
   return { name: 'skiff', socketPath, netnsPath: netns, dataRoot, execRoot, logPath, pid: child.pid ?? 0, stop: stopper(child, 10_000) };
 }
@@ -135,16 +146,35 @@ export async function startDockerd({ dir, dns, cgroupParent }: DaemonDirs): Prom
   const dataRoot = join(dir, 'docker');
   const execRoot = join(dir, 'exec');
   const logPath = join(dir, 'dockerd.log');
-  const child = spawnInNetns(netns, DOCKERD, [
-    '-H', `unix://${socketPath}`, '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', join(dir, 'docker.pid'),
-    '--iptables=true', '--bridge=none',
-    ...(dns === undefined ? [] : ['--dns', dns]),
-    ...(cgroupParent === undefined ? [] : ['--cgroup-parent', cgroupParent]),
-  ], logPath);
+  const child = spawnInNetns(
+    netns,
+    DOCKERD,
+    [
+      '-H',
+      `unix://${socketPath}`,
+      '--data-root',
+      dataRoot,
+      '--exec-root',
+      execRoot,
+      '--pidfile',
+      join(dir, 'docker.pid'),
+      '--iptables=true',
+      '--bridge=none',
+      ...(dns === undefined ? [] : ['--dns', dns]),
+      ...(cgroupParent === undefined ? [] : ['--cgroup-parent', cgroupParent]),
+    ],
+    logPath,
+  );
   await waitForPing(socketPath, child, logPath, 60_000);
   const stop = stopper(child, 20_000);
   return {
-    name: 'dockerd', socketPath, netnsPath: netns, dataRoot, execRoot, logPath, pid: child.pid ?? 0,
+    name: 'dockerd',
+    socketPath,
+    netnsPath: netns,
+    dataRoot,
+    execRoot,
+    logPath,
+    pid: child.pid ?? 0,
     stop: async () => {
       await stop();
       // dockerd stops the containerd it started; kill any that outlived it, found by our own exec root.
@@ -170,33 +200,62 @@ export async function startPodman({ dir }: DaemonDirs): Promise<RunningDaemon> {
   const tmp = join(dir, 'tmp');
   mkdirSync(tmp, { recursive: true });
   const conf = join(dir, 'containers.conf');
-  writeFileSync(conf, [
-    '[engine]',
-    'cgroup_manager = "cgroupfs"',
-    'events_logger = "file"',
-    `events_logfile_path = "${join(dir, 'events.log')}"`,
-    `image_copy_tmp_dir = "${tmp}"`,
-    `runtime = "${PODMAN_RUNTIME}"`,
-    '[network]',
-    'network_backend = "netavark"',
-    `network_config_dir = "${join(dir, 'networks')}"`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      '[engine]',
+      'cgroup_manager = "cgroupfs"',
+      'events_logger = "file"',
+      `events_logfile_path = "${join(dir, 'events.log')}"`,
+      `image_copy_tmp_dir = "${tmp}"`,
+      `runtime = "${PODMAN_RUNTIME}"`,
+      '[network]',
+      'network_backend = "netavark"',
+      `network_config_dir = "${join(dir, 'networks')}"`,
+      '',
+    ].join('\n'),
+  );
   const cgroupsBefore = cgroupDirs(PODMAN_CGROUP_PARENT).length;
-  const child = spawnInNetns(netns, PODMAN, [
-    '--root', dataRoot, '--runroot', execRoot, '--tmpdir', tmp, '--volumepath', join(dir, 'volumes'),
-    'system', 'service', '--time', '0', `unix://${socketPath}`,
-  ], logPath, { CONTAINERS_CONF: conf, TMPDIR: tmp });
+  const child = spawnInNetns(
+    netns,
+    PODMAN,
+    [
+      '--root',
+      dataRoot,
+      '--runroot',
+      execRoot,
+      '--tmpdir',
+      tmp,
+      '--volumepath',
+      join(dir, 'volumes'),
+      'system',
+      'service',
+      '--time',
+      '0',
+      `unix://${socketPath}`,
+    ],
+    logPath,
+    { CONTAINERS_CONF: conf, TMPDIR: tmp },
+  );
   await waitForPing(socketPath, child, logPath, 60_000);
   const stop = stopper(child, 20_000);
   return {
-    name: 'podman', socketPath, netnsPath: netns, dataRoot, execRoot, logPath, pid: child.pid ?? 0,
+    name: 'podman',
+    socketPath,
+    netnsPath: netns,
+    dataRoot,
+    execRoot,
+    logPath,
+    pid: child.pid ?? 0,
     stop: async () => {
       await stop();
       // The service leaves conmons (their command lines name our root) and aardvark-dns running by design,
       // and its storage's own mounts (overlay/) in place.
       for (const pid of [...processesMentioning(dir), ...pidsNamed('aardvark-dns')]) process.kill(pid, 'SIGKILL');
-      for (const mount of mountsUnder(dir).filter((path) => path !== netns).reverse()) execFileSync('umount', ['-l', mount]);
+      for (const mount of mountsUnder(dir)
+        .filter((path) => path !== netns)
+        .reverse())
+        execFileSync('umount', ['-l', mount]);
       // Its cgroup parent on the machine's hierarchy goes too, when this run made it.
       if (cgroupsBefore === 0) {
         await new Promise((resolve) => setTimeout(resolve, 200));
@@ -221,14 +280,25 @@ export function processesMentioning(text: string): number[] {
 }
 
 /** Runs the docker CLI against a daemon; resolves with wall time and output, rejects on a non-zero exit. */
-export function dockerCall(cli: string, daemon: RunningDaemon, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<{ ms: number; stdout: string }> {
+export function dockerCall(
+  cli: string,
+  daemon: RunningDaemon,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 60_000,
+): Promise<{ ms: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    execFile(cli, ['-H', `unix://${daemon.socketPath}`, ...args], { env, timeout: timeoutMs, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (error) reject(new Error(`${daemon.name}: docker ${args.join(' ')}: ${stderr.trim() || error.message}`));
-      else resolve({ ms, stdout });
-    });
+    execFile(
+      cli,
+      ['-H', `unix://${daemon.socketPath}`, ...args],
+      { env, timeout: timeoutMs, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const ms = Number(process.hrtime.bigint() - start) / 1e6;
+        if (error) reject(new Error(`${daemon.name}: docker ${args.join(' ')}: ${stderr.trim() || error.message}`));
+        else resolve({ ms, stdout });
+      },
+    );
   });
 }
 
@@ -245,7 +315,11 @@ export function openPhase(prefix: string): { scratch: Scratch; haveDockerd: bool
   // Podman keeps its containers' namespaces under /run/netns and netavark's state under /run/containers.
   if (haveDockerd || havePodman) mountTmpfs('/run', '64m');
   if (haveDockerd) mountTmpfs('/etc/docker', '16m');
-  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: join(scratch.path, 'home'), DOCKER_CONFIG: join(scratch.path, 'docker-config') };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: join(scratch.path, 'home'),
+    DOCKER_CONFIG: join(scratch.path, 'docker-config'),
+  };
   mkdirSync(env['HOME']!, { recursive: true });
   return { scratch, haveDockerd, havePodman, cli: dockerCli(), env };
 }

@@ -35,9 +35,24 @@ function dnsServerPids(side: Side): number[] {
 
 export type QueryKind = 'names' | 'forwarded';
 
-export interface DnsperfRun { qps: number; daemonCpu?: number; sent: number; lost: number; p50Ms: number; p99Ms: number; rcodes: string }
+export interface DnsperfRun {
+  qps: number;
+  daemonCpu?: number;
+  sent: number;
+  lost: number;
+  p50Ms: number;
+  p99Ms: number;
+  rcodes: string;
+}
 
-export interface DnsKindResult { qps: Summary; daemonCpu: Summary; p50Ms: Summary; p99Ms: Summary; lost: number; rcodes: string }
+export interface DnsKindResult {
+  qps: Summary;
+  daemonCpu: Summary;
+  p50Ms: Summary;
+  p99Ms: Summary;
+  lost: number;
+  rcodes: string;
+}
 
 export interface DnsResult {
   dockerdSkipped?: string;
@@ -78,17 +93,31 @@ export function parseDnsperf(text: string): DnsperfRun {
   };
 }
 
-export function dnsperf(netns: string, server: string, queryFile: string, seconds: number, outFile: string, extraArgs: readonly string[] = []): Promise<DnsperfRun> {
+export function dnsperf(
+  netns: string,
+  server: string,
+  queryFile: string,
+  seconds: number,
+  outFile: string,
+  extraArgs: readonly string[] = [],
+): Promise<DnsperfRun> {
   return new Promise((resolve, reject) => {
     const out = openSync(outFile, 'w');
-    const child = spawn('nsenter', [`--net=${netns}`, '--', 'dnsperf', '-s', server, '-d', queryFile, '-l', String(seconds), '-v', ...extraArgs], { stdio: ['ignore', out, 'pipe'] });
+    const child = spawn('nsenter', [`--net=${netns}`, '--', 'dnsperf', '-s', server, '-d', queryFile, '-l', String(seconds), '-v', ...extraArgs], {
+      stdio: ['ignore', out, 'pipe'],
+    });
     closeSync(out);
     let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (code !== 0) { reject(new Error(`dnsperf exited ${code}: ${stderr}`)); return; }
+      if (code !== 0) {
+        reject(new Error(`dnsperf exited ${code}: ${stderr}`));
+        return;
+      }
       resolve(parseDnsperf(readFileSync(outFile, 'utf8')));
     });
   });
@@ -107,7 +136,9 @@ function dnsCpuMs(side: Side): number {
 
 export async function dnsPhase(script: string): Promise<DnsResult> {
   const size = benchSize().dns;
-  const world = await openContainerWorld(script, 'dns', { dns: { skiff: UPSTREAM.skiff.upstream, dockerd: UPSTREAM.dockerd.upstream, podman: UPSTREAM.podman.upstream } });
+  const world = await openContainerWorld(script, 'dns', {
+    dns: { skiff: UPSTREAM.skiff.upstream, dockerd: UPSTREAM.dockerd.upstream, podman: UPSTREAM.podman.upstream },
+  });
   const leftovers: string[] = [];
   try {
     const { sides, scratch } = world;
@@ -119,9 +150,23 @@ export async function dnsPhase(script: string): Promise<DnsResult> {
       vethBetween(side.daemon.netnsPath, link.daemonSide, upstream.path, `${link.upstream}/24`, UPSTREAM_LINK[side.daemon.name]);
     }
     const dnsmasqLog = openSync(join(scratch.path, 'dnsmasq.log'), 'w');
-    const dnsmasq = spawn('nsenter', [`--net=${upstream.path}`, '--', 'dnsmasq', '--no-daemon', '--no-resolv', '--no-hosts', '--bind-interfaces',
-      `--listen-address=${sides.map((side) => UPSTREAM[side.daemon.name].upstream).join(',')}`, '--local=/nx.bench/', '--pid-file=', '--cache-size=0'],
-    { stdio: ['ignore', dnsmasqLog, dnsmasqLog] });
+    const dnsmasq = spawn(
+      'nsenter',
+      [
+        `--net=${upstream.path}`,
+        '--',
+        'dnsmasq',
+        '--no-daemon',
+        '--no-resolv',
+        '--no-hosts',
+        '--bind-interfaces',
+        `--listen-address=${sides.map((side) => UPSTREAM[side.daemon.name].upstream).join(',')}`,
+        '--local=/nx.bench/',
+        '--pid-file=',
+        '--cache-size=0',
+      ],
+      { stdio: ['ignore', dnsmasqLog, dnsmasqLog] },
+    );
     closeSync(dnsmasqLog);
     world.defer(async () => {
       if (dnsmasq.exitCode !== null) return;
@@ -151,10 +196,13 @@ export async function dnsPhase(script: string): Promise<DnsResult> {
       // One query of each kind first, so a broken path shows as such and not as a rate.
       for (const kind of ['names', 'forwarded'] as const) {
         const check = await dnsperf(clients[side.daemon.name]!, server, files[kind], size.checkSeconds, join(scratch.path, 'check.txt'));
-        console.log(`${side.daemon.name} ${kind} (${server}): ${size.checkSeconds} s check: ${check.rcodes || 'no response codes'} (${check.lost} lost of ${check.sent})`);
+        console.log(
+          `${side.daemon.name} ${kind} (${server}): ${size.checkSeconds} s check: ${check.rcodes || 'no response codes'} (${check.lost} lost of ${check.sent})`,
+        );
       }
     }
-    const ask = (side: Side, queryFile: string, seconds: number, outFile: string) => dnsperf(clients[side.daemon.name]!, servers[side.daemon.name]!, queryFile, seconds, outFile);
+    const ask = (side: Side, queryFile: string, seconds: number, outFile: string) =>
+      dnsperf(clients[side.daemon.name]!, servers[side.daemon.name]!, queryFile, seconds, outFile);
 
     const perRun: Record<QueryKind, Record<string, DnsperfRun[]>> = { names: {}, forwarded: {} };
     for (let round = 0; round < size.rounds; round++) {
@@ -165,14 +213,30 @@ export async function dnsPhase(script: string): Promise<DnsResult> {
           // The DNS server's CPU over the run, in cores (1.0 = one core busy all the time).
           run.daemonCpu = (dnsCpuMs(side) - cpuBefore) / (size.seconds * 1000);
           (perRun[kind][side.daemon.name] ??= []).push(run);
-          console.log(`${side.daemon.name} ${kind} round ${round + 1}: ${run.qps.toFixed(0)} q/s, p50 ${run.p50Ms.toFixed(3)} ms, p99 ${run.p99Ms.toFixed(3)} ms, ${run.lost} lost of ${run.sent}, ${run.rcodes}, daemon CPU ${run.daemonCpu.toFixed(2)} cores`);
+          console.log(
+            `${side.daemon.name} ${kind} round ${round + 1}: ${run.qps.toFixed(0)} q/s, p50 ${run.p50Ms.toFixed(3)} ms, p99 ${run.p99Ms.toFixed(3)} ms, ${run.lost} lost of ${run.sent}, ${run.rcodes}, daemon CPU ${run.daemonCpu.toFixed(2)} cores`,
+          );
         }
       }
     }
-    const runs = Object.fromEntries((['names', 'forwarded'] as const).map((kind) => [kind, Object.fromEntries(Object.entries(perRun[kind]).map(([name, list]) => [name, {
-      qps: summarize(list.map((run) => run.qps)), daemonCpu: summarize(list.map((run) => run.daemonCpu ?? NaN)), p50Ms: summarize(list.map((run) => run.p50Ms)), p99Ms: summarize(list.map((run) => run.p99Ms)),
-      lost: list.reduce((total, run) => total + run.lost, 0), rcodes: list[0]?.rcodes ?? '',
-    }]))])) as DnsResult['runs'];
+    const runs = Object.fromEntries(
+      (['names', 'forwarded'] as const).map((kind) => [
+        kind,
+        Object.fromEntries(
+          Object.entries(perRun[kind]).map(([name, list]) => [
+            name,
+            {
+              qps: summarize(list.map((run) => run.qps)),
+              daemonCpu: summarize(list.map((run) => run.daemonCpu ?? NaN)),
+              p50Ms: summarize(list.map((run) => run.p50Ms)),
+              p99Ms: summarize(list.map((run) => run.p99Ms)),
+              lost: list.reduce((total, run) => total + run.lost, 0),
+              rcodes: list[0]?.rcodes ?? '',
+            },
+          ]),
+        ),
+      ]),
+    ) as DnsResult['runs'];
 
     // Memory of names: N containers without aliases, then N with M aliases each (1,000 names at full size).
     const NAMES_CONTAINERS = size.aliasContainers;
@@ -180,7 +244,8 @@ export async function dnsPhase(script: string): Promise<DnsResult> {
     const aliasMemory: DnsResult['aliasMemory'] = {};
     const namesCrowded: DnsResult['namesCrowded'] = {};
     for (const side of sides) {
-      for (let index = 0; index < NAMES_CONTAINERS; index++) await side.docker('run', '-d', '--name', `plain-${index}`, '--network', 'bench-dns', 'busybox', 'sleep', '3600');
+      for (let index = 0; index < NAMES_CONTAINERS; index++)
+        await side.docker('run', '-d', '--name', `plain-${index}`, '--network', 'bench-dns', 'busybox', 'sleep', '3600');
       const plainKb = await daemonRss(side);
       await side.docker('rm', '-f', ...Array.from({ length: NAMES_CONTAINERS }, (_, index) => `plain-${index}`));
       for (let index = 0; index < NAMES_CONTAINERS; index++) {
@@ -193,13 +258,30 @@ export async function dnsPhase(script: string): Promise<DnsResult> {
       writeFileSync(aliasFile, `a${NAMES_CONTAINERS - 1}-${ALIASES_EACH - 1} A\n`);
       const check = await ask(side, aliasFile, size.checkSeconds, join(scratch.path, 'check.txt'));
       namesCrowded[side.daemon.name] = await ask(side, namesFile, size.seconds, join(scratch.path, 'dnsperf.txt'));
-      console.log(`${side.daemon.name}: daemon RSS ${(plainKb / 1024).toFixed(1)} MB with ${NAMES_CONTAINERS} plain containers, ${(aliasedKb / 1024).toFixed(1)} MB with ${NAMES_CONTAINERS} × ${ALIASES_EACH} aliases; ` +
-        `an alias: ${check.sent - check.lost} of ${check.sent} answered, ${check.rcodes || 'no response codes'}; names with ${NAMES_CONTAINERS * ALIASES_EACH} aliases on the network: ${namesCrowded[side.daemon.name]!.qps.toFixed(0)} q/s, p99 ${namesCrowded[side.daemon.name]!.p99Ms.toFixed(3)} ms`);
+      console.log(
+        `${side.daemon.name}: daemon RSS ${(plainKb / 1024).toFixed(1)} MB with ${NAMES_CONTAINERS} plain containers, ${(aliasedKb / 1024).toFixed(1)} MB with ${NAMES_CONTAINERS} × ${ALIASES_EACH} aliases; ` +
+          `an alias: ${check.sent - check.lost} of ${check.sent} answered, ${check.rcodes || 'no response codes'}; names with ${NAMES_CONTAINERS * ALIASES_EACH} aliases on the network: ${namesCrowded[side.daemon.name]!.qps.toFixed(0)} q/s, p99 ${namesCrowded[side.daemon.name]!.p99Ms.toFixed(3)} ms`,
+      );
     }
 
     const recordsScript = join(dirname(fileURLToPath(import.meta.url)), 'dns-records-memory.js');
-    const records = JSON.parse(await new Promise<string>((resolve, reject) => execFile(process.execPath, ['--expose-gc', recordsScript, String(NAMES_CONTAINERS * ALIASES_EACH)], { encoding: 'utf8' }, (error, stdout) => (error === null ? resolve(stdout) : reject(new Error(error.message)))))) as DnsResult['records'];
-    const result: DnsResult = { dockerdSkipped: world.dockerdSkipped, podmanSkipped: world.podmanSkipped, runs, servers, namesCrowded, aliasMemory, records, leftovers };
+    const records = JSON.parse(
+      await new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, ['--expose-gc', recordsScript, String(NAMES_CONTAINERS * ALIASES_EACH)], { encoding: 'utf8' }, (error, stdout) =>
+          error === null ? resolve(stdout) : reject(new Error(error.message)),
+        ),
+      ),
+    ) as DnsResult['records'];
+    const result: DnsResult = {
+      dockerdSkipped: world.dockerdSkipped,
+      podmanSkipped: world.podmanSkipped,
+      runs,
+      servers,
+      namesCrowded,
+      aliasMemory,
+      records,
+      leftovers,
+    };
     printDnsResult(result);
     return result;
   } finally {
@@ -210,11 +292,17 @@ export async function dnsPhase(script: string): Promise<DnsResult> {
 export function printDnsResult(result: DnsResult): void {
   for (const kind of ['names', 'forwarded'] as const) {
     const record = result.runs[kind];
-    const cell = (entry: DnsKindResult) => `${entry.qps.median.toFixed(0)} q/s (${entry.qps.min.toFixed(0)}–${entry.qps.max.toFixed(0)}), p50 ${entry.p50Ms.median.toFixed(3)} ms, p99 ${entry.p99Ms.median.toFixed(3)} ms, ${entry.lost} lost, server CPU ${entry.daemonCpu.median.toFixed(2)} cores`;
+    const cell = (entry: DnsKindResult) =>
+      `${entry.qps.median.toFixed(0)} q/s (${entry.qps.min.toFixed(0)}–${entry.qps.max.toFixed(0)}), p50 ${entry.p50Ms.median.toFixed(3)} ms, p99 ${entry.p99Ms.median.toFixed(3)} ms, ${entry.lost} lost, server CPU ${entry.daemonCpu.median.toFixed(2)} cores`;
     const cells = Object.entries(record).map(([name, entry]) => `${name} ${cell(entry)}`);
-    const rates = Object.entries(record).filter(([name]) => name !== 'skiff').map(([name, entry]) => `rate skiff/${name} ${ratio(record.skiff?.qps.median ?? NaN, entry.qps.median)}`);
+    const rates = Object.entries(record)
+      .filter(([name]) => name !== 'skiff')
+      .map(([name, entry]) => `rate skiff/${name} ${ratio(record.skiff?.qps.median ?? NaN, entry.qps.median)}`);
     console.log(`${kind.padEnd(10)} ${[...cells, ...rates].join('   ')}`);
   }
-  for (const [name, memory] of Object.entries(result.aliasMemory)) console.log(`${name}: ${memory.bytesPerName.toFixed(0)} bytes of daemon RSS per alias (${result.records.count} aliases)`);
-  console.log(`DnsRecords (library): ${result.records.bytesPerName.toFixed(0)} bytes per name, ${result.records.bytesPerNameWithAskers.toFixed(0)} with every asker cached; ${(result.records.totalBytes / 1024).toFixed(0)} KB for ${result.records.count} names`);
+  for (const [name, memory] of Object.entries(result.aliasMemory))
+    console.log(`${name}: ${memory.bytesPerName.toFixed(0)} bytes of daemon RSS per alias (${result.records.count} aliases)`);
+  console.log(
+    `DnsRecords (library): ${result.records.bytesPerName.toFixed(0)} bytes per name, ${result.records.bytesPerNameWithAskers.toFixed(0)} with every asker cached; ${(result.records.totalBytes / 1024).toFixed(0)} KB for ${result.records.count} names`,
+  );
 }

@@ -33,11 +33,28 @@ const OPTIONS_ENV = 'SKIFF_DNS_PROFILE';
 
 type QueryKind = 'names' | 'forwarded';
 
-interface ProfileOptions { rounds: number; seconds: number; lightQps: number; kinds: QueryKind[]; cpuProfDir?: string }
+interface ProfileOptions {
+  rounds: number;
+  seconds: number;
+  lightQps: number;
+  kinds: QueryKind[];
+  cpuProfDir?: string;
+}
 
-interface KindResult { qps: Summary; p50Ms: Summary; p99Ms: Summary; cpuUsPerQuery: Summary; lost: number; rcodes: string }
+interface KindResult {
+  qps: Summary;
+  p50Ms: Summary;
+  p99Ms: Summary;
+  cpuUsPerQuery: Summary;
+  lost: number;
+  rcodes: string;
+}
 
-export interface DnsProfileResult { names?: KindResult; forwarded?: KindResult; light: { p50Ms: Summary; p99Ms: Summary } }
+export interface DnsProfileResult {
+  names?: KindResult;
+  forwarded?: KindResult;
+  light: { p50Ms: Summary; p99Ms: Summary };
+}
 
 function optionsFrom(argv: readonly string[]): ProfileOptions {
   const value = (flag: string): string | undefined => {
@@ -75,8 +92,23 @@ async function profilePhase(options: ProfileOptions): Promise<DnsProfileResult> 
     world.defer(() => upstream.remove());
     vethBetween(skiff.daemon.netnsPath, UPSTREAM.daemonSide, upstream.path, `${UPSTREAM.upstream}/24`, 'ups');
     const dnsmasqLog = openSync(join(scratch.path, 'dnsmasq.log'), 'w');
-    const dnsmasq = spawn('nsenter', [`--net=${upstream.path}`, '--', 'dnsmasq', '--no-daemon', '--no-resolv', '--no-hosts', '--bind-interfaces',
-      `--listen-address=${UPSTREAM.upstream}`, '--local=/nx.bench/', '--pid-file=', '--cache-size=0'], { stdio: ['ignore', dnsmasqLog, dnsmasqLog] });
+    const dnsmasq = spawn(
+      'nsenter',
+      [
+        `--net=${upstream.path}`,
+        '--',
+        'dnsmasq',
+        '--no-daemon',
+        '--no-resolv',
+        '--no-hosts',
+        '--bind-interfaces',
+        `--listen-address=${UPSTREAM.upstream}`,
+        '--local=/nx.bench/',
+        '--pid-file=',
+        '--cache-size=0',
+      ],
+      { stdio: ['ignore', dnsmasqLog, dnsmasqLog] },
+    );
     closeSync(dnsmasqLog);
     world.defer(async () => {
       if (dnsmasq.exitCode !== null) return;
@@ -103,20 +135,26 @@ async function profilePhase(options: ProfileOptions): Promise<DnsProfileResult> 
         const answered = run.sent - run.lost;
         const cpuUsPerQuery = ((cpuMs(skiff.daemon.pid) - before) * 1000) / Math.max(1, answered);
         runs[kind].push({ ...run, cpuUsPerQuery });
-        console.log(`${kind} round ${round + 1}: ${run.qps.toFixed(0)} q/s, p50 ${run.p50Ms.toFixed(3)} ms, p99 ${run.p99Ms.toFixed(3)} ms, ${cpuUsPerQuery.toFixed(1)} µs CPU/query, ${run.lost} lost of ${run.sent}, ${run.rcodes}`);
+        console.log(
+          `${kind} round ${round + 1}: ${run.qps.toFixed(0)} q/s, p50 ${run.p50Ms.toFixed(3)} ms, p99 ${run.p99Ms.toFixed(3)} ms, ${cpuUsPerQuery.toFixed(1)} µs CPU/query, ${run.lost} lost of ${run.sent}, ${run.rcodes}`,
+        );
       }
     }
     const light: DnsperfRun[] = [];
-    for (let round = 0; round < options.rounds; round++) light.push(await dnsperf(client, '127.0.0.11', files.names, options.seconds, out, ['-Q', String(options.lightQps)]));
+    for (let round = 0; round < options.rounds; round++)
+      light.push(await dnsperf(client, '127.0.0.11', files.names, options.seconds, out, ['-Q', String(options.lightQps)]));
     const result: DnsProfileResult = {
       ...(options.kinds.includes('names') ? { names: kindResult(runs.names) } : {}),
       ...(options.kinds.includes('forwarded') ? { forwarded: kindResult(runs.forwarded) } : {}),
       light: { p50Ms: summarize(light.map((run) => run.p50Ms)), p99Ms: summarize(light.map((run) => run.p99Ms)) },
     };
-    const cell = (summary: Summary, digits: number): string => `${summary.median.toFixed(digits)} (${summary.min.toFixed(digits)}–${summary.max.toFixed(digits)})`;
+    const cell = (summary: Summary, digits: number): string =>
+      `${summary.median.toFixed(digits)} (${summary.min.toFixed(digits)}–${summary.max.toFixed(digits)})`;
     for (const kind of options.kinds) {
       const entry = result[kind]!;
-      console.log(`${kind}: ${cell(entry.qps, 0)} q/s, p50 ${cell(entry.p50Ms, 3)} ms, p99 ${cell(entry.p99Ms, 3)} ms, CPU ${cell(entry.cpuUsPerQuery, 1)} µs/query, ${entry.lost} lost`);
+      console.log(
+        `${kind}: ${cell(entry.qps, 0)} q/s, p50 ${cell(entry.p50Ms, 3)} ms, p99 ${cell(entry.p99Ms, 3)} ms, CPU ${cell(entry.cpuUsPerQuery, 1)} µs/query, ${entry.lost} lost`,
+      );
     }
     console.log(`names at ${options.lightQps} q/s: p50 ${cell(result.light.p50Ms, 3)} ms, p99 ${cell(result.light.p99Ms, 3)} ms`);
     return result;

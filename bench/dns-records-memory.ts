@@ -38,4 +38,6 @@ for (let index = 0; index < count; index++) {
 const filled = heapAfterGc();
 for (let index = 0; index < count; index++) records.askerOf(address(index));
 const asked = heapAfterGc();
-process.stdout.write(`${JSON.stringify({ count, bytesPerName: (filled - before) / count, bytesPerNameWithAskers: (asked - before) / count, totalBytes: asked - before })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ count, bytesPerName: (filled - before) / count, bytesPerNameWithAskers: (asked - before) / count, totalBytes: asked - before })}\n`,
+);

@@ -12,7 +12,7 @@ import { assertInWorld } from './world.js';
 function rootsFromEnv(): { dataRoot: string; execRoot: string } {
   const dataRoot = process.env['SKIFF_BENCH_DATA_ROOT'];
   const execRoot = process.env['SKIFF_BENCH_EXEC_ROOT'];
-  if (dataRoot === undefined || execRoot === undefined) throw new Error('SKIFF_BENCH_DATA_ROOT and SKIFF_BENCH_EXEC_ROOT must name the stopped daemon\'s roots');
+  if (dataRoot === undefined || execRoot === undefined) throw new Error("SKIFF_BENCH_DATA_ROOT and SKIFF_BENCH_EXEC_ROOT must name the stopped daemon's roots");
   return { dataRoot, execRoot };
 }
 

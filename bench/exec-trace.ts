@@ -21,9 +21,13 @@ let installed = false;
 
 /** The words of a command line that name what it does (paths, --net=FILE and link names dropped). */
 export function execLabel(program: string, args: readonly unknown[]): string {
-  const words = [program, ...args.filter((arg): arg is string => typeof arg === 'string')]
-    .filter((word) => word !== '--' && !word.startsWith('--net=') && !word.includes('/'));
-  return words.slice(0, 3).map((word) => (/^veth|^br-|^[0-9a-f]{12}$/.test(word) ? '<name>' : word)).join(' ');
+  const words = [program, ...args.filter((arg): arg is string => typeof arg === 'string')].filter(
+    (word) => word !== '--' && !word.startsWith('--net=') && !word.includes('/'),
+  );
+  return words
+    .slice(0, 3)
+    .map((word) => (/^veth|^br-|^[0-9a-f]{12}$/.test(word) ? '<name>' : word))
+    .join(' ');
 }
 
 /** Wraps child_process.execFile; must run before the engine makes its first call. */

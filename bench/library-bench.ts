@@ -18,9 +18,16 @@ export const LIBRARY_ROUNDS = { warmup: 3, networkOps: 20, joinLeave: 50, growth
 export const ENDPOINT_LEVELS = [10, 100, 1000] as const;
 const PHASE_BOUND_MS = 20 * 60_000;
 
-interface TracedRun { ms: number; execs: ExecRecord[] }
+interface TracedRun {
+  ms: number;
+  execs: ExecRecord[];
+}
 
-export interface ExecShare { label: string; callsPerOp: number; median: number }
+export interface ExecShare {
+  label: string;
+  callsPerOp: number;
+  median: number;
+}
 
 export interface OpStats {
   total: Summary;
@@ -68,7 +75,10 @@ export function opStats(runs: readonly TracedRun[]): OpStats {
 }
 
 async function traced(work: () => Promise<unknown>): Promise<TracedRun> {
-  const { value: { ms: spent }, execs } = await withExecTrace(() => timed(work));
+  const {
+    value: { ms: spent },
+    execs,
+  } = await withExecTrace(() => timed(work));
   return { ms: spent, execs };
 }
 
@@ -81,7 +91,9 @@ export async function libraryPhase(): Promise<LibraryResult> {
   installExecTrace();
   loopbackUp();
   const deadline = Date.now() + PHASE_BOUND_MS;
-  const inTime = () => { if (Date.now() > deadline) throw new Error(`library phase passed its bound of ${PHASE_BOUND_MS / 60_000} minutes`); };
+  const inTime = () => {
+    if (Date.now() > deadline) throw new Error(`library phase passed its bound of ${PHASE_BOUND_MS / 60_000} minutes`);
+  };
   const scratch = scratchDir('skiff-bench-lib-');
   const leftovers: string[] = [];
   const engine = await Engine.open({ dataRoot: join(scratch.path, 'data'), execRoot: join(scratch.path, 'exec'), firewallTable: 'skiff' });
@@ -93,7 +105,10 @@ export async function libraryPhase(): Promise<LibraryResult> {
       inTime();
       const created = await traced(() => engine.createNetwork({ name: `lib-net-${round}` }));
       const deleted = await traced(() => engine.deleteNetwork(`lib-net-${round}`));
-      if (round >= LIBRARY_ROUNDS.warmup) { creates.push(created); deletes.push(deleted); }
+      if (round >= LIBRARY_ROUNDS.warmup) {
+        creates.push(created);
+        deletes.push(deleted);
+      }
     }
     const createNetwork = opStats(creates);
     const deleteNetwork = opStats(deletes);
@@ -110,7 +125,10 @@ export async function libraryPhase(): Promise<LibraryResult> {
         inTime();
         const joined = await traced(() => engine.join(probe.id, 'lib-scale', { name: 'probe' }));
         const left = await traced(() => engine.leave(probe.id, 'lib-scale'));
-        if (round >= LIBRARY_ROUNDS.warmup) { joins.push(joined); leaves.push(left); }
+        if (round >= LIBRARY_ROUNDS.warmup) {
+          joins.push(joined);
+          leaves.push(left);
+        }
       }
       return { join: opStats(joins), leave: opStats(leaves) };
     };
@@ -122,11 +140,16 @@ export async function libraryPhase(): Promise<LibraryResult> {
       while (crowd.length < level) {
         inTime();
         let made: Sandbox | undefined;
-        const creation = await traced(async () => { made = await engine.createSandbox({ hostname: `crowd-${crowd.length}` }); });
+        const creation = await traced(async () => {
+          made = await engine.createSandbox({ hostname: `crowd-${crowd.length}` });
+        });
         const sandbox = made!;
         const joined = await timed(() => engine.join(sandbox.id, 'lib-scale', { name: `crowd-${crowd.length}` }));
         crowd.push(sandbox);
-        if (level - crowd.length < LIBRARY_ROUNDS.growthTail) { growthJoins.push(joined.ms); creations.push(creation); }
+        if (level - crowd.length < LIBRARY_ROUNDS.growthTail) {
+          growthJoins.push(joined.ms);
+          creations.push(creation);
+        }
       }
       const probeStats = await measureProbe();
       const result: LevelResult = { endpoints: level, ...probeStats, growthJoin: summarize(growthJoins), createSandbox: opStats(creations) };
@@ -155,16 +178,25 @@ export async function libraryPhase(): Promise<LibraryResult> {
     console.log(describeOp('deleteSandbox (1000→0)', deleteSandbox));
 
     const first = levels[0]!;
-    console.log(table([
-      ['endpoints', 'join median', 'vs first level', 'leave median', 'vs first level'],
-      ...levels.map((level) => [String(level.endpoints), `${ms(level.join.total.median)} ms`, ratio(level.join.total.median, first.join.total.median), `${ms(level.leave.total.median)} ms`, ratio(level.leave.total.median, first.leave.total.median)]),
-    ]));
+    console.log(
+      table([
+        ['endpoints', 'join median', 'vs first level', 'leave median', 'vs first level'],
+        ...levels.map((level) => [
+          String(level.endpoints),
+          `${ms(level.join.total.median)} ms`,
+          ratio(level.join.total.median, first.join.total.median),
+          `${ms(level.leave.total.median)} ms`,
+          ratio(level.leave.total.median, first.leave.total.median),
+        ]),
+      ]),
+    );
     await engine.deleteSandbox(probe.id);
     await engine.deleteNetwork('lib-scale');
     return { createNetwork, deleteNetwork, levels, firstLevelAgain, deleteSandbox, leftovers };
   } finally {
     // Everything the engine made: sandboxes left by a failure, user networks, the default bridge, the table.
-    for (const sandbox of engine.listSandboxes()) await engine.deleteSandbox(sandbox.id).catch((error: unknown) => leftovers.push(`sandbox ${sandbox.id}: ${String(error)}`));
+    for (const sandbox of engine.listSandboxes())
+      await engine.deleteSandbox(sandbox.id).catch((error: unknown) => leftovers.push(`sandbox ${sandbox.id}: ${String(error)}`));
     await engine.pruneNetworks().catch((error: unknown) => leftovers.push(`networks: ${String(error)}`));
     execFileSync('ip', ['link', 'del', 'skiff0']);
     await deleteTable('skiff');

@@ -28,7 +28,10 @@ const SETTLE_MS = 5_000;
 const CHECKPOINTS = 4;
 const IDLE_READINGS_MS = [5_000, 15_000, 30_000, 60_000];
 
-interface MemoryOptions { cycles: number; heapSnapshotDir?: string }
+interface MemoryOptions {
+  cycles: number;
+  heapSnapshotDir?: string;
+}
 
 export interface MemoryResult {
   /** RSS (kB) right after start and a settle. */
@@ -78,9 +81,13 @@ async function memoryPhase(options: MemoryOptions): Promise<MemoryResult> {
     const every = Math.max(1, Math.floor(options.cycles / CHECKPOINTS));
     const started = Date.now();
     for (let cycle = 1; cycle <= options.cycles; cycle++) {
-      const created = JSON.parse(await api(socket, 'POST', '/containers/create?name=cycle', {
-        Image: 'busybox', Cmd: ['sleep', '60'], HostConfig: { NetworkMode: 'bench-mem' },
-      })) as { Id: string };
+      const created = JSON.parse(
+        await api(socket, 'POST', '/containers/create?name=cycle', {
+          Image: 'busybox',
+          Cmd: ['sleep', '60'],
+          HostConfig: { NetworkMode: 'bench-mem' },
+        }),
+      ) as { Id: string };
       await api(socket, 'POST', `/containers/${created.Id}/start`);
       await api(socket, 'DELETE', `/containers/${created.Id}?force=1`);
       if (cycle % every === 0 || cycle === options.cycles) {
@@ -101,7 +108,9 @@ async function memoryPhase(options: MemoryOptions): Promise<MemoryResult> {
       idleAgain.push([atMs / 1000, rssKb(skiff.daemon.pid)]);
     }
     const finalKb = idleAgain[idleAgain.length - 1]![1];
-    console.log(`network removed, idle again: ${idleAgain.map(([seconds, kb]) => `${(kb / 1024).toFixed(1)} MB after ${seconds} s`).join(', ')} (${((finalKb / idleKb - 1) * 100).toFixed(1)}% over the start); ${cycleMs.toFixed(0)} ms a cycle`);
+    console.log(
+      `network removed, idle again: ${idleAgain.map(([seconds, kb]) => `${(kb / 1024).toFixed(1)} MB after ${seconds} s`).join(', ')} (${((finalKb / idleKb - 1) * 100).toFixed(1)}% over the start); ${cycleMs.toFixed(0)} ms a cycle`,
+    );
     await snapshot(skiff.daemon.pid, options.heapSnapshotDir);
     return { idleKb, afterCycles, idleAgain, cycleMs };
   } finally {

@@ -2,7 +2,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
 function readOr(path: string, fallback: string): string {
-  try { return readFileSync(path, 'utf8'); } catch { return fallback; }
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
 }
 
 /** Resident set size (VmRSS), 0 if the process is gone. */
@@ -21,7 +25,8 @@ export function pssKb(pid: number): number {
  * orphans of the world's first process, which does not reap them.
  */
 export function pidsNamed(comm: string): number[] {
-  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
     .filter((entry) => readOr(`/proc/${entry}/comm`, '').trim() === comm)
     .filter((entry) => !/^State:\s+Z/m.test(readOr(`/proc/${entry}/status`, 'State: Z')))
     .map(Number);
@@ -29,8 +34,10 @@ export function pidsNamed(comm: string): number[] {
 
 /** Children of pid (by PPid). */
 export function childrenOf(pid: number): number[] {
-  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))
-    .filter((entry) => Number(/^PPid:\s+(\d+)/m.exec(readOr(`/proc/${entry}/status`, ''))?.[1] ?? -1) === pid).map(Number);
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => Number(/^PPid:\s+(\d+)/m.exec(readOr(`/proc/${entry}/status`, ''))?.[1] ?? -1) === pid)
+    .map(Number);
 }
 
 export function sum(values: readonly number[]): number {

@@ -80,29 +80,84 @@ function containerRows(result: ContainersResult): string[][] {
   const rows: string[][] = [];
   const d = TARGETS.docker2010;
   const share = result.networkShare;
-  rows.push(['run -d: network share (user − none)', `${ms(share.skiff ?? NaN)} ms`, `${ms(share.dockerd ?? NaN)} ms`, ratio(share.skiff ?? NaN, share.dockerd ?? NaN), `≤ ${TARGETS.networkShareMs} ms (20.10 elsewhere: ${d.networkShareMs})`, verdict((share.skiff ?? Infinity) <= TARGETS.networkShareMs)]);
+  rows.push([
+    'run -d: network share (user − none)',
+    `${ms(share.skiff ?? NaN)} ms`,
+    `${ms(share.dockerd ?? NaN)} ms`,
+    ratio(share.skiff ?? NaN, share.dockerd ?? NaN),
+    `≤ ${TARGETS.networkShareMs} ms (20.10 elsewhere: ${d.networkShareMs})`,
+    verdict((share.skiff ?? Infinity) <= TARGETS.networkShareMs),
+  ]);
   const crowdSize = result.crowd.skiff?.containers ?? 0;
   const crowded = result.runCrowded;
-  rows.push([`run -d beside ${crowdSize} containers`, `${ms(crowded.skiff?.median ?? NaN)} ms`, `${ms(crowded.dockerd?.median ?? NaN)} ms (${result.crowd.dockerd?.containers ?? '-'})`, ratio(crowded.skiff?.median ?? NaN, crowded.dockerd?.median ?? NaN), `≤ ${TARGETS.runCrowdedMs} ms (20.10: ${d.runCrowdedMs})`, verdict((crowded.skiff?.median ?? Infinity) <= TARGETS.runCrowdedMs)]);
-  for (const [label, record, docker] of [['network connect', result.connect, d.connectMs], ['network disconnect', result.disconnect, d.disconnectMs]] as const) {
-    rows.push([label, `${ms(record.skiff?.median ?? NaN)} ms`, `${ms(record.dockerd?.median ?? NaN)} ms`, ratio(record.skiff?.median ?? NaN, record.dockerd?.median ?? NaN), `≤ ${TARGETS.connectMs} ms (20.10: ${docker})`, verdict((record.skiff?.median ?? Infinity) <= TARGETS.connectMs)]);
+  rows.push([
+    `run -d beside ${crowdSize} containers`,
+    `${ms(crowded.skiff?.median ?? NaN)} ms`,
+    `${ms(crowded.dockerd?.median ?? NaN)} ms (${result.crowd.dockerd?.containers ?? '-'})`,
+    ratio(crowded.skiff?.median ?? NaN, crowded.dockerd?.median ?? NaN),
+    `≤ ${TARGETS.runCrowdedMs} ms (20.10: ${d.runCrowdedMs})`,
+    verdict((crowded.skiff?.median ?? Infinity) <= TARGETS.runCrowdedMs),
+  ]);
+  for (const [label, record, docker] of [
+    ['network connect', result.connect, d.connectMs],
+    ['network disconnect', result.disconnect, d.disconnectMs],
+  ] as const) {
+    rows.push([
+      label,
+      `${ms(record.skiff?.median ?? NaN)} ms`,
+      `${ms(record.dockerd?.median ?? NaN)} ms`,
+      ratio(record.skiff?.median ?? NaN, record.dockerd?.median ?? NaN),
+      `≤ ${TARGETS.connectMs} ms (20.10: ${docker})`,
+      verdict((record.skiff?.median ?? Infinity) <= TARGETS.connectMs),
+    ]);
   }
   const mb = (kb: number | undefined) => (kb === undefined ? NaN : kb / 1024);
   const skiffMb = mb(result.crowd.skiff?.perContainerKb);
   const dockerMb = mb(result.crowd.dockerd?.perContainerKb);
-  rows.push(['memory per running container', `${skiffMb.toFixed(2)} MB`, `${dockerMb.toFixed(2)} MB`, ratio(skiffMb, dockerMb), `≤ ${TARGETS.perContainerMb} MB (20.10: ${d.perContainerMb})`, verdict(skiffMb <= TARGETS.perContainerMb)]);
+  rows.push([
+    'memory per running container',
+    `${skiffMb.toFixed(2)} MB`,
+    `${dockerMb.toFixed(2)} MB`,
+    ratio(skiffMb, dockerMb),
+    `≤ ${TARGETS.perContainerMb} MB (20.10: ${d.perContainerMb})`,
+    verdict(skiffMb <= TARGETS.perContainerMb),
+  ]);
   return rows;
 }
 
 function dnsRows(result: DnsResult): string[][] {
   const rows: string[][] = [];
-  for (const [kind, target, docker] of [['names', TARGETS.namesRate, TARGETS.docker2010.namesQps], ['forwarded', TARGETS.forwardedRate, TARGETS.docker2010.forwardedQps]] as const) {
+  for (const [kind, target, docker] of [
+    ['names', TARGETS.namesRate, TARGETS.docker2010.namesQps],
+    ['forwarded', TARGETS.forwardedRate, TARGETS.docker2010.forwardedQps],
+  ] as const) {
     const { skiff, dockerd } = result.runs[kind];
     const rate = (skiff?.qps.median ?? NaN) / (dockerd?.qps.median ?? NaN);
-    rows.push([`DNS ${kind}: queries/s`, (skiff?.qps.median ?? NaN).toFixed(0), (dockerd?.qps.median ?? NaN).toFixed(0), `${rate.toFixed(2)}x`, `${target}x dockerd (20.10: ${docker})`, verdict(rate >= target)]);
-    rows.push([`DNS ${kind}: p50 / p99`, `${ms(skiff?.p50Ms.median ?? NaN)} / ${ms(skiff?.p99Ms.median ?? NaN)} ms`, `${ms(dockerd?.p50Ms.median ?? NaN)} / ${ms(dockerd?.p99Ms.median ?? NaN)} ms`, ratio(skiff?.p99Ms.median ?? NaN, dockerd?.p99Ms.median ?? NaN), 'p99 ≤ dockerd\'s', verdict((skiff?.p99Ms.median ?? Infinity) <= (dockerd?.p99Ms.median ?? NaN))]);
+    rows.push([
+      `DNS ${kind}: queries/s`,
+      (skiff?.qps.median ?? NaN).toFixed(0),
+      (dockerd?.qps.median ?? NaN).toFixed(0),
+      `${rate.toFixed(2)}x`,
+      `${target}x dockerd (20.10: ${docker})`,
+      verdict(rate >= target),
+    ]);
+    rows.push([
+      `DNS ${kind}: p50 / p99`,
+      `${ms(skiff?.p50Ms.median ?? NaN)} / ${ms(skiff?.p99Ms.median ?? NaN)} ms`,
+      `${ms(dockerd?.p50Ms.median ?? NaN)} / ${ms(dockerd?.p99Ms.median ?? NaN)} ms`,
+      ratio(skiff?.p99Ms.median ?? NaN, dockerd?.p99Ms.median ?? NaN),
+      "p99 ≤ dockerd's",
+      verdict((skiff?.p99Ms.median ?? Infinity) <= (dockerd?.p99Ms.median ?? NaN)),
+    ]);
   }
-  rows.push(['DNS: daemon RSS per alias (1,000)', `${(result.aliasMemory.skiff?.bytesPerName ?? NaN).toFixed(0)} B`, `${(result.aliasMemory.dockerd?.bytesPerName ?? NaN).toFixed(0)} B`, '', '', '']);
+  rows.push([
+    'DNS: daemon RSS per alias (1,000)',
+    `${(result.aliasMemory.skiff?.bytesPerName ?? NaN).toFixed(0)} B`,
+    `${(result.aliasMemory.dockerd?.bytesPerName ?? NaN).toFixed(0)} B`,
+    '',
+    '',
+    '',
+  ]);
   rows.push(['DNS: DnsRecords heap per name', `${result.records.bytesPerNameWithAskers.toFixed(0)} B`, '', '', '', '']);
   return rows;
 }
@@ -111,33 +166,85 @@ function portRows(result: PortsResult): string[][] {
   const rows: string[][] = [];
   for (const path of ['loopback', 'outside'] as const) {
     const fraction = (name: 'skiff' | 'dockerd') => (result.throughput[path][name]?.median ?? NaN) / (result.throughput.direct[name]?.median ?? NaN);
-    rows.push([`ports: ${path} / direct throughput`, `${fraction('skiff').toFixed(2)}x`, `${fraction('dockerd').toFixed(2)}x`, '', path === 'loopback' ? `≥ ${TARGETS.loopbackFraction}x` : '', path === 'loopback' ? verdict(fraction('skiff') >= TARGETS.loopbackFraction) : '']);
+    rows.push([
+      `ports: ${path} / direct throughput`,
+      `${fraction('skiff').toFixed(2)}x`,
+      `${fraction('dockerd').toFixed(2)}x`,
+      '',
+      path === 'loopback' ? `≥ ${TARGETS.loopbackFraction}x` : '',
+      path === 'loopback' ? verdict(fraction('skiff') >= TARGETS.loopbackFraction) : '',
+    ]);
   }
   const first = result.levels[0];
   const last = result.levels[result.levels.length - 1];
   if (first !== undefined && last !== undefined) {
     const scaling = (name: 'skiff' | 'dockerd') => (last.runWithPort[name]?.median ?? NaN) / (first.runWithPort[name]?.median ?? NaN);
-    rows.push([`ports: run -d -p at ${last.published} / at ${first.published}`, `${scaling('skiff').toFixed(2)}x`, `${scaling('dockerd').toFixed(2)}x`, '', `within ${TARGETS.publishScaling}x`, verdict(scaling('skiff') <= TARGETS.publishScaling)]);
-    rows.push([`ports: processes at ${last.published} ports`, String(last.processes.skiff ?? '-'), String(last.processes.dockerd ?? '-'), '', 'no process per port', verdict((last.processes.skiff ?? Infinity) === 0)]);
+    rows.push([
+      `ports: run -d -p at ${last.published} / at ${first.published}`,
+      `${scaling('skiff').toFixed(2)}x`,
+      `${scaling('dockerd').toFixed(2)}x`,
+      '',
+      `within ${TARGETS.publishScaling}x`,
+      verdict(scaling('skiff') <= TARGETS.publishScaling),
+    ]);
+    rows.push([
+      `ports: processes at ${last.published} ports`,
+      String(last.processes.skiff ?? '-'),
+      String(last.processes.dockerd ?? '-'),
+      '',
+      'no process per port',
+      verdict((last.processes.skiff ?? Infinity) === 0),
+    ]);
   }
   return rows;
 }
 
 function printSummary({ cli, library, containers, dns, ports }: Results): void {
-  console.log('\n== summary against the issue\'s targets (medians)');
+  console.log("\n== summary against the issue's targets (medians)");
   const rows: string[][] = [['what', 'skiff', 'dockerd here', 'skiff/dockerd', 'target', '']];
   if (cli !== undefined) {
     const floor = cli.version.skiff?.median ?? NaN;
-    for (const [label, record, docker2010] of [['network create (CLI)', cli.create, TARGETS.docker2010CreateMs], ['network rm (CLI)', cli.rm, TARGETS.docker2010RmMs]] as const) {
+    for (const [label, record, docker2010] of [
+      ['network create (CLI)', cli.create, TARGETS.docker2010CreateMs],
+      ['network rm (CLI)', cli.rm, TARGETS.docker2010RmMs],
+    ] as const) {
       const skiff = record.skiff?.median ?? NaN;
       const dockerd = record.dockerd?.median ?? NaN;
-      rows.push([label, `${ms(skiff)} ms`, `${ms(dockerd)} ms`, ratio(skiff, dockerd), `< ${TARGETS.createRmMs} ms (20.10 elsewhere: ${docker2010} ms)`, verdict(skiff < TARGETS.createRmMs)]);
-      rows.push([`  ${label.split(' (')[0]} less the CLI floor`, `${ms(skiff - floor)} ms`, `${ms(dockerd - (cli.version.dockerd?.median ?? NaN))} ms`, '', '', '']);
+      rows.push([
+        label,
+        `${ms(skiff)} ms`,
+        `${ms(dockerd)} ms`,
+        ratio(skiff, dockerd),
+        `< ${TARGETS.createRmMs} ms (20.10 elsewhere: ${docker2010} ms)`,
+        verdict(skiff < TARGETS.createRmMs),
+      ]);
+      rows.push([
+        `  ${label.split(' (')[0]} less the CLI floor`,
+        `${ms(skiff - floor)} ms`,
+        `${ms(dockerd - (cli.version.dockerd?.median ?? NaN))} ms`,
+        '',
+        '',
+        '',
+      ]);
     }
-    rows.push(['CLI floor (docker version)', `${ms(floor)} ms`, `${ms(cli.version.dockerd?.median ?? NaN)} ms`, ratio(floor, cli.version.dockerd?.median ?? NaN), '~26 ms (issue)', '']);
+    rows.push([
+      'CLI floor (docker version)',
+      `${ms(floor)} ms`,
+      `${ms(cli.version.dockerd?.median ?? NaN)} ms`,
+      ratio(floor, cli.version.dockerd?.median ?? NaN),
+      '~26 ms (issue)',
+      '',
+    ]);
     const emptyCli = cli.inspect.cliEmpty.skiff?.median ?? NaN;
     const emptyApi = cli.inspect.apiEmpty.skiff?.median ?? NaN;
-    rows.push([`inspect ${cli.inspect.crowdedEndpointsSeen} endpoints / empty (CLI)`, ratio(cli.inspect.cliCrowded.median, emptyCli), 'not measured', '', 'as fast as empty', verdict(cli.inspect.cliCrowded.median <= emptyCli * 1.1)]);
+    rows.push([
+      `inspect ${cli.inspect.crowdedEndpointsSeen} endpoints / empty (CLI)`,
+      ratio(cli.inspect.cliCrowded.median, emptyCli),
+      'not measured',
+      '',
+      'as fast as empty',
+      verdict(cli.inspect.cliCrowded.median <= emptyCli * 1.1),
+    ]);
     rows.push([`inspect ${cli.inspect.crowdedEndpointsSeen} endpoints / empty (API)`, ratio(cli.inspect.apiCrowded.median, emptyApi), '', '', '', '']);
   }
   if (library !== undefined) {
@@ -145,7 +252,14 @@ function printSummary({ cli, library, containers, dns, ports }: Results): void {
     const last = library.levels[library.levels.length - 1];
     if (first !== undefined && last !== undefined) {
       const scaling = last.join.total.median / first.join.total.median;
-      rows.push([`join at ${last.endpoints} / at ${first.endpoints} endpoints`, `${scaling.toFixed(2)}x`, '', '', `within ${TARGETS.joinScaling}x`, verdict(scaling <= TARGETS.joinScaling)]);
+      rows.push([
+        `join at ${last.endpoints} / at ${first.endpoints} endpoints`,
+        `${scaling.toFixed(2)}x`,
+        '',
+        '',
+        `within ${TARGETS.joinScaling}x`,
+        verdict(scaling <= TARGETS.joinScaling),
+      ]);
       rows.push([`join at ${first.endpoints} endpoints`, `${ms(first.join.total.median)} ms`, '', '', '', '']);
       rows.push([`leave at ${first.endpoints} endpoints`, `${ms(first.leave.total.median)} ms`, '', '', '', '']);
     }
@@ -160,25 +274,30 @@ function printSummary({ cli, library, containers, dns, ports }: Results): void {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const phaseIndex = argv.indexOf('--phase');
-  if (phaseIndex >= 0) { await runPhase(argv[phaseIndex + 1] ?? ''); return; }
+  if (phaseIndex >= 0) {
+    await runPhase(argv[phaseIndex + 1] ?? '');
+    return;
+  }
   if (process.getuid?.() !== 0) throw new Error('run as root: the benchmark makes namespaces, bridges and nftables tables inside its own world');
   const onlyIndex = argv.indexOf('--only');
   const only = onlyIndex >= 0 ? argv[onlyIndex + 1] : undefined;
   const phases = ['cli', 'library', 'containers', 'dns', 'ports'];
   if (only !== undefined && !phases.includes(only)) throw new Error(`--only takes one of ${phases.join(', ')}`);
   const cli = dockerCli();
-  console.log(`skiff network benchmarks: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}`);
+  console.log(
+    `skiff network benchmarks: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}`,
+  );
   console.log(`docker CLI: ${cli}${existsSync(DOCKERD) ? `; dockerd: ${DOCKERD}` : '; no dockerd (apt-get install docker.io to compare)'}`);
   let cliResult: CliResult | undefined;
   let libraryResult: LibraryResult | undefined;
-  if (only === undefined || only === 'cli') cliResult = await runPhaseInWorld(script, 'cli', PHASE_TIMEOUT_MS) as CliResult;
-  if (only === undefined || only === 'library') libraryResult = await runPhaseInWorld(script, 'library', PHASE_TIMEOUT_MS) as LibraryResult;
+  if (only === undefined || only === 'cli') cliResult = (await runPhaseInWorld(script, 'cli', PHASE_TIMEOUT_MS)) as CliResult;
+  if (only === undefined || only === 'library') libraryResult = (await runPhaseInWorld(script, 'library', PHASE_TIMEOUT_MS)) as LibraryResult;
   let containersResult: ContainersResult | undefined;
-  if (only === undefined || only === 'containers') containersResult = await runPhaseInWorld(script, 'containers', PHASE_TIMEOUT_MS) as ContainersResult;
+  if (only === undefined || only === 'containers') containersResult = (await runPhaseInWorld(script, 'containers', PHASE_TIMEOUT_MS)) as ContainersResult;
   let dnsResult: DnsResult | undefined;
-  if (only === undefined || only === 'dns') dnsResult = await runPhaseInWorld(script, 'dns', PHASE_TIMEOUT_MS) as DnsResult;
+  if (only === undefined || only === 'dns') dnsResult = (await runPhaseInWorld(script, 'dns', PHASE_TIMEOUT_MS)) as DnsResult;
   let portsResult: PortsResult | undefined;
-  if (only === undefined || only === 'ports') portsResult = await runPhaseInWorld(script, 'ports', PHASE_TIMEOUT_MS) as PortsResult;
+  if (only === undefined || only === 'ports') portsResult = (await runPhaseInWorld(script, 'ports', PHASE_TIMEOUT_MS)) as PortsResult;
   printSummary({ cli: cliResult, library: libraryResult, containers: containersResult, dns: dnsResult, ports: portsResult });
 }
 

@@ -50,10 +50,12 @@ async function startCluster(dir: string, hostCount: number, withImage: readonly 
   await world.etcd.start();
   // One after another: ten daemons dialling etcd at once on a busy 2-core machine can miss the 2 s connect deadline.
   const daemons: TestDaemon[] = [];
-  for (const host of world.hosts) daemons.push(await startDaemon({ netnsPath: host.path, extraArgs: ['--cluster-store', world.etcd.url, '--cluster-advertise', host.address] }));
+  for (const host of world.hosts)
+    daemons.push(await startDaemon({ netnsPath: host.path, extraArgs: ['--cluster-store', world.etcd.url, '--cluster-advertise', host.address] }));
   await Promise.all(withImage.map((index) => importBusybox(daemons[index]!)));
   return {
-    world, daemons,
+    world,
+    daemons,
     remove: async () => {
       for (const daemon of daemons) await daemon.cleanup();
       await world.remove();
@@ -69,14 +71,18 @@ const inNetns = (netnsPath: string, program: string, args: string[]) => sh('nsen
 /** An iperf3 server in a namespace, ended by the returned function. */
 function iperfServer(netnsPath: string): () => void {
   const child = spawn('nsenter', [`--net=${netnsPath}`, '--', 'iperf3', '-s', '-1'], { stdio: 'ignore' });
-  return () => { child.kill('SIGKILL'); };
+  return () => {
+    child.kill('SIGKILL');
+  };
 }
 
 async function iperfGbits(clientNetns: string, serverNetns: string, address: string): Promise<number> {
   const stop = iperfServer(serverNetns);
   try {
     await sleep(200);
-    const report = JSON.parse(await inNetns(clientNetns, 'iperf3', ['-c', address, '-t', String(IPERF_SECONDS), '-J'])) as { end: { sum_received: { bits_per_second: number } } };
+    const report = JSON.parse(await inNetns(clientNetns, 'iperf3', ['-c', address, '-t', String(IPERF_SECONDS), '-J'])) as {
+      end: { sum_received: { bits_per_second: number } };
+    };
     return report.end.sum_received.bits_per_second / 1e9;
   } finally {
     stop();
@@ -92,9 +98,30 @@ async function pingAvgMs(netnsPath: string, address: string): Promise<number> {
 
 /** A bare VXLAN device in each of two host namespaces, pointed at each other: the kernel's ceiling for this path. */
 async function bareVxlanPair(a: ClusterHost, b: ClusterHost): Promise<{ addressOfB: string }> {
-  const ends: Array<[ClusterHost, ClusterHost, string]> = [[a, b, '10.254.0.1/24'], [b, a, '10.254.0.2/24']];
+  const ends: Array<[ClusterHost, ClusterHost, string]> = [
+    [a, b, '10.254.0.1/24'],
+    [b, a, '10.254.0.2/24'],
+  ];
   for (const [self, peer, address] of ends) {
-    await self.exec('ip', ['link', 'add', 'bare-vx', 'mtu', '1450', 'type', 'vxlan', 'id', String(BARE_VNI), 'dstport', '4789', 'local', self.address, 'remote', peer.address, 'dev', 'eth0']);
+    await self.exec('ip', [
+      'link',
+      'add',
+      'bare-vx',
+      'mtu',
+      '1450',
+      'type',
+      'vxlan',
+      'id',
+      String(BARE_VNI),
+      'dstport',
+      '4789',
+      'local',
+      self.address,
+      'remote',
+      peer.address,
+      'dev',
+      'eth0',
+    ]);
     await self.exec('ip', ['addr', 'add', address, 'dev', 'bare-vx']);
     await self.exec('ip', ['link', 'set', 'bare-vx', 'up']);
   }
@@ -103,17 +130,23 @@ async function bareVxlanPair(a: ClusterHost, b: ClusterHost): Promise<{ addressO
 
 /** Starts the name probe in a container's namespace; resolves once it asks, with the time it saw the change. */
 async function nameProbe(netnsPath: string, mode: 'appear' | 'vanish', name: string): Promise<{ at: Promise<number>; child: ChildProcess }> {
-  const child = spawn('nsenter', [`--net=${netnsPath}`, '--', process.execPath, join(here, 'overlay-name-probe.js'), mode, name, '10000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('nsenter', [`--net=${netnsPath}`, '--', process.execPath, join(here, 'overlay-name-probe.js'), mode, name, '10000'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout });
   let ready: () => void = () => undefined;
-  const isReady = new Promise<void>((resolve) => { ready = resolve; });
+  const isReady = new Promise<void>((resolve) => {
+    ready = resolve;
+  });
   const at = new Promise<number>((resolve, reject) => {
     lines.on('line', (line) => {
       if (line === 'READY') ready();
       else if (line.startsWith('AT ')) resolve(Number(line.slice(3)));
       else reject(new Error(`name probe for ${name}: ${line}`));
     });
-    child.once('exit', (code) => { if (code !== 0) reject(new Error(`name probe for ${name} exited with ${code}`)); });
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`name probe for ${name} exited with ${code}`));
+    });
   });
   await isReady;
   return { at, child };
@@ -130,13 +163,24 @@ function neighbourMonitor(host: ClusterHost, device: string): { arm: () => Promi
     }
   });
   return {
-    arm: () => new Promise<number>((resolve) => { waiter = resolve; }),
-    stop: () => { child.kill('SIGKILL'); },
+    arm: () =>
+      new Promise<number>((resolve) => {
+        waiter = resolve;
+      }),
+    stop: () => {
+      child.kill('SIGKILL');
+    },
   };
 }
 
 /** Time from `run` starting on the runner host until its entry is on every other host: each host's delay and the slowest. */
-async function entryPropagation(cluster: Cluster, network: string, runner: number, rounds: number, tag: string): Promise<{ slowest: Summary; eachHost: Summary }> {
+async function entryPropagation(
+  cluster: Cluster,
+  network: string,
+  runner: number,
+  rounds: number,
+  tag: string,
+): Promise<{ slowest: Summary; eachHost: Summary }> {
   const id = (await cluster.daemons[runner]!.ok('network', 'inspect', '-f', '{{.Id}}', network)).trim();
   const device = `vx-${id.slice(0, 12)}`;
   const others = cluster.world.hosts.filter((_, index) => index !== runner);
@@ -201,7 +245,9 @@ async function measureThreeHosts(dir: string): Promise<Omit<OverlayBenchResult, 
         throughput[path].push(await iperfGbits(from, to, address));
         rtt[path].push(await pingAvgMs(from, address));
       }
-      console.log(`#  round ${round + 1}: ${paths.map(([path]) => `${path} ${throughput[path].at(-1)!.toFixed(2)} Gbit/s ${rtt[path].at(-1)!.toFixed(3)} ms`).join(', ')}`);
+      console.log(
+        `#  round ${round + 1}: ${paths.map(([path]) => `${path} ${throughput[path].at(-1)!.toFixed(2)} Gbit/s ${rtt[path].at(-1)!.toFixed(3)} ms`).join(', ')}`,
+      );
     }
 
     console.log('# names: visible on h1 after run starts on h2, gone after rm starts');
@@ -257,7 +303,8 @@ async function measureThreeHosts(dir: string): Promise<Omit<OverlayBenchResult, 
       const id = `sim${index}`.padEnd(64, '0');
       await simulated.addEndpoint({ id, networkId: benchId, containerId: id, containerName: `sim${index}`, macOf: macFromIpv4 });
     }
-    const neighbourCount = async () => (await h1.exec('ip', ['-4', 'neigh', 'show', 'dev', `vx-${benchId.slice(0, 12)}`, 'nud', 'permanent'])).trim().split('\n').length;
+    const neighbourCount = async () =>
+      (await h1.exec('ip', ['-4', 'neigh', 'show', 'dev', `vx-${benchId.slice(0, 12)}`, 'nud', 'permanent'])).trim().split('\n').length;
     for (let poll = 0; poll < 200 && (await neighbourCount()) < SIMULATED_ENDPOINTS; poll++) await sleep(50);
     await sleep(2_000);
     const pssAfterKb = pssKb(daemonPid);
@@ -291,7 +338,8 @@ async function measureTenHosts(dir: string): Promise<{ slowest: Summary; eachHos
   }
 }
 
-const line = (label: string, summary: Summary, unit: string, digits = 2) => `${label}: ${summary.median.toFixed(digits)} ${unit} (min ${summary.min.toFixed(digits)}, max ${summary.max.toFixed(digits)}, n ${summary.n})`;
+const line = (label: string, summary: Summary, unit: string, digits = 2) =>
+  `${label}: ${summary.median.toFixed(digits)} ${unit} (min ${summary.min.toFixed(digits)}, max ${summary.max.toFixed(digits)}, n ${summary.n})`;
 
 async function inTheWorld(): Promise<void> {
   // The test helpers this bench builds its cluster with check for a world of their own: this is one.
@@ -307,25 +355,29 @@ async function inTheWorld(): Promise<void> {
     const ten = await measureTenHosts(tenDir);
     const { propagation3, ...rest } = three;
     const result: OverlayBenchResult = { ...rest, propagation: { 3: propagation3, 10: ten } };
-    console.log([
-      line('throughput overlay', result.throughputGbits.overlay, 'Gbit/s'),
-      line('throughput bare VXLAN', result.throughputGbits.bareVxlan, 'Gbit/s'),
-      line('throughput underlay', result.throughputGbits.underlay, 'Gbit/s'),
-      `overlay / bare VXLAN: ${(result.throughputGbits.overlay.median / result.throughputGbits.bareVxlan.median).toFixed(2)}`,
-      line('RTT overlay', result.rttMs.overlay, 'ms', 3),
-      line('RTT bare VXLAN', result.rttMs.bareVxlan, 'ms', 3),
-      line('RTT underlay', result.rttMs.underlay, 'ms', 3),
-      line('name visible on h1 after run starts on h2', result.nameVisibleAfterRunMs, 'ms', 0),
-      line('run -d returned after', result.runReturnedMs, 'ms', 0),
-      line('name gone on h1 after rm starts on h2', result.nameGoneAfterRmMs, 'ms', 0),
-      line('killed host: names gone on h1', result.killedHost.namesGoneMs, 'ms', 0),
-      line('killed host: FDB entries gone on h1', result.killedHost.fdbGoneMs, 'ms', 0),
-      `daemon memory per remote endpoint: ${result.memoryPerRemoteEndpointKb.perEndpoint.toFixed(2)} kB (PSS ${result.memoryPerRemoteEndpointKb.pssBeforeKb} → ${result.memoryPerRemoteEndpointKb.pssAfterKb} kB with ${result.memoryPerRemoteEndpointKb.endpoints})`,
-      line('entry on every other host after run, 3 hosts (slowest host)', result.propagation[3].slowest, 'ms', 0),
-      line('entry on every other host after run, 10 hosts (slowest host)', result.propagation[10].slowest, 'ms', 0),
-      line('entry on one other host after run, 3 hosts (each host)', result.propagation[3].eachHost, 'ms', 0),
-      line('entry on one other host after run, 10 hosts (each host)', result.propagation[10].eachHost, 'ms', 0),
-    ].map((text) => `# ${text}`).join('\n'));
+    console.log(
+      [
+        line('throughput overlay', result.throughputGbits.overlay, 'Gbit/s'),
+        line('throughput bare VXLAN', result.throughputGbits.bareVxlan, 'Gbit/s'),
+        line('throughput underlay', result.throughputGbits.underlay, 'Gbit/s'),
+        `overlay / bare VXLAN: ${(result.throughputGbits.overlay.median / result.throughputGbits.bareVxlan.median).toFixed(2)}`,
+        line('RTT overlay', result.rttMs.overlay, 'ms', 3),
+        line('RTT bare VXLAN', result.rttMs.bareVxlan, 'ms', 3),
+        line('RTT underlay', result.rttMs.underlay, 'ms', 3),
+        line('name visible on h1 after run starts on h2', result.nameVisibleAfterRunMs, 'ms', 0),
+        line('run -d returned after', result.runReturnedMs, 'ms', 0),
+        line('name gone on h1 after rm starts on h2', result.nameGoneAfterRmMs, 'ms', 0),
+        line('killed host: names gone on h1', result.killedHost.namesGoneMs, 'ms', 0),
+        line('killed host: FDB entries gone on h1', result.killedHost.fdbGoneMs, 'ms', 0),
+        `daemon memory per remote endpoint: ${result.memoryPerRemoteEndpointKb.perEndpoint.toFixed(2)} kB (PSS ${result.memoryPerRemoteEndpointKb.pssBeforeKb} → ${result.memoryPerRemoteEndpointKb.pssAfterKb} kB with ${result.memoryPerRemoteEndpointKb.endpoints})`,
+        line('entry on every other host after run, 3 hosts (slowest host)', result.propagation[3].slowest, 'ms', 0),
+        line('entry on every other host after run, 10 hosts (slowest host)', result.propagation[10].slowest, 'ms', 0),
+        line('entry on one other host after run, 3 hosts (each host)', result.propagation[3].eachHost, 'ms', 0),
+        line('entry on one other host after run, 10 hosts (each host)', result.propagation[10].eachHost, 'ms', 0),
+      ]
+        .map((text) => `# ${text}`)
+        .join('\n'),
+    );
     emitResult(result);
   } finally {
     scratch.remove();

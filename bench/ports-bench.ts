@@ -15,7 +15,17 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { containerAddress, execBreakdown, openContainerWorld, Samples, sandboxKey, timedDocker, type ExecBreakdown, type PerDaemon, type Side } from './container-world.js';
+import {
+  containerAddress,
+  execBreakdown,
+  openContainerWorld,
+  Samples,
+  sandboxKey,
+  timedDocker,
+  type ExecBreakdown,
+  type PerDaemon,
+  type Side,
+} from './container-world.js';
 import { childrenOf, pidsNamed, pssKb, sum } from './memory.js';
 import { benchSize } from './size.js';
 import { describe, ratio, summarize, type Summary } from './stats.js';
@@ -57,9 +67,15 @@ export interface PortsResult {
 
 function iperf3(netns: string, address: string, port: number, seconds: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', [`--net=${netns}`, '--', 'iperf3', '-c', address, '-p', String(port), '-t', String(seconds), '-J', '--connect-timeout', '3000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      'nsenter',
+      [`--net=${netns}`, '--', 'iperf3', '-c', address, '-p', String(port), '-t', String(seconds), '-J', '--connect-timeout', '3000'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -76,9 +92,12 @@ function iperf3(netns: string, address: string, port: number, seconds: number): 
 
 function perPortProcesses(side: Side): { count: number; kb: number } {
   const shims = pidsNamed('skiff-shim');
-  const pids = side.daemon.name === 'dockerd' ? pidsNamed('docker-proxy')
-    : side.daemon.name === 'podman' ? pidsNamed('rootlessport')
-      : childrenOf(side.daemon.pid).filter((pid) => !shims.includes(pid));
+  const pids =
+    side.daemon.name === 'dockerd'
+      ? pidsNamed('docker-proxy')
+      : side.daemon.name === 'podman'
+        ? pidsNamed('rootlessport')
+        : childrenOf(side.daemon.pid).filter((pid) => !shims.includes(pid));
   return { count: pids.length, kb: sum(pids.map(pssKb)) };
 }
 
@@ -134,8 +153,9 @@ export async function portsPhase(script: string): Promise<PortsResult> {
         }
       }
     }
-    const throughput = Object.fromEntries(Object.entries(samples).map(([path, record]) => [path,
-      Object.fromEntries(Object.entries(record).map(([name, values]) => [name, summarize(values)]))])) as PortsResult['throughput'];
+    const throughput = Object.fromEntries(
+      Object.entries(samples).map(([path, record]) => [path, Object.fromEntries(Object.entries(record).map(([name, values]) => [name, summarize(values)]))]),
+    ) as PortsResult['throughput'];
 
     // Publishing one more port with 1, 100 and 1,000 already published.
     const levels: PortLevel[] = [];
@@ -159,7 +179,19 @@ export async function portsPhase(script: string): Promise<PortsResult> {
       for (let round = 0; round < size.publishWarmup + size.publishCounted; round++) {
         const counted = round >= size.publishWarmup;
         for (const side of sides) {
-          const a = await timedDocker(side, counted ? withPort : undefined, 'run', '-d', '--network', 'bench-ports', '-p', `${30000 + round}:80`, 'busybox', 'sleep', '3600');
+          const a = await timedDocker(
+            side,
+            counted ? withPort : undefined,
+            'run',
+            '-d',
+            '--network',
+            'bench-ports',
+            '-p',
+            `${30000 + round}:80`,
+            'busybox',
+            'sleep',
+            '3600',
+          );
           const b = await timedDocker(side, counted ? without : undefined, 'run', '-d', '--network', 'bench-ports', 'busybox', 'sleep', '3600');
           await side.docker('rm', '-f', a.stdout.trim(), b.stdout.trim());
         }
@@ -171,17 +203,33 @@ export async function portsPhase(script: string): Promise<PortsResult> {
         processes[side.daemon.name] = found.count;
         processesKb[side.daemon.name] = found.kb;
       }
-      const entry: PortLevel = { published, runWithPort: withPort.summaries(), runWithout: without.summaries(), skiffExecsWithPort: execBreakdown(withPort.execs), processes, processesKb };
+      const entry: PortLevel = {
+        published,
+        runWithPort: withPort.summaries(),
+        runWithout: without.summaries(),
+        skiffExecsWithPort: execBreakdown(withPort.execs),
+        processes,
+        processesKb,
+      };
       levels.push(entry);
-      console.log(`${published} ports published: ${sides.map(({ daemon: { name } }) => `${name} run -d -p ${entry.runWithPort[name] ? describe(entry.runWithPort[name]) : '-'}, run -d ${entry.runWithout[name]?.median.toFixed(1) ?? '-'} ms, ` +
-        `per-port processes ${processes[name] ?? '-'} (${((processesKb[name] ?? 0) / 1024).toFixed(1)} MB Pss)`).join('; ')}`);
+      console.log(
+        `${published} ports published: ${sides
+          .map(
+            ({ daemon: { name } }) =>
+              `${name} run -d -p ${entry.runWithPort[name] ? describe(entry.runWithPort[name]) : '-'}, run -d ${entry.runWithout[name]?.median.toFixed(1) ?? '-'} ms, ` +
+              `per-port processes ${processes[name] ?? '-'} (${((processesKb[name] ?? 0) / 1024).toFixed(1)} MB Pss)`,
+          )
+          .join('; ')}`,
+      );
     }
     const result: PortsResult = { dockerdSkipped: world.dockerdSkipped, podmanSkipped: world.podmanSkipped, throughput, throughputFailures, levels, leftovers };
     printPortsResult(result);
     for (const side of sides) {
       const started = Date.now();
       await side.removeContainers(fillers[side.daemon.name] ?? [], 1);
-      console.log(`${side.daemon.name}: removing the ${fillers[side.daemon.name]?.length ?? 0} filler containers (${published - 1} ports) took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      console.log(
+        `${side.daemon.name}: removing the ${fillers[side.daemon.name]?.length ?? 0} filler containers (${published - 1} ports) took ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
     }
     return result;
   } finally {
@@ -193,17 +241,27 @@ export function printPortsResult(result: PortsResult): void {
   const direct = result.throughput.direct;
   for (const path of ['direct', 'loopback', 'outside'] as const) {
     const record = result.throughput[path];
-    const cells = Object.entries(record).map(([name, entry]) => `${name} ${entry.median.toFixed(2)} Gbit/s (${entry.min.toFixed(2)}–${entry.max.toFixed(2)}) = ${ratio(entry.median, direct[name as keyof typeof direct]?.median ?? NaN)} of direct`);
+    const cells = Object.entries(record).map(
+      ([name, entry]) =>
+        `${name} ${entry.median.toFixed(2)} Gbit/s (${entry.min.toFixed(2)}–${entry.max.toFixed(2)}) = ${ratio(entry.median, direct[name as keyof typeof direct]?.median ?? NaN)} of direct`,
+    );
     const failed = Object.entries(result.throughputFailures[path]).map(([name, reason]) => `${name} not measured (${reason})`);
-    const ratios = Object.entries(record).filter(([name]) => name !== 'skiff').map(([name, entry]) => `skiff/${name} ${ratio(record.skiff?.median ?? NaN, entry.median)}`);
+    const ratios = Object.entries(record)
+      .filter(([name]) => name !== 'skiff')
+      .map(([name, entry]) => `skiff/${name} ${ratio(record.skiff?.median ?? NaN, entry.median)}`);
     console.log(`${path.padEnd(9)} ${[...cells, ...failed, ...ratios].join('   ')}`);
   }
   const first = result.levels[0];
   for (const level of result.levels) {
     const names = Object.keys(level.runWithPort) as Array<keyof PerDaemon<Summary>>;
-    const scale = (record: PerDaemon<Summary>, base: PerDaemon<Summary> | undefined, name: keyof PerDaemon<Summary>) => `${record[name]?.median.toFixed(1) ?? '-'} ms (${ratio(record[name]?.median ?? NaN, base?.[name]?.median ?? NaN)})`;
-    console.log(`${String(level.published).padStart(5)} ports: run -d -p ${names.map((name) => `${name} ${scale(level.runWithPort, first?.runWithPort, name)}`).join(' ')}; ` +
-      `run -d ${names.map((name) => `${name} ${scale(level.runWithout, first?.runWithout, name)}`).join(' ')}`);
-    console.log(`        skiff run -d -p: ${level.skiffExecsWithPort.map((entry) => `${entry.label} ×${entry.runsPerCall.toFixed(1)} ${entry.medianMs.toFixed(1)} ms`).join(', ')}`);
+    const scale = (record: PerDaemon<Summary>, base: PerDaemon<Summary> | undefined, name: keyof PerDaemon<Summary>) =>
+      `${record[name]?.median.toFixed(1) ?? '-'} ms (${ratio(record[name]?.median ?? NaN, base?.[name]?.median ?? NaN)})`;
+    console.log(
+      `${String(level.published).padStart(5)} ports: run -d -p ${names.map((name) => `${name} ${scale(level.runWithPort, first?.runWithPort, name)}`).join(' ')}; ` +
+        `run -d ${names.map((name) => `${name} ${scale(level.runWithout, first?.runWithout, name)}`).join(' ')}`,
+    );
+    console.log(
+      `        skiff run -d -p: ${level.skiffExecsWithPort.map((entry) => `${entry.label} ×${entry.runsPerCall.toFixed(1)} ${entry.medianMs.toFixed(1)} ms`).join(', ')}`,
+    );
   }
 }

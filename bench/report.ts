@@ -20,7 +20,14 @@ const LABEL: Record<DaemonName, string> = { skiff: 'skiff', dockerd: 'Docker', p
 const COLOR: Record<DaemonName, string> = { skiff: '#1f77b4', dockerd: '#d62728', podman: '#7f3c8d' };
 
 /** One chart row: a system's median and spread at one x. */
-interface Point { system: string; x: number | string; median: number; min: number; max: number; series?: string }
+interface Point {
+  system: string;
+  x: number | string;
+  median: number;
+  min: number;
+  max: number;
+  series?: string;
+}
 
 // ---------- numbers as text ----------
 
@@ -99,7 +106,8 @@ function growthChart(title: string, xTitle: string, yTitle: string, points: read
   if (facet !== undefined) {
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      title, data: { values: points as unknown as Record<string, unknown>[] },
+      title,
+      data: { values: points as unknown as Record<string, unknown>[] },
       facet: { column: { field: 'series', type: 'nominal', title: null } },
       spec: { width: 260, height: 220, encoding, layer },
       resolve: { scale: { y: 'independent' } },
@@ -107,7 +115,12 @@ function growthChart(title: string, xTitle: string, yTitle: string, points: read
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title, width: 460, height: 260, data: { values: points as unknown as Record<string, unknown>[] }, encoding, layer,
+    title,
+    width: 460,
+    height: 260,
+    data: { values: points as unknown as Record<string, unknown>[] },
+    encoding,
+    layer,
   };
 }
 
@@ -115,7 +128,10 @@ function growthChart(title: string, xTitle: string, yTitle: string, points: read
 function barChart(title: string, yTitle: string, points: readonly Point[]): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title, width: 300, height: 220, data: { values: points as unknown as Record<string, unknown>[] },
+    title,
+    width: 300,
+    height: 220,
+    data: { values: points as unknown as Record<string, unknown>[] },
     encoding: {
       x: { field: 'x', type: 'nominal', title: null, sort: null, axis: { labelAngle: 0 } },
       xOffset: { field: 'system', sort: SYSTEM_SCALE.domain },
@@ -143,13 +159,19 @@ function presentSystems(results: BenchResults, record: PerSystem<unknown>): Daem
   return SYSTEMS.filter((name) => name === 'skiff' || record[name] !== undefined || results.skipped[name] === undefined);
 }
 
-interface Section { title: string; body: string[] }
+interface Section {
+  title: string;
+  body: string[];
+}
 
 export async function writeReport(results: BenchResults, dir: string): Promise<void> {
   const chartsDir = join(dir, 'charts');
   mkdirSync(chartsDir, { recursive: true });
   const charts: Array<{ file: string; spec: TopLevelSpec }> = [];
-  const chart = (file: string, spec: TopLevelSpec) => { charts.push({ file, spec }); return `![${file}](charts/${file})`; };
+  const chart = (file: string, spec: TopLevelSpec) => {
+    charts.push({ file, spec });
+    return `![${file}](charts/${file})`;
+  };
   const sizeNote = results.size === 'quick' ? 'quick size' : `${results.size} size`;
   const notMeasured: string[] = [];
   const sections: Section[] = [];
@@ -158,22 +180,28 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
   if (cli !== undefined) {
     const present = presentSystems(results, cli.version);
     const endpoints = cli.inspect.crowdedEndpointsSeen;
-    const crowdedReason = 'needs that many running containers; skiff\'s are made by its engine library on the stopped daemon\'s store';
+    const crowdedReason = "needs that many running containers; skiff's are made by its engine library on the stopped daemon's store";
     const rows: Row[] = [
-      { what: '`docker version` (the CLI\'s own floor; Podman\'s answer also lists conmon\'s and the OCI runtime\'s versions)', unit: 'ms', values: cli.version },
+      { what: "`docker version` (the CLI's own floor; Podman's answer also lists conmon's and the OCI runtime's versions)", unit: 'ms', values: cli.version },
       { what: '`docker network ls`', unit: 'ms', values: cli.networkLs },
       { what: '`docker network create`', unit: 'ms', values: cli.create },
       { what: '`docker network rm`', unit: 'ms', values: cli.rm },
       { what: '`docker network inspect`, empty network', unit: 'ms', values: cli.inspect.cliEmpty },
-      { what: `\`docker network inspect\`, ${endpoints} endpoints`, unit: 'ms', values: { skiff: cli.inspect.cliCrowded }, notMeasured: { dockerd: crowdedReason, podman: crowdedReason } },
+      {
+        what: `\`docker network inspect\`, ${endpoints} endpoints`,
+        unit: 'ms',
+        values: { skiff: cli.inspect.cliCrowded },
+        notMeasured: { dockerd: crowdedReason, podman: crowdedReason },
+      },
       { what: '`GET /networks/{id}` on the socket (no CLI), empty', unit: 'ms', values: cli.inspect.apiEmpty },
     ];
-    notMeasured.push(`CLI: \`network inspect\` of a ${endpoints}-endpoint network for Docker and Podman (${crowdedReason}); the containers workload times \`network inspect\` with real containers for all three.`);
-    sections.push({ title: 'The docker CLI against each daemon', body: [
-      'Calls alternate skiff, Docker, Podman in every round, after warm-up rounds that are not counted.',
-      '',
-      table(rows, present),
-    ] });
+    notMeasured.push(
+      `CLI: \`network inspect\` of a ${endpoints}-endpoint network for Docker and Podman (${crowdedReason}); the containers workload times \`network inspect\` with real containers for all three.`,
+    );
+    sections.push({
+      title: 'The docker CLI against each daemon',
+      body: ['Calls alternate skiff, Docker, Podman in every round, after warm-up rounds that are not counted.', '', table(rows, present)],
+    });
   }
 
   let headline = '';
@@ -181,17 +209,30 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
     const present = presentSystems(results, containers.runUserNet);
     const levelCount = (name: DaemonName) => containers.crowd[name]?.containers;
     const last = containers.crowd.skiff?.containers ?? 0;
-    const perContainerMb = (name: DaemonName) => { const kb = containers.crowd[name]?.perContainerKb; return single(kb === undefined ? undefined : kb / 1024); };
-    const idleMb = (name: DaemonName) => { const kb = containers.crowd[name]?.before.daemonKb; return single(kb === undefined ? undefined : kb / 1024); };
-    const atLast = (pick: (level: NonNullable<ContainersCrowdLevel>) => Summary) => Object.fromEntries(present.flatMap((name) => {
-      const levels = containers.crowd[name]?.levels ?? [];
-      const level = levels[levels.length - 1];
-      return level === undefined ? [] : [[name, pick(level)]];
-    })) as PerSystem<Summary>;
+    const perContainerMb = (name: DaemonName) => {
+      const kb = containers.crowd[name]?.perContainerKb;
+      return single(kb === undefined ? undefined : kb / 1024);
+    };
+    const idleMb = (name: DaemonName) => {
+      const kb = containers.crowd[name]?.before.daemonKb;
+      return single(kb === undefined ? undefined : kb / 1024);
+    };
+    const atLast = (pick: (level: NonNullable<ContainersCrowdLevel>) => Summary) =>
+      Object.fromEntries(
+        present.flatMap((name) => {
+          const levels = containers.crowd[name]?.levels ?? [];
+          const level = levels[levels.length - 1];
+          return level === undefined ? [] : [[name, pick(level)]];
+        }),
+      ) as PerSystem<Summary>;
     const rows: Row[] = [
       { what: '`run -d` on a user network', unit: 'ms', values: containers.runUserNet },
       { what: '`run -d --network none`', unit: 'ms', values: containers.runNone },
-      { what: 'the network\'s share of `run -d` (median of per-round differences)', unit: 'ms', values: Object.fromEntries(Object.entries(containers.networkShare).map(([name, value]) => [name, single(value)])) },
+      {
+        what: "the network's share of `run -d` (median of per-round differences)",
+        unit: 'ms',
+        values: Object.fromEntries(Object.entries(containers.networkShare).map(([name, value]) => [name, single(value)])),
+      },
       { what: '`network connect` (running container)', unit: 'ms', values: containers.connect },
       { what: '`network disconnect`', unit: 'ms', values: containers.disconnect },
       { what: `\`run -d\` beside ${last} running`, unit: 'ms', values: atLast((level) => level.runDetached) },
@@ -215,26 +256,49 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
         listing.push(...point(name, level.containers, level.networkInspect, 'docker network inspect'));
       }
     }
-    headline = chart('containers-run.svg', growthChart(`docker run -d against containers already running (${sizeNote})`, 'containers running', 'run -d, ms (median, min–max)', growth));
-    const growthRows = (crowdOf: DaemonName) => (containers.crowd[crowdOf]?.levels ?? []).map((level) => `| ${LABEL[crowdOf]} | ${level.containers} | ${cell(level.runDetached, 'ms')} | ${cell(level.ps, 'ms')} | ${cell(level.networkInspect, 'ms')} | ${num(level.footprint.daemonKb / 1024)} MB | ${num(level.footprint.shimsKb / 1024)} MB (${level.footprint.shims}) |`);
-    sections.push({ title: 'Containers: start, connect, and growth with the number running', body: [
-      'Real containers (busybox `sleep 3600`, runc for all three) on a user network. The crowd grows one system at a time, the others idle; at each level `run -d`, `ps` and `network inspect` are timed and the memory read:',
-      'skiff = daemon RSS + Σ skiff-shim Pss; Docker = dockerd + containerd RSS + Σ containerd-shim Pss; Podman = API service + aardvark-dns RSS + Σ conmon Pss.',
-      '',
-      table(rows, present),
-      '',
-      'The headline chart at the top is `run -d` against the crowd; 0 is the `run -d` rounds above, before the crowd.',
-      '',
-      chart('containers-memory.svg', growthChart(`Memory of the daemons and shims against containers running (${sizeNote})`, 'containers running', 'MB (daemons RSS + shims Pss)', memory)),
-      '',
-      chart('containers-list.svg', growthChart(`docker ps and network inspect against containers running (${sizeNote})`, 'containers running', 'ms (median, min–max)', listing, 'series')),
-      '',
-      '| system | running | `run -d` | `ps` | `network inspect` | daemons RSS | shims Pss (count) |',
-      '| --- | --- | --- | --- | --- | --- | --- |',
-      ...present.flatMap(growthRows),
-    ] });
+    headline = chart(
+      'containers-run.svg',
+      growthChart(`docker run -d against containers already running (${sizeNote})`, 'containers running', 'run -d, ms (median, min–max)', growth),
+    );
+    const growthRows = (crowdOf: DaemonName) =>
+      (containers.crowd[crowdOf]?.levels ?? []).map(
+        (level) =>
+          `| ${LABEL[crowdOf]} | ${level.containers} | ${cell(level.runDetached, 'ms')} | ${cell(level.ps, 'ms')} | ${cell(level.networkInspect, 'ms')} | ${num(level.footprint.daemonKb / 1024)} MB | ${num(level.footprint.shimsKb / 1024)} MB (${level.footprint.shims}) |`,
+      );
+    sections.push({
+      title: 'Containers: start, connect, and growth with the number running',
+      body: [
+        'Real containers (busybox `sleep 3600`, runc for all three) on a user network. The crowd grows one system at a time, the others idle; at each level `run -d`, `ps` and `network inspect` are timed and the memory read:',
+        'skiff = daemon RSS + Σ skiff-shim Pss; Docker = dockerd + containerd RSS + Σ containerd-shim Pss; Podman = API service + aardvark-dns RSS + Σ conmon Pss.',
+        '',
+        table(rows, present),
+        '',
+        'The headline chart at the top is `run -d` against the crowd; 0 is the `run -d` rounds above, before the crowd.',
+        '',
+        chart(
+          'containers-memory.svg',
+          growthChart(`Memory of the daemons and shims against containers running (${sizeNote})`, 'containers running', 'MB (daemons RSS + shims Pss)', memory),
+        ),
+        '',
+        chart(
+          'containers-list.svg',
+          growthChart(
+            `docker ps and network inspect against containers running (${sizeNote})`,
+            'containers running',
+            'ms (median, min–max)',
+            listing,
+            'series',
+          ),
+        ),
+        '',
+        '| system | running | `run -d` | `ps` | `network inspect` | daemons RSS | shims Pss (count) |',
+        '| --- | --- | --- | --- | --- | --- | --- |',
+        ...present.flatMap(growthRows),
+      ],
+    });
     for (const name of present) {
-      if (name !== 'skiff' && levelCount(name) !== undefined && levelCount(name)! < last) notMeasured.push(`Containers: ${LABEL[name]} reached only ${levelCount(name)} running containers within the bound.`);
+      if (name !== 'skiff' && levelCount(name) !== undefined && levelCount(name)! < last)
+        notMeasured.push(`Containers: ${LABEL[name]} reached only ${levelCount(name)} running containers within the bound.`);
     }
   }
 
@@ -244,8 +308,9 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
     const rows: Row[] = [];
     for (const kind of kinds) {
       const record = dns.runs[kind];
-      const pick = (field: 'qps' | 'p50Ms' | 'p99Ms' | 'daemonCpu') => Object.fromEntries(Object.entries(record).map(([name, entry]) => [name, entry[field]])) as PerSystem<Summary>;
-      const label = kind === 'names' ? 'a container\'s name' : 'forwarded (NXDOMAIN from the upstream)';
+      const pick = (field: 'qps' | 'p50Ms' | 'p99Ms' | 'daemonCpu') =>
+        Object.fromEntries(Object.entries(record).map(([name, entry]) => [name, entry[field]])) as PerSystem<Summary>;
+      const label = kind === 'names' ? "a container's name" : 'forwarded (NXDOMAIN from the upstream)';
       rows.push({ what: `${label}: queries/s`, unit: 'q/s', values: pick('qps') });
       rows.push({ what: `${label}: p50`, unit: 'ms', values: pick('p50Ms') });
       rows.push({ what: `${label}: p99`, unit: 'ms', values: pick('p99Ms') });
@@ -256,12 +321,22 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
     const unanswered = Object.entries(dns.namesCrowded).filter(([, run]) => run.sent - run.lost <= 0);
     const unansweredReason = (run: { sent: number; lost: number }) => `none of ${run.sent} queries was answered after the containers with aliases started`;
     rows.push({
-      what: `names with ${aliases} aliases on the network: queries/s`, unit: 'q/s',
-      values: Object.fromEntries(Object.entries(dns.namesCrowded).filter(([, run]) => run.sent - run.lost > 0).map(([name, run]) => [name, single(run.qps)])),
+      what: `names with ${aliases} aliases on the network: queries/s`,
+      unit: 'q/s',
+      values: Object.fromEntries(
+        Object.entries(dns.namesCrowded)
+          .filter(([, run]) => run.sent - run.lost > 0)
+          .map(([name, run]) => [name, single(run.qps)]),
+      ),
       notMeasured: Object.fromEntries(unanswered.map(([name, run]) => [name, unansweredReason(run)])),
     });
-    for (const [name, run] of unanswered) notMeasured.push(`DNS: ${LABEL[name as DaemonName]}'s names with ${aliases} aliases on the network: ${unansweredReason(run)}.`);
-    rows.push({ what: `daemon RSS per alias (${aliases} aliases)`, unit: 'B', values: Object.fromEntries(Object.entries(dns.aliasMemory).map(([name, memory]) => [name, single(memory.bytesPerName)])) });
+    for (const [name, run] of unanswered)
+      notMeasured.push(`DNS: ${LABEL[name as DaemonName]}'s names with ${aliases} aliases on the network: ${unansweredReason(run)}.`);
+    rows.push({
+      what: `daemon RSS per alias (${aliases} aliases)`,
+      unit: 'B',
+      values: Object.fromEntries(Object.entries(dns.aliasMemory).map(([name, memory]) => [name, single(memory.bytesPerName)])),
+    });
     const qps: Point[] = [];
     const p99: Point[] = [];
     for (const kind of kinds) {
@@ -270,29 +345,50 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
         p99.push(...point(name, kind, dns.runs[kind][name]?.p99Ms));
       }
     }
-    const lost = Object.entries(dns.runs).flatMap(([kind, record]) => Object.entries(record).filter(([, entry]) => entry.lost > 0).map(([name, entry]) => `${LABEL[name as DaemonName]} ${kind}: ${entry.lost} lost`));
-    sections.push({ title: 'Embedded DNS', body: [
-      `dnsperf (100 queries in flight) from a container's namespace to the nameserver in its resolv.conf: ${present.map((name) => `${LABEL[name]} ${dns.servers?.[name] ?? '127.0.0.11'}`).join(', ')}. The forwarded names go to a dnsmasq in a namespace of the run (each daemon's --dns; Podman's aardvark-dns reads the world's /etc/resolv.conf, which names it). dnsperf and the server share the machine's ${results.machine.cpus} cores. ${lost.length === 0 ? 'No query was lost.' : `Lost: ${lost.join(', ')}.`}`,
-      '',
-      table(rows, present),
-      '',
-      chart('dns.svg', hconcat(`Embedded DNS under dnsperf (${sizeNote})`, [barChart('queries per second', 'q/s (median, min–max)', qps), barChart('p99 latency', 'ms (median, min–max)', p99)])),
-      '',
-      `skiff's DnsRecords (the library) hold ${aliases} names in ${num(dns.records.totalBytes / 1024)} KB of heap: ${num(dns.records.bytesPerNameWithAskers)} bytes per name with every asker cached.`,
-    ] });
+    const lost = Object.entries(dns.runs).flatMap(([kind, record]) =>
+      Object.entries(record)
+        .filter(([, entry]) => entry.lost > 0)
+        .map(([name, entry]) => `${LABEL[name as DaemonName]} ${kind}: ${entry.lost} lost`),
+    );
+    sections.push({
+      title: 'Embedded DNS',
+      body: [
+        `dnsperf (100 queries in flight) from a container's namespace to the nameserver in its resolv.conf: ${present.map((name) => `${LABEL[name]} ${dns.servers?.[name] ?? '127.0.0.11'}`).join(', ')}. The forwarded names go to a dnsmasq in a namespace of the run (each daemon's --dns; Podman's aardvark-dns reads the world's /etc/resolv.conf, which names it). dnsperf and the server share the machine's ${results.machine.cpus} cores. ${lost.length === 0 ? 'No query was lost.' : `Lost: ${lost.join(', ')}.`}`,
+        '',
+        table(rows, present),
+        '',
+        chart(
+          'dns.svg',
+          hconcat(`Embedded DNS under dnsperf (${sizeNote})`, [
+            barChart('queries per second', 'q/s (median, min–max)', qps),
+            barChart('p99 latency', 'ms (median, min–max)', p99),
+          ]),
+        ),
+        '',
+        `skiff's DnsRecords (the library) hold ${aliases} names in ${num(dns.records.totalBytes / 1024)} KB of heap: ${num(dns.records.bytesPerNameWithAskers)} bytes per name with every asker cached.`,
+      ],
+    });
   }
 
   if (ports !== undefined) {
     const present = presentSystems(results, ports.throughput.direct);
     const rows: Row[] = [];
     for (const path of ['direct', 'loopback', 'outside'] as const) {
-      const label = { direct: 'iperf3 straight to the container\'s address', loopback: 'iperf3 to 127.0.0.1:published port (host loopback)', outside: 'iperf3 from an outside namespace to the published port' }[path];
+      const label = {
+        direct: "iperf3 straight to the container's address",
+        loopback: 'iperf3 to 127.0.0.1:published port (host loopback)',
+        outside: 'iperf3 from an outside namespace to the published port',
+      }[path];
       rows.push({ what: label, unit: 'Gbit/s', values: ports.throughput[path], notMeasured: ports.throughputFailures?.[path] });
     }
     for (const level of ports.levels) rows.push({ what: `\`run -d -p\` with ${level.published} ports published`, unit: 'ms', values: level.runWithPort });
     const lastLevel = ports.levels[ports.levels.length - 1];
     if (lastLevel !== undefined) {
-      rows.push({ what: `processes per published port (${lastLevel.published} ports)`, unit: '', values: Object.fromEntries(Object.entries(lastLevel.processes).map(([name, count]) => [name, single(count / lastLevel.published)])) });
+      rows.push({
+        what: `processes per published port (${lastLevel.published} ports)`,
+        unit: '',
+        values: Object.fromEntries(Object.entries(lastLevel.processes).map(([name, count]) => [name, single(count / lastLevel.published)])),
+      });
     }
     for (const [path, record] of Object.entries(ports.throughputFailures ?? {})) {
       for (const [name, reason] of Object.entries(record)) notMeasured.push(`Ports: ${LABEL[name as DaemonName]} ${path} throughput: ${reason}`);
@@ -303,20 +399,28 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
       for (const level of ports.levels) publish.push(...point(name, level.published, level.runWithPort[name]));
       for (const path of ['direct', 'loopback', 'outside'] as const) throughput.push(...point(name, path, ports.throughput[path][name]));
     }
-    sections.push({ title: 'Published ports', body: [
-      'A container publishing one port runs an iperf3 server in its namespace. Then `run -d -p` of one more port is timed with more and more ports already published (containers publishing ranges of 100). Processes per port: docker-proxy for Docker (IPv4 and IPv6), rootlessport for Podman, the daemon\'s children other than shims for skiff. Podman (rootful) runs no process per port, but its conmon holds one listening socket per published port.',
-      '',
-      table(rows, present),
-      '',
-      chart('ports-publish.svg', growthChart(`docker run -d -p against ports already published (${sizeNote})`, 'ports published', 'run -d -p, ms (median, min–max)', publish)),
-      '',
-      chart('ports-throughput.svg', barChart(`iperf3 throughput by path (${sizeNote})`, 'Gbit/s (median, min–max)', throughput)),
-    ] });
+    sections.push({
+      title: 'Published ports',
+      body: [
+        "A container publishing one port runs an iperf3 server in its namespace. Then `run -d -p` of one more port is timed with more and more ports already published (containers publishing ranges of 100). Processes per port: docker-proxy for Docker (IPv4 and IPv6), rootlessport for Podman, the daemon's children other than shims for skiff. Podman (rootful) runs no process per port, but its conmon holds one listening socket per published port.",
+        '',
+        table(rows, present),
+        '',
+        chart(
+          'ports-publish.svg',
+          growthChart(`docker run -d -p against ports already published (${sizeNote})`, 'ports published', 'run -d -p, ms (median, min–max)', publish),
+        ),
+        '',
+        chart('ports-throughput.svg', barChart(`iperf3 throughput by path (${sizeNote})`, 'Gbit/s (median, min–max)', throughput)),
+      ],
+    });
   }
 
   for (const [phase, reason] of Object.entries(results.failures)) notMeasured.push(`The ${phase} phase failed: ${reason}`);
   for (const [name, reason] of Object.entries(results.skipped)) notMeasured.push(`${LABEL[name as DaemonName]}: ${reason}.`);
-  notMeasured.push(`Podman runs its containers with ${results.versions.podmanRuntime}, not its default crun: Debian 12's crun 1.8 refuses this machine's hybrid cgroup layout ("cgroups in hybrid mode not supported"). All three systems therefore start containers with runc.`);
+  notMeasured.push(
+    `Podman runs its containers with ${results.versions.podmanRuntime}, not its default crun: Debian 12's crun 1.8 refuses this machine's hybrid cgroup layout ("cgroups in hybrid mode not supported"). All three systems therefore start containers with runc.`,
+  );
 
   const anyPhase = cli ?? containers;
   const versions = {
@@ -324,13 +428,21 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
     dockerd: anyPhase?.dockerdVersion ?? results.versions.dockerd ?? 'not installed',
     podman: anyPhase?.podmanVersion ?? results.versions.podman ?? 'not installed',
   };
-  const leftovers = [cli, containers, dns, ports].flatMap((phase, index) => (phase?.leftovers ?? []).map((item) => `${['cli', 'containers', 'dns', 'ports'][index]}: ${item}`));
+  const leftovers = [cli, containers, dns, ports].flatMap((phase, index) =>
+    (phase?.leftovers ?? []).map((item) => `${['cli', 'containers', 'dns', 'ports'][index]}: ${item}`),
+  );
   const minutes = (results.durationSeconds / 60).toFixed(1);
   const lines = [
     '# skiff against Docker and Podman',
     '',
-    `Written by \`npm run bench${results.size === 'quick' ? ' -- --quick' : ''}\` on ${results.startedAt.slice(0, 10)}: **the ${sizeNote}**, ${minutes} minutes (${Object.entries(results.phaseSeconds).map(([phase, seconds]) => `${phase} ${Math.round(seconds ?? 0)} s`).join(', ')}). ` +
-      (results.size === 'quick' ? 'The quick size takes few samples and small crowds: read it as a smoke test of the shapes, not as the numbers. `npm run bench` (default size, under 20 minutes) gives steadier ones.' : 'The default size: more rounds, crowds to 150 containers and 600 published ports, within a 20-minute budget.'),
+    `Written by \`npm run bench${results.size === 'quick' ? ' -- --quick' : ''}\` on ${results.startedAt.slice(0, 10)}: **the ${sizeNote}**, ${minutes} minutes (${Object.entries(
+      results.phaseSeconds,
+    )
+      .map(([phase, seconds]) => `${phase} ${Math.round(seconds ?? 0)} s`)
+      .join(', ')}). ` +
+      (results.size === 'quick'
+        ? 'The quick size takes few samples and small crowds: read it as a smoke test of the shapes, not as the numbers. `npm run bench` (default size, under 20 minutes) gives steadier ones.'
+        : 'The default size: more rounds, crowds to 150 containers and 600 published ports, within a 20-minute budget.'),
     '',
     `The same stock docker CLI (${versions.cli}) drives skiff, Docker (dockerd ${versions.dockerd}) and Podman ${versions.podman} (its Docker-compatible API service, \`podman system service\`), one after the other in one run. Each system runs in a network namespace of its own inside a throwaway world (\`unshare --net --mount --pid\`), with its state on a tmpfs; everything a phase started ends with its world. Machine: ${results.machine.cpus} × ${results.machine.cpuModel}, ${results.machine.memoryGb} GB, kernel ${results.machine.kernel}, Node ${results.machine.node}.`,
     '',
@@ -345,7 +457,9 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
     '',
     '## Cleanup',
     '',
-    leftovers.length === 0 ? 'Every phase ended with nothing left: no links, firewall tables, mounts, cgroups or processes of the run.' : `Left behind (and removed with the worlds): ${leftovers.join('; ')}`,
+    leftovers.length === 0
+      ? 'Every phase ended with nothing left: no links, firewall tables, mounts, cgroups or processes of the run.'
+      : `Left behind (and removed with the worlds): ${leftovers.join('; ')}`,
     '',
     'Raw numbers: [results.json](results.json). How each number is taken: [README.md](README.md).',
     '',

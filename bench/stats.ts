@@ -39,8 +39,18 @@ export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: 
 /** Rows of text columns, left-aligned, two spaces apart. */
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, index) => { widths[index] = Math.max(widths[index] ?? 0, cell.length); });
-  return rows.map((row) => row.map((cell, index) => cell.padEnd(widths[index]!)).join('  ').trimEnd()).join('\n');
+  for (const row of rows)
+    row.forEach((cell, index) => {
+      widths[index] = Math.max(widths[index] ?? 0, cell.length);
+    });
+  return rows
+    .map((row) =>
+      row
+        .map((cell, index) => cell.padEnd(widths[index]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** "skiff 12.3 ms (…)   dockerd …   podman …   skiff/dockerd 0.40x   skiff/podman 0.80x": one line per measurement, every daemon that has it. */

@@ -25,8 +25,21 @@ export function assertInWorld(): void {
  * through, and the line starting with `BENCH-RESULT ` is parsed and returned.
  */
 export function runPhaseInWorld(script: string, phase: string, timeoutMs: number): Promise<unknown> {
-  const args = ['--net', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', '--kill-child',
-    '--', process.execPath, script, '--phase', phase];
+  const args = [
+    '--net',
+    '--mount',
+    '--propagation',
+    'private',
+    '--pid',
+    '--fork',
+    '--mount-proc',
+    '--kill-child',
+    '--',
+    process.execPath,
+    script,
+    '--phase',
+    phase,
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn('unshare', args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, [WORLD_FLAG]: '1' } });
     let pending = '';
@@ -92,7 +105,8 @@ export function scratchDir(prefix: string): Scratch {
 
 /** Mount points strictly below dir, in the order they were mounted. */
 export function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mounts', 'utf8').split('\n')
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
     .map((line) => line.split(' ')[1] ?? '')
     .filter((mount) => mount.startsWith(`${dir}/`));
 }
@@ -114,12 +128,18 @@ export function makeNetns(path: string): { path: string; remove: () => void } {
 
 /** Links (other than lo) and nftables tables in the namespace at netnsPath, or this process's own. */
 export function kernelLeftovers(netnsPath?: string): string[] {
-  const enter = (program: string, args: string[]) => netnsPath === undefined
-    ? execFileSync(program, args, { encoding: 'utf8' })
-    : execFileSync('nsenter', [`--net=${netnsPath}`, '--', program, ...args], { encoding: 'utf8' });
+  const enter = (program: string, args: string[]) =>
+    netnsPath === undefined
+      ? execFileSync(program, args, { encoding: 'utf8' })
+      : execFileSync('nsenter', [`--net=${netnsPath}`, '--', program, ...args], { encoding: 'utf8' });
   const links = (JSON.parse(enter('ip', ['-json', 'link', 'show'])) as Array<{ ifname: string }>)
-    .map((link) => link.ifname).filter((name) => name !== 'lo').map((name) => `link ${name}`);
-  const tables = enter('nft', ['list', 'tables']).split('\n').filter((line) => line.trim() !== '').map((line) => `nft ${line}`);
+    .map((link) => link.ifname)
+    .filter((name) => name !== 'lo')
+    .map((name) => `link ${name}`);
+  const tables = enter('nft', ['list', 'tables'])
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => `nft ${line}`);
   return [...links, ...tables];
 }
 
@@ -131,7 +151,10 @@ export function kernelLeftovers(netnsPath?: string): string[] {
 export function vethBetween(netnsA: string, addressA: string, netnsB: string, addressB: string, name: string): void {
   assertInWorld();
   execFileSync('ip', ['link', 'add', `${name}a`, 'type', 'veth', 'peer', 'name', `${name}b`]);
-  for (const [side, netns, address] of [['a', netnsA, addressA], ['b', netnsB, addressB]] as const) {
+  for (const [side, netns, address] of [
+    ['a', netnsA, addressA],
+    ['b', netnsB, addressB],
+  ] as const) {
     execFileSync('ip', ['link', 'set', `${name}${side}`, 'netns', netns]);
     execFileSync('nsenter', [`--net=${netns}`, '--', 'ip', 'addr', 'add', address, 'dev', `${name}${side}`]);
     execFileSync('nsenter', [`--net=${netns}`, '--', 'ip', 'link', 'set', `${name}${side}`, 'up']);
@@ -140,13 +163,20 @@ export function vethBetween(netnsA: string, addressA: string, netnsB: string, ad
 
 /** cgroup v1 and v2 directories named `name` (a path relative to each hierarchy's root) that exist. */
 export function cgroupDirs(name: string): string[] {
-  const roots = readFileSync('/proc/self/mounts', 'utf8').split('\n')
+  const roots = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
     .map((line) => line.split(' '))
     .filter((fields) => fields[2] === 'cgroup' || fields[2] === 'cgroup2')
     .map((fields) => fields[1] ?? '');
-  return roots.map((root) => join(root, name)).filter((path) => {
-    try { return readdirSync(path).length >= 0; } catch { return false; }
-  });
+  return roots
+    .map((root) => join(root, name))
+    .filter((path) => {
+      try {
+        return readdirSync(path).length >= 0;
+      } catch {
+        return false;
+      }
+    });
 }
 
 /** Removes the (empty) cgroup directories under and at `name`, deepest first; returns the ones that could not go. */
@@ -154,7 +184,11 @@ export function removeCgroupTree(name: string): string[] {
   const stuck: string[] = [];
   const remove = (path: string) => {
     for (const entry of readdirSync(path, { withFileTypes: true })) if (entry.isDirectory()) remove(join(path, entry.name));
-    try { rmdirSync(path); } catch { stuck.push(path); }
+    try {
+      rmdirSync(path);
+    } catch {
+      stuck.push(path);
+    }
   };
   for (const path of cgroupDirs(name)) remove(path);
   return stuck;

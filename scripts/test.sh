@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-# The linter (type-aware) runs before any test: a floating promise or dead code fails CI.
+# The linter (type-aware) and the formatter check run before any test: a floating promise, dead code or an unformatted file fails CI.
 npx eslint .
+npx prettier --check . >/dev/null || { npx prettier --check .; echo "run npm run format" >&2; exit 1; }
 bash scripts/make-busybox-image.sh dist/busybox-image.tar >/dev/null
 node dist/test/run.js "$@"

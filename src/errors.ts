@@ -4,12 +4,12 @@
  * them) and an optional cause chain for logs.
  */
 export type ErrorKind =
-  | 'invalid'      // 400: bad input
-  | 'forbidden'    // 403: operation not allowed on this object (predefined networks)
-  | 'notFound'     // 404
-  | 'conflict'     // 409: name in use, object busy
-  | 'unavailable'  // 503/500: kernel or system refused
-  | 'internal';    // 500
+  | 'invalid' // 400: bad input
+  | 'forbidden' // 403: operation not allowed on this object (predefined networks)
+  | 'notFound' // 404
+  | 'conflict' // 409: name in use, object busy
+  | 'unavailable' // 503/500: kernel or system refused
+  | 'internal'; // 500
 
 const statusOfKind: Record<ErrorKind, number> = {
   invalid: 400,

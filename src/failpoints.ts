@@ -7,7 +7,12 @@
  * luck; this hits it every time. Unset (always, outside tests), a failpoint
  * is one Set lookup.
  */
-const armed = new Set((process.env['SKIFF_FAILPOINTS'] ?? '').split(',').map((name) => name.trim()).filter((name) => name !== ''));
+const armed = new Set(
+  (process.env['SKIFF_FAILPOINTS'] ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== ''),
+);
 
 /** Every failpoint skiff has, so a test naming one that does not exist fails at once. */
 export const FAILPOINTS = [
@@ -26,7 +31,8 @@ export const FAILPOINTS = [
 export type Failpoint = (typeof FAILPOINTS)[number];
 
 for (const name of armed) {
-  if (!(FAILPOINTS as readonly string[]).includes(name)) throw new Error(`SKIFF_FAILPOINTS names an unknown failpoint "${name}" (known: ${FAILPOINTS.join(', ')})`);
+  if (!(FAILPOINTS as readonly string[]).includes(name))
+    throw new Error(`SKIFF_FAILPOINTS names an unknown failpoint "${name}" (known: ${FAILPOINTS.join(', ')})`);
 }
 
 /** Dies here, as a SIGKILL would, when the failpoint is armed. */

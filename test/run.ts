@@ -20,7 +20,13 @@ type Suite = (typeof suites)[number];
 const FILE_TIMEOUT_MS = Number(process.env['SKIFF_TEST_FILE_TIMEOUT_MS'] ?? 8 * 60_000);
 const WORLD_PARALLELISM = 2;
 
-interface FileResult { file: string; passed: number; failed: number; skipped: number; exitCode: number | null }
+interface FileResult {
+  file: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  exitCode: number | null;
+}
 
 function testFiles(suite: Suite, only: string | undefined): string[] {
   const dir = join(here, suite);
@@ -41,15 +47,37 @@ function runFile(file: string, inWorld: boolean): Promise<FileResult> {
   const scratch = mkdtempSync(join(tmpdir(), 'skiff-tap-'));
   const tapPath = join(scratch, 'out.tap');
   const nodeArgs = [
-    '--test', '--test-reporter=spec', '--test-reporter-destination=stdout',
-    '--test-reporter=tap', `--test-reporter-destination=${tapPath}`, file,
+    '--test',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tapPath}`,
+    file,
   ];
   const [program, args] = inWorld
-    // A world has its own network, mount and PID namespaces: when the file's process
-    // ends, the kernel kills whatever it left running (containers, shims, daemons).
-    // tini is the world's init, so orphans (a killed daemon's shims) are reaped.
-    ? ['unshare', ['--net', '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--', 'tini', '-s', '--', process.execPath, join(here, 'helpers', 'in-world.js'), ...nodeArgs]] as const
-    : [process.execPath, nodeArgs] as const;
+    ? // A world has its own network, mount and PID namespaces: when the file's process
+      // ends, the kernel kills whatever it left running (containers, shims, daemons).
+      // tini is the world's init, so orphans (a killed daemon's shims) are reaped.
+      ([
+        'unshare',
+        [
+          '--net',
+          '--mount',
+          '--pid',
+          '--fork',
+          '--mount-proc',
+          '--propagation',
+          'private',
+          '--',
+          'tini',
+          '-s',
+          '--',
+          process.execPath,
+          join(here, 'helpers', 'in-world.js'),
+          ...nodeArgs,
+        ],
+      ] as const)
+    : ([process.execPath, nodeArgs] as const);
   return new Promise((resolve) => {
     const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_IN_WORLD: inWorld ? '1' : '' } });
     const name = file.slice(here.length + 1);
@@ -94,7 +122,11 @@ async function main(): Promise<void> {
   const chosen = requested.length > 0 ? requested : [...suites];
   const files = chosen.flatMap((suite) => testFiles(suite, only).map((file) => ({ file, inWorld: suite !== 'unit' })));
   const results = await runAll(files);
-  const total = results.reduce((sum, r) => ({ passed: sum.passed + r.passed, failed: sum.failed + r.failed, skipped: sum.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
+  const total = results.reduce((sum, r) => ({ passed: sum.passed + r.passed, failed: sum.failed + r.failed, skipped: sum.skipped + r.skipped }), {
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+  });
   const failedFiles = results.filter((r) => r.failed > 0).map((r) => r.file.slice(here.length + 1));
   if (failedFiles.length > 0) console.log(`\nfailed files: ${failedFiles.join(', ')}`);
   console.log(`\n${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);

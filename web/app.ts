@@ -11,12 +11,30 @@ import { topologyElements } from './graph.js';
 
 cytoscape.use(elk);
 
-interface TraceVerdict { result: 'reachable' | 'unreachable' | 'broken'; reason: string; fix?: string; rule?: { table: string; chain: string; rule: string }; name?: { ok: boolean; reason: string } }
-interface TraceAnswer { verdict: TraceVerdict; probe?: { events: Array<{ table: string; chain: string; kind: string; text: string; verdict?: string }> } }
+interface TraceVerdict {
+  result: 'reachable' | 'unreachable' | 'broken';
+  reason: string;
+  fix?: string;
+  rule?: { table: string; chain: string; rule: string };
+  name?: { ok: boolean; reason: string };
+}
+interface TraceAnswer {
+  verdict: TraceVerdict;
+  probe?: { events: Array<{ table: string; chain: string; kind: string; text: string; verdict?: string }> };
+}
 
 /** For the console and the browser test: the model drawn, how many redraws, the last verdict, the graph. */
-interface PageState { topology: Topology; redraws: number; lastTrace?: TraceVerdict; cy: Core }
-declare global { interface Window { skiff: PageState } }
+interface PageState {
+  topology: Topology;
+  redraws: number;
+  lastTrace?: TraceVerdict;
+  cy: Core;
+}
+declare global {
+  interface Window {
+    skiff: PageState;
+  }
+}
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -28,18 +46,70 @@ async function api<T>(path: string): Promise<T> {
 }
 
 const style: StylesheetJson = [
-  { selector: 'node', style: { label: 'data(label)', 'text-wrap': 'wrap', 'font-size': 10, 'text-valign': 'center', 'text-halign': 'center', shape: 'round-rectangle', width: 'data(width)', height: 'data(height)', 'background-color': '#ddf4ff', 'border-width': 1, 'border-color': '#54aeff' } },
-  { selector: ':parent', style: { 'text-valign': 'top', 'text-halign': 'center', 'background-color': '#f6f8fa', 'background-opacity': 0.9, 'border-color': '#8c959f', 'font-weight': 'bold', padding: '14px' } },
+  {
+    selector: 'node',
+    style: {
+      label: 'data(label)',
+      'text-wrap': 'wrap',
+      'font-size': 10,
+      'text-valign': 'center',
+      'text-halign': 'center',
+      shape: 'round-rectangle',
+      width: 'data(width)',
+      height: 'data(height)',
+      'background-color': '#ddf4ff',
+      'border-width': 1,
+      'border-color': '#54aeff',
+    },
+  },
+  {
+    selector: ':parent',
+    style: {
+      'text-valign': 'top',
+      'text-halign': 'center',
+      'background-color': '#f6f8fa',
+      'background-opacity': 0.9,
+      'border-color': '#8c959f',
+      'font-weight': 'bold',
+      padding: '14px',
+    },
+  },
   { selector: '.network.host', style: { 'background-color': '#fff8c5', 'border-color': '#d4a72c' } },
   { selector: '.network.null', style: { 'background-color': '#eeeeee' } },
   { selector: '.container.multi', style: { 'background-color': '#fbefff', 'border-color': '#c297ff' } },
   { selector: '.endpoint', style: { 'background-color': '#fbefff', 'border-style': 'dashed', 'border-color': '#c297ff' } },
   { selector: '.port', style: { 'background-color': '#fff1e5', 'border-color': '#fb8f44' } },
-  { selector: 'edge', style: { width: 1.5, 'curve-style': 'bezier', 'line-color': '#8c959f', 'font-size': 9, label: 'data(label)', 'text-background-color': '#fff', 'text-background-opacity': 1 } },
+  {
+    selector: 'edge',
+    style: {
+      width: 1.5,
+      'curve-style': 'bezier',
+      'line-color': '#8c959f',
+      'font-size': 9,
+      label: 'data(label)',
+      'text-background-color': '#fff',
+      'text-background-opacity': 1,
+    },
+  },
   { selector: '.published', style: { 'line-color': '#fb8f44', 'target-arrow-color': '#fb8f44', 'target-arrow-shape': 'triangle' } },
   { selector: '.shares', style: { 'line-style': 'dashed' } },
   { selector: 'node:selected, .picked', style: { 'border-width': 3, 'border-color': '#0969da' } },
-  { selector: '.trace', style: { width: 3, 'curve-style': 'unbundled-bezier', 'control-point-distances': [-160], 'control-point-weights': [0.5], 'z-index': 10, 'target-arrow-shape': 'triangle', 'line-style': 'dashed', 'font-size': 10, 'font-weight': 'bold', 'text-wrap': 'wrap', 'text-max-width': '220px' } },
+  {
+    selector: '.trace',
+    style: {
+      width: 3,
+      'curve-style': 'unbundled-bezier',
+      'control-point-distances': [-160],
+      'control-point-weights': [0.5],
+      'z-index': 10,
+      'target-arrow-shape': 'triangle',
+      'line-style': 'dashed',
+      'font-size': 10,
+      'font-weight': 'bold',
+      'text-wrap': 'wrap',
+      'text-max-width': '220px',
+    },
+  },
   { selector: '.trace.reachable', style: { 'line-color': '#1a7f37', 'target-arrow-color': '#1a7f37', color: '#1a7f37' } },
   { selector: '.trace.unreachable', style: { 'line-color': '#cf222e', 'target-arrow-color': '#cf222e', color: '#cf222e' } },
   { selector: '.trace.broken', style: { 'line-color': '#bc4c00', 'target-arrow-color': '#bc4c00', color: '#bc4c00' } },
@@ -61,14 +131,27 @@ async function redraw(): Promise<void> {
   const summaries = await api<Array<{ Id: string }>>('/containers/json');
   const containers = await Promise.all(summaries.map((summary) => api<WireContainer>(`/containers/${summary.Id}/json`)));
   const topology = buildTopology(networks, containers);
-  const elements = topologyElements(topology).map((element) => (element.data.source === undefined ? { ...element, data: { ...element.data, ...sized(String(element.data['label'] ?? '')) } } : element));
+  const elements = topologyElements(topology).map((element) =>
+    element.data.source === undefined ? { ...element, data: { ...element.data, ...sized(String(element.data['label'] ?? '')) } } : element,
+  );
   cy.batch(() => {
     cy.elements().remove();
     cy.add(elements);
     if (traceEdge !== undefined && cy.getElementById(traceEdge.source).nonempty() && cy.getElementById(traceEdge.target).nonempty()) drawTrace();
     for (const id of picked) cy.getElementById(id).addClass('picked');
   });
-  cy.layout({ name: 'elk', fit: true, padding: 20, elk: { algorithm: 'layered', 'elk.direction': 'RIGHT', 'elk.hierarchyHandling': 'INCLUDE_CHILDREN', 'elk.spacing.nodeNode': 35, 'elk.layered.spacing.nodeNodeBetweenLayers': 40 } } as cytoscape.LayoutOptions).run();
+  cy.layout({
+    name: 'elk',
+    fit: true,
+    padding: 20,
+    elk: {
+      algorithm: 'layered',
+      'elk.direction': 'RIGHT',
+      'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
+      'elk.spacing.nodeNode': 35,
+      'elk.layered.spacing.nodeNodeBetweenLayers': 40,
+    },
+  } as cytoscape.LayoutOptions).run();
   window.skiff = { ...window.skiff, topology, redraws: window.skiff.redraws + 1 };
 }
 
@@ -76,7 +159,10 @@ async function redraw(): Promise<void> {
 let pending: ReturnType<typeof setTimeout> | undefined;
 function scheduleRedraw(): void {
   if (pending !== undefined) clearTimeout(pending);
-  pending = setTimeout(() => { pending = undefined; redraw().catch(showError); }, 150);
+  pending = setTimeout(() => {
+    pending = undefined;
+    redraw().catch(showError);
+  }, 150);
 }
 
 function showError(error: unknown): void {
@@ -141,8 +227,13 @@ async function runTrace(): Promise<void> {
       line.textContent = fix;
       $('verdict').append(line);
     }
-    $('trace-steps').textContent = (answer.probe?.events ?? []).filter((event) => event.kind !== 'packet')
-      .map((event) => `${event.table} ${event.chain}: ${event.kind === 'policy' ? 'policy ' : ''}${event.text}${event.verdict === undefined ? '' : ` -> ${event.verdict}`}`).join('\n');
+    $('trace-steps').textContent = (answer.probe?.events ?? [])
+      .filter((event) => event.kind !== 'packet')
+      .map(
+        (event) =>
+          `${event.table} ${event.chain}: ${event.kind === 'policy' ? 'policy ' : ''}${event.text}${event.verdict === undefined ? '' : ` -> ${event.verdict}`}`,
+      )
+      .join('\n');
     window.skiff = { ...window.skiff, lastTrace: verdict };
   } catch (error) {
     $('verdict').textContent = `trace failed: ${error instanceof Error ? error.message : String(error)}`;
@@ -152,7 +243,9 @@ async function runTrace(): Promise<void> {
 cy.on('tap', 'node.container', (event) => {
   const node = event.target as cytoscape.NodeSingular;
   const id = node.id();
-  api<unknown>(`/containers/${id.slice('ctr:'.length)}/json`).then((inspect) => { $('inspect').textContent = JSON.stringify(inspect, null, 2); }, showError);
+  api<unknown>(`/containers/${id.slice('ctr:'.length)}/json`).then((inspect) => {
+    $('inspect').textContent = JSON.stringify(inspect, null, 2);
+  }, showError);
   if (picked.includes(id)) return;
   picked.push(id);
   while (picked.length > 2) cy.getElementById(picked.shift()!).removeClass('picked');
@@ -161,6 +254,8 @@ cy.on('tap', 'node.container', (event) => {
   $('trace-destination').textContent = picked[1] === undefined ? '—' : containerName(picked[1]);
   $<HTMLButtonElement>('trace-run').disabled = picked.length < 2;
 });
-$('trace-run').addEventListener('click', () => { void runTrace(); });
+$('trace-run').addEventListener('click', () => {
+  void runTrace();
+});
 
 redraw().then(() => followEvents(), showError);

@@ -26,7 +26,13 @@ export interface WireContainer {
   };
 }
 
-export interface ModelEndpoint { containerId: string; name: string; ipv4: string; mac: string; aliases: string[] }
+export interface ModelEndpoint {
+  containerId: string;
+  name: string;
+  ipv4: string;
+  mac: string;
+  aliases: string[];
+}
 
 export interface ModelNetwork {
   id: string;
@@ -65,20 +71,36 @@ export function buildTopology(networks: readonly WireNetwork[], containers: read
   const modelNetworks = networks.map((network): ModelNetwork => {
     const pool = network.IPAM.Config?.find((config) => config.Subnet !== undefined && !config.Subnet.includes(':'));
     return {
-      id: network.Id, name: network.Name, driver: network.Driver, subnet: pool?.Subnet ?? '', gateway: pool?.Gateway ?? '',
-      bridge: bridgeOf(network), internal: network.Internal, iccOff: network.Options?.['com.docker.network.bridge.enable_icc'] === 'false',
-      endpoints: Object.entries(network.Containers ?? {}).map(([containerId, endpoint]) => ({
-        containerId, name: endpoint.Name, ipv4: endpoint.IPv4Address.split('/')[0] ?? '', mac: endpoint.MacAddress,
-        // Docker adds the short id to the aliases: the page shows the ones a person gave.
-        aliases: (byId.get(containerId)?.NetworkSettings.Networks?.[network.Name]?.Aliases ?? []).filter((alias) => alias !== containerId.slice(0, 12)),
-      })).sort((a, b) => a.name.localeCompare(b.name)),
+      id: network.Id,
+      name: network.Name,
+      driver: network.Driver,
+      subnet: pool?.Subnet ?? '',
+      gateway: pool?.Gateway ?? '',
+      bridge: bridgeOf(network),
+      internal: network.Internal,
+      iccOff: network.Options?.['com.docker.network.bridge.enable_icc'] === 'false',
+      endpoints: Object.entries(network.Containers ?? {})
+        .map(([containerId, endpoint]) => ({
+          containerId,
+          name: endpoint.Name,
+          ipv4: endpoint.IPv4Address.split('/')[0] ?? '',
+          mac: endpoint.MacAddress,
+          // Docker adds the short id to the aliases: the page shows the ones a person gave.
+          aliases: (byId.get(containerId)?.NetworkSettings.Networks?.[network.Name]?.Aliases ?? []).filter((alias) => alias !== containerId.slice(0, 12)),
+        }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
     };
   });
-  const modelContainers = containers.filter((container) => container.State.Status === 'running').map((container): ModelContainer => ({
-    id: container.Id, name: container.Name.replace(/^\//, ''), networkMode: container.HostConfig.NetworkMode,
-    networks: modelNetworks.filter((network) => network.endpoints.some((endpoint) => endpoint.containerId === container.Id)).map((network) => network.id),
-    ports: Object.entries(container.NetworkSettings.Ports ?? {}).flatMap(([containerPort, bindings]) =>
-      (bindings ?? []).map((binding) => ({ hostIp: binding.HostIp, hostPort: binding.HostPort, containerPort }))),
-  }));
+  const modelContainers = containers
+    .filter((container) => container.State.Status === 'running')
+    .map((container): ModelContainer => ({
+      id: container.Id,
+      name: container.Name.replace(/^\//, ''),
+      networkMode: container.HostConfig.NetworkMode,
+      networks: modelNetworks.filter((network) => network.endpoints.some((endpoint) => endpoint.containerId === container.Id)).map((network) => network.id),
+      ports: Object.entries(container.NetworkSettings.Ports ?? {}).flatMap(([containerPort, bindings]) =>
+        (bindings ?? []).map((binding) => ({ hostIp: binding.HostIp, hostPort: binding.HostPort, containerPort })),
+      ),
+    }));
   return { networks: modelNetworks, containers: modelContainers };
 }

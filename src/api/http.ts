@@ -35,7 +35,12 @@ export class Router {
 
   add(method: string, path: string, handler: Handler, options: RouteOptions = {}): this {
     const names: string[] = [];
-    const pattern = new RegExp(`^${path.replace(/\{(\w+)\}/g, (_, name: string) => { names.push(name); return '([^/]+)'; })}$`);
+    const pattern = new RegExp(
+      `^${path.replace(/\{(\w+)\}/g, (_, name: string) => {
+        names.push(name);
+        return '([^/]+)';
+      })}$`,
+    );
     this.routes.push({ method, pattern, names, handler, options });
     return this;
   }
@@ -48,7 +53,9 @@ export class Router {
       pathMatched = true;
       if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
       const params: Record<string, string> = {};
-      route.names.forEach((name, index) => { params[name] = decodePathPart(found[index + 1] ?? ''); });
+      route.names.forEach((name, index) => {
+        params[name] = decodePathPart(found[index + 1] ?? '');
+      });
       return { handler: route.handler, params, options: route.options };
     }
     return pathMatched ? 'method-not-allowed' : undefined;

@@ -30,7 +30,9 @@ const LISTEN_BACKLOG = 4096;
 
 function dockerGroupId(): number | undefined {
   try {
-    const line = readFileSync('/etc/group', 'utf8').split('\n').find((entry) => entry.startsWith('docker:'));
+    const line = readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .find((entry) => entry.startsWith('docker:'));
     const gid = line?.split(':')[2];
     return gid === undefined ? undefined : Number(gid);
   } catch {
@@ -40,7 +42,8 @@ function dockerGroupId(): number | undefined {
 
 /** Status, reason phrase and message for a request Node's HTTP parser refused. */
 function clientErrorAnswer(code: string | undefined): [number, string, string] {
-  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'Request Header Fields Too Large', 'request header fields too large: the request line and headers may take at most 16 KiB'];
+  if (code === 'HPE_HEADER_OVERFLOW')
+    return [431, 'Request Header Fields Too Large', 'request header fields too large: the request line and headers may take at most 16 KiB'];
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'Request Timeout', `request timed out: headers must arrive within ${HEADERS_TIMEOUT_MS / 1000} s`];
   return [400, 'Bad Request', `malformed HTTP request (${code ?? 'unknown parse error'})`];
 }
@@ -98,7 +101,9 @@ export function createApiServer(router: Router, log: (message: string) => void, 
         throw invalid(`client version ${apiVersion} is too new. Maximum supported API version is ${API_VERSION}`);
       }
       if (compareApiVersions(apiVersion, MIN_API_VERSION) < 0) {
-        throw invalid(`client version ${apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+        throw invalid(
+          `client version ${apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+        );
       }
       const matched = router.match(method, path);
       if (matched === undefined) throw notFound('page not found');
@@ -108,14 +113,16 @@ export function createApiServer(router: Router, log: (message: string) => void, 
       await matched.handler({ method, path, params: matched.params, query, raw, apiVersion }, response);
     };
     handle().catch((error: unknown) => {
-      if (!(error instanceof SkiffError) || error.status >= 500) log(`${method} ${target?.path ?? raw.url ?? ''}: ${error instanceof Error ? error.message : String(error)}`);
+      if (!(error instanceof SkiffError) || error.status >= 500)
+        log(`${method} ${target?.path ?? raw.url ?? ''}: ${error instanceof Error ? error.message : String(error)}`);
       sendError(response, error);
     });
   };
   // https.Server is an http.Server with TLS underneath: the same events, the same connection handling.
-  const server = tls === undefined
-    ? createServer(CONNECTION_LIMITS, handler)
-    : (createTlsServer({ ...CONNECTION_LIMITS, ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handler) as unknown as Server);
+  const server =
+    tls === undefined
+      ? createServer(CONNECTION_LIMITS, handler)
+      : (createTlsServer({ ...CONNECTION_LIMITS, ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handler) as unknown as Server);
   server.on('upgrade', (raw: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => undefined); // a hijacked client gone mid-stream: the route's own handlers end its streams
     const handle = async () => {
@@ -139,7 +146,9 @@ export function createApiServer(router: Router, log: (message: string) => void, 
     }
     const [status, reason, message] = clientErrorAnswer(error.code);
     const body = JSON.stringify({ message });
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   // Out of descriptors at accept (EMFILE under a flood of clients): the clients wait, the daemon lives.
   server.on('error', (error) => log(`API server: ${error.message}`));

@@ -57,10 +57,10 @@ function isSocket(fd: number): boolean {
 }
 
 export function daemonCommand(): Command {
-  const command = new Command('daemon').description('Run the skiff daemon (dockerd\'s flags and daemon.json keys)');
+  const command = new Command('daemon').description("Run the skiff daemon (dockerd's flags and daemon.json keys)");
   command.option('--config-file <path>', `Daemon configuration file (default ${DEFAULT_CONFIG_FILE})`);
   for (const spec of OPTIONS) command.addOption(commanderOption(spec));
-  command.option('--ui <[address:]port>', 'Serve the live topology page there (skiff\'s own; off by default, 127.0.0.1 unless an address is given)');
+  command.option('--ui <[address:]port>', "Serve the live topology page there (skiff's own; off by default, 127.0.0.1 unless an address is given)");
   command.option('--ui-remote', 'Allow --ui on an address other than the loopback (anyone reaching it can read and probe every network)', false);
   command.action(async () => {
     const configPath = command.opts<{ configFile?: string }>().configFile;
@@ -72,7 +72,8 @@ export function daemonCommand(): Command {
     const logger = new Logger(config.logLevel, config.logFormat);
     const listeners = listenersFor(config.hosts, activationFds(process.env, process.pid), () => loadTls(config));
     // Checked before anything is touched: a wrong descriptor must not fail the daemon after it made its bridge.
-    for (const listener of listeners) if (listener.kind === 'fd' && !isSocket(listener.fd)) throw new ConfigError(`fd://${listener.fd}: descriptor ${listener.fd} is not a socket`);
+    for (const listener of listeners)
+      if (listener.kind === 'fd' && !isSocket(listener.fd)) throw new ConfigError(`fd://${listener.fd}: descriptor ${listener.fd} is not a socket`);
     // What systemd passed is this process's alone: runc and the shims must not see it.
     delete process.env['LISTEN_PID'];
     delete process.env['LISTEN_FDS'];
@@ -98,13 +99,16 @@ export function daemonCommand(): Command {
       logger.info(`Processing signal '${signal}'`);
       // A stop that hangs must not keep the daemon alive; without live restore it stops containers first, which takes longer.
       setTimeout(() => process.exit(0), daemon.configuration.liveRestore ? 5_000 : 60_000).unref();
-      daemon.stop().then(() => {
-        logger.info('Daemon shutdown complete');
-        process.exit(0);
-      }, (error: unknown) => {
-        logger.error(`while stopping: ${error instanceof Error ? error.message : String(error)}`);
-        process.exit(1);
-      });
+      daemon.stop().then(
+        () => {
+          logger.info('Daemon shutdown complete');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error(`while stopping: ${error instanceof Error ? error.message : String(error)}`);
+          process.exit(1);
+        },
+      );
     };
     process.once('SIGTERM', () => shutdown('terminated'));
     process.once('SIGINT', () => shutdown('interrupt'));

@@ -21,14 +21,24 @@ function tokenize(template: string): Array<{ text: string } | { action: string }
   let rest = template;
   while (rest.length > 0) {
     const start = rest.indexOf('{{');
-    if (start < 0) { tokens.push({ text: rest }); break; }
+    if (start < 0) {
+      tokens.push({ text: rest });
+      break;
+    }
     if (start > 0) tokens.push({ text: rest.slice(0, start) });
     const end = rest.indexOf('}}', start);
     if (end < 0) throw new Error(`template: unclosed action in "${template}"`);
     let action = rest.slice(start + 2, end);
     let after = rest.slice(end + 2);
-    if (action.startsWith('-')) { action = action.slice(1); const last = tokens[tokens.length - 1]; if (last && 'text' in last) last.text = last.text.trimEnd(); }
-    if (action.endsWith('-')) { action = action.slice(0, -1); after = after.trimStart(); }
+    if (action.startsWith('-')) {
+      action = action.slice(1);
+      const last = tokens[tokens.length - 1];
+      if (last && 'text' in last) last.text = last.text.trimEnd();
+    }
+    if (action.endsWith('-')) {
+      action = action.slice(0, -1);
+      after = after.trimStart();
+    }
     tokens.push({ action: action.trim() });
     rest = after;
   }
@@ -41,16 +51,23 @@ function parse(tokens: ReturnType<typeof tokenize>): Node[] {
     const nodes: Node[] = [];
     while (position < tokens.length) {
       const token = tokens[position++]!;
-      if ('text' in token) { nodes.push({ kind: 'text', text: token.text }); continue; }
+      if ('text' in token) {
+        nodes.push({ kind: 'text', text: token.text });
+        continue;
+      }
       const action = token.action;
       const word = action.split(/\s+/)[0] ?? '';
       if (stopWords.includes(word)) return { nodes, stoppedAt: word };
       if (word === 'range') {
         let expression = action.slice(5).trim();
         const binding = /^(\$\w+)\s*(?:,\s*(\$\w+))?\s*:=\s*(.*)$/.exec(expression);
-        let keyVar: string | undefined; let valueVar: string | undefined;
+        let keyVar: string | undefined;
+        let valueVar: string | undefined;
         if (binding !== null) {
-          if (binding[2] !== undefined) { keyVar = binding[1]; valueVar = binding[2]; } else valueVar = binding[1];
+          if (binding[2] !== undefined) {
+            keyVar = binding[1];
+            valueVar = binding[2];
+          } else valueVar = binding[1];
           expression = binding[3]!;
         }
         const body = parseList(['end', 'else']);
@@ -98,7 +115,10 @@ function truthy(value: Value): boolean {
 }
 
 class Scope {
-  constructor(readonly dot: Value, readonly variables: Map<string, Value>) {}
+  constructor(
+    readonly dot: Value,
+    readonly variables: Map<string, Value>,
+  ) {}
 }
 
 function resolvePath(base: Value, path: string[]): Value {
@@ -183,7 +203,10 @@ function render(nodes: Node[], scope: Scope): string {
         : collection !== null && typeof collection === 'object'
           ? Object.entries(collection as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))
           : [];
-      if (entries.length === 0) { output += render(node.elseBody ?? [], scope); continue; }
+      if (entries.length === 0) {
+        output += render(node.elseBody ?? [], scope);
+        continue;
+      }
       for (const [key, value] of entries) {
         const variables = new Map(scope.variables);
         if (node.keyVar !== undefined) variables.set(node.keyVar, key);

@@ -18,7 +18,9 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   const client = () => new Client(socketPathFromHost(program.opts<{ host: string }>().host));
-  const out = (text: string) => { process.stdout.write(text); };
+  const out = (text: string) => {
+    process.stdout.write(text);
+  };
   program.addCommand(daemonCommand());
   program.addCommand(networkCommand(client, out));
   for (const command of program.commands) command.exitOverride();
@@ -40,7 +42,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const message = (error as Error).message;
     const status = (error as { status?: number }).status;
-    process.stderr.write(message.startsWith('Error') ? `${message}\n` : status !== undefined ? `Error response from daemon: ${message}\n` : `Error: ${message}\n`);
+    process.stderr.write(
+      message.startsWith('Error') ? `${message}\n` : status !== undefined ? `Error response from daemon: ${message}\n` : `Error: ${message}\n`,
+    );
     return 1;
   }
 }

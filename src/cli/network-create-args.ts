@@ -42,13 +42,15 @@ export function ipamConfigFromFlags(flags: IpamFlags): WireIpamConfig[] {
   for (const range of flags.ipRanges) {
     const index = subnetContainingRange(flags.subnets, range);
     if (index < 0) throw new Error(`no matching subnet for range ${range}`);
-    if (configs[index]!.IPRange !== undefined) throw new Error(`cannot configure multiple ranges (${range}, ${configs[index]!.IPRange}) on the same subnet (${flags.subnets[index]})`);
+    if (configs[index]!.IPRange !== undefined)
+      throw new Error(`cannot configure multiple ranges (${range}, ${configs[index]!.IPRange}) on the same subnet (${flags.subnets[index]})`);
     configs[index]!.IPRange = range;
   }
   for (const gateway of flags.gateways) {
     const index = subnetContainingAddress(flags.subnets, gateway);
     if (index < 0) throw new Error(`no matching subnet for gateway ${gateway}`);
-    if (configs[index]!.Gateway !== undefined) throw new Error(`cannot configure multiple gateways (${gateway}, ${configs[index]!.Gateway}) for the same subnet (${flags.subnets[index]})`);
+    if (configs[index]!.Gateway !== undefined)
+      throw new Error(`cannot configure multiple gateways (${gateway}, ${configs[index]!.Gateway}) for the same subnet (${flags.subnets[index]})`);
     configs[index]!.Gateway = gateway;
   }
   for (const aux of flags.auxAddresses) {

@@ -15,8 +15,11 @@ function portNumber(value: string): number {
 
 export function traceCommand(client: () => Client, out: (text: string) => void): Command {
   return new Command('trace')
-    .description('Why can (or can\'t) SRC reach DST: name resolution, route, links, the firewall rule that decides (found with a real probe), and the fix. SRC and DST: a container, "host", or an address')
-    .argument('<source>').argument('<destination>')
+    .description(
+      'Why can (or can\'t) SRC reach DST: name resolution, route, links, the firewall rule that decides (found with a real probe), and the fix. SRC and DST: a container, "host", or an address',
+    )
+    .argument('<source>')
+    .argument('<destination>')
     .option('-p, --port <port>', 'TCP port (UDP with --udp); without it, an ICMP echo', portNumber)
     .option('--udp', 'Probe the port over UDP', false)
     .option('--format <format>', 'text or json', 'text')

@@ -85,7 +85,12 @@ function isHostAddress(cidr: Cidr, value: bigint): boolean {
  * `claimed` maps addresses to the endpoint that holds them; an endpoint asking
  * again for its own address (a host coming back) gets it.
  */
-export function chooseAddress(network: { id: string; name: string; subnet: string; gateway: string }, claimed: ReadonlyMap<string, string>, endpointId: string, requested?: string): string {
+export function chooseAddress(
+  network: { id: string; name: string; subnet: string; gateway: string },
+  claimed: ReadonlyMap<string, string>,
+  endpointId: string,
+  requested?: string,
+): string {
   const cidr = ipv4Cidr(network.subnet, 'subnet');
   const gateway = parseAddressOrUndefined(network.gateway)?.value;
   if (requested !== undefined) {

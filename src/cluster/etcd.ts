@@ -65,7 +65,13 @@ function toRequestOp(operation: Operation): IRequestOp {
   const rangeEnd = operation.op !== 'put' && operation.rangeEnd !== undefined ? { range_end: Buffer.from(operation.rangeEnd) } : {};
   switch (operation.op) {
     case 'put':
-      return { request_put: { key: Buffer.from(operation.key), value: Buffer.from(operation.value), ...(operation.lease === undefined ? {} : { lease: operation.lease }) } };
+      return {
+        request_put: {
+          key: Buffer.from(operation.key),
+          value: Buffer.from(operation.value),
+          ...(operation.lease === undefined ? {} : { lease: operation.lease }),
+        },
+      };
     case 'delete':
       return { request_delete_range: { key: Buffer.from(operation.key), ...rangeEnd } };
     case 'range':
@@ -139,15 +145,19 @@ export class EtcdConnection {
   }
 
   async txn(plan: TxnPlan, doing: string): Promise<TxnResult> {
-    const response = await this.call(doing, () => this.client.kv.txn({
-      compare: plan.compare.map(toCompare),
-      success: plan.success.map(toRequestOp),
-      failure: plan.failure.map(toRequestOp),
-    }));
+    const response = await this.call(doing, () =>
+      this.client.kv.txn({
+        compare: plan.compare.map(toCompare),
+        success: plan.success.map(toRequestOp),
+        failure: plan.failure.map(toRequestOp),
+      }),
+    );
     return {
       succeeded: response.succeeded,
       revision: Number(response.header.revision),
-      ranges: response.responses.filter((each) => each.response_range !== undefined && each.response_range !== null).map((each) => readKeys(each.response_range.kvs)),
+      ranges: response.responses
+        .filter((each) => each.response_range !== undefined && each.response_range !== null)
+        .map((each) => readKeys(each.response_range.kvs)),
     };
   }
 

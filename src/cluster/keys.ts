@@ -35,8 +35,12 @@ export class KeyLayout {
     if (!/^\/([A-Za-z0-9_.-]+\/)*$/.test(root)) throw invalid(`cluster store root "${root}" must be /SEGMENT/…/ (letters, digits, _ . -)`);
   }
 
-  node(nodeId: string): string { return `${this.root}nodes/${segment('node id', nodeId)}`; }
-  network(networkId: string): string { return `${this.root}networks/${segment('network id', networkId)}`; }
+  node(nodeId: string): string {
+    return `${this.root}nodes/${segment('node id', nodeId)}`;
+  }
+  network(networkId: string): string {
+    return `${this.root}networks/${segment('network id', networkId)}`;
+  }
   endpoint(networkId: string, endpointId: string): string {
     return `${this.endpointsOf(networkId)}${segment('endpoint id', endpointId)}`;
   }
@@ -44,10 +48,18 @@ export class KeyLayout {
     return `${this.addressesOf(networkId)}${segment('address', address)}`;
   }
 
-  get nodes(): string { return `${this.root}nodes/`; }
-  get networks(): string { return `${this.root}networks/`; }
-  endpointsOf(networkId: string): string { return `${this.root}endpoints/${segment('network id', networkId)}/`; }
-  addressesOf(networkId: string): string { return `${this.root}addresses/${segment('network id', networkId)}/`; }
+  get nodes(): string {
+    return `${this.root}nodes/`;
+  }
+  get networks(): string {
+    return `${this.root}networks/`;
+  }
+  endpointsOf(networkId: string): string {
+    return `${this.root}endpoints/${segment('network id', networkId)}/`;
+  }
+  addressesOf(networkId: string): string {
+    return `${this.root}addresses/${segment('network id', networkId)}/`;
+  }
 
   /** What a key names, or undefined for a key that is not skiff's. */
   parse(key: string): ParsedKey | undefined {

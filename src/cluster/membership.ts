@@ -108,18 +108,26 @@ export class NodeMembership {
 
   /** The network as it is now and every address claim on it, read at one revision. */
   private async readEndpointContext(networkId: string): Promise<EndpointContext> {
-    const read = await this.connection.txn({
-      compare: [],
-      success: [{ op: 'range', key: this.keys.network(networkId) }, { op: 'range', key: this.keys.addressesOf(networkId), rangeEnd: prefixEnd(this.keys.addressesOf(networkId)) }],
-      failure: [],
-    }, `reading network ${networkId}`);
+    const read = await this.connection.txn(
+      {
+        compare: [],
+        success: [
+          { op: 'range', key: this.keys.network(networkId) },
+          { op: 'range', key: this.keys.addressesOf(networkId), rangeEnd: prefixEnd(this.keys.addressesOf(networkId)) },
+        ],
+        failure: [],
+      },
+      `reading network ${networkId}`,
+    );
     const [networkKeys = [], claimKeys = []] = read.ranges;
     const networkKey = networkKeys[0];
     if (networkKey === undefined) throw notFound(`network ${networkId} not found`);
-    const claims = new Map(claimKeys.map((claimKey) => [
-      claimKey.key.slice(this.keys.addressesOf(networkId).length),
-      { claim: decodeClaim(claimKey.key, claimKey.value), encoded: claimKey.value },
-    ]));
+    const claims = new Map(
+      claimKeys.map((claimKey) => [
+        claimKey.key.slice(this.keys.addressesOf(networkId).length),
+        { claim: decodeClaim(claimKey.key, claimKey.value), encoded: claimKey.value },
+      ]),
+    );
     return { network: decodeNetwork(networkKey.key, networkKey.value), networkCreateRevision: networkKey.createRevision, claims };
   }
 
@@ -127,7 +135,9 @@ export class NodeMembership {
     lease.on('lost', (error: Error) => {
       if (this.left || lease !== this.lease || this.renewal !== undefined) return;
       this.handlers.onLeaseLost?.(this.connection.failure(`keeping the lease of node ${this.node.nodeId} alive`, error));
-      this.renewal = this.renew().finally(() => { this.renewal = undefined; });
+      this.renewal = this.renew().finally(() => {
+        this.renewal = undefined;
+      });
     });
   }
 
@@ -173,6 +183,13 @@ export class NodeMembership {
     }
     if (published) return;
     this.ownEndpoints.delete(key);
-    this.handlers.onEndpointLost?.(endpoint, reason ?? new SkiffError('conflict', `endpoint ${endpoint.id} on network ${endpoint.networkId}: its network or address changed while node ${this.node.nodeId} was away`));
+    this.handlers.onEndpointLost?.(
+      endpoint,
+      reason ??
+        new SkiffError(
+          'conflict',
+          `endpoint ${endpoint.id} on network ${endpoint.networkId}: its network or address changed while node ${this.node.nodeId} was away`,
+        ),
+    );
   }
 }

@@ -61,7 +61,13 @@ const range = (prefix: string) => ({ key: prefix, rangeEnd: prefixEnd(prefix) })
  * revision the list was read at", so of two daemons creating at once one
  * wins and the other plans again from the new list.
  */
-export function planNetworkCreate(keys: KeyLayout, networks: readonly NetworkRecord[], readRevision: number, request: NetworkRequest, now: Date): { plan: TxnPlan; network: NetworkRecord } {
+export function planNetworkCreate(
+  keys: KeyLayout,
+  networks: readonly NetworkRecord[],
+  readRevision: number,
+  request: NetworkRequest,
+  now: Date,
+): { plan: TxnPlan; network: NetworkRecord } {
   if (networks.some((network) => network.name === request.name)) throw conflict(`network with name ${request.name} already exists`);
   if (networks.some((network) => network.id === request.id)) throw conflict(`network with id ${request.id} already exists`);
   const subnet = chooseSubnet([...networks.map((network) => network.subnet), ...(request.avoidSubnets ?? [])], request.subnet);
@@ -99,7 +105,10 @@ export function planNetworkRemove(keys: KeyLayout, networkId: string): TxnPlan {
       { key: keys.network(networkId), target: 'version', result: 'greater', value: 0 },
       { ...endpoints, target: 'version', result: 'equal', value: 0 },
     ],
-    success: [{ op: 'delete', key: keys.network(networkId) }, { op: 'delete', ...range(keys.addressesOf(networkId)) }],
+    success: [
+      { op: 'delete', key: keys.network(networkId) },
+      { op: 'delete', ...range(keys.addressesOf(networkId)) },
+    ],
     failure: [{ op: 'range', key: keys.network(networkId) }],
   };
 }
@@ -129,7 +138,13 @@ export interface EndpointContext {
  * the address unclaimed (or claimed by this very endpoint, as for a host that
  * comes back). The claim is permanent; the endpoint lives under the lease.
  */
-export function planEndpointAdd(keys: KeyLayout, context: EndpointContext, node: NodeRecord, leaseId: string, request: EndpointRequest): { plan: TxnPlan; endpoint: EndpointRecord } {
+export function planEndpointAdd(
+  keys: KeyLayout,
+  context: EndpointContext,
+  node: NodeRecord,
+  leaseId: string,
+  request: EndpointRequest,
+): { plan: TxnPlan; endpoint: EndpointRecord } {
   const holders = new Map([...context.claims].map(([address, { claim }]) => [address, claim.endpointId]));
   const ipv4 = chooseAddress(context.network, holders, request.id, request.ipv4);
   const endpoint: EndpointRecord = {

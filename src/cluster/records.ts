@@ -58,22 +58,38 @@ type Shape = Record<string, 'string' | 'number' | 'boolean' | 'strings' | 'dicti
 
 const nodeShape: Shape = { nodeId: 'string', hostname: 'string', advertiseAddress: 'string', joined: 'string' };
 const networkShape: Shape = {
-  id: 'string', name: 'string', subnet: 'string', gateway: 'string', vni: 'number', internal: 'boolean',
-  attachable: 'boolean', labels: 'dictionary', options: 'dictionary', created: 'string',
+  id: 'string',
+  name: 'string',
+  subnet: 'string',
+  gateway: 'string',
+  vni: 'number',
+  internal: 'boolean',
+  attachable: 'boolean',
+  labels: 'dictionary',
+  options: 'dictionary',
+  created: 'string',
 };
 const endpointShape: Shape = {
-  id: 'string', networkId: 'string', nodeId: 'string', vtep: 'string', containerId: 'string',
-  containerName: 'string', aliases: 'strings', mac: 'string', ipv4: 'string',
+  id: 'string',
+  networkId: 'string',
+  nodeId: 'string',
+  vtep: 'string',
+  containerId: 'string',
+  containerName: 'string',
+  aliases: 'strings',
+  mac: 'string',
+  ipv4: 'string',
 };
 const claimShape: Shape = { endpointId: 'string', nodeId: 'string' };
 
 function fits(value: unknown, type: Shape[string]): boolean {
   switch (type) {
-    case 'strings': return Array.isArray(value) && value.every((item) => typeof item === 'string');
+    case 'strings':
+      return Array.isArray(value) && value.every((item) => typeof item === 'string');
     case 'dictionary':
-      return typeof value === 'object' && value !== null && !Array.isArray(value)
-        && Object.values(value).every((item) => typeof item === 'string');
-    default: return typeof value === type;
+      return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((item) => typeof item === 'string');
+    default:
+      return typeof value === type;
   }
 }
 
@@ -84,9 +100,12 @@ function decode<T>(what: string, shape: Shape, key: string, text: string): T {
   } catch (error) {
     throw invalid(`cluster store key ${key}: ${what} record is not JSON`, error);
   }
-  const wrong = typeof value !== 'object' || value === null
-    ? ['(not an object)']
-    : Object.entries(shape).filter(([field, type]) => !fits((value as Record<string, unknown>)[field], type)).map(([field]) => field);
+  const wrong =
+    typeof value !== 'object' || value === null
+      ? ['(not an object)']
+      : Object.entries(shape)
+          .filter(([field, type]) => !fits((value as Record<string, unknown>)[field], type))
+          .map(([field]) => field);
   if (wrong.length > 0) throw invalid(`cluster store key ${key}: ${what} record has bad or missing ${wrong.join(', ')}`);
   return value as T;
 }

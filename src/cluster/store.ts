@@ -31,12 +31,19 @@ export interface ClusterStoreOptions {
 export const DEFAULT_LEASE_TTL_SECONDS = 2;
 
 export class ClusterStore {
-  private constructor(private readonly connection: EtcdConnection, readonly keys: KeyLayout) {}
+  private constructor(
+    private readonly connection: EtcdConnection,
+    readonly keys: KeyLayout,
+  ) {}
 
   /** Connects and reads once, so an unreachable etcd is reported here, by name, before anything is done. */
   static async open(options: ClusterStoreOptions): Promise<ClusterStore> {
     const keys = new KeyLayout(options.root);
-    const connection = new EtcdConnection({ url: options.url, hosts: parseClusterStoreUrl(options.url), ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }) });
+    const connection = new EtcdConnection({
+      url: options.url,
+      hosts: parseClusterStoreUrl(options.url),
+      ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
+    });
     try {
       await connection.readPrefix(keys.nodes, 'connecting');
     } catch (error) {

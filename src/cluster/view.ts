@@ -10,10 +10,7 @@ import type { KeyLayout } from './keys.js';
 import type { ReadKey } from './plan.js';
 import { decodeEndpoint, decodeNetwork, decodeNode, type EndpointRecord, type NetworkRecord, type NodeRecord } from './records.js';
 
-export type ClusterRecord =
-  | { kind: 'node'; node: NodeRecord }
-  | { kind: 'network'; network: NetworkRecord }
-  | { kind: 'endpoint'; endpoint: EndpointRecord };
+export type ClusterRecord = { kind: 'node'; node: NodeRecord } | { kind: 'network'; network: NetworkRecord } | { kind: 'endpoint'; endpoint: EndpointRecord };
 
 /** A change of the picture; a removal carries the record as it was last seen (FDB entries need its MAC and VTEP). */
 export type ClusterChange = ClusterRecord & { type: 'added' | 'updated' | 'removed'; key: string };
@@ -37,7 +34,10 @@ export class ClusterView {
   /** Every write up to this revision is reflected here. */
   private seenRevision = 0;
 
-  constructor(private readonly keys: KeyLayout, private readonly onProblem: (error: SkiffError) => void) {}
+  constructor(
+    private readonly keys: KeyLayout,
+    private readonly onProblem: (error: SkiffError) => void,
+  ) {}
 
   get revision(): number {
     return this.seenRevision;
@@ -48,10 +48,14 @@ export class ClusterView {
     const parsed = this.keys.parse(key);
     try {
       switch (parsed?.kind) {
-        case 'node': return { kind: 'node', node: decodeNode(key, value) };
-        case 'network': return { kind: 'network', network: decodeNetwork(key, value) };
-        case 'endpoint': return { kind: 'endpoint', endpoint: decodeEndpoint(key, value) };
-        default: return undefined;
+        case 'node':
+          return { kind: 'node', node: decodeNode(key, value) };
+        case 'network':
+          return { kind: 'network', network: decodeNetwork(key, value) };
+        case 'endpoint':
+          return { kind: 'endpoint', endpoint: decodeEndpoint(key, value) };
+        default:
+          return undefined;
       }
     } catch (error) {
       this.onProblem(error as SkiffError);
@@ -128,7 +132,9 @@ export class ClusterView {
   }
 
   endpoints(networkId?: string): EndpointRecord[] {
-    return this.records('endpoint').map((record) => record.endpoint).filter((endpoint) => networkId === undefined || endpoint.networkId === networkId);
+    return this.records('endpoint')
+      .map((record) => record.endpoint)
+      .filter((endpoint) => networkId === undefined || endpoint.networkId === networkId);
   }
 
   private records<K extends ClusterRecord['kind']>(kind: K): Array<Extract<ClusterRecord, { kind: K }>> {

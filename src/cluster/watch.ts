@@ -33,7 +33,11 @@ export class ClusterWatch {
   private stopped = false;
   private resyncCount = 0;
 
-  private constructor(private readonly connection: EtcdConnection, private readonly keys: KeyLayout, private readonly handlers: WatchHandlers) {
+  private constructor(
+    private readonly connection: EtcdConnection,
+    private readonly keys: KeyLayout,
+    private readonly handlers: WatchHandlers,
+  ) {
     this.view = new ClusterView(keys, handlers.onError);
   }
 
@@ -66,7 +70,9 @@ export class ClusterWatch {
   private attach(fromRevision: number): void {
     const watcher = this.connection.watchFrom(this.keys.root, fromRevision);
     this.watcher = watcher;
-    watcher.on('connected', () => { this.retryDelayMs = FIRST_RETRY_MS; });
+    watcher.on('connected', () => {
+      this.retryDelayMs = FIRST_RETRY_MS;
+    });
     watcher.on('data', (response: IWatchResponse) => {
       if (this.watcher !== watcher) return;
       const events: WatchedEvent[] = response.events.map((event) => ({
@@ -111,7 +117,9 @@ export class ClusterWatch {
     if (watcher === undefined) return;
     // Cancelling waits for etcd's answer; an etcd that is gone will not give one.
     let timer: NodeJS.Timeout | undefined;
-    const givenUp = new Promise<void>((resolve) => { timer = setTimeout(resolve, STOP_WAIT_MS); });
+    const givenUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, STOP_WAIT_MS);
+    });
     await Promise.race([watcher.cancel().catch(() => undefined), givenUp]);
     clearTimeout(timer);
   }

@@ -21,7 +21,14 @@ import { Mutex } from '../engine/mutex.js';
 import { hasEmbeddedDns } from '../engine/name-service.js';
 import type { Image, ImageConfig } from '../model/image.js';
 import type { Endpoint, Network } from '../model/network.js';
-import { emptyEndpointRequest, ZERO_TIME, type ContainerHostConfig, type ContainerRecord, type CreateRequest, type EndpointRequest } from '../model/container.js';
+import {
+  emptyEndpointRequest,
+  ZERO_TIME,
+  type ContainerHostConfig,
+  type ContainerRecord,
+  type CreateRequest,
+  type EndpointRequest,
+} from '../model/container.js';
 import { newId, timestampNow } from '../model/ids.js';
 import { publishedRequests } from '../ports/index.js';
 import { argvOf, checkEndpointRequest, generateName, linkEnvironment, NAME_PATTERN, parseLink, validateMacAddress } from './decisions.js';
@@ -71,7 +78,9 @@ export class Containers {
   ) {
     for (const record of engine.store.containers()) this.records.set(record.id, record);
     runtime.onExit((id, exitCode) => {
-      this.mutex.run(() => this.exitNoticed(id, exitCode)).catch((error: unknown) => this.options.log(`handling the exit of container ${id}: ${String(error)}`));
+      this.mutex
+        .run(() => this.exitNoticed(id, exitCode))
+        .catch((error: unknown) => this.options.log(`handling the exit of container ${id}: ${String(error)}`));
     });
   }
 
@@ -165,29 +174,41 @@ export class Containers {
   // ---- lifecycle
 
   create(request: CreateRequest): Promise<ContainerRecord> {
-    return this.mutex.run(() => Promise.resolve().then(() => {
-      const image = this.images.resolve(request.config.image);
-      const name = request.name === undefined || request.name === '' ? generateName((candidate) => this.nameTaken(candidate)) : request.name.replace(/^\//, '');
-      if (!NAME_PATTERN.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-      const taken = [...this.records.values()].find((record) => record.name === name);
-      if (taken !== undefined) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
-      const { networks, hostConfig } = this.planNetworks(request);
-      validateMacAddress(request.config.macAddress);
-      for (const endpointRequest of Object.values(networks)) this.checkEndpointRequest(endpointRequest);
-      if (request.config.cmd === null && request.config.entrypoint === null && image.config.cmd === null && image.config.entrypoint === null) {
-        throw invalid('No command specified');
-      }
-      const id = newId();
-      const record: ContainerRecord = {
-        id, name, created: timestampNow(), imageId: image.id,
-        config: { ...request.config, hostname: request.config.hostname || id.slice(0, 12) },
-        hostConfig, networks, sandboxId: '', ports: [],
-        state: { status: 'created', pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
-      };
-      this.save(record);
-      this.emit(record, 'create');
-      return record;
-    }));
+    return this.mutex.run(() =>
+      Promise.resolve().then(() => {
+        const image = this.images.resolve(request.config.image);
+        const name =
+          request.name === undefined || request.name === '' ? generateName((candidate) => this.nameTaken(candidate)) : request.name.replace(/^\//, '');
+        if (!NAME_PATTERN.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+        const taken = [...this.records.values()].find((record) => record.name === name);
+        if (taken !== undefined)
+          throw conflict(
+            `Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+          );
+        const { networks, hostConfig } = this.planNetworks(request);
+        validateMacAddress(request.config.macAddress);
+        for (const endpointRequest of Object.values(networks)) this.checkEndpointRequest(endpointRequest);
+        if (request.config.cmd === null && request.config.entrypoint === null && image.config.cmd === null && image.config.entrypoint === null) {
+          throw invalid('No command specified');
+        }
+        const id = newId();
+        const record: ContainerRecord = {
+          id,
+          name,
+          created: timestampNow(),
+          imageId: image.id,
+          config: { ...request.config, hostname: request.config.hostname || id.slice(0, 12) },
+          hostConfig,
+          networks,
+          sandboxId: '',
+          ports: [],
+          state: { status: 'created', pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+        };
+        this.save(record);
+        this.emit(record, 'create');
+        return record;
+      }),
+    );
   }
 
   /** Starts the container; false when it was running already (Docker's 304). */
@@ -260,17 +281,19 @@ export class Containers {
    * (its hosts entry and environment with the next start, as in Docker).
    */
   removeLink(linkName: string): Promise<void> {
-    return this.mutex.run(() => Promise.resolve().then(() => {
-      const path = linkName.startsWith('/') ? linkName : `/${linkName}`;
-      const slash = path.lastIndexOf('/');
-      if (slash === 0) throw invalid('Conflict, cannot remove the default link name of the container');
-      const parent = this.find(path.slice(1, slash));
-      const alias = path.slice(slash + 1);
-      const link = parent?.hostConfig.links.find((candidate) => parseLink(candidate).alias === alias);
-      if (parent === undefined || link === undefined) throw notFound(`No such container: ${path}`);
-      parent.hostConfig.links = parent.hostConfig.links.filter((candidate) => candidate !== link);
-      this.save(parent);
-    }));
+    return this.mutex.run(() =>
+      Promise.resolve().then(() => {
+        const path = linkName.startsWith('/') ? linkName : `/${linkName}`;
+        const slash = path.lastIndexOf('/');
+        if (slash === 0) throw invalid('Conflict, cannot remove the default link name of the container');
+        const parent = this.find(path.slice(1, slash));
+        const alias = path.slice(slash + 1);
+        const link = parent?.hostConfig.links.find((candidate) => parseLink(candidate).alias === alias);
+        if (parent === undefined || link === undefined) throw notFound(`No such container: ${path}`);
+        parent.hostConfig.links = parent.hostConfig.links.filter((candidate) => candidate !== link);
+        this.save(parent);
+      }),
+    );
   }
 
   /** docker wait: the exit code once the process ended and its network was released (a record removed meanwhile by --rm included). */
@@ -298,11 +321,17 @@ export class Containers {
       const network = this.engine.getNetwork(networkReference);
       const mode = record.hostConfig.networkMode;
       if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
-        throw forbidden(mode === 'none' ? 'container cannot be disconnected from host network or connected to host network' : `container sharing network namespace with another container or host cannot be connected to any other network`);
+        throw forbidden(
+          mode === 'none'
+            ? 'container cannot be disconnected from host network or connected to host network'
+            : `container sharing network namespace with another container or host cannot be connected to any other network`,
+        );
       }
-      if (network.driver === 'host' || network.driver === 'null') throw forbidden('container cannot be disconnected from host network or connected to host network');
+      if (network.driver === 'host' || network.driver === 'null')
+        throw forbidden('container cannot be disconnected from host network or connected to host network');
       if (record.networks[network.id] !== undefined) throw forbidden(`endpoint with name ${record.name} already exists in network ${network.name}`);
-      if (network.bridge?.isDefaultBridge && request.aliases.length > 0) throw invalid('network-scoped alias is supported only for containers in user defined networks');
+      if (network.bridge?.isDefaultBridge && request.aliases.length > 0)
+        throw invalid('network-scoped alias is supported only for containers in user defined networks');
       this.checkEndpointRequest(request);
       let endpoint: Endpoint | undefined;
       if (record.state.status === 'running') {
@@ -325,7 +354,8 @@ export class Containers {
         if (force) return;
         throw error;
       }
-      if (network.driver === 'host' || network.driver === 'null') throw forbidden('container cannot be disconnected from host network or connected to host network');
+      if (network.driver === 'host' || network.driver === 'null')
+        throw forbidden('container cannot be disconnected from host network or connected to host network');
       if (record.networks[network.id] === undefined) throw forbidden(`container ${record.id} is not connected to network ${network.name}`);
       if (record.state.status === 'running') {
         await this.engine.leave(record.sandboxId, network.id);
@@ -349,7 +379,10 @@ export class Containers {
    * Attached before the start, it waits for that start; undefined when the
    * container never ran. `detached` must be called when the client is done.
    */
-  async attach(reference: string, streams: { stdout: boolean; stderr: boolean } = { stdout: true, stderr: true }): Promise<{ output: StreamOutput; input?: NodeJS.WritableStream; detached: () => void } | undefined> {
+  async attach(
+    reference: string,
+    streams: { stdout: boolean; stderr: boolean } = { stdout: true, stderr: true },
+  ): Promise<{ output: StreamOutput; input?: NodeJS.WritableStream; detached: () => void } | undefined> {
     const record = this.get(reference);
     const beforeStart = record.state.status !== 'running';
     // Counted before the start, so that a --rm container that ends at once waits for this reader.
@@ -377,7 +410,13 @@ export class Containers {
   /** Starts an exec instance; its record learns the exit code when the process ends. */
   startExec(id: string): { instance: ExecInstance; output: StreamOutput; input?: NodeJS.WritableStream; exitCode: Promise<number> } {
     const instance = this.execs.get(id);
-    const running = this.runtime.exec(instance.containerId, { args: instance.args, env: instance.env, tty: instance.tty, cwd: instance.workingDir || undefined, openStdin: instance.attachStdin });
+    const running = this.runtime.exec(instance.containerId, {
+      args: instance.args,
+      env: instance.env,
+      tty: instance.tty,
+      cwd: instance.workingDir || undefined,
+      openStdin: instance.attachStdin,
+    });
     this.execs.track(instance, running.exitCode);
     return { instance, ...running };
   }
@@ -421,7 +460,8 @@ export class Containers {
     if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
       const hasStatic = Object.values(request.endpoints).some((endpoint) => endpoint.ipv4 || endpoint.ipv6);
       if (mode === 'host' && hasStatic) throw invalid('conflicting options: cannot specify static IP address when using host networking');
-      if (mode === 'host' && links.length > 0) throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+      if (mode === 'host' && links.length > 0)
+        throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
       if (!mode.startsWith('container:')) return { networks: {}, hostConfig: { ...request.hostConfig, links: this.resolveLinks(links) } };
       if (links.length > 0) throw invalid("conflicting options: container type network can't be used with links. This would result in undefined behavior");
       if (request.hostConfig.portBindings.length > 0 || request.hostConfig.publishAll) {
@@ -430,11 +470,17 @@ export class Containers {
       return { networks: {}, hostConfig: { ...request.hostConfig, networkMode: `container:${this.get(mode.slice('container:'.length)).id}` } };
     }
     const primary = this.engine.findNetwork(mode);
-    const requested = request.endpoints[given] ?? request.endpoints[mode]
-      ?? (primary === undefined ? undefined : request.endpoints[primary.name] ?? request.endpoints[primary.id]) ?? emptyEndpointRequest();
-    if (primary?.bridge?.isDefaultBridge && requested.aliases.length > 0) throw invalid('network-scoped alias is supported only for containers in user defined networks');
-    if (primary?.bridge?.isDefaultBridge && (requested.ipv4 || requested.ipv6)) throw invalid('user specified IP address is supported on user defined networks only');
-    if (primary?.bridge?.isDefaultBridge) return { networks: { [primary.id]: requested }, hostConfig: { ...request.hostConfig, links: this.resolveLinks(links) } };
+    const requested =
+      request.endpoints[given] ??
+      request.endpoints[mode] ??
+      (primary === undefined ? undefined : (request.endpoints[primary.name] ?? request.endpoints[primary.id])) ??
+      emptyEndpointRequest();
+    if (primary?.bridge?.isDefaultBridge && requested.aliases.length > 0)
+      throw invalid('network-scoped alias is supported only for containers in user defined networks');
+    if (primary?.bridge?.isDefaultBridge && (requested.ipv4 || requested.ipv6))
+      throw invalid('user specified IP address is supported on user defined networks only');
+    if (primary?.bridge?.isDefaultBridge)
+      return { networks: { [primary.id]: requested }, hostConfig: { ...request.hostConfig, links: this.resolveLinks(links) } };
     const endpointLinks = [...new Set([...requested.links, ...links])];
     return { networks: { [primary?.id ?? mode]: { ...requested, links: endpointLinks } }, hostConfig: { ...request.hostConfig, links: [] } };
   }
@@ -478,7 +524,12 @@ export class Containers {
     } else {
       const joins = Object.keys(record.networks).length;
       // The first join brings lo up in its own batch; only a sandbox without networks needs it done apart.
-      const sandbox = await this.engine.createSandbox({ containerId: record.id, hostname: record.config.hostname, dnsServers: record.hostConfig.dns, loopbackUp: joins === 0 });
+      const sandbox = await this.engine.createSandbox({
+        containerId: record.id,
+        hostname: record.config.hostname,
+        dnsServers: record.hostConfig.dns,
+        loopbackUp: joins === 0,
+      });
       sandboxId = sandbox.id;
       netnsPath = sandbox.netnsPath;
       failpoint('container-start:sandbox-made');
@@ -499,9 +550,16 @@ export class Containers {
       // A container run before (or a start a killed daemon cut short) has a bundle from then: runc wants a fresh one.
       if (this.runtime.hasBundle(record.id)) await this.runtime.delete(record.id);
       await this.runtime.create({
-        id: record.id, image, args: argvOf(record, image.config), env: this.environment(record, image.config),
-        cwd: record.config.workingDir || image.config.workingDir || '/', hostname: record.config.hostname,
-        tty: record.config.tty, openStdin: record.config.openStdin, netnsPath, etcFiles: this.filesOf(record.id),
+        id: record.id,
+        image,
+        args: argvOf(record, image.config),
+        env: this.environment(record, image.config),
+        cwd: record.config.workingDir || image.config.workingDir || '/',
+        hostname: record.config.hostname,
+        tty: record.config.tty,
+        openStdin: record.config.openStdin,
+        netnsPath,
+        etcFiles: this.filesOf(record.id),
       });
       failpoint('container-start:runtime-created');
       const { pid } = await this.runtime.start(record.id);
@@ -512,7 +570,8 @@ export class Containers {
     } catch (error) {
       record.state = before;
       // Running, but the store refused to say so (a full disk): the process goes, as if it never started.
-      if (started) await this.runtime.delete(record.id).catch((undoError: unknown) => this.options.log(`undo of starting container ${record.id}: ${String(undoError)}`));
+      if (started)
+        await this.runtime.delete(record.id).catch((undoError: unknown) => this.options.log(`undo of starting container ${record.id}: ${String(undoError)}`));
       await this.releaseSandbox(record);
       throw error;
     }
@@ -536,14 +595,22 @@ export class Containers {
     const containerMac = first && record.config.macAddress !== '' ? record.config.macAddress : undefined;
     const requestedMac = request.macAddress !== '' ? request.macAddress : containerMac;
     // A link names whoever holds the linked name now (a container removed since then resolves no more).
-    const links = Object.fromEntries(request.links.flatMap((link) => {
-      const { target, alias } = parseLink(link);
-      const linked = this.find(target);
-      return linked === undefined ? [] : [[alias, linked.name]];
-    }));
+    const links = Object.fromEntries(
+      request.links.flatMap((link) => {
+        const { target, alias } = parseLink(link);
+        const linked = this.find(target);
+        return linked === undefined ? [] : [[alias, linked.name]];
+      }),
+    );
     return this.engine.join(sandboxId, networkId, {
-      name: record.name, ipv4: request.ipv4, ipv6: request.ipv6, aliases: request.aliases, containerId: record.id,
-      macAddress: requestedMac?.toLowerCase(), linkLocalAddresses: checkEndpointRequest(request), links,
+      name: record.name,
+      ipv4: request.ipv4,
+      ipv6: request.ipv6,
+      aliases: request.aliases,
+      containerId: record.id,
+      macAddress: requestedMac?.toLowerCase(),
+      linkLocalAddresses: checkEndpointRequest(request),
+      links,
     });
   }
 
@@ -580,7 +647,13 @@ export class Containers {
       const exposed = [...(this.imageConfig(linked)?.exposedPorts ?? []), ...linked.config.exposedPorts];
       return linkEnvironment(alias, record.name, address, exposed, linked.config.env);
     });
-    for (const entry of ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...image.env, `HOSTNAME=${record.config.hostname}`, ...links, ...record.config.env]) {
+    for (const entry of [
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      ...image.env,
+      `HOSTNAME=${record.config.hostname}`,
+      ...links,
+      ...record.config.env,
+    ]) {
       const separator = entry.indexOf('=');
       env.set(separator < 0 ? entry : entry.slice(0, separator), entry);
     }
@@ -591,21 +664,29 @@ export class Containers {
     const files = this.filesOf(record.id);
     mkdirSync(this.etcDir(record.id), { recursive: true });
     const endpoints = this.endpoints(record);
-    const addresses = endpoints.flatMap((endpoint) => [endpoint.ipv4?.address, endpoint.ipv6?.address]).filter((address): address is string => address !== undefined);
-    const links = this.linkedContainers(record).map(({ linked, alias, address }) => ({ address, names: [...new Set([alias, linked.config.hostname, linked.name])] }));
+    const addresses = endpoints
+      .flatMap((endpoint) => [endpoint.ipv4?.address, endpoint.ipv6?.address])
+      .filter((address): address is string => address !== undefined);
+    const links = this.linkedContainers(record).map(({ linked, alias, address }) => ({
+      address,
+      names: [...new Set([alias, linked.config.hostname, linked.name])],
+    }));
     writeFileSync(files.hosts, renderHosts({ hostname: record.config.hostname, addresses, extraHosts: record.hostConfig.extraHosts, links }));
     writeFileSync(files.hostname, `${record.config.hostname}\n`);
     const onUserNetwork = endpoints.some((endpoint) => {
       const network = this.engine.findNetwork(endpoint.networkId);
       return network !== undefined && hasEmbeddedDns(network);
     });
-    writeFileSync(files.resolvConf, renderResolvConf({
-      embeddedDns: onUserNetwork,
-      nameservers: record.hostConfig.dns.length > 0 ? record.hostConfig.dns : this.options.dnsServers,
-      hostResolvConf: readHostResolvConf(),
-      search: record.hostConfig.dnsSearch.length > 0 ? record.hostConfig.dnsSearch : this.options.dnsSearch ?? [],
-      options: record.hostConfig.dnsOptions.length > 0 ? record.hostConfig.dnsOptions : this.options.dnsOptions ?? [],
-    }));
+    writeFileSync(
+      files.resolvConf,
+      renderResolvConf({
+        embeddedDns: onUserNetwork,
+        nameservers: record.hostConfig.dns.length > 0 ? record.hostConfig.dns : this.options.dnsServers,
+        hostResolvConf: readHostResolvConf(),
+        search: record.hostConfig.dnsSearch.length > 0 ? record.hostConfig.dnsSearch : (this.options.dnsSearch ?? []),
+        options: record.hostConfig.dnsOptions.length > 0 ? record.hostConfig.dnsOptions : (this.options.dnsOptions ?? []),
+      }),
+    );
   }
 
   /**

@@ -9,14 +9,47 @@ import type { ContainerRecord, EndpointRequest } from '../model/container.js';
 import type { ImageConfig } from '../model/image.js';
 
 export const NAME_PATTERN = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
-const ADJECTIVES = ['brave', 'calm', 'eager', 'fancy', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'proud', 'quirky', 'sharp', 'tender', 'vivid'];
-const NOUNS = ['babbage', 'curie', 'darwin', 'euler', 'fermat', 'galois', 'hopper', 'kepler', 'lovelace', 'noether', 'pascal', 'ritchie', 'shannon', 'turing', 'wozniak', 'yonath'];
-
+const ADJECTIVES = [
+  'brave',
+  'calm',
+  'eager',
+  'fancy',
+  'gentle',
+  'happy',
+  'jolly',
+  'keen',
+  'lucid',
+  'merry',
+  'nifty',
+  'proud',
+  'quirky',
+  'sharp',
+  'tender',
+  'vivid',
+];
+const NOUNS = [
+  'babbage',
+  'curie',
+  'darwin',
+  'euler',
+  'fermat',
+  'galois',
+  'hopper',
+  'kepler',
+  'lovelace',
+  'noether',
+  'pascal',
+  'ritchie',
+  'shannon',
+  'turing',
+  'wozniak',
+  'yonath',
+];
 
 /** The process's argv: entrypoint then command, each from the container or else the image, as Docker resolves them. */
 export function argvOf(record: ContainerRecord, image: ImageConfig | undefined): string[] {
   const entrypoint = record.config.entrypoint ?? image?.entrypoint ?? [];
-  const cmd = record.config.cmd ?? (record.config.entrypoint !== null ? [] : image?.cmd ?? []);
+  const cmd = record.config.cmd ?? (record.config.entrypoint !== null ? [] : (image?.cmd ?? []));
   return [...entrypoint, ...cmd];
 }
 
@@ -30,9 +63,19 @@ export function generateName(taken: (name: string) => boolean): string {
 }
 
 /** Docker's legacy link variables: ALIAS_PORT_80_TCP=tcp://ip:80, ALIAS_NAME, ALIAS_ENV_x. */
-export function linkEnvironment(alias: string, containerName: string, address: string, exposedPorts: readonly string[], linkedEnv: readonly string[]): string[] {
+export function linkEnvironment(
+  alias: string,
+  containerName: string,
+  address: string,
+  exposedPorts: readonly string[],
+  linkedEnv: readonly string[],
+): string[] {
   const prefix = alias.toUpperCase().replace(/[^A-Z0-9]/g, '_');
-  const ports = [...new Set(exposedPorts)].map((key) => { const [port, protocol = 'tcp'] = key.split('/'); return { port: port!, protocol }; })
+  const ports = [...new Set(exposedPorts)]
+    .map((key) => {
+      const [port, protocol = 'tcp'] = key.split('/');
+      return { port: port!, protocol };
+    })
     .sort((a, b) => Number(a.port) - Number(b.port));
   const env: string[] = [];
   if (ports[0] !== undefined) env.push(`${prefix}_PORT=${ports[0].protocol}://${address}:${ports[0].port}`);

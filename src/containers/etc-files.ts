@@ -46,9 +46,21 @@ const LOOPBACK_NAMESERVER = /^\s*nameserver\s+(127\.\S*|::1)\s*$/;
 
 export function renderResolvConf(input: ResolvInput): string {
   const hostLines = input.hostResolvConf.split('\n');
-  const hostNameservers = hostLines.filter((line) => /^\s*nameserver\s/.test(line) && !LOOPBACK_NAMESERVER.test(line)).map((line) => line.trim().split(/\s+/)[1]!);
-  const hostSearch = hostLines.find((line) => /^\s*search\s/.test(line))?.trim().split(/\s+/).slice(1) ?? [];
-  const hostOptions = hostLines.find((line) => /^\s*options\s/.test(line))?.trim().split(/\s+/).slice(1) ?? [];
+  const hostNameservers = hostLines
+    .filter((line) => /^\s*nameserver\s/.test(line) && !LOOPBACK_NAMESERVER.test(line))
+    .map((line) => line.trim().split(/\s+/)[1]!);
+  const hostSearch =
+    hostLines
+      .find((line) => /^\s*search\s/.test(line))
+      ?.trim()
+      .split(/\s+/)
+      .slice(1) ?? [];
+  const hostOptions =
+    hostLines
+      .find((line) => /^\s*options\s/.test(line))
+      ?.trim()
+      .split(/\s+/)
+      .slice(1) ?? [];
   const search = input.search.length > 0 ? input.search : hostSearch;
   const lines: string[] = [];
   if (input.embeddedDns) {

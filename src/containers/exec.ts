@@ -40,8 +40,14 @@ export class ExecInstances {
   track(instance: ExecInstance, exitCode: Promise<number>): void {
     instance.running = true;
     void exitCode.then(
-      (code) => { instance.exitCode = code; instance.running = false; },
-      () => { instance.exitCode = 126; instance.running = false; },
+      (code) => {
+        instance.exitCode = code;
+        instance.running = false;
+      },
+      () => {
+        instance.exitCode = 126;
+        instance.running = false;
+      },
     );
   }
 

@@ -28,7 +28,23 @@ export interface ListContext {
 
 const STATES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
 const HEALTH_STATES = ['starting', 'healthy', 'unhealthy', 'none'];
-export const CONTAINER_FILTERS = ['ancestor', 'before', 'exited', 'expose', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
+export const CONTAINER_FILTERS = [
+  'ancestor',
+  'before',
+  'exited',
+  'expose',
+  'health',
+  'id',
+  'isolation',
+  'is-task',
+  'label',
+  'name',
+  'network',
+  'publish',
+  'since',
+  'status',
+  'volume',
+];
 
 const invalidFilter = (text: string) => invalid(`Invalid filter '${text}'`);
 
@@ -56,8 +72,9 @@ function portsMatch(key: string, values: readonly string[], ports: Iterable<stri
 /** The record a before=/since= reference names (id, name, unique id prefix), as Docker finds it. */
 function referenced(records: readonly ContainerRecord[], reference: string): ContainerRecord {
   const name = reference.replace(/^\//, '');
-  const found = records.find((record) => record.id === reference || record.name === name)
-    ?? (reference === '' ? undefined : records.filter((record) => record.id.startsWith(reference)).at(0));
+  const found =
+    records.find((record) => record.id === reference || record.name === name) ??
+    (reference === '' ? undefined : records.filter((record) => record.id.startsWith(reference)).at(0));
   if (found === undefined) throw new SkiffError('internal', `no such container ${reference}`);
   return found;
 }
@@ -94,8 +111,17 @@ function checksFor(records: readonly ContainerRecord[], filters: ListFilters, co
     since: (record) => since.every((time) => record.created > time),
     // Only a run that ended has an exit code worth filtering on.
     exited: (record, values) => record.state.status === 'exited' && values.some((value) => Number(value) === record.state.exitCode),
-    expose: (record, values) => portsMatch('expose', values, [...context.exposedPortsOf(record), ...record.hostConfig.portBindings.map((request) => `${request.containerPort}/${request.protocol}`)]),
-    publish: (record, values) => portsMatch('publish', values, record.ports.map((binding) => `${binding.containerPort}/${binding.protocol}`)),
+    expose: (record, values) =>
+      portsMatch('expose', values, [
+        ...context.exposedPortsOf(record),
+        ...record.hostConfig.portBindings.map((request) => `${request.containerPort}/${request.protocol}`),
+      ]),
+    publish: (record, values) =>
+      portsMatch(
+        'publish',
+        values,
+        record.ports.map((binding) => `${binding.containerPort}/${binding.protocol}`),
+      ),
     // skiff runs no health checks: every container's health is "none", as Docker's are without one.
     health: (_record, values) => values.includes('none'),
     // Linux containers have the default isolation, shown as "".

@@ -78,7 +78,8 @@ export function parsePoolFlag(text: string): AddressPoolSpec {
     const value = field.slice(equals + 1).toLowerCase();
     if (key === 'base') base = value;
     else if (key === 'size') {
-      if (!/^[+-]?\d+$/.test(value)) throw new ConfigError(`invalid size value: "${value}" (must be integer): strconv.Atoi: parsing "${value}": invalid syntax`);
+      if (!/^[+-]?\d+$/.test(value))
+        throw new ConfigError(`invalid size value: "${value}" (must be integer): strconv.Atoi: parsing "${value}": invalid syntax`);
       size = Number(value);
     } else throw new ConfigError(`unexpected key '${key}' in '${field}'`);
   }
@@ -134,12 +135,18 @@ function jsonType(value: unknown): string {
 }
 
 const goTypes: Record<OptionSpec['kind'], string> = {
-  string: 'string', bool: 'bool', int: 'int', list: '[]string', pools: '[]*ipamutils.NetworkToSplit', runtimes: 'map[string]types.Runtime',
+  string: 'string',
+  bool: 'bool',
+  int: 'int',
+  list: '[]string',
+  pools: '[]*ipamutils.NetworkToSplit',
+  runtimes: 'map[string]types.Runtime',
 };
 
 /** The file's value as the option's type, or Go's json error for a value of another type. */
 function decodeFileValue(spec: OptionSpec, value: unknown): unknown {
-  const mismatch = (found: unknown) => new ConfigError(`json: cannot unmarshal ${jsonType(found)} into Go struct field Config.${spec.key} of type ${goTypes[spec.kind]}`);
+  const mismatch = (found: unknown) =>
+    new ConfigError(`json: cannot unmarshal ${jsonType(found)} into Go struct field Config.${spec.key} of type ${goTypes[spec.kind]}`);
   switch (spec.kind) {
     case 'string':
       if (typeof value !== 'string') throw mismatch(value);
@@ -192,7 +199,9 @@ export function findConfigurationConflicts(fileValues: Record<string, unknown>, 
   if (unknown.length > 0) {
     // dockerd knows "label", "host" … as flags and then ignores them in the file; skiff says which key was meant.
     const hints = unknown.filter((key) => byFlag.has(key)).map((key) => `"${key}" is a flag: the file's key is "${byFlag.get(key)!.key}"`);
-    throw new ConfigError(`the following directives don't match any configuration option: ${unknown.join(', ')}${hints.length > 0 ? ` (${hints.join('; ')})` : ''}`);
+    throw new ConfigError(
+      `the following directives don't match any configuration option: ${unknown.join(', ')}${hints.length > 0 ? ` (${hints.join('; ')})` : ''}`,
+    );
   }
   const conflicts = OPTIONS.filter((spec) => flags.has(spec.key) && Object.hasOwn(fileValues, spec.key))
     .sort((a, b) => (a.flag < b.flag ? -1 : a.flag > b.flag ? 1 : 0))
@@ -228,7 +237,14 @@ const DOMAIN = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-z
 
 /** logrus.ParseLevel's names, folded onto skiff's levels. */
 const LEVEL_NAMES: Record<string, LogLevel> = {
-  trace: 'debug', debug: 'debug', info: 'info', warn: 'warn', warning: 'warn', error: 'error', fatal: 'fatal', panic: 'fatal',
+  trace: 'debug',
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  warning: 'warn',
+  error: 'error',
+  fatal: 'fatal',
+  panic: 'fatal',
 };
 
 export function parseLogLevel(text: string): LogLevel {
@@ -282,13 +298,22 @@ function validateTls(config: DaemonConfig): void {
   const tcpHosts = config.hosts.filter((host) => host.startsWith('tcp://'));
   const given = { tlsverify: config.tlsVerify, tlscacert: config.tlsCaCert !== '', tlscert: config.tlsCert !== '', tlskey: config.tlsKey !== '' };
   if (tcpHosts.length === 0) {
-    const stray = [...(config.tls ? ['tls'] : []), ...Object.entries(given).filter(([, present]) => present).map(([flag]) => flag)];
+    const stray = [
+      ...(config.tls ? ['tls'] : []),
+      ...Object.entries(given)
+        .filter(([, present]) => present)
+        .map(([flag]) => flag),
+    ];
     if (stray.length > 0) throw new ConfigError(`${stray.map((flag) => `--${flag}`).join(', ')} given but no -H tcp://ADDR:PORT host to serve TLS on`);
     return;
   }
-  const missing = Object.entries(given).filter(([, present]) => !present).map(([flag]) => `--${flag}`);
+  const missing = Object.entries(given)
+    .filter(([, present]) => !present)
+    .map(([flag]) => `--${flag}`);
   if (missing.length > 0) {
-    throw new ConfigError(`${tcpHosts.join(', ')}: skiff serves its API over TCP only with mutual TLS, and ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing (dockerd would serve it unencrypted to anyone who reaches the port)`);
+    throw new ConfigError(
+      `${tcpHosts.join(', ')}: skiff serves its API over TCP only with mutual TLS, and ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing (dockerd would serve it unencrypted to anyone who reaches the port)`,
+    );
   }
 }
 
@@ -304,7 +329,8 @@ function cidrOrError(text: string, what: string): void {
 export function validateConfig(config: DaemonConfig): void {
   for (const server of config.dns) if (isIP(server) === 0) throw new ConfigError(`IP address is not correctly formatted: ${server}`);
   for (const domain of config.dnsSearch) {
-    if (domain.trim() !== '.' && (!/[a-zA-Z]/.test(domain) || !DOMAIN.test(domain.trim()) || domain.length >= 255)) throw new ConfigError(`${domain} is not a valid domain`);
+    if (domain.trim() !== '.' && (!/[a-zA-Z]/.test(domain) || !DOMAIN.test(domain.trim()) || domain.length >= 255))
+      throw new ConfigError(`${domain} is not a valid domain`);
   }
   validateLabels(config.labels);
   for (const host of config.hosts) validateHost(host);
@@ -315,7 +341,8 @@ export function validateConfig(config: DaemonConfig): void {
   if (config.mtu < 68 || config.mtu > 65535) throw new ConfigError(`invalid MTU ${config.mtu}: from 68 to 65535`);
   if (config.bip !== '') cidrOrError(config.bip, 'bip');
   if (config.fixedCidr !== '') cidrOrError(config.fixedCidr, 'fixed-cidr');
-  if (isIP(config.ip) === 0) throw new ConfigError(`invalid argument "${config.ip}" for "--ip" flag: invalid string being converted to IP address: ${config.ip}`);
+  if (isIP(config.ip) === 0)
+    throw new ConfigError(`invalid argument "${config.ip}" for "--ip" flag: invalid string being converted to IP address: ${config.ip}`);
   try {
     validatePoolSpecs(config.defaultAddressPools);
   } catch (error) {
@@ -367,8 +394,12 @@ export interface ConfigChange {
 
 /** What a reload changes, option by option, in dockerd's daemon.json names. */
 export function configChanges(current: DaemonConfig, next: DaemonConfig): ConfigChange[] {
-  return OPTIONS.filter((spec) => JSON.stringify(current[spec.field]) !== JSON.stringify(next[spec.field]))
-    .map((spec) => ({ key: spec.key, from: goFormat(current[spec.field]), to: goFormat(next[spec.field]), applied: spec.reloadable === true }));
+  return OPTIONS.filter((spec) => JSON.stringify(current[spec.field]) !== JSON.stringify(next[spec.field])).map((spec) => ({
+    key: spec.key,
+    from: goFormat(current[spec.field]),
+    to: goFormat(next[spec.field]),
+    applied: spec.reloadable === true,
+  }));
 }
 
 /** The configuration after a reload: the reloadable options from next, the others kept until a restart. */

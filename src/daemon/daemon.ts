@@ -66,7 +66,8 @@ async function electDefaultBridgeSubnet(config: DaemonConfig): Promise<{ subnet:
 function clusterOptions(config: DaemonConfig): { url: string; advertise: string } | undefined {
   if (config.clusterStore === '' && config.clusterAdvertise === '') return undefined;
   if (config.clusterStore === '') throw new ConfigError('--cluster-advertise must be accompanied by --cluster-store configuration');
-  if (config.clusterAdvertise === '') throw new ConfigError('--cluster-store needs --cluster-advertise: the address (or interface) other hosts send this host\'s VXLAN traffic to');
+  if (config.clusterAdvertise === '')
+    throw new ConfigError("--cluster-store needs --cluster-advertise: the address (or interface) other hosts send this host's VXLAN traffic to");
   return { url: config.clusterStore, advertise: config.clusterAdvertise };
 }
 
@@ -114,7 +115,12 @@ export class Daemon {
       ipForward: config.ipForward,
       defaultAddressPools: () => live.config.defaultAddressPools,
       defaultBridge: {
-        bridgeName: config.bridge, ...bridge, hostBindingIpv4: config.ip, mtu: config.mtu, icc: config.icc, ipMasquerade: config.ipMasq,
+        bridgeName: config.bridge,
+        ...bridge,
+        hostBindingIpv4: config.ip,
+        mtu: config.mtu,
+        icc: config.icc,
+        ipMasquerade: config.ipMasq,
       },
       log,
     });
@@ -135,7 +141,12 @@ export class Daemon {
       imageCount: () => images.list().length,
       settings: () => {
         const current = live.config;
-        return { labels: current.labels, liveRestore: current.liveRestore, debug: current.logLevel === 'debug', defaultAddressPools: current.defaultAddressPools };
+        return {
+          labels: current.labels,
+          liveRestore: current.liveRestore,
+          debug: current.logLevel === 'debug',
+          defaultAddressPools: current.defaultAddressPools,
+        };
       },
     });
     addNetworkRoutes(router, engine);
@@ -208,20 +219,26 @@ export class Daemon {
     const running = this.parts.containers.all().filter((record) => record.state.status === 'running');
     if (running.length === 0) return;
     this.logger.info(`${why}: ${running.map((record) => record.name).join(', ')}`);
-    await Promise.all(running.map((record) => this.parts.containers.stop(record.id).catch((error: unknown) => {
-      this.logger.error(`stopping container ${record.name}: ${error instanceof Error ? error.message : String(error)}`);
-    })));
+    await Promise.all(
+      running.map((record) =>
+        this.parts.containers.stop(record.id).catch((error: unknown) => {
+          this.logger.error(`stopping container ${record.name}: ${error instanceof Error ? error.message : String(error)}`);
+        }),
+      ),
+    );
   }
 
   async stop(): Promise<void> {
     // Without live restore, containers do not outlive the daemon (dockerd's default behaviour).
     if (!this.live.config.liveRestore) await this.stopRunningContainers('live-restore is off: stopping containers');
-    await Promise.all(this.servers.map((server) => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Idle keep-alive connections and followers of /events would hold close() open.
-      server.closeAllConnections();
-      return closed;
-    }));
+    await Promise.all(
+      this.servers.map((server) => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Idle keep-alive connections and followers of /events would hold close() open.
+        server.closeAllConnections();
+        return closed;
+      }),
+    );
     this.parts.runtime.close();
     await this.engine.close();
   }

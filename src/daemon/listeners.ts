@@ -17,10 +17,7 @@ export interface TlsMaterial {
   key: Buffer;
 }
 
-export type Listener =
-  | { kind: 'unix'; path: string }
-  | { kind: 'fd'; fd: number }
-  | { kind: 'tcp'; address: string; port: number; tls: TlsMaterial };
+export type Listener = { kind: 'unix'; path: string } | { kind: 'fd'; fd: number } | { kind: 'tcp'; address: string; port: number; tls: TlsMaterial };
 
 /** The TLS files the configuration names. */
 export interface TlsPaths {
@@ -60,7 +57,9 @@ export function loadTls(paths: TlsPaths): TlsMaterial {
   try {
     createSecureContext(material);
   } catch (error) {
-    throw new ConfigError(`TLS: the certificate ${paths.tlsCert}, key ${paths.tlsKey} and CA ${paths.tlsCaCert} do not make a usable TLS setup: ${(error as Error).message}`);
+    throw new ConfigError(
+      `TLS: the certificate ${paths.tlsCert}, key ${paths.tlsKey} and CA ${paths.tlsCaCert} do not make a usable TLS setup: ${(error as Error).message}`,
+    );
   }
   return material;
 }

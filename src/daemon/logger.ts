@@ -35,7 +35,9 @@ export class Logger {
   constructor(
     private level: LogLevel = 'info',
     private readonly format: LogFormat = 'text',
-    private readonly write: (line: string) => void = (line) => { process.stderr.write(line); },
+    private readonly write: (line: string) => void = (line) => {
+      process.stderr.write(line);
+    },
   ) {}
 
   setLevel(level: LogLevel): void {
@@ -51,8 +53,16 @@ export class Logger {
     this.write(formatLine(this.format, level, message, new Date()));
   }
 
-  debug(message: string): void { this.log('debug', message); }
-  info(message: string): void { this.log('info', message); }
-  warn(message: string): void { this.log('warn', message); }
-  error(message: string): void { this.log('error', message); }
+  debug(message: string): void {
+    this.log('debug', message);
+  }
+  info(message: string): void {
+    this.log('info', message);
+  }
+  warn(message: string): void {
+    this.log('warn', message);
+  }
+  error(message: string): void {
+    this.log('error', message);
+  }
 }

@@ -61,7 +61,10 @@ export class AnswerCache {
       cached.bytes.copy(reply);
     } else {
       cached.bytes.copy(reply, 0, 0, cached.recordsAt);
-      const order = shuffle(Array.from({ length: cached.count }, (_, index) => index), random);
+      const order = shuffle(
+        Array.from({ length: cached.count }, (_, index) => index),
+        random,
+      );
       for (let index = 0; index < cached.count; index++) {
         const from = cached.recordsAt + order[index]! * cached.recordSize;
         cached.bytes.copy(reply, cached.recordsAt + index * cached.recordSize, from, from + cached.recordSize);

@@ -88,7 +88,14 @@ export function answerQuery(query: Packet, asker: Asker | undefined, records: Dn
       if (found === undefined) return { forward: true };
       const type = question.type;
       const addresses = found.length < 2 ? found : order(found);
-      return { forward: false, response: reply(query, question, addresses.map((data) => ({ type, name: question.name, ttl: RESPONSE_TTL, data }))) };
+      return {
+        forward: false,
+        response: reply(
+          query,
+          question,
+          addresses.map((data) => ({ type, name: question.name, ttl: RESPONSE_TTL, data })),
+        ),
+      };
     }
     case 'MX': {
       // A known name has no mail exchanger: empty NOERROR, so a mailer falls back to A/AAAA (RFC 5321 5.1).
@@ -243,9 +250,11 @@ function resolveName(name: string, asker: Asker, records: DnsRecords, family: Fa
 }
 
 function lookupOnNetworks(name: string, networkName: string | undefined, asker: Asker, records: DnsRecords, family: Family): string[] | undefined {
-  return lookupPass(networkName, asker, family, (networkId) => records.byAlias(networkId, name))
+  return (
+    lookupPass(networkName, asker, family, (networkId) => records.byAlias(networkId, name)) ??
     // A link's alias stands for the linked container's name, on the network of the asker's endpoint that holds the link.
-    ?? lookupPass(networkName, asker, family, (networkId, own) => records.byName(networkId, linkedName(own, name)));
+    lookupPass(networkName, asker, family, (networkId, own) => records.byName(networkId, linkedName(own, name)))
+  );
 }
 
 function linkedName(own: DnsEndpoint, name: string): string {

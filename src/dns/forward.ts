@@ -129,16 +129,20 @@ function exchangeUdp(query: Buffer, upstream: Upstream, timeoutMs: number): Prom
     socket.on('message', (message) => {
       if (answers(query, message)) exchange.settle(message);
     });
-    exchange.step(() => socket.connect(upstream.port, upstream.address, (error?: Error) => {
-      // Node calls this with the error when the connect failed (ENETUNREACH): the socket is not connected then.
-      if (error !== undefined && error !== null) {
-        exchange.settle(undefined);
-        return;
-      }
-      exchange.step(() => socket.send(query, (sendError) => {
-        if (sendError) exchange.settle(undefined);
-      }));
-    }));
+    exchange.step(() =>
+      socket.connect(upstream.port, upstream.address, (error?: Error) => {
+        // Node calls this with the error when the connect failed (ENETUNREACH): the socket is not connected then.
+        if (error !== undefined && error !== null) {
+          exchange.settle(undefined);
+          return;
+        }
+        exchange.step(() =>
+          socket.send(query, (sendError) => {
+            if (sendError) exchange.settle(undefined);
+          }),
+        );
+      }),
+    );
   });
 }
 
@@ -150,14 +154,16 @@ function exchangeTcp(query: Buffer, upstream: Upstream, timeoutMs: number): Prom
     socket.on('error', () => exchange.settle(undefined));
     socket.on('close', () => exchange.settle(undefined));
     socket.on('connect', () => exchange.step(() => socket.write(frame(query))));
-    socket.on('data', (chunk: Buffer) => exchange.step(() => {
-      for (const message of frames.push(chunk)) {
-        if (answers(query, message)) {
-          exchange.settle(message);
-          return;
+    socket.on('data', (chunk: Buffer) =>
+      exchange.step(() => {
+        for (const message of frames.push(chunk)) {
+          if (answers(query, message)) {
+            exchange.settle(message);
+            return;
+          }
         }
-      }
-    }));
+      }),
+    );
     exchange.step(() => socket.connect({ host: upstream.address, port: upstream.port, family: upstream.family }));
   });
 }

@@ -201,6 +201,9 @@ export function canonicalAddress(address: string): string {
 export function reverseName(address: string): string {
   const parsed = ipaddr.parse(address);
   if (parsed.kind() === 'ipv4') return `${parsed.toByteArray().reverse().join('.')}.in-addr.arpa`;
-  const nibbles = parsed.toByteArray().flatMap((byte) => [byte >> 4, byte & 0x0f]).map((nibble) => nibble.toString(16));
+  const nibbles = parsed
+    .toByteArray()
+    .flatMap((byte) => [byte >> 4, byte & 0x0f])
+    .map((nibble) => nibble.toString(16));
   return `${nibbles.reverse().join('.')}.ip6.arpa`;
 }

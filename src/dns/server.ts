@@ -27,9 +27,9 @@ const dnsPacket = require('dns-packet') as typeof import('dns-packet');
  * reached as the container would reach it.
  */
 export function reachedThroughContainer(upstreams: Upstream[], containerIp: string): Upstream[] {
-  return upstreams.map((upstream) => (isLoopback(upstream.address) && upstream.family === 4 && ipaddr.isValid(containerIp)
-    ? { ...upstream, address: containerIp }
-    : upstream));
+  return upstreams.map((upstream) =>
+    isLoopback(upstream.address) && upstream.family === 4 && ipaddr.isValid(containerIp) ? { ...upstream, address: containerIp } : upstream,
+  );
 }
 
 function isLoopback(address: string): boolean {
@@ -106,7 +106,9 @@ export class DnsServer {
     } catch (error) {
       udp.close();
       tcp.close();
-      throw new SkiffError('unavailable', `error in opening name server socket ${address}:${this.port} for network ${networkId}: ${(error as Error).message}`, { cause: error });
+      throw new SkiffError('unavailable', `error in opening name server socket ${address}:${this.port} for network ${networkId}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     udp.on('error', (error) => this.onError(error));
     tcp.on('error', (error) => this.onError(error));
@@ -138,7 +140,11 @@ export class DnsServer {
   private serveDatagram(udp: dgram.Socket, message: Buffer, remote: dgram.RemoteInfo): void {
     try {
       const reply = this.handle(message, remote.address, 'udp');
-      if (reply instanceof Promise) reply.then((later) => sendDatagram(udp, later, remote), (error: Error) => this.onError(error));
+      if (reply instanceof Promise)
+        reply.then(
+          (later) => sendDatagram(udp, later, remote),
+          (error: Error) => this.onError(error),
+        );
       else sendDatagram(udp, reply, remote);
     } catch (error) {
       this.onError(error as Error);

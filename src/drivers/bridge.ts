@@ -22,11 +22,18 @@ function bridgeOf(network: Network): { bridgeName: string; mtu: number } {
 /** `ip -batch` lines that build a network's bridge with its gateway addresses. */
 export function bridgeCreateLines(network: Network): string[] {
   const { bridgeName, mtu } = bridgeOf(network);
-  const gatewayLines = network.ipam.pools.map((pool) => `addr add ${pool.gateway}/${prefixOf(pool.subnet)} dev ${bridgeName}${familyOfCidr(pool.subnet) === 6 ? ' nodad' : ''}`);
+  const gatewayLines = network.ipam.pools.map(
+    (pool) => `addr add ${pool.gateway}/${prefixOf(pool.subnet)} dev ${bridgeName}${familyOfCidr(pool.subnet) === 6 ? ' nodad' : ''}`,
+  );
   // A bridge without its own MAC takes the lowest of its ports' and changes it as
   // containers come and go: neighbours' ARP entries for the gateway then point
   // nowhere until they expire. A fixed MAC, derived from the network id, avoids it.
-  return [`link add ${bridgeName} address ${bridgeMac(network.id)} mtu ${mtu} type bridge`, `link set ${bridgeName} alias ${SKIFF_LINK_ALIAS}`, ...gatewayLines, `link set ${bridgeName} up`];
+  return [
+    `link add ${bridgeName} address ${bridgeMac(network.id)} mtu ${mtu} type bridge`,
+    `link set ${bridgeName} alias ${SKIFF_LINK_ALIAS}`,
+    ...gatewayLines,
+    `link set ${bridgeName} up`,
+  ];
 }
 
 /** A locally administered unicast MAC from a network id. */
@@ -55,7 +62,8 @@ export function sandboxSideLines(endpoint: Endpoint, options: JoinOptions): stri
   const lines: string[] = [];
   if (endpoint.ipv4 !== undefined) lines.push(`addr add ${cidrOf(endpoint.ipv4)} dev ${endpoint.ifName}`);
   if (endpoint.ipv6 !== undefined) lines.push(`addr add ${cidrOf(endpoint.ipv6)} dev ${endpoint.ifName} nodad`);
-  for (const address of endpoint.linkLocalAddresses ?? []) lines.push(`addr add ${cidrOf(address)} dev ${endpoint.ifName}${address.family === 6 ? ' nodad' : ''}`);
+  for (const address of endpoint.linkLocalAddresses ?? [])
+    lines.push(`addr add ${cidrOf(address)} dev ${endpoint.ifName}${address.family === 6 ? ' nodad' : ''}`);
   lines.push(`link set ${endpoint.ifName} up`, 'link set lo up', ...defaultRouteLines(endpoint, options.defaultGateways));
   return lines;
 }

@@ -44,7 +44,10 @@ export function vniOf(network: Network): number {
 /** A MAC of this host's bridge: the network's id and the host's advertise address. */
 export function overlayBridgeMac(networkId: string, advertiseAddress: string): string {
   const fromId = (networkId.slice(0, 6).match(/../g) ?? []).map((hex) => hex.toLowerCase());
-  const fromHost = advertiseAddress.split('.').slice(2).map((octet) => Number(octet).toString(16).padStart(2, '0'));
+  const fromHost = advertiseAddress
+    .split('.')
+    .slice(2)
+    .map((octet) => Number(octet).toString(16).padStart(2, '0'));
   return ['02', ...fromId, ...fromHost].join(':');
 }
 
@@ -82,11 +85,15 @@ export class OverlayDriver implements NetworkDriver {
   private auditDue = true;
 
   /** underlay() is undefined when the daemon runs without --cluster-store: nothing overlay reaches the kernel then. */
-  constructor(private readonly underlay: () => Underlay | undefined, private readonly log: (message: string) => void) {}
+  constructor(
+    private readonly underlay: () => Underlay | undefined,
+    private readonly log: (message: string) => void,
+  ) {}
 
   private requireUnderlay(network: Network): Underlay {
     const underlay = this.underlay();
-    if (underlay === undefined) throw new SkiffError('unavailable', `network ${network.name} is an overlay network: the daemon needs --cluster-store and --cluster-advertise for it`);
+    if (underlay === undefined)
+      throw new SkiffError('unavailable', `network ${network.name} is an overlay network: the daemon needs --cluster-store and --cluster-advertise for it`);
     return underlay;
   }
 
@@ -136,7 +143,7 @@ export class OverlayDriver implements NetworkDriver {
       this.log(`overlay network ${network.name}: left as it is (the daemon runs without --cluster-store)`);
       return;
     }
-    const complete = await linkExists(settingsOf(network).bridgeName) && await linkExists(vxlanName(network.id));
+    const complete = (await linkExists(settingsOf(network).bridgeName)) && (await linkExists(vxlanName(network.id)));
     if (complete) {
       // Set again on every restore, as the bridge driver does.
       await allowLoopbackSources(network);

@@ -59,8 +59,13 @@ function leaseCheck(facts: ClusterFacts): DiagnosisCheck {
   if (stored instanceof SkiffError) return { what, ok: false, detail: stored.message };
   if (facts.heldLeaseId === undefined) return { what, ok: false, detail: 'the lease was lost; the daemon is seeking a new one' };
   if (stored === undefined) return { what, ok: false, detail: 'etcd holds no record of this node' };
-  if (stored.leaseId !== facts.heldLeaseId) return { what, ok: false, detail: `etcd keeps the node under lease ${stored.leaseId}, the daemon holds ${facts.heldLeaseId}` };
-  return { what, ok: stored.ttlSeconds > 0, detail: stored.ttlSeconds > 0 ? `lease ${stored.leaseId}, ${stored.ttlSeconds} s left` : `lease ${stored.leaseId} expired` };
+  if (stored.leaseId !== facts.heldLeaseId)
+    return { what, ok: false, detail: `etcd keeps the node under lease ${stored.leaseId}, the daemon holds ${facts.heldLeaseId}` };
+  return {
+    what,
+    ok: stored.ttlSeconds > 0,
+    detail: stored.ttlSeconds > 0 ? `lease ${stored.leaseId}, ${stored.ttlSeconds} s left` : `lease ${stored.leaseId} expired`,
+  };
 }
 
 const endpointKey = (endpoint: EndpointRecord) => `${endpoint.id} ${endpoint.ipv4} ${endpoint.mac} ${endpoint.vtep}`;
@@ -73,10 +78,7 @@ function viewCheck(network: Network, facts: ClusterFacts, stored: readonly Endpo
   const watchedKeys = new Set(facts.watchedEndpoints.map(endpointKey));
   const unseen = remote.filter((endpoint) => !watchedKeys.has(endpointKey(endpoint)));
   const ghosts = facts.watchedEndpoints.filter((endpoint) => !storedKeys.has(endpointKey(endpoint)));
-  const problems = [
-    ...(unseen.length > 0 ? [`not yet seen: ${named(unseen)}`] : []),
-    ...(ghosts.length > 0 ? [`gone from etcd: ${named(ghosts)}`] : []),
-  ];
+  const problems = [...(unseen.length > 0 ? [`not yet seen: ${named(unseen)}`] : []), ...(ghosts.length > 0 ? [`gone from etcd: ${named(ghosts)}`] : [])];
   return {
     what: `the watch's picture of ${network.name} matches etcd (${remote.length} remote endpoints)`,
     ok: problems.length === 0,
@@ -88,7 +90,11 @@ function peerCheck(state: PeerState, name: string): DiagnosisCheck {
   const { entry } = state;
   const problems = [
     ...(state.fdbDst === undefined ? ['FDB entry missing'] : state.fdbDst !== entry.vtep ? [`FDB entry leads to ${state.fdbDst}`] : []),
-    ...(state.neighbourMac === undefined ? ['neighbour entry missing'] : state.neighbourMac !== entry.mac ? [`neighbour entry says ${state.neighbourMac}`] : []),
+    ...(state.neighbourMac === undefined
+      ? ['neighbour entry missing']
+      : state.neighbourMac !== entry.mac
+        ? [`neighbour entry says ${state.neighbourMac}`]
+        : []),
   ];
   return {
     what: `remote endpoint ${name} (${entry.ipv4} on ${entry.vtep}): FDB ${entry.mac} → ${entry.vtep} and neighbour ${entry.ipv4} → ${entry.mac} on ${entry.device}`,
@@ -104,13 +110,21 @@ export function overlayChecks(observed: OverlayObservation): DiagnosisCheck[] {
   checks.push(leaseCheck(facts));
   checks.push({ what: 'the cluster watch is attached', ok: facts.watch === 'live', detail: facts.watch === 'live' ? 'live' : 'reading the cluster again' });
   const reachable = !(facts.storedEndpoints instanceof SkiffError);
-  checks.push({ what: `cluster store ${observed.storeUrl} answers`, ok: reachable, detail: facts.storedEndpoints instanceof SkiffError ? `${facts.storedEndpoints.message}; entries below are checked against the watch's picture` : 'yes' });
+  checks.push({
+    what: `cluster store ${observed.storeUrl} answers`,
+    ok: reachable,
+    detail: facts.storedEndpoints instanceof SkiffError ? `${facts.storedEndpoints.message}; entries below are checked against the watch's picture` : 'yes',
+  });
   const stored = facts.storedEndpoints instanceof SkiffError ? undefined : facts.storedEndpoints;
   if (stored !== undefined) {
     checks.push(viewCheck(network, facts, stored));
     const published = new Set(stored.filter((endpoint) => endpoint.nodeId === facts.nodeId).map((endpoint) => endpoint.id));
     for (const endpoint of observed.localEndpoints) {
-      checks.push({ what: `endpoint ${endpoint.name} (${endpoint.ipv4?.address ?? 'no address'}) is published in etcd`, ok: published.has(endpoint.id), detail: published.has(endpoint.id) ? 'published' : 'absent: other hosts cannot reach it' });
+      checks.push({
+        what: `endpoint ${endpoint.name} (${endpoint.ipv4?.address ?? 'no address'}) is published in etcd`,
+        ok: published.has(endpoint.id),
+        detail: published.has(endpoint.id) ? 'published' : 'absent: other hosts cannot reach it',
+      });
     }
   }
   const basis = stored ?? facts.watchedEndpoints;
@@ -118,11 +132,12 @@ export function overlayChecks(observed: OverlayObservation): DiagnosisCheck[] {
   const drift = peerDrift(wanted, observed.fdb, observed.neighbours);
   const names = new Map(basis.map((endpoint) => [endpoint.ipv4, endpoint.containerName]));
   for (const state of drift.states) checks.push(peerCheck(state, names.get(state.entry.ipv4) ?? '?'));
-  const stale = [
-    ...drift.staleFdb.map((row) => `FDB ${row.mac} → ${row.dst}`),
-    ...drift.staleNeighbours.map((row) => `neighbour ${row.ipv4} → ${row.mac}`),
-  ];
-  checks.push({ what: `${vxlanName(network.id)} holds no entry for an endpoint the cluster does not have`, ok: stale.length === 0, detail: stale.length === 0 ? 'none' : `${stale.join(', ')}: ${REPAIR_HINT}` });
+  const stale = [...drift.staleFdb.map((row) => `FDB ${row.mac} → ${row.dst}`), ...drift.staleNeighbours.map((row) => `neighbour ${row.ipv4} → ${row.mac}`)];
+  checks.push({
+    what: `${vxlanName(network.id)} holds no entry for an endpoint the cluster does not have`,
+    ok: stale.length === 0,
+    detail: stale.length === 0 ? 'none' : `${stale.join(', ')}: ${REPAIR_HINT}`,
+  });
   return checks;
 }
 
@@ -130,5 +145,14 @@ export function overlayChecks(observed: OverlayObservation): DiagnosisCheck[] {
 export async function diagnoseOverlay(network: Network, localEndpoints: readonly Endpoint[], context: OverlayContext): Promise<DiagnosisCheck[]> {
   const device = vxlanName(network.id);
   const [vxlan, rows, facts] = await Promise.all([vxlanState(device), readPeerRows(new Set([device])), context.facts(network.id)]);
-  return overlayChecks({ network, underlay: context.underlay, storeUrl: context.storeUrl, localEndpoints, vxlan, facts, fdb: rows.fdb, neighbours: rows.neighbours });
+  return overlayChecks({
+    network,
+    underlay: context.underlay,
+    storeUrl: context.storeUrl,
+    localEndpoints,
+    vxlan,
+    facts,
+    fdb: rows.fdb,
+    neighbours: rows.neighbours,
+  });
 }

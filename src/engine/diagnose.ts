@@ -50,20 +50,30 @@ async function loopbackGuardCheck(firewallTable: string): Promise<DiagnosisCheck
 async function bridgeChecks(network: Network, firewallTable: string, expectedMac: string): Promise<DiagnosisCheck[]> {
   const bridgeName = network.bridge!.bridgeName;
   const link = await interfaceState(bridgeName);
-  const checks: DiagnosisCheck[] = [{ what: `bridge ${bridgeName} exists and is up`, ok: link?.up === true, detail: link === undefined ? 'no such link' : `state ${link.operstate}` }];
+  const checks: DiagnosisCheck[] = [
+    { what: `bridge ${bridgeName} exists and is up`, ok: link?.up === true, detail: link === undefined ? 'no such link' : `state ${link.operstate}` },
+  ];
   if (link === undefined) return checks;
   for (const pool of network.ipam.pools) {
     const [, prefix] = pool.subnet.split('/');
     const held = link.addresses.some((address) => address.address === pool.gateway && String(address.prefix) === prefix);
     checks.push({ what: `gateway ${pool.gateway}/${prefix} on ${bridgeName}`, ok: held, detail: held ? 'present' : `addresses: ${listed(link.addresses)}` });
   }
-  checks.push({ what: `${bridgeName} keeps its own MAC`, ok: link.mac === expectedMac, detail: `${link.mac ?? '?'} (expected ${expectedMac}; a changing MAC leaves neighbours' ARP entries stale)` });
+  checks.push({
+    what: `${bridgeName} keeps its own MAC`,
+    ok: link.mac === expectedMac,
+    detail: `${link.mac ?? '?'} (expected ${expectedMac}; a changing MAC leaves neighbours' ARP entries stale)`,
+  });
   const localnet = (await readIpv4InterfaceSysctl(bridgeName, 'route_localnet')) ?? '?';
   checks.push({ what: `route_localnet on ${bridgeName} (published ports from 127.0.0.1)`, ok: localnet === '1', detail: localnet });
   checks.push(await loopbackGuardCheck(firewallTable));
   for (const { set, element, present } of expectedFirewallElements(network)) {
     const found = await hasElement(firewallTable, set, element);
-    checks.push({ what: `nft ${firewallTable} ${set} ${present ? 'holds' : 'does not hold'} ${element}`, ok: found === present, detail: found ? 'present' : 'absent' });
+    checks.push({
+      what: `nft ${firewallTable} ${set} ${present ? 'holds' : 'does not hold'} ${element}`,
+      ok: found === present,
+      detail: found ? 'present' : 'absent',
+    });
   }
   return checks;
 }
@@ -76,23 +86,41 @@ async function endpointChecks(network: Network, endpoint: Endpoint, sandbox: San
   if (!mounted) return checks;
   if (network.driver === 'bridge' || network.driver === 'overlay') {
     const hostSide = await interfaceState(endpoint.hostIfName);
-    checks.push({ what: `${who}: ${endpoint.hostIfName} is a port of ${network.bridge!.bridgeName}`, ok: hostSide?.master === network.bridge!.bridgeName, detail: hostSide === undefined ? 'no such link' : `master ${hostSide.master ?? 'none'}` });
+    checks.push({
+      what: `${who}: ${endpoint.hostIfName} is a port of ${network.bridge!.bridgeName}`,
+      ok: hostSide?.master === network.bridge!.bridgeName,
+      detail: hostSide === undefined ? 'no such link' : `master ${hostSide.master ?? 'none'}`,
+    });
   }
   const inside = await interfaceState(endpoint.ifName, sandbox.netnsPath);
   const expected = [endpoint.ipv4, endpoint.ipv6].filter((address): address is InterfaceAddress => address !== undefined);
   const held = expected.every((address) => inside?.addresses.some((present) => cidrOf(present) === cidrOf(address)));
-  checks.push({ what: `${who}: ${endpoint.ifName} inside holds ${listed(expected)}`, ok: inside !== undefined && held, detail: inside === undefined ? 'no such interface' : listed(inside.addresses) });
+  checks.push({
+    what: `${who}: ${endpoint.ifName} inside holds ${listed(expected)}`,
+    ok: inside !== undefined && held,
+    detail: inside === undefined ? 'no such interface' : listed(inside.addresses),
+  });
   return checks;
 }
 
 /** overlay is undefined when the daemon runs without --cluster-store. */
-export async function diagnoseNetwork(network: Network, endpoints: Endpoint[], sandboxes: Map<string, Sandbox>, firewallTable: string, overlay: OverlayContext | undefined): Promise<DiagnosisCheck[]> {
+export async function diagnoseNetwork(
+  network: Network,
+  endpoints: Endpoint[],
+  sandboxes: Map<string, Sandbox>,
+  firewallTable: string,
+  overlay: OverlayContext | undefined,
+): Promise<DiagnosisCheck[]> {
   const forwarding = (await readSysctl('net.ipv4.ip_forward')) ?? '?';
   const checks: DiagnosisCheck[] = [{ what: 'net.ipv4.ip_forward is on', ok: forwarding === '1', detail: forwarding }];
   if (network.driver === 'bridge' && network.bridge !== undefined) checks.push(...(await bridgeChecks(network, firewallTable, bridgeMac(network.id))));
   if (network.driver === 'overlay') {
     if (overlay === undefined) {
-      checks.push({ what: 'the daemon runs with --cluster-store (overlay networks need it)', ok: false, detail: 'no cluster store: restart the daemon with --cluster-store and --cluster-advertise' });
+      checks.push({
+        what: 'the daemon runs with --cluster-store (overlay networks need it)',
+        ok: false,
+        detail: 'no cluster store: restart the daemon with --cluster-store and --cluster-advertise',
+      });
     } else {
       checks.push(...(await bridgeChecks(network, firewallTable, overlayBridgeMac(network.id, overlay.underlay.address))));
       checks.push(...(await diagnoseOverlay(network, endpoints, overlay)));

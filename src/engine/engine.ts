@@ -205,7 +205,8 @@ export class Engine {
   diagnoseNetwork(reference: string): Promise<DiagnosisCheck[]> {
     const network = this.getNetwork(reference);
     const cluster = this.cluster;
-    const overlay = cluster === undefined ? undefined : { underlay: cluster.underlay, storeUrl: cluster.storeUrl, facts: (networkId: string) => cluster.facts(networkId) };
+    const overlay =
+      cluster === undefined ? undefined : { underlay: cluster.underlay, storeUrl: cluster.storeUrl, facts: (networkId: string) => cluster.facts(networkId) };
     return diagnoseNetwork(network, this.endpointsOfNetwork(network.id), this.sandboxesById, this.firewall.table, overlay);
   }
 
@@ -226,10 +227,17 @@ export class Engine {
       // Read at each create: a VPN or LAN may have come up since the last one.
       const hostSubnets = await readHostNetworks();
       if (request.driver === 'overlay' && this.cluster !== undefined) return this.createOverlayNetwork(this.cluster, request, hostSubnets);
-      const network = planNetwork(request, { id: newId(), created: timestampNow(), existing: this.listNetworks(), hostSubnets, defaultPools: this.defaultAddressPools() });
+      const network = planNetwork(request, {
+        id: newId(),
+        created: timestampNow(),
+        existing: this.listNetworks(),
+        hostSubnets,
+        defaultPools: this.defaultAddressPools(),
+      });
       for (const pool of network.ipam.pools.filter((planned) => planned.userConfigured)) {
         const shadowed = hostOverlaps(pool.subnet, hostSubnets);
-        if (shadowed.length > 0) this.log(`network ${network.name}: subnet ${pool.subnet} overlaps the host's own ${shadowed.join(', ')} (allowed, as in Docker)`);
+        if (shadowed.length > 0)
+          this.log(`network ${network.name}: subnet ${pool.subnet} overlaps the host's own ${shadowed.join(', ')} (allowed, as in Docker)`);
       }
       await this.installNetwork(network);
       return network;
@@ -321,7 +329,12 @@ export class Engine {
 
   private async ensurePredefinedNetworks(overrides: Partial<DefaultBridgeConfig>): Promise<void> {
     const defaults: DefaultBridgeConfig = {
-      bridgeName: 'skiff0', subnet: DEFAULT_BRIDGE_SUBNET, mtu: DEFAULT_MTU, icc: true, ipMasquerade: true, hostBindingIpv4: '0.0.0.0',
+      bridgeName: 'skiff0',
+      subnet: DEFAULT_BRIDGE_SUBNET,
+      mtu: DEFAULT_MTU,
+      icc: true,
+      ipMasquerade: true,
+      hostBindingIpv4: '0.0.0.0',
       ...overrides,
     };
     for (const name of PREDEFINED_NETWORKS) {
@@ -338,7 +351,11 @@ export class Engine {
     return this.mutex.run(async () => {
       const id = newId();
       const sandbox: Sandbox = {
-        id, netnsPath: join(this.netnsDir, shortId(id)), containerId: request.containerId ?? '', hostname: request.hostname ?? '', dnsServers: request.dnsServers ?? [],
+        id,
+        netnsPath: join(this.netnsDir, shortId(id)),
+        containerId: request.containerId ?? '',
+        hostname: request.hostname ?? '',
+        dnsServers: request.dnsServers ?? [],
       };
       this.store.putSandbox(sandbox);
       try {
@@ -375,9 +392,10 @@ export class Engine {
       }
       const limit = this.drivers[network.driver].maxEndpoints;
       if (limit !== undefined) checkEndpointLimit(network, this.endpointsOfNetwork(network.id).length, limit);
-      const endpoint = network.driver === 'overlay'
-        ? await this.publishOverlayEndpoint(network, sandbox, existing, request)
-        : this.allocateEndpoint(network, sandbox, existing, request);
+      const endpoint =
+        network.driver === 'overlay'
+          ? await this.publishOverlayEndpoint(network, sandbox, existing, request)
+          : this.allocateEndpoint(network, sandbox, existing, request);
       const routed = existing.some((other) => this.carriesDefaultRoute(other));
       try {
         await this.drivers[network.driver].join(network, endpoint, sandbox, { defaultGateways: routed ? [] : this.gatewaysFor(network, endpoint) });
@@ -498,7 +516,8 @@ export class Engine {
     if (requested === undefined || requested === '') return allocators.allocate(family);
     if (network.bridge?.isDefaultBridge) throw invalid('user specified IP address is supported on user defined networks only');
     if (!this.drivers[network.driver].routesOutside) throw invalid('user specified IP address is supported on user defined networks only');
-    if (!allocators.hasUserConfiguredPool(family)) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
+    if (!allocators.hasUserConfiguredPool(family))
+      throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
     if (familyOf(requested) !== family) throw invalid(`Invalid address ${requested}: it is not an IPv${family} address`);
     return allocators.claim(requested);
   }
@@ -523,7 +542,8 @@ export class Engine {
     this.releaseEndpoint(endpoint);
     if (network !== undefined) await this.unpublishOverlayEndpoint(network, endpoint);
     await this.names.endpointLeft(endpoint, sandbox, sandbox === undefined ? [] : this.attachments(sandbox.id));
-    if (network !== undefined) this.events.emit('network', 'disconnect', network.id, { container: endpoint.containerId, name: network.name, type: network.driver });
+    if (network !== undefined)
+      this.events.emit('network', 'disconnect', network.id, { container: endpoint.containerId, name: network.name, type: network.driver });
   }
 
   /** The daemon's --dns changed (SIGHUP): containers without their own --dns forward there from now on. */
@@ -546,7 +566,9 @@ export class Engine {
       await this.takeDownClashing(record);
       await this.installNetwork(network);
     } catch (error) {
-      await cluster.removeNetwork(record.id).catch((undoError: unknown) => this.log(`undo of network ${record.name} in the cluster store failed: ${String(undoError)}`));
+      await cluster
+        .removeNetwork(record.id)
+        .catch((undoError: unknown) => this.log(`undo of network ${record.name} in the cluster store failed: ${String(undoError)}`));
       throw error;
     }
     return network;
@@ -562,7 +584,9 @@ export class Engine {
     for (const stale of clashingOverlays(record, this.listNetworks())) {
       const attached = this.endpointsOfNetwork(stale.id);
       if (attached.length > 0) {
-        throw conflict(`cannot build overlay network ${record.name} here: removed network ${stale.name} still holds VNI ${vniOf(stale)} or subnet ${stale.ipam.pools[0]?.subnet ?? '?'} for ${attached.map((endpoint) => endpoint.name).join(', ')}`);
+        throw conflict(
+          `cannot build overlay network ${record.name} here: removed network ${stale.name} still holds VNI ${vniOf(stale)} or subnet ${stale.ipam.pools[0]?.subnet ?? '?'} for ${attached.map((endpoint) => endpoint.name).join(', ')}`,
+        );
       }
       this.log(`cluster: taking down network ${stale.name}, removed from the cluster, before ${record.name} reuses its VNI or subnet`);
       await this.uninstallNetwork(stale);
@@ -571,7 +595,8 @@ export class Engine {
 
   /** Removes a global network from etcd, refused while any host has an endpoint on it. */
   private async removeGlobalNetwork(network: Network): Promise<void> {
-    if (this.cluster === undefined) throw new SkiffError('unavailable', `network ${network.name} is an overlay network: removing it needs the cluster store (--cluster-store)`);
+    if (this.cluster === undefined)
+      throw new SkiffError('unavailable', `network ${network.name} is an overlay network: removing it needs the cluster store (--cluster-store)`);
     try {
       await this.cluster.removeNetwork(network.id);
     } catch (error) {
@@ -583,20 +608,33 @@ export class Engine {
 
   /** An endpoint on a global network: its address allocated and the endpoint published in one etcd transaction, before any plumbing. */
   private async publishOverlayEndpoint(network: Network, sandbox: Sandbox, existing: Endpoint[], request: JoinRequest): Promise<Endpoint> {
-    if (this.cluster === undefined) throw new SkiffError('unavailable', `network ${network.name} is an overlay network: the daemon needs --cluster-store and --cluster-advertise for it`);
-    if (request.ipv6 !== undefined && request.ipv6 !== '') throw invalid(`network ${network.name} has no IPv6 subnet: --ip6 is not supported on overlay networks`);
+    if (this.cluster === undefined)
+      throw new SkiffError('unavailable', `network ${network.name} is an overlay network: the daemon needs --cluster-store and --cluster-advertise for it`);
+    if (request.ipv6 !== undefined && request.ipv6 !== '')
+      throw invalid(`network ${network.name} has no IPv6 subnet: --ip6 is not supported on overlay networks`);
     const id = newId();
     const containerId = request.containerId ?? sandbox.containerId;
     const record = await this.cluster.addEndpoint({
-      id, networkId: network.id, containerId, containerName: request.name, aliases: request.aliases ?? [],
+      id,
+      networkId: network.id,
+      containerId,
+      containerName: request.name,
+      aliases: request.aliases ?? [],
       ...(request.ipv4 === undefined || request.ipv4 === '' ? {} : { ipv4: request.ipv4 }),
       macOf: (ipv4) => request.macAddress ?? macFromIpv4(ipv4),
     });
     const prefix = Number(network.ipam.pools[0]?.subnet.split('/')[1]);
     const endpoint: Endpoint = {
-      id, name: request.name, networkId: network.id, sandboxId: sandbox.id,
-      ifName: nextInterfaceName(existing.map((other) => other.ifName)), hostIfName: `veth${id.slice(0, 7)}`,
-      macAddress: record.mac, ipv4: { family: 4, address: record.ipv4, prefix }, aliases: request.aliases ?? [], containerId,
+      id,
+      name: request.name,
+      networkId: network.id,
+      sandboxId: sandbox.id,
+      ifName: nextInterfaceName(existing.map((other) => other.ifName)),
+      hostIfName: `veth${id.slice(0, 7)}`,
+      macAddress: record.mac,
+      ipv4: { family: 4, address: record.ipv4, prefix },
+      aliases: request.aliases ?? [],
+      containerId,
     };
     try {
       this.store.putEndpoint(endpoint, 'pending');
@@ -611,39 +649,64 @@ export class Engine {
   /** Takes an endpoint off the cluster and frees its address; etcd out of reach is logged (the lease still ends it if the daemon goes). */
   private async unpublishOverlayEndpoint(network: Network, endpoint: Endpoint): Promise<void> {
     if (network.driver !== 'overlay' || this.cluster === undefined || endpoint.ipv4 === undefined) return;
-    await this.cluster.removeEndpoint({ id: endpoint.id, networkId: network.id, ipv4: endpoint.ipv4.address })
+    await this.cluster
+      .removeEndpoint({ id: endpoint.id, networkId: network.id, ipv4: endpoint.ipv4.address })
       .catch((error: unknown) => this.log(`cluster: unpublishing endpoint ${endpoint.id} of network ${network.name}: ${String(error)}`));
   }
 
   /** Joins the cluster, publishes this host's endpoints again, and takes every global network from the watch. */
   private async joinCluster(cluster: OverlayCluster): Promise<void> {
     const hooks: ClusterHooks = {
-      networkAppeared: (record) => this.mutex.run(async () => {
-        if (this.networksById.has(record.id)) return;
-        await this.takeDownClashing(record);
-        await this.installNetwork(overlayNetworkOf(record, cluster.underlay.mtu));
-        cluster.resyncPeers(hooks);
-      }),
-      networkVanished: (networkId) => this.mutex.run(async () => {
-        const network = this.networksById.get(networkId);
-        if (network === undefined) return;
-        const attached = this.endpointsOfNetwork(networkId);
-        if (attached.length > 0) {
-          this.log(`cluster: network ${network.name} was removed from the cluster but containers here are still on it (${attached.map((endpoint) => endpoint.name).join(', ')}): kept until they leave`);
-          return;
-        }
-        await this.uninstallNetwork(network);
-      }),
+      networkAppeared: (record) =>
+        this.mutex.run(async () => {
+          if (this.networksById.has(record.id)) return;
+          await this.takeDownClashing(record);
+          await this.installNetwork(overlayNetworkOf(record, cluster.underlay.mtu));
+          cluster.resyncPeers(hooks);
+        }),
+      networkVanished: (networkId) =>
+        this.mutex.run(async () => {
+          const network = this.networksById.get(networkId);
+          if (network === undefined) return;
+          const attached = this.endpointsOfNetwork(networkId);
+          if (attached.length > 0) {
+            this.log(
+              `cluster: network ${network.name} was removed from the cluster but containers here are still on it (${attached.map((endpoint) => endpoint.name).join(', ')}): kept until they leave`,
+            );
+            return;
+          }
+          await this.uninstallNetwork(network);
+        }),
       remoteNameUpserted: (name) => this.names.remoteEndpointUpserted(name),
       remoteNameRemoved: (endpointId) => this.names.remoteEndpointRemoved(endpointId),
-      builtNetworkIds: () => new Set(this.listNetworks().filter((network) => network.driver === 'overlay').map((network) => network.id)),
+      builtNetworkIds: () =>
+        new Set(
+          this.listNetworks()
+            .filter((network) => network.driver === 'overlay')
+            .map((network) => network.id),
+        ),
       log: this.log,
     };
-    const local = this.listNetworks().filter((network) => network.driver === 'overlay').flatMap((network) => this.endpointsOfNetwork(network.id))
-      .flatMap((endpoint) => (endpoint.ipv4 === undefined ? [] : [{
-        id: endpoint.id, networkId: endpoint.networkId, nodeId: this.daemonId, vtep: cluster.underlay.address, containerId: endpoint.containerId,
-        containerName: endpoint.name, aliases: endpoint.aliases, mac: endpoint.macAddress, ipv4: endpoint.ipv4.address,
-      }]));
+    const local = this.listNetworks()
+      .filter((network) => network.driver === 'overlay')
+      .flatMap((network) => this.endpointsOfNetwork(network.id))
+      .flatMap((endpoint) =>
+        endpoint.ipv4 === undefined
+          ? []
+          : [
+              {
+                id: endpoint.id,
+                networkId: endpoint.networkId,
+                nodeId: this.daemonId,
+                vtep: cluster.underlay.address,
+                containerId: endpoint.containerId,
+                containerName: endpoint.name,
+                aliases: endpoint.aliases,
+                mac: endpoint.macAddress,
+                ipv4: endpoint.ipv4.address,
+              },
+            ],
+      );
     await cluster.start(this.daemonId, local, this.overlay, hooks);
     // Global networks removed while this daemon was away.
     const known = new Set(cluster.knownNetworks().map((record) => record.id));
@@ -665,7 +728,9 @@ export class Engine {
     for (const sandbox of this.sandboxesById.values()) {
       const attached = this.attachments(sandbox.id);
       for (const { network, endpoint } of attached) {
-        await this.names.endpointJoined(network, endpoint, sandbox, attached).catch((error: unknown) => this.log(`restoring the names of endpoint ${endpoint.id}: ${String(error)}`));
+        await this.names
+          .endpointJoined(network, endpoint, sandbox, attached)
+          .catch((error: unknown) => this.log(`restoring the names of endpoint ${endpoint.id}: ${String(error)}`));
       }
     }
   }
@@ -689,7 +754,10 @@ export class Engine {
 /** Refuses one endpoint past what the network's kernel object can hold, before anything is made. */
 export function checkEndpointLimit(network: Pick<Network, 'name'>, endpoints: number, limit: number): void {
   if (endpoints >= limit) {
-    throw new SkiffError('unavailable', `network ${network.name} is full: a Linux bridge holds at most ${limit} ports, and ${endpoints} containers are attached; connect further containers to another network`);
+    throw new SkiffError(
+      'unavailable',
+      `network ${network.name} is full: a Linux bridge holds at most ${limit} ports, and ${endpoints} containers are attached; connect further containers to another network`,
+    );
   }
 }
 

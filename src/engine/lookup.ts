@@ -1,6 +1,9 @@
 import { invalid, notFound } from '../errors.js';
 
-interface Named { id: string; name: string }
+interface Named {
+  id: string;
+  name: string;
+}
 
 /**
  * Docker's lookup order for a network reference: full id, then exact name

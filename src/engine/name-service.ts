@@ -45,7 +45,9 @@ export function forwardingUpstreams(daemonDns: readonly string[], hostResolvConf
   } catch {
     return []; // no resolv.conf: nothing to forward to, names outside skiff get SERVFAIL
   }
-  return text.split('\n').map((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1])
+  return text
+    .split('\n')
+    .map((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1])
     .filter((server): server is string => server !== undefined && familyOf(server) !== undefined && !server.startsWith('127.') && server !== '::1');
 }
 
@@ -67,13 +69,25 @@ export class NameService {
     const gateway = ipv4Gateway(network);
     if (gateway === undefined) return;
     await this.server.addListener(network.id, gateway);
-    this.loopbackUpstreams.set(sandbox.netnsPath, sandbox.dnsServers.map(parseUpstream)
-      .filter((upstream): upstream is Upstream => upstream !== undefined && upstream.family === 4 && upstream.address.startsWith('127.'))
-      .map(({ address, port }) => ({ address, port })));
+    this.loopbackUpstreams.set(
+      sandbox.netnsPath,
+      sandbox.dnsServers
+        .map(parseUpstream)
+        .filter((upstream): upstream is Upstream => upstream !== undefined && upstream.family === 4 && upstream.address.startsWith('127.'))
+        .map(({ address, port }) => ({ address, port })),
+    );
     this.records.upsert({
-      endpointId: endpoint.id, networkId: network.id, networkName: network.name, containerId: endpoint.containerId,
-      containerName: endpoint.name, hostname: sandbox.hostname, aliases: endpoint.aliases, links: endpoint.links,
-      ipv4: endpoint.ipv4?.address, ipv6: endpoint.ipv6?.address, upstreams: sandbox.dnsServers.length > 0 ? sandbox.dnsServers : undefined,
+      endpointId: endpoint.id,
+      networkId: network.id,
+      networkName: network.name,
+      containerId: endpoint.containerId,
+      containerName: endpoint.name,
+      hostname: sandbox.hostname,
+      aliases: endpoint.aliases,
+      links: endpoint.links,
+      ipv4: endpoint.ipv4?.address,
+      ipv6: endpoint.ipv6?.address,
+      upstreams: sandbox.dnsServers.length > 0 ? sandbox.dnsServers : undefined,
     });
     await this.pointResolver(sandbox, allEndpoints);
   }
@@ -111,7 +125,10 @@ export class NameService {
     const next = targets[0];
     if (next === undefined || (current !== undefined && targets.includes(current))) return;
     const [gateway, containerIp] = next.split(' ') as [string, string];
-    await installResolverRedirect(sandbox.netnsPath, gateway, containerIp, { setRouteLocalnet: false, loopbackUpstreams: this.loopbackUpstreams.get(sandbox.netnsPath) ?? [] });
+    await installResolverRedirect(sandbox.netnsPath, gateway, containerIp, {
+      setRouteLocalnet: false,
+      loopbackUpstreams: this.loopbackUpstreams.get(sandbox.netnsPath) ?? [],
+    });
     this.resolverTargets.set(sandbox.netnsPath, next);
   }
 

@@ -25,7 +25,6 @@ export interface NetworkCreateRequest {
   checkDuplicate?: boolean;
 }
 
-
 const MAX_NAME_LENGTH = 255;
 const INTERFACE_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,15}$/;
 
@@ -96,12 +95,15 @@ const MACVLAN_MODES = ['bridge', 'private', 'vepa', 'passthru'];
 function validateMacvlanOptions(options: Record<string, string>, internal: boolean): void {
   const parent = options[MACVLAN_OPTION.parent];
   if (parent === undefined || parent === '' || internal) {
-    throw invalid('macvlan networks need -o parent=<interface>: a parent-less or --internal macvlan network needs the kernel\'s dummy links (CONFIG_DUMMY), which this kernel does not have');
+    throw invalid(
+      "macvlan networks need -o parent=<interface>: a parent-less or --internal macvlan network needs the kernel's dummy links (CONFIG_DUMMY), which this kernel does not have",
+    );
   }
   if (!INTERFACE_NAME_PATTERN.test(parent)) throw invalid(`invalid parent interface name "${parent}"`);
   if (parent.includes('.')) throw invalid(`-o parent=${parent} is a VLAN sub-interface: this kernel has no 802.1q support (CONFIG_VLAN_8021Q)`);
   const mode = options[MACVLAN_OPTION.mode];
-  if (mode !== undefined && mode !== '' && !MACVLAN_MODES.includes(mode)) throw invalid(`requested macvlan mode '${mode}' is not valid, 'bridge' mode is the macvlan driver default`);
+  if (mode !== undefined && mode !== '' && !MACVLAN_MODES.includes(mode))
+    throw invalid(`requested macvlan mode '${mode}' is not valid, 'bridge' mode is the macvlan driver default`);
 }
 
 function resolveDriver(driver: string | undefined): DriverName {
@@ -115,7 +117,7 @@ function resolveDriver(driver: string | undefined): DriverName {
     case 'null':
       throw new SkiffError('forbidden', `only one instance of "${name}" network is allowed`);
     case 'ipvlan':
-      throw invalid('ipvlan networks need the kernel\'s ipvlan support (CONFIG_IPVLAN), which this kernel does not have');
+      throw invalid("ipvlan networks need the kernel's ipvlan support (CONFIG_IPVLAN), which this kernel does not have");
     case 'overlay':
       throw invalid('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
     default:
@@ -149,8 +151,12 @@ export function planNetwork(request: NetworkCreateRequest, context: PlanContext)
   if (driver === 'macvlan') validateMacvlanOptions(options, request.internal ?? false);
   const usedSubnets = context.existing.flatMap((network) => network.ipam.pools.map((pool) => pool.subnet));
   const pools = planNetworkIpam({
-    requests: request.ipamConfig ?? [], enableIPv6: request.enableIPv6 ?? false, usedSubnets, networkName: request.name,
-    hostSubnets: context.hostSubnets, defaultPools: context.defaultPools,
+    requests: request.ipamConfig ?? [],
+    enableIPv6: request.enableIPv6 ?? false,
+    usedSubnets,
+    networkName: request.name,
+    hostSubnets: context.hostSubnets,
+    defaultPools: context.defaultPools,
   });
   return {
     id: context.id,
@@ -185,8 +191,15 @@ export interface DefaultBridgeConfig {
 /** The predefined networks as Docker creates them at daemon start. */
 export function planPredefinedNetwork(name: (typeof PREDEFINED_NETWORKS)[number], context: PlanContext, defaults: DefaultBridgeConfig): Network {
   const base = {
-    id: context.id, name, scope: 'local' as const, created: context.created, internal: false, attachable: false,
-    ingress: false, enableIPv6: false, labels: {},
+    id: context.id,
+    name,
+    scope: 'local' as const,
+    created: context.created,
+    internal: false,
+    attachable: false,
+    ingress: false,
+    enableIPv6: false,
+    labels: {},
   };
   if (name === 'host') return { ...base, driver: 'host', ipam: { driver: 'default', options: null, pools: [] }, options: {} };
   if (name === 'none') return { ...base, driver: 'null', ipam: { driver: 'default', options: null, pools: [] }, options: {} };
@@ -198,8 +211,11 @@ export function planPredefinedNetwork(name: (typeof PREDEFINED_NETWORKS)[number]
     [BRIDGE_OPTION.name]: defaults.bridgeName,
     [BRIDGE_OPTION.mtu]: String(defaults.mtu),
   };
-  const pools = planNetworkIpam({ requests: [{ subnet: defaults.subnet, gateway: defaults.gateway, ipRange: defaults.ipRange }], enableIPv6: false, usedSubnets: [] })
-    .map((pool) => ({ ...pool, userConfigured: false }));
+  const pools = planNetworkIpam({
+    requests: [{ subnet: defaults.subnet, gateway: defaults.gateway, ipRange: defaults.ipRange }],
+    enableIPv6: false,
+    usedSubnets: [],
+  }).map((pool) => ({ ...pool, userConfigured: false }));
   return {
     ...base,
     driver: 'bridge',

@@ -12,7 +12,15 @@
  * later they are written is measured by the e2e test, not promised.
  */
 import { hostname } from 'node:os';
-import { ClusterStore, type ClusterChange, type ClusterWatch, type EndpointRecord, type NetworkRecord, type NetworkRequest, type NodeMembership } from '../cluster/index.js';
+import {
+  ClusterStore,
+  type ClusterChange,
+  type ClusterWatch,
+  type EndpointRecord,
+  type NetworkRecord,
+  type NetworkRequest,
+  type NodeMembership,
+} from '../cluster/index.js';
 import { SkiffError } from '../errors.js';
 import type { OverlayDriver } from '../drivers/overlay.js';
 import { desiredPeers, vxlanName } from '../drivers/overlay-peers.js';
@@ -69,7 +77,11 @@ export class OverlayCluster {
   /** The driver whose VXLAN devices get the entries. */
   private driver: OverlayDriver | undefined;
 
-  private constructor(private readonly store: ClusterStore, readonly underlay: UnderlayInterface, private readonly options: ClusterOptions) {}
+  private constructor(
+    private readonly store: ClusterStore,
+    readonly underlay: UnderlayInterface,
+    private readonly options: ClusterOptions,
+  ) {}
 
   /** Finds the underlay and reaches etcd, before anything on the host is changed; either failing is the daemon's start error. */
   static async connect(options: ClusterOptions): Promise<OverlayCluster> {
@@ -93,16 +105,21 @@ export class OverlayCluster {
    */
   async start(nodeId: string, localEndpoints: readonly EndpointRecord[], driver: OverlayDriver, hooks: ClusterHooks): Promise<void> {
     this.driver = driver;
-    this.membership = await this.store.join({ nodeId, hostname: hostname(), advertiseAddress: this.underlay.address }, {
-      ...(this.options.ttlSeconds === undefined ? {} : { ttlSeconds: this.options.ttlSeconds }),
-      handlers: {
-        onLeaseLost: (error) => hooks.log(`cluster: ${error.message}; seeking a new lease`),
-        onLeaseRenewed: (leaseId) => hooks.log(`cluster: node ${nodeId} holds lease ${leaseId} again`),
-        onEndpointLost: (endpoint, error) => hooks.log(`cluster: endpoint ${endpoint.id} (${endpoint.containerName}) could not be published again: ${error.message}`),
+    this.membership = await this.store.join(
+      { nodeId, hostname: hostname(), advertiseAddress: this.underlay.address },
+      {
+        ...(this.options.ttlSeconds === undefined ? {} : { ttlSeconds: this.options.ttlSeconds }),
+        handlers: {
+          onLeaseLost: (error) => hooks.log(`cluster: ${error.message}; seeking a new lease`),
+          onLeaseRenewed: (leaseId) => hooks.log(`cluster: node ${nodeId} holds lease ${leaseId} again`),
+          onEndpointLost: (endpoint, error) =>
+            hooks.log(`cluster: endpoint ${endpoint.id} (${endpoint.containerName}) could not be published again: ${error.message}`),
+        },
       },
-    });
+    );
     for (const endpoint of localEndpoints) {
-      await this.membership.addEndpoint({ ...endpoint, ipv4: endpoint.ipv4, macOf: () => endpoint.mac })
+      await this.membership
+        .addEndpoint({ ...endpoint, ipv4: endpoint.ipv4, macOf: () => endpoint.mac })
         .catch((error: SkiffError) => hooks.log(`cluster: publishing endpoint ${endpoint.id} (${endpoint.containerName}) again: ${error.message}`));
     }
     this.watch = await this.store.watch({
@@ -175,14 +192,18 @@ export class OverlayCluster {
 
   private enqueue(changes: ClusterChange[], hooks: ClusterHooks): void {
     this.queue.push(changes);
-    if (this.draining === undefined) this.draining = this.drain(hooks).finally(() => { this.draining = undefined; });
+    if (this.draining === undefined)
+      this.draining = this.drain(hooks).finally(() => {
+        this.draining = undefined;
+      });
   }
 
   private async drain(hooks: ClusterHooks): Promise<void> {
     while (!this.closed) {
       const batch = this.queue.shift();
       if (batch === undefined) return;
-      for (const change of batch) await this.apply(change, hooks).catch((error: unknown) => hooks.log(`cluster: applying a change of ${change.key}: ${String(error)}`));
+      for (const change of batch)
+        await this.apply(change, hooks).catch((error: unknown) => hooks.log(`cluster: applying a change of ${change.key}: ${String(error)}`));
       // Later batches may already be queued: one write of entries covers them all.
       if (this.queue.some((pending) => pending.length > 0)) continue;
       await this.writePeers(hooks);
@@ -220,8 +241,13 @@ export class OverlayCluster {
     const network = this.networks.get(endpoint.networkId);
     if (network === undefined) return;
     hooks.remoteNameUpserted({
-      endpointId: endpoint.id, networkId: network.id, networkName: network.name, containerId: endpoint.containerId,
-      containerName: endpoint.containerName, aliases: endpoint.aliases, ipv4: endpoint.ipv4,
+      endpointId: endpoint.id,
+      networkId: network.id,
+      networkName: network.name,
+      containerId: endpoint.containerId,
+      containerName: endpoint.containerName,
+      aliases: endpoint.aliases,
+      ipv4: endpoint.ipv4,
     });
   }
 
@@ -234,7 +260,10 @@ export class OverlayCluster {
     } catch (error) {
       hooks.log(`cluster: writing FDB/neighbour entries: ${error instanceof Error ? error.message : String(error)}; trying again in ${RETRY_MS} ms`);
       if (this.retryTimer === undefined && !this.closed) {
-        this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.enqueue([], hooks); }, RETRY_MS);
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.enqueue([], hooks);
+        }, RETRY_MS);
       }
     }
   }

@@ -43,7 +43,8 @@ export function planOverlayCreate(request: NetworkCreateRequest, id: string, exi
   const [config] = ipam;
   if (config?.ipRange !== undefined && config.ipRange !== '') throw invalid('--ip-range is not supported on overlay networks');
   if (config?.auxAddresses !== undefined && Object.keys(config.auxAddresses).length > 0) throw invalid('--aux-address is not supported on overlay networks');
-  if (config?.gateway !== undefined && config.gateway !== '' && (config.subnet === undefined || config.subnet === '')) throw invalid('a gateway needs a --subnet');
+  if (config?.gateway !== undefined && config.gateway !== '' && (config.subnet === undefined || config.subnet === ''))
+    throw invalid('a gateway needs a --subnet');
   return {
     id,
     name: request.name,
@@ -92,8 +93,10 @@ export function overlayNetworkOf(record: NetworkRecord, underlayMtu: number): Ne
  */
 export function clashingOverlays(record: NetworkRecord, local: readonly Network[]): Network[] {
   const subnet = parseCidr(record.subnet);
-  return local.filter((network) => network.driver === 'overlay' && network.id !== record.id && (
-    network.options[VNI_OPTION] === String(record.vni)
-    || network.ipam.pools.some((pool) => cidrsOverlap(parseCidr(pool.subnet), subnet))
-  ));
+  return local.filter(
+    (network) =>
+      network.driver === 'overlay' &&
+      network.id !== record.id &&
+      (network.options[VNI_OPTION] === String(record.vni) || network.ipam.pools.some((pool) => cidrsOverlap(parseCidr(pool.subnet), subnet))),
+  );
 }

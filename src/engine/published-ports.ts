@@ -26,7 +26,14 @@ function hostPortOf(binding: PortBinding): HostPort {
 }
 
 function firewallPort(binding: PortBinding, bridgeName: string): FirewallPort {
-  return { protocol: binding.protocol, hostIp: binding.hostIp, hostPort: binding.hostPort, containerIp: binding.containerIp, containerPort: binding.containerPort, bridgeName };
+  return {
+    protocol: binding.protocol,
+    hostIp: binding.hostIp,
+    hostPort: binding.hostPort,
+    containerIp: binding.containerIp,
+    containerPort: binding.containerPort,
+    bridgeName,
+  };
 }
 
 export class PublishedPorts {
@@ -35,7 +42,10 @@ export class PublishedPorts {
   /** The bridge of every published binding, by host port. */
   private readonly bridges = new Map<string, string>();
 
-  constructor(private readonly firewall: Firewall, private readonly defaultHostIp: string) {}
+  constructor(
+    private readonly firewall: Firewall,
+    private readonly defaultHostIp: string,
+  ) {}
 
   /** Publishes every request on the endpoint; all or nothing. */
   async publish(requests: readonly PortRequest[], network: Network, endpoint: Endpoint): Promise<PortBinding[]> {
@@ -54,7 +64,14 @@ export class PublishedPorts {
         const hostIp = request.hostIp === '' ? networkDefault : request.hostIp;
         if (familyOf(hostIp) === 6) throw invalid(`publishing on IPv6 host address ${hostIp} is not supported by skiff yet`);
         const port = this.allocator.allocate({ ...request, hostIp });
-        const binding: PortBinding = { protocol: port.protocol, hostIp, hostPort: port.hostPort, containerPort: request.containerPort, endpointId: endpoint.id, containerIp };
+        const binding: PortBinding = {
+          protocol: port.protocol,
+          hostIp,
+          hostPort: port.hostPort,
+          containerPort: request.containerPort,
+          endpointId: endpoint.id,
+          containerIp,
+        };
         bindings.push(binding);
         await this.holder.hold(port);
       }

@@ -32,7 +32,9 @@ async function dropEndpoint(context: ReconcileContext, endpoint: Endpoint, why: 
   const network = networks.get(endpoint.networkId);
   const sandbox = sandboxes.get(endpoint.sandboxId);
   if (network !== undefined && sandbox !== undefined) {
-    await drivers[network.driver].leave(network, endpoint, sandbox).catch((error: unknown) => log(`leaving network ${network.name} for endpoint ${endpoint.id}: ${String(error)}`));
+    await drivers[network.driver]
+      .leave(network, endpoint, sandbox)
+      .catch((error: unknown) => log(`leaving network ${network.name} for endpoint ${endpoint.id}: ${String(error)}`));
   } else {
     await deleteLink(endpoint.hostIfName).catch((error: unknown) => log(`deleting link ${endpoint.hostIfName}: ${String(error)}`));
   }
@@ -60,7 +62,7 @@ export async function reconcile(context: ReconcileContext): Promise<void> {
     const state = endpointStates.get(endpoint.id);
     const orphan = !networks.has(endpoint.networkId) || !sandboxes.has(endpoint.sandboxId);
     if (state === 'ready' && !orphan) continue;
-    await dropEndpoint(context, endpoint, `was ${orphan ? 'orphaned' : state ?? 'unknown'} when the daemon stopped`);
+    await dropEndpoint(context, endpoint, `was ${orphan ? 'orphaned' : (state ?? 'unknown')} when the daemon stopped`);
   }
 
   // Networks caught mid-create or mid-delete: undo / finish them.

@@ -11,7 +11,8 @@
  * lost where it was not.
  */
 
-type NftElement = string | number | { prefix: { addr: string; len: number } } | { range: [string, string] } | { concat: NftElement[] } | { elem: { val: NftElement } };
+type NftElement =
+  string | number | { prefix: { addr: string; len: number } } | { range: [string, string] } | { concat: NftElement[] } | { elem: { val: NftElement } };
 
 interface NftSetListing {
   nftables?: Array<{ set?: { elem?: NftElement[] } } | { map?: { elem?: Array<[NftElement, NftElement]> } }>;
@@ -43,6 +44,11 @@ export function parseSetListing(json: string): string[] {
 export function normalizedElement(element: string): string {
   return element
     .split(' . ')
-    .map((part) => part.replace(/^"(.*)"$/, '$1').replace(/^([0-9.]+)\/32$/, '$1').replace(/^([0-9a-fA-F:]+)\/128$/, '$1'))
+    .map((part) =>
+      part
+        .replace(/^"(.*)"$/, '$1')
+        .replace(/^([0-9.]+)\/32$/, '$1')
+        .replace(/^([0-9a-fA-F:]+)\/128$/, '$1'),
+    )
     .join(' . ');
 }

@@ -17,14 +17,25 @@ export const REDIRECT_TABLE = 'skiff_dns';
  * Flushing is much cheaper than deleting a table with NAT hooks (which waits
  * for the kernel to quiesce), and re-pointing at another gateway is the same script.
  */
-export function renderResolverRedirect(gatewayIp: string, containerIp: string, loopbackUpstreams: ReadonlyArray<{ address: string; port: number }> = []): string {
+export function renderResolverRedirect(
+  gatewayIp: string,
+  containerIp: string,
+  loopbackUpstreams: ReadonlyArray<{ address: string; port: number }> = [],
+): string {
   // The server asks a container's loopback upstream at the container's address; here it goes on to the loopback.
-  const loopbackLines = loopbackUpstreams.length === 0 ? [] : [
-    `add chain ip ${REDIRECT_TABLE} prerouting { type nat hook prerouting priority -100; policy accept; }`,
-    `flush chain ip ${REDIRECT_TABLE} prerouting`,
-    ...loopbackUpstreams.flatMap(({ address, port }) => ['udp', 'tcp'].map((protocol) =>
-      `add rule ip ${REDIRECT_TABLE} prerouting ip saddr ${gatewayIp} ip daddr ${containerIp} ${protocol} dport ${port} dnat to ${address}:${port}`)),
-  ];
+  const loopbackLines =
+    loopbackUpstreams.length === 0
+      ? []
+      : [
+          `add chain ip ${REDIRECT_TABLE} prerouting { type nat hook prerouting priority -100; policy accept; }`,
+          `flush chain ip ${REDIRECT_TABLE} prerouting`,
+          ...loopbackUpstreams.flatMap(({ address, port }) =>
+            ['udp', 'tcp'].map(
+              (protocol) =>
+                `add rule ip ${REDIRECT_TABLE} prerouting ip saddr ${gatewayIp} ip daddr ${containerIp} ${protocol} dport ${port} dnat to ${address}:${port}`,
+            ),
+          ),
+        ];
   return [
     `add table ip ${REDIRECT_TABLE}`,
     `add chain ip ${REDIRECT_TABLE} output { type nat hook output priority -100; policy accept; }`,
@@ -46,7 +57,12 @@ export function renderResolverRedirect(gatewayIp: string, containerIp: string, l
  * route_localnet lets a packet with a 127/8 source be routed out of lo at all,
  * before postrouting rewrites its source.
  */
-export async function installResolverRedirect(netnsPath: string, gatewayIp: string, containerIp: string, options: { setRouteLocalnet?: boolean; loopbackUpstreams?: ReadonlyArray<{ address: string; port: number }> } = {}): Promise<void> {
+export async function installResolverRedirect(
+  netnsPath: string,
+  gatewayIp: string,
+  containerIp: string,
+  options: { setRouteLocalnet?: boolean; loopbackUpstreams?: ReadonlyArray<{ address: string; port: number }> } = {},
+): Promise<void> {
   try {
     // The engine sets route_localnet when it makes a sandbox; others (tests, the library alone) need it here.
     if (options.setRouteLocalnet !== false) await runInNetns(netnsPath, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.route_localnet=1']);
@@ -59,7 +75,9 @@ export async function installResolverRedirect(netnsPath: string, gatewayIp: stri
 /** Removes the redirect's rules (the empty table stays, ready for the next join); a netns without one is no error. */
 export async function removeResolverRedirect(netnsPath: string): Promise<void> {
   try {
-    await runInNetns(netnsPath, 'nft', ['-f', '-'], { input: `add table ip ${REDIRECT_TABLE}\nadd chain ip ${REDIRECT_TABLE} output\nadd chain ip ${REDIRECT_TABLE} postrouting\nflush table ip ${REDIRECT_TABLE}\n` });
+    await runInNetns(netnsPath, 'nft', ['-f', '-'], {
+      input: `add table ip ${REDIRECT_TABLE}\nadd chain ip ${REDIRECT_TABLE} output\nadd chain ip ${REDIRECT_TABLE} postrouting\nflush table ip ${REDIRECT_TABLE}\n`,
+    });
   } catch (error) {
     throw new SkiffError('unavailable', `failed to remove the DNS redirect in netns "${netnsPath}": ${(error as Error).message}`, { cause: error });
   }

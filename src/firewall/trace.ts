@@ -50,13 +50,17 @@ const ADDRESS = /^\d{1,3}(\.\d{1,3}){3}$/;
 export function renderProbeTable(table: string, match: ProbeMatch, connectionMark: number, dropReplies: boolean): string {
   checkTableName(table);
   // Addresses and ports are spliced into the script: only plain values get there.
-  if (!ADDRESS.test(match.source) || !ADDRESS.test(match.destination)) throw new Error(`the trace probes IPv4 addresses only (${match.source} -> ${match.destination})`);
+  if (!ADDRESS.test(match.source) || !ADDRESS.test(match.destination))
+    throw new Error(`the trace probes IPv4 addresses only (${match.source} -> ${match.destination})`);
   for (const value of [match.sourcePort, match.destinationPort, match.ipLength, connectionMark]) {
     if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 0xffffffff)) throw new Error(`invalid probe value ${value}`);
   }
   const mark = `0x${connectionMark.toString(16)}`;
   const lines = [`add table inet ${table}`];
-  for (const [chain, hook] of [['from_outside', 'prerouting'], ['from_host', 'output']] as const) {
+  for (const [chain, hook] of [
+    ['from_outside', 'prerouting'],
+    ['from_host', 'output'],
+  ] as const) {
     lines.push(`add chain inet ${table} ${chain} { type filter hook ${hook} priority -150; policy accept; }`);
     lines.push(`add rule inet ${table} ${chain} ${matchExpression(match)} ct state new meta nftrace set 1 ct mark set ${mark}`);
   }
@@ -88,7 +92,9 @@ export function parseTraceLines(text: string): TraceEvent[] {
 export class TraceMonitor {
   private output = '';
   private constructor(private readonly child: ChildProcess) {
-    child.stdout?.on('data', (chunk: Buffer) => { this.output += chunk.toString(); });
+    child.stdout?.on('data', (chunk: Buffer) => {
+      this.output += chunk.toString();
+    });
     // A monitor that cannot run leaves the trace without events; the trace reports that, the daemon goes on.
     child.on('error', () => undefined);
   }

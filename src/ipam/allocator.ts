@@ -192,8 +192,7 @@ export class NetworkAllocators {
         if (!(error instanceof SkiffError && error.message === IPAM_ERRORS.noAvailableIps)) throw error;
       }
     }
-    throw new SkiffError('unavailable',
-      `no available IPv${family} addresses on this network's address pools: ${this.network.name} (${this.network.id})`);
+    throw new SkiffError('unavailable', `no available IPv${family} addresses on this network's address pools: ${this.network.name} (${this.network.id})`);
   }
 
   /** Takes a static address (docker run --ip) from the pool that contains it. */

@@ -75,7 +75,10 @@ function parseRange(parsed: ParsedRequest): Cidr | undefined {
   try {
     range = parseCidr(request.ipRange);
   } catch (error) {
-    throw invalid(`failed to parse pool request for address space "${LOCAL_ADDRESS_SPACE}" pool "${request.subnet ?? ''}" subpool "${request.ipRange}": Invalid Address SubPool`, error);
+    throw invalid(
+      `failed to parse pool request for address space "${LOCAL_ADDRESS_SPACE}" pool "${request.subnet ?? ''}" subpool "${request.ipRange}": Invalid Address SubPool`,
+      error,
+    );
   }
   // Docker 20.10's daemon maps an outside range onto the subnet's host bits;
   // its CLI refuses it with these words, and so does skiff.
@@ -139,7 +142,20 @@ function planFamily(family: IpFamily, requests: ParsedRequest[], input: IpamPlan
 export function planNetworkIpam(input: IpamPlanInput): IpamPool[] {
   const parsed = input.requests.map(parseSubnet);
   const taken = input.usedSubnets.map(parseCidr);
-  const v4 = planFamily(4, parsed.filter((request) => request.subnet.family === 4), input, taken);
+  const v4 = planFamily(
+    4,
+    parsed.filter((request) => request.subnet.family === 4),
+    input,
+    taken,
+  );
   if (!input.enableIPv6) return v4;
-  return [...v4, ...planFamily(6, parsed.filter((request) => request.subnet.family === 6), input, taken)];
+  return [
+    ...v4,
+    ...planFamily(
+      6,
+      parsed.filter((request) => request.subnet.family === 6),
+      input,
+      taken,
+    ),
+  ];
 }

@@ -23,8 +23,12 @@ export interface AddressPoolSpec {
 
 /** Docker 20.10's localScopeDefaultNetworks, in its order of preference. */
 export const DOCKER_DEFAULT_POOL_SPECS: readonly AddressPoolSpec[] = Object.freeze([
-  { base: '172.17.0.0/16', size: 16 }, { base: '172.18.0.0/16', size: 16 }, { base: '172.19.0.0/16', size: 16 },
-  { base: '172.20.0.0/14', size: 16 }, { base: '172.24.0.0/14', size: 16 }, { base: '172.28.0.0/14', size: 16 },
+  { base: '172.17.0.0/16', size: 16 },
+  { base: '172.18.0.0/16', size: 16 },
+  { base: '172.19.0.0/16', size: 16 },
+  { base: '172.20.0.0/14', size: 16 },
+  { base: '172.24.0.0/14', size: 16 },
+  { base: '172.28.0.0/14', size: 16 },
   { base: '192.168.0.0/16', size: 20 },
 ]);
 

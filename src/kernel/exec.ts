@@ -19,19 +19,14 @@ export interface RunOptions {
  */
 export function run(program: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile(
-      program,
-      args,
-      { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        if (error) {
-          const detail = (stderr || error.message).trim();
-          reject(new SkiffError('unavailable', `${program} ${args.join(' ')}: ${detail}`, { cause: error }));
-          return;
-        }
-        resolve({ stdout, stderr });
-      },
-    );
+    const child = execFile(program, args, { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
+      if (error) {
+        const detail = (stderr || error.message).trim();
+        reject(new SkiffError('unavailable', `${program} ${args.join(' ')}: ${detail}`, { cause: error }));
+        return;
+      }
+      resolve({ stdout, stderr });
+    });
     if (options.input !== undefined) {
       child.stdin?.on('error', () => undefined); // the program exiting before reading its input is reported by its exit code
       child.stdin?.end(options.input);

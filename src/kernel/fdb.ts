@@ -36,8 +36,17 @@ export interface NeighbourRow {
   mac: string;
 }
 
-interface BridgeJsonFdb { mac: string; ifname?: string; dst?: string }
-interface IpJsonNeigh { dst: string; dev?: string; lladdr?: string; state?: string[] }
+interface BridgeJsonFdb {
+  mac: string;
+  ifname?: string;
+  dst?: string;
+}
+interface IpJsonNeigh {
+  dst: string;
+  dev?: string;
+  lladdr?: string;
+  state?: string[];
+}
 
 /** The entries of `bridge -json fdb show` on the given devices that lead to a remote VTEP (pure). */
 export function parseFdbRows(json: string, devices: ReadonlySet<string>): FdbRow[] {
@@ -56,10 +65,7 @@ export function parseNeighbourRows(json: string, devices: ReadonlySet<string>): 
 /** What the kernel holds on the given VXLAN devices: two processes whatever their number. */
 export async function readPeerRows(devices: ReadonlySet<string>): Promise<{ fdb: FdbRow[]; neighbours: NeighbourRow[] }> {
   if (devices.size === 0) return { fdb: [], neighbours: [] };
-  const [fdb, neighbours] = await Promise.all([
-    run('bridge', ['-json', 'fdb', 'show']),
-    run('ip', ['-json', '-4', 'neigh', 'show', 'nud', 'permanent']),
-  ]);
+  const [fdb, neighbours] = await Promise.all([run('bridge', ['-json', 'fdb', 'show']), run('ip', ['-json', '-4', 'neigh', 'show', 'nud', 'permanent'])]);
   return { fdb: parseFdbRows(fdb.stdout, devices), neighbours: parseNeighbourRows(neighbours.stdout, devices) };
 }
 

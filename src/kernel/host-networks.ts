@@ -9,13 +9,18 @@
 import { readFile } from 'node:fs/promises';
 import { run } from './exec.js';
 
-interface RouteJson { dst?: string }
-interface AddrJson { addr_info?: Array<{ family?: string; local?: string; prefixlen?: number }> }
+interface RouteJson {
+  dst?: string;
+}
+interface AddrJson {
+  addr_info?: Array<{ family?: string; local?: string; prefixlen?: number }>;
+}
 
 /** `ip -json -4 route show table all` → destinations as CIDRs ("127.0.0.1" is a /32). */
 export function routeDestinations(json: string): string[] {
   const routes = JSON.parse(json === '' ? '[]' : json) as RouteJson[];
-  return routes.map((route) => route.dst)
+  return routes
+    .map((route) => route.dst)
     .filter((dst): dst is string => dst !== undefined && dst !== 'default' && !dst.includes(':'))
     .map((dst) => (dst.includes('/') ? dst : `${dst}/32`));
 }
@@ -23,14 +28,16 @@ export function routeDestinations(json: string): string[] {
 /** `ip -json -4 addr show` → each IPv4 address with its prefix, as a CIDR. */
 export function interfaceNetworks(json: string): string[] {
   const links = JSON.parse(json === '' ? '[]' : json) as AddrJson[];
-  return links.flatMap((link) => link.addr_info ?? [])
+  return links
+    .flatMap((link) => link.addr_info ?? [])
     .filter((info) => info.family === 'inet' && info.local !== undefined && info.prefixlen !== undefined)
     .map((info) => `${info.local}/${info.prefixlen}`);
 }
 
 /** resolv.conf text → its IPv4 nameservers as /32s, loopback ones left out (containers never reach them). */
 export function nameserverNetworks(resolvConf: string): string[] {
-  return resolvConf.split('\n')
+  return resolvConf
+    .split('\n')
     .map((line) => /^\s*nameserver\s+(\d+\.\d+\.\d+\.\d+)\s*$/.exec(line)?.[1])
     .filter((server): server is string => server !== undefined && !server.startsWith('127.'))
     .map((server) => `${server}/32`);

@@ -112,7 +112,14 @@ export interface InterfaceState {
   addresses: InterfaceAddress[];
 }
 
-interface IpJsonAddr { ifname: string; address?: string; operstate: string; master?: string; flags?: string[]; addr_info: Array<{ local: string; prefixlen: number }> }
+interface IpJsonAddr {
+  ifname: string;
+  address?: string;
+  operstate: string;
+  master?: string;
+  flags?: string[];
+  addr_info: Array<{ local: string; prefixlen: number }>;
+}
 
 /** The link's state in the daemon's namespace or the one at netnsPath; undefined when there is no such link. */
 export async function interfaceState(ifname: string, netnsPath?: string): Promise<InterfaceState | undefined> {
@@ -125,7 +132,11 @@ export async function interfaceState(ifname: string, netnsPath?: string): Promis
   const link = (JSON.parse(stdout) as IpJsonAddr[])[0];
   if (link === undefined) return undefined;
   return {
-    ifname: link.ifname, mac: link.address, operstate: link.operstate, up: link.flags?.includes('UP') === true, master: link.master,
+    ifname: link.ifname,
+    mac: link.address,
+    operstate: link.operstate,
+    up: link.flags?.includes('UP') === true,
+    master: link.master,
     addresses: link.addr_info.flatMap((address) => interfaceAddress(address.local, address.prefixlen) ?? []),
   };
 }

@@ -29,17 +29,26 @@ export async function createProbeHost(netnsPath: string, hostIfName: string, add
   try {
     await createNetnsFile(netnsPath);
     undo.push(() => removeNetnsFile(netnsPath));
-    await ipBatch([`link add ${hostIfName} type veth peer name eth0 netns ${netnsPath}`, `link set ${hostIfName} alias ${SKIFF_LINK_ALIAS}`, `link set ${hostIfName} up`]);
+    await ipBatch([
+      `link add ${hostIfName} type veth peer name eth0 netns ${netnsPath}`,
+      `link set ${hostIfName} alias ${SKIFF_LINK_ALIAS}`,
+      `link set ${hostIfName} up`,
+    ]);
     undo.push(() => deleteLink(hostIfName));
     // The probe's source is routed elsewhere (to the real host): a strict reverse-path check would drop it here.
     await setIpv4InterfaceSysctl(hostIfName, 'rp_filter', '0');
     const mac = (await interfaceState(hostIfName))?.mac;
     if (mac === undefined) throw new Error(`the probe's veth ${hostIfName} has no MAC`);
-    await ipBatch([
-      `addr add ${address}/32 dev eth0`, 'link set eth0 up',
-      `route add ${NEXT_HOP} dev eth0`, `route add default via ${NEXT_HOP} dev eth0`,
-      `neigh add ${NEXT_HOP} lladdr ${mac} dev eth0 nud permanent`,
-    ], netnsPath);
+    await ipBatch(
+      [
+        `addr add ${address}/32 dev eth0`,
+        'link set eth0 up',
+        `route add ${NEXT_HOP} dev eth0`,
+        `route add default via ${NEXT_HOP} dev eth0`,
+        `neigh add ${NEXT_HOP} lladdr ${mac} dev eth0 nud permanent`,
+      ],
+      netnsPath,
+    );
   } catch (error) {
     await remove().catch(() => undefined); // the first failure is the one to report
     throw error;

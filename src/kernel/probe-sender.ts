@@ -15,8 +15,14 @@ type Outcome = { outcome: 'answered' | 'refused' | 'timeout' | 'unreachable'; de
 function tcpProbe(address: string, port: number, localPort: number, timeoutMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
     const socket = connect({ host: address, port, localPort, timeout: timeoutMs });
-    socket.once('connect', () => { socket.destroy(); resolve({ outcome: 'answered', detail: 'connection established' }); });
-    socket.once('timeout', () => { socket.destroy(); resolve({ outcome: 'timeout', detail: `no answer within ${timeoutMs} ms` }); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve({ outcome: 'answered', detail: 'connection established' });
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve({ outcome: 'timeout', detail: `no answer within ${timeoutMs} ms` });
+    });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       socket.destroy();
       resolve(error.code === 'ECONNREFUSED' ? { outcome: 'refused', detail: 'connection refused (reset)' } : { outcome: 'unreachable', detail: error.message });
@@ -27,14 +33,25 @@ function tcpProbe(address: string, port: number, localPort: number, timeoutMs: n
 function udpProbe(address: string, port: number, localPort: number, timeoutMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
     const socket = createSocket('udp4');
-    const done = (outcome: Outcome) => { clearTimeout(timer); socket.close(); resolve(outcome); };
-    const timer = setTimeout(() => done({ outcome: 'timeout', detail: `no datagram back within ${timeoutMs} ms (UDP services often answer nothing)` }), timeoutMs);
+    const done = (outcome: Outcome) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(outcome);
+    };
+    const timer = setTimeout(
+      () => done({ outcome: 'timeout', detail: `no datagram back within ${timeoutMs} ms (UDP services often answer nothing)` }),
+      timeoutMs,
+    );
     socket.once('message', () => done({ outcome: 'answered', detail: 'a datagram came back' }));
-    socket.once('error', (error: NodeJS.ErrnoException) => done(error.code === 'ECONNREFUSED' ? { outcome: 'refused', detail: 'port unreachable' } : { outcome: 'unreachable', detail: error.message }));
-    socket.bind(localPort, () => socket.connect(port, address, (error?: Error) => {
-      if (error !== undefined && error !== null) done({ outcome: 'unreachable', detail: error.message });
-      else socket.send('skiff trace probe');
-    }));
+    socket.once('error', (error: NodeJS.ErrnoException) =>
+      done(error.code === 'ECONNREFUSED' ? { outcome: 'refused', detail: 'port unreachable' } : { outcome: 'unreachable', detail: error.message }),
+    );
+    socket.bind(localPort, () =>
+      socket.connect(port, address, (error?: Error) => {
+        if (error !== undefined && error !== null) done({ outcome: 'unreachable', detail: error.message });
+        else socket.send('skiff trace probe');
+      }),
+    );
   });
 }
 

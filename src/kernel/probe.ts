@@ -49,7 +49,12 @@ async function ping(packet: ProbePacket, netnsPath: string | undefined): Promise
 export async function sendProbe(packet: ProbePacket, netnsPath?: string): Promise<ProbeOutcome> {
   if (packet.protocol === 'icmp') return ping(packet, netnsPath);
   const { stdout } = await inNamespace(netnsPath, process.execPath, [
-    senderPath, packet.protocol, packet.destination, String(packet.port ?? 0), String(packet.sourcePort ?? 0), String(PROBE_TIMEOUT_MS),
+    senderPath,
+    packet.protocol,
+    packet.destination,
+    String(packet.port ?? 0),
+    String(packet.sourcePort ?? 0),
+    String(PROBE_TIMEOUT_MS),
   ]);
   return JSON.parse(stdout) as ProbeOutcome;
 }

@@ -5,11 +5,14 @@
  */
 import { run, runInNetns } from './exec.js';
 
-export type RouteLookup =
-  | { ok: true; type: string; dev: string; gateway?: string; preferredSource?: string }
-  | { ok: false; error: string };
+export type RouteLookup = { ok: true; type: string; dev: string; gateway?: string; preferredSource?: string } | { ok: false; error: string };
 
-interface IpJsonRoute { type?: string; dev?: string; gateway?: string; prefsrc?: string }
+interface IpJsonRoute {
+  type?: string;
+  dev?: string;
+  gateway?: string;
+  prefsrc?: string;
+}
 
 /** The route to destination; `from`/`iif` ask as for a packet arriving on iif from that source. */
 export async function routeGet(destination: string, options: { netnsPath?: string; from?: string; iif?: string } = {}): Promise<RouteLookup> {

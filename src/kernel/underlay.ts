@@ -12,7 +12,11 @@ export interface UnderlayInterface {
   mtu: number;
 }
 
-interface IpJsonAddr { ifname: string; mtu: number; addr_info: Array<{ family: string; local: string }> }
+interface IpJsonAddr {
+  ifname: string;
+  mtu: number;
+  addr_info: Array<{ family: string; local: string }>;
+}
 
 /** "10.9.0.11", "10.9.0.11:2376", "eth0", "eth0:2376" → the address or interface part. */
 export function advertiseTarget(advertise: string): string {

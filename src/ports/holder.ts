@@ -22,7 +22,13 @@ export class PortHolder {
     const holder: Holder = port.protocol === 'tcp' ? createServer((socket) => socket.destroy()) : createSocket(port.hostIp.includes(':') ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       holder.once('error', (error: NodeJS.ErrnoException) => {
-        reject(new SkiffError('internal', `Error starting userland proxy: listen ${port.protocol} ${port.hostIp}:${port.hostPort}: bind: ${error.code === 'EADDRINUSE' ? 'address already in use' : error.message}`, { cause: error }));
+        reject(
+          new SkiffError(
+            'internal',
+            `Error starting userland proxy: listen ${port.protocol} ${port.hostIp}:${port.hostPort}: bind: ${error.code === 'EADDRINUSE' ? 'address already in use' : error.message}`,
+            { cause: error },
+          ),
+        );
       });
       if (holder instanceof Socket) holder.bind(port.hostPort, port.hostIp, () => resolve());
       else holder.listen({ port: port.hostPort, host: port.hostIp, exclusive: true }, () => resolve());

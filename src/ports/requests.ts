@@ -41,7 +41,10 @@ export function parseHostIp(ip: string): string {
 export function portKeyRequests(key: string, bindings: ReadonlyArray<{ hostIp: string; hostPort: string }> | null): PortRequest[] {
   const { protocol, port } = parsePortKey(key);
   return (bindings ?? [{ hostIp: '', hostPort: '' }]).map((binding) => ({
-    protocol, containerPort: port, hostIp: parseHostIp(binding.hostIp), hostPortRange: parseHostPortRange(binding.hostPort),
+    protocol,
+    containerPort: port,
+    hostIp: parseHostIp(binding.hostIp),
+    hostPortRange: parseHostPortRange(binding.hostPort),
   }));
 }
 

@@ -46,9 +46,16 @@ export function containerPaths(dataRoot: string, execRoot: string, id: string): 
 }
 
 /** What the runtime must remember about a container beyond config.json. */
-export interface ContainerMeta { tty: boolean; openStdin: boolean }
+export interface ContainerMeta {
+  tty: boolean;
+  openStdin: boolean;
+}
 
-export interface StartRecord { startedAt: string; pid: number; shimPid: number }
+export interface StartRecord {
+  startedAt: string;
+  pid: number;
+  shimPid: number;
+}
 
 export function readJson<T>(path: string): T | undefined {
   try {

@@ -16,8 +16,14 @@ import { conflict, notFound, SkiffError } from '../errors.js';
 import { run } from '../kernel/exec.js';
 import { isMountPoint } from '../kernel/mounts.js';
 import {
-  bundleExists, containerPaths, processAlive, readExitStatus, readJson,
-  type ContainerMeta, type ContainerPaths, type StartRecord,
+  bundleExists,
+  containerPaths,
+  processAlive,
+  readExitStatus,
+  readJson,
+  type ContainerMeta,
+  type ContainerPaths,
+  type StartRecord,
 } from './container-files.js';
 import type { ContainerProcessSpec } from './process-spec.js';
 import { encodeFrame } from './log-frames.js';
@@ -138,8 +144,7 @@ export class ContainerRuntime {
       mkdirSync(paths.upper, { recursive: true });
       mkdirSync(paths.work, { recursive: true });
       undo.push(() => rmSync(paths.dataDir, { recursive: true, force: true }));
-      await run('mount', ['-t', 'overlay', 'overlay', '-o',
-        `lowerdir=${spec.image.rootfsPath},upperdir=${paths.upper},workdir=${paths.work}`, paths.rootfs]);
+      await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${spec.image.rootfsPath},upperdir=${paths.upper},workdir=${paths.work}`, paths.rootfs]);
       undo.push(() => run('umount', [paths.rootfs]));
       if (spec.openStdin) await run('mkfifo', ['-m', '0600', paths.stdinFifo]);
       const meta: ContainerMeta = { tty: spec.tty, openStdin: spec.openStdin };
@@ -176,7 +181,9 @@ export class ContainerRuntime {
     const report = await new Promise<string>((resolve, reject) => {
       let text = '';
       const channel = shim.stdio[3] as Readable;
-      channel.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+      channel.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
       channel.on('end', () => resolve(text.trim()));
       shim.on('error', reject);
     });
@@ -262,12 +269,23 @@ export class ContainerRuntime {
    * stdin open (`docker attach` semantics); closeStdin closes it.
    */
   /** The container's output (the streams asked for; both by default) and its stdin when it has one. */
-  attach(id: string, options: { fromStart?: boolean; stdout?: boolean; stderr?: boolean } = {}): { output: NodeJS.ReadableStream; input?: NodeJS.WritableStream } {
+  attach(
+    id: string,
+    options: { fromStart?: boolean; stdout?: boolean; stderr?: boolean } = {},
+  ): { output: NodeJS.ReadableStream; input?: NodeJS.WritableStream } {
     const paths = this.existing(id);
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
     // fromStart: a client that attached before the start (docker run) must see the first output too.
     const fromOffset = options.fromStart !== true && existsSync(paths.log) ? statSync(paths.log).size : 0;
-    const output = readLog({ logPath: paths.log, exitStatusPath: paths.exitStatus, tty: meta.tty, stdout: options.stdout ?? true, stderr: options.stderr ?? true, follow: true, fromOffset });
+    const output = readLog({
+      logPath: paths.log,
+      exitStatusPath: paths.exitStatus,
+      tty: meta.tty,
+      stdout: options.stdout ?? true,
+      stderr: options.stderr ?? true,
+      follow: true,
+      fromOffset,
+    });
     if (!meta.openStdin) return { output };
     // O_RDWR: opening never blocks, whether or not the shim holds the other end yet.
     const input = createWriteStream(paths.stdinFifo, { flags: 'r+' });
@@ -288,8 +306,13 @@ export class ContainerRuntime {
    * in the foreground wants a real terminal. runc's own failure (no such
    * executable) comes out as Docker words it, with exit code 126.
    */
-  exec(id: string, options: { args: string[]; env: string[]; tty: boolean; cwd?: string; openStdin?: boolean }): {
-    output: NodeJS.ReadableStream; input?: NodeJS.WritableStream; exitCode: Promise<number>;
+  exec(
+    id: string,
+    options: { args: string[]; env: string[]; tty: boolean; cwd?: string; openStdin?: boolean },
+  ): {
+    output: NodeJS.ReadableStream;
+    input?: NodeJS.WritableStream;
+    exitCode: Promise<number>;
   } {
     const paths = this.existing(id);
     const name = `exec-${randomBytes(6).toString('hex')}`;
@@ -298,9 +321,7 @@ export class ContainerRuntime {
     if (options.cwd !== undefined && options.cwd !== '') execArgs.push('--cwd', options.cwd);
     for (const variable of options.env) execArgs.push('--env', variable);
     execArgs.push(id, ...options.args);
-    const [program, programArgs] = options.tty
-      ? [this.shimPath, ['exec-tty', paths.bundle, name, this.runcPath, ...execArgs]]
-      : [this.runcPath, execArgs];
+    const [program, programArgs] = options.tty ? [this.shimPath, ['exec-tty', paths.bundle, name, this.runcPath, ...execArgs]] : [this.runcPath, execArgs];
     const child = spawn(program, programArgs, { stdio: [options.openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     const output = new PassThrough();
     let runcFailed = false;
@@ -312,13 +333,15 @@ export class ContainerRuntime {
         const data = failure === undefined ? chunk : Buffer.from(`OCI runtime exec failed: ${failure}: unknown${options.tty ? '\r\n' : '\n'}`);
         output.write(options.tty ? data : encodeFrame(streamId, data));
       });
-      stream.on('end', () => { if (--open === 0) output.end(); });
+      stream.on('end', () => {
+        if (--open === 0) output.end();
+      });
     };
     forward(child.stdout!, 1);
     forward(child.stderr!, 2);
     const exitCode = new Promise<number>((resolve, reject) => {
       child.on('error', reject);
-      child.on('close', (code, signal) => resolve(runcFailed ? 126 : code ?? (signal ? 128 : 255)));
+      child.on('close', (code, signal) => resolve(runcFailed ? 126 : (code ?? (signal ? 128 : 255))));
     });
     const input = child.stdin ?? undefined;
     input?.on('error', () => undefined); // the exec'd process closed its stdin or ended: nowhere to deliver input
@@ -375,7 +398,9 @@ export class ContainerRuntime {
     if (this.watched.has(id)) return;
     let watcher: FSWatcher | undefined;
     try {
-      watcher = watch(this.paths(id).bundle, (_event, file) => { if (file === 'exit-status') void this.checkExit(id); });
+      watcher = watch(this.paths(id).bundle, (_event, file) => {
+        if (file === 'exit-status') void this.checkExit(id);
+      });
       watcher.on('error', () => this.unwatch(id));
       watcher.unref();
     } catch {
@@ -383,7 +408,9 @@ export class ContainerRuntime {
     }
     this.watched.set(id, watcher);
     if (this.sweepTimer === undefined) {
-      this.sweepTimer = setInterval(() => { for (const watchedId of this.watched.keys()) void this.checkExit(watchedId); }, EXIT_SWEEP_MS);
+      this.sweepTimer = setInterval(() => {
+        for (const watchedId of this.watched.keys()) void this.checkExit(watchedId);
+      }, EXIT_SWEEP_MS);
       this.sweepTimer.unref();
     }
     setImmediate(() => void this.checkExit(id));

@@ -38,7 +38,8 @@ function familiarNames(image: Image): string[] {
 export function filterImages(images: readonly Image[], filters: ListFilters, resolve: (reference: string) => Image): Image[] {
   for (const [key, values] of filters) {
     if (!IMAGE_FILTERS.includes(key)) throw invalid(`Invalid filter '${key}'`);
-    if (key === 'dangling' && values.some((value) => !['true', 'false', '1', '0'].includes(value))) throw invalid(`Invalid filter 'dangling=[${values.join(' ')}]'`);
+    if (key === 'dangling' && values.some((value) => !['true', 'false', '1', '0'].includes(value)))
+      throw invalid(`Invalid filter 'dangling=[${values.join(' ')}]'`);
   }
   const before = (filters.get('before') ?? []).map((reference) => resolve(reference).created);
   const since = (filters.get('since') ?? []).map((reference) => resolve(reference).created);

@@ -20,10 +20,21 @@ type StoredImage = Omit<Image, 'rootfsPath'>;
  */
 function configFromDisk(config: Record<string, unknown>): ImageConfig {
   if (!('Env' in config)) return config as unknown as ImageConfig;
-  const legacy = config as { Env: string[]; Cmd: string[] | null; Entrypoint: string[] | null; WorkingDir: string; ExposedPorts: Record<string, object>; Labels: Record<string, string> };
+  const legacy = config as {
+    Env: string[];
+    Cmd: string[] | null;
+    Entrypoint: string[] | null;
+    WorkingDir: string;
+    ExposedPorts: Record<string, object>;
+    Labels: Record<string, string>;
+  };
   return {
-    env: legacy.Env, cmd: legacy.Cmd, entrypoint: legacy.Entrypoint, workingDir: legacy.WorkingDir,
-    exposedPorts: Object.keys(legacy.ExposedPorts ?? {}), labels: legacy.Labels ?? {},
+    env: legacy.Env,
+    cmd: legacy.Cmd,
+    entrypoint: legacy.Entrypoint,
+    workingDir: legacy.WorkingDir,
+    exposedPorts: Object.keys(legacy.ExposedPorts ?? {}),
+    labels: legacy.Labels ?? {},
   };
 }
 
@@ -72,9 +83,13 @@ export class ImageStore {
       const first = await chunks.next();
       const head = first.done === true ? Buffer.alloc(0) : asBuffer(first.value);
       const hash = createHash('sha256');
-      const extractor = spawn('tar', ['-x', ...decompressFlags(head), '--numeric-owner', '-C', join(staging, 'rootfs'), '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      const extractor = spawn('tar', ['-x', ...decompressFlags(head), '--numeric-owner', '-C', join(staging, 'rootfs'), '-f', '-'], {
+        stdio: ['pipe', 'ignore', 'pipe'],
+      });
       let stderr = '';
-      extractor.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+      extractor.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
       const finished = new Promise<number>((resolve, reject) => {
         extractor.on('error', reject);
         extractor.on('close', (code) => resolve(code ?? 1));

@@ -6,7 +6,10 @@
  */
 export type StreamId = 1 | 2;
 
-export interface LogRecord { stream: StreamId; data: Buffer }
+export interface LogRecord {
+  stream: StreamId;
+  data: Buffer;
+}
 
 export function encodeFrame(stream: StreamId, data: Buffer): Buffer {
   const header = Buffer.alloc(8);

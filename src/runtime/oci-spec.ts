@@ -10,14 +10,33 @@ export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 
 /** Docker's default capability set (moby oci/caps/defaults.go), NET_RAW included so ping works. */
 export const DEFAULT_CAPABILITIES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW',
-  'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
 ];
 
 const MASKED_PATHS = [
-  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
 ];
 const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
@@ -37,7 +56,12 @@ export function containerEnv(env: readonly string[], hostname: string, tty: bool
   return [...byName.values()];
 }
 
-export interface OciMount { destination: string; type: string; source: string; options: string[] }
+export interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
 
 function bindMount(source: string, destination: string): OciMount {
   // Read-write, as Docker mounts the hosts/resolv.conf/hostname files it manages.
@@ -80,7 +104,10 @@ export function ociSpec(spec: ContainerProcessSpec): Record<string, unknown> {
       cgroupsPath: `/skiff/${spec.id}`,
       resources: { devices: [{ allow: false, access: 'rwm' }] },
       namespaces: [
-        { type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' },
+        { type: 'pid' },
+        { type: 'ipc' },
+        { type: 'uts' },
+        { type: 'mount' },
         ...(spec.netnsPath === null ? [] : [{ type: 'network', path: spec.netnsPath }]),
       ],
       maskedPaths: MASKED_PATHS,

@@ -13,4 +13,3 @@ export interface ContainerProcessSpec {
   netnsPath: string | null; // null = the host's network namespace
   etcFiles: { hosts: string; resolvConf: string; hostname: string };
 }
-

@@ -35,12 +35,15 @@ export function storeOpenError(dataRoot: string, path: string, error: unknown): 
   const detail = error instanceof Error ? error.message : String(error);
   const code = sqliteCode(error);
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-    return new StoreOpenError(`another daemon is using the data root ${dataRoot}: its store ${path} is locked. Stop that daemon first, or give this one its own --data-root and --exec-root`, { cause: error });
+    return new StoreOpenError(
+      `another daemon is using the data root ${dataRoot}: its store ${path} is locked. Stop that daemon first, or give this one its own --data-root and --exec-root`,
+      { cause: error },
+    );
   }
   if (error instanceof CorruptStore || CORRUPTION_CODES.includes(code)) {
     return new StoreOpenError(
       `the store ${path} is damaged (${detail}); nothing was changed. Restore it from a backup, or move it aside (mv ${path} ${path}.damaged) ` +
-      'and start again with an empty store: its networks and containers are then forgotten and the next start removes the links and namespaces they left',
+        'and start again with an empty store: its networks and containers are then forgotten and the next start removes the links and namespaces they left',
       { cause: error },
     );
   }
@@ -52,6 +55,9 @@ export function storeWriteError(path: string, error: unknown): unknown {
   const code = sqliteCode(error);
   const failure = diskFailure(code);
   if (failure !== undefined) return new SkiffError('unavailable', `write ${path}: ${failure}`, { cause: error });
-  if (CORRUPTION_CODES.includes(code)) return new SkiffError('unavailable', `the store ${path} is damaged (${(error as Error).message}): stop the daemon and restore it from a backup`, { cause: error });
+  if (CORRUPTION_CODES.includes(code))
+    return new SkiffError('unavailable', `the store ${path} is damaged (${(error as Error).message}): stop the daemon and restore it from a backup`, {
+      cause: error,
+    });
   return error;
 }

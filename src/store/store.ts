@@ -55,7 +55,10 @@ CREATE TABLE IF NOT EXISTS settings (
   key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
-interface BodyRow { body: string; state: string }
+interface BodyRow {
+  body: string;
+  state: string;
+}
 
 /**
  * Opens the store and takes its lock before reading a byte: exclusive locking
@@ -75,7 +78,13 @@ function openLocked(dataRoot: string, path: string): BetterSqlite3.Database {
     db.pragma('synchronous = NORMAL');
     const check = db.pragma('quick_check', { simple: true }) as string;
     // quick_check reports one problem a line under a heading: one line for a one-line message.
-    if (check !== 'ok') throw new CorruptStore(check.split('\n').filter((line) => !line.startsWith('***')).join('; '));
+    if (check !== 'ok')
+      throw new CorruptStore(
+        check
+          .split('\n')
+          .filter((line) => !line.startsWith('***'))
+          .join('; '),
+      );
     // better-sqlite3 turns foreign keys on by default: off while an old table is rebuilt.
     db.pragma('foreign_keys = OFF');
     db.exec(schema);
@@ -142,7 +151,13 @@ export class Store {
 
   // networks
   putNetwork(network: Network, state: RecordState): void {
-    this.write('INSERT INTO networks (id, name, state, body) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, state = excluded.state, body = excluded.body', network.id, network.name, state, JSON.stringify(network));
+    this.write(
+      'INSERT INTO networks (id, name, state, body) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, state = excluded.state, body = excluded.body',
+      network.id,
+      network.name,
+      state,
+      JSON.stringify(network),
+    );
   }
 
   setNetworkState(id: string, state: RecordState): void {
@@ -157,8 +172,10 @@ export class Store {
   }
 
   networks(): Array<Stored<Network>> {
-    return (this.db.prepare('SELECT body, state FROM networks').all() as BodyRow[])
-      .map((row) => ({ record: JSON.parse(row.body) as Network, state: row.state as RecordState }));
+    return (this.db.prepare('SELECT body, state FROM networks').all() as BodyRow[]).map((row) => ({
+      record: JSON.parse(row.body) as Network,
+      state: row.state as RecordState,
+    }));
   }
 
   // sandboxes
@@ -176,7 +193,14 @@ export class Store {
 
   // endpoints and their addresses
   putEndpoint(endpoint: Endpoint, state: RecordState): void {
-    this.write('INSERT INTO endpoints (id, network_id, sandbox_id, state, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body', endpoint.id, endpoint.networkId, endpoint.sandboxId, state, JSON.stringify(endpoint));
+    this.write(
+      'INSERT INTO endpoints (id, network_id, sandbox_id, state, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body',
+      endpoint.id,
+      endpoint.networkId,
+      endpoint.sandboxId,
+      state,
+      JSON.stringify(endpoint),
+    );
   }
 
   setEndpointState(id: string, state: RecordState): void {
@@ -191,8 +215,10 @@ export class Store {
   }
 
   endpoints(): Array<Stored<Endpoint>> {
-    return (this.db.prepare('SELECT body, state FROM endpoints').all() as BodyRow[])
-      .map((row) => ({ record: upgradeEndpoint(JSON.parse(row.body) as Record<string, unknown>), state: row.state as RecordState }));
+    return (this.db.prepare('SELECT body, state FROM endpoints').all() as BodyRow[]).map((row) => ({
+      record: upgradeEndpoint(JSON.parse(row.body) as Record<string, unknown>),
+      state: row.state as RecordState,
+    }));
   }
 
   recordAllocation(networkId: string, address: string, endpointId: string): void {
@@ -200,12 +226,21 @@ export class Store {
   }
 
   allocations(): Array<{ networkId: string; address: string; endpointId: string }> {
-    return this.db.prepare('SELECT network_id AS networkId, address, endpoint_id AS endpointId FROM allocations').all() as Array<{ networkId: string; address: string; endpointId: string }>;
+    return this.db.prepare('SELECT network_id AS networkId, address, endpoint_id AS endpointId FROM allocations').all() as Array<{
+      networkId: string;
+      address: string;
+      endpointId: string;
+    }>;
   }
 
   // containers
   putContainer(record: ContainerRecord): void {
-    this.write('INSERT INTO containers (id, name, body) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, body = excluded.body', record.id, record.name, JSON.stringify(record));
+    this.write(
+      'INSERT INTO containers (id, name, body) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, body = excluded.body',
+      record.id,
+      record.name,
+      JSON.stringify(record),
+    );
   }
 
   deleteContainer(id: string): void {

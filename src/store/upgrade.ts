@@ -32,7 +32,12 @@ function portRequestsField(value: unknown): PortRequest[] {
     const [port = '', protocol = 'tcp'] = key.split('/');
     return (bindings ?? [{}]).map((binding) => {
       const [low = '0', high] = (binding.HostPort || '0').split('-');
-      return { protocol: protocol as PortProtocol, containerPort: Number(port), hostIp: binding.HostIp ?? '', hostPortRange: [Number(low), Number(high ?? low)] as [number, number] };
+      return {
+        protocol: protocol as PortProtocol,
+        containerPort: Number(port),
+        hostIp: binding.HostIp ?? '',
+        hostPortRange: [Number(low), Number(high ?? low)] as [number, number],
+      };
     });
   });
 }
@@ -49,7 +54,11 @@ function endpointRequestsField(value: unknown): Record<string, EndpointRequest> 
   return Object.fromEntries(Object.entries(requests).map(([network, request]) => [network, { ...emptyEndpointRequest(), ...request }]));
 }
 
-const ATTACHED_NOTHING: Pick<ContainerRecord['config'], 'attachStdin' | 'attachStdout' | 'attachStderr'> = { attachStdin: false, attachStdout: false, attachStderr: false };
+const ATTACHED_NOTHING: Pick<ContainerRecord['config'], 'attachStdin' | 'attachStdout' | 'attachStderr'> = {
+  attachStdin: false,
+  attachStdout: false,
+  attachStderr: false,
+};
 
 export function upgradeContainer(row: Row): ContainerRecord {
   const record = row as unknown as ContainerRecord;

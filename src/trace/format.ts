@@ -21,9 +21,13 @@ export function firewallSteps(events: readonly TraceEvent[]): string[] {
   const steps: string[] = [];
   let packet: TraceEvent | undefined;
   for (const event of events) {
-    if (event.kind === 'packet') { packet = event; continue; }
+    if (event.kind === 'packet') {
+      packet = event;
+      continue;
+    }
     const where = `${event.family} ${event.table} ${chainWithInterfaces(packet?.chain === event.chain ? packet : undefined, event.chain)}`;
-    if (event.kind === 'rule') steps.push(`${where}: ${event.text}${event.verdict === undefined || event.verdict === event.text ? '' : ` -> ${event.verdict}`}`);
+    if (event.kind === 'rule')
+      steps.push(`${where}: ${event.text}${event.verdict === undefined || event.verdict === event.text ? '' : ` -> ${event.verdict}`}`);
     else steps.push(`${where}: ${event.kind === 'policy' ? 'policy ' : ''}${event.text}`);
   }
   return steps;
@@ -36,21 +40,37 @@ export function formatTrace(report: TraceReport): string {
   const step = (label: string, text: string) => lines.push(`  ${label.padEnd(9)} ${text}`);
   if (report.name !== undefined && verdict.name !== undefined) step('name', `${verdict.name.ok ? 'ok' : 'FAILS'}: ${verdict.name.reason}`);
   if (report.sharedNetworks.length > 0) step('networks', `both on ${report.sharedNetworks.join(', ')}`);
-  if (report.target !== undefined) step('target', `${report.target.address}${report.target.port === undefined ? '' : `:${report.target.port}`}: ${report.target.why}`);
+  if (report.target !== undefined)
+    step('target', `${report.target.address}${report.target.port === undefined ? '' : `:${report.target.port}`}: ${report.target.why}`);
   if (report.route !== undefined) {
-    const from = report.source.kind === 'container' ? `in ${report.source.name}'s namespace` : report.source.kind === 'host' ? 'on the host' : `arriving from ${report.source.address}`;
-    step('route', report.route.ok
-      ? `${from}: ${report.route.type === 'local' ? 'local, ' : ''}dev ${report.route.dev}${report.route.gateway === undefined ? '' : ` via ${report.route.gateway}`}${report.route.preferredSource === undefined ? '' : ` src ${report.route.preferredSource}`}`
-      : `${from}: ${report.route.error}`);
+    const from =
+      report.source.kind === 'container'
+        ? `in ${report.source.name}'s namespace`
+        : report.source.kind === 'host'
+          ? 'on the host'
+          : `arriving from ${report.source.address}`;
+    step(
+      'route',
+      report.route.ok
+        ? `${from}: ${report.route.type === 'local' ? 'local, ' : ''}dev ${report.route.dev}${report.route.gateway === undefined ? '' : ` via ${report.route.gateway}`}${report.route.preferredSource === undefined ? '' : ` src ${report.route.preferredSource}`}`
+        : `${from}: ${report.route.error}`,
+    );
   }
   for (const check of report.links) step('link', `${check.ok ? 'ok  ' : 'FAIL'} ${check.what}${check.ok ? '' : `: ${check.detail}`}`);
   if (report.published !== undefined) {
     const port = report.published;
-    step('dnat', `${port.protocol} ${port.hostIp}:${port.hostPort} -> ${port.containerIp}:${port.containerPort}${port.container === undefined ? '' : ` (${port.container})`}, element ${port.map} { ${port.element} }`);
+    step(
+      'dnat',
+      `${port.protocol} ${port.hostIp}:${port.hostPort} -> ${port.containerIp}:${port.containerPort}${port.container === undefined ? '' : ` (${port.container})`}, element ${port.map} { ${port.element} }`,
+    );
   }
-  for (const port of report.publishedElsewhere) step('published', `${port.protocol} ${port.hostIp}:${port.hostPort} -> ${port.containerIp}:${port.containerPort} only`);
+  for (const port of report.publishedElsewhere)
+    step('published', `${port.protocol} ${port.hostIp}:${port.hostPort} -> ${port.containerIp}:${port.containerPort} only`);
   if (report.probe !== undefined) {
-    step('probe', `${report.probe.packet}${report.probe.enteredBy === undefined ? '' : ` (entering the host by ${report.probe.enteredBy}, a namespace of the trace's own)`}`);
+    step(
+      'probe',
+      `${report.probe.packet}${report.probe.enteredBy === undefined ? '' : ` (entering the host by ${report.probe.enteredBy}, a namespace of the trace's own)`}`,
+    );
     for (const text of firewallSteps(report.probe.events)) step('nft', text);
     for (const text of firewallSteps(report.probe.replyEvents ?? [])) step('nft back', text);
     if (report.probe.outcome !== undefined) step('answer', `${report.probe.outcome.outcome}: ${report.probe.outcome.detail}`);

@@ -22,7 +22,9 @@ const attachmentsOf = (party: Party): Attachment[] => (party.kind === 'container
 /** Names of the networks both are on, in the source's join order. */
 export function sharedNetworks(source: Party, destination: Party): string[] {
   const theirs = new Set(attachmentsOf(destination).map((attachment) => attachment.networkId));
-  return attachmentsOf(source).filter((attachment) => theirs.has(attachment.networkId)).map((attachment) => attachment.network);
+  return attachmentsOf(source)
+    .filter((attachment) => theirs.has(attachment.networkId))
+    .map((attachment) => attachment.network);
 }
 
 /** The address the probe goes to, or why there is none. */
@@ -32,8 +34,8 @@ export function chooseTarget(source: Party, destination: Party, request: TraceRe
   if (destination.kind === 'host') {
     if (destination.address !== undefined) return { address: destination.address, port, why: 'an address of the host' };
     const gateway = attachmentsOf(source).find((attachment) => attachment.gateway !== undefined && attachment.address !== undefined)?.gateway;
-    if (gateway !== undefined) return { address: gateway, port, why: 'the host as the source sees it: its network\'s gateway' };
-    return { address: '127.0.0.1', port, why: 'the host\'s own loopback' };
+    if (gateway !== undefined) return { address: gateway, port, why: "the host as the source sees it: its network's gateway" };
+    return { address: '127.0.0.1', port, why: "the host's own loopback" };
   }
   if (!destination.running) return { none: `${destination.name} is not running` };
   const shared = new Set(sharedNetworks(source, destination));
@@ -41,7 +43,9 @@ export function chooseTarget(source: Party, destination: Party, request: TraceRe
   if (onShared !== undefined) return { address: onShared.address!, port, why: `${destination.name}'s address on ${onShared.network}, a network both are on` };
   const first = destination.attachments.find((attachment) => attachment.address !== undefined);
   if (first !== undefined) return { address: first.address!, port, why: `${destination.name}'s address on ${first.network} (no network is shared)` };
-  return { none: destination.networkMode === 'none' ? `${destination.name} has only a loopback interface (--network none)` : `${destination.name} has no IPv4 address` };
+  return {
+    none: destination.networkMode === 'none' ? `${destination.name} has only a loopback interface (--network none)` : `${destination.name} has no IPv4 address`,
+  };
 }
 
 /**
@@ -50,7 +54,12 @@ export function chooseTarget(source: Party, destination: Party, request: TraceRe
  * then one on any address. The others with that port (127.0.0.1 only …) are
  * returned apart, to say why none matched.
  */
-export function matchPublished(ports: readonly PublishedPort[], address: string, port: number, protocol: string): { match?: PublishedFacts; elsewhere: PublishedFacts[] } {
+export function matchPublished(
+  ports: readonly PublishedPort[],
+  address: string,
+  port: number,
+  protocol: string,
+): { match?: PublishedFacts; elsewhere: PublishedFacts[] } {
   const samePort = ports.filter((candidate) => candidate.hostPort === port && candidate.protocol === protocol);
   const match = samePort.find((candidate) => candidate.hostIp === address) ?? samePort.find((candidate) => candidate.hostIp === '0.0.0.0');
   return { match, elsewhere: match === undefined ? samePort : [] };

@@ -15,7 +15,16 @@ import { invalid, notFound, SkiffError } from '../errors.js';
 import type { Engine } from '../engine/engine.js';
 import type { Containers } from '../containers/controller.js';
 import { hasEmbeddedDns } from '../engine/name-service.js';
-import { applyNft, dnatElementOf, parseTraceLines, removeProbeTable, renderProbeTable, TraceMonitor, type ProbeMatch, type TraceEvent } from '../firewall/index.js';
+import {
+  applyNft,
+  dnatElementOf,
+  parseTraceLines,
+  removeProbeTable,
+  renderProbeTable,
+  TraceMonitor,
+  type ProbeMatch,
+  type TraceEvent,
+} from '../firewall/index.js';
 import { interfaceState } from '../kernel/links.js';
 import { routeGet, type RouteLookup } from '../kernel/route.js';
 import { sendProbe, type ProbePacket } from '../kernel/probe.js';
@@ -32,23 +41,37 @@ const TRACE_DRAIN_MS = 150;
 
 function attachmentOf(network: Network, endpoint: Endpoint): Attachment {
   return {
-    network: network.name, networkId: network.id, driver: network.driver, bridge: network.bridge?.bridgeName,
-    defaultBridge: network.bridge?.isDefaultBridge === true, internal: network.internal, icc: network.bridge?.enableIcc ?? true,
-    dns: hasEmbeddedDns(network), gateway: network.ipam.pools.find((pool) => familyOfCidr(pool.subnet) === 4)?.gateway,
-    address: endpoint.ipv4?.address, mac: endpoint.macAddress, aliases: endpoint.aliases, ifName: endpoint.ifName, hostIfName: endpoint.hostIfName,
+    network: network.name,
+    networkId: network.id,
+    driver: network.driver,
+    bridge: network.bridge?.bridgeName,
+    defaultBridge: network.bridge?.isDefaultBridge === true,
+    internal: network.internal,
+    icc: network.bridge?.enableIcc ?? true,
+    dns: hasEmbeddedDns(network),
+    gateway: network.ipam.pools.find((pool) => familyOfCidr(pool.subnet) === 4)?.gateway,
+    address: endpoint.ipv4?.address,
+    mac: endpoint.macAddress,
+    aliases: endpoint.aliases,
+    ifName: endpoint.ifName,
+    hostIfName: endpoint.hostIfName,
   };
 }
 
 /** Checks a request's shape before anything is looked up: with a port, TCP unless UDP is asked; without, ICMP echo. */
 export function checkTraceRequest(request: TraceRequest): TraceRequest {
   if (request.source === '' || request.destination === '') throw invalid('a trace needs a source and a destination');
-  if (request.port !== undefined && (!Number.isInteger(request.port) || request.port < 1 || request.port > 65535)) throw invalid(`invalid port ${String(request.port)}: 1-65535`);
+  if (request.port !== undefined && (!Number.isInteger(request.port) || request.port < 1 || request.port > 65535))
+    throw invalid(`invalid port ${String(request.port)}: 1-65535`);
   if (request.protocol === 'udp' && request.port === undefined) throw invalid('--udp needs --port');
   return { ...request, protocol: request.port === undefined ? 'icmp' : request.protocol === 'udp' ? 'udp' : 'tcp' };
 }
 
 export class Tracer {
-  constructor(private readonly engine: Engine, private readonly containers: Containers) {}
+  constructor(
+    private readonly engine: Engine,
+    private readonly containers: Containers,
+  ) {}
 
   async trace(asked: TraceRequest): Promise<TraceReport> {
     const request = checkTraceRequest(asked);
@@ -85,7 +108,10 @@ export class Tracer {
       if (answered === undefined) throw notFound(`No such container, host or address: ${reference}`);
       return this.locate(answered);
     }
-    const endpoint = this.engine.listSandboxes().flatMap((sandbox) => this.engine.endpointsOfSandbox(sandbox.id)).find((candidate) => candidate.ipv4?.address === reference);
+    const endpoint = this.engine
+      .listSandboxes()
+      .flatMap((sandbox) => this.engine.endpointsOfSandbox(sandbox.id))
+      .find((candidate) => candidate.ipv4?.address === reference);
     const owner = endpoint === undefined || endpoint.containerId === '' ? undefined : this.findContainer(endpoint.containerId);
     if (owner !== undefined) return this.containerParty(reference, owner);
     const route = await routeGet(reference);
@@ -106,10 +132,17 @@ export class Tracer {
     // A container on the host's network is the host, as far as packets can tell.
     if (mode === 'host') return { kind: 'host', reference };
     const netnsPath = this.containers.sandboxKey(record);
-    const attachments = record.sandboxId === '' ? [] : this.engine.attachments(record.sandboxId).map(({ network, endpoint }) => attachmentOf(network, endpoint));
+    const attachments =
+      record.sandboxId === '' ? [] : this.engine.attachments(record.sandboxId).map(({ network, endpoint }) => attachmentOf(network, endpoint));
     return {
-      kind: 'container', reference, name: record.name, id: record.id, running: record.state.status === 'running',
-      networkMode: mode === '' || mode === 'default' ? 'bridge' : mode, netnsPath: netnsPath === '' ? undefined : netnsPath, attachments,
+      kind: 'container',
+      reference,
+      name: record.name,
+      id: record.id,
+      running: record.state.status === 'running',
+      networkMode: mode === '' || mode === 'default' ? 'bridge' : mode,
+      netnsPath: netnsPath === '' ? undefined : netnsPath,
+      attachments,
     };
   }
 
@@ -129,8 +162,16 @@ export class Tracer {
   private publishedFacts(facts: TraceFacts, target: Target): Party | undefined {
     if (facts.destination.kind !== 'host' || target.port === undefined) return undefined;
     const ports = this.engine.publishedPorts().map((port) => {
-      const owner = this.engine.listSandboxes().flatMap((sandbox) => this.engine.endpointsOfSandbox(sandbox.id)).find((endpoint) => endpoint.ipv4?.address === port.containerIp);
-      return { ...port, container: owner?.name, network: owner === undefined ? undefined : this.engine.findNetwork(owner.networkId)?.name, ...dnatElementOf(port) };
+      const owner = this.engine
+        .listSandboxes()
+        .flatMap((sandbox) => this.engine.endpointsOfSandbox(sandbox.id))
+        .find((endpoint) => endpoint.ipv4?.address === port.containerIp);
+      return {
+        ...port,
+        container: owner?.name,
+        network: owner === undefined ? undefined : this.engine.findNetwork(owner.networkId)?.name,
+        ...dnatElementOf(port),
+      };
     });
     const { match, elsewhere } = matchPublished(ports, target.address, target.port, facts.request.protocol);
     const strip = ({ bridgeName: _bridge, ...port }: PublishedFacts & { bridgeName?: string }): PublishedFacts => port;
@@ -152,7 +193,8 @@ export class Tracer {
   /** The links the packet crosses, checked in the kernel as diagnose checks them. */
   private async linkChecks(source: Party, ending: Party, target: Target, dnatAddress: string | undefined): Promise<LinkCheck[]> {
     const involved: Array<{ party: Party & { kind: 'container' }; attachment: Attachment }> = [];
-    if (source.kind === 'container') for (const attachment of source.attachments) if (attachment.bridge !== undefined) involved.push({ party: source, attachment });
+    if (source.kind === 'container')
+      for (const attachment of source.attachments) if (attachment.bridge !== undefined) involved.push({ party: source, attachment });
     if (ending.kind === 'container') {
       const wanted = dnatAddress ?? target.address;
       const attachment = ending.attachments.find((candidate) => candidate.address === wanted);
@@ -163,15 +205,30 @@ export class Tracer {
       const network = attachment.network;
       const bridge = attachment.bridge!;
       const hostSide = await interfaceState(attachment.hostIfName);
-      checks.push({ what: `${attachment.hostIfName} (${party.name}'s veth) is a port of ${bridge}`, ok: hostSide?.master === bridge && hostSide.up, detail: hostSide === undefined ? 'no such link' : `master ${hostSide.master ?? 'none'}, ${hostSide.operstate}`, network });
+      checks.push({
+        what: `${attachment.hostIfName} (${party.name}'s veth) is a port of ${bridge}`,
+        ok: hostSide?.master === bridge && hostSide.up,
+        detail: hostSide === undefined ? 'no such link' : `master ${hostSide.master ?? 'none'}, ${hostSide.operstate}`,
+        network,
+      });
       const inside = party.netnsPath === undefined ? undefined : await interfaceState(attachment.ifName, party.netnsPath);
       const holds = inside?.addresses.some((address) => address.address === attachment.address) === true;
-      checks.push({ what: `${attachment.ifName} in ${party.name} holds ${attachment.address ?? 'its address'}`, ok: holds, detail: inside === undefined ? 'no such interface' : inside.addresses.map((address) => address.address).join(', ') || 'no address', network });
+      checks.push({
+        what: `${attachment.ifName} in ${party.name} holds ${attachment.address ?? 'its address'}`,
+        ok: holds,
+        detail: inside === undefined ? 'no such interface' : inside.addresses.map((address) => address.address).join(', ') || 'no address',
+        network,
+      });
     }
     const bridges = [...new Set(involved.map(({ attachment }) => attachment.bridge!))];
     for (const bridge of bridges) {
       const state = await interfaceState(bridge);
-      checks.push({ what: `bridge ${bridge} is up`, ok: state?.up === true, detail: state === undefined ? 'no such link' : state.operstate, network: involved.find(({ attachment }) => attachment.bridge === bridge)?.attachment.network });
+      checks.push({
+        what: `bridge ${bridge} is up`,
+        ok: state?.up === true,
+        detail: state === undefined ? 'no such link' : state.operstate,
+        network: involved.find(({ attachment }) => attachment.bridge === bridge)?.attachment.network,
+      });
     }
     return checks;
   }
@@ -181,14 +238,22 @@ export class Tracer {
   private async probe(source: Party, target: Target, route: RouteLookup & { ok: true }, protocol: TraceProtocol): Promise<ProbeFacts> {
     const sourceAddress = source.kind === 'address' ? source.address : route.preferredSource;
     if (sourceAddress === undefined) return { packet: `${protocol} to ${target.address}`, events: [], error: `no source address on ${route.dev}` };
-    const packet: ProbePacket = protocol === 'icmp'
-      ? { protocol, destination: target.address, payloadSize: randomInt(64, 1000) }
-      : { protocol, destination: target.address, port: target.port, sourcePort: randomInt(40_000, 60_000) };
+    const packet: ProbePacket =
+      protocol === 'icmp'
+        ? { protocol, destination: target.address, payloadSize: randomInt(64, 1000) }
+        : { protocol, destination: target.address, port: target.port, sourcePort: randomInt(40_000, 60_000) };
     const match: ProbeMatch = {
-      source: sourceAddress, destination: target.address, protocol,
-      sourcePort: packet.sourcePort, destinationPort: packet.port, ipLength: packet.payloadSize === undefined ? undefined : packet.payloadSize + 28,
+      source: sourceAddress,
+      destination: target.address,
+      protocol,
+      sourcePort: packet.sourcePort,
+      destinationPort: packet.port,
+      ipLength: packet.payloadSize === undefined ? undefined : packet.payloadSize + 28,
     };
-    const described = protocol === 'icmp' ? `icmp echo ${sourceAddress} -> ${target.address} (ip length ${match.ipLength})` : `${protocol} ${sourceAddress}:${packet.sourcePort} -> ${target.address}:${packet.port}`;
+    const described =
+      protocol === 'icmp'
+        ? `icmp echo ${sourceAddress} -> ${target.address} (ip length ${match.ipLength})`
+        : `${protocol} ${sourceAddress}:${packet.sourcePort} -> ${target.address}:${packet.port}`;
     const table = `skiff_trace_${randomBytes(4).toString('hex')}`;
     const monitor = TraceMonitor.start();
     let probeHost: ProbeHost | undefined;
@@ -196,7 +261,8 @@ export class Tracer {
     try {
       await monitor.createWatchedTable(table);
       await applyNft(renderProbeTable(table, match, randomInt(1, 0x7fffffff), source.kind === 'address'));
-      if (source.kind === 'address') probeHost = await createProbeHost(join(this.engine.netnsDir, `trace-${table.slice(-8)}`), `sktr${table.slice(-8, -1)}`, source.address);
+      if (source.kind === 'address')
+        probeHost = await createProbeHost(join(this.engine.netnsDir, `trace-${table.slice(-8)}`), `sktr${table.slice(-8, -1)}`, source.address);
       const netnsPath = source.kind === 'container' ? source.netnsPath : probeHost?.netnsPath;
       const outcome = await sendProbe(packet, netnsPath);
       await new Promise((resolve) => setTimeout(resolve, TRACE_DRAIN_MS));

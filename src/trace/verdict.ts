@@ -29,7 +29,9 @@ export function nameVerdict(source: Party, destination: Party, name: NameFacts):
     };
   }
   if (withDns.length === 0) {
-    const where = attachmentsOf(source).some((attachment) => attachment.defaultBridge) ? 'only on the default bridge, which has no embedded DNS (as in Docker)' : 'on no network with an embedded DNS';
+    const where = attachmentsOf(source).some((attachment) => attachment.defaultBridge)
+      ? 'only on the default bridge, which has no embedded DNS (as in Docker)'
+      : 'on no network with an embedded DNS';
     return {
       ok: false,
       reason: `${src} is ${where}: ${name.name} goes to the upstream resolvers, which do not know it`,
@@ -37,7 +39,10 @@ export function nameVerdict(source: Party, destination: Party, name: NameFacts):
     };
   }
   if (!withDns.some((attachment) => theirs.has(attachment.networkId))) {
-    const dstNetworks = attachmentsOf(destination).map((attachment) => attachment.network).join(', ') || 'no network';
+    const dstNetworks =
+      attachmentsOf(destination)
+        .map((attachment) => attachment.network)
+        .join(', ') || 'no network';
     return {
       ok: false,
       reason: `${dst} is on ${dstNetworks} and ${src} on ${withDns.map((attachment) => attachment.network).join(', ')}: the embedded DNS answers only for containers on a network both are on`,
@@ -69,11 +74,17 @@ function explainRule(rule: FirewallRule, facts: TraceFacts, skiffTable: string):
   if (rule.chain === 'user') return { reason: `dropped by a rule of your own in chain user (${where})`, fix: `nft list chain inet ${skiffTable} user` };
   if (rule.rule.includes('@bridge_self')) {
     const network = facts.sharedNetworks[0] ?? srcNetworks[0] ?? '?';
-    return { reason: `ICC is off on ${network} (com.docker.network.bridge.enable_icc=false): its containers do not reach each other (${where})`, fix: `publish the port (-p) and use the host's address, or recreate ${network} without enable_icc=false` };
+    return {
+      reason: `ICC is off on ${network} (com.docker.network.bridge.enable_icc=false): its containers do not reach each other (${where})`,
+      fix: `publish the port (-p) and use the host's address, or recreate ${network} without enable_icc=false`,
+    };
   }
   if (rule.rule.includes('@internal_bridges')) {
     const internal = [...attachmentsOf(facts.source), ...attachmentsOf(facts.destination)].find((attachment) => attachment.internal)?.network ?? '?';
-    return { reason: `${internal} is --internal: nothing is forwarded to or from it beyond its own bridge (${where})`, fix: `docker network connect NET ${src} with a NET that is not internal` };
+    return {
+      reason: `${internal} is --internal: nothing is forwarded to or from it beyond its own bridge (${where})`,
+      fix: `docker network connect NET ${src} with a NET that is not internal`,
+    };
   }
   if (rule.rule.includes('iifname @bridges oifname @bridges')) {
     return {
@@ -82,7 +93,10 @@ function explainRule(rule: FirewallRule, facts: TraceFacts, skiffTable: string):
     };
   }
   if (rule.rule.includes('oifname @bridges drop')) {
-    return { reason: `from outside their networks, containers are reached only through published ports (${where})`, fix: `publish the port: docker run -p HOSTPORT:${facts.request.port ?? 'PORT'} …` };
+    return {
+      reason: `from outside their networks, containers are reached only through published ports (${where})`,
+      fix: `publish the port: docker run -p HOSTPORT:${facts.request.port ?? 'PORT'} …`,
+    };
   }
   if (rule.chain === 'input' && rule.rule.includes('127.0.0.0/8')) {
     return { reason: `containers may not reach the host's 127.0.0.0/8 services (CVE-2020-8558) (${where})` };
@@ -94,9 +108,17 @@ function reachedVerdict(facts: TraceFacts): Verdict {
   const outcome = facts.probe!.outcome!;
   const target = facts.target!;
   const to = target.port === undefined ? target.address : `${target.address}:${target.port}`;
-  const via = facts.published === undefined ? '' : ` (DNAT to ${facts.published.containerIp}:${facts.published.containerPort}${facts.published.container === undefined ? '' : `, ${facts.published.container}`})`;
+  const via =
+    facts.published === undefined
+      ? ''
+      : ` (DNAT to ${facts.published.containerIp}:${facts.published.containerPort}${facts.published.container === undefined ? '' : `, ${facts.published.container}`})`;
   if (outcome.outcome === 'answered') return { result: 'reachable', reason: `${label(facts.source)} reaches ${to}${via}: ${outcome.detail}` };
-  if (outcome.outcome === 'refused') return { result: 'reachable', reason: `${to}${via} is reached, but nothing listens there: ${outcome.detail}`, fix: `start the service on port ${target.port ?? '?'} in ${label(facts.destination)}` };
+  if (outcome.outcome === 'refused')
+    return {
+      result: 'reachable',
+      reason: `${to}${via} is reached, but nothing listens there: ${outcome.detail}`,
+      fix: `start the service on port ${target.port ?? '?'} in ${label(facts.destination)}`,
+    };
   const passed = facts.probe!.events.some((event) => !event.table.startsWith(TRACE_TABLE_PREFIX) && event.chain === 'postrouting');
   return {
     result: 'unreachable',
@@ -116,18 +138,35 @@ function pathVerdict(facts: TraceFacts, skiffTable: string): Verdict {
   if (source.kind === 'container') {
     if (!source.running) return { result: 'unreachable', reason: `${source.name} is not running`, fix: `docker start ${source.name}` };
     if (source.networkMode === 'none' || source.attachments.length === 0) {
-      return { result: 'unreachable', reason: `${source.name} has only a loopback interface (--network ${source.networkMode})`, fix: `docker network connect NET ${source.name}` };
+      return {
+        result: 'unreachable',
+        reason: `${source.name} has only a loopback interface (--network ${source.networkMode})`,
+        fix: `docker network connect NET ${source.name}`,
+      };
     }
   }
-  if (facts.target === undefined) return { result: 'unreachable', reason: facts.noTarget ?? 'the destination has no address', fix: facts.destination.kind === 'container' ? `docker start ${facts.destination.name}` : undefined };
+  if (facts.target === undefined)
+    return {
+      result: 'unreachable',
+      reason: facts.noTarget ?? 'the destination has no address',
+      fix: facts.destination.kind === 'container' ? `docker start ${facts.destination.name}` : undefined,
+    };
   const broken = facts.links.find((check) => !check.ok);
   if (broken !== undefined) {
-    return { result: 'broken', reason: `${broken.what}: ${broken.detail} (changed behind skiff's back)`, fix: `skiff network diagnose ${broken.network ?? 'NET'} (a daemon restart reconciles the kernel)` };
+    return {
+      result: 'broken',
+      reason: `${broken.what}: ${broken.detail} (changed behind skiff's back)`,
+      fix: `skiff network diagnose ${broken.network ?? 'NET'} (a daemon restart reconciles the kernel)`,
+    };
   }
   if (facts.route !== undefined && !facts.route.ok) {
     const internal = attachmentsOf(source).find((attachment) => attachment.internal);
     if (internal !== undefined && attachmentsOf(source).every((attachment) => attachment.internal)) {
-      return { result: 'unreachable', reason: `${label(source)} is only on ${internal.network}, which is --internal: no route leaves it (${facts.route.error})`, fix: `docker network connect NET ${label(source)} with a NET that is not internal` };
+      return {
+        result: 'unreachable',
+        reason: `${label(source)} is only on ${internal.network}, which is --internal: no route leaves it (${facts.route.error})`,
+        fix: `docker network connect NET ${label(source)} with a NET that is not internal`,
+      };
     }
     return { result: 'unreachable', reason: `no route from ${label(source)} to ${facts.target.address}: ${facts.route.error}` };
   }

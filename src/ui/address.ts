@@ -22,7 +22,9 @@ export function parseUiAddress(text: string, allowRemote: boolean): UiAddress {
   if (!ipaddr.isValid(host)) throw new ConfigError(`invalid --ui "${text}": ${host} is no IP address`);
   const range = ipaddr.process(host).range();
   if (range !== 'loopback' && !allowRemote) {
-    throw new ConfigError(`--ui ${text}: ${host} is not a loopback address; the page can probe every network and read every container, so give --ui-remote as well to serve it there`);
+    throw new ConfigError(
+      `--ui ${text}: ${host} is not a loopback address; the page can probe every network and read every container, so give --ui-remote as well to serve it there`,
+    );
   }
   return { host, port };
 }

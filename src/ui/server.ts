@@ -15,7 +15,12 @@ import { API_VERSION } from '../api/version.js';
 import type { UiAddress } from './address.js';
 
 const STATIC_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
-const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.png': 'image/png' };
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.png': 'image/png',
+};
 /** The API paths the page reads; everything else is not there. */
 const READ_ONLY_API = [/^\/networks$/, /^\/networks\/[^/]+$/, /^\/containers\/json$/, /^\/containers\/[^/]+\/json$/, /^\/events$/, /^\/skiff\/trace$/];
 

@@ -44,34 +44,167 @@ before(async () => {
   await daemon.ok('create', '--name', 'fz-created', '--network', 'fz', 'busybox', 'true');
   baseline = await worldSnapshot(daemon);
 });
-after(async () => { await daemon.cleanup(); });
+after(async () => {
+  await daemon.cleanup();
+});
 
 // ---- what to send
 
 const LONG = 'x'.repeat(10_000);
 /** Names no object may have: each must be refused (or found nowhere), never followed. */
-const HOSTILE_NAMES = ['../', '../../etc/passwd', '..', '.', 'a\0b', '\0', 'ü名🚀', LONG, '', ' ', '-rf', '$(reboot)', '`id`', ';ls', 'a/b', 'skiff0\n', 'br-0123456789ab', '\u202e'];
+const HOSTILE_NAMES = [
+  '../',
+  '../../etc/passwd',
+  '..',
+  '.',
+  'a\0b',
+  '\0',
+  'ü名🚀',
+  LONG,
+  '',
+  ' ',
+  '-rf',
+  '$(reboot)',
+  '`id`',
+  ';ls',
+  'a/b',
+  'skiff0\n',
+  'br-0123456789ab',
+  '\u202e',
+];
 /** The hostile names no create may take: Docker's name pattern refuses them (a long but well-formed container name is valid, as in Docker). */
 const INVALID_NAMES = HOSTILE_NAMES.filter((name) => !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name));
-const WRONG_VALUES: unknown[] = [1, -1, 0, 1e308, -1e308, 2 ** 53 + 1, -(2 ** 63), 4294967296, 65536, 1.5, true, false, null, [], {}, [[[]]], { a: { b: { c: [] } } }, LONG, '\0', '../..', 'ü名🚀', ['../'], { '../': '../' }];
-const QUERY_KEYS = ['filters', 'all', 'limit', 'size', 'force', 't', 'signal', 'tail', 'since', 'until', 'h', 'w', 'v', 'link', 'repo', 'tag', 'name', 'stdout', 'stderr', 'timestamps', 'condition', 'fromSrc', 'changes', 'message', 'detach'];
-const QUERY_VALUES = ['', '1', 'true', '-1', '1e309', 'NaN', '99999999999999999999', '{', '{"name":', '{"name":["../"]}', '{"label":{"../":true}}', '[]', 'null', '{"dangling":["maybe"]}', LONG, '%00', 'ü', '../', 'SIGKILLX', 'KILL'];
+const WRONG_VALUES: unknown[] = [
+  1,
+  -1,
+  0,
+  1e308,
+  -1e308,
+  2 ** 53 + 1,
+  -(2 ** 63),
+  4294967296,
+  65536,
+  1.5,
+  true,
+  false,
+  null,
+  [],
+  {},
+  [[[]]],
+  { a: { b: { c: [] } } },
+  LONG,
+  '\0',
+  '../..',
+  'ü名🚀',
+  ['../'],
+  { '../': '../' },
+];
+const QUERY_KEYS = [
+  'filters',
+  'all',
+  'limit',
+  'size',
+  'force',
+  't',
+  'signal',
+  'tail',
+  'since',
+  'until',
+  'h',
+  'w',
+  'v',
+  'link',
+  'repo',
+  'tag',
+  'name',
+  'stdout',
+  'stderr',
+  'timestamps',
+  'condition',
+  'fromSrc',
+  'changes',
+  'message',
+  'detach',
+];
+const QUERY_VALUES = [
+  '',
+  '1',
+  'true',
+  '-1',
+  '1e309',
+  'NaN',
+  '99999999999999999999',
+  '{',
+  '{"name":',
+  '{"name":["../"]}',
+  '{"label":{"../":true}}',
+  '[]',
+  'null',
+  '{"dangling":["maybe"]}',
+  LONG,
+  '%00',
+  'ü',
+  '../',
+  'SIGKILLX',
+  'KILL',
+];
 
 const NETWORK_BODY = {
-  Name: 'n', Driver: 'bridge', Internal: false, Attachable: false, EnableIPv6: false, CheckDuplicate: true,
-  IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: '10.99.0.0/24', Gateway: '10.99.0.1', IPRange: '10.99.0.0/25', AuxiliaryAddresses: { host1: '10.99.0.5' } }] },
-  Options: { 'com.docker.network.bridge.enable_icc': 'true', 'com.docker.network.driver.mtu': '1500' }, Labels: { a: 'b' },
+  Name: 'n',
+  Driver: 'bridge',
+  Internal: false,
+  Attachable: false,
+  EnableIPv6: false,
+  CheckDuplicate: true,
+  IPAM: {
+    Driver: 'default',
+    Options: {},
+    Config: [{ Subnet: '10.99.0.0/24', Gateway: '10.99.0.1', IPRange: '10.99.0.0/25', AuxiliaryAddresses: { host1: '10.99.0.5' } }],
+  },
+  Options: { 'com.docker.network.bridge.enable_icc': 'true', 'com.docker.network.driver.mtu': '1500' },
+  Labels: { a: 'b' },
 };
 const CONTAINER_BODY = {
-  Image: 'busybox', Cmd: ['sleep', '1'], Entrypoint: null, Hostname: 'h', Domainname: '', User: '', Env: ['A=1'], WorkingDir: '/', Tty: false, OpenStdin: false,
-  ExposedPorts: { '80/tcp': {} }, Labels: { a: 'b' }, MacAddress: '02:42:ac:11:00:09', StopSignal: 'SIGTERM',
+  Image: 'busybox',
+  Cmd: ['sleep', '1'],
+  Entrypoint: null,
+  Hostname: 'h',
+  Domainname: '',
+  User: '',
+  Env: ['A=1'],
+  WorkingDir: '/',
+  Tty: false,
+  OpenStdin: false,
+  ExposedPorts: { '80/tcp': {} },
+  Labels: { a: 'b' },
+  MacAddress: '02:42:ac:11:00:09',
+  StopSignal: 'SIGTERM',
   HostConfig: {
-    NetworkMode: 'fz', PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '18091' }] }, PublishAllPorts: false, Dns: ['10.0.0.1'], DnsSearch: [], DnsOptions: [],
-    ExtraHosts: ['h:10.0.0.2'], Links: [], AutoRemove: false, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+    NetworkMode: 'fz',
+    PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '18091' }] },
+    PublishAllPorts: false,
+    Dns: ['10.0.0.1'],
+    DnsSearch: [],
+    DnsOptions: [],
+    ExtraHosts: ['h:10.0.0.2'],
+    Links: [],
+    AutoRemove: false,
+    RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
   },
   NetworkingConfig: { EndpointsConfig: { fz: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.1.1.1', IPv6Address: '' } } } },
 };
-const EXEC_BODY = { Cmd: ['ls'], AttachStdin: false, AttachStdout: true, AttachStderr: true, Tty: false, Env: ['A=1'], WorkingDir: '/', User: '', Privileged: false, DetachKeys: '' };
+const EXEC_BODY = {
+  Cmd: ['ls'],
+  AttachStdin: false,
+  AttachStdout: true,
+  AttachStderr: true,
+  Tty: false,
+  Env: ['A=1'],
+  WorkingDir: '/',
+  User: '',
+  Privileged: false,
+  DetachKeys: '',
+};
 const CONNECT_BODY = { Container: 'fz1', EndpointConfig: { Aliases: ['x'], IPAMConfig: { IPv4Address: '' }, Links: [] } };
 
 interface RouteSpec {
@@ -118,7 +251,10 @@ const SPECS: Record<string, RouteSpec> = {
   'POST /networks/create': { params: 'hostile', body: NETWORK_BODY, hostileField: 'Name' },
   'DELETE /networks/{id}': { params: 'hostile' },
   // A prune with a filter that is never valid: a valid one could remove a network.
-  'POST /networks/prune': { params: 'hostile', fixedQuery: () => ({ filters: pick(['{', '{"until":["../"]}', '{"label":"x"}', '[1]', '{"dangling":["maybe"]}']) }) },
+  'POST /networks/prune': {
+    params: 'hostile',
+    fixedQuery: () => ({ filters: pick(['{', '{"until":["../"]}', '{"label":"x"}', '[1]', '{"dangling":["maybe"]}']) }),
+  },
   'DELETE /containers/{parent}/{alias}': { params: 'hostile', fixedQuery: () => ({ link: '1' }) },
   'DELETE /containers//{parent}/{alias}': { params: 'hostile', fixedQuery: () => ({ link: '1' }) },
   'POST /swarm/init': { params: 'hostile', body: { ListenAddr: '0.0.0.0:2377' }, unavailableByDesign: true },
@@ -134,10 +270,12 @@ const SPECS: Record<string, RouteSpec> = {
 /** The routes as the daemon registers them, read from its compiled route modules. */
 function servedRoutes(): string[] {
   const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'api', 'routes');
-  return readdirSync(dir).filter((name) => name.endsWith('.js')).flatMap((name) => {
-    const source = readFileSync(join(dir, name), 'utf8');
-    return [...source.matchAll(/\.add\('(\w+)', '([^']+)'/g)].map((match) => `${match[1]!} ${match[2]!}`);
-  });
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.js'))
+    .flatMap((name) => {
+      const source = readFileSync(join(dir, name), 'utf8');
+      return [...source.matchAll(/\.add\('(\w+)', '([^']+)'/g)].map((match) => `${match[1]!} ${match[2]!}`);
+    });
 }
 
 /** A leaf path inside a JSON value, chosen at random (objects and arrays are walked). */
@@ -159,9 +297,10 @@ function objectPath(value: unknown): string[] {
   const path: string[] = [];
   let here = value;
   for (;;) {
-    const inner = here !== null && typeof here === 'object' && !Array.isArray(here)
-      ? Object.entries(here).filter(([, child]) => child !== null && typeof child === 'object' && !Array.isArray(child))
-      : [];
+    const inner =
+      here !== null && typeof here === 'object' && !Array.isArray(here)
+        ? Object.entries(here).filter(([, child]) => child !== null && typeof child === 'object' && !Array.isArray(child))
+        : [];
     if (inner.length === 0 || random() < 0.5) return path;
     const [key, child] = pick(inner);
     path.push(key);
@@ -193,7 +332,8 @@ function hostileBody(spec: RouteSpec): { text: string; mutations: string[] } {
     if (kind === 'wrong-type') body = setAt(body, path, pick(WRONG_VALUES));
     else if (kind === 'out-of-range') body = setAt(body, path, pick([1e308, -1, 2 ** 53 + 1, -(2 ** 63), 65536, 4294967296, 0.5]));
     else if (kind === 'hostile-string') body = setAt(body, path, pick(HOSTILE_NAMES));
-    else if (kind === 'unknown-field') body = setAt(body, [...objectPath(body), pick(['Unknown', '__proto__', 'constructor', '../', LONG.slice(0, 300)])], pick(WRONG_VALUES));
+    else if (kind === 'unknown-field')
+      body = setAt(body, [...objectPath(body), pick(['Unknown', '__proto__', 'constructor', '../', LONG.slice(0, 300)])], pick(WRONG_VALUES));
     else if (path.length > 0) {
       const copy = structuredClone(body) as Record<string | number, unknown>;
       let here = copy;
@@ -223,18 +363,36 @@ function hostileSegment(): string {
   return random() < 0.2 ? pick(broken) : encodeURIComponent(pick(HOSTILE_NAMES.filter((name) => name !== '')));
 }
 
-interface Sent { description: string; status: number; body: string; contentType: string }
+interface Sent {
+  description: string;
+  status: number;
+  body: string;
+  contentType: string;
+}
 
 function send(method: string, path: string, body: string | undefined): Promise<Sent | 'timeout'> {
   return new Promise((resolve) => {
-    const headers: Record<string, string | number> = body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body, 'latin1') };
+    const headers: Record<string, string | number> =
+      body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body, 'latin1') };
     const req = request({ socketPath: daemon.socketPath, method, path, headers }, (response) => {
       let text = '';
-      response.on('data', (chunk: Buffer) => { text += chunk.toString(); });
-      response.on('end', () => resolve({ description: `${method} ${path}`, status: response.statusCode ?? 0, body: text, contentType: String(response.headers['content-type'] ?? '') }));
+      response.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      response.on('end', () =>
+        resolve({
+          description: `${method} ${path}`,
+          status: response.statusCode ?? 0,
+          body: text,
+          contentType: String(response.headers['content-type'] ?? ''),
+        }),
+      );
       response.on('error', () => resolve({ description: `${method} ${path}`, status: response.statusCode ?? 0, body: text, contentType: '' }));
     });
-    req.setTimeout(REQUEST_TIMEOUT_MS, () => { req.destroy(); resolve('timeout'); });
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => {
+      req.destroy();
+      resolve('timeout');
+    });
     req.on('error', (error) => resolve({ description: `${method} ${path}`, status: 0, body: error.message, contentType: '' }));
     req.end(body === undefined ? undefined : Buffer.from(body, 'latin1'));
   });
@@ -300,9 +458,15 @@ describe('API fuzzer', () => {
         const problem = judge(sent, spec);
         if (problem !== '') problems.push(`${what}: ${problem}`);
       }
-      process.stdout.write(`round ${round} answers by status: ${[...statuses].sort(([a], [b]) => a - b).map(([status, count]) => `${status}×${count}`).join(' ')}\n`);
+      process.stdout.write(
+        `round ${round} answers by status: ${[...statuses]
+          .sort(([a], [b]) => a - b)
+          .map(([status, count]) => `${status}×${count}`)
+          .join(' ')}\n`,
+      );
       assert.deepEqual(problems, [], replay);
-      for (const id of accepted) assert.equal((await daemon.http('DELETE', `/v1.41/networks/${id}`)).status, 204, `the accepted network ${id} is removed again`);
+      for (const id of accepted)
+        assert.equal((await daemon.http('DELETE', `/v1.41/networks/${id}`)).status, 204, `the accepted network ${id} is removed again`);
       await assertUnchanged(`round ${round}`);
     });
   }
@@ -324,14 +488,20 @@ describe('API fuzzer', () => {
           // One GB at most, and not a byte after the answer came.
           while (!answered && sentBytes < 2 ** 30) {
             sentBytes += block.length;
-            if (!socket.write(framing === 'chunked' ? chunk : block)) { socket.once('drain', pump); return; }
+            if (!socket.write(framing === 'chunked' ? chunk : block)) {
+              socket.once('drain', pump);
+              return;
+            }
           }
         };
         socket.on('connect', () => {
           socket.write(`POST /v1.41/networks/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${header}\r\n\r\n`);
           pump();
         });
-        socket.on('data', (data: Buffer) => { answered = true; head += data.toString(); });
+        socket.on('data', (data: Buffer) => {
+          answered = true;
+          head += data.toString();
+        });
         socket.on('error', () => resolve({ head, sentBytes }));
         socket.on('close', () => resolve({ head, sentBytes }));
       });
@@ -351,15 +521,24 @@ describe('API fuzzer', () => {
       const text = 'GET /v1.41/_ping HTTP/1.1\r\nHost: x\r\nX-Slow: ' + 'y'.repeat(60);
       let sent = 0;
       let reply = '';
-      const timer = setInterval(() => { if (sent < text.length) socket.write(text[sent++]!); }, 1_000);
-      socket.on('data', (data: Buffer) => { reply += data.toString(); });
-      const done = () => { clearInterval(timer); resolve({ reply, closedAfterMs: Date.now() - started }); };
+      const timer = setInterval(() => {
+        if (sent < text.length) socket.write(text[sent++]!);
+      }, 1_000);
+      socket.on('data', (data: Buffer) => {
+        reply += data.toString();
+      });
+      const done = () => {
+        clearInterval(timer);
+        resolve({ reply, closedAfterMs: Date.now() - started });
+      };
       socket.on('close', done);
       socket.on('error', done);
     });
     let served = 0;
     let slowDone = false;
-    void slow.then(() => { slowDone = true; });
+    void slow.then(() => {
+      slowDone = true;
+    });
     while (!slowDone && Date.now() - started < 30_000) {
       const ping = await daemon.http('GET', '/_ping');
       assert.equal(ping.body, 'OK');
@@ -375,16 +554,24 @@ describe('API fuzzer', () => {
 
   it('answers 2,000 concurrent connections', async () => {
     const CONNECTIONS = 2_000;
-    const answers = await Promise.all(Array.from({ length: CONNECTIONS }, (_, index) => new Promise<string>((resolve) => {
-      const socket = net.connect(daemon.socketPath);
-      let reply = '';
-      const path = index % 2 === 0 ? '/_ping' : '/v1.41/networks/fz';
-      socket.on('connect', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
-      socket.on('data', (data: Buffer) => { reply += data.toString(); });
-      socket.setTimeout(60_000, () => socket.destroy());
-      socket.on('error', () => resolve(reply));
-      socket.on('close', () => resolve(reply));
-    })));
+    const answers = await Promise.all(
+      Array.from(
+        { length: CONNECTIONS },
+        (_, index) =>
+          new Promise<string>((resolve) => {
+            const socket = net.connect(daemon.socketPath);
+            let reply = '';
+            const path = index % 2 === 0 ? '/_ping' : '/v1.41/networks/fz';
+            socket.on('connect', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+            socket.on('data', (data: Buffer) => {
+              reply += data.toString();
+            });
+            socket.setTimeout(60_000, () => socket.destroy());
+            socket.on('error', () => resolve(reply));
+            socket.on('close', () => resolve(reply));
+          }),
+      ),
+    );
     const failed = answers.filter((reply) => !reply.startsWith('HTTP/1.1 200 '));
     assert.equal(failed.length, 0, `${failed.length} of ${CONNECTIONS} not answered 200: ${failed.slice(0, 3).join(' | ')}`);
     await assertUnchanged('2,000 connections');

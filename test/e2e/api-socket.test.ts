@@ -20,14 +20,44 @@ const pki = scratchDir('skiff-pki-');
 const file = (name: string) => join(pki.path, name);
 
 async function makeCa(name: string): Promise<void> {
-  await sh('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', file(`${name}-key.pem`), '-out', file(`${name}.pem`)]);
+  await sh('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-keyout',
+    file(`${name}-key.pem`),
+    '-out',
+    file(`${name}.pem`),
+  ]);
 }
 
 /** A certificate for name signed by ca, with the X.509 extensions given (one per line). */
 async function makeSigned(ca: string, name: string, extensions: string): Promise<void> {
   writeFileSync(file(`${name}.ext`), extensions);
   await sh('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', file(`${name}-key.pem`), '-out', file(`${name}.csr`)]);
-  await sh('openssl', ['x509', '-req', '-in', file(`${name}.csr`), '-CA', file(`${ca}.pem`), '-CAkey', file(`${ca}-key.pem`), '-CAcreateserial', '-days', '2', '-extfile', file(`${name}.ext`), '-out', file(`${name}.pem`)]);
+  await sh('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    file(`${name}.csr`),
+    '-CA',
+    file(`${ca}.pem`),
+    '-CAkey',
+    file(`${ca}-key.pem`),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    file(`${name}.ext`),
+    '-out',
+    file(`${name}.pem`),
+  ]);
 }
 
 const tlsFlags = () => ['--tlsverify', '--tlscacert', file('ca.pem'), '--tlscert', file('server.pem'), '--tlskey', file('server-key.pem')];
@@ -62,7 +92,9 @@ function handshake(options: { cert?: Buffer; key?: Buffer }): Promise<string> {
       socket.write('GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     });
     let reply = '';
-    socket.on('data', (chunk: Buffer) => { reply += chunk.toString(); });
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString();
+    });
     socket.on('error', (error) => resolve(error.message));
     socket.on('close', () => resolve(reply.startsWith('HTTP/1.1 200 ') ? 'ok' : `closed: ${reply.split('\r\n')[0] ?? ''}`));
   });
@@ -81,7 +113,11 @@ describe('-H tcp:// with mutual TLS', () => {
 
   it('refuses a client without a certificate, with one from another CA, and plain HTTP', async () => {
     assert.notEqual(await handshake({}), 'ok', 'no client certificate');
-    assert.notEqual(await handshake({ cert: readFileSync(file('rogue.pem')), key: readFileSync(file('rogue-key.pem')) }), 'ok', 'a certificate from another CA');
+    assert.notEqual(
+      await handshake({ cert: readFileSync(file('rogue.pem')), key: readFileSync(file('rogue-key.pem')) }),
+      'ok',
+      'a certificate from another CA',
+    );
     const noCert = await dockerTcp(['--tlsverify', '--tlscacert', file('ca.pem')], 'version');
     assert.notEqual(noCert.code, 0);
     assert.doesNotMatch(noCert.stdout, /Server:/);
@@ -90,7 +126,9 @@ describe('-H tcp:// with mutual TLS', () => {
     const raw = await new Promise<string>((resolve) => {
       const socket = connectTcp(PORT, '127.0.0.1', () => socket.end('GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n'));
       let reply = '';
-      socket.on('data', (chunk: Buffer) => { reply += chunk.toString('latin1'); });
+      socket.on('data', (chunk: Buffer) => {
+        reply += chunk.toString('latin1');
+      });
       socket.on('error', () => resolve(reply));
       socket.on('close', () => resolve(reply));
     });
@@ -102,14 +140,29 @@ describe('-H tcp:// with mutual TLS', () => {
     const cases: Array<[string[], RegExp]> = [
       [[], /tcp:\/\/127\.0\.0\.1:23761: skiff serves its API over TCP only with mutual TLS, and --tlsverify, --tlscacert, --tlscert, --tlskey are missing/],
       [['--tls', '--tlscert', file('server.pem'), '--tlskey', file('server-key.pem')], /and --tlsverify, --tlscacert are missing/],
-      [['--tlsverify', '--tlscacert', file('nope.pem'), '--tlscert', file('server.pem'), '--tlskey', file('server-key.pem')], /Could not read CA certificate ".*nope\.pem": ENOENT/],
-      [['--tlsverify', '--tlscacert', file('ca.pem'), '--tlscert', file('server.pem'), '--tlskey', file('client-key.pem')], /do not make a usable TLS setup: .*key values mismatch/],
+      [
+        ['--tlsverify', '--tlscacert', file('nope.pem'), '--tlscert', file('server.pem'), '--tlskey', file('server-key.pem')],
+        /Could not read CA certificate ".*nope\.pem": ENOENT/,
+      ],
+      [
+        ['--tlsverify', '--tlscacert', file('ca.pem'), '--tlscert', file('server.pem'), '--tlskey', file('client-key.pem')],
+        /do not make a usable TLS setup: .*key values mismatch/,
+      ],
     ];
     const linksBefore = await sh('ip', ['-o', 'link', 'show']);
     for (const [flags, message] of cases) {
       const result = await tryRun(process.execPath, [
-        skiffBin, 'daemon', '-H', 'tcp://127.0.0.1:23761', '--config-file', daemon.configPath,
-        '--data-root', join(daemon.dir, 'refused-data'), '--exec-root', join(daemon.dir, 'refused-exec'), ...flags,
+        skiffBin,
+        'daemon',
+        '-H',
+        'tcp://127.0.0.1:23761',
+        '--config-file',
+        daemon.configPath,
+        '--data-root',
+        join(daemon.dir, 'refused-data'),
+        '--exec-root',
+        join(daemon.dir, 'refused-exec'),
+        ...flags,
       ]);
       assert.equal(result.code, 1, result.stderr);
       assert.match(result.stderr, message);
@@ -124,7 +177,9 @@ describe('the unix socket', () => {
     const stat = statSync(daemon.socketPath);
     assert.equal(stat.mode & 0o777, 0o660);
     assert.equal(stat.uid, 0);
-    const docker = readFileSync('/etc/group', 'utf8').split('\n').find((line) => line.startsWith('docker:'));
+    const docker = readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .find((line) => line.startsWith('docker:'));
     assert.equal(stat.gid, docker === undefined ? 0 : Number(docker.split(':')[2]));
   });
 

@@ -36,13 +36,17 @@ const filters = (value: Record<string, string[]>) => encodeURIComponent(JSON.str
 const api = (method: string, path: string, body?: unknown) => daemon.http(method, `/v1.41${path}`, body === undefined ? undefined : JSON.stringify(body));
 
 test('responses of networks, containers, images, system, exec and events match the Engine API 1.41 specification', async () => {
-  const created = specChecked('POST', '/networks/create', await api('POST', '/networks/create', { Name: 'specnet', Labels: { tier: 'web' } })) as { Id: string };
+  const created = specChecked('POST', '/networks/create', await api('POST', '/networks/create', { Name: 'specnet', Labels: { tier: 'web' } })) as {
+    Id: string;
+  };
   specChecked('GET', '/networks', await api('GET', '/networks'));
   const network = specChecked('GET', '/networks/{id}', await api('GET', `/networks/${created.Id}`)) as { IPAM: { Options: unknown } };
   assert.equal(network.IPAM.Options, null, 'IPAM.Options is null when the client sent none');
   await daemon.ok('run', '-d', '--name', 'spec1', '--network', 'specnet', '--network-alias', 'web', '-p', '8080:80', 'busybox', 'httpd', '-f', '-p', '80');
   specChecked('GET', '/containers/json', await api('GET', '/containers/json?all=1'));
-  const inspected = specChecked('GET', '/containers/{id}/json', await api('GET', '/containers/spec1/json')) as { NetworkSettings: { Networks: Record<string, { Aliases: string[] }> } };
+  const inspected = specChecked('GET', '/containers/{id}/json', await api('GET', '/containers/spec1/json')) as {
+    NetworkSettings: { Networks: Record<string, { Aliases: string[] }> };
+  };
   assert.ok(inspected.NetworkSettings.Networks['specnet']!.Aliases.includes('web'));
   specChecked('GET', '/images/json', await api('GET', '/images/json'));
   specChecked('GET', '/images/{name}/json', await api('GET', '/images/busybox/json'));
@@ -68,7 +72,10 @@ test('responses of networks, containers, images, system, exec and events match t
 test("list filters combine as Docker's: labels AND-ed, other values OR-ed, keys AND-ed; unknown keys get Docker's error", async () => {
   await daemon.ok('run', '-d', '--name', 'f1', '--label', 'a=1', '--label', 'b=2', 'busybox', 'sleep', '300');
   await daemon.ok('run', '-d', '--name', 'f2', '--label', 'a=1', 'busybox', 'sleep', '300');
-  const names = async (value: Record<string, string[]>) => (specChecked('GET', '/containers/json', await api('GET', `/containers/json?all=1&filters=${filters(value)}`)) as Array<{ Names: string[] }>).map((c) => c.Names[0]).sort();
+  const names = async (value: Record<string, string[]>) =>
+    (specChecked('GET', '/containers/json', await api('GET', `/containers/json?all=1&filters=${filters(value)}`)) as Array<{ Names: string[] }>)
+      .map((c) => c.Names[0])
+      .sort();
   assert.deepEqual(await names({ label: ['a=1', 'b=2'] }), ['/f1']);
   assert.deepEqual(await names({ label: ['a=1'], name: ['f1', 'f2'] }), ['/f1', '/f2']);
   assert.deepEqual(await names({ ancestor: ['busybox'], status: ['running'], health: ['none'], 'is-task': ['false'], label: ['a=1'] }), ['/f1', '/f2']);
@@ -90,7 +97,16 @@ test("list filters combine as Docker's: labels AND-ed, other values OR-ed, keys 
 
 test('swarm routes answer as a dockerd outside a swarm; docker info says Swarm: inactive', async () => {
   const notManager = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
-  for (const [method, path] of [['GET', '/swarm'], ['GET', '/nodes'], ['GET', '/services'], ['GET', '/tasks'], ['GET', '/secrets'], ['GET', '/configs'], ['GET', '/swarm/unlockkey'], ['POST', '/swarm/update']] as const) {
+  for (const [method, path] of [
+    ['GET', '/swarm'],
+    ['GET', '/nodes'],
+    ['GET', '/services'],
+    ['GET', '/tasks'],
+    ['GET', '/secrets'],
+    ['GET', '/configs'],
+    ['GET', '/swarm/unlockkey'],
+    ['POST', '/swarm/update'],
+  ] as const) {
     const answer = await api(method, path);
     assert.deepEqual([answer.status, JSON.parse(answer.body)], [503, { message: notManager }], `${method} ${path}`);
   }
@@ -121,7 +137,13 @@ test('network create as 20.10: duplicates without CheckDuplicate, ambiguous name
 });
 
 test('options skiff does not carry out are refused by name, and nothing is made', async () => {
-  for (const [flags, field] of [[['--memory', '64m'], 'HostConfig.Memory (--memory)'], [['--cpus', '1'], 'HostConfig.NanoCpus (--cpus)'], [['-v', '/tmp:/x'], 'HostConfig.Binds'], [['--device', '/dev/null'], 'HostConfig.Devices'], [['--restart', 'always'], 'HostConfig.RestartPolicy (--restart always)']] as const) {
+  for (const [flags, field] of [
+    [['--memory', '64m'], 'HostConfig.Memory (--memory)'],
+    [['--cpus', '1'], 'HostConfig.NanoCpus (--cpus)'],
+    [['-v', '/tmp:/x'], 'HostConfig.Binds'],
+    [['--device', '/dev/null'], 'HostConfig.Devices'],
+    [['--restart', 'always'], 'HostConfig.RestartPolicy (--restart always)'],
+  ] as const) {
     const result = await daemon.docker('run', '-d', '--name', 'refused', ...flags, 'busybox', 'true');
     assert.notEqual(result.code, 0);
     assert.ok(result.stderr.includes(`skiff does not support ${field}`), result.stderr);
@@ -156,33 +178,42 @@ test('NetworkMode container:NAME and --link targets are kept as full ids; --link
 test('docker-compose v1: up -d numbers from _1, exec and one-off run reach services by alias, scale, down removes everything', async () => {
   const project = join(scratch.path, 'demo');
   await tryRun('mkdir', ['-p', project]);
-  writeFileSync(join(project, 'docker-compose.yml'), [
-    'version: "2.4"',
-    'services:',
-    '  web:',
-    '    image: busybox',
-    '    command: httpd -f -p 80 -h /etc',
-    '    networks:',
-    '      backend:',
-    '        aliases: [www]',
-    '  client:',
-    '    image: busybox',
-    '    command: sleep 3600',
-    '    networks: [backend]',
-    'networks:',
-    '  backend: {}',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(project, 'docker-compose.yml'),
+    [
+      'version: "2.4"',
+      'services:',
+      '  web:',
+      '    image: busybox',
+      '    command: httpd -f -p 80 -h /etc',
+      '    networks:',
+      '      backend:',
+      '        aliases: [www]',
+      '  client:',
+      '    image: busybox',
+      '    command: sleep 3600',
+      '    networks: [backend]',
+      'networks:',
+      '  backend: {}',
+      '',
+    ].join('\n'),
+  );
   const env = { ...process.env, DOCKER_HOST: `unix://${daemon.socketPath}` };
   // Without the docker CLI, compose attaches by itself (dockerpty: stdout and stderr on sockets of their own, as inspect's AttachStdout/AttachStderr say).
   const composeWith = async (extraEnv: Record<string, string>, ...args: string[]) => {
-    const result = await tryRun('docker-compose', ['--project-directory', project, '-f', join(project, 'docker-compose.yml'), '-p', 'demo', ...args], { ...env, ...extraEnv });
+    const result = await tryRun('docker-compose', ['--project-directory', project, '-f', join(project, 'docker-compose.yml'), '-p', 'demo', ...args], {
+      ...env,
+      ...extraEnv,
+    });
     assert.equal(result.code, 0, `docker-compose ${args.join(' ')}: ${result.stderr}`);
     return result.stdout;
   };
   const compose = (...args: string[]) => composeWith({}, ...args);
   await compose('up', '-d');
-  assert.deepEqual((await daemon.ok('ps', '--filter', 'label=com.docker.compose.project=demo', '--format', '{{.Names}}')).trim().split('\n').sort(), ['demo_client_1', 'demo_web_1']);
+  assert.deepEqual((await daemon.ok('ps', '--filter', 'label=com.docker.compose.project=demo', '--format', '{{.Names}}')).trim().split('\n').sort(), [
+    'demo_client_1',
+    'demo_web_1',
+  ]);
   const webHostname = (await daemon.ok('inspect', '-f', '{{.Config.Hostname}}', 'demo_web_1')).trim();
   assert.equal((await compose('exec', '-T', 'client', 'wget', '-qO-', 'http://www/hostname')).trim(), webHostname);
   assert.equal((await compose('run', '--rm', '-T', 'client', 'wget', '-qO-', 'http://web/hostname')).trim(), webHostname);
@@ -190,7 +221,11 @@ test('docker-compose v1: up -d numbers from _1, exec and one-off run reach servi
   // one-off again, the new start renews the bundle and an attached reader can lose the first run's output (open issue).
   await composeWith({ COMPOSE_INTERACTIVE_NO_CLI: '1' }, 'run', '--rm', '-T', 'client', 'true');
   await compose('up', '-d', '--scale', 'web=3');
-  assert.deepEqual((await daemon.ok('ps', '--filter', 'label=com.docker.compose.service=web', '--format', '{{.Names}}')).trim().split('\n').sort(), ['demo_web_1', 'demo_web_2', 'demo_web_3']);
+  assert.deepEqual((await daemon.ok('ps', '--filter', 'label=com.docker.compose.service=web', '--format', '{{.Names}}')).trim().split('\n').sort(), [
+    'demo_web_1',
+    'demo_web_2',
+    'demo_web_3',
+  ]);
   const answers = await daemon.ok('exec', 'demo_client_1', 'nslookup', 'www');
   assert.equal([...answers.matchAll(/Address: 172\./g)].length, 3, answers);
   await compose('down');
@@ -203,7 +238,11 @@ test('docker-py: IPAM config, aliases, links, link-local IPs and driver options 
   assert.equal(result.code, 0, result.stderr);
   const seen = JSON.parse(result.stdout) as Record<string, Record<string, unknown>>;
   assertMatchesSpec('GET', '/networks/{id}', 200, seen['network']);
-  assert.deepEqual(seen['network']!['IPAM'], { Driver: 'default', Options: { opt: 'v' }, Config: [{ Subnet: '10.77.0.0/24', IPRange: '10.77.0.128/25', Gateway: '10.77.0.1' }] });
+  assert.deepEqual(seen['network']!['IPAM'], {
+    Driver: 'default',
+    Options: { opt: 'v' },
+    Config: [{ Subnet: '10.77.0.0/24', IPRange: '10.77.0.128/25', Gateway: '10.77.0.1' }],
+  });
   const alpha = seen['alpha']!;
   assert.deepEqual(alpha['IPAMConfig'], { IPv4Address: '10.77.0.10' });
   assert.equal(alpha['IPAddress'], '10.77.0.10');

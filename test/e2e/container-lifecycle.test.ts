@@ -20,8 +20,9 @@ before(async () => {
   await importBusybox(daemon);
   client = new Docker({ socketPath: daemon.socketPath });
 });
-after(async () => { await daemon.cleanup(); });
-
+after(async () => {
+  await daemon.cleanup();
+});
 
 test('create, start, stop, restart, kill, wait and ps filters', async () => {
   const id = (await daemon.ok('create', '--name', 'life', '--label', 'team=net', 'busybox', 'sleep', '300')).trim();
@@ -36,16 +37,24 @@ test('create, start, stop, restart, kill, wait and ps filters', async () => {
   assert.match(await daemon.ok('ps', '-a', '--filter', 'name=life', '--format', '{{.Status}}'), /^Exited \(137\)/);
   const notRunning = await daemon.docker('kill', 'life');
   assert.match(notRunning.stderr, /is not running/);
-  assert.equal((await daemon.ok('ps', '-ql', '--no-trunc')).trim(), id, 'docker ps -ql: the newest container, stopped or not (the seeds\' container:$(docker ps -ql))');
+  assert.equal(
+    (await daemon.ok('ps', '-ql', '--no-trunc')).trim(),
+    id,
+    "docker ps -ql: the newest container, stopped or not (the seeds' container:$(docker ps -ql))",
+  );
   await daemon.ok('rm', 'life');
   const gone = await daemon.docker('inspect', 'life');
   assert.equal(gone.code, 1);
 });
 
 test('docker events reports network and container events as they happen', async () => {
-  const events = spawn('docker', ['events', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}'], { env: { ...process.env, DOCKER_HOST: `unix://${daemon.socketPath}` } });
+  const events = spawn('docker', ['events', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}'], {
+    env: { ...process.env, DOCKER_HOST: `unix://${daemon.socketPath}` },
+  });
   let seen = '';
-  events.stdout.on('data', (chunk: Buffer) => { seen += chunk.toString(); });
+  events.stdout.on('data', (chunk: Buffer) => {
+    seen += chunk.toString();
+  });
   // The stream is known to be listening once it shows an event made after it started.
   await daemon.ok('network', 'create', 'listening');
   for (let attempt = 0; attempt < 50 && !seen.includes('network create listening'); attempt++) {
@@ -59,7 +68,16 @@ test('docker events reports network and container events as they happen', async 
   await daemon.ok('network', 'rm', 'evented');
   for (let attempt = 0; attempt < 30 && !seen.includes('network destroy evented'); attempt++) await new Promise((resolve) => setTimeout(resolve, 100));
   events.kill();
-  for (const line of ['network create evented', 'container create brief', 'network connect evented', 'container start brief', 'container die brief', 'network disconnect evented', 'container destroy brief', 'network destroy evented']) {
+  for (const line of [
+    'network create evented',
+    'container create brief',
+    'network connect evented',
+    'container start brief',
+    'container die brief',
+    'network disconnect evented',
+    'container destroy brief',
+    'network destroy evented',
+  ]) {
     assert.ok(seen.includes(line), `events show "${line}":\n${seen}`);
   }
 });
@@ -101,15 +119,29 @@ test('connect and disconnect refuse what Docker refuses', async () => {
 
 test('dockerode drives skiff as a TypeScript client', async () => {
   const networks = await client.listNetworks();
-  assert.deepEqual(networks.map((n) => n.Name).filter((n) => ['bridge', 'host', 'none'].includes(n)).sort(), ['bridge', 'host', 'none']);
+  assert.deepEqual(
+    networks
+      .map((n) => n.Name)
+      .filter((n) => ['bridge', 'host', 'none'].includes(n))
+      .sort(),
+    ['bridge', 'host', 'none'],
+  );
   const network = await client.createNetwork({ Name: 'dockerode-net', Driver: 'bridge', IPAM: { Driver: 'default', Config: [{ Subnet: '10.77.0.0/24' }] } });
-  const container = await client.createContainer({ Image: 'busybox', Cmd: ['sleep', '300'], name: 'from-dockerode', HostConfig: { NetworkMode: 'dockerode-net' } });
+  const container = await client.createContainer({
+    Image: 'busybox',
+    Cmd: ['sleep', '300'],
+    name: 'from-dockerode',
+    HostConfig: { NetworkMode: 'dockerode-net' },
+  });
   await container.start();
   const info = await container.inspect();
   assert.equal(info.State.Running, true);
   assert.match(info.NetworkSettings.Networks['dockerode-net']!.IPAddress, /^10\.77\.0\.\d+$/);
-  const inspected = await network.inspect() as { Containers: Record<string, { Name: string }> };
-  assert.deepEqual(Object.values(inspected.Containers).map((c) => c.Name), ['from-dockerode']);
+  const inspected = (await network.inspect()) as { Containers: Record<string, { Name: string }> };
+  assert.deepEqual(
+    Object.values(inspected.Containers).map((c) => c.Name),
+    ['from-dockerode'],
+  );
   await container.remove({ force: true });
   await network.remove();
   const images = await client.listImages();
@@ -136,7 +168,9 @@ test('images: tag, inspect, rmi', async () => {
 async function onTerminal(command: string[], steps: Array<{ after: RegExp; keys: string }>): Promise<{ code: number | null; screen: string }> {
   const terminal = spawn('script', ['-qefc', command.join(' '), '/dev/null'], { env: { ...process.env, DOCKER_HOST: `unix://${daemon.socketPath}` } });
   let screen = '';
-  terminal.stdout.on('data', (chunk: Buffer) => { screen += chunk.toString().replaceAll('\r', ''); });
+  terminal.stdout.on('data', (chunk: Buffer) => {
+    screen += chunk.toString().replaceAll('\r', '');
+  });
   const exited = new Promise<number | null>((resolve) => terminal.once('exit', resolve));
   const timer = setTimeout(() => terminal.kill('SIGKILL'), 15_000);
   for (const step of steps) {
@@ -151,10 +185,13 @@ async function onTerminal(command: string[], steps: Array<{ after: RegExp; keys:
 test('docker attach and docker exec -it on a terminal, as the seeds do', async () => {
   await daemon.ok('run', '-dit', '--name', 'interactive', 'busybox', 'ash');
   // Type a command in the attached shell, then detach with ctrl-p ctrl-q: the container keeps running.
-  const attached = await onTerminal(['docker', 'attach', 'interactive'], [
-    { after: /^/, keys: 'echo attached-$((6*7))\r' },
-    { after: /attached-42/, keys: '\x10\x11' },
-  ]);
+  const attached = await onTerminal(
+    ['docker', 'attach', 'interactive'],
+    [
+      { after: /^/, keys: 'echo attached-$((6*7))\r' },
+      { after: /attached-42/, keys: '\x10\x11' },
+    ],
+  );
   assert.match(attached.screen, /attached-42/);
   assert.match(attached.screen, /read escape sequence/, 'detached with ctrl-p ctrl-q');
   assert.match(await daemon.ok('ps', '--filter', 'name=interactive', '--format', '{{.Status}}'), /^Up/);

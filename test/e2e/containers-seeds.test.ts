@@ -16,25 +16,32 @@ before(async () => {
   daemon = await startDaemon();
   await importBusybox(daemon);
 });
-after(async () => { await daemon.cleanup(); });
-
+after(async () => {
+  await daemon.cleanup();
+});
 
 async function pings(from: string, target: string): Promise<{ reached: boolean; output: string }> {
   const result = await daemon.docker('exec', from, 'ping', '-c', '1', '-W', '1', target);
   return { reached: result.code === 0, output: result.stdout + result.stderr };
 }
 
-const ipOf = async (name: string, network: string) => (await daemon.ok('inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, name)).trim();
+const ipOf = async (name: string, network: string) =>
+  (await daemon.ok('inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, name)).trim();
 
 test('default bridge: containers reach each other by address, not by name', async () => {
   await daemon.ok('run', '-dit', '--name', 'alpine1', 'busybox', 'ash');
   await daemon.ok('run', '-dit', '--name', 'alpine2', 'busybox', 'ash');
-  const [bridge] = JSON.parse(await daemon.ok('network', 'inspect', 'bridge')) as Array<{ Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string }> }>;
+  const [bridge] = JSON.parse(await daemon.ok('network', 'inspect', 'bridge')) as Array<{
+    Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string }>;
+  }>;
   const members = Object.values(bridge!.Containers).sort((a, b) => a.Name.localeCompare(b.Name));
-  assert.deepEqual(members.map((m) => [m.Name, m.IPv4Address, m.MacAddress]), [
-    ['alpine1', '172.17.0.2/16', '02:42:ac:11:00:02'],
-    ['alpine2', '172.17.0.3/16', '02:42:ac:11:00:03'],
-  ]);
+  assert.deepEqual(
+    members.map((m) => [m.Name, m.IPv4Address, m.MacAddress]),
+    [
+      ['alpine1', '172.17.0.2/16', '02:42:ac:11:00:02'],
+      ['alpine2', '172.17.0.3/16', '02:42:ac:11:00:03'],
+    ],
+  );
   const addr = await daemon.ok('exec', 'alpine1', 'ip', 'addr', 'show', 'eth0');
   assert.match(addr, /inet 172\.17\.0\.2\/16/);
   assert.ok((await pings('alpine1', '172.17.0.3')).reached);
@@ -53,7 +60,12 @@ test('the alpine-net walkthrough: names on user networks, isolation, a container
   await daemon.ok('run', '-dit', '--name', 'alpine4', '--network', 'alpine-net', 'busybox', 'ash');
   await daemon.ok('network', 'connect', 'bridge', 'alpine4');
   const [net] = JSON.parse(await daemon.ok('network', 'inspect', 'alpine-net')) as Array<{ Containers: Record<string, { Name: string }> }>;
-  assert.deepEqual(Object.values(net!.Containers).map((c) => c.Name).sort(), ['alpine1', 'alpine2', 'alpine4']);
+  assert.deepEqual(
+    Object.values(net!.Containers)
+      .map((c) => c.Name)
+      .sort(),
+    ['alpine1', 'alpine2', 'alpine4'],
+  );
   const resolv = await daemon.ok('exec', 'alpine1', 'cat', '/etc/resolv.conf');
   assert.match(resolv, /^nameserver 127\.0\.0\.11$/m);
   assert.match(resolv, /^options ndots:0$/m);
@@ -78,18 +90,25 @@ test('the alpine-net walkthrough: names on user networks, isolation, a container
   assert.ok((await pings('alpine1', 'four')).reached, 'alias resolves after a live connect');
   await daemon.ok('rm', '-f', 'alpine1', 'alpine2', 'alpine3', 'alpine4');
   await daemon.ok('network', 'rm', 'alpine-net');
-  assert.deepEqual((await worldLinks()).filter((link) => link.startsWith('veth')), [], 'no veth left');
+  assert.deepEqual(
+    (await worldLinks()).filter((link) => link.startsWith('veth')),
+    [],
+    'no veth left',
+  );
 });
 
 test('--subnet, --gateway and --ip: the container gets the address asked for; bad ones change nothing', async () => {
   await daemon.ok('network', 'create', '--subnet', '172.28.0.0/16', '--gateway', '172.28.5.254', 'fixed');
   await daemon.ok('run', '-d', '--name', 'pinned', '--network', 'fixed', '--ip', '172.28.5.10', 'busybox', 'sleep', '300');
   assert.equal(await ipOf('pinned', 'fixed'), '172.28.5.10');
-  const inspect = JSON.parse(await daemon.ok('inspect', 'pinned')) as Array<{ NetworkSettings: { Networks: Record<string, { Gateway: string; IPPrefixLen: number; MacAddress: string }> } }>;
-  assert.deepEqual(
-    (({ Gateway, IPPrefixLen, MacAddress }) => ({ Gateway, IPPrefixLen, MacAddress }))(inspect[0]!.NetworkSettings.Networks['fixed']!),
-    { Gateway: '172.28.5.254', IPPrefixLen: 16, MacAddress: '02:42:ac:1c:05:0a' },
-  );
+  const inspect = JSON.parse(await daemon.ok('inspect', 'pinned')) as Array<{
+    NetworkSettings: { Networks: Record<string, { Gateway: string; IPPrefixLen: number; MacAddress: string }> };
+  }>;
+  assert.deepEqual((({ Gateway, IPPrefixLen, MacAddress }) => ({ Gateway, IPPrefixLen, MacAddress }))(inspect[0]!.NetworkSettings.Networks['fixed']!), {
+    Gateway: '172.28.5.254',
+    IPPrefixLen: 16,
+    MacAddress: '02:42:ac:1c:05:0a',
+  });
   const route = await daemon.ok('exec', 'pinned', 'ip', 'route');
   assert.match(route, /default via 172\.28\.5\.254/);
   const vethsBefore = (await worldLinks()).filter((link) => link.startsWith('veth')).length;
@@ -113,13 +132,19 @@ test('--subnet, --gateway and --ip: the container gets the address asked for; ba
 
 test('host, none and container: network modes', async () => {
   const none = await daemon.ok('run', '--rm', '--network', 'none', 'busybox', 'ip', '-o', 'link');
-  assert.deepEqual(none.trim().split('\n').map((line) => line.split(':')[1]!.trim()), ['lo']);
+  assert.deepEqual(
+    none
+      .trim()
+      .split('\n')
+      .map((line) => line.split(':')[1]!.trim()),
+    ['lo'],
+  );
   const host = await daemon.ok('run', '--rm', '--network', 'host', 'busybox', 'ip', '-o', 'link');
-  assert.match(host, /skiff0/, 'host mode sees the host\'s interfaces');
+  assert.match(host, /skiff0/, "host mode sees the host's interfaces");
   await daemon.ok('run', '-d', '--name', 'httpd3', 'busybox', 'httpd', '-f', '-p', '8080', '-h', '/etc');
   const joined = await daemon.ok('run', '--rm', '--network', 'container:httpd3', 'busybox', 'wget', '-qO-', 'http://127.0.0.1:8080/hostname');
   const httpdId = (await daemon.ok('inspect', '-f', '{{.Id}}', 'httpd3')).trim();
-  assert.equal(joined.trim(), httpdId.slice(0, 12), 'container: mode reaches the other container\'s loopback');
+  assert.equal(joined.trim(), httpdId.slice(0, 12), "container: mode reaches the other container's loopback");
   const sameAddress = await daemon.ok('run', '--rm', '--network', 'container:httpd3', 'busybox', 'ip', '-o', '-4', 'addr', 'show', 'eth0');
   assert.match(sameAddress, new RegExp((await ipOf('httpd3', 'bridge')).replaceAll('.', '\\.')));
   const hostIp = await daemon.docker('run', '--network', 'host', '--ip', '1.2.3.4', 'busybox', 'true');
@@ -166,7 +191,9 @@ test('--ipv6 networks: --ip6, IPv6 reachability and AAAA answers', async () => {
   await daemon.ok('network', 'create', '--ipv6', '--subnet', 'fd00:1::/64', '--subnet', '10.60.0.0/24', 'v6net');
   await daemon.ok('run', '-d', '--name', 'six1', '--network', 'v6net', '--ip6', 'fd00:1::10', 'busybox', 'sleep', '300');
   await daemon.ok('run', '-d', '--name', 'six2', '--network', 'v6net', 'busybox', 'sleep', '300');
-  const [network] = JSON.parse(await daemon.ok('inspect', '-f', '{{json .NetworkSettings.Networks}}', 'six1').then((text) => `[${text}]`)) as Array<Record<string, { GlobalIPv6Address: string; IPv6Gateway: string; IPAddress: string }>>;
+  const [network] = JSON.parse(await daemon.ok('inspect', '-f', '{{json .NetworkSettings.Networks}}', 'six1').then((text) => `[${text}]`)) as Array<
+    Record<string, { GlobalIPv6Address: string; IPv6Gateway: string; IPAddress: string }>
+  >;
   assert.equal(network!['v6net']!.GlobalIPv6Address, 'fd00:1::10');
   assert.equal(network!['v6net']!.IPv6Gateway, 'fd00:1::1');
   assert.match(network!['v6net']!.IPAddress, /^10\.60\.0\.\d+$/);

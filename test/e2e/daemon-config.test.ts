@@ -107,7 +107,10 @@ test('SIGHUP reloads labels, live-restore and pools without a restart; a bad fil
     const labels = async () => JSON.parse(await daemon.ok('info', '--format', '{{json .Labels}}')) as string[];
     assert.deepEqual(await labels(), ['tier=front']);
     const pid = daemon.process.pid!;
-    writeFileSync(daemon.configPath, JSON.stringify({ 'labels': ['tier=back', 'zone=b'], 'live-restore': false, 'default-address-pools': [{ base: '10.30.0.0/16', size: 24 }], 'mtu': 1400 }));
+    writeFileSync(
+      daemon.configPath,
+      JSON.stringify({ labels: ['tier=back', 'zone=b'], 'live-restore': false, 'default-address-pools': [{ base: '10.30.0.0/16', size: 24 }], mtu: 1400 }),
+    );
     process.kill(pid, 'SIGHUP');
     await until(async () => (await labels()).includes('tier=back'), 'the new labels in docker info');
     assert.deepEqual(await labels(), ['tier=back', 'zone=b']);
@@ -121,7 +124,10 @@ test('SIGHUP reloads labels, live-restore and pools without a restart; a bad fil
     writeFileSync(daemon.configPath, JSON.stringify({ labels: 'not-a-list' }));
     process.kill(pid, 'SIGHUP');
     await until(() => Promise.resolve(daemon.log().includes('Error reloading configuration')), 'the reload error in the log');
-    assert.match(daemon.log(), /level=error msg="Error reloading configuration, keeping the current one: unable to configure the Docker daemon with file .*daemon\.json: json: cannot unmarshal string into Go struct field Config\.labels of type \[\]string"/);
+    assert.match(
+      daemon.log(),
+      /level=error msg="Error reloading configuration, keeping the current one: unable to configure the Docker daemon with file .*daemon\.json: json: cannot unmarshal string into Go struct field Config\.labels of type \[\]string"/,
+    );
     assert.deepEqual(await labels(), ['tier=back', 'zone=b']);
 
     process.kill(pid, 'SIGUSR1');
@@ -133,7 +139,7 @@ test('SIGHUP reloads labels, live-restore and pools without a restart; a bad fil
   }
 });
 
-test('live-restore false: containers stop with the daemon, as with dockerd\'s default', async () => {
+test("live-restore false: containers stop with the daemon, as with dockerd's default", async () => {
   const first = await startDaemon({ config: { 'live-restore': false } });
   let daemon = first;
   try {
@@ -167,15 +173,32 @@ test("a bad daemon.json stops the daemon with dockerd's words before it changes 
     const start = (config: unknown, extra: string[] = []) => {
       const path = join(scratch.path, 'daemon.json');
       writeFileSync(path, JSON.stringify(config));
-      return tryRun(process.execPath, [skiffBin, 'daemon', '--config-file', path, '-H', `unix://${join(scratch.path, 's.sock')}`,
-        '--data-root', join(scratch.path, 'data'), '--exec-root', join(scratch.path, 'exec'), ...extra]);
+      return tryRun(process.execPath, [
+        skiffBin,
+        'daemon',
+        '--config-file',
+        path,
+        '-H',
+        `unix://${join(scratch.path, 's.sock')}`,
+        '--data-root',
+        join(scratch.path, 'data'),
+        '--exec-root',
+        join(scratch.path, 'exec'),
+        ...extra,
+      ]);
     };
-    const unknown = await start({ 'mtu': 1400, 'bogus-key': 1 });
+    const unknown = await start({ mtu: 1400, 'bogus-key': 1 });
     assert.equal(unknown.code, 1);
-    assert.equal(unknown.stderr, `unable to configure the Docker daemon with file ${join(scratch.path, 'daemon.json')}: the following directives don't match any configuration option: bogus-key\n`);
+    assert.equal(
+      unknown.stderr,
+      `unable to configure the Docker daemon with file ${join(scratch.path, 'daemon.json')}: the following directives don't match any configuration option: bogus-key\n`,
+    );
     const both = await start({ dns: ['10.0.0.53'] }, ['--dns', '10.0.0.54']);
     assert.equal(both.code, 1);
-    assert.match(both.stderr, /the following directives are specified both as a flag and in the configuration file: dns: \(from flag: \[10\.0\.0\.54\], from file: \[10\.0\.0\.53\]\)/);
+    assert.match(
+      both.stderr,
+      /the following directives are specified both as a flag and in the configuration file: dns: \(from flag: \[10\.0\.0\.54\], from file: \[10\.0\.0\.53\]\)/,
+    );
     const refusedValue = await start({ iptables: false });
     assert.equal(refusedValue.code, 1);
     assert.match(refusedValue.stderr, /^iptables: iptables=false: skiff's nftables table cannot be turned off yet/);

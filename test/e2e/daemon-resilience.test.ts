@@ -27,7 +27,9 @@ before(async () => {
   daemon = await startDaemon({ hostResolvers: UNREACHABLE_RESOLVERS });
   await importBusybox(daemon);
 });
-after(async () => { await daemon.cleanup(); });
+after(async () => {
+  await daemon.cleanup();
+});
 
 function daemonAlive(): boolean {
   return daemon.process.exitCode === null && daemon.process.signalCode === null;
@@ -38,7 +40,9 @@ function rawRequest(socketPath: string, bytes: string): Promise<string> {
   return new Promise((resolve) => {
     const socket = net.connect(socketPath);
     let reply = '';
-    socket.on('data', (chunk: Buffer) => { reply += chunk.toString(); });
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString();
+    });
     socket.on('error', () => resolve(reply.split('\r\n')[0] ?? ''));
     socket.on('close', () => resolve(reply.split('\r\n')[0] ?? ''));
     socket.on('connect', () => socket.end(bytes));
@@ -69,7 +73,10 @@ describe('a daemon with no way out', () => {
     const replies = [
       await rawRequest(daemon.socketPath, 'GET //[ HTTP/1.1\r\nHost: x\r\n\r\n'),
       await rawRequest(daemon.socketPath, 'GET /v1.41/containers/%E0%A4%A/json HTTP/1.1\r\nHost: x\r\n\r\n'),
-      await rawRequest(daemon.socketPath, 'POST /v1.41/networks/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\n{"Name":['),
+      await rawRequest(
+        daemon.socketPath,
+        'POST /v1.41/networks/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\n{"Name":[',
+      ),
       await rawRequest(daemon.socketPath, 'POST /v1.41/containers/%E0%A4%A/attach?stream=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n'),
       await rawRequest(daemon.socketPath, 'NOT HTTP AT ALL\r\n\r\n'),
     ];
@@ -122,7 +129,11 @@ describe('a daemon killed at an exact point', () => {
       assert.equal((await daemon.ok('inspect', '-f', '{{.State.Status}}', 'kp-run')).trim(), 'created');
       const members = JSON.parse(await daemon.ok('network', 'inspect', '-f', '{{json .Containers}}', 'kp1')) as Record<string, unknown>;
       assert.deepEqual(Object.keys(members), [], 'the half-started container holds no endpoint');
-      assert.deepEqual(await runcContainers(daemon), (await daemon.ok('ps', '-q', '--no-trunc')).split('\n').filter(Boolean).sort(), 'runc keeps only running containers');
+      assert.deepEqual(
+        await runcContainers(daemon),
+        (await daemon.ok('ps', '-q', '--no-trunc')).split('\n').filter(Boolean).sort(),
+        'runc keeps only running containers',
+      );
       await assertConsistent(`after the kill at ${point}`);
       await daemon.ok('start', 'kp-run');
       await daemon.ok('network', 'connect', 'kp0', 'kp-run');
@@ -156,7 +167,10 @@ describe('a daemon killed at an exact point', () => {
   });
 });
 
-interface InspectedNetwork { Name: string; Containers: Record<string, { Name: string; IPv4Address: string }> }
+interface InspectedNetwork {
+  Name: string;
+  Containers: Record<string, { Name: string; IPv4Address: string }>;
+}
 
 describe('chaos: random operations, outside lookups and SIGKILLs', () => {
   const seed = Number(process.env['SKIFF_CHAOS_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
@@ -171,19 +185,45 @@ describe('chaos: random operations, outside lookups and SIGKILLs', () => {
   const trail: string[] = [];
   const context = () => `seed ${seed} (replay with SKIFF_CHAOS_SEED=${seed}); operations: ${trail.join('; ')}`;
 
-  interface Seen { networks: string[]; running: string[]; stopped: string[] }
+  interface Seen {
+    networks: string[];
+    running: string[];
+    stopped: string[];
+  }
   /** What exists now, so that most operations are ones a user would try (a few still fail, as users' do). */
   const look = async (): Promise<Seen> => {
     const networks = (await daemon.ok('network', 'ls', '--format', '{{.Name}}')).split('\n').filter((name) => (NETWORKS as readonly string[]).includes(name));
-    const states = (await daemon.ok('ps', '-a', '--format', '{{.Names}} {{.State}}')).split('\n').filter(Boolean).map((line) => line.split(' ') as [string, string]);
-    return { networks, running: states.filter(([, state]) => state === 'running').map(([name]) => name), stopped: states.filter(([, state]) => state !== 'running').map(([name]) => name) };
+    const states = (await daemon.ok('ps', '-a', '--format', '{{.Names}} {{.State}}'))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(' ') as [string, string]);
+    return {
+      networks,
+      running: states.filter(([, state]) => state === 'running').map(([name]) => name),
+      stopped: states.filter(([, state]) => state !== 'running').map(([name]) => name),
+    };
   };
   const orAny = (names: string[], fallback: readonly string[]) => pick(names.length > 0 ? names : fallback);
   const operations: Array<[weight: number, make: (seen: Seen) => string[]]> = [
     [2, () => ['network', 'create', pick(NETWORKS)]],
     [1, (seen) => ['network', 'rm', orAny(seen.networks, NETWORKS)]],
     [4, (seen) => ['run', '-d', '--name', pick(CONTAINERS), '--network', pick([...seen.networks, 'bridge']), 'busybox', 'sleep', '3600']],
-    [1, (seen) => ['run', '-d', '--name', pick(CONTAINERS), '--network', orAny(seen.networks, NETWORKS), '-p', `${18100 + Math.floor(random() * 20)}:80`, 'busybox', 'sleep', '3600']],
+    [
+      1,
+      (seen) => [
+        'run',
+        '-d',
+        '--name',
+        pick(CONTAINERS),
+        '--network',
+        orAny(seen.networks, NETWORKS),
+        '-p',
+        `${18100 + Math.floor(random() * 20)}:80`,
+        'busybox',
+        'sleep',
+        '3600',
+      ],
+    ],
     // Behind skiff's back: a veth or an nft element deleted by hand, repaired by the next restart.
     [1, () => ['@delete-veth']],
     [1, () => ['@delete-nft-element']],
@@ -214,7 +254,9 @@ describe('chaos: random operations, outside lookups and SIGKILLs', () => {
     const ids = (await daemon.ok('network', 'ls', '-q')).split('\n').filter(Boolean);
     const networks = JSON.parse(await daemon.ok('network', 'inspect', ...ids)) as InspectedNetwork[];
     for (const network of networks) {
-      const addresses = Object.values(network.Containers).map((endpoint) => endpoint.IPv4Address).filter(Boolean);
+      const addresses = Object.values(network.Containers)
+        .map((endpoint) => endpoint.IPv4Address)
+        .filter(Boolean);
       assert.equal(new Set(addresses).size, addresses.length, `an address held twice on ${network.Name} ${when}: ${addresses.join(', ')}; ${context()}`);
     }
   };
@@ -237,7 +279,12 @@ describe('chaos: random operations, outside lookups and SIGKILLs', () => {
     } else {
       const set = pick(['bridges', 'masq_subnets4', 'icc_bridges', 'ports4_any']);
       const listing = (await tryRun('nft', ['list', 'set', 'inet', 'skiff', set])).stdout + (await tryRun('nft', ['list', 'map', 'inet', 'skiff', set])).stdout;
-      const elements = /elements = \{([\s\S]*?)\}/.exec(listing)?.[1]?.split(',').map((element) => element.trim().split(' : ')[0]!).filter(Boolean) ?? [];
+      const elements =
+        /elements = \{([\s\S]*?)\}/
+          .exec(listing)?.[1]
+          ?.split(',')
+          .map((element) => element.trim().split(' : ')[0]!)
+          .filter(Boolean) ?? [];
       if (elements.length > 0) await tryRun('nft', ['delete', 'element', 'inet', 'skiff', set, `{ ${pick(elements)} }`]);
     }
   };
@@ -270,10 +317,14 @@ describe('chaos: random operations, outside lookups and SIGKILLs', () => {
     }
     daemon = await daemon.restart();
     await assertConsistentAfterRestart('at the end, after a clean restart');
-    process.stdout.write(`chaos trail: ${trail.join("; ")}\n`);
+    process.stdout.write(`chaos trail: ${trail.join('; ')}\n`);
     const all = (await daemon.ok('ps', '-aq')).split('\n').filter(Boolean);
     if (all.length > 0) await daemon.ok('rm', '-f', ...all);
     for (const network of NETWORKS) await daemon.docker('network', 'rm', network);
-    assert.deepEqual((await worldLinks()).filter((link) => link.startsWith('veth') || link.startsWith('br-')), [], `no veth or bridge left; ${context()}`);
+    assert.deepEqual(
+      (await worldLinks()).filter((link) => link.startsWith('veth') || link.startsWith('br-')),
+      [],
+      `no veth or bridge left; ${context()}`,
+    );
   });
 });

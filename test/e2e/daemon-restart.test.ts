@@ -16,8 +16,9 @@ before(async () => {
   daemon = await startDaemon();
   await importBusybox(daemon);
 });
-after(async () => { await daemon.cleanup(); });
-
+after(async () => {
+  await daemon.cleanup();
+});
 
 const running = async () => (await daemon.ok('ps', '--format', '{{.Names}}')).split('\n').filter(Boolean).sort();
 
@@ -46,7 +47,7 @@ test('containers survive SIGTERM and SIGKILL of the daemon with their network an
   await daemon.ok('network', 'rm', 'keep');
 });
 
-test('skiff network diagnose finds what broke behind skiff\'s back; a restart repairs it', async () => {
+test("skiff network diagnose finds what broke behind skiff's back; a restart repairs it", async () => {
   await daemon.ok('network', 'create', 'checked');
   await daemon.ok('run', '-d', '--name', 'probe', '--network', 'checked', 'busybox', 'sleep', '300');
   const healthy = await daemon.skiff('network', 'diagnose', 'checked');

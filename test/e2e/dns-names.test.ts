@@ -42,7 +42,6 @@ after(async () => {
   scratch.remove();
 });
 
-
 /** Addresses busybox nslookup prints for a name (after the server lines). */
 async function lookup(container: string, name: string, type = 'A'): Promise<{ code: number; addresses: string[]; output: string }> {
   const result = await daemon.docker('exec', container, 'nslookup', `-type=${type}`, name);
@@ -113,7 +112,7 @@ test('other names are forwarded to the upstream; a dead upstream gets SERVFAIL a
   assert.deepEqual((await lookup('lonely', 'web1')).addresses.length, 1, 'local names still answer with --dns set');
 });
 
-test('a container\'s --dns 127.0.0.1 is its own loopback, as with Docker', async () => {
+test("a container's --dns 127.0.0.1 is its own loopback, as with Docker", async () => {
   await daemon.ok('run', '-dit', '--name', 'selfdns', '--network', 'front', '--dns', '127.0.0.1', 'busybox', 'sh');
   const sandboxKey = (await daemon.ok('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'selfdns')).trim();
   // A DNS server on the container's own 127.0.0.1:53, in its namespace: the container's "local resolver".
@@ -123,7 +122,7 @@ test('a container\'s --dns 127.0.0.1 is its own loopback, as with Docker', async
       own.stdout.once('data', () => resolve());
       own.once('exit', (code) => reject(new Error(`the container's DNS server exited with ${code}`)));
     });
-    assert.deepEqual((await lookup('selfdns', 'upstream.test')).addresses, ['10.10.10.10'], 'forwarded to the container\'s own loopback');
+    assert.deepEqual((await lookup('selfdns', 'upstream.test')).addresses, ['10.10.10.10'], "forwarded to the container's own loopback");
     assert.deepEqual((await lookup('selfdns', 'web1')).addresses.length, 1, 'container names still answered by skiff');
   } finally {
     own.kill();

@@ -92,8 +92,8 @@ async function containerNetns(name: string): Promise<{ netns: ReturnType<typeof 
   return { netns: inNetns(`/proc/${pid}/ns/net`), gateway, gateway6, address };
 }
 
-describe('a container and the host\'s loopback', () => {
-  it('reaches the host\'s 127.0.0.1-only service through a bare route_localnet bridge (control), never through skiff\'s', async () => {
+describe("a container and the host's loopback", () => {
+  it("reaches the host's 127.0.0.1-only service through a bare route_localnet bridge (control), never through skiff's", async () => {
     // Positive control: the attack works where route_localnet is set and nothing guards it.
     const bare = await bareBridgeHost();
     try {
@@ -128,7 +128,7 @@ describe('a container and the host\'s loopback', () => {
     await daemon.ok('network', 'rm', 'un');
   });
 
-  it('never reaches the host\'s ::1: the kernel drops it on any interface but lo (no IPv6 route_localnet exists)', async () => {
+  it("never reaches the host's ::1: the kernel drops it on any interface but lo (no IPv6 route_localnet exists)", async () => {
     const bare = await bareBridgeHost();
     try {
       const ipv6Loopback = async (netns: Pick<NetnsHandle, 'tryExec'>, gateway: string) => {
@@ -138,7 +138,7 @@ describe('a container and the host\'s loopback', () => {
       };
       // Control: the same route trick reaches an address on the bare host's lo that is not loopback.
       assert.equal((await bare.victim.tryExec('ip', ['-6', 'route', 'add', 'fd99::1/128', 'via', 'fd77::1', 'dev', 'eth0'])).code, 0);
-      assert.match(await tcpAnswer(bare.victim, 'fd99::1', SECRET_PORT), new RegExp(SECRET), 'a service on the bare host\'s lo answers through the bridge');
+      assert.match(await tcpAnswer(bare.victim, 'fd99::1', SECRET_PORT), new RegExp(SECRET), "a service on the bare host's lo answers through the bridge");
       await ipv6Loopback(bare.victim, 'fd77::1');
       assert.equal(await tcpAnswer(bare.victim, '::1', SECRET_PORT), '', 'a bare host drops ::1 from its bridge without any firewall');
 
@@ -146,7 +146,7 @@ describe('a container and the host\'s loopback', () => {
       await daemon.ok('run', '-d', '--name', 'on-six', '--network', 'six', 'busybox', 'sleep', '300');
       const container = await containerNetns('on-six');
       await ipv6Loopback(container.netns, container.gateway6);
-      assert.equal(await tcpAnswer(container.netns, '::1', SECRET_PORT), '', 'a container gets no answer from the host\'s ::1');
+      assert.equal(await tcpAnswer(container.netns, '::1', SECRET_PORT), '', "a container gets no answer from the host's ::1");
     } finally {
       await bare.remove();
       await daemon.docker('rm', '-f', 'on-six');
@@ -161,7 +161,9 @@ describe('published ports and a LAN neighbour', () => {
   before(async () => {
     lan = await makeLinkedHost(scratch.path, 'lan', '192.168.77.1', '192.168.77.2');
   });
-  after(async () => { await lan.remove(); });
+  after(async () => {
+    await lan.remove();
+  });
 
   it('the host reaches ports published on 127.0.0.1 and 0.0.0.0; a neighbour reaches only the 0.0.0.0 one, and no unpublished port', async () => {
     await daemon.ok('run', '-d', '--name', 'local-web', '-p', '127.0.0.1:8081:80', '-p', '8082:80', 'busybox', ...webCommand);
@@ -175,13 +177,13 @@ describe('published ports and a LAN neighbour', () => {
     assert.match(await httpGet('192.168.77.1', 8082, lan), new RegExp(PAGE), 'the neighbour reaches the port published on 0.0.0.0');
 
     const { address } = await containerNetns('local-web');
-    assert.match(await httpGet(address, 80), new RegExp(PAGE), 'the container\'s port 80 answers the host itself');
+    assert.match(await httpGet(address, 80), new RegExp(PAGE), "the container's port 80 answers the host itself");
     await lan.exec('ip', ['route', 'add', '172.17.0.0/16', 'via', '192.168.77.1']);
     assert.doesNotMatch(await httpGet(address, 80, lan), new RegExp(PAGE), 'a neighbour routing to the bridge subnet does not reach an unpublished port');
 
     await routeLoopbackVia(lan, 'eth0', '192.168.77.1');
     assert.equal(await tcpAnswer(lan, '127.0.0.1', 8081), '', 'a neighbour routing 127.0.0.1 via the host does not reach a port published on 127.0.0.1');
-    assert.equal(await tcpAnswer(lan, '127.0.0.1', SECRET_PORT), '', 'nor the host\'s own loopback service');
+    assert.equal(await tcpAnswer(lan, '127.0.0.1', SECRET_PORT), '', "nor the host's own loopback service");
     await daemon.ok('rm', '-f', 'local-web');
   });
 });

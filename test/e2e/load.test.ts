@@ -21,7 +21,9 @@ before(async () => {
   daemon = await startDaemon();
   await importBusybox(daemon);
 });
-after(async () => { await daemon.cleanup(); });
+after(async () => {
+  await daemon.cleanup();
+});
 
 function report(what: string, startedAt: number, count: number): void {
   const seconds = (performance.now() - startedAt) / 1000;
@@ -36,7 +38,10 @@ describe('load', () => {
     const started = performance.now();
     const runs = await Promise.all(names.map((name) => daemon.docker('run', '-d', '--name', name, '--network', 'load', 'busybox', 'sleep', '3600')));
     report('50 concurrent docker run -d', started, 50);
-    assert.deepEqual(runs.filter((run) => run.code !== 0).map((run) => run.stderr), []);
+    assert.deepEqual(
+      runs.filter((run) => run.code !== 0).map((run) => run.stderr),
+      [],
+    );
     const members = JSON.parse(await daemon.ok('network', 'inspect', '-f', '{{json .Containers}}', 'load')) as Record<string, { IPv4Address: string }>;
     const addresses = Object.values(members).map((member) => member.IPv4Address);
     assert.equal(addresses.length, 50);
@@ -60,7 +65,12 @@ describe('load', () => {
       // A name that does not answer says whether its lookup failed too (dns) or only the ping (ping).
       const script = `for n in ${others}; do ping -c 1 -W 2 $n >/dev/null 2>&1 || ping -c 1 -W 2 $n >/dev/null 2>&1 || { nslookup $n >/dev/null 2>&1 && echo "$n ping" || echo "$n dns"; }; done`;
       const result = await daemon.docker('exec', from, 'sh', '-c', script);
-      unreachable.push(...result.stdout.split('\n').filter(Boolean).map((failure) => `${from} -> ${failure}`));
+      unreachable.push(
+        ...result.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((failure) => `${from} -> ${failure}`),
+      );
       await Promise.all(sandboxes.map((sandbox) => tryRun('nsenter', [`--net=${sandbox}`, 'ip', 'neigh', 'flush', 'all'])));
     }
     report('50 × 49 pings by name, one container at a time', pinged, 50);
@@ -76,7 +86,10 @@ describe('load', () => {
     const started = performance.now();
     const creates = await Promise.all(names.map((name) => daemon.docker('network', 'create', name)));
     report('20 concurrent network create', started, 20);
-    assert.deepEqual(creates.filter((create) => create.code !== 0).map((create) => create.stderr), []);
+    assert.deepEqual(
+      creates.filter((create) => create.code !== 0).map((create) => create.stderr),
+      [],
+    );
     const subnets = (await daemon.ok('network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', ...names)).split('\n').filter(Boolean);
     assert.equal(subnets.length, 20);
     assert.equal(new Set(subnets).size, 20, `distinct subnets: ${subnets.join(' ')}`);
@@ -93,11 +106,16 @@ describe('load', () => {
     for (const network of networks) await daemon.ok('network', 'create', network);
     await daemon.ok('run', '-d', '--name', 'hub', 'busybox', 'sleep', '3600');
     // Per network a sequence of calls, in order; the networks' sequences all at once.
-    const plans = networks.map((network) => ({ network, calls: Array.from({ length: 2 + Math.floor(random() * 4) }, () => (random() < 0.5 ? 'connect' : 'disconnect')) }));
-    const started = performance.now();
-    await Promise.all(plans.map(async ({ network, calls }) => {
-      for (const call of calls) await daemon.docker('network', call, network, 'hub');
+    const plans = networks.map((network) => ({
+      network,
+      calls: Array.from({ length: 2 + Math.floor(random() * 4) }, () => (random() < 0.5 ? 'connect' : 'disconnect')),
     }));
+    const started = performance.now();
+    await Promise.all(
+      plans.map(async ({ network, calls }) => {
+        for (const call of calls) await daemon.docker('network', call, network, 'hub');
+      }),
+    );
     const total = plans.reduce((sum, plan) => sum + plan.calls.length, 0);
     report(`${total} connect/disconnect calls over 10 networks`, started, total);
     const attached = Object.keys(JSON.parse(await daemon.ok('inspect', '-f', '{{json .NetworkSettings.Networks}}', 'hub')) as Record<string, unknown>);

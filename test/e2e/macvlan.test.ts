@@ -45,11 +45,14 @@ async function removeLan(): Promise<void> {
 /** The macvlan links inside a running container's namespace. */
 async function macvlanLinksOf(container: string): Promise<string[]> {
   const pid = (await daemon.ok('inspect', '-f', '{{.State.Pid}}', container)).trim();
-  const links = JSON.parse(await sh('nsenter', ['-t', pid, '-n', 'ip', '-json', '-details', 'link', 'show'])) as Array<{ ifname: string; linkinfo?: { info_kind?: string } }>;
+  const links = JSON.parse(await sh('nsenter', ['-t', pid, '-n', 'ip', '-json', '-details', 'link', 'show'])) as Array<{
+    ifname: string;
+    linkinfo?: { info_kind?: string };
+  }>;
   return links.filter((link) => link.linkinfo?.info_kind === 'macvlan').map((link) => link.ifname);
 }
 
-test('containers on a macvlan network reach each other and the LAN\'s router', async () => {
+test("containers on a macvlan network reach each other and the LAN's router", async () => {
   await lanWithTwoContainers();
   try {
     const m1 = (await daemon.ok('inspect', '-f', '{{.NetworkSettings.Networks.lan.IPAddress}} {{.NetworkSettings.Networks.lan.MacAddress}}', 'm1')).trim();
@@ -58,7 +61,7 @@ test('containers on a macvlan network reach each other and the LAN\'s router', a
     assert.ok(await ping('m1', '192.168.77.1'), 'm1 reaches the router');
     assert.match(await daemon.ok('exec', 'm1', 'ip', 'route'), /default via 192\.168\.77\.1 dev eth0/);
     const seen = await router.exec('ip', ['neigh', 'show', '192.168.77.2']);
-    assert.match(seen, /02:42:c0:a8:4d:02/, 'the router sees the container\'s own MAC on the wire');
+    assert.match(seen, /02:42:c0:a8:4d:02/, "the router sees the container's own MAC on the wire");
   } finally {
     await removeLan();
   }

@@ -18,13 +18,20 @@ before(async () => {
   daemon = await startDaemon();
   await importBusybox(daemon);
 });
-after(async () => { await daemon.cleanup(); });
+after(async () => {
+  await daemon.cleanup();
+});
 
-const addressOf = async (name: string) => (await daemon.ok('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{.Gateway}}{{end}}', name)).trim().split(' ') as [string, string];
+const addressOf = async (name: string) =>
+  (await daemon.ok('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{.Gateway}}{{end}}', name)).trim().split(' ') as [string, string];
 
 test('two subnets on one bridge: the first fills, the next takes over, both reach each other', async () => {
   // Through the API, as compose sends it: the docker CLI puts its --subnet flags in a Go map, so their order is random.
-  const created = await daemon.http('POST', '/v1.41/networks/create', JSON.stringify({ Name: 'two', IPAM: { Config: [{ Subnet: '10.5.0.0/30' }, { Subnet: '10.6.0.0/29' }] } }));
+  const created = await daemon.http(
+    'POST',
+    '/v1.41/networks/create',
+    JSON.stringify({ Name: 'two', IPAM: { Config: [{ Subnet: '10.5.0.0/30' }, { Subnet: '10.6.0.0/29' }] } }),
+  );
   assert.equal(created.status, 201, created.body);
   const gateways = (await daemon.ok('network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}} {{end}}', 'two')).trim();
   assert.equal(gateways, '10.5.0.1 10.6.0.1');
@@ -36,7 +43,13 @@ test('two subnets on one bridge: the first fills, the next takes over, both reac
   assert.deepEqual([firstGateway, secondGateway], ['10.5.0.1', '10.6.0.1'], 'each shows the gateway of its own subnet');
   const route = await daemon.ok('exec', 'second', 'ip', 'route', 'show', 'default');
   assert.match(route, /default via 10\.6\.0\.1 dev eth0/);
-  for (const [from, to] of [['first', second], ['second', first], ['third', first], ['first', 'third'], ['second', 'first']] as const) {
+  for (const [from, to] of [
+    ['first', second],
+    ['second', first],
+    ['third', first],
+    ['first', 'third'],
+    ['second', 'first'],
+  ] as const) {
     const ping = await daemon.docker('exec', from, 'ping', '-c', '1', '-W', '2', to);
     assert.equal(ping.code, 0, `${from} reaches ${to}: ${ping.stdout}${ping.stderr}`);
   }

@@ -12,7 +12,9 @@ assertInWorld();
 
 let daemon: TestDaemon;
 
-before(async () => { daemon = await startDaemon(); });
+before(async () => {
+  daemon = await startDaemon();
+});
 after(async () => {
   await daemon.cleanup();
   for (const link of await worldLinks()) await sh('ip', ['link', 'del', link]);
@@ -36,7 +38,23 @@ test('the predefined networks are there as Docker shows them', async () => {
   assert.match(ls.stdout, /^[0-9a-f]{12} {3}none {6}null {6}local$/m);
   const inspect = JSON.parse((await daemon.docker('network', 'inspect', 'bridge')).stdout) as Array<Record<string, unknown>>;
   const bridge = inspect[0]!;
-  assert.deepEqual(Object.keys(bridge), ['Name', 'Id', 'Created', 'Scope', 'Driver', 'EnableIPv6', 'IPAM', 'Internal', 'Attachable', 'Ingress', 'ConfigFrom', 'ConfigOnly', 'Containers', 'Options', 'Labels']);
+  assert.deepEqual(Object.keys(bridge), [
+    'Name',
+    'Id',
+    'Created',
+    'Scope',
+    'Driver',
+    'EnableIPv6',
+    'IPAM',
+    'Internal',
+    'Attachable',
+    'Ingress',
+    'ConfigFrom',
+    'ConfigOnly',
+    'Containers',
+    'Options',
+    'Labels',
+  ]);
   assert.deepEqual(bridge['IPAM'], { Driver: 'default', Options: null, Config: [{ Subnet: '172.17.0.0/16', Gateway: '172.17.0.1' }] });
   assert.deepEqual(bridge['Options'], {
     'com.docker.network.bridge.default_bridge': 'true',
@@ -50,7 +68,7 @@ test('the predefined networks are there as Docker shows them', async () => {
   assert.match(await sh('ip', ['-br', 'addr', 'show', 'skiff0']), /172\.17\.0\.1\/16/);
 });
 
-test('create, inspect, ls with filters and formats, rm: the seeds\' localnet walkthrough', async () => {
+test("create, inspect, ls with filters and formats, rm: the seeds' localnet walkthrough", async () => {
   const created = await daemon.docker('network', 'create', '-d', 'bridge', 'localnet');
   assert.equal(created.code, 0, created.stderr);
   const id = created.stdout.trim();
@@ -77,12 +95,32 @@ test('create, inspect, ls with filters and formats, rm: the seeds\' localnet wal
 });
 
 test('subnet, gateway, ip-range, aux-address, options and labels appear in inspect and in the kernel', async () => {
-  const created = await daemon.skiff('network', 'create', '--subnet', '10.30.0.0/16', '--gateway', '10.30.255.254', '--ip-range', '10.30.5.0/24',
-    '--aux-address', 'router=10.30.0.2', '-o', 'com.docker.network.bridge.name=skiffdemo', '-o', 'com.docker.network.driver.mtu=1400',
-    '--label', 'team=net', '--internal', '--attachable', 'shaped');
+  const created = await daemon.skiff(
+    'network',
+    'create',
+    '--subnet',
+    '10.30.0.0/16',
+    '--gateway',
+    '10.30.255.254',
+    '--ip-range',
+    '10.30.5.0/24',
+    '--aux-address',
+    'router=10.30.0.2',
+    '-o',
+    'com.docker.network.bridge.name=skiffdemo',
+    '-o',
+    'com.docker.network.driver.mtu=1400',
+    '--label',
+    'team=net',
+    '--internal',
+    '--attachable',
+    'shaped',
+  );
   assert.equal(created.code, 0, created.stderr);
   const [network] = JSON.parse((await daemon.docker('network', 'inspect', 'shaped')).stdout) as Array<{ IPAM: { Config: unknown } } & Record<string, unknown>>;
-  assert.deepEqual(network!.IPAM.Config, [{ Subnet: '10.30.0.0/16', IPRange: '10.30.5.0/24', Gateway: '10.30.255.254', AuxiliaryAddresses: { router: '10.30.0.2' } }]);
+  assert.deepEqual(network!.IPAM.Config, [
+    { Subnet: '10.30.0.0/16', IPRange: '10.30.5.0/24', Gateway: '10.30.255.254', AuxiliaryAddresses: { router: '10.30.0.2' } },
+  ]);
   assert.equal(network!['Internal'], true);
   assert.equal(network!['Attachable'], true);
   assert.deepEqual(network!['Labels'], { team: 'net' });
@@ -95,7 +133,7 @@ test('subnet, gateway, ip-range, aux-address, options and labels appear in inspe
   assert.equal((await daemon.docker('network', 'rm', 'shaped')).code, 0);
 });
 
-test('bad input gets Docker\'s error and changes nothing', async () => {
+test("bad input gets Docker's error and changes nothing", async () => {
   const base = await daemon.docker('network', 'create', '--subnet', '10.40.0.0/24', 'taken');
   assert.equal(base.code, 0, base.stderr);
   const before = await snapshot();
@@ -139,7 +177,7 @@ test('bad input gets Docker\'s error and changes nothing', async () => {
   assert.equal((await daemon.docker('network', 'rm', 'taken')).code, 0);
 });
 
-test('default pools are handed out in Docker\'s order and their exhaustion is Docker\'s error', async () => {
+test("default pools are handed out in Docker's order and their exhaustion is Docker's error", async () => {
   const names: string[] = [];
   const subnets: string[] = [];
   for (let index = 0; index < 40; index++) {
@@ -170,5 +208,8 @@ test('a restarted daemon keeps its networks, bridges and table', async () => {
   daemon = await daemon.restart();
   assert.equal(await snapshot(), before);
   assert.equal((await daemon.docker('network', 'rm', 'survivor')).code, 0);
-  assert.deepEqual((await worldNftTables()).filter((t) => t.includes('skiff')), ['table inet skiff']);
+  assert.deepEqual(
+    (await worldNftTables()).filter((t) => t.includes('skiff')),
+    ['table inet skiff'],
+  );
 });

@@ -29,7 +29,11 @@ before(async () => {
   scratch = scratchDir('skiff-overlay-faults-');
   cluster = await makeCluster(scratch.path, 3);
   await cluster.etcd.start();
-  daemons.push(...await Promise.all(cluster.hosts.map((host) => startDaemon({ netnsPath: host.path, extraArgs: ['--cluster-store', cluster.etcd.url, '--cluster-advertise', host.address] }))));
+  daemons.push(
+    ...(await Promise.all(
+      cluster.hosts.map((host) => startDaemon({ netnsPath: host.path, extraArgs: ['--cluster-store', cluster.etcd.url, '--cluster-advertise', host.address] })),
+    )),
+  );
   await Promise.all(daemons.map((daemon) => importBusybox(daemon)));
 });
 
@@ -52,10 +56,12 @@ async function within(timeoutMs: number, what: string, check: () => Promise<bool
   return Date.now() - start;
 }
 
-const inspectField = async (daemon: TestDaemon, format: string, ...names: string[]) => (await daemon.ok('network', 'inspect', '-f', format, ...names)).trim().split('\n');
+const inspectField = async (daemon: TestDaemon, format: string, ...names: string[]) =>
+  (await daemon.ok('network', 'inspect', '-f', format, ...names)).trim().split('\n');
 const addressOf = async (daemon: TestDaemon, container: string, network: string) =>
   (await daemon.ok('inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container)).trim();
-const ping = async (index: number, container: string, target: string) => (await d(index).docker('exec', container, 'ping', '-c', '1', '-W', '1', target)).code === 0;
+const ping = async (index: number, container: string, target: string) =>
+  (await d(index).docker('exec', container, 'ping', '-c', '1', '-W', '1', target)).code === 0;
 /** A first contact across hosts: `run` returning does not promise the other hosts' entries yet (see overlay-cluster.ts). */
 const reaches = async (index: number, container: string, target: string) => {
   try {
@@ -86,7 +92,11 @@ test(`creates racing from three hosts get distinct subnets and VNIs (${ROUNDS} r
 
 test(`runs racing on three hosts get distinct addresses (${ROUNDS} rounds), and connect/disconnect takes effect across hosts`, async () => {
   await d(0).ok('network', 'create', '-d', 'overlay', '--attachable', 'ovr');
-  await within(3_000, 'ovr on h2 and h3', async () => (await d(1).docker('network', 'inspect', 'ovr')).code === 0 && (await d(2).docker('network', 'inspect', 'ovr')).code === 0);
+  await within(
+    3_000,
+    'ovr on h2 and h3',
+    async () => (await d(1).docker('network', 'inspect', 'ovr')).code === 0 && (await d(2).docker('network', 'inspect', 'ovr')).code === 0,
+  );
   const seen = new Set<string>();
   for (let round = 0; round < ROUNDS; round++) {
     const names = all.map((index) => `r${round}-h${index + 1}`);
@@ -156,6 +166,10 @@ test('nothing is left behind', async () => {
   await Promise.all(all.map((index) => d(index).ok('rm', '-f', `r0-h${index + 1}`)));
   await d(2).ok('network', 'rm', 'ovr');
   for (const index of all) {
-    await within(3_000, `no overlay link left on h${index + 1}`, async () => !/ (ov|vx)-[0-9a-f]{12}/.test(await host(index).exec('ip', ['-o', 'link', 'show'])));
+    await within(
+      3_000,
+      `no overlay link left on h${index + 1}`,
+      async () => !/ (ov|vx)-[0-9a-f]{12}/.test(await host(index).exec('ip', ['-o', 'link', 'show'])),
+    );
   }
 });

@@ -33,7 +33,7 @@ before(async () => {
   await cluster.etcd.start();
   const [h1, h2, h3] = cluster.hosts as [ClusterHost, ClusterHost, ClusterHost];
   // h3 advertises its interface rather than its address: both forms are dockerd's.
-  daemons.push(...await Promise.all([startOn(h1, h1.address), startOn(h2, `${h2.address}:2376`), startOn(h3, 'eth0')]));
+  daemons.push(...(await Promise.all([startOn(h1, h1.address), startOn(h2, `${h2.address}:2376`), startOn(h3, 'eth0')])));
   await Promise.all(daemons.map((daemon) => importBusybox(daemon)));
 });
 
@@ -64,23 +64,36 @@ const addressOf = async (daemon: TestDaemon, container: string, network: string)
 async function neighbours(index: number, id: string): Promise<string[]> {
   const result = await host(index).tryExec('ip', ['-json', '-4', 'neigh', 'show', 'dev', `vx-${id.slice(0, 12)}`]);
   if (result.code !== 0) return [];
-  return (JSON.parse(result.stdout || '[]') as Array<{ dst: string; state?: string[] }>).filter((entry) => entry.state?.includes('PERMANENT')).map((entry) => entry.dst);
+  return (JSON.parse(result.stdout || '[]') as Array<{ dst: string; state?: string[] }>)
+    .filter((entry) => entry.state?.includes('PERMANENT'))
+    .map((entry) => entry.dst);
 }
 
 async function fdbDestinations(index: number, id: string): Promise<string[]> {
   const result = await host(index).tryExec('bridge', ['-json', 'fdb', 'show', 'dev', `vx-${id.slice(0, 12)}`]);
   if (result.code !== 0) return [];
-  return (JSON.parse(result.stdout || '[]') as Array<{ mac: string; dst?: string }>).filter((entry) => entry.dst !== undefined).map((entry) => `${entry.mac} ${entry.dst}`);
+  return (JSON.parse(result.stdout || '[]') as Array<{ mac: string; dst?: string }>)
+    .filter((entry) => entry.dst !== undefined)
+    .map((entry) => `${entry.mac} ${entry.dst}`);
 }
 
-const ping = async (index: number, container: string, target: string) => (await d(index).docker('exec', container, 'ping', '-c', '1', '-W', '1', target)).code === 0;
+const ping = async (index: number, container: string, target: string) =>
+  (await d(index).docker('exec', container, 'ping', '-c', '1', '-W', '1', target)).code === 0;
 const resolves = async (index: number, container: string, name: string) => (await d(index).docker('exec', container, 'nslookup', name)).code === 0;
 
 test('a network created on h1 is listed and inspected on h2 and h3 with scope global', async () => {
   await d(0).ok('network', 'create', '-d', 'overlay', '--attachable', '-o', 'com.docker.network.driver.mtu=1400', 'ov-mtu');
   for (const index of [1, 2]) {
-    await within(2_000, `ov-mtu listed on h${index + 1}`, async () => (await d(index).ok('network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Scope}}')).includes('ov-mtu overlay global'));
-    const inspected = JSON.parse(await d(index).ok('network', 'inspect', 'ov-mtu')) as Array<{ Scope: string; Driver: string; Attachable: boolean; IPAM: { Config: Array<{ Subnet: string; Gateway: string }> }; Options: Record<string, string> }>;
+    await within(2_000, `ov-mtu listed on h${index + 1}`, async () =>
+      (await d(index).ok('network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Scope}}')).includes('ov-mtu overlay global'),
+    );
+    const inspected = JSON.parse(await d(index).ok('network', 'inspect', 'ov-mtu')) as Array<{
+      Scope: string;
+      Driver: string;
+      Attachable: boolean;
+      IPAM: { Config: Array<{ Subnet: string; Gateway: string }> };
+      Options: Record<string, string>;
+    }>;
     assert.equal(inspected[0]!.Scope, 'global');
     assert.equal(inspected[0]!.Driver, 'overlay');
     assert.equal(inspected[0]!.Attachable, true);
@@ -97,7 +110,11 @@ test('a network created on h1 is listed and inspected on h2 and h3 with scope gl
 test('containers on three hosts reach each other by address and by name, both ways', async () => {
   await d(0).ok('network', 'create', '-d', 'overlay', '--subnet', '10.77.0.0/24', 'ov1');
   const id = await networkId(d(0), 'ov1');
-  await within(2_000, 'ov1 on h2 and h3', async () => (await d(1).docker('network', 'inspect', 'ov1')).code === 0 && (await d(2).docker('network', 'inspect', 'ov1')).code === 0);
+  await within(
+    2_000,
+    'ov1 on h2 and h3',
+    async () => (await d(1).docker('network', 'inspect', 'ov1')).code === 0 && (await d(2).docker('network', 'inspect', 'ov1')).code === 0,
+  );
   await d(0).ok('run', '-d', '--name', 'c1', '--network', 'ov1', 'busybox', 'sleep', '600');
 
   // How soon h1 holds c2's entries after c2's `run` on h2 starts, polled from h1's namespace meanwhile.
@@ -111,8 +128,10 @@ test('containers on three hosts reach each other by address and by name, both wa
   await d(1).ok('run', '-d', '--name', 'c2', '--network', 'ov1', '--network-alias', 'db', 'busybox', 'sleep', '600');
   const runReturned = Date.now();
   await polling;
-  assert.ok(entryAt !== undefined, 'c2\'s neighbour entry appeared on h1');
-  console.log(`# overlay: c2's entry on h1 ${entryAt - runStarted} ms after run started; run took ${runReturned - runStarted} ms (entry ${entryAt <= runReturned ? 'before' : 'after'} run returned, by ${Math.abs(runReturned - entryAt)} ms)`);
+  assert.ok(entryAt !== undefined, "c2's neighbour entry appeared on h1");
+  console.log(
+    `# overlay: c2's entry on h1 ${entryAt - runStarted} ms after run started; run took ${runReturned - runStarted} ms (entry ${entryAt <= runReturned ? 'before' : 'after'} run returned, by ${Math.abs(runReturned - entryAt)} ms)`,
+  );
   await d(2).ok('run', '-d', '--name', 'c3', '--network', 'ov1', 'busybox', 'sleep', '600');
 
   const [a1, a2, a3] = await Promise.all([addressOf(d(0), 'c1', 'ov1'), addressOf(d(1), 'c2', 'ov1'), addressOf(d(2), 'c3', 'ov1')]);
@@ -136,9 +155,9 @@ test('containers on three hosts reach each other by address and by name, both wa
   // Removing c2 takes its name and entries away on the other hosts.
   const rmStarted = Date.now();
   await d(1).ok('rm', '-f', 'c2');
-  await within(2_000, 'c2\'s entry gone on h1', async () => !(await neighbours(0, id)).includes(a2));
+  await within(2_000, "c2's entry gone on h1", async () => !(await neighbours(0, id)).includes(a2));
   console.log(`# overlay: c2's entry gone on h1 ${Date.now() - rmStarted} ms after rm started `);
-  assert.equal(await resolves(0, 'c1', 'c2'), false, 'c2\'s name is gone on h1');
+  assert.equal(await resolves(0, 'c1', 'c2'), false, "c2's name is gone on h1");
 });
 
 test('two overlay networks are isolated; an internal one reaches nothing outside while a normal one goes out through its own host', async () => {
@@ -152,7 +171,7 @@ test('two overlay networks are isolated; an internal one reaches nothing outside
   const c3 = await addressOf(d(2), 'c3', 'ov1');
   assert.ok(await ping(1, 'x2', 'x1'), 'x2 (h2) reaches x1 (h1) on ov2');
   assert.equal(await ping(0, 'x1', c3), false, 'ov2 does not reach ov1');
-  assert.equal(await resolves(0, 'x1', 'c3'), false, 'ov1\'s names are not answered on ov2');
+  assert.equal(await resolves(0, 'x1', 'c3'), false, "ov1's names are not answered on ov2");
   assert.ok(await ping(2, 'i3', 'i1'), 'the internal network still spans hosts');
   assert.equal(await ping(0, 'i1', WORLD_UNDERLAY_ADDRESS), false, 'the internal network reaches nothing outside');
   assert.ok(await ping(0, 'c1', WORLD_UNDERLAY_ADDRESS), 'ov1 goes out through its own host (masquerade)');
@@ -169,14 +188,27 @@ test('two overlay networks are isolated; an internal one reaches nothing outside
 });
 
 test('-p on an overlay container publishes on its own host: from the host (loopback and underlay address), from another host and from outside', async () => {
-  await d(0).ok('run', '-d', '--name', 'web', '--network', 'ov1', '-p', '8080:80', 'busybox', 'sh', '-c', 'echo served-by-web > /tmp/index.html && exec httpd -f -p 80 -h /tmp');
+  await d(0).ok(
+    'run',
+    '-d',
+    '--name',
+    'web',
+    '--network',
+    'ov1',
+    '-p',
+    '8080:80',
+    'busybox',
+    'sh',
+    '-c',
+    'echo served-by-web > /tmp/index.html && exec httpd -f -p 80 -h /tmp',
+  );
   const url = (address: string) => `http://${address}:8080/`;
   const fetchFrom = async (index: number, address: string) => (await host(index).tryExec('curl', ['-s', '-m', '2', url(address)])).stdout.trim();
-  await within(3_000, 'web answers on h1\'s loopback', async () => (await fetchFrom(0, '127.0.0.1')) === 'served-by-web');
+  await within(3_000, "web answers on h1's loopback", async () => (await fetchFrom(0, '127.0.0.1')) === 'served-by-web');
   assert.equal(await fetchFrom(0, host(0).address), 'served-by-web', 'from h1 itself, by its underlay address');
   assert.equal(await fetchFrom(1, host(0).address), 'served-by-web', 'from h2 across the underlay');
   const outside = await fetch(url(host(0).address), { signal: AbortSignal.timeout(2_000) });
-  assert.equal((await outside.text()).trim(), 'served-by-web', 'from outside the cluster\'s hosts');
+  assert.equal((await outside.text()).trim(), 'served-by-web', "from outside the cluster's hosts");
   assert.equal(await fetchFrom(1, '127.0.0.1'), '', 'not published on h2');
   assert.equal((await d(2).ok('exec', 'c3', 'wget', '-qO-', 'http://web/')).trim(), 'served-by-web', 'c3 (h3) reaches web by name on its own port');
   await d(0).ok('rm', '-f', 'web');
@@ -189,7 +221,14 @@ test('diagnose checks the VXLAN device, the lease and each remote entry; an FDB 
   const mac3 = (await d(2).ok('inspect', '-f', '{{(index .NetworkSettings.Networks "ov1").MacAddress}}', 'c3')).trim();
   const healthy = await d(0).skiff('network', 'diagnose', 'ov1');
   assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
-  for (const expected of [`VXLAN device ${vxlan} exists and is up`, `${vxlan}: VNI`, 'holds its lease', 'cluster watch is attached', `remote endpoint c3 (${a3} on ${host(2).address})`, 'endpoint c1']) {
+  for (const expected of [
+    `VXLAN device ${vxlan} exists and is up`,
+    `${vxlan}: VNI`,
+    'holds its lease',
+    'cluster watch is attached',
+    `remote endpoint c3 (${a3} on ${host(2).address})`,
+    'endpoint c1',
+  ]) {
     assert.ok(healthy.stdout.includes(expected), `diagnose shows "${expected}":\n${healthy.stdout}`);
   }
 
@@ -215,7 +254,7 @@ test('a host whose daemon is SIGKILLed vanishes from the others within lease TTL
   console.log(`# overlay: a SIGKILLed host's entries gone on h1 after ${gone} ms (bound ${LEASE_BOUND_MS} ms)`);
   assert.ok(Date.now() - killedAt <= LEASE_BOUND_MS, `gone within ${LEASE_BOUND_MS} ms`);
   assert.ok(!(await fdbDestinations(0, id)).some((entry) => entry.endsWith(` ${host(2).address}`)), 'no FDB entry left for h3');
-  assert.equal(await resolves(0, 'c1', 'c3'), false, 'c3\'s name is gone on h1');
+  assert.equal(await resolves(0, 'c1', 'c3'), false, "c3's name is gone on h1");
 
   // The daemon comes back: its running container is published again under the same address.
   daemons[2] = await d(2).restart();

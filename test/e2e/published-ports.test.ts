@@ -31,7 +31,6 @@ after(async () => {
   scratch.remove();
 });
 
-
 /** Sends one datagram from inside a namespace and returns the reply (node, bounded by a timeout). */
 async function udpRoundTrip(netns: NetnsHandle, address: string, port: number, text: string): Promise<string> {
   const client = `const s=require('dgram').createSocket('udp4');const t=setTimeout(()=>process.exit(1),3000);s.on('message',(m)=>{process.stdout.write(m.toString());clearTimeout(t);s.close()});s.send(${JSON.stringify(text)},${port},${JSON.stringify(address)})`;
@@ -50,14 +49,14 @@ async function waitForPage(address: string, port: number, netns?: NetnsHandle): 
   return page;
 }
 
-test('the seeds\' localnet web: docker port, localhost, the outside host, hairpin', async () => {
+test("the seeds' localnet web: docker port, localhost, the outside host, hairpin", async () => {
   await daemon.ok('network', 'create', '-d', 'bridge', 'localnet');
   await daemon.ok('run', '-d', '--name', 'web', '--network', 'localnet', '--publish', '5050:80', 'busybox', ...webCommand);
   assert.equal((await daemon.ok('port', 'web')).trim(), '80/tcp -> 0.0.0.0:5050');
   assert.equal((await daemon.ok('port', 'web', '80')).trim(), '0.0.0.0:5050');
   const ports = JSON.parse(await daemon.ok('inspect', '-f', '{{json .NetworkSettings.Ports}}', 'web')) as unknown;
   assert.deepEqual(ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '5050' }] });
-  assert.match(await waitForPage('127.0.0.1', 5050), new RegExp(PAGE), 'from the host\'s loopback');
+  assert.match(await waitForPage('127.0.0.1', 5050), new RegExp(PAGE), "from the host's loopback");
   assert.match(await waitForPage(HOST_ADDRESS, 5050, outside), new RegExp(PAGE), 'from the outside host');
   await daemon.ok('run', '-d', '--name', 'neighbour', '--network', 'localnet', 'busybox', 'sleep', '300');
   const fromNeighbour = await daemon.ok('exec', 'neighbour', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${HOST_ADDRESS} 5050`);
@@ -66,7 +65,7 @@ test('the seeds\' localnet web: docker port, localhost, the outside host, hairpi
   assert.match(fromItself, new RegExp(PAGE), 'the container reaches its own published port');
 });
 
-test('a conflicting -p is refused with Docker\'s error and the first mapping keeps working', async () => {
+test("a conflicting -p is refused with Docker's error and the first mapping keeps working", async () => {
   const clash = await daemon.docker('run', '-d', '--name', 'clash', '-p', '5050:80', 'busybox', 'sleep', '300');
   assert.notEqual(clash.code, 0);
   assert.match(clash.stderr, /Bind for 0\.0\.0\.0:5050 failed: port is already allocated/);
@@ -99,11 +98,11 @@ test('UDP, -P with --expose, ranges and a host address', async () => {
   await daemon.ok('rm', '-f', 'echo', 'many');
 });
 
-test('a network\'s host_binding_ipv4 is the default address; an internal network publishes nothing', async () => {
+test("a network's host_binding_ipv4 is the default address; an internal network publishes nothing", async () => {
   await daemon.ok('network', 'create', '-o', 'com.docker.network.bridge.host_binding_ipv4=127.0.0.1', 'localonly');
   await daemon.ok('run', '-d', '--name', 'local-web', '--network', 'localonly', '-p', '6060:80', 'busybox', ...webCommand);
   assert.equal((await daemon.ok('port', 'local-web')).trim(), '80/tcp -> 127.0.0.1:6060');
-  assert.match(await waitForPage('127.0.0.1', 6060), new RegExp(PAGE), 'reached on the host\'s loopback');
+  assert.match(await waitForPage('127.0.0.1', 6060), new RegExp(PAGE), "reached on the host's loopback");
   assert.equal(await httpGet(HOST_ADDRESS, 6060, outside), '', 'not reached from the outside host');
   await daemon.ok('network', 'create', '--internal', 'sealed');
   await daemon.ok('run', '-d', '--name', 'sealed-web', '--network', 'sealed', '-p', '6061:80', 'busybox', ...webCommand);

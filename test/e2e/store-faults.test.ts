@@ -28,7 +28,11 @@ function fillUp(path: string): void {
     for (const size of [1 << 20, 1 << 12, 1 << 9, 1]) {
       const block = Buffer.alloc(size);
       for (let written = 0; written < 1 << 30; written += size) {
-        try { writeSync(fd, block); } catch { break; } // ENOSPC: on to a smaller block
+        try {
+          writeSync(fd, block);
+        } catch {
+          break;
+        } // ENOSPC: on to a smaller block
       }
     }
   } finally {
@@ -42,7 +46,15 @@ describe('a data root on a full filesystem', () => {
     // The daemon's data root is a tmpfs of its own, small enough to fill.
     mkdirSync(join(scratch.path, 'data'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', join(scratch.path, 'data')]);
-    const daemon = await startDaemon({ dir: { path: scratch.path, remove: () => { execFileSync('umount', ['-l', join(scratch.path, 'data')]); scratch.remove(); } } });
+    const daemon = await startDaemon({
+      dir: {
+        path: scratch.path,
+        remove: () => {
+          execFileSync('umount', ['-l', join(scratch.path, 'data')]);
+          scratch.remove();
+        },
+      },
+    });
     started.push(daemon);
     await importBusybox(daemon);
     await daemon.ok('network', 'create', 'full0');
@@ -97,8 +109,22 @@ describe('a damaged store', () => {
     copyFileSync(database, backup);
     const pages = Math.floor(statSync(database).size / 4096);
     const damages: Array<[string, () => void]> = [
-      ['garbage over the header', () => { const fd = openSync(database, 'r+'); writeSync(fd, Buffer.alloc(100, 0x5a), 0, 100, 0); closeSync(fd); }],
-      ['garbage over the last page', () => { const fd = openSync(database, 'r+'); writeSync(fd, Buffer.alloc(4096, 0xff), 0, 4096, (pages - 1) * 4096); closeSync(fd); }],
+      [
+        'garbage over the header',
+        () => {
+          const fd = openSync(database, 'r+');
+          writeSync(fd, Buffer.alloc(100, 0x5a), 0, 100, 0);
+          closeSync(fd);
+        },
+      ],
+      [
+        'garbage over the last page',
+        () => {
+          const fd = openSync(database, 'r+');
+          writeSync(fd, Buffer.alloc(4096, 0xff), 0, 4096, (pages - 1) * 4096);
+          closeSync(fd);
+        },
+      ],
     ];
     for (const [what, damage] of damages) {
       copyFileSync(backup, database);
@@ -108,7 +134,13 @@ describe('a damaged store', () => {
       const before = await kernelState(daemon.execRoot);
       await assert.rejects(daemon.restart(), (error: Error) => {
         assert.match(error.message, /daemon exited with 1/, what);
-        assert.match(error.message, new RegExp(`failed to start daemon: the store ${database.replace(/[.]/g, '\\.')} is damaged \\(.+\\); nothing was changed\\. Restore it from a backup, or move it aside \\(mv `), what);
+        assert.match(
+          error.message,
+          new RegExp(
+            `failed to start daemon: the store ${database.replace(/[.]/g, '\\.')} is damaged \\(.+\\); nothing was changed\\. Restore it from a backup, or move it aside \\(mv `,
+          ),
+          what,
+        );
         return true;
       });
       assert.deepEqual(await kernelState(daemon.execRoot), before, `${what}: the kernel is as it was`);
@@ -131,13 +163,21 @@ describe('two daemons on one data root', () => {
     await first.ok('run', '-d', '--name', 's2', '--network', 'shared', 'busybox', 'sleep', '600');
     const before = await worldSnapshot(first);
     // Same data root; with its own exec-root and socket, and then with the first's exec-root too.
-    for (const extra of [['--data-root', first.dataRoot], ['--data-root', first.dataRoot, '--exec-root', first.execRoot]]) {
+    for (const extra of [
+      ['--data-root', first.dataRoot],
+      ['--data-root', first.dataRoot, '--exec-root', first.execRoot],
+    ]) {
       await assert.rejects(startDaemon({ extraArgs: extra }), (error: Error) => {
-        assert.match(error.message, new RegExp(`failed to start daemon: another daemon is using the data root ${first.dataRoot}: its store \\S+ is locked\\. Stop that daemon first, or give this one its own --data-root and --exec-root`));
+        assert.match(
+          error.message,
+          new RegExp(
+            `failed to start daemon: another daemon is using the data root ${first.dataRoot}: its store \\S+ is locked\\. Stop that daemon first, or give this one its own --data-root and --exec-root`,
+          ),
+        );
         return true;
       });
     }
-    assert.deepEqual(await worldSnapshot(first), before, 'the first daemon\'s state and kernel are as they were');
+    assert.deepEqual(await worldSnapshot(first), before, "the first daemon's state and kernel are as they were");
     assert.deepEqual(await invariantViolations(first, { reachability: true }), []);
     await first.ok('network', 'create', 'after');
   });

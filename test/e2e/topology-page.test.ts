@@ -17,7 +17,9 @@ import type { Core } from 'cytoscape';
 import type { Topology } from '../../web/model.js';
 
 declare global {
-  interface Window { skiff: { topology: Topology; redraws: number; cy: Core } }
+  interface Window {
+    skiff: { topology: Topology; redraws: number; cy: Core };
+  }
 }
 
 assertInWorld();
@@ -42,7 +44,16 @@ before(async () => {
   await daemon.ok('run', '-dit', '--name', 'loner', '--network', 'none', 'busybox', 'ash');
   browser = await puppeteer.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${join(scratch.path, 'chromium')}`],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      `--user-data-dir=${join(scratch.path, 'chromium')}`,
+    ],
   });
   page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 760 });
@@ -60,11 +71,19 @@ test('the page draws what `docker network inspect` says', async () => {
   await page.goto(PAGE_URL);
   await page.waitForFunction(() => window.skiff?.redraws >= 1, { timeout: 20_000 });
   const drawn = await topology();
-  const inspected = JSON.parse(await daemon.ok('network', 'inspect', ...drawn.networks.map((network) => network.id))) as Array<{ Name: string; Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string }> }>;
-  assert.deepEqual(drawn.networks.map((network) => network.name).sort(), JSON.parse(`[${(await daemon.ok('network', 'ls', '--format', '{{json .Name}}')).trim().split('\n').join(',')}]`).sort());
+  const inspected = JSON.parse(await daemon.ok('network', 'inspect', ...drawn.networks.map((network) => network.id))) as Array<{
+    Name: string;
+    Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string }>;
+  }>;
+  assert.deepEqual(
+    drawn.networks.map((network) => network.name).sort(),
+    JSON.parse(`[${(await daemon.ok('network', 'ls', '--format', '{{json .Name}}')).trim().split('\n').join(',')}]`).sort(),
+  );
   for (const network of inspected) {
     const model = drawn.networks.find((candidate) => candidate.name === network.Name)!;
-    const expected = Object.values(network.Containers).map((endpoint) => `${endpoint.Name} ${endpoint.IPv4Address.split('/')[0]} ${endpoint.MacAddress}`).sort();
+    const expected = Object.values(network.Containers)
+      .map((endpoint) => `${endpoint.Name} ${endpoint.IPv4Address.split('/')[0]} ${endpoint.MacAddress}`)
+      .sort();
     assert.deepEqual(model.endpoints.map((endpoint) => `${endpoint.name} ${endpoint.ipv4} ${endpoint.mac}`).sort(), expected, network.Name);
   }
   assert.deepEqual(drawn.networks.find((network) => network.name === 'alpine-net')?.endpoints.find((endpoint) => endpoint.name === 'alpine2')?.aliases, ['db']);
@@ -73,7 +92,11 @@ test('the page draws what `docker network inspect` says', async () => {
     multi: window.skiff.cy.nodes('.container.multi').map((node) => node.data('name') as string),
     endpoints: window.skiff.cy.nodes('.endpoint').length,
     published: window.skiff.cy.edges('.published').map((edge) => `${edge.source().data('label') as string} -> ${edge.target().data('name') as string}`),
-    loner: window.skiff.cy.nodes('.container').filter((node) => node.data('name') === 'loner').parent().data('label') as string,
+    loner: window.skiff.cy
+      .nodes('.container')
+      .filter((node) => node.data('name') === 'loner')
+      .parent()
+      .data('label') as string,
   }));
   assert.deepEqual(graph.multi, ['alpine2'], 'a container on two networks is drawn across them');
   assert.equal(graph.endpoints, 2);
@@ -82,12 +105,17 @@ test('the page draws what `docker network inspect` says', async () => {
 });
 
 test('a `docker run` appears without a reload', async () => {
-  await page.evaluate(() => { (window as unknown as { notReloaded: boolean }).notReloaded = true; });
+  await page.evaluate(() => {
+    (window as unknown as { notReloaded: boolean }).notReloaded = true;
+  });
   await daemon.ok('run', '-dit', '--name', 'alpine3', '--network', 'backend', 'busybox', 'ash');
   await page.waitForFunction(() => window.skiff.topology.containers.some((container) => container.name === 'alpine3'), { timeout: 10_000 });
   assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true);
   const address = (await daemon.ok('inspect', '-f', '{{.NetworkSettings.Networks.backend.IPAddress}}', 'alpine3')).trim();
-  assert.equal((await topology()).networks.find((network) => network.name === 'backend')?.endpoints.find((endpoint) => endpoint.name === 'alpine3')?.ipv4, address);
+  assert.equal(
+    (await topology()).networks.find((network) => network.name === 'backend')?.endpoints.find((endpoint) => endpoint.name === 'alpine3')?.ipv4,
+    address,
+  );
 });
 
 async function clickContainer(name: string): Promise<void> {
@@ -115,13 +143,16 @@ test('two clicked containers are traced and the verdict is drawn; a screenshot i
 
 function uiRequest(method: string, path: string, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: UI_PORT, method, path, headers: { Host: host } }, (response) => { response.resume(); resolve(response.statusCode ?? 0); });
+    const req = request({ host: '127.0.0.1', port: UI_PORT, method, path, headers: { Host: host } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
     req.on('error', reject);
     req.end();
   });
 }
 
-test('the page\'s server is read-only and answers its own Host only', async () => {
+test("the page's server is read-only and answers its own Host only", async () => {
   const own = `127.0.0.1:${UI_PORT}`;
   assert.equal(await uiRequest('GET', '/api/networks', own), 200);
   assert.equal(await uiRequest('POST', '/api/containers/create', own), 405);

@@ -49,9 +49,18 @@ async function trace(...args: string[]): Promise<TraceReport> {
 
 /** Nothing of a probe stays: no trace table, no probe veth, no probe namespace. */
 async function assertProbeGone(): Promise<void> {
-  assert.deepEqual((await worldNftTables()).filter((table) => table.includes('skiff_trace_')), []);
-  assert.deepEqual((await worldLinks()).filter((link) => link.startsWith('sktr')), []);
-  assert.deepEqual((await sh('ls', [`${daemon.execRoot}/netns`])).split('\n').filter((name) => name.startsWith('trace-')), []);
+  assert.deepEqual(
+    (await worldNftTables()).filter((table) => table.includes('skiff_trace_')),
+    [],
+  );
+  assert.deepEqual(
+    (await worldLinks()).filter((link) => link.startsWith('sktr')),
+    [],
+  );
+  assert.deepEqual(
+    (await sh('ls', [`${daemon.execRoot}/netns`])).split('\n').filter((name) => name.startsWith('trace-')),
+    [],
+  );
 }
 
 test('alpine-net: alpine1 reaches alpine2 by name, the embedded DNS answer, the route and the ICC accept shown', async () => {
@@ -71,7 +80,7 @@ test('alpine-net: alpine1 reaches alpine2 by name, the embedded DNS answer, the 
   await assertProbeGone();
 });
 
-test('another network: isolation, with skiff\'s rule named and `docker network connect` as the fix', async () => {
+test("another network: isolation, with skiff's rule named and `docker network connect` as the fix", async () => {
   const report = await trace('alpine1', 'alpine3');
   assert.equal(report.verdict.result, 'unreachable');
   assert.deepEqual(report.verdict.rule, { table: 'skiff', chain: 'forward', rule: 'iifname @bridges oifname @bridges drop' });
@@ -108,16 +117,19 @@ test('an internal network reaching outside: no route leaves it', async () => {
   assert.equal(report.probe, undefined, 'no probe without a route');
 });
 
-test('the published port from the host\'s loopback: output DNAT through the ports4_any element', async () => {
+test("the published port from the host's loopback: output DNAT through the ports4_any element", async () => {
   const report = await trace('host', '127.0.0.1', '--port', '5050');
   assert.equal(report.verdict.result, 'reachable', report.verdict.reason);
   assert.equal(report.published?.map, 'ports4_any');
   assert.equal(report.published?.container, 'web');
   assert.match(report.published?.element ?? '', /^6 \. 5050 : 172\.\d+\.0\.\d+ \. 80$/);
-  assert.ok(report.probe?.events.some((event) => event.chain === 'published' && event.text.includes('@ports4_any')), 'the DNAT rule is in the trace');
+  assert.ok(
+    report.probe?.events.some((event) => event.chain === 'published' && event.text.includes('@ports4_any')),
+    'the DNAT rule is in the trace',
+  );
 });
 
-test('the published port from a LAN host: the probe enters as that host, is DNAT\'ed and forwarded; nothing is left behind', async () => {
+test("the published port from a LAN host: the probe enters as that host, is DNAT'ed and forwarded; nothing is left behind", async () => {
   const report = await trace(LAN_ADDRESS, HOST_ADDRESS, '--port', '5050');
   assert.equal(report.verdict.result, 'reachable', `${report.verdict.reason}\n${JSON.stringify(report.probe, null, 1)}`);
   assert.match(report.verdict.reason, /the answer was seen on its way back/);
@@ -126,7 +138,23 @@ test('the published port from a LAN host: the probe enters as that host, is DNAT
   await assertProbeGone();
   // The LAN host itself does reach it: the trace's path is the real one.
   assert.match(await lan.exec('busybox', ['wget', '-qO-', `http://${HOST_ADDRESS}:5050/hostname`]), /\w/);
-  await daemon.ok('run', '-d', '--name', 'local-only', '--network', 'alpine-net', '-p', '127.0.0.1:8080:80', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/etc');
+  await daemon.ok(
+    'run',
+    '-d',
+    '--name',
+    'local-only',
+    '--network',
+    'alpine-net',
+    '-p',
+    '127.0.0.1:8080:80',
+    'busybox',
+    'httpd',
+    '-f',
+    '-p',
+    '80',
+    '-h',
+    '/etc',
+  );
   const loopbackOnly = await trace(LAN_ADDRESS, HOST_ADDRESS, '--port', '8080');
   assert.match(loopbackOnly.verdict.reason, /port 8080 is published on 127\.0\.0\.1 only/);
 });
@@ -143,7 +171,9 @@ test('the default bridge: reachable by address, the name fails because the defau
 
 test('a veth deleted by hand: broken, pointing to diagnose', async () => {
   await daemon.ok('run', '-dit', '--name', 'victim', '--network', 'alpine-net', 'busybox', 'ash');
-  const inspect = JSON.parse(await daemon.ok('network', 'inspect', 'alpine-net')) as Array<{ Containers: Record<string, { Name: string; EndpointID: string }> }>;
+  const inspect = JSON.parse(await daemon.ok('network', 'inspect', 'alpine-net')) as Array<{
+    Containers: Record<string, { Name: string; EndpointID: string }>;
+  }>;
   const endpoint = Object.values(inspect[0]!.Containers).find((entry) => entry.Name === 'victim')!;
   await sh('ip', ['link', 'del', `veth${endpoint.EndpointID.slice(0, 7)}`]);
   const report = await trace('alpine1', 'victim');

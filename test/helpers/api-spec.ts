@@ -18,7 +18,10 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const specPath = join(repoRoot, '..', 'shared', 'reference', 'engine-api-v1.41.yaml');
 
 type Schema = Record<string, unknown>;
-interface Spec { definitions: Record<string, Schema>; paths: Record<string, Record<string, { responses?: Record<string, { schema?: Schema }> }>> }
+interface Spec {
+  definitions: Record<string, Schema>;
+  paths: Record<string, Record<string, { responses?: Record<string, { schema?: Schema }> }>>;
+}
 
 /** Swagger 2.0 → what ajv checks: null allowed for objects and arrays, swagger's own keywords dropped. */
 function adapt(node: unknown): unknown {
@@ -28,9 +31,10 @@ function adapt(node: unknown): unknown {
   for (const [key, value] of Object.entries(node as Schema)) {
     // enum is left out too: dockerd itself answers values the 1.41 spec does not list (RestartPolicy "no", sent by the docker CLI).
     if (key.startsWith('x-') || key === 'example' || key === 'discriminator' || key === 'readOnly' || key === 'enum') continue;
-    adapted[key] = key === 'properties' || key === 'definitions'
-      ? Object.fromEntries(Object.entries(value as Schema).map(([name, schema]) => [name, adapt(schema)]))
-      : adapt(value);
+    adapted[key] =
+      key === 'properties' || key === 'definitions'
+        ? Object.fromEntries(Object.entries(value as Schema).map(([name, schema]) => [name, adapt(schema)]))
+        : adapt(value);
   }
   if (adapted['type'] === 'object' || adapted['type'] === 'array') adapted['type'] = [adapted['type'], 'null'];
   return adapted;
@@ -63,7 +67,10 @@ export function assertMatchesSpec(method: string, pathTemplate: string, status: 
   const { ajv, definitions } = load();
   const schema = { definitions, ...(adapt(responseSchema(method, pathTemplate, status)) as Schema) };
   const valid = ajv.validate(schema, body);
-  assert.ok(valid, `${method} ${pathTemplate} ${status} does not match the Engine API 1.41 specification: ${ajv.errorsText(ajv.errors, { separator: '\n' })}\n${JSON.stringify(body).slice(0, 2000)}`);
+  assert.ok(
+    valid,
+    `${method} ${pathTemplate} ${status} does not match the Engine API 1.41 specification: ${ajv.errorsText(ajv.errors, { separator: '\n' })}\n${JSON.stringify(body).slice(0, 2000)}`,
+  );
 }
 
 /** Asserts the response against the specification and returns its parsed body. */

@@ -54,7 +54,11 @@ lines.on('line', (line) => {
   const call = JSON.parse(line) as Record<string, unknown>;
   handle(call).then(
     (result) => send({ id: call['id'], result: result ?? null }),
-    (error: unknown) => send({ id: call['id'], error: { message: error instanceof Error ? error.message : String(error), kind: error instanceof SkiffError ? error.kind : 'internal' } }),
+    (error: unknown) =>
+      send({
+        id: call['id'],
+        error: { message: error instanceof Error ? error.message : String(error), kind: error instanceof SkiffError ? error.kind : 'internal' },
+      }),
   );
 });
 lines.on('close', () => {

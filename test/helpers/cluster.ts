@@ -68,10 +68,27 @@ function makeEtcd(dir: string, ns: NetnsHandle): EtcdServer & { dataDir: string;
   const client = `http://${ETCD_ADDRESS}:2379`;
   const peer = `http://${ETCD_ADDRESS}:2380`;
   const args = [
-    `--net=${ns.path}`, '--', 'etcd', '--name', 'skiff-test', '--data-dir', join(dataDir, 'member'),
-    '--listen-client-urls', client, '--advertise-client-urls', client,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `skiff-test=${peer}`,
-    '--logger', 'zap', '--log-level', 'warn',
+    `--net=${ns.path}`,
+    '--',
+    'etcd',
+    '--name',
+    'skiff-test',
+    '--data-dir',
+    join(dataDir, 'member'),
+    '--listen-client-urls',
+    client,
+    '--advertise-client-urls',
+    client,
+    '--listen-peer-urls',
+    peer,
+    '--initial-advertise-peer-urls',
+    peer,
+    '--initial-cluster',
+    `skiff-test=${peer}`,
+    '--logger',
+    'zap',
+    '--log-level',
+    'warn',
   ];
   let child: ChildProcess | undefined;
   const exited = () => child === undefined || child.exitCode !== null || child.signalCode !== null;

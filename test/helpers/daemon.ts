@@ -116,19 +116,37 @@ export async function startDaemon(options: DaemonStartOptions = {}): Promise<Tes
   writeFileSync(configPath, JSON.stringify(config));
   const dns = options.hostResolvers === undefined && !('dns' in config) ? ['--dns', '127.0.0.1'] : [];
   const host = options.socketActivation === true ? 'fd://' : `unix://${socketPath}`;
-  const args = [skiffBin, 'daemon', '-H', host, '--config-file', configPath, '--data-root', dataRoot, '--exec-root', execRoot, ...dns, ...(options.extraArgs ?? [])];
+  const args = [
+    skiffBin,
+    'daemon',
+    '-H',
+    host,
+    '--config-file',
+    configPath,
+    '--data-root',
+    dataRoot,
+    '--exec-root',
+    execRoot,
+    ...dns,
+    ...(options.extraArgs ?? []),
+  ];
   // A killed daemon leaves its socket file: wait for the new one, not the old.
   rmSync(socketPath, { force: true });
   const spawnOptions: SpawnOptions = { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_FAILPOINTS: (options.failpoints ?? []).join(',') } };
-  const child = options.socketActivation === true
-    ? spawn('python3', ['-c', SOCKET_ACTIVATE, socketPath, process.execPath, ...args], spawnOptions)
-    : options.netnsPath !== undefined
-      // nsenter execs the daemon in place: the child's pid is the daemon's, so kill() signals it.
-      ? spawn('nsenter', [`--net=${options.netnsPath}`, '--', process.execPath, ...args], spawnOptions)
-      : spawn(process.execPath, args, spawnOptions);
+  const child =
+    options.socketActivation === true
+      ? spawn('python3', ['-c', SOCKET_ACTIVATE, socketPath, process.execPath, ...args], spawnOptions)
+      : options.netnsPath !== undefined
+        ? // nsenter execs the daemon in place: the child's pid is the daemon's, so kill() signals it.
+          spawn('nsenter', [`--net=${options.netnsPath}`, '--', process.execPath, ...args], spawnOptions)
+        : spawn(process.execPath, args, spawnOptions);
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   const log = () => output;
   // An activated socket exists before the daemon runs: wait for the daemon to say it is ready.
   if (options.socketActivation === true) await waitForLog('Daemon has completed initialization', child, log);
@@ -136,7 +154,13 @@ export async function startDaemon(options: DaemonStartOptions = {}): Promise<Tes
   const env = { ...process.env, DOCKER_HOST: `unix://${socketPath}` };
   const runWith = (program: string, programArgs: string[]) => tryRunEnv(program, programArgs, env);
   const daemon: TestDaemon = {
-    dir, socketPath, configPath, dataRoot, execRoot, process: child, log,
+    dir,
+    socketPath,
+    configPath,
+    dataRoot,
+    execRoot,
+    process: child,
+    log,
     docker: (...dockerArgs) => runWith('docker', dockerArgs),
     ok: async (...dockerArgs) => {
       const result = await runWith('docker', dockerArgs);
@@ -211,9 +235,17 @@ async function killLeftoverContainers(execRoot: string, dir: string): Promise<vo
   }
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     let cmdline = '';
-    try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { continue; }
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
     if (cmdline.includes(dir) && Number(pid) !== process.pid) {
-      try { process.kill(Number(pid), 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
   }
 }
@@ -231,7 +263,9 @@ export function rawHttp(socketPath: string, method: string, path: string, body?:
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, method, path, headers: body === undefined ? {} : { 'Content-Type': 'application/json' } }, (response) => {
       let text = '';
-      response.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+      response.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
     });
     req.on('error', reject);

@@ -47,7 +47,11 @@ function shimContainerIds(execRoot: string): string[] {
   const ids: string[] = [];
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     let argv: string[];
-    try { argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'); } catch { continue; }
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
     // skiff-shim RUNC RUNC_ROOT ID BUNDLE LOG MODE
     if (argv[0]?.endsWith('skiff-shim') === true && argv[2]?.startsWith(execRoot) === true) ids.push(argv[3]!);
   }
@@ -56,7 +60,10 @@ function shimContainerIds(execRoot: string): string[] {
 
 /** Mount points under a directory (overlay rootfs, bound netns files). */
 function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((line) => line.split(' ')[4] ?? '').filter((mount) => mount.startsWith(`${dir}/`));
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((mount) => mount.startsWith(`${dir}/`));
 }
 
 export interface InvariantOptions {
@@ -77,39 +84,82 @@ export async function invariantViolations(daemon: TestDaemon, options: Invariant
 
   // No address held twice on one network.
   for (const network of detailed) {
-    const addresses = Object.values(network.Containers).map((endpoint) => endpoint.IPv4Address).filter(Boolean);
+    const addresses = Object.values(network.Containers)
+      .map((endpoint) => endpoint.IPv4Address)
+      .filter(Boolean);
     const twice = addresses.filter((address, index) => addresses.indexOf(address) !== index);
     if (twice.length > 0) violations.push(`address held twice on ${network.Name}: ${twice.join(', ')}`);
     // Only running containers hold endpoints (a created or exited one holds none, as in Docker).
     for (const [id, endpoint] of Object.entries(network.Containers)) {
-      if (!running.some((container) => container.Id === id)) violations.push(`${endpoint.Name} is not running but holds ${endpoint.IPv4Address} on ${network.Name}`);
+      if (!running.some((container) => container.Id === id))
+        violations.push(`${endpoint.Name} is not running but holds ${endpoint.IPv4Address} on ${network.Name}`);
     }
   }
 
   // Links: every veth is an endpoint's, every br- a network's.
   const links = (JSON.parse(await sh('ip', ['-json', 'link', 'show'])) as Array<{ ifname: string }>).map((link) => link.ifname);
-  const endpointVeths = detailed.flatMap((network) => (network.Driver === 'bridge' ? Object.values(network.Containers).map((endpoint) => `veth${endpoint.EndpointID.slice(0, 7)}`) : []));
-  violations.push(...differences('veth', links.filter((link) => link.startsWith('veth')), endpointVeths));
-  const bridges = detailed.filter((network) => network.Driver === 'bridge').map((network) => network.Options['com.docker.network.bridge.name'] ?? `br-${network.Id.slice(0, 12)}`);
-  violations.push(...differences('bridge', links.filter((link) => link.startsWith('br-')), bridges.filter((bridge) => bridge.startsWith('br-'))));
+  const endpointVeths = detailed.flatMap((network) =>
+    network.Driver === 'bridge' ? Object.values(network.Containers).map((endpoint) => `veth${endpoint.EndpointID.slice(0, 7)}`) : [],
+  );
+  violations.push(
+    ...differences(
+      'veth',
+      links.filter((link) => link.startsWith('veth')),
+      endpointVeths,
+    ),
+  );
+  const bridges = detailed
+    .filter((network) => network.Driver === 'bridge')
+    .map((network) => network.Options['com.docker.network.bridge.name'] ?? `br-${network.Id.slice(0, 12)}`);
+  violations.push(
+    ...differences(
+      'bridge',
+      links.filter((link) => link.startsWith('br-')),
+      bridges.filter((bridge) => bridge.startsWith('br-')),
+    ),
+  );
 
   // Namespace files and their mounts: one per running container with a namespace of its own.
   const sandboxKeys = running.map((container) => container.NetworkSettings.SandboxKey).filter((key) => key !== '');
   const netnsDir = join(daemon.execRoot, 'netns');
-  violations.push(...differences('netns file', readdirSync(netnsDir).map((name) => join(netnsDir, name)), sandboxKeys));
+  violations.push(
+    ...differences(
+      'netns file',
+      readdirSync(netnsDir).map((name) => join(netnsDir, name)),
+      sandboxKeys,
+    ),
+  );
   violations.push(...differences('netns mount', mountsUnder(netnsDir), sandboxKeys));
   // Container root filesystems (overlay mounts): containers that exist (skiff keeps an exited one's
   // mounted until its next start or its removal); shims: running containers only.
   const containersDir = join(daemon.execRoot, 'containers');
   const mountedRootfs = mountsUnder(containersDir).map((mount) => mount.slice(containersDir.length + 1).split('/')[0]!);
-  violations.push(...differences('rootfs mount', mountedRootfs, running.map((container) => container.Id)).filter((problem) => problem.startsWith('missing') || !containers.some((container) => problem.endsWith(container.Id))));
-  violations.push(...differences('shim process', shimContainerIds(daemon.execRoot), running.map((container) => container.Id)));
+  violations.push(
+    ...differences(
+      'rootfs mount',
+      mountedRootfs,
+      running.map((container) => container.Id),
+    ).filter((problem) => problem.startsWith('missing') || !containers.some((container) => problem.endsWith(container.Id))),
+  );
+  violations.push(
+    ...differences(
+      'shim process',
+      shimContainerIds(daemon.execRoot),
+      running.map((container) => container.Id),
+    ),
+  );
 
   // Published ports: the nft maps hold exactly the running containers' ports.
-  const published = running.flatMap((container) => Object.entries(container.NetworkSettings.Ports ?? {}).flatMap(([port, bindings]) => (bindings ?? []).map((binding) => `${port.split('/')[1]!}:${binding.HostPort}`)));
+  const published = running.flatMap((container) =>
+    Object.entries(container.NetworkSettings.Ports ?? {}).flatMap(([port, bindings]) =>
+      (bindings ?? []).map((binding) => `${port.split('/')[1]!}:${binding.HostPort}`),
+    ),
+  );
   const mapped: string[] = [];
   for (const map of ['ports4_any', 'ports4']) {
-    const listing = JSON.parse(await sh('nft', ['-j', 'list', 'map', 'inet', table, map])) as { nftables: Array<{ map?: { elem?: Array<[{ concat: Array<string | number> }, unknown]> } }> };
+    const listing = JSON.parse(await sh('nft', ['-j', 'list', 'map', 'inet', table, map])) as {
+      nftables: Array<{ map?: { elem?: Array<[{ concat: Array<string | number> }, unknown]> } }>;
+    };
     for (const [key] of listing.nftables.find((entry) => entry.map !== undefined)?.map?.elem ?? []) {
       const protocol = key.concat[0] === 6 || key.concat[0] === 'tcp' ? 'tcp' : 'udp';
       mapped.push(`${protocol}:${String(key.concat[key.concat.length - 1])}`);
@@ -120,7 +170,10 @@ export async function invariantViolations(daemon: TestDaemon, options: Invariant
   // The kernel matches every network as diagnose reads it.
   for (const network of detailed) {
     const reply = await daemon.http('GET', `/networks/${network.Id}/diagnose`);
-    const checks = reply.status === 200 ? (JSON.parse(reply.body) as Array<{ what: string; ok: boolean; detail: string }>) : [{ what: `diagnose answered ${reply.status}`, ok: false, detail: reply.body }];
+    const checks =
+      reply.status === 200
+        ? (JSON.parse(reply.body) as Array<{ what: string; ok: boolean; detail: string }>)
+        : [{ what: `diagnose answered ${reply.status}`, ok: false, detail: reply.body }];
     for (const check of checks.filter((candidate) => !candidate.ok)) violations.push(`diagnose ${network.Name}: ${check.what}: ${check.detail}`);
   }
 
@@ -133,7 +186,9 @@ async function unreachableNeighbours(daemon: TestDaemon, networks: InspectedNetw
   const failures: string[] = [];
   for (const network of networks) {
     if (network.Driver !== 'bridge' || ['bridge', 'host', 'none'].includes(network.Name)) continue;
-    const members = Object.values(network.Containers).map((endpoint) => endpoint.Name).sort();
+    const members = Object.values(network.Containers)
+      .map((endpoint) => endpoint.Name)
+      .sort();
     if (members.length < 2) continue;
     for (const [index, from] of members.entries()) {
       const to = members[(index + 1) % members.length]!;
@@ -160,16 +215,28 @@ export async function runcContainers(daemon: TestDaemon): Promise<string[]> {
 export async function worldSnapshot(daemon: TestDaemon, table = 'skiff'): Promise<Record<string, unknown>> {
   const api = async (path: string) => {
     const reply = await daemon.http('GET', path);
-    return reply.status === 200 ? JSON.parse(reply.body) as unknown : `${reply.status} ${reply.body}`;
+    return reply.status === 200 ? (JSON.parse(reply.body) as unknown) : `${reply.status} ${reply.body}`;
   };
-  const networks = await api('/networks') as Array<{ Id: string }>;
-  const addresses = JSON.parse(await sh('ip', ['-json', 'addr', 'show'])) as Array<{ ifname: string; operstate: string; master?: string; addr_info: Array<{ local: string; prefixlen: number }> }>;
+  const networks = (await api('/networks')) as Array<{ Id: string }>;
+  const addresses = JSON.parse(await sh('ip', ['-json', 'addr', 'show'])) as Array<{
+    ifname: string;
+    operstate: string;
+    master?: string;
+    addr_info: Array<{ local: string; prefixlen: number }>;
+  }>;
   return {
     networks: await Promise.all(networks.map((network) => api(`/networks/${network.Id}`))),
     // Without Status ("Up 3 seconds"): it changes with the clock, not with requests.
     containers: ((await api('/containers/json?all=1')) as Array<Record<string, unknown>>).map(({ Status: _status, ...rest }) => rest),
     images: await api('/images/json'),
-    links: addresses.map((link) => ({ name: link.ifname, state: link.operstate, master: link.master, addresses: link.addr_info.map((info) => `${info.local}/${info.prefixlen}`).sort() })).sort((a, b) => a.name.localeCompare(b.name)),
+    links: addresses
+      .map((link) => ({
+        name: link.ifname,
+        state: link.operstate,
+        master: link.master,
+        addresses: link.addr_info.map((info) => `${info.local}/${info.prefixlen}`).sort(),
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
     nft: (await tryRun('nft', ['list', 'table', 'inet', table])).stdout,
     netns: readdirSync(join(daemon.execRoot, 'netns')).sort(),
     mounts: [...mountsUnder(daemon.execRoot), ...mountsUnder(daemon.dataRoot)].sort(),

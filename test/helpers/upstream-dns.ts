@@ -10,12 +10,18 @@ const address = process.argv[2] ?? '127.0.0.1';
 const socket = createSocket('udp4');
 socket.on('message', (message, peer) => {
   let query: dnsPacket.Packet;
-  try { query = dnsPacket.decode(message); } catch { return; }
+  try {
+    query = dnsPacket.decode(message);
+  } catch {
+    return;
+  }
   const question = query.questions?.[0];
   if (question === undefined) return;
   const known = question.name.toLowerCase() === 'upstream.test' && question.type === 'A';
   const reply = dnsPacket.encode({
-    id: query.id, type: 'response', flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (known ? 0 : 3),
+    id: query.id,
+    type: 'response',
+    flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (known ? 0 : 3),
     questions: [question],
     answers: known ? [{ type: 'A', name: question.name, ttl: 60, data: '10.10.10.10' }] : [],
   });

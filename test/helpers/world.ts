@@ -102,7 +102,9 @@ export async function worldNftTables(): Promise<string[]> {
 export async function leftovers(dir?: string): Promise<string[]> {
   const found = [...(await worldLinks()).map((l) => `link ${l}`), ...(await worldNftTables()).map((t) => `nft ${t}`)];
   if (dir !== undefined) {
-    const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => line.split(' ')[1] ?? '');
+    const mounts = readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' ')[1] ?? '');
     found.push(...mounts.filter((mount) => mount.startsWith(`${dir}/`)).map((m) => `mount ${m}`));
   }
   return found;

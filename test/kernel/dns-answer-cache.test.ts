@@ -21,8 +21,14 @@ const LISTEN = '127.0.0.1';
 
 function endpoint(name: string, ipv4: string, networkId: string, extra: Partial<DnsEndpoint> = {}): DnsEndpoint {
   return {
-    endpointId: `ep-${name}-${networkId}`, networkId, networkName: networkId, containerId: Buffer.from(name).toString('hex').padEnd(64, '0'),
-    containerName: name, aliases: [], ipv4, ...extra,
+    endpointId: `ep-${name}-${networkId}`,
+    networkId,
+    networkName: networkId,
+    containerId: Buffer.from(name).toString('hex').padEnd(64, '0'),
+    containerName: name,
+    aliases: [],
+    ipv4,
+    ...extra,
   };
 }
 
@@ -34,8 +40,15 @@ function query(id: number, name: string): Buffer {
 function askUdp(from: string, id: number, name: string): Promise<Packet> {
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket('udp4');
-    const timer = setTimeout(() => { socket.close(); reject(new Error(`no answer to ${name} from ${from}`)); }, 3_000);
-    socket.on('message', (message) => { clearTimeout(timer); socket.close(); resolve(dnsPacket.decode(message)); });
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new Error(`no answer to ${name} from ${from}`));
+    }, 3_000);
+    socket.on('message', (message) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(dnsPacket.decode(message));
+    });
     socket.bind(0, from, () => socket.send(query(id, name), 53, LISTEN));
   });
 }

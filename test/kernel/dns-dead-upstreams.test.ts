@@ -44,8 +44,15 @@ function query(id: number, name: string): Buffer {
 function ask(transport: Transport, port: number, id: number, name: string): Promise<dnsPacket.Packet> {
   return new Promise((resolve, reject) => {
     let close = () => undefined as void;
-    const timer = setTimeout(() => { close(); reject(new Error(`no answer for ${name} over ${transport} on port ${port}`)); }, CLIENT_DEADLINE_MS);
-    const done = (message: Buffer) => { clearTimeout(timer); close(); resolve(dnsPacket.decode(message)); };
+    const timer = setTimeout(() => {
+      close();
+      reject(new Error(`no answer for ${name} over ${transport} on port ${port}`));
+    }, CLIENT_DEADLINE_MS);
+    const done = (message: Buffer) => {
+      clearTimeout(timer);
+      close();
+      resolve(dnsPacket.decode(message));
+    };
     if (transport === 'udp') {
       const socket = dgram.createSocket('udp4');
       close = () => socket.close();
@@ -55,10 +62,18 @@ function ask(transport: Transport, port: number, id: number, name: string): Prom
     }
     const socket = net.connect(port, LISTEN);
     const frames = new FrameReader();
-    close = () => { socket.destroy(); };
-    socket.on('error', (error) => { clearTimeout(timer); reject(error); });
+    close = () => {
+      socket.destroy();
+    };
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     socket.on('connect', () => socket.write(frame(query(id, name))));
-    socket.on('data', (chunk: Buffer) => { const [message] = frames.push(chunk); if (message !== undefined) done(message); });
+    socket.on('data', (chunk: Buffer) => {
+      const [message] = frames.push(chunk);
+      if (message !== undefined) done(message);
+    });
   });
 }
 
@@ -85,8 +100,11 @@ describe('embedded DNS with dead upstreams', () => {
     await upstreamHost.exec('ip', ['addr', 'add', 'fd98::2/64', 'dev', 'eth0', 'nodad']);
     await upstreamHost.exec('ip', ['addr', 'add', '10.98.0.3/24', 'dev', 'eth0']);
     await upstreamHost.exec('ip', ['addr', 'add', 'fd98::3/64', 'dev', 'eth0', 'nodad']);
-    await sh('nsenter', [`--net=${upstreamHost.path}`, '--', 'nft', '-f', '-'],
-      'table inet blackhole {\n  chain input {\n    type filter hook input priority 0;\n    ip daddr 10.98.0.3 drop\n    ip6 daddr fd98::3 drop\n  }\n}\n');
+    await sh(
+      'nsenter',
+      [`--net=${upstreamHost.path}`, '--', 'nft', '-f', '-'],
+      'table inet blackhole {\n  chain input {\n    type filter hook input priority 0;\n    ip daddr 10.98.0.3 drop\n    ip6 daddr fd98::3 drop\n  }\n}\n',
+    );
     for (const server of servers) await server.addListener(`net-${servers.indexOf(server)}`, LISTEN);
   });
 
@@ -126,7 +144,7 @@ describe('embedded DNS with dead upstreams', () => {
         const index = start + offset;
         const { port, transport } = combinations[index % combinations.length]!;
         return ask(transport, port, index, `q${index}.outside.example`).then((reply) => {
-          assert.equal(reply.id, index, 'each reply carries its own question\'s id');
+          assert.equal(reply.id, index, "each reply carries its own question's id");
           const rcode = (reply as { rcode?: string }).rcode ?? 'NOERROR';
           rcodes.set(rcode, (rcodes.get(rcode) ?? 0) + 1);
         });

@@ -21,8 +21,15 @@ const ANSWERING_PORT = 5301;
 function ask(id: number, name: string): Promise<dnsPacket.Packet> {
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket('udp4');
-    const timer = setTimeout(() => { socket.close(); reject(new Error(`no answer for ${name}`)); }, 3_000);
-    socket.on('message', (message) => { clearTimeout(timer); socket.close(); resolve(dnsPacket.decode(message)); });
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new Error(`no answer for ${name}`));
+    }, 3_000);
+    socket.on('message', (message) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(dnsPacket.decode(message));
+    });
     socket.send(dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] }), 53, SERVER);
   });
 }
@@ -36,7 +43,17 @@ describe('embedded DNS server limits', () => {
     await new Promise<void>((resolve) => silent.bind(SILENT_PORT, SERVER, () => resolve()));
     answering.on('message', (message, remote) => {
       const query = dnsPacket.decode(message);
-      answering.send(dnsPacket.encode({ type: 'response', id: query.id, flags: dnsPacket.RECURSION_AVAILABLE, questions: query.questions, answers: [{ type: 'A', name: query.questions![0]!.name, data: '10.1.2.3' }] }), remote.port, remote.address);
+      answering.send(
+        dnsPacket.encode({
+          type: 'response',
+          id: query.id,
+          flags: dnsPacket.RECURSION_AVAILABLE,
+          questions: query.questions,
+          answers: [{ type: 'A', name: query.questions![0]!.name, data: '10.1.2.3' }],
+        }),
+        remote.port,
+        remote.address,
+      );
     });
     await new Promise<void>((resolve) => answering.bind(ANSWERING_PORT, SERVER, () => resolve()));
     await server.addListener('lo-net', SERVER);
@@ -52,23 +69,42 @@ describe('embedded DNS server limits', () => {
     const started = Date.now();
     const replies = await Promise.all([1, 2, 3].map((id) => ask(id, `slow${id}.test`)));
     const rcodes = replies.map((reply) => [reply.id, (reply as { rcode?: string }).rcode]);
-    assert.deepEqual(rcodes, [[1, 'SERVFAIL'], [2, 'SERVFAIL'], [3, 'REFUSED']]);
+    assert.deepEqual(rcodes, [
+      [1, 'SERVFAIL'],
+      [2, 'SERVFAIL'],
+      [3, 'REFUSED'],
+    ]);
     assert.ok(Date.now() - started < 1_500);
   });
 
-  it('forwards to the asking container\'s own upstreams, not the daemon\'s, keeping the query id', async () => {
+  it("forwards to the asking container's own upstreams, not the daemon's, keeping the query id", async () => {
     const records = new DnsRecords();
-    records.upsert({ endpointId: 'e', networkId: 'n', networkName: 'lo', containerId: 'c'.repeat(64), containerName: 'me', aliases: [], ipv4: SERVER, upstreams: [`${SERVER}:${ANSWERING_PORT}`] });
+    records.upsert({
+      endpointId: 'e',
+      networkId: 'n',
+      networkName: 'lo',
+      containerId: 'c'.repeat(64),
+      containerName: 'me',
+      aliases: [],
+      ipv4: SERVER,
+      upstreams: [`${SERVER}:${ANSWERING_PORT}`],
+    });
     const own = new DnsServer({ records, upstreams: [`${SERVER}:${SILENT_PORT}`], timeoutMs: 400, port: 5353 });
     await own.addListener('lo-net', SERVER);
     try {
       const reply = await new Promise<dnsPacket.Packet>((resolve) => {
         const socket = dgram.createSocket('udp4');
-        socket.on('message', (message) => { socket.close(); resolve(dnsPacket.decode(message)); });
+        socket.on('message', (message) => {
+          socket.close();
+          resolve(dnsPacket.decode(message));
+        });
         socket.send(dnsPacket.encode({ type: 'query', id: 4242, questions: [{ type: 'A', name: 'outside.test' }] }), 5353, SERVER);
       });
       assert.equal(reply.id, 4242);
-      assert.deepEqual(reply.answers?.map((answer) => (answer as { data: string }).data), ['10.1.2.3']);
+      assert.deepEqual(
+        reply.answers?.map((answer) => (answer as { data: string }).data),
+        ['10.1.2.3'],
+      );
     } finally {
       await own.close();
     }
@@ -96,6 +132,6 @@ describe('embedded DNS server limits', () => {
     await new Promise((resolve) => setTimeout(resolve, 600));
     socket.close();
     await server.addListener('lo-net', SERVER);
-    assert.equal((await ask(78, 'again.test') as { rcode?: string }).rcode, 'SERVFAIL');
+    assert.equal(((await ask(78, 'again.test')) as { rcode?: string }).rcode, 'SERVFAIL');
   });
 });

@@ -64,8 +64,14 @@ udp.bind(53, address, () => tcp.listen(53, address, () => console.log('ready')))
 
 function containerEndpoint(name: string, ip: string, extra: Partial<DnsEndpoint> = {}): DnsEndpoint {
   return {
-    endpointId: `ep-${name}`, networkId: 'net-1', networkName: 'dnsnet',
-    containerId: `${name.charCodeAt(0).toString(16)}`.repeat(32).slice(0, 64), containerName: name, aliases: [], ipv4: ip, ...extra,
+    endpointId: `ep-${name}`,
+    networkId: 'net-1',
+    networkName: 'dnsnet',
+    containerId: `${name.charCodeAt(0).toString(16)}`.repeat(32).slice(0, 64),
+    containerName: name,
+    aliases: [],
+    ipv4: ip,
+    ...extra,
   };
 }
 
@@ -102,10 +108,15 @@ describe('embedded DNS server in a world', () => {
     await sh('ip', ['link', 'set', 'veth-up', 'up']);
     for (const address of [UPSTREAM, REFUSING_UPSTREAM, DROPPING_UPSTREAM]) await upstreamNs.exec('ip', ['addr', 'add', `${address}/24`, 'dev', 'eth0']);
     await upstreamNs.exec('ip', ['link', 'set', 'eth0', 'up']);
-    await sh('nsenter', [`--net=${upstreamNs.path}`, '--', 'nft', '-f', '-'],
-      `table ip blackhole {\n  chain input {\n    type filter hook input priority 0;\n    ip daddr ${DROPPING_UPSTREAM} drop\n  }\n}\n`);
+    await sh(
+      'nsenter',
+      [`--net=${upstreamNs.path}`, '--', 'nft', '-f', '-'],
+      `table ip blackhole {\n  chain input {\n    type filter hook input priority 0;\n    ip daddr ${DROPPING_UPSTREAM} drop\n  }\n}\n`,
+    );
 
-    upstream = spawn('nsenter', [`--net=${upstreamNs.path}`, '--', process.execPath, '--input-type=module', '-e', upstreamScript, UPSTREAM], { stdio: ['ignore', 'pipe', 'inherit'] });
+    upstream = spawn('nsenter', [`--net=${upstreamNs.path}`, '--', process.execPath, '--input-type=module', '-e', upstreamScript, UPSTREAM], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve, reject) => {
       upstream.stdout!.on('data', (chunk: Buffer) => {
         upstreamLog += chunk.toString();
@@ -136,7 +147,10 @@ describe('embedded DNS server in a world', () => {
   const dig = (ns: NetnsHandle, ...args: string[]) => ns.tryExec('dig', ['@127.0.0.11', '+time=3', '+tries=1', ...args]);
   const digShort = async (ns: NetnsHandle, ...args: string[]): Promise<string[]> => {
     const result = await dig(ns, '+short', ...args);
-    return result.stdout.split('\n').filter((line) => line !== '').sort();
+    return result.stdout
+      .split('\n')
+      .filter((line) => line !== '')
+      .sort();
   };
 
   it('answers names, aliases, short ids, hostnames and name.network through 127.0.0.11, over UDP and TCP', async () => {
@@ -176,7 +190,7 @@ describe('embedded DNS server in a world', () => {
     assert.match(small.stdout, /flags:[a-z ]* tc[ ;]/, 'past 512 bytes the client is told to use TCP');
   });
 
-  it('uses the container\'s own upstreams and gives SERVFAIL quickly when they refuse or stay silent', async () => {
+  it("uses the container's own upstreams and gives SERVFAIL quickly when they refuse or stay silent", async () => {
     records.upsert(containerEndpoint('db', '172.30.0.3', { aliases: ['frontend', 'store'], upstreams: [REFUSING_UPSTREAM] }));
     let started = Date.now();
     const refused = await dig(db, 'upstream.test');

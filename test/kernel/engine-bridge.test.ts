@@ -46,7 +46,7 @@ after(async () => {
   dir.remove();
 });
 
-test('two sandboxes on one network ping each other; the address, MAC and route are Docker\'s', async () => {
+test("two sandboxes on one network ping each other; the address, MAC and route are Docker's", async () => {
   const network = await engine.createNetwork({ name: 'alpine-net' });
   const a = await engine.createSandbox({ hostname: 'a' });
   const b = await engine.createSandbox({ hostname: 'b' });
@@ -107,10 +107,12 @@ test('a normal network reaches the outside host masqueraded; an internal one rea
   await engine.join(pub.id, 'public', { name: 'pub' });
   const epriv = await engine.join(priv.id, 'private', { name: 'priv' });
   // The outside host counts the sources it sees.
-  await outside.exec('nft', ['add table ip seen; add chain ip seen input { type filter hook input priority 0; }; add set ip seen sources { type ipv4_addr; }; add rule ip seen input icmp type echo-request add @sources { ip saddr }']);
+  await outside.exec('nft', [
+    'add table ip seen; add chain ip seen input { type filter hook input priority 0; }; add set ip seen sources { type ipv4_addr; }; add rule ip seen input icmp type echo-request add @sources { ip saddr }',
+  ]);
   assert.ok(await canPing(pub.netnsPath, '198.51.100.2'), 'public network reaches the outside host');
   const seen = await outside.exec('nft', ['list', 'set', 'ip', 'seen', 'sources']);
-  assert.match(seen, /198\.51\.100\.1/, 'the outside host sees the host\'s address (masquerade)');
+  assert.match(seen, /198\.51\.100\.1/, "the outside host sees the host's address (masquerade)");
   assert.doesNotMatch(seen, /172\.\d+\.0\.2/, 'no container address leaks outside');
   assert.equal(await canPing(priv.netnsPath, '198.51.100.2'), false, 'internal network reaches nothing outside');
   const route = await sh('nsenter', [`--net=${priv.netnsPath}`, 'ip', 'route', 'show', 'default']);
@@ -127,7 +129,8 @@ test('join and leave on a live sandbox: interfaces appear and go, the default ro
   await engine.createNetwork({ name: 'second' });
   const s = await engine.createSandbox();
   const peer = await engine.createSandbox();
-  const bridgeMac = async () => (JSON.parse(await sh('ip', ['-json', 'link', 'show', engine.getNetwork('second').bridge!.bridgeName])) as Array<{ address: string }>)[0]!.address;
+  const bridgeMac = async () =>
+    (JSON.parse(await sh('ip', ['-json', 'link', 'show', engine.getNetwork('second').bridge!.bridgeName])) as Array<{ address: string }>)[0]!.address;
   const macBefore = await bridgeMac();
   const epeer = await engine.join(peer.id, 'second', { name: 'peer' });
   await engine.join(s.id, 'first', { name: 's' });
@@ -142,7 +145,7 @@ test('join and leave on a live sandbox: interfaces appear and go, the default ro
   assert.match(route, new RegExp(`default via \\S+ dev ${second.ifName}`));
   await engine.leave(s.id, 'second');
   assert.equal(await canPing(s.netnsPath, addressOf(epeer.ipv4)), false, 'unreachable after leave');
-  assert.equal(await bridgeMac(), macBefore, 'the bridge keeps its MAC as ports come and go (neighbours\' ARP entries stay right)');
+  assert.equal(await bridgeMac(), macBefore, "the bridge keeps its MAC as ports come and go (neighbours' ARP entries stay right)");
   await assert.rejects(engine.leave(s.id, 'second'), /is not connected to network second/);
   for (const sandbox of [s, peer]) await engine.deleteSandbox(sandbox.id);
   await engine.deleteNetwork('first');
@@ -159,7 +162,10 @@ test('static addresses: inside the subnet only, never twice, only on user subnet
   assert.ok(await canPing(a.netnsPath, '10.20.0.254', 3));
   await assert.rejects(engine.join(b.id, 'fixed', { name: 'b', ipv4: '10.20.0.7' }), /Address already in use/);
   await assert.rejects(engine.join(b.id, 'fixed', { name: 'b', ipv4: '10.99.0.7' }), /does not belong to any of this network's subnets/);
-  await assert.rejects(engine.join(b.id, 'auto', { name: 'b', ipv4: '172.18.0.9' }), /user specified IP address is supported only when connecting to networks with user configured subnets/);
+  await assert.rejects(
+    engine.join(b.id, 'auto', { name: 'b', ipv4: '172.18.0.9' }),
+    /user specified IP address is supported only when connecting to networks with user configured subnets/,
+  );
   await assert.rejects(engine.join(b.id, 'bridge', { name: 'b', ipv4: '172.17.0.9' }), /user specified IP address is supported on user defined networks only/);
   assert.deepEqual(engine.endpointsOfSandbox(b.id), [], 'failed joins leave no endpoint');
   const linksBefore = (await sh('ip', ['-br', 'link'])).split('\n').length;

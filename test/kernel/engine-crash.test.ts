@@ -42,14 +42,20 @@ async function assertConsistent(engine: Engine, netnsDir: string): Promise<void>
   const addresses = new Set<string>();
   for (const sandbox of engine.listSandboxes()) {
     assert.ok(isMountPoint(sandbox.netnsPath), `namespace of sandbox ${sandbox.id} is mounted`);
-    const inside = JSON.parse(await sh('nsenter', [`--net=${sandbox.netnsPath}`, 'ip', '-json', 'addr'])) as Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number; family: string }> }>;
+    const inside = JSON.parse(await sh('nsenter', [`--net=${sandbox.netnsPath}`, 'ip', '-json', 'addr'])) as Array<{
+      ifname: string;
+      addr_info: Array<{ local: string; prefixlen: number; family: string }>;
+    }>;
     for (const endpoint of engine.endpointsOfSandbox(sandbox.id)) {
       assert.ok(linkNames.has(endpoint.hostIfName), `veth ${endpoint.hostIfName} of endpoint exists`);
       owned.add(endpoint.hostIfName);
       const iface = inside.find((candidate) => candidate.ifname === endpoint.ifName);
       assert.ok(iface, `${endpoint.ifName} exists in the sandbox`);
       const ipv4 = endpoint.ipv4 === undefined ? undefined : cidrOf(endpoint.ipv4);
-      assert.ok(iface.addr_info.some((a) => `${a.local}/${a.prefixlen}` === ipv4), `${endpoint.ifName} has ${ipv4}`);
+      assert.ok(
+        iface.addr_info.some((a) => `${a.local}/${a.prefixlen}` === ipv4),
+        `${endpoint.ifName} has ${ipv4}`,
+      );
       const key = `${endpoint.networkId} ${ipv4}`;
       assert.ok(!addresses.has(key), `address ${ipv4} given once`);
       addresses.add(key);
@@ -78,7 +84,10 @@ test('SIGKILL at many points of churn, then restart: consistent every time', asy
         if (churn !== undefined) {
           const sandbox = await engine.createSandbox();
           const endpoint = await engine.join(sandbox.id, churn.id, { name: 'probe' });
-          const others = engine.endpointsOfNetwork(churn.id).filter((e) => e.id !== endpoint.id).map((e) => e.ipv4);
+          const others = engine
+            .endpointsOfNetwork(churn.id)
+            .filter((e) => e.id !== endpoint.id)
+            .map((e) => e.ipv4);
           assert.ok(!others.includes(endpoint.ipv4), 'a fresh address');
           await engine.deleteSandbox(sandbox.id);
         }

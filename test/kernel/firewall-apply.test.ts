@@ -8,8 +8,17 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertInWorld, leftovers } from '../helpers/world.js';
 import {
-  applyNft, deleteTable, hasElement, listTable, renderTable, renderNetworkAdded, renderNetworkRemoved,
-  renderPortsAdded, renderPortsRemoved, type FirewallNetwork, type FirewallPort,
+  applyNft,
+  deleteTable,
+  hasElement,
+  listTable,
+  renderTable,
+  renderNetworkAdded,
+  renderNetworkRemoved,
+  renderPortsAdded,
+  renderPortsRemoved,
+  type FirewallNetwork,
+  type FirewallPort,
 } from '../../src/firewall/index.js';
 import { SkiffError } from '../../src/errors.js';
 
@@ -23,8 +32,14 @@ after(async () => {
 
 function network(bridgeName: string, octet: number, options: Partial<FirewallNetwork> = {}): FirewallNetwork {
   return {
-    id: bridgeName, bridgeName, subnets4: [`172.${octet}.0.0/16`], subnets6: [`fd00:${octet}::/64`],
-    icc: true, internal: false, masquerade: true, ...options,
+    id: bridgeName,
+    bridgeName,
+    subnets4: [`172.${octet}.0.0/16`],
+    subnets6: [`fd00:${octet}::/64`],
+    icc: true,
+    internal: false,
+    masquerade: true,
+    ...options,
   };
 }
 
@@ -75,8 +90,7 @@ test('applying twice is idempotent and keeps the rules an admin put in chain use
 test('element scripts add and remove networks and ports, and removal is idempotent', async () => {
   const a = network('br-aaaaaaaaaaaa', 18);
   const b = network('br-bbbbbbbbbbbb', 19, { internal: true });
-  const ports = [port('0.0.0.0', 8080, '172.18.0.2'), port('127.0.0.1', 8081, '172.18.0.3'),
-    { ...port('::', 8082, 'fd00:18::2'), protocol: 'udp' as const }];
+  const ports = [port('0.0.0.0', 8080, '172.18.0.2'), port('127.0.0.1', 8081, '172.18.0.3'), { ...port('::', 8082, 'fd00:18::2'), protocol: 'udp' as const }];
   await applyNft(renderTable({ networks: [a], ports: [] }, TABLE));
 
   await applyNft(renderNetworkAdded(b, TABLE));
@@ -101,12 +115,11 @@ test('element scripts add and remove networks and ports, and removal is idempote
   for (const map of ['ports4', 'ports4_any', 'ports6', 'ports6_any']) assert.equal(elementsOf(listing, map), '', map);
 });
 
-test('a refused script fails as a whole with nft\'s message, leaving the table as it was', async () => {
+test("a refused script fails as a whole with nft's message, leaving the table as it was", async () => {
   await applyNft(renderTable({ networks: [network('br-aaaaaaaaaaaa', 18)], ports: [] }, TABLE));
   const before = await listTable(TABLE);
   const broken = `${renderNetworkAdded(network('br-cccccccccccc', 20), TABLE)}add element inet ${TABLE} nosuchset { 1.2.3.4 }\n`;
-  await assert.rejects(applyNft(broken), (error: unknown) =>
-    error instanceof SkiffError && /failed to apply nftables rules: .*nosuchset/s.test(error.message));
+  await assert.rejects(applyNft(broken), (error: unknown) => error instanceof SkiffError && /failed to apply nftables rules: .*nosuchset/s.test(error.message));
   assert.equal(await listTable(TABLE), before);
 });
 

@@ -14,10 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertInWorld, canPing, leftovers, makeNetns, scratchDir, sh, type NetnsHandle } from '../helpers/world.js';
 import { run } from '../../src/kernel/exec.js';
-import {
-  applyNft, deleteTable, renderPortsAdded, renderPortsRemoved, renderTable,
-  type FirewallNetwork, type FirewallPort,
-} from '../../src/firewall/index.js';
+import { applyNft, deleteTable, renderPortsAdded, renderPortsRemoved, renderTable, type FirewallNetwork, type FirewallPort } from '../../src/firewall/index.js';
 
 assertInWorld();
 
@@ -69,7 +66,14 @@ async function peerSeenBy(ns: NetnsHandle | undefined, address: string, port: nu
     const { stdout } = await run(program, args, { input: 'GET /cgi-bin/peer HTTP/1.0\r\n\r\n', timeoutMs: 5_000 });
     if (!stdout.startsWith('HTTP/1.1 200')) return null;
     // httpd listens dual-stack, so IPv4 peers come as [::ffff:a.b.c.d].
-    return stdout.trim().split('\n').at(-1)?.trim().replace(/^\[::ffff:(.*)\]$/, '$1') ?? null;
+    return (
+      stdout
+        .trim()
+        .split('\n')
+        .at(-1)
+        ?.trim()
+        .replace(/^\[::ffff:(.*)\]$/, '$1') ?? null
+    );
   } catch {
     return null;
   }
@@ -92,7 +96,10 @@ async function startPeerServer(ns: NetnsHandle, ownAddress: string): Promise<voi
 
 before(async () => {
   await sh('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.route_localnet=1']);
-  for (const [bridge, gateway] of [['br-a', `${GATEWAY_A}/24`], ['br-b', '172.30.2.1/24']] as const) {
+  for (const [bridge, gateway] of [
+    ['br-a', `${GATEWAY_A}/24`],
+    ['br-b', '172.30.2.1/24'],
+  ] as const) {
     await ip('link', 'add', bridge, 'type', 'bridge');
     await ip('addr', 'add', gateway, 'dev', bridge);
     await ip('link', 'set', bridge, 'up');
@@ -122,7 +129,7 @@ const apply = (networks: FirewallNetwork[], ports: FirewallPort[] = []) => apply
 // Every refusal below is paired with a positive control in the same test: the same path, working
 // where the rule under test is absent, so that a broken world cannot pass for a working rule.
 
-test('ICC on: ping works within a bridge; never across two bridges (which route to each other without skiff\'s table)', async () => {
+test("ICC on: ping works within a bridge; never across two bridges (which route to each other without skiff's table)", async () => {
   await deleteTable(TABLE);
   assert.equal(await canPing(a1.path, B1), true, 'control: without the table the bridges route to each other');
   assert.equal(await canPing(a1.path, OUTSIDE_IP), false, 'control: without masquerade the outside host cannot answer');
@@ -140,7 +147,7 @@ test('ICC off: ping within the bridge is dropped (it works with ICC on)', async 
   assert.equal(await canPing(a1.path, GATEWAY_A), true);
 });
 
-test('outbound: masqueraded to the world\'s address; an internal network reaches nothing outside (it does when not internal)', async () => {
+test("outbound: masqueraded to the world's address; an internal network reaches nothing outside (it does when not internal)", async () => {
   await apply([netA(), netB()]);
   assert.equal(await canPing(b1.path, OUTSIDE_IP), true, 'control: the same network, not internal');
   await apply([netA(), netB({ internal: true })]);

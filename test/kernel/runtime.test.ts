@@ -36,13 +36,22 @@ function demux(framed: Buffer): { stdout: string; stderr: string } {
   const { records, rest } = decodeFrames(framed);
   assert.equal(rest.length, 0, 'output ends on a frame boundary');
   return {
-    stdout: records.filter((r) => r.stream === 1).map((r) => r.data.toString()).join(''),
-    stderr: records.filter((r) => r.stream === 2).map((r) => r.data.toString()).join(''),
+    stdout: records
+      .filter((r) => r.stream === 1)
+      .map((r) => r.data.toString())
+      .join(''),
+    stderr: records
+      .filter((r) => r.stream === 2)
+      .map((r) => r.data.toString())
+      .join(''),
   };
 }
 
 function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(`${dir}/`));
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m.startsWith(`${dir}/`));
 }
 
 describe('container runtime (runc + skiff-shim)', () => {
@@ -60,8 +69,17 @@ describe('container runtime (runc + skiff-shim)', () => {
     const id = randomBytes(32).toString('hex');
     created.push(id);
     return {
-      id, image, args: ['sh', '-c', 'true'], env: [], cwd: '/', hostname: id.slice(0, 12),
-      tty: false, openStdin: false, netnsPath: netns.path, etcFiles, ...overrides,
+      id,
+      image,
+      args: ['sh', '-c', 'true'],
+      env: [],
+      cwd: '/',
+      hostname: id.slice(0, 12),
+      tty: false,
+      openStdin: false,
+      netnsPath: netns.path,
+      etcFiles,
+      ...overrides,
     };
   }
 
@@ -138,25 +156,35 @@ describe('container runtime (runc + skiff-shim)', () => {
     const { id, exitCode } = await runToExit({ args: ['sh', '-c', 'exit 3'] });
     assert.equal(exitCode, 3);
     for (let i = 0; i < 100 && !seen.some(([seenId]) => seenId === id); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(seen.find(([seenId]) => seenId === id), [id, 3]);
+    assert.deepEqual(
+      seen.find(([seenId]) => seenId === id),
+      [id, 3],
+    );
   });
 
   it("fails to start a missing command with Docker's message", async () => {
     const s = spec({ args: ['no-such-command'] });
     await runtime.create(s);
-    await assert.rejects(runtime.start(s.id), (error: Error & { exitCode?: number }) =>
-      /^OCI runtime create failed: .*"no-such-command": executable file not found in \$PATH: unknown$/.test(error.message) && error.exitCode === 127);
+    await assert.rejects(
+      runtime.start(s.id),
+      (error: Error & { exitCode?: number }) =>
+        /^OCI runtime create failed: .*"no-such-command": executable file not found in \$PATH: unknown$/.test(error.message) && error.exitCode === 127,
+    );
     assert.equal((await runtime.state(s.id)).status, 'created');
   });
 
   it('shows hostname, env and the bind-mounted /etc files inside', async () => {
     const { id } = await runToExit({
-      hostname: 'c0ffee', env: ['FOO=bar'],
+      hostname: 'c0ffee',
+      env: ['FOO=bar'],
       args: ['sh', '-c', 'hostname; cat /etc/hostname /etc/hosts /etc/resolv.conf; echo "$FOO $HOSTNAME $PATH"; echo x >> /etc/hosts'],
     });
     const { stdout } = demux(await collect(runtime.logs(id, { follow: false, stdout: true, stderr: true })));
-    assert.equal(stdout, 'c0ffee\nc0ffee\n127.0.0.1\tlocalhost\n10.9.8.7\tskiff-test-peer\nnameserver 127.0.0.11\n'
-      + 'bar c0ffee /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n');
+    assert.equal(
+      stdout,
+      'c0ffee\nc0ffee\n127.0.0.1\tlocalhost\n10.9.8.7\tskiff-test-peer\nnameserver 127.0.0.11\n' +
+        'bar c0ffee /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n',
+    );
     assert.match(readFileSync(etcFiles.hosts, 'utf8'), /\nx\n$/, '/etc/hosts is mounted read-write');
     writeFileSync(etcFiles.hosts, '127.0.0.1\tlocalhost\n');
   });
@@ -264,7 +292,10 @@ describe('container runtime (runc + skiff-shim)', () => {
     await restarted.kill(s.id, 'SIGTERM');
     assert.equal(await restarted.waitExit(s.id), 42);
     for (let i = 0; i < 100 && !exits.some(([id]) => id === s.id); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(exits.filter(([id]) => id === s.id), [[s.id, 42]]);
+    assert.deepEqual(
+      exits.filter(([id]) => id === s.id),
+      [[s.id, 42]],
+    );
     restarted.close();
   });
 

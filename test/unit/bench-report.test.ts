@@ -50,8 +50,14 @@ describe('bench report', () => {
       const report = readFileSync(join(dir, 'REPORT.md'), 'utf8');
       assert.match(report, /\*\*the quick size\*\*/);
       assert.match(report, /\| what \| skiff \| Docker \| Podman \| skiff\/Docker \| skiff\/Podman \|/);
-      assert.match(report, /\| `run -d -p` with 100 ports published \| \*\*104 ms \(99\.0–109\)\*\* \| 320 ms \(320–320\) \| 140 ms \(140–140\) \| 0\.33x \| 0\.74x \|/);
-      assert.match(report, /\| iperf3 to 127\.0\.0\.1:published port \(host loopback\) \| \*\*9\.50 Gbit\/s \(9\.50–9\.50\)\*\* \| 7\.00 Gbit\/s \(7\.00–7\.00\) \| not measured \(below\) \| 1\.36x \| {2}\|/);
+      assert.match(
+        report,
+        /\| `run -d -p` with 100 ports published \| \*\*104 ms \(99\.0–109\)\*\* \| 320 ms \(320–320\) \| 140 ms \(140–140\) \| 0\.33x \| 0\.74x \|/,
+      );
+      assert.match(
+        report,
+        /\| iperf3 to 127\.0\.0\.1:published port \(host loopback\) \| \*\*9\.50 Gbit\/s \(9\.50–9\.50\)\*\* \| 7\.00 Gbit\/s \(7\.00–7\.00\) \| not measured \(below\) \| 1\.36x \| {2}\|/,
+      );
       assert.match(report, /- Ports: Podman loopback throughput: iperf3 -c 127\.0\.0\.1 -p 15201: no result within 16 s/);
       assert.match(report, /- The dns phase failed: phase dns ended with exit code 1/);
       for (const chart of ['ports-publish.svg', 'ports-throughput.svg']) {

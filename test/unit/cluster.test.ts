@@ -1,7 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SkiffError } from '../../src/errors.js';
-import { KeyLayout, parseClusterStoreUrl, chooseAddress, chooseSubnet, chooseVni, chooseGateway, ClusterView, type NetworkRecord, type EndpointRecord } from '../../src/cluster/index.js';
+import {
+  KeyLayout,
+  parseClusterStoreUrl,
+  chooseAddress,
+  chooseSubnet,
+  chooseVni,
+  chooseGateway,
+  ClusterView,
+  type NetworkRecord,
+  type EndpointRecord,
+} from '../../src/cluster/index.js';
 import { prefixEnd } from '../../src/cluster/keys.js';
 import { planEndpointAdd, planEndpointRemove, planNetworkCreate, planNetworkRemove } from '../../src/cluster/plan.js';
 import { encodeRecord } from '../../src/cluster/records.js';
@@ -11,24 +21,49 @@ const keys = new KeyLayout('/t/');
 function rejects(action: () => unknown, message: string | RegExp, kind: SkiffError['kind']): void {
   assert.throws(action, (error: unknown) => {
     assert.ok(error instanceof SkiffError, String(error));
-    if (typeof message === 'string') assert.equal(error.message, message); else assert.match(error.message, message);
+    if (typeof message === 'string') assert.equal(error.message, message);
+    else assert.match(error.message, message);
     assert.equal(error.kind, kind);
     return true;
   });
 }
 
 const network: NetworkRecord = {
-  id: 'n1', name: 'ov', subnet: '10.0.0.0/24', gateway: '10.0.0.1', vni: 4096, internal: false, attachable: true,
-  labels: {}, options: {}, created: '2024-01-01T00:00:00.000Z',
+  id: 'n1',
+  name: 'ov',
+  subnet: '10.0.0.0/24',
+  gateway: '10.0.0.1',
+  vni: 4096,
+  internal: false,
+  attachable: true,
+  labels: {},
+  options: {},
+  created: '2024-01-01T00:00:00.000Z',
 };
 const endpoint: EndpointRecord = {
-  id: 'e1', networkId: 'n1', nodeId: 'h1', vtep: '192.168.250.11', containerId: 'c1', containerName: 'web', aliases: [], mac: '02:42:0a:00:00:02', ipv4: '10.0.0.2',
+  id: 'e1',
+  networkId: 'n1',
+  nodeId: 'h1',
+  vtep: '192.168.250.11',
+  containerId: 'c1',
+  containerName: 'web',
+  aliases: [],
+  mac: '02:42:0a:00:00:02',
+  ipv4: '10.0.0.2',
 };
 
 describe('cluster store address', () => {
   it('takes etcd://HOST[:PORT],… and nothing else', () => {
-    assert.deepEqual(parseClusterStoreUrl('etcd://10.1.0.1:2379,10.1.0.2,[fd00::1]:4001'), ['http://10.1.0.1:2379', 'http://10.1.0.2:2379', 'http://[fd00::1]:4001']);
-    rejects(() => parseClusterStoreUrl('consul://10.1.0.1:8500'), 'cluster store "consul://10.1.0.1:8500": only etcd://HOST:PORT[,HOST:PORT…] is supported', 'invalid');
+    assert.deepEqual(parseClusterStoreUrl('etcd://10.1.0.1:2379,10.1.0.2,[fd00::1]:4001'), [
+      'http://10.1.0.1:2379',
+      'http://10.1.0.2:2379',
+      'http://[fd00::1]:4001',
+    ]);
+    rejects(
+      () => parseClusterStoreUrl('consul://10.1.0.1:8500'),
+      'cluster store "consul://10.1.0.1:8500": only etcd://HOST:PORT[,HOST:PORT…] is supported',
+      'invalid',
+    );
     rejects(() => parseClusterStoreUrl('etcd://10.1.0.1:99999'), /"10.1.0.1:99999" is not HOST\[:PORT\]/, 'invalid');
     rejects(() => parseClusterStoreUrl('etcd://a b'), /is not HOST/, 'invalid');
   });
@@ -59,7 +94,11 @@ describe('cluster-wide choices', () => {
     assert.equal(chooseSubnet(['10.0.0.0/16']), '10.1.0.0/24');
     assert.equal(chooseSubnet(['10.0.0.128/25']), '10.0.1.0/24');
     assert.equal(chooseSubnet(['10.0.0.0/9']), '10.128.0.0/24');
-    rejects(() => chooseSubnet(['10.0.0.0/8']), 'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network', 'invalid');
+    rejects(
+      () => chooseSubnet(['10.0.0.0/8']),
+      'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network',
+      'invalid',
+    );
   });
 
   it('takes a requested subnet only if it overlaps nothing', () => {
@@ -109,7 +148,13 @@ describe('transaction plans', () => {
   it('claims an address and publishes the endpoint under the lease in one transaction', () => {
     const node = { nodeId: 'h1', hostname: 'h1', advertiseAddress: '192.168.250.11', joined: '' };
     const context = { network, networkCreateRevision: 7, claims: new Map() };
-    const { plan, endpoint: added } = planEndpointAdd(keys, context, node, '99', { id: 'e1', networkId: 'n1', containerId: 'c1', containerName: 'web', macOf: (ip) => `mac-of-${ip}` });
+    const { plan, endpoint: added } = planEndpointAdd(keys, context, node, '99', {
+      id: 'e1',
+      networkId: 'n1',
+      containerId: 'c1',
+      containerName: 'web',
+      macOf: (ip) => `mac-of-${ip}`,
+    });
     assert.deepEqual([added.ipv4, added.mac, added.vtep], ['10.0.0.2', 'mac-of-10.0.0.2', '192.168.250.11']);
     assert.deepEqual(plan.compare, [
       { key: '/t/networks/n1', target: 'create', result: 'equal', value: 7 },
@@ -119,12 +164,17 @@ describe('transaction plans', () => {
     assert.equal(plan.success[1]!.op === 'put' && plan.success[1]!.lease, '99');
 
     const held = encodeRecord({ endpointId: 'e1', nodeId: 'h1' });
-    const again = planEndpointAdd(keys, { ...context, claims: new Map([['10.0.0.2', { claim: { endpointId: 'e1', nodeId: 'h1' }, encoded: held }]]) }, node, '100',
-      { id: 'e1', networkId: 'n1', containerId: 'c1', containerName: 'web', ipv4: '10.0.0.2', macOf: () => 'm' });
+    const again = planEndpointAdd(
+      keys,
+      { ...context, claims: new Map([['10.0.0.2', { claim: { endpointId: 'e1', nodeId: 'h1' }, encoded: held }]]) },
+      node,
+      '100',
+      { id: 'e1', networkId: 'n1', containerId: 'c1', containerName: 'web', ipv4: '10.0.0.2', macOf: () => 'm' },
+    );
     assert.deepEqual(again.plan.compare[1], { key: '/t/addresses/n1/10.0.0.2', target: 'value', result: 'equal', value: held });
   });
 
-  it('releases an address only if it is still the endpoint\'s', () => {
+  it("releases an address only if it is still the endpoint's", () => {
     const plan = planEndpointRemove(keys, endpoint);
     assert.equal(plan.compare[0]!.value, encodeRecord({ endpointId: 'e1', nodeId: 'h1' }));
     assert.deepEqual(plan.failure, [{ op: 'delete', key: '/t/endpoints/n1/e1' }]);
@@ -138,7 +188,11 @@ describe('cluster view', () => {
 
   it('turns events into changes once, however often they are delivered', () => {
     const view = new ClusterView(keys, assert.fail);
-    const batch = [put('/t/networks/n1', network, 5), put('/t/endpoints/n1/e1', endpoint, 6), put('/t/addresses/n1/10.0.0.2', { endpointId: 'e1', nodeId: 'h1' }, 6)];
+    const batch = [
+      put('/t/networks/n1', network, 5),
+      put('/t/endpoints/n1/e1', endpoint, 6),
+      put('/t/addresses/n1/10.0.0.2', { endpointId: 'e1', nodeId: 'h1' }, 6),
+    ];
     assert.deepEqual(summary(view.applyEvents(batch)), ['added /t/networks/n1', 'added /t/endpoints/n1/e1']);
     assert.deepEqual(view.applyEvents(batch), []);
     assert.deepEqual(summary(view.applyEvents([del('/t/endpoints/n1/e1', 7)])), ['removed /t/endpoints/n1/e1']);
@@ -146,7 +200,7 @@ describe('cluster view', () => {
     assert.equal(view.revision, 7);
   });
 
-  it('keeps one transaction\'s keys together though they share a revision', () => {
+  it("keeps one transaction's keys together though they share a revision", () => {
     const view = new ClusterView(keys, assert.fail);
     assert.equal(view.applyEvents([put('/t/endpoints/n1/e1', endpoint, 3), put('/t/endpoints/n1/e2', { ...endpoint, id: 'e2' }, 3)]).length, 2);
   });
@@ -168,7 +222,13 @@ describe('cluster view', () => {
     ];
     assert.deepEqual(summary(view.resync(read, 10)), ['removed /t/endpoints/n1/e1', 'added /t/endpoints/n1/e3']);
     assert.deepEqual(view.resync(read, 10), []);
-    assert.deepEqual(view.endpoints('n1').map((each) => each.id).sort(), ['e2', 'e3']);
+    assert.deepEqual(
+      view
+        .endpoints('n1')
+        .map((each) => each.id)
+        .sort(),
+      ['e2', 'e3'],
+    );
   });
 
   it('reports a record it cannot read and goes on', () => {

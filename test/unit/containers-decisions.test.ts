@@ -6,11 +6,48 @@ import { ExecInstances } from '../../src/containers/exec.js';
 import { ReaderCounts, Signals } from '../../src/containers/signals.js';
 import { emptyEndpointRequest, ZERO_TIME, type ContainerRecord } from '../../src/model/container.js';
 
-function record(name: string, created: string, status: ContainerRecord['state']['status'], labels: Record<string, string> = {}, networks: string[] = []): ContainerRecord {
+function record(
+  name: string,
+  created: string,
+  status: ContainerRecord['state']['status'],
+  labels: Record<string, string> = {},
+  networks: string[] = [],
+): ContainerRecord {
   return {
-    id: `${name}`.padEnd(64, '0'), name, created, imageId: 'sha256:x', sandboxId: '', ports: [],
-    config: { image: 'busybox', cmd: null, entrypoint: null, env: [], hostname: name, domainname: '', workingDir: '', tty: false, openStdin: false, labels, exposedPorts: [], macAddress: '', attachStdin: false, attachStdout: false, attachStderr: false },
-    hostConfig: { networkMode: 'default', dns: [], dnsSearch: [], dnsOptions: [], extraHosts: [], links: [], autoRemove: false, portBindings: [], publishAll: false },
+    id: `${name}`.padEnd(64, '0'),
+    name,
+    created,
+    imageId: 'sha256:x',
+    sandboxId: '',
+    ports: [],
+    config: {
+      image: 'busybox',
+      cmd: null,
+      entrypoint: null,
+      env: [],
+      hostname: name,
+      domainname: '',
+      workingDir: '',
+      tty: false,
+      openStdin: false,
+      labels,
+      exposedPorts: [],
+      macAddress: '',
+      attachStdin: false,
+      attachStdout: false,
+      attachStderr: false,
+    },
+    hostConfig: {
+      networkMode: 'default',
+      dns: [],
+      dnsSearch: [],
+      dnsOptions: [],
+      extraHosts: [],
+      links: [],
+      autoRemove: false,
+      portBindings: [],
+      publishAll: false,
+    },
     networks: Object.fromEntries(networks.map((network) => [network, emptyEndpointRequest()])),
     state: { status, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
   };
@@ -27,7 +64,8 @@ const context = {
   imageIdOf: (reference: string) => (reference === 'busybox' ? 'sha256:x' : undefined),
   exposedPortsOf: (r: ContainerRecord) => (r.name === 'web' ? ['80/tcp'] : []),
 };
-const names = (options: Partial<ListOptions>) => listContainers(records, { all: false, latest: false, limit: -1, filters: new Map(), ...options }, context).map((r) => r.name);
+const names = (options: Partial<ListOptions>) =>
+  listContainers(records, { all: false, latest: false, limit: -1, filters: new Map(), ...options }, context).map((r) => r.name);
 
 describe('docker ps', () => {
   it('shows running containers newest first; -a all of them; -l and -n the newest, stopped ones included', () => {
@@ -37,11 +75,20 @@ describe('docker ps', () => {
     assert.deepEqual(names({ limit: 2 }), ['new', 'old']);
   });
 
-  it('ORs the values of one key, ANDs keys, and needs every label (compose\'s project + service lookups)', () => {
+  it("ORs the values of one key, ANDs keys, and needs every label (compose's project + service lookups)", () => {
     const filters = (entries: Array<[string, string[]]>) => new Map(entries);
     assert.deepEqual(names({ all: true, filters: filters([['name', ['web', 'db']]]) }), ['db', 'web']);
     assert.deepEqual(names({ all: true, filters: filters([['label', ['com.docker.compose.project=p', 'com.docker.compose.service=web']]]) }), ['web']);
-    assert.deepEqual(names({ all: true, filters: filters([['label', ['com.docker.compose.project=p']], ['status', ['running']]]) }), ['db', 'web']);
+    assert.deepEqual(
+      names({
+        all: true,
+        filters: filters([
+          ['label', ['com.docker.compose.project=p']],
+          ['status', ['running']],
+        ]),
+      }),
+      ['db', 'web'],
+    );
     assert.deepEqual(names({ all: true, filters: filters([['network', ['back', 'front-id']]]) }), ['db', 'web']);
     assert.deepEqual(names({ all: true, filters: filters([['status', ['exited', 'created']]]) }), ['new', 'old']);
     assert.throws(() => names({ filters: filters([['colour', ['red']]]) }), /^SkiffError: Invalid filter 'colour'$/);
@@ -85,7 +132,12 @@ describe('exec instances', () => {
     const ok = execs.create('c1', spec);
     const failed = execs.create('c1', spec);
     let finish!: (code: number) => void;
-    execs.track(ok, new Promise<number>((resolve) => { finish = resolve; }));
+    execs.track(
+      ok,
+      new Promise<number>((resolve) => {
+        finish = resolve;
+      }),
+    );
     execs.track(failed, Promise.reject(new Error('no runc')));
     assert.equal(execs.get(ok.id).running, true);
     finish(3);
@@ -114,7 +166,9 @@ describe('signals', () => {
     const first = readers.track('c');
     const second = readers.track('c');
     let done = false;
-    const all = readers.allDone('c', 5_000).then(() => { done = true; });
+    const all = readers.allDone('c', 5_000).then(() => {
+      done = true;
+    });
     first();
     first();
     await new Promise((resolve) => setImmediate(resolve));

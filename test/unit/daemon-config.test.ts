@@ -1,8 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ConfigError, configChanges, DEFAULT_CONFIG, findConfigurationConflicts, goFormat, mergeConfig, OPTIONS, parseFlag, parsePoolFlag,
-  reloadedConfig, type FlagValue,
+  ConfigError,
+  configChanges,
+  DEFAULT_CONFIG,
+  findConfigurationConflicts,
+  goFormat,
+  mergeConfig,
+  OPTIONS,
+  parseFlag,
+  parsePoolFlag,
+  reloadedConfig,
+  type FlagValue,
 } from '../../src/daemon/config.js';
 import { activationFds, listenersFor } from '../../src/daemon/listeners.js';
 import { formatLine, Logger } from '../../src/daemon/logger.js';
@@ -40,8 +49,15 @@ describe('daemon configuration: merging', () => {
 
   it('takes the file, then the flags on top', () => {
     const config = merge(
-      { 'labels': ['env=prod'], 'default-address-pools': [{ base: '10.10.0.0/16', size: 24 }], 'dns-search': ['corp.example'], 'mtu': 1400, 'live-restore': false, 'log-level': 'warn' },
-      { 'data-root': '/srv/skiff', 'dns': ['10.0.0.53'], 'icc': 'false' },
+      {
+        labels: ['env=prod'],
+        'default-address-pools': [{ base: '10.10.0.0/16', size: 24 }],
+        'dns-search': ['corp.example'],
+        mtu: 1400,
+        'live-restore': false,
+        'log-level': 'warn',
+      },
+      { 'data-root': '/srv/skiff', dns: ['10.0.0.53'], icc: 'false' },
     );
     assert.deepEqual(config.labels, ['env=prod']);
     assert.deepEqual(config.defaultAddressPools, [{ base: '10.10.0.0/16', size: 24 }]);
@@ -55,11 +71,13 @@ describe('daemon configuration: merging', () => {
   });
 
   it('parses flags as dockerd does: repeatable lists, bare booleans, pools', () => {
-    assert.deepEqual(parseFlag(spec('default-address-pool'), ['base=10.10.0.0/16,size=24', 'BASE=10.20.0.0/16,Size=26']).value,
-      [{ base: '10.10.0.0/16', size: 24 }, { base: '10.20.0.0/16', size: 26 }]);
+    assert.deepEqual(parseFlag(spec('default-address-pool'), ['base=10.10.0.0/16,size=24', 'BASE=10.20.0.0/16,Size=26']).value, [
+      { base: '10.10.0.0/16', size: 24 },
+      { base: '10.20.0.0/16', size: 26 },
+    ]);
     assert.equal(parseFlag(spec('live-restore'), true).value, true);
     assert.equal(parseFlag(spec('live-restore'), 'F').value, false);
-    assert.deepEqual(merge(undefined, { 'label': ['a=1', 'b=2'], 'debug': true }).labels, ['a=1', 'b=2']);
+    assert.deepEqual(merge(undefined, { label: ['a=1', 'b=2'], debug: true }).labels, ['a=1', 'b=2']);
     assert.equal(merge(undefined, { debug: true }).logLevel, 'debug');
     refused(() => parseFlag(spec('icc'), 'maybe'), 'invalid argument "maybe" for "--icc" flag: strconv.ParseBool: parsing "maybe": invalid syntax');
     refused(() => parseFlag(spec('mtu'), '15oo'), 'invalid argument "15oo" for "--mtu" flag: strconv.ParseInt: parsing "15oo": invalid syntax');
@@ -70,36 +88,62 @@ describe('daemon configuration: merging', () => {
 
   it('an explicit --config-file must exist; the default one may be missing', () => {
     assert.equal(mergeConfig(new Map(), { path: FILE, text: undefined, explicit: false }).bridge, 'skiff0');
-    refused(() => mergeConfig(new Map(), { path: '/nope/daemon.json', text: undefined, explicit: true }),
-      'unable to configure the Docker daemon with file /nope/daemon.json: open /nope/daemon.json: no such file or directory');
+    refused(
+      () => mergeConfig(new Map(), { path: '/nope/daemon.json', text: undefined, explicit: true }),
+      'unable to configure the Docker daemon with file /nope/daemon.json: open /nope/daemon.json: no such file or directory',
+    );
   });
 });
 
 describe("daemon configuration: dockerd's errors", () => {
   it('unknown keys', () => {
-    refused(() => merge({ 'mtu': 1400, 'no-such-thing': true, 'colour': 'blue' }),
-      `unable to configure the Docker daemon with file ${FILE}: the following directives don't match any configuration option: colour, no-such-thing`);
+    refused(
+      () => merge({ mtu: 1400, 'no-such-thing': true, colour: 'blue' }),
+      `unable to configure the Docker daemon with file ${FILE}: the following directives don't match any configuration option: colour, no-such-thing`,
+    );
   });
 
   it('says which key was meant when a flag name is used in the file (dockerd would ignore it silently)', () => {
-    refused(() => merge({ label: ['a=b'] }),
-      `unable to configure the Docker daemon with file ${FILE}: the following directives don't match any configuration option: label ("label" is a flag: the file's key is "labels")`);
+    refused(
+      () => merge({ label: ['a=b'] }),
+      `unable to configure the Docker daemon with file ${FILE}: the following directives don't match any configuration option: label ("label" is a flag: the file's key is "labels")`,
+    );
   });
 
   it('a key given both as a flag and in the file, in pflag order, printed as Go prints them', () => {
-    refused(() => merge({ 'hosts': ['unix:///run/a.sock'], 'data-root': '/var/lib/a', 'mtu': 1400 }, { 'host': ['unix:///run/b.sock'], 'data-root': '/var/lib/b', 'mtu': '1500' }),
+    refused(
+      () =>
+        merge(
+          { hosts: ['unix:///run/a.sock'], 'data-root': '/var/lib/a', mtu: 1400 },
+          { host: ['unix:///run/b.sock'], 'data-root': '/var/lib/b', mtu: '1500' },
+        ),
       `unable to configure the Docker daemon with file ${FILE}: the following directives are specified both as a flag and in the configuration file: ` +
-      'data-root: (from flag: /var/lib/b, from file: /var/lib/a), hosts: (from flag: [unix:///run/b.sock], from file: [unix:///run/a.sock]), mtu: (from flag: 1500, from file: 1400)');
-    refused(() => merge({ 'default-address-pools': [{ base: '10.10.0.0/16', size: 24 }] }, { 'default-address-pool': ['base=10.20.0.0/16,size=24'] }),
+        'data-root: (from flag: /var/lib/b, from file: /var/lib/a), hosts: (from flag: [unix:///run/b.sock], from file: [unix:///run/a.sock]), mtu: (from flag: 1500, from file: 1400)',
+    );
+    refused(
+      () => merge({ 'default-address-pools': [{ base: '10.10.0.0/16', size: 24 }] }, { 'default-address-pool': ['base=10.20.0.0/16,size=24'] }),
       `unable to configure the Docker daemon with file ${FILE}: the following directives are specified both as a flag and in the configuration file: ` +
-      'default-address-pools: (from flag: 10.20.0.0/16 24, from file: [map[base:10.10.0.0/16 size:24]])');
+        'default-address-pools: (from flag: 10.20.0.0/16 24, from file: [map[base:10.10.0.0/16 size:24]])',
+    );
   });
 
   it("values of the wrong type, in Go's json words", () => {
-    refused(() => merge({ mtu: '1400' }), `unable to configure the Docker daemon with file ${FILE}: json: cannot unmarshal string into Go struct field Config.mtu of type int`);
-    refused(() => merge({ labels: 'a=b' }), `unable to configure the Docker daemon with file ${FILE}: json: cannot unmarshal string into Go struct field Config.labels of type []string`);
-    refused(() => merge({ 'live-restore': 'yes' }), `unable to configure the Docker daemon with file ${FILE}: json: cannot unmarshal string into Go struct field Config.live-restore of type bool`);
-    assert.throws(() => mergeConfig(new Map(), { path: FILE, text: '{"mtu": 1400,}', explicit: false }), /^ConfigError: unable to configure the Docker daemon with file \/etc\/skiff\/daemon.json: /);
+    refused(
+      () => merge({ mtu: '1400' }),
+      `unable to configure the Docker daemon with file ${FILE}: json: cannot unmarshal string into Go struct field Config.mtu of type int`,
+    );
+    refused(
+      () => merge({ labels: 'a=b' }),
+      `unable to configure the Docker daemon with file ${FILE}: json: cannot unmarshal string into Go struct field Config.labels of type []string`,
+    );
+    refused(
+      () => merge({ 'live-restore': 'yes' }),
+      `unable to configure the Docker daemon with file ${FILE}: json: cannot unmarshal string into Go struct field Config.live-restore of type bool`,
+    );
+    assert.throws(
+      () => mergeConfig(new Map(), { path: FILE, text: '{"mtu": 1400,}', explicit: false }),
+      /^ConfigError: unable to configure the Docker daemon with file \/etc\/skiff\/daemon.json: /,
+    );
   });
 
   it("bad values, in dockerd's words", () => {
@@ -111,8 +155,14 @@ describe("daemon configuration: dockerd's errors", () => {
     refused(() => merge({ 'default-address-pools': [{ base: '10.10.0.0/16', size: 8 }] }), 'invalid pools size: 8');
     refused(() => merge({ 'default-address-pools': [{ base: '10.10.0/16', size: 24 }] }), 'invalid base pool "10.10.0/16": invalid CIDR address: 10.10.0/16');
     refused(() => merge({ hosts: ['ssh://me@host'] }), 'skiff listens on unix sockets, fd:// and tcp:// with mutual TLS: ssh://me@host is not supported');
-    refused(() => merge({ hosts: ['tcp://example.com:2376'] }), 'Invalid bind address format: tcp://example.com:2376: give tcp://ADDR:PORT with an IP address and a port from 1 to 65535');
-    refused(() => merge({ hosts: ['tcp://127.0.0.1:70000'] }), 'Invalid bind address format: tcp://127.0.0.1:70000: give tcp://ADDR:PORT with an IP address and a port from 1 to 65535');
+    refused(
+      () => merge({ hosts: ['tcp://example.com:2376'] }),
+      'Invalid bind address format: tcp://example.com:2376: give tcp://ADDR:PORT with an IP address and a port from 1 to 65535',
+    );
+    refused(
+      () => merge({ hosts: ['tcp://127.0.0.1:70000'] }),
+      'Invalid bind address format: tcp://127.0.0.1:70000: give tcp://ADDR:PORT with an IP address and a port from 1 to 65535',
+    );
     refused(() => merge({ 'default-runtime': 'crun' }), "default-runtime: specified default runtime 'crun' does not exist");
     refused(() => merge({ runtimes: { runc: { path: '/usr/bin/runc' } } }), "runtimes: runtime name 'runc' is reserved");
   });
@@ -120,7 +170,16 @@ describe("daemon configuration: dockerd's errors", () => {
 
 describe('daemon configuration: what skiff cannot honour is refused, never ignored', () => {
   it('accepts the values that say what skiff does anyway', () => {
-    const config = merge({ 'iptables': true, 'ipv6': false, 'default-runtime': 'runc', 'userland-proxy': false, 'tls': false, 'cluster-store': '', 'log-driver': 'json-file', 'storage-driver': 'overlay2' });
+    const config = merge({
+      iptables: true,
+      ipv6: false,
+      'default-runtime': 'runc',
+      'userland-proxy': false,
+      tls: false,
+      'cluster-store': '',
+      'log-driver': 'json-file',
+      'storage-driver': 'overlay2',
+    });
     assert.equal(config.iptables, true);
     assert.equal(merge({ 'userland-proxy': true }).userlandProxy, true);
     const clustered = merge({ 'cluster-store': 'etcd://10.0.0.1:2379', 'cluster-advertise': 'eth0:2376' });
@@ -128,33 +187,52 @@ describe('daemon configuration: what skiff cannot honour is refused, never ignor
   });
 
   it('refuses the others, each with its reason', () => {
-    refused(() => merge({ iptables: false }), "iptables: iptables=false: skiff's nftables table cannot be turned off yet (it isolates networks and publishes ports)");
+    refused(
+      () => merge({ iptables: false }),
+      "iptables: iptables=false: skiff's nftables table cannot be turned off yet (it isolates networks and publishes ports)",
+    );
     refused(() => merge({ tlsverify: true, tlscert: '/etc/cert.pem' }), '--tlsverify, --tlscert given but no -H tcp://ADDR:PORT host to serve TLS on');
-    refused(() => merge({ runtimes: { crun: { path: '/usr/bin/crun' } } }), 'runtimes: skiff runs every container with runc and cannot add runtimes yet (crun)');
-    refused(() => merge({ ipv6: true, 'fixed-cidr-v6': 'fd00::/64' }),
-      'fixed-cidr-v6: IPv6 on the default bridge is not supported by skiff yet (user-defined networks take --ipv6 --subnet); ipv6: IPv6 on the default bridge is not supported by skiff yet (user-defined networks take --ipv6 --subnet)');
+    refused(
+      () => merge({ runtimes: { crun: { path: '/usr/bin/crun' } } }),
+      'runtimes: skiff runs every container with runc and cannot add runtimes yet (crun)',
+    );
+    refused(
+      () => merge({ ipv6: true, 'fixed-cidr-v6': 'fd00::/64' }),
+      'fixed-cidr-v6: IPv6 on the default bridge is not supported by skiff yet (user-defined networks take --ipv6 --subnet); ipv6: IPv6 on the default bridge is not supported by skiff yet (user-defined networks take --ipv6 --subnet)',
+    );
     refused(() => merge(undefined, { bridge: 'none' }), 'bridge: bridge "none" (no default bridge network) is not supported by skiff yet');
   });
 
   it("refuses dockerd's own keys skiff has no option for, naming why", () => {
-    refused(() => merge({ 'registry-mirrors': ['https://mirror.example'], 'exec-opts': ['native.cgroupdriver=systemd'] }),
+    refused(
+      () => merge({ 'registry-mirrors': ['https://mirror.example'], 'exec-opts': ['native.cgroupdriver=systemd'] }),
       `unable to configure the Docker daemon with file ${FILE}: skiff cannot honour these dockerd directives: ` +
-      'exec-opts ([native.cgroupdriver=systemd]): runtime options (cgroup driver …) are not supported yet; registry-mirrors ([https://mirror.example]): skiff has no registry: images come from docker import');
+        'exec-opts ([native.cgroupdriver=systemd]): runtime options (cgroup driver …) are not supported yet; registry-mirrors ([https://mirror.example]): skiff has no registry: images come from docker import',
+    );
   });
 });
 
 describe('daemon configuration: reload', () => {
   it('applies the reloadable options and keeps the others until a restart', () => {
-    const current = merge({ 'labels': ['a=1'], 'mtu': 1400 });
-    const next = merge({ 'labels': ['a=2'], 'mtu': 1300, 'live-restore': false, 'log-level': 'debug', 'default-address-pools': [{ base: '10.10.0.0/16', size: 24 }] });
+    const current = merge({ labels: ['a=1'], mtu: 1400 });
+    const next = merge({
+      labels: ['a=2'],
+      mtu: 1300,
+      'live-restore': false,
+      'log-level': 'debug',
+      'default-address-pools': [{ base: '10.10.0.0/16', size: 24 }],
+    });
     const changes = configChanges(current, next);
-    assert.deepEqual(changes.map((change) => `${change.key} ${change.from} -> ${change.to} ${change.applied ? 'now' : 'restart'}`), [
-      'mtu 1400 -> 1300 restart',
-      'default-address-pools [] -> [map[base:10.10.0.0/16 size:24]] now',
-      'live-restore true -> false now',
-      'log-level info -> debug now',
-      'labels [a=1] -> [a=2] now',
-    ]);
+    assert.deepEqual(
+      changes.map((change) => `${change.key} ${change.from} -> ${change.to} ${change.applied ? 'now' : 'restart'}`),
+      [
+        'mtu 1400 -> 1300 restart',
+        'default-address-pools [] -> [map[base:10.10.0.0/16 size:24]] now',
+        'live-restore true -> false now',
+        'log-level info -> debug now',
+        'labels [a=1] -> [a=2] now',
+      ],
+    );
     const reloaded = reloadedConfig(current, next);
     assert.deepEqual(reloaded.labels, ['a=2']);
     assert.equal(reloaded.mtu, 1400);
@@ -186,17 +264,26 @@ describe('goFormat', () => {
 describe('tcp:// hosts: mutual TLS or nothing', () => {
   const tls = { tlsverify: true, tlscacert: '/etc/skiff/ca.pem', tlscert: '/etc/skiff/cert.pem', tlskey: '/etc/skiff/key.pem' };
   it('names every missing TLS flag', () => {
-    refused(() => merge({ hosts: ['tcp://0.0.0.0:2375'] }),
-      'tcp://0.0.0.0:2375: skiff serves its API over TCP only with mutual TLS, and --tlsverify, --tlscacert, --tlscert, --tlskey are missing (dockerd would serve it unencrypted to anyone who reaches the port)');
-    refused(() => merge({ hosts: ['tcp://127.0.0.1:2376'], tls: true, tlscert: '/c.pem', tlskey: '/k.pem' }),
-      'tcp://127.0.0.1:2376: skiff serves its API over TCP only with mutual TLS, and --tlsverify, --tlscacert are missing (dockerd would serve it unencrypted to anyone who reaches the port)');
-    refused(() => merge({ hosts: ['tcp://127.0.0.1:2376'], ...tls, tlskey: '' }),
-      'tcp://127.0.0.1:2376: skiff serves its API over TCP only with mutual TLS, and --tlskey is missing (dockerd would serve it unencrypted to anyone who reaches the port)');
+    refused(
+      () => merge({ hosts: ['tcp://0.0.0.0:2375'] }),
+      'tcp://0.0.0.0:2375: skiff serves its API over TCP only with mutual TLS, and --tlsverify, --tlscacert, --tlscert, --tlskey are missing (dockerd would serve it unencrypted to anyone who reaches the port)',
+    );
+    refused(
+      () => merge({ hosts: ['tcp://127.0.0.1:2376'], tls: true, tlscert: '/c.pem', tlskey: '/k.pem' }),
+      'tcp://127.0.0.1:2376: skiff serves its API over TCP only with mutual TLS, and --tlsverify, --tlscacert are missing (dockerd would serve it unencrypted to anyone who reaches the port)',
+    );
+    refused(
+      () => merge({ hosts: ['tcp://127.0.0.1:2376'], ...tls, tlskey: '' }),
+      'tcp://127.0.0.1:2376: skiff serves its API over TCP only with mutual TLS, and --tlskey is missing (dockerd would serve it unencrypted to anyone who reaches the port)',
+    );
   });
   it('takes one with all four, IPv6 in brackets', () => {
     assert.deepEqual(merge({ hosts: ['tcp://127.0.0.1:2376', 'tcp://[::1]:2377'], ...tls }).hosts, ['tcp://127.0.0.1:2376', 'tcp://[::1]:2377']);
     const material = { ca: Buffer.from('ca'), cert: Buffer.from('cert'), key: Buffer.from('key') };
-    assert.deepEqual(listenersFor(['tcp://[::1]:2377'], [], () => material), [{ kind: 'tcp', address: '::1', port: 2377, tls: material }]);
+    assert.deepEqual(
+      listenersFor(['tcp://[::1]:2377'], [], () => material),
+      [{ kind: 'tcp', address: '::1', port: 2377, tls: material }],
+    );
   });
 });
 
@@ -206,7 +293,10 @@ describe('socket activation', () => {
     assert.deepEqual(activationFds({ LISTEN_PID: '42', LISTEN_FDS: '2' }, 42), [3, 4]);
     assert.deepEqual(activationFds({ LISTEN_PID: '41', LISTEN_FDS: '2' }, 42), []);
     assert.deepEqual(activationFds({}, 42), []);
-    assert.deepEqual(listenersFor(['fd://', 'unix:///run/x.sock'], [3], noTls), [{ kind: 'fd', fd: 3 }, { kind: 'unix', path: '/run/x.sock' }]);
+    assert.deepEqual(listenersFor(['fd://', 'unix:///run/x.sock'], [3], noTls), [
+      { kind: 'fd', fd: 3 },
+      { kind: 'unix', path: '/run/x.sock' },
+    ]);
     assert.deepEqual(listenersFor(['fd://4'], [3, 4], noTls), [{ kind: 'fd', fd: 4 }]);
     assert.throws(() => listenersFor(['fd://'], [], noTls), /no sockets found via socket activation/);
   });
@@ -215,8 +305,10 @@ describe('socket activation', () => {
 describe('logger', () => {
   const at = new Date('2024-05-01T10:00:00.123Z');
   it("writes logrus's text and json lines", () => {
-    assert.equal(formatLine('text', 'info', 'API listen on /run/skiff/skiff.sock', at),
-      'time="2024-05-01T10:00:00.123000000Z" level=info msg="API listen on /run/skiff/skiff.sock"\n');
+    assert.equal(
+      formatLine('text', 'info', 'API listen on /run/skiff/skiff.sock', at),
+      'time="2024-05-01T10:00:00.123000000Z" level=info msg="API listen on /run/skiff/skiff.sock"\n',
+    );
     assert.equal(formatLine('text', 'warn', 'say "hi"\nbye', at), 'time="2024-05-01T10:00:00.123000000Z" level=warning msg="say \\"hi\\"\\nbye"\n');
     assert.deepEqual(JSON.parse(formatLine('json', 'error', 'boom', at)), { level: 'error', msg: 'boom', time: '2024-05-01T10:00:00.123000000Z' });
   });

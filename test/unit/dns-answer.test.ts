@@ -14,13 +14,47 @@ function endpoint(overrides: Partial<DnsEndpoint> & Pick<DnsEndpoint, 'endpointI
 /** front: web (alias app), db (alias store); back: db2 (alias app), api (on front and back); other: lonely. */
 function world(): DnsRecords {
   const records = new DnsRecords();
-  records.upsert(endpoint({ endpointId: 'e-web', containerId: id('aaaaaaaaaaaa1'), containerName: 'web', hostname: 'webhost', aliases: ['app'], ipv4: '172.20.0.2' }));
-  records.upsert(endpoint({ endpointId: 'e-db', containerId: id('bbbbbbbbbbbb2'), containerName: 'db', aliases: ['store', 'app'], ipv4: '172.20.0.3', ipv6: 'fd00::3' }));
+  records.upsert(
+    endpoint({ endpointId: 'e-web', containerId: id('aaaaaaaaaaaa1'), containerName: 'web', hostname: 'webhost', aliases: ['app'], ipv4: '172.20.0.2' }),
+  );
+  records.upsert(
+    endpoint({ endpointId: 'e-db', containerId: id('bbbbbbbbbbbb2'), containerName: 'db', aliases: ['store', 'app'], ipv4: '172.20.0.3', ipv6: 'fd00::3' }),
+  );
   records.upsert(endpoint({ endpointId: 'e-api-front', containerId: id('cccccccccccc3'), containerName: 'api', ipv4: '172.20.0.4' }));
-  records.upsert(endpoint({ endpointId: 'e-api-back', networkId: 'net-back', networkName: 'back', containerId: id('cccccccccccc3'), containerName: 'api', ipv4: '172.21.0.4' }));
-  records.upsert(endpoint({ endpointId: 'e-db2', networkId: 'net-back', networkName: 'back', containerId: id('dddddddddddd4'), containerName: 'db2', aliases: ['cache'], ipv4: '172.21.0.5' }));
-  records.upsert(endpoint({ endpointId: 'e-v6', networkId: 'net-back', networkName: 'back', containerId: id('eeeeeeeeeeee5'), containerName: 'six', ipv6: 'fd01::6' }));
-  records.upsert(endpoint({ endpointId: 'e-lonely', networkId: 'net-other', networkName: 'other', containerId: id('ffffffffffff6'), containerName: 'lonely', ipv4: '172.22.0.2' }));
+  records.upsert(
+    endpoint({
+      endpointId: 'e-api-back',
+      networkId: 'net-back',
+      networkName: 'back',
+      containerId: id('cccccccccccc3'),
+      containerName: 'api',
+      ipv4: '172.21.0.4',
+    }),
+  );
+  records.upsert(
+    endpoint({
+      endpointId: 'e-db2',
+      networkId: 'net-back',
+      networkName: 'back',
+      containerId: id('dddddddddddd4'),
+      containerName: 'db2',
+      aliases: ['cache'],
+      ipv4: '172.21.0.5',
+    }),
+  );
+  records.upsert(
+    endpoint({ endpointId: 'e-v6', networkId: 'net-back', networkName: 'back', containerId: id('eeeeeeeeeeee5'), containerName: 'six', ipv6: 'fd01::6' }),
+  );
+  records.upsert(
+    endpoint({
+      endpointId: 'e-lonely',
+      networkId: 'net-other',
+      networkName: 'other',
+      containerId: id('ffffffffffff6'),
+      containerName: 'lonely',
+      ipv4: '172.22.0.2',
+    }),
+  );
   return records;
 }
 
@@ -105,19 +139,27 @@ describe('dns answers', () => {
     assert.deepEqual(data(ask(shadow, fromWeb, 'app.front')).sort(), ['172.20.0.2', '172.20.0.3']);
   });
 
-  it('answers several containers under one name with all their addresses, shuffled for each answer (Docker\'s shuffleAddr)', () => {
+  it("answers several containers under one name with all their addresses, shuffled for each answer (Docker's shuffleAddr)", () => {
     const orders = Array.from({ length: 64 }, () => data(ask(records, fromWeb, 'app', 'A', shuffle)).join(' '));
     for (const order of orders) assert.deepEqual(order.split(' ').sort(), ['172.20.0.2', '172.20.0.3']);
     // Each order drawn alone: both come first, in no fixed turn (2^-63 odds of failing by chance).
     assert.equal(new Set(orders).size, 2);
     // Fisher–Yates over a fixed draw: each place swapped with the first, or none moved.
-    assert.deepEqual(shuffle(['a', 'b', 'c'], () => 0), ['b', 'c', 'a']);
-    assert.deepEqual(shuffle(['a', 'b', 'c'], () => 0.999), ['a', 'b', 'c']);
+    assert.deepEqual(
+      shuffle(['a', 'b', 'c'], () => 0),
+      ['b', 'c', 'a'],
+    );
+    assert.deepEqual(
+      shuffle(['a', 'b', 'c'], () => 0.999),
+      ['a', 'b', 'c'],
+    );
   });
 
-  it('resolves a link\'s alias for the linking container alone, on the network that holds the link', () => {
+  it("resolves a link's alias for the linking container alone, on the network that holds the link", () => {
     const linked = world();
-    linked.upsert(endpoint({ endpointId: 'e-web', containerId: id('aaaaaaaaaaaa1'), containerName: 'web', aliases: ['app'], ipv4: '172.20.0.2', links: { dbalias: 'db' } }));
+    linked.upsert(
+      endpoint({ endpointId: 'e-web', containerId: id('aaaaaaaaaaaa1'), containerName: 'web', aliases: ['app'], ipv4: '172.20.0.2', links: { dbalias: 'db' } }),
+    );
     assert.deepEqual(data(ask(linked, fromWeb, 'dbalias')), ['172.20.0.3']);
     assert.deepEqual(data(ask(linked, fromWeb, 'DBalias.front')), ['172.20.0.3']);
     assert.equal(ask(linked, '172.20.0.4', 'dbalias').forward, true, 'another container on the network does not see it');
@@ -133,7 +175,7 @@ describe('dns answers', () => {
     assert.deepEqual(data(ask(records, fromDb2, 'six', 'AAAA')), ['fd01::6']);
   });
 
-  it('answers PTR for addresses on the asker\'s networks with the query name as owner', () => {
+  it("answers PTR for addresses on the asker's networks with the query name as owner", () => {
     const decision = ask(records, fromWeb, '3.0.20.172.in-addr.arpa', 'PTR');
     assert.deepEqual(data(decision), ['db.front']);
     assert.ok(!decision.forward);
@@ -172,7 +214,7 @@ describe('dns answers', () => {
     assert.deepEqual(data(ask(changing, '172.20.0.12', 'api')), ['172.20.0.4']);
   });
 
-  it('carries the asker\'s own upstreams', () => {
+  it("carries the asker's own upstreams", () => {
     const own = world();
     own.upsert(endpoint({ endpointId: 'e-web', containerId: id('aaaaaaaaaaaa1'), containerName: 'web', ipv4: '172.20.0.2', upstreams: ['10.1.1.1'] }));
     assert.deepEqual(own.askerOf(fromWeb)?.upstreams, ['10.1.1.1']);
@@ -193,9 +235,15 @@ describe('dns wire handling', () => {
     assert.equal(parsed.reply.readUInt16BE(2) & 0x800f, 0x8001);
   });
 
-  it('writes A/AAAA answers after the query\'s own header and question, as dns-packet reads them back', () => {
+  it("writes A/AAAA answers after the query's own header and question, as dns-packet reads them back", () => {
     const records = world();
-    for (const [name, type] of [['App', 'A'], ['db', 'AAAA'], ['db2', 'AAAA'], ['3.0.20.172.in-addr.arpa', 'PTR'], ['db', 'MX']] as const) {
+    for (const [name, type] of [
+      ['App', 'A'],
+      ['db', 'AAAA'],
+      ['db2', 'AAAA'],
+      ['3.0.20.172.in-addr.arpa', 'PTR'],
+      ['db', 'MX'],
+    ] as const) {
       const asked = { ...query(name, type), additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232 } as never] };
       const message = dnsPacket.encode(asked);
       const parsed = parseQuery(message);
@@ -204,7 +252,8 @@ describe('dns wire handling', () => {
       assert.ok(!decision.forward, name);
       const fast = dnsPacket.decode(encodeResponse(message, decision.response, 512, true));
       const reference = dnsPacket.decode(dnsPacket.encode(decision.response));
-      for (const field of ['id', 'type', 'flags', 'questions', 'answers', 'authorities'] as const) assert.deepEqual(fast[field], reference[field], `${name} ${type} ${field}`);
+      for (const field of ['id', 'type', 'flags', 'questions', 'answers', 'authorities'] as const)
+        assert.deepEqual(fast[field], reference[field], `${name} ${type} ${field}`);
       assert.deepEqual(fast.additionals, []);
     }
   });
@@ -219,7 +268,10 @@ describe('dns wire handling', () => {
 
   it('truncates UDP answers past 512 bytes (or the EDNS size) and sets TC', () => {
     const response: Packet = {
-      type: 'response', id: 9, flags: 0, questions: [{ type: 'A', name: 'many' }],
+      type: 'response',
+      id: 9,
+      flags: 0,
+      questions: [{ type: 'A', name: 'many' }],
       answers: Array.from({ length: 60 }, (_, i) => ({ type: 'A' as const, name: 'many', ttl: 600, data: `10.0.0.${i + 1}` })),
     };
     const small = encodeWithin(response, 512, true);

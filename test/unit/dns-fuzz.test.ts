@@ -11,10 +11,26 @@ import { DnsRecords } from '../../src/dns/records.js';
 import { answerQuery, encodeResponse, maxUdpSize, parseQuery } from '../../src/dns/answer.js';
 import { seededRandom as random } from '../helpers/random.js';
 
-
 const records = new DnsRecords();
-records.upsert({ endpointId: 'e1', networkId: 'n1', networkName: 'front', containerId: 'a'.repeat(64), containerName: 'web', aliases: ['app'], ipv4: '10.0.0.2', ipv6: 'fd00::2' });
-records.upsert({ endpointId: 'e2', networkId: 'n1', networkName: 'front', containerId: 'b'.repeat(64), containerName: 'db', aliases: ['app'], ipv4: '10.0.0.3' });
+records.upsert({
+  endpointId: 'e1',
+  networkId: 'n1',
+  networkName: 'front',
+  containerId: 'a'.repeat(64),
+  containerName: 'web',
+  aliases: ['app'],
+  ipv4: '10.0.0.2',
+  ipv6: 'fd00::2',
+});
+records.upsert({
+  endpointId: 'e2',
+  networkId: 'n1',
+  networkName: 'front',
+  containerId: 'b'.repeat(64),
+  containerName: 'db',
+  aliases: ['app'],
+  ipv4: '10.0.0.3',
+});
 
 const names = ['web', 'app', 'WEB.front', 'aaaaaaaaaaaa', '2.0.0.10.in-addr.arpa', 'example.com', 'x'.repeat(63), 'a.b.c.d.e.f'];
 const types: RecordType[] = ['A', 'AAAA', 'PTR', 'MX', 'TXT', 'SRV', 'CNAME'];
@@ -30,10 +46,17 @@ function decide(message: Buffer, rotation: number): void {
 it('never throws on random bytes or mutated queries', () => {
   const next = random(0x5eed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
-  const valid = names.flatMap((name) => types.map((type) => dnsPacket.encode({
-    type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name }],
-    additionals: next() < 0.5 ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: 4096 } as never],
-  })));
+  const valid = names.flatMap((name) =>
+    types.map((type) =>
+      dnsPacket.encode({
+        type: 'query',
+        id: 1,
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ type, name }],
+        additionals: next() < 0.5 ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: 4096 } as never],
+      }),
+    ),
+  );
   const started = Date.now();
   let decided = 0;
   for (let round = 0; round < 5_000 && Date.now() - started < 20_000; round++) {

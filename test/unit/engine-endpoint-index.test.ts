@@ -4,7 +4,15 @@ import { EndpointIndex } from '../../src/engine/endpoint-index.js';
 import type { Endpoint } from '../../src/model/network.js';
 
 const endpoint = (id: string, sandboxId: string, networkId: string): Endpoint => ({
-  id, name: `c-${id}`, networkId, sandboxId, ifName: 'eth0', hostIfName: `veth${id}`, macAddress: '02:42:00:00:00:00', aliases: [], containerId: '',
+  id,
+  name: `c-${id}`,
+  networkId,
+  sandboxId,
+  ifName: 'eth0',
+  hostIfName: `veth${id}`,
+  macAddress: '02:42:00:00:00:00',
+  aliases: [],
+  containerId: '',
 });
 
 const ids = (endpoints: Endpoint[]): string[] => endpoints.map((found) => found.id);

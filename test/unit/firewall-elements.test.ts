@@ -6,9 +6,21 @@ import { normalizedElement, parseSetListing } from '../../src/firewall/elements.
 const meta = { metainfo: { version: '1.0.6', release_name: 'Lester Gooch #5', json_schema_version: 1 } };
 
 test('prefixes, ranges, single addresses, interface names and concatenations read as skiff renders them', () => {
-  const subnets = JSON.stringify({ nftables: [meta, { set: { family: 'inet', name: 's', table: 't', type: 'ipv4_addr', flags: ['interval'], elem: [
-    '10.0.0.5', { range: ['10.1.0.1', '10.1.0.9'] }, { prefix: { addr: '172.17.0.0', len: 16 } }, { prefix: { addr: '172.18.0.0', len: 16 } },
-  ] } }] });
+  const subnets = JSON.stringify({
+    nftables: [
+      meta,
+      {
+        set: {
+          family: 'inet',
+          name: 's',
+          table: 't',
+          type: 'ipv4_addr',
+          flags: ['interval'],
+          elem: ['10.0.0.5', { range: ['10.1.0.1', '10.1.0.9'] }, { prefix: { addr: '172.17.0.0', len: 16 } }, { prefix: { addr: '172.18.0.0', len: 16 } }],
+        },
+      },
+    ],
+  });
   assert.deepEqual(parseSetListing(subnets), ['10.0.0.5', '10.1.0.1-10.1.0.9', '172.17.0.0/16', '172.18.0.0/16']);
   const pairs = JSON.stringify({ nftables: [meta, { set: { name: 'c', type: ['ifname', 'ifname'], elem: [{ concat: ['skiff0', 'skiff0'] }] } }] });
   assert.deepEqual(parseSetListing(pairs), ['skiff0 . skiff0']);
@@ -20,7 +32,7 @@ test('an empty set has no elements', () => {
   assert.deepEqual(parseSetListing(JSON.stringify({ nftables: [meta, { set: { name: 'e', type: 'ipv4_addr', flags: ['interval'] } }] })), []);
 });
 
-test('element text is compared in the listing\'s form', () => {
+test("element text is compared in the listing's form", () => {
   assert.equal(normalizedElement('"br-0123456789ab"'), 'br-0123456789ab');
   assert.equal(normalizedElement('"skiff0" . "skiff0"'), 'skiff0 . skiff0');
   assert.equal(normalizedElement('10.0.0.5/32'), '10.0.0.5');

@@ -10,8 +10,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import {
-  renderTable, renderNetworkAdded, renderNetworkRemoved, renderPortsAdded, renderPortsRemoved,
-  type FirewallNetwork, type FirewallPort,
+  renderTable,
+  renderNetworkAdded,
+  renderNetworkRemoved,
+  renderPortsAdded,
+  renderPortsRemoved,
+  type FirewallNetwork,
+  type FirewallPort,
 } from '../../src/firewall/index.js';
 import { SkiffError } from '../../src/errors.js';
 
@@ -30,7 +35,9 @@ function golden(name: string, actual: string): void {
 }
 
 /** A network, with the host address its ports are published on by default (a property of the ports, not of the firewall's network). */
-function network(options: Pick<FirewallNetwork, 'icc' | 'internal' | 'masquerade'> & { hostBindingIpv4: string }): FirewallNetwork & { hostBindingIpv4: string } {
+function network(
+  options: Pick<FirewallNetwork, 'icc' | 'internal' | 'masquerade'> & { hostBindingIpv4: string },
+): FirewallNetwork & { hostBindingIpv4: string } {
   return {
     id: '0123456789ab0123456789ab0123456789ab0123456789ab0123456789ab0123',
     bridgeName: 'br-0123456789ab',
@@ -62,8 +69,12 @@ for (const icc of [true, false]) {
 
 const second: FirewallNetwork = {
   id: 'fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210',
-  bridgeName: 'skiff0', subnets4: ['172.17.0.0/16'], subnets6: [],
-  icc: true, internal: false, masquerade: true,
+  bridgeName: 'skiff0',
+  subnets4: ['172.17.0.0/16'],
+  subnets6: [],
+  icc: true,
+  internal: false,
+  masquerade: true,
 };
 const ports: FirewallPort[] = [
   { protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 80, containerIp: '172.17.0.2', containerPort: 8080, bridgeName: 'skiff0' },

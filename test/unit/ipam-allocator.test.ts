@@ -15,8 +15,13 @@ function rejects(action: () => unknown, message: string, kind: SkiffError['kind'
   });
 }
 
-const pool = (subnet: string, gateway: string, more: Partial<IpamPool> = {}): IpamPool =>
-  ({ subnet, gateway, auxAddresses: {}, userConfigured: true, ...more });
+const pool = (subnet: string, gateway: string, more: Partial<IpamPool> = {}): IpamPool => ({
+  subnet,
+  gateway,
+  auxAddresses: {},
+  userConfigured: true,
+  ...more,
+});
 
 const take = (allocator: AddressAllocator, count: number) => Array.from({ length: count }, () => allocator.allocate());
 
@@ -123,7 +128,10 @@ describe('allocatorsFor', () => {
 
   it('spills to the next pool of the family when one is full', () => {
     const allocators = allocatorsFor([pool('10.0.0.0/30', '10.0.0.1'), pool('10.0.1.0/30', '10.0.1.1'), pool('fd00::/64', 'fd00::1')], network);
-    assert.deepEqual([allocators.allocate(4), allocators.allocate(4), allocators.allocate(6)].map((allocated) => allocated?.address), ['10.0.0.2', '10.0.1.2', 'fd00::2']);
+    assert.deepEqual(
+      [allocators.allocate(4), allocators.allocate(4), allocators.allocate(6)].map((allocated) => allocated?.address),
+      ['10.0.0.2', '10.0.1.2', 'fd00::2'],
+    );
     rejects(() => allocators.allocate(4), "no available IPv4 addresses on this network's address pools: mynet (abc123)", 'unavailable');
   });
 
@@ -137,8 +145,7 @@ describe('allocatorsFor', () => {
     assert.ok(allocators.isAllocated('10.0.1.9'));
     assert.equal(allocators.allocatorOf('10.0.1.9')?.subnet.prefix, 24);
     rejects(() => allocators.claim('10.0.1.9'), 'Address already in use', 'forbidden');
-    rejects(() => allocators.claim('10.9.0.1'),
-      "Invalid address 10.9.0.1: It does not belong to any of this network's subnets", 'invalid');
+    rejects(() => allocators.claim('10.9.0.1'), "Invalid address 10.9.0.1: It does not belong to any of this network's subnets", 'invalid');
     allocators.release('10.0.1.9');
     assert.ok(!allocators.isAllocated('10.0.1.9'));
   });

@@ -10,7 +10,12 @@ describe('default pools avoid the host', () => {
   const table: Array<{ name: string; host: string[]; used: string[]; pools?: typeof CUSTOM; expected: string }> = [
     { name: 'an empty host', host: [], used: [], expected: '172.17.0.0/16' },
     { name: "skiff's default bridge", host: [], used: ['172.17.0.0/16'], expected: '172.18.0.0/16' },
-    { name: 'a LAN on 172.18.5.0/24 and a VPN route to 172.19.0.0/16 (the issue\'s host)', host: ['172.18.5.0/24', '172.18.5.1/32', '172.19.0.0/16'], used: ['172.17.0.0/16'], expected: '172.20.0.0/16' },
+    {
+      name: "a LAN on 172.18.5.0/24 and a VPN route to 172.19.0.0/16 (the issue's host)",
+      host: ['172.18.5.0/24', '172.18.5.1/32', '172.19.0.0/16'],
+      used: ['172.17.0.0/16'],
+      expected: '172.20.0.0/16',
+    },
     { name: 'a route covering all of 172.16.0.0/12', host: ['172.16.0.0/12'], used: [], expected: '192.168.0.0/20' },
     { name: 'a home LAN 192.168.1.0/24 after 172.16/12 is taken', host: ['172.16.0.0/12', '192.168.1.0/24'], used: [], expected: '192.168.16.0/20' },
     { name: 'a /32 host route inside a pool', host: ['172.17.3.4/32'], used: [], expected: '172.18.0.0/16' },
@@ -28,7 +33,7 @@ describe('default pools avoid the host', () => {
     });
   }
 
-  it('is exhausted with Docker\'s message when the host covers every pool', () => {
+  it("is exhausted with Docker's message when the host covers every pool", () => {
     assert.throws(() => pickDefaultPool(['10.10.0.0/16'], 4, CUSTOM), /could not find an available, non-overlapping IPv4 address pool among the defaults/);
   });
 
@@ -43,7 +48,16 @@ describe('default pools avoid the host', () => {
   });
 
   it('cuts pools in order', () => {
-    assert.deepEqual(expandPools([{ base: '10.10.0.0/16', size: 24 }, { base: '10.20.0.0/23', size: 24 }], 3), ['10.10.0.0/24', '10.10.1.0/24', '10.10.2.0/24']);
+    assert.deepEqual(
+      expandPools(
+        [
+          { base: '10.10.0.0/16', size: 24 },
+          { base: '10.20.0.0/23', size: 24 },
+        ],
+        3,
+      ),
+      ['10.10.0.0/24', '10.10.1.0/24', '10.10.2.0/24'],
+    );
     assert.deepEqual(expandPools([{ base: '10.20.0.0/23', size: 24 }], 10), ['10.20.0.0/24', '10.20.1.0/24']);
   });
 });
@@ -63,7 +77,13 @@ describe("reading the host's networks (pure parsers of ip -json)", () => {
   it('interface addresses with their prefix (noprefixroute addresses have no route)', () => {
     const json = JSON.stringify([
       { ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8 }] },
-      { ifname: 'lan0', addr_info: [{ family: 'inet', local: '172.18.5.1', prefixlen: 24 }, { family: 'inet6', local: 'fe80::1', prefixlen: 64 }] },
+      {
+        ifname: 'lan0',
+        addr_info: [
+          { family: 'inet', local: '172.18.5.1', prefixlen: 24 },
+          { family: 'inet6', local: 'fe80::1', prefixlen: 64 },
+        ],
+      },
       { ifname: 'down0' },
     ]);
     assert.deepEqual(interfaceNetworks(json), ['127.0.0.1/8', '172.18.5.1/24']);

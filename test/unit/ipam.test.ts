@@ -2,8 +2,16 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SkiffError } from '../../src/errors.js';
 import {
-  DEFAULT_BRIDGE_SUBNET, DEFAULT_LOCAL_POOLS, cidrContains, cidrsOverlap, formatAddress, parseAddress, parseCidr,
-  pickDefaultPool, planNetworkIpam, type IpamRequest,
+  DEFAULT_BRIDGE_SUBNET,
+  DEFAULT_LOCAL_POOLS,
+  cidrContains,
+  cidrsOverlap,
+  formatAddress,
+  parseAddress,
+  parseCidr,
+  pickDefaultPool,
+  planNetworkIpam,
+  type IpamRequest,
 } from '../../src/ipam/index.js';
 
 function rejects(action: () => unknown, message: string, kind: SkiffError['kind'] = 'invalid'): void {
@@ -81,23 +89,18 @@ describe('default pools', () => {
       assert.equal(subnet, expected);
       used.push(expected);
     }
-    rejects(() => pickDefaultPool(used, 4),
-      'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
-    rejects(() => plan([], used),
-      'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+    rejects(() => pickDefaultPool(used, 4), 'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+    rejects(() => plan([], used), 'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
   });
 
   it('has no IPv6 defaults (Docker 20.10)', () => {
-    rejects(() => pickDefaultPool([], 6),
-      'could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network');
+    rejects(() => pickDefaultPool([], 6), 'could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network');
   });
 });
 
 describe('planNetworkIpam', () => {
   it('picks a default IPv4 pool, gateway .1, not user-configured', () => {
-    assert.deepEqual(plan([], [DEFAULT_BRIDGE_SUBNET]), [
-      { subnet: '172.18.0.0/16', gateway: '172.18.0.1', auxAddresses: {}, userConfigured: false },
-    ]);
+    assert.deepEqual(plan([], [DEFAULT_BRIDGE_SUBNET]), [{ subnet: '172.18.0.0/16', gateway: '172.18.0.1', auxAddresses: {}, userConfigured: false }]);
   });
 
   it('avoids host routes only for a default pool', () => {
@@ -107,9 +110,7 @@ describe('planNetworkIpam', () => {
   });
 
   it('fills the gateway with the first usable address and canonicalises the subnet', () => {
-    assert.deepEqual(plan([{ subnet: '10.1.2.3/16' }]), [
-      { subnet: '10.1.0.0/16', gateway: '10.1.0.1', auxAddresses: {}, userConfigured: true },
-    ]);
+    assert.deepEqual(plan([{ subnet: '10.1.2.3/16' }]), [{ subnet: '10.1.0.0/16', gateway: '10.1.0.1', auxAddresses: {}, userConfigured: true }]);
   });
 
   it('keeps a given gateway, ip-range and aux addresses', () => {
@@ -125,23 +126,36 @@ describe('planNetworkIpam', () => {
 
   it('handles several subnets and IPv6 with --ipv6', () => {
     const pools = plan([{ subnet: 'fd00:1::/64' }, { subnet: '10.1.0.0/24' }, { subnet: '10.2.0.0/24', gateway: '10.2.0.254' }], [], true);
-    assert.deepEqual(pools.map((pool) => [pool.subnet, pool.gateway]), [
-      ['10.1.0.0/24', '10.1.0.1'], ['10.2.0.0/24', '10.2.0.254'], ['fd00:1::/64', 'fd00:1::1'],
-    ]);
+    assert.deepEqual(
+      pools.map((pool) => [pool.subnet, pool.gateway]),
+      [
+        ['10.1.0.0/24', '10.1.0.1'],
+        ['10.2.0.0/24', '10.2.0.254'],
+        ['fd00:1::/64', 'fd00:1::1'],
+      ],
+    );
   });
 
   it('with only an IPv6 subnet and --ipv6, still picks a default IPv4 pool', () => {
     const pools = plan([{ subnet: 'fd00::/64' }], [DEFAULT_BRIDGE_SUBNET], true);
-    assert.deepEqual(pools.map((pool) => [pool.subnet, pool.userConfigured]), [['172.18.0.0/16', false], ['fd00::/64', true]]);
+    assert.deepEqual(
+      pools.map((pool) => [pool.subnet, pool.userConfigured]),
+      [
+        ['172.18.0.0/16', false],
+        ['fd00::/64', true],
+      ],
+    );
   });
 
   it('ignores IPv6 subnets without --ipv6, as Docker 20.10 does', () => {
-    assert.deepEqual(plan([{ subnet: '10.1.0.0/24' }, { subnet: 'fd00::/64' }]).map((pool) => pool.subnet), ['10.1.0.0/24']);
+    assert.deepEqual(
+      plan([{ subnet: '10.1.0.0/24' }, { subnet: 'fd00::/64' }]).map((pool) => pool.subnet),
+      ['10.1.0.0/24'],
+    );
   });
 
   it('--ipv6 without an IPv6 subnet fails: Docker 20.10 has no IPv6 defaults', () => {
-    rejects(() => plan([], [], true),
-      'could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network');
+    rejects(() => plan([], [], true), 'could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network');
   });
 
   it('rejects an invalid subnet, or a request without one, with the daemon words', () => {
@@ -167,21 +181,31 @@ describe('planNetworkIpam', () => {
   });
 
   it('rejects a bad ip-range', () => {
-    rejects(() => plan([{ subnet: '10.1.0.0/16', ipRange: 'bad' }]),
-      'failed to parse pool request for address space "LocalDefault" pool "10.1.0.0/16" subpool "bad": Invalid Address SubPool');
+    rejects(
+      () => plan([{ subnet: '10.1.0.0/16', ipRange: 'bad' }]),
+      'failed to parse pool request for address space "LocalDefault" pool "10.1.0.0/16" subpool "bad": Invalid Address SubPool',
+    );
     rejects(() => plan([{ subnet: '10.1.0.0/16', ipRange: '10.2.0.0/24' }]), 'no matching subnet for range 10.2.0.0/24');
     rejects(() => plan([{ subnet: '10.1.0.0/16', ipRange: '10.0.0.0/8' }]), 'no matching subnet for range 10.0.0.0/8');
   });
 
   it('rejects bad aux addresses', () => {
-    rejects(() => plan([{ subnet: '10.1.0.0/16', auxAddresses: { host: 'x' } }]),
-      'non parsable secondary ip address (host:x) passed for network mynet');
-    rejects(() => plan([{ subnet: '10.1.0.0/16', auxAddresses: { host: '10.2.0.5' } }]),
-      'auxilairy address: (host:10.2.0.5) must belong to the master pool: 10.1.0.0/16', 'forbidden');
-    rejects(() => plan([{ subnet: '10.1.0.0/16', auxAddresses: { router: '10.1.0.1' } }]),
-      'failed to allocate secondary ip address (router:10.1.0.1): Address already in use', 'forbidden');
-    rejects(() => plan([{ subnet: '10.1.0.0/16', auxAddresses: { a: '10.1.0.9', b: '10.1.0.9' } }]),
-      'failed to allocate secondary ip address (b:10.1.0.9): Address already in use', 'forbidden');
+    rejects(() => plan([{ subnet: '10.1.0.0/16', auxAddresses: { host: 'x' } }]), 'non parsable secondary ip address (host:x) passed for network mynet');
+    rejects(
+      () => plan([{ subnet: '10.1.0.0/16', auxAddresses: { host: '10.2.0.5' } }]),
+      'auxilairy address: (host:10.2.0.5) must belong to the master pool: 10.1.0.0/16',
+      'forbidden',
+    );
+    rejects(
+      () => plan([{ subnet: '10.1.0.0/16', auxAddresses: { router: '10.1.0.1' } }]),
+      'failed to allocate secondary ip address (router:10.1.0.1): Address already in use',
+      'forbidden',
+    );
+    rejects(
+      () => plan([{ subnet: '10.1.0.0/16', auxAddresses: { a: '10.1.0.9', b: '10.1.0.9' } }]),
+      'failed to allocate secondary ip address (b:10.1.0.9): Address already in use',
+      'forbidden',
+    );
   });
 
   it('accepts an aux address outside the ip-range but inside the subnet', () => {

@@ -10,8 +10,18 @@ import { emptyImageConfig, type Image } from '../../src/model/image.js';
 
 function network(name: string, labels: Record<string, string>, created = '2026-01-01T00:00:00Z'): Network {
   return {
-    id: `${name}`.padEnd(64, 'a'), name, driver: name === 'host' ? 'host' : 'bridge', scope: 'local', created, internal: false, attachable: false,
-    ingress: false, enableIPv6: false, ipam: { driver: 'default', options: null, pools: [] }, options: {}, labels,
+    id: `${name}`.padEnd(64, 'a'),
+    name,
+    driver: name === 'host' ? 'host' : 'bridge',
+    scope: 'local',
+    created,
+    internal: false,
+    attachable: false,
+    ingress: false,
+    enableIPv6: false,
+    ipam: { driver: 'default', options: null, pools: [] },
+    options: {},
+    labels,
   };
 }
 
@@ -29,12 +39,30 @@ describe('network filters', () => {
     assert.deepEqual(names([['label', ['tier=web', 'env=dev']]]), []);
     assert.deepEqual(names([['label', ['tier']]]), ['front', 'back']);
     assert.deepEqual(names([['name', ['front', 'back']]]), ['front', 'back']);
-    assert.deepEqual(names([['name', ['^b']], ['label', ['tier']]]), ['back']);
+    assert.deepEqual(
+      names([
+        ['name', ['^b']],
+        ['label', ['tier']],
+      ]),
+      ['back'],
+    );
     assert.deepEqual(names([['type', ['builtin']]]), ['host']);
-    assert.deepEqual(names([['type', ['custom']], ['driver', ['bridge']]]), ['front', 'back']);
+    assert.deepEqual(
+      names([
+        ['type', ['custom']],
+        ['driver', ['bridge']],
+      ]),
+      ['front', 'back'],
+    );
     assert.deepEqual(names([['dangling', ['true']]]), ['front', 'back']);
     assert.deepEqual(names([['dangling', ['true']]], 1), []);
-    assert.deepEqual(names([['scope', ['local']], ['id', ['^fronta']]]), ['front']);
+    assert.deepEqual(
+      names([
+        ['scope', ['local']],
+        ['id', ['^fronta']],
+      ]),
+      ['front'],
+    );
   });
 
   it("answers Docker's errors", () => {
@@ -60,7 +88,13 @@ describe('network filters', () => {
 
 describe('image filters', () => {
   const image = (id: string, repoTags: string[], created: string, labels: Record<string, string> = {}): Image => ({
-    id, repoTags, created, size: 1, rootfsPath: '', comment: '', config: { ...emptyImageConfig(), labels },
+    id,
+    repoTags,
+    created,
+    size: 1,
+    rootfsPath: '',
+    comment: '',
+    config: { ...emptyImageConfig(), labels },
   });
   const images = [
     image('sha256:1', ['busybox:latest'], '2026-01-01T00:00:01Z', { a: '1' }),

@@ -38,9 +38,26 @@ describe('kernel rows of VXLAN devices', () => {
     assert.deepEqual(parseNeighbourRows(json, new Set([vx])), [{ device: vx, ipv4: '10.0.0.3', mac: '02:42:0a:00:00:03' }]);
   });
 
-  it('reads a VXLAN link\'s settings, and nothing from another kind of link', () => {
-    const json = JSON.stringify([{ flags: ['BROADCAST', 'UP'], mtu: 1450, master: 'ov-x', operstate: 'UNKNOWN', linkinfo: { info_kind: 'vxlan', info_data: { id: 4096, local: '192.168.250.11', port: 4789, learning: false, proxy: true } } }]);
-    assert.deepEqual(parseVxlanState(json), { up: true, mtu: 1450, master: 'ov-x', vni: 4096, local: '192.168.250.11', port: 4789, learning: false, proxy: true });
+  it("reads a VXLAN link's settings, and nothing from another kind of link", () => {
+    const json = JSON.stringify([
+      {
+        flags: ['BROADCAST', 'UP'],
+        mtu: 1450,
+        master: 'ov-x',
+        operstate: 'UNKNOWN',
+        linkinfo: { info_kind: 'vxlan', info_data: { id: 4096, local: '192.168.250.11', port: 4789, learning: false, proxy: true } },
+      },
+    ]);
+    assert.deepEqual(parseVxlanState(json), {
+      up: true,
+      mtu: 1450,
+      master: 'ov-x',
+      vni: 4096,
+      local: '192.168.250.11',
+      port: 4789,
+      learning: false,
+      proxy: true,
+    });
     assert.equal(parseVxlanState(JSON.stringify([{ flags: ['UP'], mtu: 1500, linkinfo: { info_kind: 'bridge' } }])), undefined);
   });
 });
@@ -57,9 +74,13 @@ describe('peer drift: the kernel against the entries wanted', () => {
 
   it('writes again an entry whose FDB row was deleted by hand, and only it', () => {
     const drift = peerDrift(wanted, fdbOf([wanted[1]!]), neighboursOf(wanted));
-    assert.deepEqual(drift.states.map((state) => state.fdbDst), [undefined, '192.168.250.13']);
+    assert.deepEqual(
+      drift.states.map((state) => state.fdbDst),
+      [undefined, '192.168.250.13'],
+    );
     assert.deepEqual(repairLines(drift), {
-      neighbourDelete: [], fdbDelete: [],
+      neighbourDelete: [],
+      fdbDelete: [],
       fdb: [`fdb replace 02:42:0a:00:00:03 dev ${vx} dst 192.168.250.12 self permanent`],
       neighbour: [`neigh replace 10.0.0.3 lladdr 02:42:0a:00:00:03 dev ${vx} nud permanent`],
     });
@@ -72,7 +93,8 @@ describe('peer drift: the kernel against the entries wanted', () => {
     assert.deepEqual(repairLines(drift), {
       neighbourDelete: [`neigh del 10.0.0.9 dev ${vx}`],
       fdbDelete: [`fdb del 02:42:0a:00:00:09 dev ${vx} dst 192.168.250.19 self`, `fdb del 02:42:0a:00:00:03 dev ${vx} dst 192.168.250.99 self`],
-      fdb: [], neighbour: [],
+      fdb: [],
+      neighbour: [],
     });
   });
 
@@ -84,25 +106,72 @@ describe('peer drift: the kernel against the entries wanted', () => {
 });
 
 describe('overlay diagnosis checks', () => {
-  const network = overlayNetworkOf({
-    id: netId, name: 'ov1', subnet: '10.0.0.0/24', gateway: '10.0.0.1', vni: 4096, internal: false,
-    attachable: false, labels: {}, options: {}, created: '2024-01-01T00:00:00.000Z',
-  }, 1500);
+  const network = overlayNetworkOf(
+    {
+      id: netId,
+      name: 'ov1',
+      subnet: '10.0.0.0/24',
+      gateway: '10.0.0.1',
+      vni: 4096,
+      internal: false,
+      attachable: false,
+      labels: {},
+      options: {},
+      created: '2024-01-01T00:00:00.000Z',
+    },
+    1500,
+  );
   const underlay = { address: '192.168.250.11', device: 'eth0', mtu: 1500 };
   const record = (id: string, nodeId: string, ipv4: string, vtep: string): EndpointRecord => ({
-    id, networkId: netId, nodeId, vtep, containerId: `${id}-container`, containerName: id, aliases: [], ipv4, mac: `02:42:0a:00:00:0${ipv4.split('.')[3]!}`,
+    id,
+    networkId: netId,
+    nodeId,
+    vtep,
+    containerId: `${id}-container`,
+    containerName: id,
+    aliases: [],
+    ipv4,
+    mac: `02:42:0a:00:00:0${ipv4.split('.')[3]!}`,
   });
   const c1 = record('c1', 'n1', '10.0.0.2', underlay.address);
   const c2 = record('c2', 'n2', '10.0.0.3', '192.168.250.12');
-  const vxlan: VxlanState = { up: true, mtu: 1450, master: network.bridge!.bridgeName, vni: 4096, local: underlay.address, port: 4789, learning: false, proxy: true };
+  const vxlan: VxlanState = {
+    up: true,
+    mtu: 1450,
+    master: network.bridge!.bridgeName,
+    vni: 4096,
+    local: underlay.address,
+    port: 4789,
+    learning: false,
+    proxy: true,
+  };
   const healthy: OverlayObservation = {
-    network, underlay, storeUrl: 'etcd://192.168.250.2:2379', vxlan,
-    localEndpoints: [{ id: 'c1', name: 'c1', networkId: netId, sandboxId: 's1', ifName: 'eth0', hostIfName: 'vethc1', macAddress: c1.mac, ipv4: { family: 4, address: c1.ipv4, prefix: 24 }, aliases: [], containerId: 'c1-container' }],
+    network,
+    underlay,
+    storeUrl: 'etcd://192.168.250.2:2379',
+    vxlan,
+    localEndpoints: [
+      {
+        id: 'c1',
+        name: 'c1',
+        networkId: netId,
+        sandboxId: 's1',
+        ifName: 'eth0',
+        hostIfName: 'vethc1',
+        macAddress: c1.mac,
+        ipv4: { family: 4, address: c1.ipv4, prefix: 24 },
+        aliases: [],
+        containerId: 'c1-container',
+      },
+    ],
     facts: { nodeId: 'n1', heldLeaseId: '7', storedLease: { leaseId: '7', ttlSeconds: 2 }, watch: 'live', storedEndpoints: [c1, c2], watchedEndpoints: [c2] },
     fdb: [{ device: vx, mac: c2.mac, dst: c2.vtep }],
     neighbours: [{ device: vx, ipv4: c2.ipv4, mac: c2.mac }],
   };
-  const failed = (observed: OverlayObservation) => overlayChecks(observed).filter((check) => !check.ok).map((check) => `${check.what}: ${check.detail}`);
+  const failed = (observed: OverlayObservation) =>
+    overlayChecks(observed)
+      .filter((check) => !check.ok)
+      .map((check) => `${check.what}: ${check.detail}`);
 
   it('passes every check on a healthy host', () => {
     assert.deepEqual(failed(healthy), []);
@@ -122,7 +191,10 @@ describe('overlay diagnosis checks', () => {
 
   it('reports an entry for an endpoint the cluster no longer has', () => {
     const problems = failed({ ...healthy, neighbours: [...healthy.neighbours, { device: vx, ipv4: '10.0.0.9', mac: '02:42:0a:00:00:09' }] });
-    assert.deepEqual(problems.map((problem) => problem.split(':')[0]), [`${vx} holds no entry for an endpoint the cluster does not have`]);
+    assert.deepEqual(
+      problems.map((problem) => problem.split(':')[0]),
+      [`${vx} holds no entry for an endpoint the cluster does not have`],
+    );
   });
 
   it('reports a lost lease, a lagging watch and an unpublished local endpoint', () => {
@@ -132,11 +204,15 @@ describe('overlay diagnosis checks', () => {
     assert.match(failed({ ...healthy, facts: { ...healthy.facts, storedEndpoints: [c2] } })[0]!, /endpoint c1 .*absent/);
   });
 
-  it('checks the entries against the watch\'s picture when etcd cannot be read, and says so', () => {
+  it("checks the entries against the watch's picture when etcd cannot be read, and says so", () => {
     const away = new SkiffError('unavailable', 'cluster store etcd://192.168.250.2:2379: cannot reach etcd');
     const problems = failed({ ...healthy, facts: { ...healthy.facts, storedLease: away, storedEndpoints: away } });
     assert.equal(problems.length, 2, problems.join('\n'));
     assert.match(problems[1]!, /answers: .*cannot reach etcd; entries below are checked against the watch's picture/);
-    assert.ok(overlayChecks({ ...healthy, facts: { ...healthy.facts, storedEndpoints: away } }).some((check) => check.ok && check.what.startsWith('remote endpoint c2')));
+    assert.ok(
+      overlayChecks({ ...healthy, facts: { ...healthy.facts, storedEndpoints: away } }).some(
+        (check) => check.ok && check.what.startsWith('remote endpoint c2'),
+      ),
+    );
   });
 });

@@ -14,7 +14,13 @@ import type { NetworkRecord } from '../../src/cluster/index.js';
 
 const net1 = 'a'.repeat(64);
 const net2 = 'b'.repeat(64);
-const remote = (nodeId: string, networkId: string, ipv4: string, vtep: string): RemoteEndpoint => ({ nodeId, networkId, ipv4, vtep, mac: `02:42:0A:00:00:${ipv4.split('.')[3]!.padStart(2, '0')}` });
+const remote = (nodeId: string, networkId: string, ipv4: string, vtep: string): RemoteEndpoint => ({
+  nodeId,
+  networkId,
+  ipv4,
+  vtep,
+  mac: `02:42:0A:00:00:${ipv4.split('.')[3]!.padStart(2, '0')}`,
+});
 
 describe('overlay peers: the entries a host needs', () => {
   const endpoints = [
@@ -24,17 +30,21 @@ describe('overlay peers: the entries a host needs', () => {
     remote('h2', net2, '10.0.1.2', '192.168.250.12'),
   ];
 
-  it('takes every other node\'s endpoint on the networks built here, never its own', () => {
+  it("takes every other node's endpoint on the networks built here, never its own", () => {
     const wanted = desiredPeers(endpoints, new Set([net1]), 'h1');
-    assert.deepEqual(wanted.map((entry) => `${entry.device} ${entry.ipv4} ${entry.mac} ${entry.vtep}`), [
-      `${vxlanName(net1)} 10.0.0.3 02:42:0a:00:00:03 192.168.250.12`,
-      `${vxlanName(net1)} 10.0.0.4 02:42:0a:00:00:04 192.168.250.13`,
-    ]);
+    assert.deepEqual(
+      wanted.map((entry) => `${entry.device} ${entry.ipv4} ${entry.mac} ${entry.vtep}`),
+      [`${vxlanName(net1)} 10.0.0.3 02:42:0a:00:00:03 192.168.250.12`, `${vxlanName(net1)} 10.0.0.4 02:42:0a:00:00:04 192.168.250.13`],
+    );
   });
 
   it('a host that leaves (its lease expires) takes exactly its entries away; nothing written twice', () => {
     const before = desiredPeers(endpoints, new Set([net1, net2]), 'h1');
-    const after = desiredPeers(endpoints.filter((endpoint) => endpoint.nodeId !== 'h2'), new Set([net1, net2]), 'h1');
+    const after = desiredPeers(
+      endpoints.filter((endpoint) => endpoint.nodeId !== 'h2'),
+      new Set([net1, net2]),
+      'h1',
+    );
     const { remove, add } = peerDiff(before, after);
     assert.deepEqual(remove.map((entry) => entry.ipv4).sort(), ['10.0.0.3', '10.0.1.2']);
     assert.deepEqual(add, []);
@@ -57,11 +67,19 @@ describe('overlay peers: the entries a host needs', () => {
 
 describe('overlay networks: requests and records', () => {
   const record: NetworkRecord = {
-    id: net1, name: 'ov', subnet: '10.0.0.0/24', gateway: '10.0.0.1', vni: 4096, internal: false, attachable: true,
-    labels: {}, options: {}, created: '2024-01-01T00:00:00.000Z',
+    id: net1,
+    name: 'ov',
+    subnet: '10.0.0.0/24',
+    gateway: '10.0.0.1',
+    vni: 4096,
+    internal: false,
+    attachable: true,
+    labels: {},
+    options: {},
+    created: '2024-01-01T00:00:00.000Z',
   };
 
-  it('a record becomes this host\'s network: scope global, VNI shown as Docker does, MTU from the underlay less 50', () => {
+  it("a record becomes this host's network: scope global, VNI shown as Docker does, MTU from the underlay less 50", () => {
     const network = overlayNetworkOf(record, 1500);
     assert.equal(network.scope, 'global');
     assert.equal(network.options['com.docker.network.driver.overlay.vxlanid_list'], '4096');
@@ -70,7 +88,7 @@ describe('overlay networks: requests and records', () => {
     assert.equal(overlayNetworkOf({ ...record, options: { 'com.docker.network.driver.mtu': '1400' } }, 9000).bridge?.mtu, 1400);
   });
 
-  it('builds a bridge with the gateway and a VXLAN port on the underlay; each host\'s bridge has its own MAC', () => {
+  it("builds a bridge with the gateway and a VXLAN port on the underlay; each host's bridge has its own MAC", () => {
     const lines = overlayCreateLines(overlayNetworkOf(record, 1500), { address: '192.168.250.11', device: 'eth0', mtu: 1500 });
     assert.ok(lines.includes('addr add 10.0.0.1/24 dev ov-aaaaaaaaaaaa'));
     assert.ok(lines.includes('link add vx-aaaaaaaaaaaa mtu 1450 type vxlan id 4096 dstport 4789 nolearning proxy local 192.168.250.11 dev eth0'));
@@ -83,7 +101,10 @@ describe('overlay networks: requests and records', () => {
     assert.throws(() => plan({ name: 'o', driver: 'overlay', options: { encrypted: '' } }), /do not take option encrypted/);
     assert.throws(() => plan({ name: 'o', driver: 'overlay', options: { 'com.docker.network.driver.mtu': 'big' } }), /invalid MTU "big"/);
     assert.throws(() => plan({ name: 'o', driver: 'overlay', ipamConfig: [{ subnet: '10.1.0.0/24' }, { subnet: '10.2.0.0/24' }] }), /one --subnet/);
-    assert.throws(() => planOverlayCreate({ name: 'o', driver: 'overlay' }, net2, [overlayNetworkOf({ ...record, name: 'o' }, 1500)], []), /network with name o already exists/);
+    assert.throws(
+      () => planOverlayCreate({ name: 'o', driver: 'overlay' }, net2, [overlayNetworkOf({ ...record, name: 'o' }, 1500)], []),
+      /network with name o already exists/,
+    );
     assert.deepEqual(plan({ name: 'o', driver: 'overlay', ipamConfig: [{ subnet: '10.1.0.0/24' }], internal: true }).subnet, '10.1.0.0/24');
   });
 
@@ -91,8 +112,14 @@ describe('overlay networks: requests and records', () => {
     const stale = overlayNetworkOf(record, 1500);
     const sameVni = { ...record, id: net2, subnet: '10.0.9.0/24' };
     const sameSubnet = { ...record, id: net2, vni: 4097, subnet: '10.0.0.0/16' };
-    assert.deepEqual(clashingOverlays(sameVni, [stale]).map((network) => network.id), [net1]);
-    assert.deepEqual(clashingOverlays(sameSubnet, [stale]).map((network) => network.id), [net1]);
+    assert.deepEqual(
+      clashingOverlays(sameVni, [stale]).map((network) => network.id),
+      [net1],
+    );
+    assert.deepEqual(
+      clashingOverlays(sameSubnet, [stale]).map((network) => network.id),
+      [net1],
+    );
     assert.deepEqual(clashingOverlays({ ...record, id: net2, vni: 4097, subnet: '10.0.1.0/24' }, [stale]), []);
     assert.deepEqual(clashingOverlays(record, [stale]), []);
   });

@@ -18,17 +18,33 @@ describe('containerEnv', () => {
 
 describe('ociSpec', () => {
   const base: ContainerProcessSpec = {
-    id: 'a'.repeat(64), image: { id: 'sha256:' + 'b'.repeat(64), repoTags: [], created: '', size: 0, rootfsPath: '/img', config: emptyImageConfig(), comment: '' },
-    args: ['sh'], env: [], cwd: '', hostname: 'aaaaaaaaaaaa', tty: true, openStdin: true, netnsPath: '/run/ns/x',
+    id: 'a'.repeat(64),
+    image: { id: 'sha256:' + 'b'.repeat(64), repoTags: [], created: '', size: 0, rootfsPath: '/img', config: emptyImageConfig(), comment: '' },
+    args: ['sh'],
+    env: [],
+    cwd: '',
+    hostname: 'aaaaaaaaaaaa',
+    tty: true,
+    openStdin: true,
+    netnsPath: '/run/ns/x',
     etcFiles: { hosts: '/e/hosts', resolvConf: '/e/resolv.conf', hostname: '/e/hostname' },
   };
   it('joins the sandbox namespace by path, or none for host networking', () => {
     const namespaces = (spec: Record<string, unknown>) => (spec['linux'] as { namespaces: Array<{ type: string; path?: string }> }).namespaces;
-    assert.deepEqual(namespaces(ociSpec(base)).find((ns) => ns.type === 'network'), { type: 'network', path: '/run/ns/x' });
-    assert.equal(namespaces(ociSpec({ ...base, netnsPath: null })).some((ns) => ns.type === 'network'), false);
+    assert.deepEqual(
+      namespaces(ociSpec(base)).find((ns) => ns.type === 'network'),
+      { type: 'network', path: '/run/ns/x' },
+    );
+    assert.equal(
+      namespaces(ociSpec({ ...base, netnsPath: null })).some((ns) => ns.type === 'network'),
+      false,
+    );
   });
   it("has Docker's capabilities with NET_RAW, rw /etc binds, cwd / by default", () => {
-    const spec = ociSpec(base) as { process: { cwd: string; terminal: boolean; capabilities: { bounding: string[] } }; mounts: Array<{ destination: string; source: string; options: string[] }> };
+    const spec = ociSpec(base) as {
+      process: { cwd: string; terminal: boolean; capabilities: { bounding: string[] } };
+      mounts: Array<{ destination: string; source: string; options: string[] }>;
+    };
     assert.ok(spec.process.capabilities.bounding.includes('CAP_NET_RAW'));
     assert.equal(spec.process.capabilities.bounding.includes('CAP_SYS_ADMIN'), false);
     assert.equal(spec.process.cwd, '/');
@@ -41,8 +57,13 @@ describe('ociSpec', () => {
 describe('applyChanges (docker import -c)', () => {
   it('reads CMD, ENTRYPOINT, ENV, EXPOSE, WORKDIR and LABEL', () => {
     const config = applyChanges(emptyImageConfig(), [
-      'CMD ["sh", "-c", "echo hi"]', 'ENTRYPOINT /bin/init --flag', 'ENV A=1 B="two words"', 'ENV C legacy form',
-      'EXPOSE 80 53/udp', 'WORKDIR /srv', 'LABEL team=net',
+      'CMD ["sh", "-c", "echo hi"]',
+      'ENTRYPOINT /bin/init --flag',
+      'ENV A=1 B="two words"',
+      'ENV C legacy form',
+      'EXPOSE 80 53/udp',
+      'WORKDIR /srv',
+      'LABEL team=net',
     ]);
     assert.deepEqual(config.cmd, ['sh', '-c', 'echo hi']);
     assert.deepEqual(config.entrypoint, ['/bin/sh', '-c', '/bin/init --flag']);
@@ -60,17 +81,33 @@ describe('log frames', () => {
   it('round-trips frames and keeps an incomplete one for later', () => {
     const bytes = Buffer.concat([encodeFrame(1, Buffer.from('out\n')), encodeFrame(2, Buffer.from('err\n')).subarray(0, 10)]);
     const { records, rest } = decodeFrames(bytes);
-    assert.deepEqual(records.map((r) => [r.stream, r.data.toString()]), [[1, 'out\n']]);
+    assert.deepEqual(
+      records.map((r) => [r.stream, r.data.toString()]),
+      [[1, 'out\n']],
+    );
     assert.equal(rest.length, 10);
   });
   it('splits into lines per stream so tail counts lines', () => {
     const lines = splitLines([
-      { stream: 1, data: Buffer.from('a\nb') }, { stream: 2, data: Buffer.from('e\n') }, { stream: 1, data: Buffer.from('c\nd') },
+      { stream: 1, data: Buffer.from('a\nb') },
+      { stream: 2, data: Buffer.from('e\n') },
+      { stream: 1, data: Buffer.from('c\nd') },
     ]);
-    assert.deepEqual(lines.map((l) => [l.stream, l.data.toString()]), [[1, 'a\n'], [2, 'e\n'], [1, 'bc\n'], [1, 'd']]);
+    assert.deepEqual(
+      lines.map((l) => [l.stream, l.data.toString()]),
+      [
+        [1, 'a\n'],
+        [2, 'e\n'],
+        [1, 'bc\n'],
+        [1, 'd'],
+      ],
+    );
   });
   it('renders raw for a tty, framed otherwise, only the streams asked for', () => {
-    const records = [{ stream: 1 as const, data: Buffer.from('x') }, { stream: 2 as const, data: Buffer.from('y') }];
+    const records = [
+      { stream: 1 as const, data: Buffer.from('x') },
+      { stream: 2 as const, data: Buffer.from('y') },
+    ];
     assert.equal(renderRecords(records, { stdout: true, stderr: true, tty: true }).toString(), 'xy');
     assert.deepEqual([...renderRecords(records, { stdout: false, stderr: true, tty: false })], [2, 0, 0, 0, 0, 0, 0, 1, 0x79]);
   });
@@ -88,7 +125,9 @@ describe('image references and tars', () => {
     assert.deepEqual(decompressFlags(Buffer.from('./bin')), []);
   });
   it("words a refused start as Docker does, with Docker's exit codes", () => {
-    const error = startError('runc run exited with 1: time="2026-01-01T00:00:00Z" level=error msg="runc run failed: unable to start container process: exec: \\"nosuch\\": executable file not found in $PATH"');
+    const error = startError(
+      'runc run exited with 1: time="2026-01-01T00:00:00Z" level=error msg="runc run failed: unable to start container process: exec: \\"nosuch\\": executable file not found in $PATH"',
+    );
     assert.equal(error.message, 'OCI runtime create failed: unable to start container process: exec: "nosuch": executable file not found in $PATH: unknown');
     assert.equal(error.status, 400);
     assert.equal(error.exitCode, 127);

@@ -5,11 +5,20 @@ import type { ServerResponse } from 'node:http';
 import { notFound } from '../../errors.js';
 import { decodePathPart, parseFilters, queryBool, readJson, sendJson, sendNoContent, type Request, type Router } from '../http.js';
 import type { UpgradeRoute } from '../server.js';
-import { containerCreateFromWire, containerSummaryToWire, containerToWire, endpointRequestFromConnect, execInspectToWire, execSpecFromWire } from '../wire/containers.js';
+import {
+  containerCreateFromWire,
+  containerSummaryToWire,
+  containerToWire,
+  endpointRequestFromConnect,
+  execInspectToWire,
+  execSpecFromWire,
+} from '../wire/containers.js';
 import { optionalBool } from '../wire/json-fields.js';
 
 function upgradeHeaders(socket: Socket, tty: boolean): void {
-  socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.${tty ? 'raw-stream' : 'multiplexed-stream'}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+  socket.write(
+    `HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.${tty ? 'raw-stream' : 'multiplexed-stream'}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`,
+  );
 }
 
 const streamType = (tty: boolean) => (tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
@@ -36,10 +45,16 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
 
   router.add('GET', '/containers/json', (request, response) => {
     const records = containers.list({
-      all: queryBool(request.query, 'all'), latest: queryBool(request.query, 'latest'),
-      limit: seconds(request.query, 'limit', -1), filters: parseFilters(request.query.get('filters')),
+      all: queryBool(request.query, 'all'),
+      latest: queryBool(request.query, 'latest'),
+      limit: seconds(request.query, 'limit', -1),
+      filters: parseFilters(request.query.get('filters')),
     });
-    sendJson(response, 200, records.map((record) => containerSummaryToWire(containers, record)));
+    sendJson(
+      response,
+      200,
+      records.map((record) => containerSummaryToWire(containers, record)),
+    );
   });
 
   router.add('GET', '/containers/{id}/json', (request, response) => {
@@ -96,7 +111,9 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
   router.add('GET', '/containers/{id}/logs', (request, response) => {
     const tail = request.query.get('tail');
     const { record, output } = containers.logs(request.params['id']!, {
-      follow: queryBool(request.query, 'follow'), stdout: queryBool(request.query, 'stdout'), stderr: queryBool(request.query, 'stderr'),
+      follow: queryBool(request.query, 'follow'),
+      stdout: queryBool(request.query, 'stdout'),
+      stderr: queryBool(request.query, 'stderr'),
       tail: tail === null || tail === 'all' ? undefined : Number(tail),
     });
     response.writeHead(200, { 'Content-Type': streamType(record.config.tty) });
@@ -125,8 +142,12 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
     relay(`exec ${instance.id}`, output, response);
   });
 
-  router.add('POST', '/exec/{id}/resize', (_request, response) => { sendNoContent(response, 200); });
-  router.add('POST', '/containers/{id}/resize', (_request, response) => { sendNoContent(response, 200); });
+  router.add('POST', '/exec/{id}/resize', (_request, response) => {
+    sendNoContent(response, 200);
+  });
+  router.add('POST', '/containers/{id}/resize', (_request, response) => {
+    sendNoContent(response, 200);
+  });
 
   router.add('POST', '/networks/{id}/connect', async (request, response) => {
     const { container, request: endpointRequest } = endpointRequestFromConnect(await readJson(request.raw));
@@ -146,7 +167,10 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
     upgradeHeaders(socket, record.config.tty);
     // dockerpty (compose run) attaches stdout and stderr on sockets of their own: each gets only its stream.
     const asked = query.has('stdout') || query.has('stderr');
-    const attached = await containers.attach(record.id, asked ? { stdout: queryBool(query, 'stdout'), stderr: queryBool(query, 'stderr') } : { stdout: true, stderr: true });
+    const attached = await containers.attach(
+      record.id,
+      asked ? { stdout: queryBool(query, 'stdout'), stderr: queryBool(query, 'stderr') } : { stdout: true, stderr: true },
+    );
     if (attached === undefined) {
       socket.end();
       return;
@@ -164,7 +188,7 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
   const execOnSocket = async (socket: Socket, id: string, head: Buffer): Promise<void> => {
     let body: Record<string, unknown> = {};
     try {
-      body = head.length === 0 ? {} : JSON.parse(head.toString('utf8')) as Record<string, unknown>;
+      body = head.length === 0 ? {} : (JSON.parse(head.toString('utf8')) as Record<string, unknown>);
     } catch {
       body = {}; // the body of exec start is optional; what came with the upgrade may be only part of it
     }

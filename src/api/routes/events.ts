@@ -17,11 +17,20 @@ export function addEventRoutes(router: Router, events: EventBus): void {
     const until = parseTime(request.query.get('until'));
     response.writeHead(200, { 'Content-Type': 'application/json' });
     response.flushHeaders();
-    const write = (event: DaemonEvent) => { if (!response.writableEnded && eventMatches(event, filters)) response.write(`${JSON.stringify(eventToWire(event))}\n`); };
-    if (since !== undefined) for (const event of events.since(since)) if (until === undefined || event.timeNano < (BigInt(until) + 1n) * 1_000_000_000n) write(event);
-    if (until !== undefined && until * 1000 <= Date.now()) { response.end(); return; }
+    const write = (event: DaemonEvent) => {
+      if (!response.writableEnded && eventMatches(event, filters)) response.write(`${JSON.stringify(eventToWire(event))}\n`);
+    };
+    if (since !== undefined)
+      for (const event of events.since(since)) if (until === undefined || event.timeNano < (BigInt(until) + 1n) * 1_000_000_000n) write(event);
+    if (until !== undefined && until * 1000 <= Date.now()) {
+      response.end();
+      return;
+    }
     const unsubscribe = events.subscribe(write);
     const timer = until === undefined ? undefined : setTimeout(() => response.end(), until * 1000 - Date.now());
-    response.on('close', () => { unsubscribe(); if (timer !== undefined) clearTimeout(timer); });
+    response.on('close', () => {
+      unsubscribe();
+      if (timer !== undefined) clearTimeout(timer);
+    });
   });
 }

@@ -6,21 +6,26 @@ import { parseFilters, sendJson, type Router } from '../http.js';
 import { filterImages } from '../../runtime/image-filters.js';
 
 export function addImageRoutes(router: Router, images: ImageStore): void {
-  router.add('POST', '/images/create', async (request, response) => {
-    const fromSrc = request.query.get('fromSrc');
-    if (fromSrc !== '-') {
-      const image = request.query.get('fromImage') ?? fromSrc ?? '';
-      throw notFound(`pull access denied for ${image}, repository does not exist or may require 'docker login': skiff has no registry; use docker import`);
-    }
-    const repo = request.query.get('repo') ?? '';
-    const tag = request.query.get('tag') ?? '';
-    const image = await images.importTar(request.raw, {
-      repoTag: repo === '' ? undefined : tag === '' ? repo : `${repo}:${tag}`,
-      changes: request.query.getAll('changes'),
-      message: request.query.get('message') ?? undefined,
-    });
-    sendJson(response, 200, { status: image.id });
-  }, { streamsBody: true });
+  router.add(
+    'POST',
+    '/images/create',
+    async (request, response) => {
+      const fromSrc = request.query.get('fromSrc');
+      if (fromSrc !== '-') {
+        const image = request.query.get('fromImage') ?? fromSrc ?? '';
+        throw notFound(`pull access denied for ${image}, repository does not exist or may require 'docker login': skiff has no registry; use docker import`);
+      }
+      const repo = request.query.get('repo') ?? '';
+      const tag = request.query.get('tag') ?? '';
+      const image = await images.importTar(request.raw, {
+        repoTag: repo === '' ? undefined : tag === '' ? repo : `${repo}:${tag}`,
+        changes: request.query.getAll('changes'),
+        message: request.query.get('message') ?? undefined,
+      });
+      sendJson(response, 200, { status: image.id });
+    },
+    { streamsBody: true },
+  );
 
   router.add('GET', '/images/json', (request, response) => {
     const shown = filterImages(images.list(), parseFilters(request.query.get('filters')), (reference) => images.resolve(reference));
@@ -41,6 +46,10 @@ export function addImageRoutes(router: Router, images: ImageStore): void {
 
   router.add('DELETE', '/images/{name}', (request, response) => {
     const lines = images.remove(request.params['name']!, { force: request.query.get('force') === '1' || request.query.get('force') === 'true' });
-    sendJson(response, 200, lines.map((line) => (line.startsWith('Untagged: ') ? { Untagged: line.slice(10) } : { Deleted: line.slice(9) })));
+    sendJson(
+      response,
+      200,
+      lines.map((line) => (line.startsWith('Untagged: ') ? { Untagged: line.slice(10) } : { Deleted: line.slice(9) })),
+    );
   });
 }

@@ -16,18 +16,47 @@ const unavailable = (message: string) => new SkiffError('unavailable', message, 
 
 /** The object kinds that only a swarm manager holds, each with Docker's verbs. */
 const MANAGER_OBJECTS: Array<[method: string, path: string]> = [
-  ['GET', '/swarm'], ['POST', '/swarm/update'], ['GET', '/swarm/unlockkey'], ['POST', '/swarm/unlock'],
-  ['GET', '/nodes'], ['GET', '/nodes/{id}'], ['DELETE', '/nodes/{id}'], ['POST', '/nodes/{id}/update'],
-  ['GET', '/services'], ['POST', '/services/create'], ['GET', '/services/{id}'], ['DELETE', '/services/{id}'],
-  ['POST', '/services/{id}/update'], ['GET', '/services/{id}/logs'],
-  ['GET', '/tasks'], ['GET', '/tasks/{id}'], ['GET', '/tasks/{id}/logs'],
-  ['GET', '/secrets'], ['POST', '/secrets/create'], ['GET', '/secrets/{id}'], ['DELETE', '/secrets/{id}'], ['POST', '/secrets/{id}/update'],
-  ['GET', '/configs'], ['POST', '/configs/create'], ['GET', '/configs/{id}'], ['DELETE', '/configs/{id}'], ['POST', '/configs/{id}/update'],
+  ['GET', '/swarm'],
+  ['POST', '/swarm/update'],
+  ['GET', '/swarm/unlockkey'],
+  ['POST', '/swarm/unlock'],
+  ['GET', '/nodes'],
+  ['GET', '/nodes/{id}'],
+  ['DELETE', '/nodes/{id}'],
+  ['POST', '/nodes/{id}/update'],
+  ['GET', '/services'],
+  ['POST', '/services/create'],
+  ['GET', '/services/{id}'],
+  ['DELETE', '/services/{id}'],
+  ['POST', '/services/{id}/update'],
+  ['GET', '/services/{id}/logs'],
+  ['GET', '/tasks'],
+  ['GET', '/tasks/{id}'],
+  ['GET', '/tasks/{id}/logs'],
+  ['GET', '/secrets'],
+  ['POST', '/secrets/create'],
+  ['GET', '/secrets/{id}'],
+  ['DELETE', '/secrets/{id}'],
+  ['POST', '/secrets/{id}/update'],
+  ['GET', '/configs'],
+  ['POST', '/configs/create'],
+  ['GET', '/configs/{id}'],
+  ['DELETE', '/configs/{id}'],
+  ['POST', '/configs/{id}/update'],
 ];
 
 export function addSwarmRoutes(router: Router): void {
-  for (const [method, path] of MANAGER_OBJECTS) router.add(method, path, () => { throw unavailable(NOT_A_MANAGER); });
-  router.add('POST', '/swarm/leave', () => { throw unavailable(NOT_IN_A_SWARM); });
-  router.add('POST', '/swarm/init', () => { throw unavailable(NO_SWARM_MODE); });
-  router.add('POST', '/swarm/join', () => { throw unavailable(NO_SWARM_MODE); });
+  for (const [method, path] of MANAGER_OBJECTS)
+    router.add(method, path, () => {
+      throw unavailable(NOT_A_MANAGER);
+    });
+  router.add('POST', '/swarm/leave', () => {
+    throw unavailable(NOT_IN_A_SWARM);
+  });
+  router.add('POST', '/swarm/init', () => {
+    throw unavailable(NO_SWARM_MODE);
+  });
+  router.add('POST', '/swarm/join', () => {
+    throw unavailable(NO_SWARM_MODE);
+  });
 }

@@ -106,7 +106,21 @@ function networksWire(containers: Containers, record: ContainerRecord): Record<s
   const networks: Record<string, Body> = {};
   const mode = record.hostConfig.networkMode;
   if (mode === 'host' || mode === 'none') {
-    networks[mode] = { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null };
+    networks[mode] = {
+      IPAMConfig: null,
+      Links: null,
+      Aliases: null,
+      NetworkID: '',
+      EndpointID: '',
+      Gateway: '',
+      IPAddress: '',
+      IPPrefixLen: 0,
+      IPv6Gateway: '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      MacAddress: '',
+      DriverOpts: null,
+    };
   }
   for (const { network, endpoint, request } of containers.networkOf(record)) {
     const v4Gateway = endpoint?.ipv4 === undefined ? undefined : defaultGateways(network.ipam.pools, [endpoint.ipv4])[0];
@@ -184,8 +198,17 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     Path: argv[0] ?? '',
     Args: argv.slice(1),
     State: {
-      Status: record.state.status, Running: running, Paused: false, Restarting: false, OOMKilled: false, Dead: false,
-      Pid: record.state.pid, ExitCode: record.state.exitCode, Error: '', StartedAt: record.state.startedAt, FinishedAt: record.state.finishedAt,
+      Status: record.state.status,
+      Running: running,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: record.state.pid,
+      ExitCode: record.state.exitCode,
+      Error: '',
+      StartedAt: record.state.startedAt,
+      FinishedAt: record.state.finishedAt,
     },
     Image: record.imageId,
     ResolvConfPath: files.resolvConf,
@@ -196,44 +219,86 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     RestartCount: 0,
     Driver: 'overlay',
     Platform: 'linux',
-    MountLabel: '', ProcessLabel: '', AppArmorProfile: '', ExecIDs: null,
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
     HostConfig: {
-      NetworkMode: record.hostConfig.networkMode, PortBindings: portBindingsToWire(record.hostConfig.portBindings), PublishAllPorts: record.hostConfig.publishAll, AutoRemove: record.hostConfig.autoRemove,
-      Dns: record.hostConfig.dns, DnsSearch: record.hostConfig.dnsSearch, DnsOptions: record.hostConfig.dnsOptions,
+      NetworkMode: record.hostConfig.networkMode,
+      PortBindings: portBindingsToWire(record.hostConfig.portBindings),
+      PublishAllPorts: record.hostConfig.publishAll,
+      AutoRemove: record.hostConfig.autoRemove,
+      Dns: record.hostConfig.dns,
+      DnsSearch: record.hostConfig.dnsSearch,
+      DnsOptions: record.hostConfig.dnsOptions,
       ExtraHosts: record.hostConfig.extraHosts.length > 0 ? record.hostConfig.extraHosts : null,
-      Links: legacyLinksToWire(containers, record), RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      Links: legacyLinksToWire(containers, record),
+      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
     },
     Mounts: [],
     Config: {
-      Hostname: record.config.hostname, Domainname: record.config.domainname, User: '',
-      AttachStdin: record.config.attachStdin, AttachStdout: record.config.attachStdout, AttachStderr: record.config.attachStderr,
+      Hostname: record.config.hostname,
+      Domainname: record.config.domainname,
+      User: '',
+      AttachStdin: record.config.attachStdin,
+      AttachStdout: record.config.attachStdout,
+      AttachStderr: record.config.attachStderr,
       ExposedPorts: record.config.exposedPorts.length > 0 ? exposedPortsToWire(record.config.exposedPorts) : undefined,
-      Tty: record.config.tty, OpenStdin: record.config.openStdin, StdinOnce: false, Env: record.config.env,
-      Cmd: record.config.cmd ?? image?.cmd ?? null, Image: record.config.image, Volumes: null, WorkingDir: record.config.workingDir,
-      Entrypoint: record.config.entrypoint ?? image?.entrypoint ?? null, OnBuild: null, Labels: record.config.labels,
+      Tty: record.config.tty,
+      OpenStdin: record.config.openStdin,
+      StdinOnce: false,
+      Env: record.config.env,
+      Cmd: record.config.cmd ?? image?.cmd ?? null,
+      Image: record.config.image,
+      Volumes: null,
+      WorkingDir: record.config.workingDir,
+      Entrypoint: record.config.entrypoint ?? image?.entrypoint ?? null,
+      OnBuild: null,
+      Labels: record.config.labels,
     },
     NetworkSettings: {
-      Bridge: '', SandboxID: record.sandboxId, HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
-      Ports: portsToWire(containers, record), SandboxKey: containers.sandboxKey(record), SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
-      EndpointID: bridge?.['EndpointID'] ?? '', Gateway: bridge?.['Gateway'] ?? '', GlobalIPv6Address: bridge?.['GlobalIPv6Address'] ?? '',
-      GlobalIPv6PrefixLen: bridge?.['GlobalIPv6PrefixLen'] ?? 0, IPAddress: bridge?.['IPAddress'] ?? '', IPPrefixLen: bridge?.['IPPrefixLen'] ?? 0,
-      IPv6Gateway: bridge?.['IPv6Gateway'] ?? '', MacAddress: bridge?.['MacAddress'] ?? '',
+      Bridge: '',
+      SandboxID: record.sandboxId,
+      HairpinMode: false,
+      LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0,
+      Ports: portsToWire(containers, record),
+      SandboxKey: containers.sandboxKey(record),
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+      EndpointID: bridge?.['EndpointID'] ?? '',
+      Gateway: bridge?.['Gateway'] ?? '',
+      GlobalIPv6Address: bridge?.['GlobalIPv6Address'] ?? '',
+      GlobalIPv6PrefixLen: bridge?.['GlobalIPv6PrefixLen'] ?? 0,
+      IPAddress: bridge?.['IPAddress'] ?? '',
+      IPPrefixLen: bridge?.['IPPrefixLen'] ?? 0,
+      IPv6Gateway: bridge?.['IPv6Gateway'] ?? '',
+      MacAddress: bridge?.['MacAddress'] ?? '',
       Networks: networks,
     },
   };
 }
 
-
 export function execSpecFromWire(body: Body): ExecSpec {
   return {
-    args: optionalStringArray(body, 'Cmd') ?? [], env: optionalStringArray(body, 'Env') ?? [], tty: optionalBool(body, 'Tty') ?? false,
-    attachStdin: optionalBool(body, 'AttachStdin') ?? false, workingDir: optionalString(body, 'WorkingDir') ?? '',
+    args: optionalStringArray(body, 'Cmd') ?? [],
+    env: optionalStringArray(body, 'Env') ?? [],
+    tty: optionalBool(body, 'Tty') ?? false,
+    attachStdin: optionalBool(body, 'AttachStdin') ?? false,
+    workingDir: optionalString(body, 'WorkingDir') ?? '',
   };
 }
 
 export function execInspectToWire(exec: ExecInstance): Body {
   return {
-    ID: exec.id, Running: exec.running, ExitCode: exec.exitCode, ContainerID: exec.containerId, Pid: exec.pid, OpenStdin: false, OpenStdout: true, OpenStderr: true,
+    ID: exec.id,
+    Running: exec.running,
+    ExitCode: exec.exitCode,
+    ContainerID: exec.containerId,
+    Pid: exec.pid,
+    OpenStdin: false,
+    OpenStdout: true,
+    OpenStderr: true,
     ProcessConfig: { entrypoint: exec.args[0], arguments: exec.args.slice(1), tty: exec.tty, privileged: false, user: '' },
   };
 }

@@ -16,8 +16,12 @@ export interface WireEvent {
 
 export function eventToWire(event: DaemonEvent): WireEvent {
   return {
-    Type: event.type, Action: event.action, Actor: { ID: event.actorId, Attributes: event.attributes }, scope: 'local',
-    time: Number(event.timeNano / 1_000_000_000n), timeNano: Number(event.timeNano),
+    Type: event.type,
+    Action: event.action,
+    Actor: { ID: event.actorId, Attributes: event.attributes },
+    scope: 'local',
+    time: Number(event.timeNano / 1_000_000_000n),
+    timeNano: Number(event.timeNano),
     ...(event.type === 'container' ? { status: event.action, id: event.actorId, from: event.attributes['image'] ?? '' } : {}),
   };
 }

@@ -4,26 +4,61 @@ import { exposedPortsToWire } from './ports.js';
 
 function configToWire(config: ImageConfig): Record<string, unknown> {
   return {
-    Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false,
-    Env: config.env, Cmd: config.cmd, Entrypoint: config.entrypoint, WorkingDir: config.workingDir,
-    ExposedPorts: exposedPortsToWire(config.exposedPorts), Labels: config.labels, Image: '', Volumes: null, OnBuild: null,
+    Hostname: '',
+    Domainname: '',
+    User: '',
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    Tty: false,
+    OpenStdin: false,
+    StdinOnce: false,
+    Env: config.env,
+    Cmd: config.cmd,
+    Entrypoint: config.entrypoint,
+    WorkingDir: config.workingDir,
+    ExposedPorts: exposedPortsToWire(config.exposedPorts),
+    Labels: config.labels,
+    Image: '',
+    Volumes: null,
+    OnBuild: null,
   };
 }
 
 export function imageToWire(image: Image): Record<string, unknown> {
   return {
-    Id: image.id, RepoTags: image.repoTags, RepoDigests: [], Parent: '', Comment: image.comment, Created: image.created,
-    Container: '', DockerVersion: '', Author: '', Architecture: 'amd64', Os: 'linux', Size: image.size, VirtualSize: image.size,
+    Id: image.id,
+    RepoTags: image.repoTags,
+    RepoDigests: [],
+    Parent: '',
+    Comment: image.comment,
+    Created: image.created,
+    Container: '',
+    DockerVersion: '',
+    Author: '',
+    Architecture: 'amd64',
+    Os: 'linux',
+    Size: image.size,
+    VirtualSize: image.size,
     Config: configToWire(image.config),
     // An image is one rootfs directory that containers mount overlayfs over.
     GraphDriver: { Name: 'overlay', Data: { LowerDir: image.rootfsPath } },
-    RootFS: { Type: 'layers', Layers: [] }, Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+    RootFS: { Type: 'layers', Layers: [] },
+    Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
   };
 }
 
 export function imageSummaryToWire(image: Image): Record<string, unknown> {
   return {
-    Id: image.id, ParentId: '', RepoTags: image.repoTags.length > 0 ? image.repoTags : ['<none>:<none>'], RepoDigests: [],
-    Created: Math.floor(Date.parse(image.created) / 1000), Size: image.size, VirtualSize: image.size, SharedSize: -1, Labels: image.config.labels, Containers: -1,
+    Id: image.id,
+    ParentId: '',
+    RepoTags: image.repoTags.length > 0 ? image.repoTags : ['<none>:<none>'],
+    RepoDigests: [],
+    Created: Math.floor(Date.parse(image.created) / 1000),
+    Size: image.size,
+    VirtualSize: image.size,
+    SharedSize: -1,
+    Labels: image.config.labels,
+    Containers: -1,
   };
 }

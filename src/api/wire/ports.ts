@@ -18,10 +18,17 @@ function text(value: unknown, field: string): string {
 
 export function portRequestsFromWire(bindings: unknown): PortRequest[] {
   if (bindings === undefined || bindings === null) return [];
-  if (typeof bindings !== 'object' || Array.isArray(bindings)) throw invalid('json: cannot unmarshal HostConfig.PortBindings: an object of port keys is expected');
+  if (typeof bindings !== 'object' || Array.isArray(bindings))
+    throw invalid('json: cannot unmarshal HostConfig.PortBindings: an object of port keys is expected');
   return Object.entries(bindings as Record<string, unknown>).flatMap(([key, list]) => {
     if (list !== null && !Array.isArray(list)) throw invalid(`json: cannot unmarshal HostConfig.PortBindings["${key}"]: a list of bindings is expected`);
-    const parsed = list === null ? null : (list as Array<Record<string, unknown>>).map((binding) => ({ hostIp: text(binding?.['HostIp'], 'HostIp'), hostPort: text(binding?.['HostPort'], 'HostPort') }));
+    const parsed =
+      list === null
+        ? null
+        : (list as Array<Record<string, unknown>>).map((binding) => ({
+            hostIp: text(binding?.['HostIp'], 'HostIp'),
+            hostPort: text(binding?.['HostPort'], 'HostPort'),
+          }));
     return portKeyRequests(key, parsed);
   });
 }

@@ -10,29 +10,93 @@ type Body = Record<string, unknown>;
 
 /** HostConfig fields skiff acts on (or whose only accepted value is what skiff does anyway, checked below). */
 const HOST_CONFIG_CARRIED_OUT = new Set([
-  'NetworkMode', 'Dns', 'DnsSearch', 'DnsOptions', 'ExtraHosts', 'Links', 'AutoRemove', 'PortBindings', 'PublishAllPorts',
-  'RestartPolicy', 'LogConfig', 'ConsoleSize', 'Isolation', 'MemorySwappiness',
+  'NetworkMode',
+  'Dns',
+  'DnsSearch',
+  'DnsOptions',
+  'ExtraHosts',
+  'Links',
+  'AutoRemove',
+  'PortBindings',
+  'PublishAllPorts',
+  'RestartPolicy',
+  'LogConfig',
+  'ConsoleSize',
+  'Isolation',
+  'MemorySwappiness',
 ]);
 
 /** Config fields skiff acts on, or that describe the client's streams rather than the container. */
 const CONFIG_CARRIED_OUT = new Set([
-  'Image', 'Cmd', 'Entrypoint', 'Env', 'Hostname', 'Domainname', 'WorkingDir', 'Tty', 'OpenStdin', 'StdinOnce', 'Labels',
-  'ExposedPorts', 'MacAddress', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ArgsEscaped', 'HostConfig', 'NetworkingConfig',
-  'User', 'StopSignal', 'OnBuild', 'Shell',
+  'Image',
+  'Cmd',
+  'Entrypoint',
+  'Env',
+  'Hostname',
+  'Domainname',
+  'WorkingDir',
+  'Tty',
+  'OpenStdin',
+  'StdinOnce',
+  'Labels',
+  'ExposedPorts',
+  'MacAddress',
+  'AttachStdin',
+  'AttachStdout',
+  'AttachStderr',
+  'ArgsEscaped',
+  'HostConfig',
+  'NetworkingConfig',
+  'User',
+  'StopSignal',
+  'OnBuild',
+  'Shell',
   // dockerode repeats the container's name in the body; the query's name is the one used, as by dockerd.
   'name',
 ]);
 
 /** The docker CLI's flag for a field, so the message names what the user typed. */
 const FLAGS: Record<string, string> = {
-  Memory: '--memory', MemoryReservation: '--memory-reservation', MemorySwap: '--memory-swap', NanoCpus: '--cpus', CpuShares: '--cpu-shares',
-  CpuPeriod: '--cpu-period', CpuQuota: '--cpu-quota', CpusetCpus: '--cpuset-cpus', CpusetMems: '--cpuset-mems', PidsLimit: '--pids-limit',
-  BlkioWeight: '--blkio-weight', Devices: '--device', DeviceRequests: '--gpus', DeviceCgroupRules: '--device-cgroup-rule', Binds: '-v/--volume',
-  Mounts: '--mount', VolumesFrom: '--volumes-from', Volumes: '-v/--volume', Tmpfs: '--tmpfs', Privileged: '--privileged', CapAdd: '--cap-add',
-  CapDrop: '--cap-drop', SecurityOpt: '--security-opt', Ulimits: '--ulimit', ShmSize: '--shm-size', Init: '--init', PidMode: '--pid',
-  IpcMode: '--ipc', UTSMode: '--uts', UsernsMode: '--userns', CgroupParent: '--cgroup-parent', ReadonlyRootfs: '--read-only',
-  OomKillDisable: '--oom-kill-disable', OomScoreAdj: '--oom-score-adj', Sysctls: '--sysctl', GroupAdd: '--group-add', Runtime: '--runtime',
-  Healthcheck: '--health-cmd', StopTimeout: '--stop-timeout', NetworkDisabled: '--network none',
+  Memory: '--memory',
+  MemoryReservation: '--memory-reservation',
+  MemorySwap: '--memory-swap',
+  NanoCpus: '--cpus',
+  CpuShares: '--cpu-shares',
+  CpuPeriod: '--cpu-period',
+  CpuQuota: '--cpu-quota',
+  CpusetCpus: '--cpuset-cpus',
+  CpusetMems: '--cpuset-mems',
+  PidsLimit: '--pids-limit',
+  BlkioWeight: '--blkio-weight',
+  Devices: '--device',
+  DeviceRequests: '--gpus',
+  DeviceCgroupRules: '--device-cgroup-rule',
+  Binds: '-v/--volume',
+  Mounts: '--mount',
+  VolumesFrom: '--volumes-from',
+  Volumes: '-v/--volume',
+  Tmpfs: '--tmpfs',
+  Privileged: '--privileged',
+  CapAdd: '--cap-add',
+  CapDrop: '--cap-drop',
+  SecurityOpt: '--security-opt',
+  Ulimits: '--ulimit',
+  ShmSize: '--shm-size',
+  Init: '--init',
+  PidMode: '--pid',
+  IpcMode: '--ipc',
+  UTSMode: '--uts',
+  UsernsMode: '--userns',
+  CgroupParent: '--cgroup-parent',
+  ReadonlyRootfs: '--read-only',
+  OomKillDisable: '--oom-kill-disable',
+  OomScoreAdj: '--oom-score-adj',
+  Sysctls: '--sysctl',
+  GroupAdd: '--group-add',
+  Runtime: '--runtime',
+  Healthcheck: '--health-cmd',
+  StopTimeout: '--stop-timeout',
+  NetworkDisabled: '--network none',
 };
 
 /** Null, false, 0, '', and lists or objects holding only such: a field the client did not really set. */
@@ -49,7 +113,8 @@ function refuse(section: string, field: string, why: string): never {
 }
 
 const reasonFor = (field: string): string => {
-  if (/^(Memory|Cpu|Nano|Blkio|Pids|Oom|Kernel|IOMaximum|ShmSize|Ulimits)/.test(field)) return 'resource limits are not carried out (docker info: Cgroup Driver none)';
+  if (/^(Memory|Cpu|Nano|Blkio|Pids|Oom|Kernel|IOMaximum|ShmSize|Ulimits)/.test(field))
+    return 'resource limits are not carried out (docker info: Cgroup Driver none)';
   if (/^(Binds|Mounts|Volume|Tmpfs)/.test(field)) return 'skiff has no volumes or bind mounts';
   if (/^Device/.test(field)) return 'skiff gives containers no host devices';
   return 'not carried out by skiff';
@@ -63,11 +128,14 @@ export function refuseUnsupported(body: Body, host: Body): void {
   }
   const restart = host['RestartPolicy'] as Body | undefined;
   const policy = typeof restart?.['Name'] === 'string' ? restart['Name'] : '';
-  if (policy !== '' && policy !== 'no') throw invalid(`skiff does not support HostConfig.RestartPolicy (--restart ${policy}): containers are never restarted by skiff; use --restart no`);
+  if (policy !== '' && policy !== 'no')
+    throw invalid(`skiff does not support HostConfig.RestartPolicy (--restart ${policy}): containers are never restarted by skiff; use --restart no`);
   const logType = (host['LogConfig'] as Body | undefined)?.['Type'];
-  if (typeof logType === 'string' && logType !== '' && logType !== 'json-file') throw invalid(`skiff does not support HostConfig.LogConfig (--log-driver ${logType}): logs are kept as json-file`);
+  if (typeof logType === 'string' && logType !== '' && logType !== 'json-file')
+    throw invalid(`skiff does not support HostConfig.LogConfig (--log-driver ${logType}): logs are kept as json-file`);
   const isolation = host['Isolation'];
-  if (typeof isolation === 'string' && isolation !== '' && isolation !== 'default') throw invalid(`skiff does not support HostConfig.Isolation (--isolation ${isolation}): Linux containers have the default isolation only`);
+  if (typeof isolation === 'string' && isolation !== '' && isolation !== 'default')
+    throw invalid(`skiff does not support HostConfig.Isolation (--isolation ${isolation}): Linux containers have the default isolation only`);
   const swappiness = host['MemorySwappiness'];
   if (typeof swappiness === 'number' && swappiness !== -1) refuse('HostConfig', 'MemorySwappiness', reasonFor('Memory'));
   for (const [field, value] of Object.entries(body)) {
@@ -77,9 +145,12 @@ export function refuseUnsupported(body: Body, host: Body): void {
     refuse('Config', field, reasonFor(field));
   }
   const user = body['User'];
-  if (typeof user === 'string' && !['', 'root', '0', '0:0', 'root:root'].includes(user)) throw invalid(`skiff does not support Config.User (-u/--user ${user}): processes run as root`);
+  if (typeof user === 'string' && !['', 'root', '0', '0:0', 'root:root'].includes(user))
+    throw invalid(`skiff does not support Config.User (-u/--user ${user}): processes run as root`);
   const stopSignal = body['StopSignal'];
-  if (typeof stopSignal === 'string' && !['', 'SIGTERM', 'TERM', '15'].includes(stopSignal)) throw invalid(`skiff does not support Config.StopSignal (--stop-signal ${stopSignal}): docker stop sends SIGTERM`);
+  if (typeof stopSignal === 'string' && !['', 'SIGTERM', 'TERM', '15'].includes(stopSignal))
+    throw invalid(`skiff does not support Config.StopSignal (--stop-signal ${stopSignal}): docker stop sends SIGTERM`);
   const shell = body['Shell'];
-  if (Array.isArray(shell) && shell.length > 0 && !(shell.length === 2 && shell[0] === '/bin/sh' && shell[1] === '-c')) throw invalid('skiff does not support Config.Shell: only /bin/sh -c');
+  if (Array.isArray(shell) && shell.length > 0 && !(shell.length === 2 && shell[0] === '/bin/sh' && shell[1] === '-c'))
+    throw invalid('skiff does not support Config.Shell: only /bin/sh -c');
 }
