@@ -1,6 +1,6 @@
 /**
  * Responses checked against the Docker Engine API 1.41 specification
- * (shared/reference/engine-api-v1.41.yaml, moby's swagger.yaml at v20.10.24)
+ * (test/fixtures/engine-api/engine-api-v1.41.yaml, moby's swagger.yaml at v20.10.24)
  * with ajv, as Docker's clients read them: unknown fields are tolerated, a
  * missing required field or a wrong type is not. Go's clients decode null into
  * any map, slice or struct pointer, and dockerd sends null there often (Labels,
@@ -15,7 +15,7 @@ import Ajv from 'ajv';
 import yaml from 'js-yaml';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const specPath = join(repoRoot, '..', 'shared', 'reference', 'engine-api-v1.41.yaml');
+const specPath = join(repoRoot, 'test', 'fixtures', 'engine-api', 'engine-api-v1.41.yaml');
 
 type Schema = Record<string, unknown>;
 interface Spec {
