@@ -28,6 +28,7 @@ import {
   type ContainerRecord,
   type CreateRequest,
   type EndpointRequest,
+  type RestartPolicy,
 } from '../model/container.js';
 import { newId, timestampNow } from '../model/ids.js';
 import { publishedRequests } from '../ports/index.js';
@@ -35,6 +36,7 @@ import { argvOf, checkEndpointRequest, generateName, linkEnvironment, NAME_PATTE
 import { renderHosts, renderResolvConf } from './etc-files.js';
 import { ExecInstances, type ExecInstance, type ExecSpec } from './exec.js';
 import { listContainers, type ListOptions } from './filters.js';
+import { nextRestartDelay, shouldRestart } from './restart-policy.js';
 import { ReaderCounts, Signals } from './signals.js';
 
 /** How long --rm waits for attached clients to read a container's last output. */
@@ -69,6 +71,12 @@ export class Containers {
   private readonly exiting = new Set<string>();
   /** Start attempts per container (failed ones too), so a waiter for the next start is never left hanging. */
   private readonly startAttempts = new Map<string, number>();
+  /** Starts the restart policy has scheduled, waiting out their back-off (Docker shows these "restarting"). */
+  private readonly pendingRestarts = new Map<string, NodeJS.Timeout>();
+  /** Each container's last back-off, which the next one doubles. */
+  private readonly restartDelays = new Map<string, number>();
+  /** Containers whose next exit was asked for (docker stop, kill, rm -f): no policy brings them back from it, as moby's ExitOnNext. */
+  private readonly exitOnNext = new Set<string>();
 
   constructor(
     private readonly engine: Engine,
@@ -116,7 +124,27 @@ export class Containers {
         this.options.log(`sandbox ${sandbox.id} belongs to no running container (a start cut short): releasing it`);
         await this.engine.deleteSandbox(sandbox.id);
       }
+      await this.startByPolicyAtDaemonStart();
     });
+  }
+
+  /**
+   * As dockerd at its start: a container whose policy wants it running
+   * (always even when the user stopped it; unless-stopped only when not) is
+   * started as a user start would, its count and stopped mark reset.
+   */
+  private async startByPolicyAtDaemonStart(): Promise<void> {
+    for (const record of this.records.values()) {
+      if (record.state.status !== 'exited' || this.pendingRestarts.has(record.id)) continue;
+      if (!shouldRestart(record.hostConfig.restartPolicy, { ...record, exitCode: record.state.exitCode })) continue;
+      try {
+        record.restartCount = 0;
+        record.manuallyStopped = false;
+        await this.startLocked(record);
+      } catch (error) {
+        this.options.log(`container ${record.id}: starting it by its restart policy (${record.hostConfig.restartPolicy.name}): ${String(error)}`);
+      }
+    }
   }
 
   // ---- reading
@@ -191,6 +219,8 @@ export class Containers {
         if (request.config.cmd === null && request.config.entrypoint === null && image.config.cmd === null && image.config.entrypoint === null) {
           throw invalid('No command specified');
         }
+        if (request.hostConfig.autoRemove && request.hostConfig.restartPolicy.name !== 'no')
+          throw invalid("can't create 'AutoRemove' container with restart policy");
         const id = newId();
         const record: ContainerRecord = {
           id,
@@ -203,6 +233,8 @@ export class Containers {
           sandboxId: '',
           ports: [],
           state: { status: 'created', pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+          restartCount: 0,
+          manuallyStopped: false,
         };
         this.save(record);
         this.emit(record, 'create');
@@ -217,6 +249,7 @@ export class Containers {
       const record = this.get(reference);
       if (record.state.status === 'running') return false;
       try {
+        this.resetRestarts(record);
         await this.startLocked(record);
       } catch (error) {
         // Docker removes an --rm container whose start failed.
@@ -234,6 +267,13 @@ export class Containers {
   stop(reference: string, timeoutSeconds = 10): Promise<boolean> {
     return this.mutex.run(async () => {
       const record = this.get(reference);
+      if (this.pendingRestarts.has(record.id)) {
+        // Waiting out a back-off: the stop cancels the restart, as Docker's stop of a restarting container.
+        this.cancelRestart(record.id);
+        record.manuallyStopped = true;
+        this.save(record);
+        return true;
+      }
       if (record.state.status !== 'running') return false;
       await this.stopLocked(record, timeoutSeconds);
       return true;
@@ -246,6 +286,7 @@ export class Containers {
       const record = this.get(reference);
       if (record.state.status === 'running') await this.stopLocked(record, timeoutSeconds);
       try {
+        this.resetRestarts(record);
         await this.startLocked(record);
       } finally {
         this.startAttempts.set(record.id, this.startCount(record.id) + 1);
@@ -257,7 +298,11 @@ export class Containers {
   kill(reference: string, signal = 'KILL'): Promise<void> {
     return this.mutex.run(async () => {
       const record = this.get(reference);
+      if (this.pendingRestarts.has(record.id))
+        throw conflict(`Cannot kill container: ${reference}: Container ${record.id} is restarting, wait until the container is running`);
       if (record.state.status !== 'running') throw new SkiffError('conflict', `Cannot kill container: ${reference}: Container ${record.id} is not running`);
+      // KILL and the stop signal end the container for good, as Docker's kill; other signals leave the policy in charge.
+      if (signal === 'KILL' || signal === 'TERM' || signal === '9' || signal === '15') this.markStoppedByUser(record);
       await this.runtime.kill(record.id, signal);
     });
   }
@@ -265,10 +310,13 @@ export class Containers {
   remove(reference: string, force: boolean): Promise<void> {
     return this.mutex.run(async () => {
       const record = this.get(reference);
+      if (this.pendingRestarts.has(record.id) && !force)
+        throw conflict(`You cannot remove a restarting container ${record.id}. Stop the container before attempting removal or force remove`);
       if (record.state.status === 'running') {
         if (!force) {
           throw conflict(`You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`);
         }
+        this.markStoppedByUser(record);
         await this.runtime.kill(record.id, 'KILL');
         await this.handleExit(record.id, await this.runtime.waitExit(record.id));
       }
@@ -292,6 +340,25 @@ export class Containers {
         if (parent === undefined || link === undefined) throw notFound(`No such container: ${path}`);
         parent.hostConfig.links = parent.hostConfig.links.filter((candidate) => candidate !== link);
         this.save(parent);
+      }),
+    );
+  }
+
+  /** Waiting out the back-off before a start by its restart policy (Docker's State.Restarting). */
+  isRestarting(record: ContainerRecord): boolean {
+    return this.pendingRestarts.has(record.id);
+  }
+
+  /** docker update: --restart sets the policy of the next exits (undefined: the update asks for nothing skiff keeps). */
+  update(reference: string, policy: RestartPolicy | undefined): Promise<void> {
+    return this.mutex.run(() =>
+      Promise.resolve().then(() => {
+        const record = this.get(reference);
+        if (policy === undefined) return;
+        if (record.hostConfig.autoRemove && policy.name !== 'no')
+          throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
+        record.hostConfig.restartPolicy = policy;
+        this.save(record);
       }),
     );
   }
@@ -578,6 +645,7 @@ export class Containers {
   }
 
   private async stopLocked(record: ContainerRecord, timeoutSeconds: number): Promise<void> {
+    this.markStoppedByUser(record);
     await this.runtime.stop(record.id, timeoutSeconds);
     await this.handleExit(record.id, await this.runtime.waitExit(record.id));
   }
@@ -718,7 +786,7 @@ export class Containers {
       if (record.hostConfig.autoRemove) {
         await this.readers.allDone(id, READERS_TIMEOUT_MS);
         await this.removeLocked(record);
-      }
+      } else this.applyRestartPolicy(record);
     } finally {
       this.exiting.delete(id);
       this.exits.notify(id);
@@ -740,12 +808,70 @@ export class Containers {
   }
 
   private async removeLocked(record: ContainerRecord): Promise<void> {
+    this.cancelRestart(record.id);
+    this.restartDelays.delete(record.id);
+    this.exitOnNext.delete(record.id);
     await this.runtime.delete(record.id);
     rmSync(this.etcDir(record.id), { recursive: true, force: true });
     this.engine.store.deleteContainer(record.id);
     this.records.delete(record.id);
     this.execs.forgetContainer(record.id);
     this.emit(record, 'destroy');
+  }
+
+  /**
+   * After an exit: the restart policy decides whether the container starts
+   * again, after Docker's back-off. An exit the user asked for is final.
+   */
+  private applyRestartPolicy(record: ContainerRecord): void {
+    const asked = this.exitOnNext.delete(record.id);
+    if (asked || !shouldRestart(record.hostConfig.restartPolicy, { ...record, exitCode: record.state.exitCode })) return;
+    const delay = nextRestartDelay(this.restartDelays.get(record.id) ?? 0, Date.parse(record.state.finishedAt) - Date.parse(record.state.startedAt));
+    this.restartDelays.set(record.id, delay);
+    record.restartCount += 1;
+    this.save(record);
+    const timer = setTimeout(() => {
+      this.mutex
+        .run(() => this.restartByPolicy(record.id))
+        .catch((error: unknown) => this.options.log(`restarting container ${record.id} by its policy: ${String(error)}`));
+    }, delay);
+    // A daemon shutting down does not wait for a back-off: the next daemon start applies the policy again.
+    timer.unref();
+    this.pendingRestarts.set(record.id, timer);
+  }
+
+  /** The back-off is over: the start, unless a stop, start or removal came first. A start that fails leaves the container exited, as Docker's. */
+  private async restartByPolicy(id: string): Promise<void> {
+    if (!this.pendingRestarts.delete(id)) return;
+    const record = this.records.get(id);
+    if (record === undefined || record.state.status === 'running') return;
+    try {
+      await this.startLocked(record);
+    } finally {
+      this.startAttempts.set(record.id, this.startCount(record.id) + 1);
+      this.starts.notify(record.id);
+    }
+  }
+
+  private cancelRestart(id: string): void {
+    clearTimeout(this.pendingRestarts.get(id));
+    this.pendingRestarts.delete(id);
+  }
+
+  /** A start by the user: the policy's count and back-off begin again (Docker's ResetRestartManager). */
+  private resetRestarts(record: ContainerRecord): void {
+    this.cancelRestart(record.id);
+    this.restartDelays.delete(record.id);
+    this.exitOnNext.delete(record.id);
+    record.restartCount = 0;
+    record.manuallyStopped = false;
+  }
+
+  /** docker stop / kill / rm -f: the coming exit is final; unless-stopped stays down across daemon restarts too. */
+  private markStoppedByUser(record: ContainerRecord): void {
+    this.exitOnNext.add(record.id);
+    record.manuallyStopped = true;
+    this.save(record);
   }
 
   private emit(record: ContainerRecord, action: string, extra: Record<string, string> = {}): void {

@@ -59,6 +59,14 @@ export interface ContainerHostConfig {
   portBindings: PortRequest[];
   /** -P */
   publishAll: boolean;
+  /** --restart, checked ('' kept as 'no'). */
+  restartPolicy: RestartPolicy;
+}
+
+export interface RestartPolicy {
+  name: 'no' | 'on-failure' | 'always' | 'unless-stopped';
+  /** on-failure:N; 0 means no maximum. */
+  maximumRetryCount: number;
 }
 
 export interface ContainerState {
@@ -82,6 +90,10 @@ export interface ContainerRecord {
   state: ContainerState;
   /** Host ports published while running. */
   ports: PortBinding[];
+  /** Starts made by the restart policy since the user last started the container (Docker's RestartCount). */
+  restartCount: number;
+  /** Stopped or killed by the user (Docker's HasBeenManuallyStopped): unless-stopped keeps it down, even across a daemon restart. */
+  manuallyStopped: boolean;
 }
 
 /** Docker's zero time, shown for a container never started or never stopped. */

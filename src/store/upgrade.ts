@@ -4,7 +4,7 @@
  * Each step says which shape it upgrades from.
  */
 import { parseInterfaceAddress, type InterfaceAddress } from '../model/address.js';
-import { emptyEndpointRequest, type ContainerRecord, type EndpointRequest } from '../model/container.js';
+import { emptyEndpointRequest, type ContainerRecord, type EndpointRequest, type RestartPolicy } from '../model/container.js';
 import type { Endpoint, PortProtocol, PortRequest, Sandbox } from '../model/network.js';
 
 type Row = Record<string, unknown>;
@@ -67,6 +67,13 @@ export function upgradeContainer(row: Row): ContainerRecord {
     networks: endpointRequestsField(row['networks']),
     // attachStdin/Stdout/Stderr were not kept: false, as a detached create has them.
     config: { ...ATTACHED_NOTHING, ...record.config, exposedPorts: exposedPortsField((row['config'] as Row)['exposedPorts']) },
-    hostConfig: { ...record.hostConfig, portBindings: portRequestsField((row['hostConfig'] as Row)['portBindings']) },
+    // Restart policies were refused: every older container has "no", never restarted, never stopped by a policy.
+    hostConfig: {
+      ...record.hostConfig,
+      portBindings: portRequestsField((row['hostConfig'] as Row)['portBindings']),
+      restartPolicy: ((row['hostConfig'] as Row)['restartPolicy'] as RestartPolicy | undefined) ?? { name: 'no', maximumRetryCount: 0 },
+    },
+    restartCount: typeof row['restartCount'] === 'number' ? row['restartCount'] : 0,
+    manuallyStopped: row['manuallyStopped'] === true,
   };
 }

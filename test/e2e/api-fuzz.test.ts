@@ -229,6 +229,7 @@ const SPECS: Record<string, RouteSpec> = {
   'POST /containers/{id}/stop': { params: 'hostile' },
   'POST /containers/{id}/restart': { params: 'hostile' },
   'POST /containers/{id}/kill': { params: 'hostile' },
+  'POST /containers/{id}/update': { params: 'hostile', body: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } } },
   'DELETE /containers/{id}': { params: 'hostile' },
   'POST /containers/{id}/wait': { params: 'hostile' },
   'GET /containers/{id}/logs': { params: 'real-or-hostile', real: 'fz1', fixedQuery: () => ({ follow: '0' }) },
@@ -283,7 +284,8 @@ function randomPath(value: unknown): Array<string | number> {
   const path: Array<string | number> = [];
   let here = value;
   while (here !== null && typeof here === 'object' && random() < 0.75) {
-    const keys: Array<string | number> = Array.isArray(here) ? here.map((_, index) => index) : Object.keys(here);
+    // keys(), not map(): an array given a "constructor" field by an earlier mutation has no usable species.
+    const keys: Array<string | number> = Array.isArray(here) ? [...here.keys()] : Object.keys(here);
     if (keys.length === 0) break;
     const key = pick(keys);
     path.push(key);

@@ -47,9 +47,12 @@ function record(
       autoRemove: false,
       portBindings: [],
       publishAll: false,
+      restartPolicy: { name: 'no', maximumRetryCount: 0 },
     },
     networks: Object.fromEntries(networks.map((network) => [network, emptyEndpointRequest()])),
     state: { status, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+    restartCount: 0,
+    manuallyStopped: false,
   };
 }
 

@@ -9,6 +9,7 @@ import {
   containerCreateFromWire,
   containerSummaryToWire,
   containerToWire,
+  containerUpdateFromWire,
   endpointRequestFromConnect,
   execInspectToWire,
   execSpecFromWire,
@@ -72,6 +73,11 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
   router.add('POST', '/containers/{id}/restart', async (request, response) => {
     await containers.restart(request.params['id']!, seconds(request.query, 't', 10));
     sendNoContent(response);
+  });
+
+  router.add('POST', '/containers/{id}/update', async (request, response) => {
+    await containers.update(request.params['id']!, containerUpdateFromWire(await readJson(request.raw)));
+    sendJson(response, 200, { Warnings: [] });
   });
 
   router.add('POST', '/containers/{id}/kill', async (request, response) => {

@@ -2,10 +2,11 @@
 import type { Containers } from '../../containers/controller.js';
 import { argvOf } from '../../containers/decisions.js';
 import type { ExecInstance, ExecSpec } from '../../containers/exec.js';
-import type { ContainerRecord, CreateRequest, EndpointRequest } from '../../model/container.js';
+import { checkRestartPolicy } from '../../containers/restart-policy.js';
+import type { ContainerRecord, CreateRequest, EndpointRequest, RestartPolicy } from '../../model/container.js';
 import { optionalBool, optionalObject, optionalString, optionalStringArray, optionalStringMap } from './json-fields.js';
 import { defaultGateways } from '../../engine/routes.js';
-import { refuseUnsupported } from './unsupported.js';
+import { refuseUnsupported, refuseUnsupportedUpdate } from './unsupported.js';
 import { exposedPortsFromWire, exposedPortsToWire, portBindingsToWire, portRequestsFromWire } from './ports.js';
 
 type Body = Record<string, unknown>;
@@ -37,6 +38,13 @@ function ipamConfigToWire(request: EndpointRequest): Body | null {
   if (request.ipv6) config['IPv6Address'] = request.ipv6;
   if (request.linkLocalIps.length > 0) config['LinkLocalIPs'] = request.linkLocalIps;
   return Object.keys(config).length === 0 ? null : config;
+}
+
+/** HostConfig.RestartPolicy (create, docker update): absent is "no". */
+export function restartPolicyFromWire(body: Body | undefined): RestartPolicy {
+  if (body === undefined) return { name: 'no', maximumRetryCount: 0 };
+  const count = body['MaximumRetryCount'];
+  return checkRestartPolicy(optionalString(body, 'Name') ?? '', typeof count === 'number' ? count : 0);
 }
 
 export function containerCreateFromWire(body: Body, name: string | null): CreateRequest {
@@ -75,9 +83,17 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       autoRemove: optionalBool(host, 'AutoRemove') ?? false,
       portBindings: portRequestsFromWire(host['PortBindings']),
       publishAll: optionalBool(host, 'PublishAllPorts') ?? false,
+      restartPolicy: restartPolicyFromWire(optionalObject(host, 'RestartPolicy')),
     },
     endpoints,
   };
+}
+
+/** POST /containers/{id}/update: the restart policy to keep (undefined when the body sets none). */
+export function containerUpdateFromWire(body: Body): RestartPolicy | undefined {
+  refuseUnsupportedUpdate(body);
+  const policy = optionalObject(body, 'RestartPolicy');
+  return policy === undefined || policy['Name'] === undefined || policy['Name'] === '' ? undefined : restartPolicyFromWire(policy);
 }
 
 export function endpointRequestFromConnect(body: Body): { container: string; request: EndpointRequest; force: boolean } {
@@ -88,7 +104,7 @@ export function endpointRequestFromConnect(body: Body): { container: string; req
   };
 }
 
-function statusText(record: ContainerRecord): string {
+function statusText(containers: Containers, record: ContainerRecord): string {
   const since = (time: string) => {
     const seconds = Math.max(0, Math.round((Date.now() - Date.parse(time)) / 1000));
     if (seconds < 1) return 'Less than a second';
@@ -97,6 +113,7 @@ function statusText(record: ContainerRecord): string {
     const minutes = Math.round(seconds / 60);
     return minutes === 1 ? 'About a minute' : minutes < 60 ? `${minutes} minutes` : `${Math.round(minutes / 60)} hours`;
   };
+  if (containers.isRestarting(record)) return `Restarting (${record.state.exitCode}) ${since(record.state.finishedAt)} ago`;
   if (record.state.status === 'running') return `Up ${since(record.state.startedAt)}`;
   if (record.state.status === 'exited') return `Exited (${record.state.exitCode}) ${since(record.state.finishedAt)} ago`;
   return 'Created';
@@ -171,8 +188,8 @@ export function containerSummaryToWire(containers: Containers, record: Container
     Created: Math.floor(Date.parse(record.created) / 1000),
     Ports: record.ports.map((binding) => ({ IP: binding.hostIp, PrivatePort: binding.containerPort, PublicPort: binding.hostPort, Type: binding.protocol })),
     Labels: record.config.labels,
-    State: record.state.status,
-    Status: statusText(record),
+    State: containers.isRestarting(record) ? 'restarting' : record.state.status,
+    Status: statusText(containers, record),
     HostConfig: { NetworkMode: record.hostConfig.networkMode },
     NetworkSettings: { Networks: networksWire(containers, record) },
     Mounts: [],
@@ -198,10 +215,10 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     Path: argv[0] ?? '',
     Args: argv.slice(1),
     State: {
-      Status: record.state.status,
+      Status: containers.isRestarting(record) ? 'restarting' : record.state.status,
       Running: running,
       Paused: false,
-      Restarting: false,
+      Restarting: containers.isRestarting(record),
       OOMKilled: false,
       Dead: false,
       Pid: record.state.pid,
@@ -216,7 +233,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     HostsPath: files.hosts,
     LogPath: '',
     Name: `/${record.name}`,
-    RestartCount: 0,
+    RestartCount: record.restartCount,
     Driver: 'overlay',
     Platform: 'linux',
     MountLabel: '',
@@ -233,7 +250,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       DnsOptions: record.hostConfig.dnsOptions,
       ExtraHosts: record.hostConfig.extraHosts.length > 0 ? record.hostConfig.extraHosts : null,
       Links: legacyLinksToWire(containers, record),
-      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      RestartPolicy: { Name: record.hostConfig.restartPolicy.name, MaximumRetryCount: record.hostConfig.restartPolicy.maximumRetryCount },
     },
     Mounts: [],
     Config: {

@@ -126,10 +126,6 @@ export function refuseUnsupported(body: Body, host: Body): void {
     if (HOST_CONFIG_CARRIED_OUT.has(field) || isZero(value)) continue;
     refuse('HostConfig', field, reasonFor(field));
   }
-  const restart = host['RestartPolicy'] as Body | undefined;
-  const policy = typeof restart?.['Name'] === 'string' ? restart['Name'] : '';
-  if (policy !== '' && policy !== 'no')
-    throw invalid(`skiff does not support HostConfig.RestartPolicy (--restart ${policy}): containers are never restarted by skiff; use --restart no`);
   const logType = (host['LogConfig'] as Body | undefined)?.['Type'];
   if (typeof logType === 'string' && logType !== '' && logType !== 'json-file')
     throw invalid(`skiff does not support HostConfig.LogConfig (--log-driver ${logType}): logs are kept as json-file`);
@@ -153,4 +149,12 @@ export function refuseUnsupported(body: Body, host: Body): void {
   const shell = body['Shell'];
   if (Array.isArray(shell) && shell.length > 0 && !(shell.length === 2 && shell[0] === '/bin/sh' && shell[1] === '-c'))
     throw invalid('skiff does not support Config.Shell: only /bin/sh -c');
+}
+
+/** docker update: only the restart policy is carried out; a resource it asks to change is refused by name. */
+export function refuseUnsupportedUpdate(body: Body): void {
+  for (const [field, value] of Object.entries(body)) {
+    if (field === 'RestartPolicy' || isZero(value)) continue;
+    refuse('HostConfig', field, reasonFor(field));
+  }
 }
