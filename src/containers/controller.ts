@@ -10,11 +10,12 @@
  * One mutex orders every change, the handling of an exit included; waiting
  * (for a start, an exit, readers) is done on signals, never by polling.
  */
-import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import type { ContainerRuntime } from '../runtime/containers.js';
+import type { ContainerProcessSpec } from '../runtime/process-spec.js';
 import type { ImageStore } from '../runtime/images.js';
 import type { Engine } from '../engine/engine.js';
 import { Mutex } from '../engine/mutex.js';
@@ -221,6 +222,9 @@ export class Containers {
         }
         if (request.hostConfig.autoRemove && request.hostConfig.restartPolicy.name !== 'no')
           throw invalid("can't create 'AutoRemove' container with restart policy");
+        for (const mount of request.hostConfig.mounts)
+          if (!mount.createSource && !existsSync(mount.source))
+            throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${mount.source}`);
         const id = newId();
         const record: ContainerRecord = {
           id,
@@ -627,6 +631,7 @@ export class Containers {
         openStdin: record.config.openStdin,
         netnsPath,
         etcFiles: this.filesOf(record.id),
+        binds: this.bindSources(record),
       });
       failpoint('container-start:runtime-created');
       const { pid } = await this.runtime.start(record.id);
@@ -642,6 +647,14 @@ export class Containers {
       await this.releaseSandbox(record);
       throw error;
     }
+  }
+
+  /** The host paths to bind; -v makes a missing source directory, as Docker does at start. */
+  private bindSources(record: ContainerRecord): ContainerProcessSpec['binds'] {
+    return record.hostConfig.mounts.map((mount) => {
+      if (mount.createSource) mkdirSync(mount.source, { recursive: true });
+      return { source: mount.source, destination: mount.target, readOnly: mount.readOnly };
+    });
   }
 
   private async stopLocked(record: ContainerRecord, timeoutSeconds: number): Promise<void> {

@@ -61,6 +61,21 @@ export interface ContainerHostConfig {
   publishAll: boolean;
   /** --restart, checked ('' kept as 'no'). */
   restartPolicy: RestartPolicy;
+  /** -v as given (HostConfig.Binds), shown by inspect. */
+  binds: string[];
+  /** -v and --mount, checked: what the runtime mounts. */
+  mounts: MountRequest[];
+}
+
+export interface MountRequest {
+  type: 'bind';
+  /** Absolute host path. */
+  source: string;
+  /** Absolute path inside the container, normalised. */
+  target: string;
+  readOnly: boolean;
+  /** -v makes a missing source directory at start; --mount wants it to exist. */
+  createSource: boolean;
 }
 
 export interface RestartPolicy {

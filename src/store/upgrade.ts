@@ -4,7 +4,7 @@
  * Each step says which shape it upgrades from.
  */
 import { parseInterfaceAddress, type InterfaceAddress } from '../model/address.js';
-import { emptyEndpointRequest, type ContainerRecord, type EndpointRequest, type RestartPolicy } from '../model/container.js';
+import { emptyEndpointRequest, type ContainerRecord, type EndpointRequest, type MountRequest, type RestartPolicy } from '../model/container.js';
 import type { Endpoint, PortProtocol, PortRequest, Sandbox } from '../model/network.js';
 
 type Row = Record<string, unknown>;
@@ -72,6 +72,9 @@ export function upgradeContainer(row: Row): ContainerRecord {
       ...record.hostConfig,
       portBindings: portRequestsField((row['hostConfig'] as Row)['portBindings']),
       restartPolicy: ((row['hostConfig'] as Row)['restartPolicy'] as RestartPolicy | undefined) ?? { name: 'no', maximumRetryCount: 0 },
+      // Bind mounts were refused: an older container has none.
+      binds: ((row['hostConfig'] as Row)['binds'] as string[] | undefined) ?? [],
+      mounts: ((row['hostConfig'] as Row)['mounts'] as MountRequest[] | undefined) ?? [],
     },
     restartCount: typeof row['restartCount'] === 'number' ? row['restartCount'] : 0,
     manuallyStopped: row['manuallyStopped'] === true,

@@ -140,7 +140,8 @@ test('options skiff does not carry out are refused by name, and nothing is made'
   for (const [flags, field] of [
     [['--memory', '64m'], 'HostConfig.Memory (--memory)'],
     [['--cpus', '1'], 'HostConfig.NanoCpus (--cpus)'],
-    [['-v', '/tmp:/x'], 'HostConfig.Binds'],
+    [['--tmpfs', '/x'], 'HostConfig.Tmpfs (--tmpfs)'],
+    [['-v', 'named:/x'], 'named volumes (-v named:/x)'],
     [['--device', '/dev/null'], 'HostConfig.Devices'],
   ] as const) {
     const result = await daemon.docker('run', '-d', '--name', 'refused', ...flags, 'busybox', 'true');

@@ -79,6 +79,7 @@ describe('container runtime (runc + skiff-shim)', () => {
       openStdin: false,
       netnsPath: netns.path,
       etcFiles,
+      binds: [],
       ...overrides,
     };
   }

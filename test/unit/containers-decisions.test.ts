@@ -48,6 +48,8 @@ function record(
       portBindings: [],
       publishAll: false,
       restartPolicy: { name: 'no', maximumRetryCount: 0 },
+      binds: [],
+      mounts: [],
     },
     networks: Object.fromEntries(networks.map((network) => [network, emptyEndpointRequest()])),
     state: { status, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },

@@ -2,8 +2,10 @@
 import type { Containers } from '../../containers/controller.js';
 import { argvOf } from '../../containers/decisions.js';
 import type { ExecInstance, ExecSpec } from '../../containers/exec.js';
+import { checkDistinctTargets, checkMount, parseBind } from '../../containers/mounts.js';
 import { checkRestartPolicy } from '../../containers/restart-policy.js';
-import type { ContainerRecord, CreateRequest, EndpointRequest, RestartPolicy } from '../../model/container.js';
+import { invalid } from '../../errors.js';
+import type { ContainerRecord, CreateRequest, EndpointRequest, MountRequest, RestartPolicy } from '../../model/container.js';
 import { optionalBool, optionalObject, optionalString, optionalStringArray, optionalStringMap } from './json-fields.js';
 import { defaultGateways } from '../../engine/routes.js';
 import { refuseUnsupported, refuseUnsupportedUpdate } from './unsupported.js';
@@ -38,6 +40,44 @@ function ipamConfigToWire(request: EndpointRequest): Body | null {
   if (request.ipv6) config['IPv6Address'] = request.ipv6;
   if (request.linkLocalIps.length > 0) config['LinkLocalIPs'] = request.linkLocalIps;
   return Object.keys(config).length === 0 ? null : config;
+}
+
+/** HostConfig.Binds then HostConfig.Mounts, as one checked list. */
+function mountsFromWire(host: Body): MountRequest[] {
+  const binds = (optionalStringArray(host, 'Binds') ?? []).map(parseBind);
+  const given = host['Mounts'];
+  if (given !== undefined && given !== null && !Array.isArray(given)) throw invalid('json: cannot unmarshal Mounts: not a list');
+  const mounts = ((given ?? []) as unknown[]).map((entry) => {
+    if (entry === null || typeof entry !== 'object') throw invalid('json: cannot unmarshal Mounts: an entry is not an object');
+    const mount = entry as Body;
+    return checkMount({
+      type: optionalString(mount, 'Type') ?? '',
+      source: optionalString(mount, 'Source') ?? '',
+      target: optionalString(mount, 'Target') ?? '',
+      readOnly: optionalBool(mount, 'ReadOnly') ?? false,
+    });
+  });
+  const all = [...binds, ...mounts];
+  checkDistinctTargets(all);
+  return all;
+}
+
+/** docker inspect's Mounts: what is mounted, as Docker shows a bind. */
+function mountPointsToWire(record: ContainerRecord): Body[] {
+  return record.hostConfig.mounts.map((mount) => ({
+    Type: mount.type,
+    Source: mount.source,
+    Destination: mount.target,
+    Mode: '',
+    RW: !mount.readOnly,
+    Propagation: 'rprivate',
+  }));
+}
+
+/** HostConfig.Mounts: the --mount entries as given (omitted without any, as Docker omits it). */
+function mountsToWire(record: ContainerRecord): Body[] | undefined {
+  const mounts = record.hostConfig.mounts.filter((mount) => !mount.createSource);
+  return mounts.length === 0 ? undefined : mounts.map((mount) => ({ Type: mount.type, Source: mount.source, Target: mount.target, ReadOnly: mount.readOnly }));
 }
 
 /** HostConfig.RestartPolicy (create, docker update): absent is "no". */
@@ -84,6 +124,8 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       portBindings: portRequestsFromWire(host['PortBindings']),
       publishAll: optionalBool(host, 'PublishAllPorts') ?? false,
       restartPolicy: restartPolicyFromWire(optionalObject(host, 'RestartPolicy')),
+      binds: optionalStringArray(host, 'Binds') ?? [],
+      mounts: mountsFromWire(host),
     },
     endpoints,
   };
@@ -192,7 +234,7 @@ export function containerSummaryToWire(containers: Containers, record: Container
     Status: statusText(containers, record),
     HostConfig: { NetworkMode: record.hostConfig.networkMode },
     NetworkSettings: { Networks: networksWire(containers, record) },
-    Mounts: [],
+    Mounts: mountPointsToWire(record),
   };
 }
 
@@ -250,9 +292,11 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       DnsOptions: record.hostConfig.dnsOptions,
       ExtraHosts: record.hostConfig.extraHosts.length > 0 ? record.hostConfig.extraHosts : null,
       Links: legacyLinksToWire(containers, record),
+      Binds: record.hostConfig.binds.length > 0 ? record.hostConfig.binds : null,
+      Mounts: mountsToWire(record),
       RestartPolicy: { Name: record.hostConfig.restartPolicy.name, MaximumRetryCount: record.hostConfig.restartPolicy.maximumRetryCount },
     },
-    Mounts: [],
+    Mounts: mountPointsToWire(record),
     Config: {
       Hostname: record.config.hostname,
       Domainname: record.config.domainname,

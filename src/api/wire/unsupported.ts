@@ -24,6 +24,8 @@ const HOST_CONFIG_CARRIED_OUT = new Set([
   'ConsoleSize',
   'Isolation',
   'MemorySwappiness',
+  'Binds',
+  'Mounts',
 ]);
 
 /** Config fields skiff acts on, or that describe the client's streams rather than the container. */
@@ -107,6 +109,12 @@ function isZero(value: unknown): boolean {
   return false;
 }
 
+/** Volumes ({"/data": {}}) and Tmpfs ({"/run": ""}) are maps whose keys are what they ask for. */
+function asks(field: string, value: unknown): boolean {
+  if (field === 'Volumes' || field === 'Tmpfs') return value !== null && typeof value === 'object' && Object.keys(value).length > 0;
+  return !isZero(value);
+}
+
 function refuse(section: string, field: string, why: string): never {
   const flag = FLAGS[field];
   throw invalid(`skiff does not support ${section}.${field}${flag === undefined ? '' : ` (${flag})`}: ${why}`);
@@ -115,7 +123,7 @@ function refuse(section: string, field: string, why: string): never {
 const reasonFor = (field: string): string => {
   if (/^(Memory|Cpu|Nano|Blkio|Pids|Oom|Kernel|IOMaximum|ShmSize|Ulimits)/.test(field))
     return 'resource limits are not carried out (docker info: Cgroup Driver none)';
-  if (/^(Binds|Mounts|Volume|Tmpfs)/.test(field)) return 'skiff has no volumes or bind mounts';
+  if (/^(Volume|Tmpfs)/.test(field)) return 'skiff has no volumes or tmpfs mounts (bind mounts only)';
   if (/^Device/.test(field)) return 'skiff gives containers no host devices';
   return 'not carried out by skiff';
 };
@@ -123,7 +131,7 @@ const reasonFor = (field: string): string => {
 /** Throws a 400 naming the first option of a create request that skiff would otherwise drop. */
 export function refuseUnsupported(body: Body, host: Body): void {
   for (const [field, value] of Object.entries(host)) {
-    if (HOST_CONFIG_CARRIED_OUT.has(field) || isZero(value)) continue;
+    if (HOST_CONFIG_CARRIED_OUT.has(field) || !asks(field, value)) continue;
     refuse('HostConfig', field, reasonFor(field));
   }
   const logType = (host['LogConfig'] as Body | undefined)?.['Type'];
@@ -135,9 +143,7 @@ export function refuseUnsupported(body: Body, host: Body): void {
   const swappiness = host['MemorySwappiness'];
   if (typeof swappiness === 'number' && swappiness !== -1) refuse('HostConfig', 'MemorySwappiness', reasonFor('Memory'));
   for (const [field, value] of Object.entries(body)) {
-    // Volumes is a set ({"/data": {}}): its keys are what it asks for.
-    const asked = field === 'Volumes' ? value !== null && typeof value === 'object' && Object.keys(value).length > 0 : !isZero(value);
-    if (CONFIG_CARRIED_OUT.has(field) || !asked) continue;
+    if (CONFIG_CARRIED_OUT.has(field) || !asks(field, value)) continue;
     refuse('Config', field, reasonFor(field));
   }
   const user = body['User'];
