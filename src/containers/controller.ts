@@ -16,6 +16,7 @@ import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js
 import { failpoint } from '../failpoints.js';
 import type { ContainerRuntime } from '../runtime/containers.js';
 import type { ContainerProcessSpec } from '../runtime/process-spec.js';
+import { VolumeStore, type Volume } from '../runtime/volumes.js';
 import type { ImageStore } from '../runtime/images.js';
 import type { Engine } from '../engine/engine.js';
 import { Mutex } from '../engine/mutex.js';
@@ -78,6 +79,8 @@ export class Containers {
   private readonly restartDelays = new Map<string, number>();
   /** Containers whose next exit was asked for (docker stop, kill, rm -f): no policy brings them back from it, as moby's ExitOnNext. */
   private readonly exitOnNext = new Set<string>();
+  /** The local driver's volumes; changed only under the mutex (a volume in use is never removed). */
+  readonly volumes: VolumeStore;
 
   constructor(
     private readonly engine: Engine,
@@ -85,6 +88,7 @@ export class Containers {
     private readonly images: ImageStore,
     private readonly options: ContainersOptions,
   ) {
+    this.volumes = new VolumeStore(join(options.dataRoot, 'volumes'));
     for (const record of engine.store.containers()) this.records.set(record.id, record);
     runtime.onExit((id, exitCode) => {
       this.mutex
@@ -223,16 +227,20 @@ export class Containers {
         if (request.hostConfig.autoRemove && request.hostConfig.restartPolicy.name !== 'no')
           throw invalid("can't create 'AutoRemove' container with restart policy");
         for (const mount of request.hostConfig.mounts)
-          if (!mount.createSource && !existsSync(mount.source))
+          if (mount.type === 'bind' && !mount.createSource && !existsSync(mount.source))
             throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${mount.source}`);
         const id = newId();
+        // Volumes are made with the container, as Docker makes them (an anonymous one named now).
+        const mounts = request.hostConfig.mounts.map((mount) =>
+          mount.type === 'volume' ? { ...mount, source: this.volumes.create(mount.source, {}).name } : mount,
+        );
         const record: ContainerRecord = {
           id,
           name,
           created: timestampNow(),
           imageId: image.id,
           config: { ...request.config, hostname: request.config.hostname || id.slice(0, 12) },
-          hostConfig,
+          hostConfig: { ...hostConfig, mounts },
           networks,
           sandboxId: '',
           ports: [],
@@ -257,7 +265,7 @@ export class Containers {
         await this.startLocked(record);
       } catch (error) {
         // Docker removes an --rm container whose start failed.
-        if (record.hostConfig.autoRemove) await this.removeLocked(record);
+        if (record.hostConfig.autoRemove) await this.removeLocked(record, true);
         throw error;
       } finally {
         this.startAttempts.set(record.id, this.startCount(record.id) + 1);
@@ -311,7 +319,8 @@ export class Containers {
     });
   }
 
-  remove(reference: string, force: boolean): Promise<void> {
+  /** docker rm [-f] [-v]: -v removes the container's anonymous volumes with it. */
+  remove(reference: string, force: boolean, removeVolumes = false): Promise<void> {
     return this.mutex.run(async () => {
       const record = this.get(reference);
       if (this.pendingRestarts.has(record.id) && !force)
@@ -324,8 +333,44 @@ export class Containers {
         await this.runtime.kill(record.id, 'KILL');
         await this.handleExit(record.id, await this.runtime.waitExit(record.id));
       }
-      if (this.records.has(record.id)) await this.removeLocked(record);
+      if (this.records.has(record.id)) await this.removeLocked(record, removeVolumes);
     });
+  }
+
+  // ---- volumes
+
+  createVolume(name: string | undefined, labels: Record<string, string>): Promise<Volume> {
+    return this.mutex.run(() => Promise.resolve().then(() => this.volumes.create(name, labels)));
+  }
+
+  /** docker volume rm: refused while any container (running or not) mounts it, as Docker refuses. */
+  removeVolume(name: string): Promise<void> {
+    return this.mutex.run(() =>
+      Promise.resolve().then(() => {
+        const volume = this.volumes.get(name);
+        const users = this.volumeUsers(volume.name);
+        if (users.length > 0) throw conflict(`remove ${volume.name}: volume is in use - [${users.join(', ')}]`);
+        this.volumes.remove(volume.name);
+      }),
+    );
+  }
+
+  /** docker volume prune (Docker 20.10): every volume no container mounts. */
+  pruneVolumes(): Promise<string[]> {
+    return this.mutex.run(() =>
+      Promise.resolve().then(() => {
+        const unused = this.volumes.list().filter((volume) => this.volumeUsers(volume.name).length === 0);
+        for (const volume of unused) this.volumes.remove(volume.name);
+        return unused.map((volume) => volume.name);
+      }),
+    );
+  }
+
+  /** Ids of the containers that mount the volume. */
+  volumeUsers(name: string): string[] {
+    return [...this.records.values()]
+      .filter((record) => record.hostConfig.mounts.some((mount) => mount.type === 'volume' && mount.source === name))
+      .map((record) => record.id);
   }
 
   /**
@@ -631,7 +676,7 @@ export class Containers {
         openStdin: record.config.openStdin,
         netnsPath,
         etcFiles: this.filesOf(record.id),
-        binds: this.bindSources(record),
+        binds: await this.bindSources(record, image),
       });
       failpoint('container-start:runtime-created');
       const { pid } = await this.runtime.start(record.id);
@@ -649,12 +694,20 @@ export class Containers {
     }
   }
 
-  /** The host paths to bind; -v makes a missing source directory, as Docker does at start. */
-  private bindSources(record: ContainerRecord): ContainerProcessSpec['binds'] {
-    return record.hostConfig.mounts.map((mount) => {
-      if (mount.createSource) mkdirSync(mount.source, { recursive: true });
-      return { source: mount.source, destination: mount.target, readOnly: mount.readOnly };
-    });
+  /**
+   * The host paths to bind: -v makes a missing bind source directory, as
+   * Docker does at start; a volume mounted the first time gets the image's
+   * files at its path.
+   */
+  private async bindSources(record: ContainerRecord, image: Image): Promise<ContainerProcessSpec['binds']> {
+    const binds: ContainerProcessSpec['binds'] = [];
+    for (const mount of record.hostConfig.mounts) {
+      if (mount.type === 'volume') await this.volumes.populate(mount.source, image.rootfsPath, mount.target);
+      else if (mount.createSource) mkdirSync(mount.source, { recursive: true });
+      const source = mount.type === 'volume' ? this.volumes.dataPath(mount.source) : mount.source;
+      binds.push({ source, destination: mount.target, readOnly: mount.readOnly });
+    }
+    return binds;
   }
 
   private async stopLocked(record: ContainerRecord, timeoutSeconds: number): Promise<void> {
@@ -798,7 +851,8 @@ export class Containers {
       this.emit(record, 'die', { exitCode: String(exitCode) });
       if (record.hostConfig.autoRemove) {
         await this.readers.allDone(id, READERS_TIMEOUT_MS);
-        await this.removeLocked(record);
+        // run --rm takes its anonymous volumes with it, as Docker's.
+        await this.removeLocked(record, true);
       } else this.applyRestartPolicy(record);
     } finally {
       this.exiting.delete(id);
@@ -820,7 +874,7 @@ export class Containers {
     }
   }
 
-  private async removeLocked(record: ContainerRecord): Promise<void> {
+  private async removeLocked(record: ContainerRecord, removeVolumes: boolean): Promise<void> {
     this.cancelRestart(record.id);
     this.restartDelays.delete(record.id);
     this.exitOnNext.delete(record.id);
@@ -830,6 +884,12 @@ export class Containers {
     this.records.delete(record.id);
     this.execs.forgetContainer(record.id);
     this.emit(record, 'destroy');
+    if (removeVolumes) {
+      for (const mount of record.hostConfig.mounts) {
+        const volume = mount.type === 'volume' ? this.volumes.find(mount.source) : undefined;
+        if (volume?.anonymous === true && this.volumeUsers(volume.name).length === 0) this.volumes.remove(volume.name);
+      }
+    }
   }
 
   /**

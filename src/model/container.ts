@@ -43,6 +43,8 @@ export interface ContainerConfig {
   attachStdin: boolean;
   attachStdout: boolean;
   attachStderr: boolean;
+  /** Config.Volumes (-v /path): paths given an anonymous volume. */
+  volumes: string[];
 }
 
 export interface ContainerHostConfig {
@@ -68,8 +70,8 @@ export interface ContainerHostConfig {
 }
 
 export interface MountRequest {
-  type: 'bind';
-  /** Absolute host path. */
+  type: 'bind' | 'volume';
+  /** Absolute host path (bind) or the volume's name ('' before create names an anonymous one). */
   source: string;
   /** Absolute path inside the container, normalised. */
   target: string;

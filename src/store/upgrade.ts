@@ -54,10 +54,12 @@ function endpointRequestsField(value: unknown): Record<string, EndpointRequest> 
   return Object.fromEntries(Object.entries(requests).map(([network, request]) => [network, { ...emptyEndpointRequest(), ...request }]));
 }
 
-const ATTACHED_NOTHING: Pick<ContainerRecord['config'], 'attachStdin' | 'attachStdout' | 'attachStderr'> = {
+const ATTACHED_NOTHING: Pick<ContainerRecord['config'], 'attachStdin' | 'attachStdout' | 'attachStderr' | 'volumes'> = {
   attachStdin: false,
   attachStdout: false,
   attachStderr: false,
+  // Volumes were refused: none.
+  volumes: [],
 };
 
 export function upgradeContainer(row: Row): ContainerRecord {

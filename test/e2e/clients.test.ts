@@ -141,7 +141,7 @@ test('options skiff does not carry out are refused by name, and nothing is made'
     [['--memory', '64m'], 'HostConfig.Memory (--memory)'],
     [['--cpus', '1'], 'HostConfig.NanoCpus (--cpus)'],
     [['--tmpfs', '/x'], 'HostConfig.Tmpfs (--tmpfs)'],
-    [['-v', 'named:/x'], 'named volumes (-v named:/x)'],
+    [['--volumes-from', 'other'], 'HostConfig.VolumesFrom (--volumes-from)'],
     [['--device', '/dev/null'], 'HostConfig.Devices'],
   ] as const) {
     const result = await daemon.docker('run', '-d', '--name', 'refused', ...flags, 'busybox', 'true');

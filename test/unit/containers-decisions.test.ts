@@ -36,6 +36,7 @@ function record(
       attachStdin: false,
       attachStdout: false,
       attachStderr: false,
+      volumes: [],
     },
     hostConfig: {
       networkMode: 'default',

@@ -1,7 +1,7 @@
 /** -v and --mount read as Docker reads them: binds, options, and Docker's errors for what is malformed. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkDistinctTargets, checkMount, parseBind } from '../../src/containers/mounts.js';
+import { anonymousVolumes, checkDistinctTargets, checkMount, parseBind } from '../../src/containers/mounts.js';
 
 describe('bind mounts', () => {
   it('reads -v HOST:CTR[:ro] and normalises the paths', () => {
@@ -16,8 +16,16 @@ describe('bind mounts', () => {
     assert.throws(() => parseBind('/srv:/'), /destination can't be '\/'/);
     assert.throws(() => parseBind('/srv:/x:bogus'), /invalid mode: bogus/);
     assert.throws(() => parseBind('/srv:/x:ro,rw'), /invalid mode: ro,rw/);
-    assert.throws(() => parseBind('data:/x'), /skiff does not support named volumes/);
+    assert.throws(() => parseBind('bad name:/x'), /"bad name" includes invalid characters for a local volume name/);
     assert.throws(() => checkDistinctTargets([parseBind('/a:/x'), parseBind('/b:/x/')]), /Duplicate mount point: \/x/);
+  });
+
+  it('reads -v NAME:/path as a volume, and Config.Volumes as anonymous ones where no other mount is', () => {
+    assert.deepEqual(parseBind('pgdata:/var/lib/db:ro'), { type: 'volume', source: 'pgdata', target: '/var/lib/db', readOnly: true, createSource: true });
+    assert.deepEqual(
+      anonymousVolumes(['/a', '/b/'], [parseBind('/srv:/b')]).map((mount) => [mount.type, mount.source, mount.target]),
+      [['volume', '', '/a']],
+    );
   });
 
   it('reads --mount type=bind, which never makes its source', () => {

@@ -100,7 +100,7 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
       sendNoContent(response);
       return;
     }
-    await containers.remove(request.params['id']!, queryBool(request.query, 'force'));
+    await containers.remove(request.params['id']!, queryBool(request.query, 'force'), queryBool(request.query, 'v'));
     sendNoContent(response);
   });
 

@@ -2,7 +2,7 @@
 import type { Containers } from '../../containers/controller.js';
 import { argvOf } from '../../containers/decisions.js';
 import type { ExecInstance, ExecSpec } from '../../containers/exec.js';
-import { checkDistinctTargets, checkMount, parseBind } from '../../containers/mounts.js';
+import { anonymousVolumes, checkDistinctTargets, checkMount, parseBind } from '../../containers/mounts.js';
 import { checkRestartPolicy } from '../../containers/restart-policy.js';
 import { invalid } from '../../errors.js';
 import type { ContainerRecord, CreateRequest, EndpointRequest, MountRequest, RestartPolicy } from '../../model/container.js';
@@ -42,8 +42,8 @@ function ipamConfigToWire(request: EndpointRequest): Body | null {
   return Object.keys(config).length === 0 ? null : config;
 }
 
-/** HostConfig.Binds then HostConfig.Mounts, as one checked list. */
-function mountsFromWire(host: Body): MountRequest[] {
+/** HostConfig.Binds, HostConfig.Mounts, then Config.Volumes where no other mount is, as one checked list. */
+function mountsFromWire(body: Body, host: Body): MountRequest[] {
   const binds = (optionalStringArray(host, 'Binds') ?? []).map(parseBind);
   const given = host['Mounts'];
   if (given !== undefined && given !== null && !Array.isArray(given)) throw invalid('json: cannot unmarshal Mounts: not a list');
@@ -57,26 +57,33 @@ function mountsFromWire(host: Body): MountRequest[] {
       readOnly: optionalBool(mount, 'ReadOnly') ?? false,
     });
   });
-  const all = [...binds, ...mounts];
-  checkDistinctTargets(all);
-  return all;
+  const explicit = [...binds, ...mounts];
+  checkDistinctTargets(explicit);
+  return [...explicit, ...anonymousVolumes(Object.keys(optionalObject(body, 'Volumes') ?? {}), explicit)];
 }
 
-/** docker inspect's Mounts: what is mounted, as Docker shows a bind. */
-function mountPointsToWire(record: ContainerRecord): Body[] {
-  return record.hostConfig.mounts.map((mount) => ({
-    Type: mount.type,
-    Source: mount.source,
-    Destination: mount.target,
-    Mode: '',
-    RW: !mount.readOnly,
-    Propagation: 'rprivate',
-  }));
+/** docker inspect's Mounts: what is mounted, as Docker shows binds and volumes. */
+function mountPointsToWire(containers: Containers, record: ContainerRecord): Body[] {
+  return record.hostConfig.mounts.map((mount) =>
+    mount.type === 'bind'
+      ? { Type: 'bind', Source: mount.source, Destination: mount.target, Mode: '', RW: !mount.readOnly, Propagation: 'rprivate' }
+      : {
+          Type: 'volume',
+          Name: mount.source,
+          Source: containers.volumes.dataPath(mount.source),
+          Destination: mount.target,
+          Driver: 'local',
+          Mode: mount.createSource ? 'z' : '',
+          RW: !mount.readOnly,
+          Propagation: '',
+        },
+  );
 }
 
 /** HostConfig.Mounts: the --mount entries as given (omitted without any, as Docker omits it). */
 function mountsToWire(record: ContainerRecord): Body[] | undefined {
-  const mounts = record.hostConfig.mounts.filter((mount) => !mount.createSource);
+  // Anonymous volumes of Config.Volumes came from neither -v nor --mount: createSource false and source an id, target in Config.Volumes.
+  const mounts = record.hostConfig.mounts.filter((mount) => !mount.createSource && !record.config.volumes.includes(mount.target));
   return mounts.length === 0 ? undefined : mounts.map((mount) => ({ Type: mount.type, Source: mount.source, Target: mount.target, ReadOnly: mount.readOnly }));
 }
 
@@ -112,6 +119,7 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       attachStdin: optionalBool(body, 'AttachStdin') ?? false,
       attachStdout: optionalBool(body, 'AttachStdout') ?? false,
       attachStderr: optionalBool(body, 'AttachStderr') ?? false,
+      volumes: Object.keys(optionalObject(body, 'Volumes') ?? {}),
     },
     hostConfig: {
       networkMode: optionalString(host, 'NetworkMode') ?? 'default',
@@ -125,7 +133,7 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       publishAll: optionalBool(host, 'PublishAllPorts') ?? false,
       restartPolicy: restartPolicyFromWire(optionalObject(host, 'RestartPolicy')),
       binds: optionalStringArray(host, 'Binds') ?? [],
-      mounts: mountsFromWire(host),
+      mounts: mountsFromWire(body, host),
     },
     endpoints,
   };
@@ -234,7 +242,7 @@ export function containerSummaryToWire(containers: Containers, record: Container
     Status: statusText(containers, record),
     HostConfig: { NetworkMode: record.hostConfig.networkMode },
     NetworkSettings: { Networks: networksWire(containers, record) },
-    Mounts: mountPointsToWire(record),
+    Mounts: mountPointsToWire(containers, record),
   };
 }
 
@@ -296,7 +304,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       Mounts: mountsToWire(record),
       RestartPolicy: { Name: record.hostConfig.restartPolicy.name, MaximumRetryCount: record.hostConfig.restartPolicy.maximumRetryCount },
     },
-    Mounts: mountPointsToWire(record),
+    Mounts: mountPointsToWire(containers, record),
     Config: {
       Hostname: record.config.hostname,
       Domainname: record.config.domainname,
@@ -311,7 +319,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       Env: record.config.env,
       Cmd: record.config.cmd ?? image?.cmd ?? null,
       Image: record.config.image,
-      Volumes: null,
+      Volumes: record.config.volumes.length > 0 ? Object.fromEntries(record.config.volumes.map((path) => [path, {}])) : null,
       WorkingDir: record.config.workingDir,
       Entrypoint: record.config.entrypoint ?? image?.entrypoint ?? null,
       OnBuild: null,

@@ -49,6 +49,7 @@ const CONFIG_CARRIED_OUT = new Set([
   'ArgsEscaped',
   'HostConfig',
   'NetworkingConfig',
+  'Volumes',
   'User',
   'StopSignal',
   'OnBuild',
@@ -123,7 +124,7 @@ function refuse(section: string, field: string, why: string): never {
 const reasonFor = (field: string): string => {
   if (/^(Memory|Cpu|Nano|Blkio|Pids|Oom|Kernel|IOMaximum|ShmSize|Ulimits)/.test(field))
     return 'resource limits are not carried out (docker info: Cgroup Driver none)';
-  if (/^(Volume|Tmpfs)/.test(field)) return 'skiff has no volumes or tmpfs mounts (bind mounts only)';
+  if (/^(Volume|Tmpfs)/.test(field)) return 'skiff has no tmpfs mounts and does not share volumes between containers';
   if (/^Device/.test(field)) return 'skiff gives containers no host devices';
   return 'not carried out by skiff';
 };
