@@ -393,6 +393,27 @@ export class Containers {
     );
   }
 
+  /** docker rename: the record, and for a running container its endpoints and DNS names, take the new name. */
+  rename(reference: string, newName: string): Promise<void> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      const name = newName.replace(/^\//, '');
+      if (name === '') throw invalid('Neither old nor new names may be empty');
+      if (!NAME_PATTERN.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      if (name === record.name) throw invalid('Renaming a container with the same name as its current name');
+      const taken = [...this.records.values()].find((other) => other.name === name);
+      if (taken !== undefined)
+        throw conflict(
+          `Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
+      const oldName = record.name;
+      if (record.sandboxId !== '') await this.engine.renameContainer(record.sandboxId, record.id, name);
+      record.name = name;
+      this.save(record);
+      this.emit(record, 'rename', { oldName: `/${oldName}` });
+    });
+  }
+
   /** Waiting out the back-off before a start by its restart policy (Docker's State.Restarting). */
   isRestarting(record: ContainerRecord): boolean {
     return this.pendingRestarts.has(record.id);

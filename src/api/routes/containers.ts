@@ -75,6 +75,11 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
     sendNoContent(response);
   });
 
+  router.add('POST', '/containers/{id}/rename', async (request, response) => {
+    await containers.rename(request.params['id']!, request.query.get('name') ?? '');
+    sendNoContent(response);
+  });
+
   router.add('POST', '/containers/{id}/update', async (request, response) => {
     await containers.update(request.params['id']!, containerUpdateFromWire(await readJson(request.raw)));
     sendJson(response, 200, { Warnings: [] });
