@@ -151,6 +151,25 @@ test('options skiff does not carry out are refused by name, and nothing is made'
   assert.equal((await daemon.ok('ps', '-aq', '--filter', 'name=refused')).trim(), '');
 });
 
+test('everyday commands skiff does not carry out answer 501 naming the command, never "page not found"', async () => {
+  await daemon.ok('create', '--name', 'unimpl', 'busybox', 'sleep', '300');
+  for (const [args, feature] of [
+    [['top', 'unimpl'], 'docker top'],
+    [['pause', 'unimpl'], 'docker pause'],
+    [['stats', '--no-stream', 'unimpl'], 'docker stats'],
+    [['container', 'prune', '-f'], 'docker container prune'],
+    [['system', 'df'], 'docker system df'],
+    [['commit', 'unimpl'], 'docker commit'],
+  ] as const) {
+    const result = await daemon.docker(...args);
+    assert.notEqual(result.code, 0);
+    assert.ok(result.stderr.includes(`skiff does not implement ${feature}`), `${args.join(' ')}: ${result.stderr}`);
+  }
+  const raw = await daemon.http('GET', '/v1.41/containers/unimpl/top');
+  assert.deepEqual([raw.status, (JSON.parse(raw.body) as { message: string }).message.startsWith('skiff does not implement docker top')], [501, true]);
+  await daemon.ok('rm', 'unimpl');
+});
+
 test('NetworkMode container:NAME and --link targets are kept as full ids; --link on a user network is an alias for the linking container alone', async () => {
   await daemon.ok('network', 'create', 'linknet');
   const target = (await daemon.ok('run', '-d', '--name', 'ltarget', '--network', 'linknet', 'busybox', 'sleep', '300')).trim();
