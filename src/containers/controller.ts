@@ -39,6 +39,8 @@ import { renderHosts, renderResolvConf } from './etc-files.js';
 import { ExecInstances, type ExecInstance, type ExecSpec } from './exec.js';
 import { listContainers, type ListOptions } from './filters.js';
 import { nextRestartDelay, shouldRestart } from './restart-policy.js';
+import { parsePsOutput, type TopResult } from './top.js';
+import { run } from '../kernel/exec.js';
 import { ReaderCounts, Signals } from './signals.js';
 
 /** How long --rm waits for attached clients to read a container's last output. */
@@ -412,6 +414,16 @@ export class Containers {
       this.save(record);
       this.emit(record, 'rename', { oldName: `/${oldName}` });
     });
+  }
+
+  /** docker top: the host's ps (with the client's arguments, -ef by default) kept to the container's processes. */
+  async top(reference: string, psArgs: string): Promise<TopResult> {
+    const record = this.get(reference);
+    if (record.state.status !== 'running') throw conflict(`Container ${record.id} is not running`);
+    const pids = await this.runtime.pids(record.id);
+    const args = psArgs.trim() === '' ? ['-ef'] : psArgs.trim().split(/\s+/);
+    const { stdout } = await run('ps', args);
+    return parsePsOutput(stdout, pids);
   }
 
   /** Waiting out the back-off before a start by its restart policy (Docker's State.Restarting). */

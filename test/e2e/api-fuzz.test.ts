@@ -229,6 +229,7 @@ const SPECS: Record<string, RouteSpec> = {
   'POST /containers/{id}/stop': { params: 'hostile' },
   'POST /containers/{id}/restart': { params: 'hostile' },
   'POST /containers/{id}/kill': { params: 'hostile' },
+  'GET /containers/{id}/top': { params: 'hostile' },
   'POST /containers/{id}/rename': { params: 'hostile', fixedQuery: () => ({ name: pick(INVALID_NAMES) }) },
   'POST /containers/{id}/update': { params: 'hostile', body: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } } },
   'DELETE /containers/{id}': { params: 'hostile' },

@@ -75,6 +75,11 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
     sendNoContent(response);
   });
 
+  router.add('GET', '/containers/{id}/top', async (request, response) => {
+    const top = await containers.top(request.params['id']!, request.query.get('ps_args') ?? '');
+    sendJson(response, 200, { Titles: top.titles, Processes: top.processes });
+  });
+
   router.add('POST', '/containers/{id}/rename', async (request, response) => {
     await containers.rename(request.params['id']!, request.query.get('name') ?? '');
     sendNoContent(response);

@@ -8,7 +8,6 @@ import { SkiffError } from '../../errors.js';
 import type { Router } from '../http.js';
 
 const NOT_IMPLEMENTED: Array<[method: string, path: string, feature: string]> = [
-  ['GET', '/containers/{id}/top', 'docker top'],
   ['GET', '/containers/{id}/stats', 'docker stats'],
   ['POST', '/containers/{id}/pause', 'docker pause'],
   ['POST', '/containers/{id}/unpause', 'docker unpause'],
