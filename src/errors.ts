@@ -9,6 +9,7 @@ export type ErrorKind =
   | 'notFound' // 404
   | 'conflict' // 409: name in use, object busy
   | 'unavailable' // 503/500: kernel or system refused
+  | 'notImplemented' // 501: a Docker feature skiff does not carry out
   | 'internal'; // 500
 
 const statusOfKind: Record<ErrorKind, number> = {
@@ -17,6 +18,7 @@ const statusOfKind: Record<ErrorKind, number> = {
   notFound: 404,
   conflict: 409,
   unavailable: 500,
+  notImplemented: 501,
   internal: 500,
 };
 

@@ -79,7 +79,9 @@ function runFile(file: string, inWorld: boolean): Promise<FileResult> {
       ] as const)
     : ([process.execPath, nodeArgs] as const);
   return new Promise((resolve) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_IN_WORLD: inWorld ? '1' : '' } });
+    // A process group of its own, so that a file that hangs can be killed with its whole world: killing
+    // unshare alone would leave tini (the world's init) and everything under it running.
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, SKIFF_IN_WORLD: inWorld ? '1' : '' } });
     const name = file.slice(here.length + 1);
     // Streamed as it comes, each line tagged with its file, so a hang shows where it is.
     const relay = (chunk: Buffer) => {
@@ -87,7 +89,10 @@ function runFile(file: string, inWorld: boolean): Promise<FileResult> {
     };
     child.stdout.on('data', relay);
     child.stderr.on('data', relay);
-    const timer = setTimeout(() => child.kill('SIGKILL'), FILE_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      process.stdout.write(`[${name}] did not finish within ${FILE_TIMEOUT_MS / 60_000} min: killing it and its world\n`);
+      process.kill(-child.pid!, 'SIGKILL');
+    }, FILE_TIMEOUT_MS);
     child.on('close', (exitCode) => {
       clearTimeout(timer);
       process.stdout.write(`=== ${name}${inWorld ? ' (in its own world)' : ''} finished with exit code ${exitCode}\n`);

@@ -10,11 +10,13 @@
  * One mutex orders every change, the handling of an exit included; waiting
  * (for a start, an exit, readers) is done on signals, never by polling.
  */
-import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import type { ContainerRuntime } from '../runtime/containers.js';
+import type { ContainerProcessSpec } from '../runtime/process-spec.js';
+import { VolumeStore, type Volume } from '../runtime/volumes.js';
 import type { ImageStore } from '../runtime/images.js';
 import type { Engine } from '../engine/engine.js';
 import { Mutex } from '../engine/mutex.js';
@@ -28,6 +30,7 @@ import {
   type ContainerRecord,
   type CreateRequest,
   type EndpointRequest,
+  type RestartPolicy,
 } from '../model/container.js';
 import { newId, timestampNow } from '../model/ids.js';
 import { publishedRequests } from '../ports/index.js';
@@ -35,6 +38,9 @@ import { argvOf, checkEndpointRequest, generateName, linkEnvironment, NAME_PATTE
 import { renderHosts, renderResolvConf } from './etc-files.js';
 import { ExecInstances, type ExecInstance, type ExecSpec } from './exec.js';
 import { listContainers, type ListOptions } from './filters.js';
+import { nextRestartDelay, shouldRestart } from './restart-policy.js';
+import { parsePsOutput, type TopResult } from './top.js';
+import { run } from '../kernel/exec.js';
 import { ReaderCounts, Signals } from './signals.js';
 
 /** How long --rm waits for attached clients to read a container's last output. */
@@ -69,6 +75,14 @@ export class Containers {
   private readonly exiting = new Set<string>();
   /** Start attempts per container (failed ones too), so a waiter for the next start is never left hanging. */
   private readonly startAttempts = new Map<string, number>();
+  /** Starts the restart policy has scheduled, waiting out their back-off (Docker shows these "restarting"). */
+  private readonly pendingRestarts = new Map<string, NodeJS.Timeout>();
+  /** Each container's last back-off, which the next one doubles. */
+  private readonly restartDelays = new Map<string, number>();
+  /** Containers whose next exit was asked for (docker stop, kill, rm -f): no policy brings them back from it, as moby's ExitOnNext. */
+  private readonly exitOnNext = new Set<string>();
+  /** The local driver's volumes; changed only under the mutex (a volume in use is never removed). */
+  readonly volumes: VolumeStore;
 
   constructor(
     private readonly engine: Engine,
@@ -76,6 +90,7 @@ export class Containers {
     private readonly images: ImageStore,
     private readonly options: ContainersOptions,
   ) {
+    this.volumes = new VolumeStore(join(options.dataRoot, 'volumes'));
     for (const record of engine.store.containers()) this.records.set(record.id, record);
     runtime.onExit((id, exitCode) => {
       this.mutex
@@ -116,7 +131,27 @@ export class Containers {
         this.options.log(`sandbox ${sandbox.id} belongs to no running container (a start cut short): releasing it`);
         await this.engine.deleteSandbox(sandbox.id);
       }
+      await this.startByPolicyAtDaemonStart();
     });
+  }
+
+  /**
+   * As dockerd at its start: a container whose policy wants it running
+   * (always even when the user stopped it; unless-stopped only when not) is
+   * started as a user start would, its count and stopped mark reset.
+   */
+  private async startByPolicyAtDaemonStart(): Promise<void> {
+    for (const record of this.records.values()) {
+      if (record.state.status !== 'exited' || this.pendingRestarts.has(record.id)) continue;
+      if (!shouldRestart(record.hostConfig.restartPolicy, { ...record, exitCode: record.state.exitCode })) continue;
+      try {
+        record.restartCount = 0;
+        record.manuallyStopped = false;
+        await this.startLocked(record);
+      } catch (error) {
+        this.options.log(`container ${record.id}: starting it by its restart policy (${record.hostConfig.restartPolicy.name}): ${String(error)}`);
+      }
+    }
   }
 
   // ---- reading
@@ -191,18 +226,29 @@ export class Containers {
         if (request.config.cmd === null && request.config.entrypoint === null && image.config.cmd === null && image.config.entrypoint === null) {
           throw invalid('No command specified');
         }
+        if (request.hostConfig.autoRemove && request.hostConfig.restartPolicy.name !== 'no')
+          throw invalid("can't create 'AutoRemove' container with restart policy");
+        for (const mount of request.hostConfig.mounts)
+          if (mount.type === 'bind' && !mount.createSource && !existsSync(mount.source))
+            throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${mount.source}`);
         const id = newId();
+        // Volumes are made with the container, as Docker makes them (an anonymous one named now).
+        const mounts = request.hostConfig.mounts.map((mount) =>
+          mount.type === 'volume' ? { ...mount, source: this.volumes.create(mount.source, {}).name } : mount,
+        );
         const record: ContainerRecord = {
           id,
           name,
           created: timestampNow(),
           imageId: image.id,
           config: { ...request.config, hostname: request.config.hostname || id.slice(0, 12) },
-          hostConfig,
+          hostConfig: { ...hostConfig, mounts },
           networks,
           sandboxId: '',
           ports: [],
           state: { status: 'created', pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+          restartCount: 0,
+          manuallyStopped: false,
         };
         this.save(record);
         this.emit(record, 'create');
@@ -217,10 +263,11 @@ export class Containers {
       const record = this.get(reference);
       if (record.state.status === 'running') return false;
       try {
+        this.resetRestarts(record);
         await this.startLocked(record);
       } catch (error) {
         // Docker removes an --rm container whose start failed.
-        if (record.hostConfig.autoRemove) await this.removeLocked(record);
+        if (record.hostConfig.autoRemove) await this.removeLocked(record, true);
         throw error;
       } finally {
         this.startAttempts.set(record.id, this.startCount(record.id) + 1);
@@ -234,6 +281,13 @@ export class Containers {
   stop(reference: string, timeoutSeconds = 10): Promise<boolean> {
     return this.mutex.run(async () => {
       const record = this.get(reference);
+      if (this.pendingRestarts.has(record.id)) {
+        // Waiting out a back-off: the stop cancels the restart, as Docker's stop of a restarting container.
+        this.cancelRestart(record.id);
+        record.manuallyStopped = true;
+        this.save(record);
+        return true;
+      }
       if (record.state.status !== 'running') return false;
       await this.stopLocked(record, timeoutSeconds);
       return true;
@@ -246,6 +300,7 @@ export class Containers {
       const record = this.get(reference);
       if (record.state.status === 'running') await this.stopLocked(record, timeoutSeconds);
       try {
+        this.resetRestarts(record);
         await this.startLocked(record);
       } finally {
         this.startAttempts.set(record.id, this.startCount(record.id) + 1);
@@ -257,23 +312,67 @@ export class Containers {
   kill(reference: string, signal = 'KILL'): Promise<void> {
     return this.mutex.run(async () => {
       const record = this.get(reference);
+      if (this.pendingRestarts.has(record.id))
+        throw conflict(`Cannot kill container: ${reference}: Container ${record.id} is restarting, wait until the container is running`);
       if (record.state.status !== 'running') throw new SkiffError('conflict', `Cannot kill container: ${reference}: Container ${record.id} is not running`);
+      // KILL and the stop signal end the container for good, as Docker's kill; other signals leave the policy in charge.
+      if (signal === 'KILL' || signal === 'TERM' || signal === '9' || signal === '15') this.markStoppedByUser(record);
       await this.runtime.kill(record.id, signal);
     });
   }
 
-  remove(reference: string, force: boolean): Promise<void> {
+  /** docker rm [-f] [-v]: -v removes the container's anonymous volumes with it. */
+  remove(reference: string, force: boolean, removeVolumes = false): Promise<void> {
     return this.mutex.run(async () => {
       const record = this.get(reference);
+      if (this.pendingRestarts.has(record.id) && !force)
+        throw conflict(`You cannot remove a restarting container ${record.id}. Stop the container before attempting removal or force remove`);
       if (record.state.status === 'running') {
         if (!force) {
           throw conflict(`You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`);
         }
+        this.markStoppedByUser(record);
         await this.runtime.kill(record.id, 'KILL');
         await this.handleExit(record.id, await this.runtime.waitExit(record.id));
       }
-      if (this.records.has(record.id)) await this.removeLocked(record);
+      if (this.records.has(record.id)) await this.removeLocked(record, removeVolumes);
     });
+  }
+
+  // ---- volumes
+
+  createVolume(name: string | undefined, labels: Record<string, string>): Promise<Volume> {
+    return this.mutex.run(() => Promise.resolve().then(() => this.volumes.create(name, labels)));
+  }
+
+  /** docker volume rm: refused while any container (running or not) mounts it, as Docker refuses. */
+  removeVolume(name: string): Promise<void> {
+    return this.mutex.run(() =>
+      Promise.resolve().then(() => {
+        const volume = this.volumes.get(name);
+        const users = this.volumeUsers(volume.name);
+        if (users.length > 0) throw conflict(`remove ${volume.name}: volume is in use - [${users.join(', ')}]`);
+        this.volumes.remove(volume.name);
+      }),
+    );
+  }
+
+  /** docker volume prune (Docker 20.10): every volume no container mounts. */
+  pruneVolumes(): Promise<string[]> {
+    return this.mutex.run(() =>
+      Promise.resolve().then(() => {
+        const unused = this.volumes.list().filter((volume) => this.volumeUsers(volume.name).length === 0);
+        for (const volume of unused) this.volumes.remove(volume.name);
+        return unused.map((volume) => volume.name);
+      }),
+    );
+  }
+
+  /** Ids of the containers that mount the volume. */
+  volumeUsers(name: string): string[] {
+    return [...this.records.values()]
+      .filter((record) => record.hostConfig.mounts.some((mount) => mount.type === 'volume' && mount.source === name))
+      .map((record) => record.id);
   }
 
   /**
@@ -292,6 +391,56 @@ export class Containers {
         if (parent === undefined || link === undefined) throw notFound(`No such container: ${path}`);
         parent.hostConfig.links = parent.hostConfig.links.filter((candidate) => candidate !== link);
         this.save(parent);
+      }),
+    );
+  }
+
+  /** docker rename: the record, and for a running container its endpoints and DNS names, take the new name. */
+  rename(reference: string, newName: string): Promise<void> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      const name = newName.replace(/^\//, '');
+      if (name === '') throw invalid('Neither old nor new names may be empty');
+      if (!NAME_PATTERN.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      if (name === record.name) throw invalid('Renaming a container with the same name as its current name');
+      const taken = [...this.records.values()].find((other) => other.name === name);
+      if (taken !== undefined)
+        throw conflict(
+          `Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
+      const oldName = record.name;
+      if (record.sandboxId !== '') await this.engine.renameContainer(record.sandboxId, record.id, name);
+      record.name = name;
+      this.save(record);
+      this.emit(record, 'rename', { oldName: `/${oldName}` });
+    });
+  }
+
+  /** docker top: the host's ps (with the client's arguments, -ef by default) kept to the container's processes. */
+  async top(reference: string, psArgs: string): Promise<TopResult> {
+    const record = this.get(reference);
+    if (record.state.status !== 'running') throw conflict(`Container ${record.id} is not running`);
+    const pids = await this.runtime.pids(record.id);
+    const args = psArgs.trim() === '' ? ['-ef'] : psArgs.trim().split(/\s+/);
+    const { stdout } = await run('ps', args);
+    return parsePsOutput(stdout, pids);
+  }
+
+  /** Waiting out the back-off before a start by its restart policy (Docker's State.Restarting). */
+  isRestarting(record: ContainerRecord): boolean {
+    return this.pendingRestarts.has(record.id);
+  }
+
+  /** docker update: --restart sets the policy of the next exits (undefined: the update asks for nothing skiff keeps). */
+  update(reference: string, policy: RestartPolicy | undefined): Promise<void> {
+    return this.mutex.run(() =>
+      Promise.resolve().then(() => {
+        const record = this.get(reference);
+        if (policy === undefined) return;
+        if (record.hostConfig.autoRemove && policy.name !== 'no')
+          throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
+        record.hostConfig.restartPolicy = policy;
+        this.save(record);
       }),
     );
   }
@@ -560,6 +709,7 @@ export class Containers {
         openStdin: record.config.openStdin,
         netnsPath,
         etcFiles: this.filesOf(record.id),
+        binds: await this.bindSources(record, image),
       });
       failpoint('container-start:runtime-created');
       const { pid } = await this.runtime.start(record.id);
@@ -577,7 +727,24 @@ export class Containers {
     }
   }
 
+  /**
+   * The host paths to bind: -v makes a missing bind source directory, as
+   * Docker does at start; a volume mounted the first time gets the image's
+   * files at its path.
+   */
+  private async bindSources(record: ContainerRecord, image: Image): Promise<ContainerProcessSpec['binds']> {
+    const binds: ContainerProcessSpec['binds'] = [];
+    for (const mount of record.hostConfig.mounts) {
+      if (mount.type === 'volume') await this.volumes.populate(mount.source, image.rootfsPath, mount.target);
+      else if (mount.createSource) mkdirSync(mount.source, { recursive: true });
+      const source = mount.type === 'volume' ? this.volumes.dataPath(mount.source) : mount.source;
+      binds.push({ source, destination: mount.target, readOnly: mount.readOnly });
+    }
+    return binds;
+  }
+
   private async stopLocked(record: ContainerRecord, timeoutSeconds: number): Promise<void> {
+    this.markStoppedByUser(record);
     await this.runtime.stop(record.id, timeoutSeconds);
     await this.handleExit(record.id, await this.runtime.waitExit(record.id));
   }
@@ -717,8 +884,9 @@ export class Containers {
       this.emit(record, 'die', { exitCode: String(exitCode) });
       if (record.hostConfig.autoRemove) {
         await this.readers.allDone(id, READERS_TIMEOUT_MS);
-        await this.removeLocked(record);
-      }
+        // run --rm takes its anonymous volumes with it, as Docker's.
+        await this.removeLocked(record, true);
+      } else this.applyRestartPolicy(record);
     } finally {
       this.exiting.delete(id);
       this.exits.notify(id);
@@ -739,13 +907,77 @@ export class Containers {
     }
   }
 
-  private async removeLocked(record: ContainerRecord): Promise<void> {
+  private async removeLocked(record: ContainerRecord, removeVolumes: boolean): Promise<void> {
+    this.cancelRestart(record.id);
+    this.restartDelays.delete(record.id);
+    this.exitOnNext.delete(record.id);
     await this.runtime.delete(record.id);
     rmSync(this.etcDir(record.id), { recursive: true, force: true });
     this.engine.store.deleteContainer(record.id);
     this.records.delete(record.id);
     this.execs.forgetContainer(record.id);
     this.emit(record, 'destroy');
+    if (removeVolumes) {
+      for (const mount of record.hostConfig.mounts) {
+        const volume = mount.type === 'volume' ? this.volumes.find(mount.source) : undefined;
+        if (volume?.anonymous === true && this.volumeUsers(volume.name).length === 0) this.volumes.remove(volume.name);
+      }
+    }
+  }
+
+  /**
+   * After an exit: the restart policy decides whether the container starts
+   * again, after Docker's back-off. An exit the user asked for is final.
+   */
+  private applyRestartPolicy(record: ContainerRecord): void {
+    const asked = this.exitOnNext.delete(record.id);
+    if (asked || !shouldRestart(record.hostConfig.restartPolicy, { ...record, exitCode: record.state.exitCode })) return;
+    const delay = nextRestartDelay(this.restartDelays.get(record.id) ?? 0, Date.parse(record.state.finishedAt) - Date.parse(record.state.startedAt));
+    this.restartDelays.set(record.id, delay);
+    record.restartCount += 1;
+    this.save(record);
+    const timer = setTimeout(() => {
+      this.mutex
+        .run(() => this.restartByPolicy(record.id))
+        .catch((error: unknown) => this.options.log(`restarting container ${record.id} by its policy: ${String(error)}`));
+    }, delay);
+    // A daemon shutting down does not wait for a back-off: the next daemon start applies the policy again.
+    timer.unref();
+    this.pendingRestarts.set(record.id, timer);
+  }
+
+  /** The back-off is over: the start, unless a stop, start or removal came first. A start that fails leaves the container exited, as Docker's. */
+  private async restartByPolicy(id: string): Promise<void> {
+    if (!this.pendingRestarts.delete(id)) return;
+    const record = this.records.get(id);
+    if (record === undefined || record.state.status === 'running') return;
+    try {
+      await this.startLocked(record);
+    } finally {
+      this.startAttempts.set(record.id, this.startCount(record.id) + 1);
+      this.starts.notify(record.id);
+    }
+  }
+
+  private cancelRestart(id: string): void {
+    clearTimeout(this.pendingRestarts.get(id));
+    this.pendingRestarts.delete(id);
+  }
+
+  /** A start by the user: the policy's count and back-off begin again (Docker's ResetRestartManager). */
+  private resetRestarts(record: ContainerRecord): void {
+    this.cancelRestart(record.id);
+    this.restartDelays.delete(record.id);
+    this.exitOnNext.delete(record.id);
+    record.restartCount = 0;
+    record.manuallyStopped = false;
+  }
+
+  /** docker stop / kill / rm -f: the coming exit is final; unless-stopped stays down across daemon restarts too. */
+  private markStoppedByUser(record: ContainerRecord): void {
+    this.exitOnNext.add(record.id);
+    record.manuallyStopped = true;
+    this.save(record);
   }
 
   private emit(record: ContainerRecord, action: string, extra: Record<string, string> = {}): void {

@@ -11,6 +11,8 @@ import { addNetworkRoutes } from '../api/routes/networks.js';
 import { addSystemRoutes } from '../api/routes/system.js';
 import { addContainerRoutes } from '../api/routes/containers.js';
 import { addImageRoutes } from '../api/routes/images.js';
+import { addVolumeRoutes } from '../api/routes/volumes.js';
+import { addNotImplementedRoutes } from '../api/routes/not-implemented.js';
 import { addSwarmRoutes } from '../api/routes/swarm.js';
 import { addEventRoutes } from '../api/routes/events.js';
 import { addTraceRoutes } from '../api/routes/trace.js';
@@ -155,6 +157,8 @@ export class Daemon {
     addTraceRoutes(router, new Tracer(engine, containers));
     addSwarmRoutes(router);
     const upgrade = addContainerRoutes(router, containers, log);
+    addVolumeRoutes(router, containers);
+    addNotImplementedRoutes(router);
     const servers: Server[] = [];
     for (const listener of listeners) {
       const server = createApiServer(router, log, [upgrade], listener.kind === 'tcp' ? listener.tls : undefined);

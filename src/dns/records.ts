@@ -73,6 +73,10 @@ export class DnsRecords {
     this.changes += 1;
   }
 
+  find(endpointId: string): DnsEndpoint | undefined {
+    return this.endpoints.get(endpointId);
+  }
+
   remove(endpointId: string): void {
     const endpoint = this.endpoints.get(endpointId);
     if (endpoint === undefined) return;

@@ -417,6 +417,24 @@ export class Engine {
     });
   }
 
+  /**
+   * docker rename of a running container: its endpoints (network inspect)
+   * and the embedded DNS take the new name. An overlay endpoint's record on
+   * other hosts keeps the old name until the container joins again.
+   */
+  renameContainer(sandboxId: string, containerId: string, name: string): Promise<void> {
+    return this.mutex.run(() =>
+      Promise.resolve().then(() => {
+        for (const endpoint of this.endpointsOfSandbox(sandboxId).filter((candidate) => candidate.containerId === containerId)) {
+          const renamed = { ...endpoint, name };
+          this.store.putEndpoint(renamed, 'ready');
+          this.endpointsById.set(renamed.id, renamed);
+          this.names.endpointRenamed(renamed.id, name);
+        }
+      }),
+    );
+  }
+
   leave(sandboxId: string, networkReference: string): Promise<void> {
     return this.mutex.run(async () => {
       const sandbox = this.getSandbox(sandboxId);

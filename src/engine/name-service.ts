@@ -92,6 +92,12 @@ export class NameService {
     await this.pointResolver(sandbox, allEndpoints);
   }
 
+  /** docker rename: the endpoint answers to its container's new name, and no longer to the old one. */
+  endpointRenamed(endpointId: string, containerName: string): void {
+    const record = this.records.find(endpointId);
+    if (record !== undefined) this.records.upsert({ ...record, containerName });
+  }
+
   /** Forgets an endpoint; the sandbox's resolver moves to another network with a server, if any is left. */
   async endpointLeft(endpoint: Endpoint, sandbox: Sandbox | undefined, remaining: Array<{ endpoint: Endpoint; network: Network }>): Promise<void> {
     this.records.remove(endpoint.id);

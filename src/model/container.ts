@@ -43,6 +43,8 @@ export interface ContainerConfig {
   attachStdin: boolean;
   attachStdout: boolean;
   attachStderr: boolean;
+  /** Config.Volumes (-v /path): paths given an anonymous volume. */
+  volumes: string[];
 }
 
 export interface ContainerHostConfig {
@@ -59,6 +61,29 @@ export interface ContainerHostConfig {
   portBindings: PortRequest[];
   /** -P */
   publishAll: boolean;
+  /** --restart, checked ('' kept as 'no'). */
+  restartPolicy: RestartPolicy;
+  /** -v as given (HostConfig.Binds), shown by inspect. */
+  binds: string[];
+  /** -v and --mount, checked: what the runtime mounts. */
+  mounts: MountRequest[];
+}
+
+export interface MountRequest {
+  type: 'bind' | 'volume';
+  /** Absolute host path (bind) or the volume's name ('' before create names an anonymous one). */
+  source: string;
+  /** Absolute path inside the container, normalised. */
+  target: string;
+  readOnly: boolean;
+  /** -v makes a missing source directory at start; --mount wants it to exist. */
+  createSource: boolean;
+}
+
+export interface RestartPolicy {
+  name: 'no' | 'on-failure' | 'always' | 'unless-stopped';
+  /** on-failure:N; 0 means no maximum. */
+  maximumRetryCount: number;
 }
 
 export interface ContainerState {
@@ -82,6 +107,10 @@ export interface ContainerRecord {
   state: ContainerState;
   /** Host ports published while running. */
   ports: PortBinding[];
+  /** Starts made by the restart policy since the user last started the container (Docker's RestartCount). */
+  restartCount: number;
+  /** Stopped or killed by the user (Docker's HasBeenManuallyStopped): unless-stopped keeps it down, even across a daemon restart. */
+  manuallyStopped: boolean;
 }
 
 /** Docker's zero time, shown for a container never started or never stopped. */

@@ -129,6 +129,12 @@ export class ContainerRuntime {
     return run(this.runcPath, ['--root', this.runcRoot, ...args]);
   }
 
+  /** The pids of the container's processes, as runc sees them in its cgroup. */
+  async pids(id: string): Promise<number[]> {
+    const { stdout } = await this.runc(['ps', '--format', 'json', id]);
+    return JSON.parse(stdout) as number[];
+  }
+
   /** Whether the container has a bundle, complete or not (a start that ran before, or one cut short). */
   hasBundle(id: string): boolean {
     return existsSync(this.paths(id).bundle);

@@ -68,7 +68,7 @@ function bindMount(source: string, destination: string): OciMount {
   return { destination, type: 'bind', source, options: ['rbind', 'rprivate'] };
 }
 
-export function ociMounts(etcFiles: ContainerProcessSpec['etcFiles']): OciMount[] {
+export function ociMounts(etcFiles: ContainerProcessSpec['etcFiles'], binds: ContainerProcessSpec['binds'] = []): OciMount[] {
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
@@ -80,6 +80,8 @@ export function ociMounts(etcFiles: ContainerProcessSpec['etcFiles']): OciMount[
     bindMount(etcFiles.resolvConf, '/etc/resolv.conf'),
     bindMount(etcFiles.hostname, '/etc/hostname'),
     bindMount(etcFiles.hosts, '/etc/hosts'),
+    // After Docker's own: a user's bind over /etc/hosts wins, as in Docker.
+    ...binds.map(({ source, destination, readOnly }) => ({ destination, type: 'bind', source, options: ['rbind', 'rprivate', readOnly ? 'ro' : 'rw'] })),
   ];
 }
 
@@ -99,7 +101,7 @@ export function ociSpec(spec: ContainerProcessSpec): Record<string, unknown> {
     },
     root: { path: 'rootfs', readonly: false },
     hostname: spec.hostname,
-    mounts: ociMounts(spec.etcFiles),
+    mounts: ociMounts(spec.etcFiles, spec.binds),
     linux: {
       cgroupsPath: `/skiff/${spec.id}`,
       resources: { devices: [{ allow: false, access: 'rwm' }] },

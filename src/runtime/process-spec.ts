@@ -12,4 +12,6 @@ export interface ContainerProcessSpec {
   openStdin: boolean;
   netnsPath: string | null; // null = the host's network namespace
   etcFiles: { hosts: string; resolvConf: string; hostname: string };
+  /** Host paths bound into the container (-v, --mount), in the order given. */
+  binds: Array<{ source: string; destination: string; readOnly: boolean }>;
 }

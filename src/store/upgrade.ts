@@ -4,7 +4,7 @@
  * Each step says which shape it upgrades from.
  */
 import { parseInterfaceAddress, type InterfaceAddress } from '../model/address.js';
-import { emptyEndpointRequest, type ContainerRecord, type EndpointRequest } from '../model/container.js';
+import { emptyEndpointRequest, type ContainerRecord, type EndpointRequest, type MountRequest, type RestartPolicy } from '../model/container.js';
 import type { Endpoint, PortProtocol, PortRequest, Sandbox } from '../model/network.js';
 
 type Row = Record<string, unknown>;
@@ -54,10 +54,12 @@ function endpointRequestsField(value: unknown): Record<string, EndpointRequest> 
   return Object.fromEntries(Object.entries(requests).map(([network, request]) => [network, { ...emptyEndpointRequest(), ...request }]));
 }
 
-const ATTACHED_NOTHING: Pick<ContainerRecord['config'], 'attachStdin' | 'attachStdout' | 'attachStderr'> = {
+const ATTACHED_NOTHING: Pick<ContainerRecord['config'], 'attachStdin' | 'attachStdout' | 'attachStderr' | 'volumes'> = {
   attachStdin: false,
   attachStdout: false,
   attachStderr: false,
+  // Volumes were refused: none.
+  volumes: [],
 };
 
 export function upgradeContainer(row: Row): ContainerRecord {
@@ -67,6 +69,16 @@ export function upgradeContainer(row: Row): ContainerRecord {
     networks: endpointRequestsField(row['networks']),
     // attachStdin/Stdout/Stderr were not kept: false, as a detached create has them.
     config: { ...ATTACHED_NOTHING, ...record.config, exposedPorts: exposedPortsField((row['config'] as Row)['exposedPorts']) },
-    hostConfig: { ...record.hostConfig, portBindings: portRequestsField((row['hostConfig'] as Row)['portBindings']) },
+    // Restart policies were refused: every older container has "no", never restarted, never stopped by a policy.
+    hostConfig: {
+      ...record.hostConfig,
+      portBindings: portRequestsField((row['hostConfig'] as Row)['portBindings']),
+      restartPolicy: ((row['hostConfig'] as Row)['restartPolicy'] as RestartPolicy | undefined) ?? { name: 'no', maximumRetryCount: 0 },
+      // Bind mounts were refused: an older container has none.
+      binds: ((row['hostConfig'] as Row)['binds'] as string[] | undefined) ?? [],
+      mounts: ((row['hostConfig'] as Row)['mounts'] as MountRequest[] | undefined) ?? [],
+    },
+    restartCount: typeof row['restartCount'] === 'number' ? row['restartCount'] : 0,
+    manuallyStopped: row['manuallyStopped'] === true,
   };
 }

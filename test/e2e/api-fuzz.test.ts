@@ -229,6 +229,9 @@ const SPECS: Record<string, RouteSpec> = {
   'POST /containers/{id}/stop': { params: 'hostile' },
   'POST /containers/{id}/restart': { params: 'hostile' },
   'POST /containers/{id}/kill': { params: 'hostile' },
+  'GET /containers/{id}/top': { params: 'hostile' },
+  'POST /containers/{id}/rename': { params: 'hostile', fixedQuery: () => ({ name: pick(INVALID_NAMES) }) },
+  'POST /containers/{id}/update': { params: 'hostile', body: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } } },
   'DELETE /containers/{id}': { params: 'hostile' },
   'POST /containers/{id}/wait': { params: 'hostile' },
   'GET /containers/{id}/logs': { params: 'real-or-hostile', real: 'fz1', fixedQuery: () => ({ follow: '0' }) },
@@ -262,6 +265,13 @@ const SPECS: Record<string, RouteSpec> = {
   'POST /swarm/leave': { params: 'hostile', fixedQuery: () => ({ force: '1' }), unavailableByDesign: true },
   // Hostile names only: a trace between real containers sends a probe (which it removes after).
   'GET /skiff/trace': { params: 'hostile', fixedQuery: () => ({ src: pick(HOSTILE_NAMES), dst: pick(HOSTILE_NAMES) }) },
+  'GET /volumes': { params: 'hostile' },
+  // Hostile names only: a valid one would make a volume.
+  'POST /volumes/create': { params: 'hostile', body: { Name: 'x', Driver: 'local', Labels: {} }, hostileField: 'Name' },
+  'GET /volumes/{name}': { params: 'hostile' },
+  'DELETE /volumes/{name}': { params: 'hostile' },
+  // A filter that is never valid: a valid prune could remove a volume.
+  'POST /volumes/prune': { params: 'hostile', fixedQuery: () => ({ filters: pick(['{', '{"label":"x"}', '[1]']) }) },
   'GET /_ping': { params: 'hostile' },
   'GET /version': { params: 'hostile' },
   'GET /info': { params: 'hostile' },

@@ -140,15 +140,33 @@ test('options skiff does not carry out are refused by name, and nothing is made'
   for (const [flags, field] of [
     [['--memory', '64m'], 'HostConfig.Memory (--memory)'],
     [['--cpus', '1'], 'HostConfig.NanoCpus (--cpus)'],
-    [['-v', '/tmp:/x'], 'HostConfig.Binds'],
+    [['--tmpfs', '/x'], 'HostConfig.Tmpfs (--tmpfs)'],
+    [['--volumes-from', 'other'], 'HostConfig.VolumesFrom (--volumes-from)'],
     [['--device', '/dev/null'], 'HostConfig.Devices'],
-    [['--restart', 'always'], 'HostConfig.RestartPolicy (--restart always)'],
   ] as const) {
     const result = await daemon.docker('run', '-d', '--name', 'refused', ...flags, 'busybox', 'true');
     assert.notEqual(result.code, 0);
     assert.ok(result.stderr.includes(`skiff does not support ${field}`), result.stderr);
   }
   assert.equal((await daemon.ok('ps', '-aq', '--filter', 'name=refused')).trim(), '');
+});
+
+test('everyday commands skiff does not carry out answer 501 naming the command, never "page not found"', async () => {
+  await daemon.ok('create', '--name', 'unimpl', 'busybox', 'sleep', '300');
+  for (const [args, feature] of [
+    [['pause', 'unimpl'], 'docker pause'],
+    [['stats', '--no-stream', 'unimpl'], 'docker stats'],
+    [['container', 'prune', '-f'], 'docker container prune'],
+    [['system', 'df'], 'docker system df'],
+    [['commit', 'unimpl'], 'docker commit'],
+  ] as const) {
+    const result = await daemon.docker(...args);
+    assert.notEqual(result.code, 0);
+    assert.ok(result.stderr.includes(`skiff does not implement ${feature}`), `${args.join(' ')}: ${result.stderr}`);
+  }
+  const raw = await daemon.http('POST', '/v1.41/containers/unimpl/pause');
+  assert.deepEqual([raw.status, (JSON.parse(raw.body) as { message: string }).message.startsWith('skiff does not implement docker pause')], [501, true]);
+  await daemon.ok('rm', 'unimpl');
 });
 
 test('NetworkMode container:NAME and --link targets are kept as full ids; --link on a user network is an alias for the linking container alone', async () => {

@@ -36,6 +36,7 @@ function record(
       attachStdin: false,
       attachStdout: false,
       attachStderr: false,
+      volumes: [],
     },
     hostConfig: {
       networkMode: 'default',
@@ -47,9 +48,14 @@ function record(
       autoRemove: false,
       portBindings: [],
       publishAll: false,
+      restartPolicy: { name: 'no', maximumRetryCount: 0 },
+      binds: [],
+      mounts: [],
     },
     networks: Object.fromEntries(networks.map((network) => [network, emptyEndpointRequest()])),
     state: { status, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+    restartCount: 0,
+    manuallyStopped: false,
   };
 }
 

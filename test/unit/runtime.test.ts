@@ -28,6 +28,7 @@ describe('ociSpec', () => {
     openStdin: true,
     netnsPath: '/run/ns/x',
     etcFiles: { hosts: '/e/hosts', resolvConf: '/e/resolv.conf', hostname: '/e/hostname' },
+    binds: [],
   };
   it('joins the sandbox namespace by path, or none for host networking', () => {
     const namespaces = (spec: Record<string, unknown>) => (spec['linux'] as { namespaces: Array<{ type: string; path?: string }> }).namespaces;
@@ -51,6 +52,10 @@ describe('ociSpec', () => {
     assert.equal(spec.process.terminal, true);
     const hosts = spec.mounts.find((m) => m.destination === '/etc/hosts');
     assert.deepEqual(hosts, { destination: '/etc/hosts', type: 'bind', source: '/e/hosts', options: ['rbind', 'rprivate'] });
+  });
+  it('binds -v/--mount paths after its own, read-only when asked', () => {
+    const spec = ociSpec({ ...base, binds: [{ source: '/srv/a', destination: '/a', readOnly: true }] }) as { mounts: Array<{ destination: string }> };
+    assert.deepEqual(spec.mounts.at(-1), { destination: '/a', type: 'bind', source: '/srv/a', options: ['rbind', 'rprivate', 'ro'] });
   });
 });
 

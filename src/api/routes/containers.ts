@@ -9,6 +9,7 @@ import {
   containerCreateFromWire,
   containerSummaryToWire,
   containerToWire,
+  containerUpdateFromWire,
   endpointRequestFromConnect,
   execInspectToWire,
   execSpecFromWire,
@@ -74,6 +75,21 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
     sendNoContent(response);
   });
 
+  router.add('GET', '/containers/{id}/top', async (request, response) => {
+    const top = await containers.top(request.params['id']!, request.query.get('ps_args') ?? '');
+    sendJson(response, 200, { Titles: top.titles, Processes: top.processes });
+  });
+
+  router.add('POST', '/containers/{id}/rename', async (request, response) => {
+    await containers.rename(request.params['id']!, request.query.get('name') ?? '');
+    sendNoContent(response);
+  });
+
+  router.add('POST', '/containers/{id}/update', async (request, response) => {
+    await containers.update(request.params['id']!, containerUpdateFromWire(await readJson(request.raw)));
+    sendJson(response, 200, { Warnings: [] });
+  });
+
   router.add('POST', '/containers/{id}/kill', async (request, response) => {
     await containers.kill(request.params['id']!, (request.query.get('signal') ?? 'KILL').replace(/^SIG/, ''));
     sendNoContent(response);
@@ -94,7 +110,7 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
       sendNoContent(response);
       return;
     }
-    await containers.remove(request.params['id']!, queryBool(request.query, 'force'));
+    await containers.remove(request.params['id']!, queryBool(request.query, 'force'), queryBool(request.query, 'v'));
     sendNoContent(response);
   });
 

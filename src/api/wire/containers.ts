@@ -2,10 +2,13 @@
 import type { Containers } from '../../containers/controller.js';
 import { argvOf } from '../../containers/decisions.js';
 import type { ExecInstance, ExecSpec } from '../../containers/exec.js';
-import type { ContainerRecord, CreateRequest, EndpointRequest } from '../../model/container.js';
+import { anonymousVolumes, checkDistinctTargets, checkMount, parseBind } from '../../containers/mounts.js';
+import { checkRestartPolicy } from '../../containers/restart-policy.js';
+import { invalid } from '../../errors.js';
+import type { ContainerRecord, CreateRequest, EndpointRequest, MountRequest, RestartPolicy } from '../../model/container.js';
 import { optionalBool, optionalObject, optionalString, optionalStringArray, optionalStringMap } from './json-fields.js';
 import { defaultGateways } from '../../engine/routes.js';
-import { refuseUnsupported } from './unsupported.js';
+import { refuseUnsupported, refuseUnsupportedUpdate } from './unsupported.js';
 import { exposedPortsFromWire, exposedPortsToWire, portBindingsToWire, portRequestsFromWire } from './ports.js';
 
 type Body = Record<string, unknown>;
@@ -39,6 +42,58 @@ function ipamConfigToWire(request: EndpointRequest): Body | null {
   return Object.keys(config).length === 0 ? null : config;
 }
 
+/** HostConfig.Binds, HostConfig.Mounts, then Config.Volumes where no other mount is, as one checked list. */
+function mountsFromWire(body: Body, host: Body): MountRequest[] {
+  const binds = (optionalStringArray(host, 'Binds') ?? []).map(parseBind);
+  const given = host['Mounts'];
+  if (given !== undefined && given !== null && !Array.isArray(given)) throw invalid('json: cannot unmarshal Mounts: not a list');
+  const mounts = ((given ?? []) as unknown[]).map((entry) => {
+    if (entry === null || typeof entry !== 'object') throw invalid('json: cannot unmarshal Mounts: an entry is not an object');
+    const mount = entry as Body;
+    return checkMount({
+      type: optionalString(mount, 'Type') ?? '',
+      source: optionalString(mount, 'Source') ?? '',
+      target: optionalString(mount, 'Target') ?? '',
+      readOnly: optionalBool(mount, 'ReadOnly') ?? false,
+    });
+  });
+  const explicit = [...binds, ...mounts];
+  checkDistinctTargets(explicit);
+  return [...explicit, ...anonymousVolumes(Object.keys(optionalObject(body, 'Volumes') ?? {}), explicit)];
+}
+
+/** docker inspect's Mounts: what is mounted, as Docker shows binds and volumes. */
+function mountPointsToWire(containers: Containers, record: ContainerRecord): Body[] {
+  return record.hostConfig.mounts.map((mount) =>
+    mount.type === 'bind'
+      ? { Type: 'bind', Source: mount.source, Destination: mount.target, Mode: '', RW: !mount.readOnly, Propagation: 'rprivate' }
+      : {
+          Type: 'volume',
+          Name: mount.source,
+          Source: containers.volumes.dataPath(mount.source),
+          Destination: mount.target,
+          Driver: 'local',
+          Mode: mount.createSource ? 'z' : '',
+          RW: !mount.readOnly,
+          Propagation: '',
+        },
+  );
+}
+
+/** HostConfig.Mounts: the --mount entries as given (omitted without any, as Docker omits it). */
+function mountsToWire(record: ContainerRecord): Body[] | undefined {
+  // Anonymous volumes of Config.Volumes came from neither -v nor --mount: createSource false and source an id, target in Config.Volumes.
+  const mounts = record.hostConfig.mounts.filter((mount) => !mount.createSource && !record.config.volumes.includes(mount.target));
+  return mounts.length === 0 ? undefined : mounts.map((mount) => ({ Type: mount.type, Source: mount.source, Target: mount.target, ReadOnly: mount.readOnly }));
+}
+
+/** HostConfig.RestartPolicy (create, docker update): absent is "no". */
+export function restartPolicyFromWire(body: Body | undefined): RestartPolicy {
+  if (body === undefined) return { name: 'no', maximumRetryCount: 0 };
+  const count = body['MaximumRetryCount'];
+  return checkRestartPolicy(optionalString(body, 'Name') ?? '', typeof count === 'number' ? count : 0);
+}
+
 export function containerCreateFromWire(body: Body, name: string | null): CreateRequest {
   const host = optionalObject(body, 'HostConfig') ?? {};
   refuseUnsupported(body, host);
@@ -64,6 +119,7 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       attachStdin: optionalBool(body, 'AttachStdin') ?? false,
       attachStdout: optionalBool(body, 'AttachStdout') ?? false,
       attachStderr: optionalBool(body, 'AttachStderr') ?? false,
+      volumes: Object.keys(optionalObject(body, 'Volumes') ?? {}),
     },
     hostConfig: {
       networkMode: optionalString(host, 'NetworkMode') ?? 'default',
@@ -75,9 +131,19 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       autoRemove: optionalBool(host, 'AutoRemove') ?? false,
       portBindings: portRequestsFromWire(host['PortBindings']),
       publishAll: optionalBool(host, 'PublishAllPorts') ?? false,
+      restartPolicy: restartPolicyFromWire(optionalObject(host, 'RestartPolicy')),
+      binds: optionalStringArray(host, 'Binds') ?? [],
+      mounts: mountsFromWire(body, host),
     },
     endpoints,
   };
+}
+
+/** POST /containers/{id}/update: the restart policy to keep (undefined when the body sets none). */
+export function containerUpdateFromWire(body: Body): RestartPolicy | undefined {
+  refuseUnsupportedUpdate(body);
+  const policy = optionalObject(body, 'RestartPolicy');
+  return policy === undefined || policy['Name'] === undefined || policy['Name'] === '' ? undefined : restartPolicyFromWire(policy);
 }
 
 export function endpointRequestFromConnect(body: Body): { container: string; request: EndpointRequest; force: boolean } {
@@ -88,7 +154,7 @@ export function endpointRequestFromConnect(body: Body): { container: string; req
   };
 }
 
-function statusText(record: ContainerRecord): string {
+function statusText(containers: Containers, record: ContainerRecord): string {
   const since = (time: string) => {
     const seconds = Math.max(0, Math.round((Date.now() - Date.parse(time)) / 1000));
     if (seconds < 1) return 'Less than a second';
@@ -97,6 +163,7 @@ function statusText(record: ContainerRecord): string {
     const minutes = Math.round(seconds / 60);
     return minutes === 1 ? 'About a minute' : minutes < 60 ? `${minutes} minutes` : `${Math.round(minutes / 60)} hours`;
   };
+  if (containers.isRestarting(record)) return `Restarting (${record.state.exitCode}) ${since(record.state.finishedAt)} ago`;
   if (record.state.status === 'running') return `Up ${since(record.state.startedAt)}`;
   if (record.state.status === 'exited') return `Exited (${record.state.exitCode}) ${since(record.state.finishedAt)} ago`;
   return 'Created';
@@ -171,11 +238,11 @@ export function containerSummaryToWire(containers: Containers, record: Container
     Created: Math.floor(Date.parse(record.created) / 1000),
     Ports: record.ports.map((binding) => ({ IP: binding.hostIp, PrivatePort: binding.containerPort, PublicPort: binding.hostPort, Type: binding.protocol })),
     Labels: record.config.labels,
-    State: record.state.status,
-    Status: statusText(record),
+    State: containers.isRestarting(record) ? 'restarting' : record.state.status,
+    Status: statusText(containers, record),
     HostConfig: { NetworkMode: record.hostConfig.networkMode },
     NetworkSettings: { Networks: networksWire(containers, record) },
-    Mounts: [],
+    Mounts: mountPointsToWire(containers, record),
   };
 }
 
@@ -198,10 +265,10 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     Path: argv[0] ?? '',
     Args: argv.slice(1),
     State: {
-      Status: record.state.status,
+      Status: containers.isRestarting(record) ? 'restarting' : record.state.status,
       Running: running,
       Paused: false,
-      Restarting: false,
+      Restarting: containers.isRestarting(record),
       OOMKilled: false,
       Dead: false,
       Pid: record.state.pid,
@@ -216,7 +283,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     HostsPath: files.hosts,
     LogPath: '',
     Name: `/${record.name}`,
-    RestartCount: 0,
+    RestartCount: record.restartCount,
     Driver: 'overlay',
     Platform: 'linux',
     MountLabel: '',
@@ -233,9 +300,11 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       DnsOptions: record.hostConfig.dnsOptions,
       ExtraHosts: record.hostConfig.extraHosts.length > 0 ? record.hostConfig.extraHosts : null,
       Links: legacyLinksToWire(containers, record),
-      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      Binds: record.hostConfig.binds.length > 0 ? record.hostConfig.binds : null,
+      Mounts: mountsToWire(record),
+      RestartPolicy: { Name: record.hostConfig.restartPolicy.name, MaximumRetryCount: record.hostConfig.restartPolicy.maximumRetryCount },
     },
-    Mounts: [],
+    Mounts: mountPointsToWire(containers, record),
     Config: {
       Hostname: record.config.hostname,
       Domainname: record.config.domainname,
@@ -250,7 +319,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       Env: record.config.env,
       Cmd: record.config.cmd ?? image?.cmd ?? null,
       Image: record.config.image,
-      Volumes: null,
+      Volumes: record.config.volumes.length > 0 ? Object.fromEntries(record.config.volumes.map((path) => [path, {}])) : null,
       WorkingDir: record.config.workingDir,
       Entrypoint: record.config.entrypoint ?? image?.entrypoint ?? null,
       OnBuild: null,

@@ -24,6 +24,8 @@ const HOST_CONFIG_CARRIED_OUT = new Set([
   'ConsoleSize',
   'Isolation',
   'MemorySwappiness',
+  'Binds',
+  'Mounts',
 ]);
 
 /** Config fields skiff acts on, or that describe the client's streams rather than the container. */
@@ -47,6 +49,7 @@ const CONFIG_CARRIED_OUT = new Set([
   'ArgsEscaped',
   'HostConfig',
   'NetworkingConfig',
+  'Volumes',
   'User',
   'StopSignal',
   'OnBuild',
@@ -107,6 +110,12 @@ function isZero(value: unknown): boolean {
   return false;
 }
 
+/** Volumes ({"/data": {}}) and Tmpfs ({"/run": ""}) are maps whose keys are what they ask for. */
+function asks(field: string, value: unknown): boolean {
+  if (field === 'Volumes' || field === 'Tmpfs') return value !== null && typeof value === 'object' && Object.keys(value).length > 0;
+  return !isZero(value);
+}
+
 function refuse(section: string, field: string, why: string): never {
   const flag = FLAGS[field];
   throw invalid(`skiff does not support ${section}.${field}${flag === undefined ? '' : ` (${flag})`}: ${why}`);
@@ -115,7 +124,7 @@ function refuse(section: string, field: string, why: string): never {
 const reasonFor = (field: string): string => {
   if (/^(Memory|Cpu|Nano|Blkio|Pids|Oom|Kernel|IOMaximum|ShmSize|Ulimits)/.test(field))
     return 'resource limits are not carried out (docker info: Cgroup Driver none)';
-  if (/^(Binds|Mounts|Volume|Tmpfs)/.test(field)) return 'skiff has no volumes or bind mounts';
+  if (/^(Volume|Tmpfs)/.test(field)) return 'skiff has no tmpfs mounts and does not share volumes between containers';
   if (/^Device/.test(field)) return 'skiff gives containers no host devices';
   return 'not carried out by skiff';
 };
@@ -123,13 +132,9 @@ const reasonFor = (field: string): string => {
 /** Throws a 400 naming the first option of a create request that skiff would otherwise drop. */
 export function refuseUnsupported(body: Body, host: Body): void {
   for (const [field, value] of Object.entries(host)) {
-    if (HOST_CONFIG_CARRIED_OUT.has(field) || isZero(value)) continue;
+    if (HOST_CONFIG_CARRIED_OUT.has(field) || !asks(field, value)) continue;
     refuse('HostConfig', field, reasonFor(field));
   }
-  const restart = host['RestartPolicy'] as Body | undefined;
-  const policy = typeof restart?.['Name'] === 'string' ? restart['Name'] : '';
-  if (policy !== '' && policy !== 'no')
-    throw invalid(`skiff does not support HostConfig.RestartPolicy (--restart ${policy}): containers are never restarted by skiff; use --restart no`);
   const logType = (host['LogConfig'] as Body | undefined)?.['Type'];
   if (typeof logType === 'string' && logType !== '' && logType !== 'json-file')
     throw invalid(`skiff does not support HostConfig.LogConfig (--log-driver ${logType}): logs are kept as json-file`);
@@ -139,9 +144,7 @@ export function refuseUnsupported(body: Body, host: Body): void {
   const swappiness = host['MemorySwappiness'];
   if (typeof swappiness === 'number' && swappiness !== -1) refuse('HostConfig', 'MemorySwappiness', reasonFor('Memory'));
   for (const [field, value] of Object.entries(body)) {
-    // Volumes is a set ({"/data": {}}): its keys are what it asks for.
-    const asked = field === 'Volumes' ? value !== null && typeof value === 'object' && Object.keys(value).length > 0 : !isZero(value);
-    if (CONFIG_CARRIED_OUT.has(field) || !asked) continue;
+    if (CONFIG_CARRIED_OUT.has(field) || !asks(field, value)) continue;
     refuse('Config', field, reasonFor(field));
   }
   const user = body['User'];
@@ -153,4 +156,12 @@ export function refuseUnsupported(body: Body, host: Body): void {
   const shell = body['Shell'];
   if (Array.isArray(shell) && shell.length > 0 && !(shell.length === 2 && shell[0] === '/bin/sh' && shell[1] === '-c'))
     throw invalid('skiff does not support Config.Shell: only /bin/sh -c');
+}
+
+/** docker update: only the restart policy is carried out; a resource it asks to change is refused by name. */
+export function refuseUnsupportedUpdate(body: Body): void {
+  for (const [field, value] of Object.entries(body)) {
+    if (field === 'RestartPolicy' || isZero(value)) continue;
+    refuse('HostConfig', field, reasonFor(field));
+  }
 }
