@@ -82,6 +82,22 @@ export async function allowLoopbackSources(network: Network): Promise<void> {
   await setIpv4InterfaceSysctl(bridgeOf(network).bridgeName, 'route_localnet', '1');
 }
 
+/** A veth endpoint on the network's bridge (the bridge and overlay drivers): host end on the bridge, the other end in the sandbox. */
+export async function joinVethEndpoint(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {
+  await ipBatch(hostSideLines(network, endpoint, sandbox));
+  try {
+    await ipBatch(sandboxSideLines(endpoint, options), sandbox.netnsPath);
+  } catch (error) {
+    await deleteLink(endpoint.hostIfName);
+    throw error;
+  }
+}
+
+/** Deleting the host end removes the pair, and with it the sandbox's interface, addresses and the routes through it. */
+export async function leaveVethEndpoint(endpoint: Endpoint): Promise<void> {
+  await deleteLink(endpoint.hostIfName);
+}
+
 /** A Linux bridge numbers its ports in 10 bits and reserves port 0 (BR_MAX_PORTS in the kernel). */
 export const BRIDGE_MAX_PORTS = 1023;
 
@@ -107,20 +123,12 @@ export class BridgeDriver implements NetworkDriver {
     await deleteOwnLink(bridgeOf(network).bridgeName);
   }
 
-  async join(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {
-    await ipBatch(hostSideLines(network, endpoint, sandbox));
-    try {
-      await ipBatch(sandboxSideLines(endpoint, options), sandbox.netnsPath);
-    } catch (error) {
-      await deleteLink(endpoint.hostIfName);
-      throw error;
-    }
+  join(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {
+    return joinVethEndpoint(network, endpoint, sandbox, options);
   }
 
-  async leave(_network: Network, endpoint: Endpoint): Promise<void> {
-    // Deleting the host end removes the pair, and with it the sandbox's
-    // interface, addresses and the routes through it.
-    await deleteLink(endpoint.hostIfName);
+  leave(_network: Network, endpoint: Endpoint): Promise<void> {
+    return leaveVethEndpoint(endpoint);
   }
 
   setDefaultRoute(_network: Network, endpoint: Endpoint, sandbox: Sandbox, gateways: readonly string[]): Promise<void> {

@@ -16,9 +16,9 @@
  */
 import { conflict, SkiffError } from '../errors.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
-import { deleteLink, deleteOwnLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
+import { deleteOwnLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
 import { bridgeBatch, deleteEntries, readPeerRows } from '../kernel/fdb.js';
-import { allowLoopbackSources, BRIDGE_MAX_PORTS, hostSideLines, sandboxSideLines, setDefaultRouteIn } from './bridge.js';
+import { allowLoopbackSources, BRIDGE_MAX_PORTS, joinVethEndpoint, leaveVethEndpoint, setDefaultRouteIn } from './bridge.js';
 import type { JoinOptions, NetworkDriver } from './driver.js';
 import { additionLines, peerDiff, peerDrift, peerKey, removalLines, repairLines, vxlanName, type PeerEntry } from './overlay-peers.js';
 
@@ -120,18 +120,12 @@ export class OverlayDriver implements NetworkDriver {
     await deleteOwnLink(settingsOf(network).bridgeName);
   }
 
-  async join(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {
-    await ipBatch(hostSideLines(network, endpoint, sandbox));
-    try {
-      await ipBatch(sandboxSideLines(endpoint, options), sandbox.netnsPath);
-    } catch (error) {
-      await deleteLink(endpoint.hostIfName);
-      throw error;
-    }
+  join(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {
+    return joinVethEndpoint(network, endpoint, sandbox, options);
   }
 
-  async leave(_network: Network, endpoint: Endpoint): Promise<void> {
-    await deleteLink(endpoint.hostIfName);
+  leave(_network: Network, endpoint: Endpoint): Promise<void> {
+    return leaveVethEndpoint(endpoint);
   }
 
   setDefaultRoute(_network: Network, endpoint: Endpoint, sandbox: Sandbox, gateways: readonly string[]): Promise<void> {
