@@ -507,6 +507,13 @@ export class Containers {
         throw forbidden('container cannot be disconnected from host network or connected to host network');
       if (record.networks[network.id] === undefined) throw forbidden(`container ${record.id} is not connected to network ${network.name}`);
       if (record.state.status === 'running') {
+        // Published ports live on an endpoint (as in libnetwork): they go with it, and the record stops listing them.
+        const leaving = this.endpoints(record).find((endpoint) => endpoint.networkId === network.id);
+        const dropped = record.ports.filter((binding) => binding.endpointId === leaving?.id);
+        if (dropped.length > 0) {
+          await this.engine.unpublishPorts(dropped);
+          record.ports = record.ports.filter((binding) => !dropped.includes(binding));
+        }
         await this.engine.leave(record.sandboxId, network.id);
         this.writeEtcFiles(record);
       }

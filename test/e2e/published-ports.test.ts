@@ -121,3 +121,18 @@ test('the mapping survives a daemon restart and goes with the container', async 
   assert.equal(await httpGet('127.0.0.1', 5050), '', 'nothing answers once the container is gone');
   await daemon.ok('network', 'rm', 'localnet');
 });
+
+test('disconnecting the network that carries a published port takes the mapping with it, also across a restart', async () => {
+  await daemon.ok('network', 'create', 'front');
+  await daemon.ok('network', 'create', 'back');
+  await daemon.ok('run', '-d', '--name', 'leaver', '--network', 'front', '-p', '5090:80', 'busybox', ...webCommand);
+  await daemon.ok('network', 'connect', 'back', 'leaver');
+  assert.match(await sh('nft', ['list', 'map', 'inet', 'skiff', 'ports4_any']), /5090/);
+  await daemon.ok('network', 'disconnect', 'front', 'leaver');
+  assert.doesNotMatch(await sh('nft', ['list', 'map', 'inet', 'skiff', 'ports4_any']), /5090/, 'the DNAT element went with the endpoint');
+  assert.equal((await daemon.ok('port', 'leaver')).trim(), '', 'docker port shows nothing any more');
+  daemon = await daemon.restart();
+  assert.doesNotMatch(await sh('nft', ['list', 'map', 'inet', 'skiff', 'ports4_any']), /5090/, 'and a restart does not bring it back');
+  await daemon.ok('rm', '-f', 'leaver');
+  await daemon.ok('network', 'rm', 'front', 'back');
+});
