@@ -23,7 +23,7 @@ import { openContainerWorld, sandboxKey } from './container-world.js';
 import { dnsperf, type DnsperfRun } from './dns-bench.js';
 import { cpuMs } from './memory.js';
 import { summarize, type Summary } from './stats.js';
-import { assertInWorld, emitResult, makeNetns, runPhaseInWorld, vethBetween } from './world.js';
+import { makeNetns, runStandalone, vethBetween } from './world.js';
 
 const script = fileURLToPath(import.meta.url);
 /** The phases' script: the world's cleanup runs its engine `teardown` phase. */
@@ -163,17 +163,4 @@ async function profilePhase(options: ProfileOptions): Promise<DnsProfileResult> 
   }
 }
 
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  if (argv.includes('--phase')) {
-    assertInWorld();
-    process.on('SIGTERM', () => process.exit(143));
-    emitResult(await profilePhase(JSON.parse(process.env[OPTIONS_ENV] ?? '{}') as ProfileOptions));
-    return;
-  }
-  if (process.getuid?.() !== 0) throw new Error('run as root: the profile makes namespaces, bridges and containers inside its own world');
-  process.env[OPTIONS_ENV] = JSON.stringify(optionsFrom(argv));
-  await runPhaseInWorld(script, 'dns-profile', 20 * 60_000);
-}
-
-await main();
+await runStandalone({ script, phase: 'dns-profile', timeoutMs: 20 * 60_000, optionsEnv: OPTIONS_ENV, optionsFrom, run: profilePhase });

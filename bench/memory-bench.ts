@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { openContainerWorld } from './container-world.js';
 import { apiRequest } from './daemons.js';
 import { rssKb } from './memory.js';
-import { assertInWorld, emitResult, runPhaseInWorld } from './world.js';
+import { runStandalone } from './world.js';
 
 const script = fileURLToPath(import.meta.url);
 const phasesScript = join(dirname(script), 'network.js');
@@ -118,17 +118,4 @@ async function memoryPhase(options: MemoryOptions): Promise<MemoryResult> {
   }
 }
 
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  if (argv.includes('--phase')) {
-    assertInWorld();
-    process.on('SIGTERM', () => process.exit(143));
-    emitResult(await memoryPhase(JSON.parse(process.env[OPTIONS_ENV] ?? '{}') as MemoryOptions));
-    return;
-  }
-  if (process.getuid?.() !== 0) throw new Error('run as root: the daemon makes namespaces, bridges and containers inside its own world');
-  process.env[OPTIONS_ENV] = JSON.stringify(optionsFrom(argv));
-  await runPhaseInWorld(script, 'memory', 30 * 60_000);
-}
-
-await main();
+await runStandalone({ script, phase: 'memory', timeoutMs: 30 * 60_000, optionsEnv: OPTIONS_ENV, optionsFrom, run: memoryPhase });

@@ -64,6 +64,35 @@ export function runPhaseInWorld(script: string, phase: string, timeoutMs: number
   });
 }
 
+/** How a standalone bench script (one phase, no report) is started and run. */
+export interface StandalonePhase<Options> {
+  script: string;
+  phase: string;
+  timeoutMs: number;
+  /** The environment variable that carries the options into the world. */
+  optionsEnv: string;
+  optionsFrom: (argv: readonly string[]) => Options;
+  run: (options: Options) => Promise<unknown>;
+}
+
+/**
+ * The entry of a standalone bench script: run as root, it starts itself again
+ * inside a world of its own (--phase) with its options in the environment;
+ * inside, it runs the phase and hands its result out.
+ */
+export async function runStandalone<Options>(standalone: StandalonePhase<Options>): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--phase')) {
+    assertInWorld();
+    process.on('SIGTERM', () => process.exit(143));
+    emitResult(await standalone.run(JSON.parse(process.env[standalone.optionsEnv] ?? '{}') as Options));
+    return;
+  }
+  if (process.getuid?.() !== 0) throw new Error(`run as root: the ${standalone.phase} bench makes namespaces, bridges and containers inside its own world`);
+  process.env[standalone.optionsEnv] = JSON.stringify(standalone.optionsFrom(argv));
+  await runPhaseInWorld(standalone.script, standalone.phase, standalone.timeoutMs);
+}
+
 const RESULT_PREFIX = 'BENCH-RESULT ';
 
 /** Hands a phase's result to the entry script (see runPhaseInWorld). */
