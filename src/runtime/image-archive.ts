@@ -200,7 +200,8 @@ export class ImageArchive {
       try {
         manifestText = readFileSync(join(staging, 'manifest.json'), 'utf8');
       } catch {
-        throw new SkiffError('unavailable', 'open manifest.json: no such file or directory: skiff loads the docker-archive format of docker save (Docker 1.10 and later)');
+        // Docker's words: without manifest.json it looks for the legacy format's repositories file.
+        throw new SkiffError('unavailable', `open ${join(staging, 'repositories')}: no such file or directory`);
       }
       const lines: string[] = [];
       for (const entry of parseManifest(manifestText)) {

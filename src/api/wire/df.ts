@@ -9,12 +9,18 @@ export function diskUsageToWire(containers: Containers, usage: DiskUsage): Recor
   return {
     LayersSize: usage.layersSize,
     Images: usage.images.map(({ image, containers: users }) => ({ ...imageSummaryToWire(image), SharedSize: 0, Containers: users })),
-    Containers: usage.containers.map(({ record, sizeRw, sizeRootFs }) => ({ ...containerSummaryToWire(containers, record), SizeRw: sizeRw, SizeRootFs: sizeRootFs })),
+    // SizeRw and SizeRootFs are omitempty in Docker's ContainerJSON: a container that wrote nothing has no SizeRw.
+    Containers: usage.containers.map(({ record, sizeRw, sizeRootFs }) => ({
+      ...containerSummaryToWire(containers, record),
+      ...(sizeRw === 0 ? {} : { SizeRw: sizeRw }),
+      ...(sizeRootFs === 0 ? {} : { SizeRootFs: sizeRootFs }),
+    })),
     Volumes: usage.volumes.map(({ volume, size, refCount }) => ({
       ...volumeToWire(volume, containers.volumes.dataPath(volume.name)),
       UsageData: { Size: size, RefCount: refCount },
     })),
-    BuildCache: [],
+    // No builder: null, as Docker 20.10 answers without build cache.
+    BuildCache: null,
     BuilderSize: 0,
   };
 }
