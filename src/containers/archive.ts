@@ -4,7 +4,7 @@
  * container's layers): Docker's errors for a missing path, a destination
  * that is no directory and a read-only volume.
  */
-import { lstatSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { dirname } from 'node:path';
 import { notFound, SkiffError } from '../errors.js';
@@ -23,7 +23,6 @@ import {
 } from '../runtime/archive.js';
 import { classifyChanges, readUpper, type Change } from '../runtime/changes.js';
 import type { Containers, ContainerFilesystem } from './controller.js';
-import { rmSync } from 'node:fs';
 
 function fileNotFound(path: string, reference: string): SkiffError {
   return notFound(`Could not find the file ${path} in container ${reference}`);

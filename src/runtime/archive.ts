@@ -10,7 +10,21 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, chmodSync, lchownSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, linkSync, type Stats } from 'node:fs';
+import {
+  copyFileSync,
+  chmodSync,
+  lchownSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  linkSync,
+  type Stats,
+} from 'node:fs';
 import { posix, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalid, SkiffError } from '../errors.js';
@@ -99,7 +113,17 @@ export function goBase(path: string): string {
 }
 
 const S_IFMT = 0o170000;
-const GO_MODE = { dir: 2 ** 31, symlink: 2 ** 27, device: 2 ** 26, namedPipe: 2 ** 25, socket: 2 ** 24, setuid: 2 ** 23, setgid: 2 ** 22, charDevice: 2 ** 21, sticky: 2 ** 20 };
+const GO_MODE = {
+  dir: 2 ** 31,
+  symlink: 2 ** 27,
+  device: 2 ** 26,
+  namedPipe: 2 ** 25,
+  socket: 2 ** 24,
+  setuid: 2 ** 23,
+  setgid: 2 ** 22,
+  charDevice: 2 ** 21,
+  sticky: 2 ** 20,
+};
 
 /** A stat mode as Go's os.FileMode, which Docker's X-Docker-Container-Path-Stat carries. */
 export function goFileMode(mode: number): number {
@@ -217,7 +241,17 @@ export async function extractToStaging(tar: NodeJS.ReadableStream, dir: string, 
   const chunks = tar[Symbol.asyncIterator]();
   const first = await chunks.next();
   const head = first.done === true ? Buffer.alloc(0) : Buffer.from(first.value as Buffer);
-  const args = ['-x', ...decompressFlags(head), '--numeric-owner', '--no-overwrite-dir', ...excludes.map((pattern) => `--exclude=${pattern}`), '-C', dir, '-f', '-'];
+  const args = [
+    '-x',
+    ...decompressFlags(head),
+    '--numeric-owner',
+    '--no-overwrite-dir',
+    ...excludes.map((pattern) => `--exclude=${pattern}`),
+    '-C',
+    dir,
+    '-f',
+    '-',
+  ];
   const child = spawn('tar', args, { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {

@@ -75,9 +75,11 @@ export function readUpper(upper: string, lower: string, merged: string): UpperEn
       const whiteout = stats.isCharacterDevice() && stats.rdev === 0;
       const directory = stats.isDirectory();
       const hidden =
-        directory && image?.isDirectory() === true ? readdirSync(join(lower, path)).filter(
+        directory && image?.isDirectory() === true
+          ? readdirSync(join(lower, path)).filter(
               (child) => lstatOrUndefined(join(merged, path, child)) === undefined && lstatOrUndefined(join(upper, path, child)) === undefined,
-            ) : [];
+            )
+          : [];
       entries.push({
         path,
         whiteout,

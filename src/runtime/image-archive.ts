@@ -27,7 +27,8 @@ export interface ManifestEntry {
 function archiveMember(value: unknown, what: string): string {
   if (typeof value !== 'string' || value === '') throw invalid(`invalid manifest.json: ${what} must be a path in the archive`);
   const clean = posix.normalize(value);
-  if (clean.startsWith('/') || clean === '..' || clean.startsWith('../')) throw invalid(`invalid manifest.json: ${what} ${JSON.stringify(value)} leaves the archive`);
+  if (clean.startsWith('/') || clean === '..' || clean.startsWith('../'))
+    throw invalid(`invalid manifest.json: ${what} ${JSON.stringify(value)} leaves the archive`);
   return clean;
 }
 
@@ -227,7 +228,8 @@ async function applyLayers(archiveDir: string, layers: readonly string[], diffId
   for (const [index, layer] of layers.entries()) {
     const file = join(archiveDir, layer);
     const actual = `sha256:${await writeHashed(createReadStream(file), '/dev/null')}`;
-    if (actual !== diffIds[index]) throw invalid(`invalid diffID for layer ${index}: expected ${JSON.stringify(diffIds[index])}, got ${JSON.stringify(actual)}`);
+    if (actual !== diffIds[index])
+      throw invalid(`invalid diffID for layer ${index}: expected ${JSON.stringify(diffIds[index])}, got ${JSON.stringify(actual)}`);
     if (index === 0) {
       // Nothing below the first layer: GNU tar straight into the empty rootfs (its whiteouts have nothing to hide).
       await extractToStaging(createReadStream(file), rootfs, ['.wh.*']);

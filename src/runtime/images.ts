@@ -145,7 +145,14 @@ export class ImageStore {
       try {
         await fill(join(staging, 'rootfs'));
         const { stdout } = await run('du', ['-sb', join(staging, 'rootfs')]);
-        const stored: StoredImage = { id: `sha256:${hex}`, repoTags: [], created: image.created, size: Number(stdout.split('\t')[0]), config: image.config, comment: image.comment };
+        const stored: StoredImage = {
+          id: `sha256:${hex}`,
+          repoTags: [],
+          created: image.created,
+          size: Number(stdout.split('\t')[0]),
+          config: image.config,
+          comment: image.comment,
+        };
         writeFileSync(join(staging, 'image.json'), JSON.stringify(stored, null, 2));
         renameSync(staging, imageDir);
         this.listed = undefined;

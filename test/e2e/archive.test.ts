@@ -32,14 +32,17 @@ after(async () => {
 /** HEAD /containers/{id}/archive: the status and the decoded X-Docker-Container-Path-Stat. */
 function headStat(container: string, path: string): Promise<{ status: number; stat: Record<string, unknown> | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: daemon.socketPath, method: 'HEAD', path: `/v1.41/containers/${container}/archive?path=${encodeURIComponent(path)}` }, (response) => {
-      response.resume();
-      const header = response.headers['x-docker-container-path-stat'];
-      resolve({
-        status: response.statusCode ?? 0,
-        stat: typeof header === 'string' ? (JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as Record<string, unknown>) : undefined,
-      });
-    });
+    const req = request(
+      { socketPath: daemon.socketPath, method: 'HEAD', path: `/v1.41/containers/${container}/archive?path=${encodeURIComponent(path)}` },
+      (response) => {
+        response.resume();
+        const header = response.headers['x-docker-container-path-stat'];
+        resolve({
+          status: response.statusCode ?? 0,
+          stat: typeof header === 'string' ? (JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as Record<string, unknown>) : undefined,
+        });
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -49,7 +52,12 @@ function headStat(container: string, path: string): Promise<{ status: number; st
 function putArchive(container: string, path: string, tarFile: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { socketPath: daemon.socketPath, method: 'PUT', path: `/v1.41/containers/${container}/archive?path=${encodeURIComponent(path)}`, headers: { 'Content-Type': 'application/x-tar' } },
+      {
+        socketPath: daemon.socketPath,
+        method: 'PUT',
+        path: `/v1.41/containers/${container}/archive?path=${encodeURIComponent(path)}`,
+        headers: { 'Content-Type': 'application/x-tar' },
+      },
       (response) => {
         let body = '';
         response.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -114,7 +122,15 @@ test('cp into a path inside a volume reaches the volume, running or not', async 
 });
 
 test('symlinks and ".." resolve inside the container: nothing is read from or written to the host', async () => {
-  await daemon.ok('run', '--name', 'links', 'busybox', 'sh', '-c', 'ln -s / /tmp/root && ln -s /etc /tmp/etclink && ln -s ../../../../../../ /tmp/up && echo inside > /etc/marker');
+  await daemon.ok(
+    'run',
+    '--name',
+    'links',
+    'busybox',
+    'sh',
+    '-c',
+    'ln -s / /tmp/root && ln -s /etc /tmp/etclink && ln -s ../../../../../../ /tmp/up && echo inside > /etc/marker',
+  );
   await daemon.ok('cp', join(host, 'note.txt'), 'links:/tmp/etclink/');
   await daemon.ok('cp', join(host, 'note.txt'), 'links:/tmp/up/escaped.txt');
   assert.equal(existsSync('/etc/note.txt'), false, "the host's /etc is untouched");

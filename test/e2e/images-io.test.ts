@@ -30,7 +30,19 @@ const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file
 test("commit makes an image with the container's files, its config and --change; a container from it sees them", async () => {
   await daemon.ok('run', '--name', 'src', '-e', 'GREETING=hi', '--label', 'team=files', 'busybox', 'sh', '-c', 'echo committed > /data.txt && rm /etc/group');
   const id = (
-    await daemon.ok('commit', '--change', 'CMD ["cat", "/data.txt"]', '--change', 'EXPOSE 8080', '--change', 'WORKDIR /srv', '-m', 'a message', 'src', 'snap:v1')
+    await daemon.ok(
+      'commit',
+      '--change',
+      'CMD ["cat", "/data.txt"]',
+      '--change',
+      'EXPOSE 8080',
+      '--change',
+      'WORKDIR /srv',
+      '-m',
+      'a message',
+      'src',
+      'snap:v1',
+    )
   ).trim();
   assert.match(id, /^sha256:[0-9a-f]{64}$/);
   assert.equal(await daemon.ok('run', '--rm', 'snap:v1'), 'committed\n');
@@ -68,7 +80,7 @@ test('save → rmi → load brings the image back with its tag, files and comman
   const unpacked = join(daemon.dir, 'kept-unpacked');
   mkdirSync(unpacked);
   await sh('tar', ['-x', '-f', archive, '-C', unpacked]);
-  assert.equal(config.rootfs.diff_ids[0], `sha256:${sha256Of(join(unpacked, manifest[0]!.Layers[0]!))}`, 'the diff id is the layer tar\'s digest');
+  assert.equal(config.rootfs.diff_ids[0], `sha256:${sha256Of(join(unpacked, manifest[0]!.Layers[0]!))}`, "the diff id is the layer tar's digest");
   assert.equal(manifest[0]!.Config, `${sha256Of(join(unpacked, manifest[0]!.Config))}.json`, "the config's name is its digest");
 
   await daemon.ok('rmi', 'kept:1');
@@ -117,15 +129,25 @@ test("load takes Docker 20.10's save layout: layers applied in order with their 
   });
   const configHex = createHash('sha256').update(config).digest('hex');
   writeFileSync(join(archiveDir, `${configHex}.json`), config);
-  writeFileSync(join(archiveDir, 'manifest.json'), JSON.stringify([{ Config: `${configHex}.json`, RepoTags: ['dockerfmt:v1'], Layers: layers.map((hex) => `${hex}/layer.tar`) }]));
+  writeFileSync(
+    join(archiveDir, 'manifest.json'),
+    JSON.stringify([{ Config: `${configHex}.json`, RepoTags: ['dockerfmt:v1'], Layers: layers.map((hex) => `${hex}/layer.tar`) }]),
+  );
   writeFileSync(join(archiveDir, 'repositories'), JSON.stringify({ dockerfmt: { v1: layers[1] } }));
   const archive = join(root, 'dockerfmt.tar');
   await sh('tar', ['-c', '-f', archive, '-C', archiveDir, '.']);
 
   assert.match(await daemon.ok('load', '-i', archive), /Loaded image: dockerfmt:v1/);
-  assert.equal((await daemon.ok('image', 'inspect', '-f', '{{.Id}}', 'dockerfmt:v1')).trim(), `sha256:${configHex}`, 'the id is the config digest, as Docker has it');
+  assert.equal(
+    (await daemon.ok('image', 'inspect', '-f', '{{.Id}}', 'dockerfmt:v1')).trim(),
+    `sha256:${configHex}`,
+    'the id is the config digest, as Docker has it',
+  );
   assert.equal(await daemon.ok('run', '--rm', 'dockerfmt:v1'), 'from layer two\n');
-  assert.equal(await daemon.ok('run', '--rm', 'dockerfmt:v1', 'sh', '-c', 'ls /tmp; test -e /etc/group || echo group gone; test -e /etc/passwd && echo passwd kept'), 'fresh\ngroup gone\npasswd kept\n');
+  assert.equal(
+    await daemon.ok('run', '--rm', 'dockerfmt:v1', 'sh', '-c', 'ls /tmp; test -e /etc/group || echo group gone; test -e /etc/passwd && echo passwd kept'),
+    'fresh\ngroup gone\npasswd kept\n',
+  );
   await daemon.ok('rmi', 'dockerfmt:v1');
 });
 
@@ -141,7 +163,10 @@ test('system df counts images, containers and volumes with their sizes; -v lists
   const busybox = usage.Images.find((image) => image.RepoTags.includes('busybox:latest'))!;
   assert.equal(busybox.Containers, 1);
   assert.ok(busybox.Size > 500_000, `busybox is ${busybox.Size} bytes`);
-  assert.equal(usage.LayersSize, usage.Images.reduce((total, image) => total + image.Size, 0));
+  assert.equal(
+    usage.LayersSize,
+    usage.Images.reduce((total, image) => total + image.Size, 0),
+  );
   const sized = usage.Containers.find((container) => container.Names.includes('/sized'))!;
   assert.ok(sized.SizeRw >= 100_000 && sized.SizeRw < 200_000, `SizeRw ${sized.SizeRw}`);
   assert.equal(sized.SizeRootFs, sized.SizeRw + busybox.Size);

@@ -142,7 +142,10 @@ describe('docker commit', () => {
   it('lays the request config, then --change, over it; a bad change is refused', () => {
     const container = containerImageConfig(record({}), image);
     const config = commitConfig(container, commitOverridesFromWire('{"Env":["C=4"],"Labels":{"l":"v"}}'), ['CMD ["cat", "/x"]', 'WORKDIR /w', 'EXPOSE 53/udp']);
-    assert.deepEqual([config.cmd, config.workingDir, config.exposedPorts, config.env.at(-1), config.labels['l']], [['cat', '/x'], '/w', ['80/tcp', '53/udp'], 'C=4', 'v']);
+    assert.deepEqual(
+      [config.cmd, config.workingDir, config.exposedPorts, config.env.at(-1), config.labels['l']],
+      [['cat', '/x'], '/w', ['80/tcp', '53/udp'], 'C=4', 'v'],
+    );
     assert.deepEqual(commitOverridesFromWire('null'), {}, "the docker CLI's body");
     assert.throws(() => commitConfig(container, {}, ['FROBNICATE x']), /frobnicate is not a valid change command/);
   });
