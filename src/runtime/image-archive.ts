@@ -12,7 +12,7 @@ import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSyn
 import { posix, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { invalid, SkiffError } from '../errors.js';
+import { invalid } from '../errors.js';
 import type { Image, ImageConfig } from '../model/image.js';
 import { archiveDirectory, extractToStaging, mergeInto, stagingDir } from './archive.js';
 import { normalizeRepoTag, type ImageStore } from './images.js';
@@ -201,8 +201,8 @@ export class ImageArchive {
       try {
         manifestText = readFileSync(join(staging, 'manifest.json'), 'utf8');
       } catch {
-        // Docker's words: without manifest.json it looks for the legacy format's repositories file.
-        throw new SkiffError('unavailable', `open ${join(staging, 'repositories')}: no such file or directory`);
+        // Docker's words (without manifest.json it looks for the legacy format's repositories file), as bad input.
+        throw invalid(`open ${join(staging, 'repositories')}: no such file or directory`);
       }
       const lines: string[] = [];
       for (const entry of parseManifest(manifestText)) {
