@@ -8,7 +8,7 @@
  * follows a symlink the archive itself made) and then a merge that follows
  * no symlink of the container's: the merge is what Docker's chroot gives.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   copyFileSync,
@@ -194,12 +194,13 @@ export function statPath(view: FilesystemView, path: string): { stat: PathStat; 
   return { stat: { name: goBase(absPath), size: found.size, mode: goFileMode(found.mode), mtime: goTime(big.mtimeNs), linkTarget }, containerPath };
 }
 
-/** A sed replacement of GNU tar's --transform matching `text` literally (delimiter ",", which is escaped too). */
-function literalTransform(from: string, to: string): string {
-  const pattern = from.replace(/[\\.[\]*^$,]/g, (char) => `\\${char}`);
-  const replacement = to.replace(/[\\&,]/g, (char) => `\\${char}`);
-  // S: not in symlink targets, which are the container's own text.
-  return `s,^${pattern},${replacement},S`;
+/** A sed regex matching `text` literally, for GNU tar's --transform (delimiter ",", escaped too). */
+function literalPattern(text: string): string {
+  return text.replace(/[\\.[\]*^$,]/g, (char) => `\\${char}`);
+}
+
+function literalReplacement(text: string): string {
+  return text.replace(/[\\&,]/g, (char) => `\\${char}`);
 }
 
 /** A tar(1) writing to its stdout, as a stream; a failure of tar ends the stream with an error. */
@@ -223,10 +224,16 @@ function tarOut(args: string[]): Readable {
 export function archivePath(view: FilesystemView, path: string, containerPath: string): Readable {
   const { absPath } = splitRequestPath(path);
   const host = hostPathOf(view, containerPath);
-  const rebase = goBase(absPath) === '/' ? '.' : goBase(absPath);
+  const rebase = goBase(absPath);
   const sourceDir = posix.dirname(host);
   const sourceBase = posix.basename(host);
-  const transform = sourceBase === rebase ? [] : [`--transform=${literalTransform(sourceBase, rebase)}`];
+  // S: never in symlink targets, which are the container's own text. The root's entries are "/", "/bin", … as dockerd names them.
+  const transform =
+    rebase === '/'
+      ? ['-P', `--transform=s,^${literalPattern(sourceBase)}/\\?,/,S`]
+      : sourceBase === rebase
+        ? []
+        : [`--transform=s,^${literalPattern(sourceBase)},${literalReplacement(rebase)},S`];
   return tarOut(['-c', '-f', '-', '--numeric-owner', '-C', sourceDir, ...transform, '--', sourceBase]);
 }
 
@@ -346,7 +353,11 @@ function placeEntry(source: string, target: string, stats: Stats): void {
   }
   if (stats.isSymbolicLink()) symlinkSync(readlinkSync(source), target);
   else if (stats.isFile()) copyFileSync(source, target, 1 /* COPYFILE_EXCL: never through a symlink put there meanwhile */);
-  else throw new SkiffError('unavailable', `cannot copy special file ${target} across filesystems`);
+  else {
+    // A device, FIFO or socket: cp(1) makes it anew (mknod never follows a symlink at the target).
+    execFileSync('cp', ['-a', '-T', '--', source, target], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return;
+  }
   applyMetadata(target, stats);
 }
 

@@ -87,6 +87,11 @@ test('cp into and out of a running container: a file, a directory, a directory\'
   mkdirSync(join(out, 'contents'));
   await daemon.ok('cp', 'live:/tmp/tree/.', join(out, 'contents'));
   assert.equal(readFileSync(join(out, 'contents', 'sub', 'deep.txt'), 'utf8'), 'deep\n');
+  await daemon.ok('cp', 'live:/', join(out, 'whole'));
+  assert.ok(existsSync(join(out, 'whole', 'bin', 'busybox')), 'the root copied whole');
+  await sh('mkfifo', [join(host, 'pipe')]);
+  await daemon.ok('cp', join(host, 'pipe'), 'live:/tmp/');
+  assert.equal((await daemon.ok('exec', 'live', 'stat', '-c', '%F', '/tmp/pipe')).trim(), 'fifo');
   await daemon.ok('rm', '-f', 'live');
 });
 
@@ -118,6 +123,10 @@ test('cp into a path inside a volume reaches the volume, running or not', async 
   await daemon.ok('cp', 'volreader:/data', join(out, 'data'));
   assert.equal(readFileSync(join(out, 'data', 'tree', 'sub', 'deep.txt'), 'utf8'), 'deep\n');
   await daemon.ok('rm', 'volreader');
+  await daemon.ok('create', '--name', 'rovol', '-v', 'cpdata:/ro:ro', 'busybox', 'true');
+  const readOnly = await daemon.docker('cp', join(host, 'note.txt'), 'rovol:/ro/');
+  assert.match(readOnly.stderr, /mounted volume is marked read-only/);
+  await daemon.ok('rm', 'rovol');
   await daemon.ok('volume', 'rm', 'cpdata');
 });
 
@@ -170,6 +179,8 @@ test("HEAD stats a path as Docker's X-Docker-Container-Path-Stat; missing paths 
   assert.match(String(file.stat!['mtime']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
   const dir = await headStat('stat', '/d');
   assert.equal(dir.stat!['mode'], 2 ** 31 + 0o755);
+  await daemon.ok('cp', '-L', 'stat:/lnk', join(daemon.dir, 'followed'));
+  assert.equal(readFileSync(join(daemon.dir, 'followed'), 'utf8'), '12345', 'cp -L copies what the link names');
   const link = await headStat('stat', '/lnk');
   assert.deepEqual([link.stat!['mode'], link.stat!['linkTarget']], [2 ** 27 + 0o777, '/d/f']);
   assert.equal((await headStat('stat', '/nope')).status, 404);
