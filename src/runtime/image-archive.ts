@@ -8,7 +8,7 @@
  * included.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { posix, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -134,6 +134,28 @@ async function writeHashed(source: Readable, file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/**
+ * A file of the extracted archive by its manifest path: every step a real
+ * directory and the file a regular one, so that a symlink in the archive
+ * never makes the daemon read a host file.
+ */
+export function archiveFile(archiveDir: string, member: string): string {
+  let path = archiveDir;
+  const steps = member.split('/').filter((step) => step !== '' && step !== '.');
+  for (const [index, step] of steps.entries()) {
+    path = join(path, step);
+    let stats;
+    try {
+      stats = lstatSync(path);
+    } catch {
+      throw invalid(`invalid archive: ${member} is not in it`);
+    }
+    const last = index === steps.length - 1;
+    if (last ? !stats.isFile() : !stats.isDirectory()) throw invalid(`invalid archive: ${member} is not a regular file in it`);
+  }
+  return path;
+}
+
 function sha256(bytes: Buffer | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -197,16 +219,12 @@ export class ImageArchive {
     const staging = stagingDir(this.scratch);
     try {
       await extractToStaging(tar, staging);
-      let manifestText: string;
-      try {
-        manifestText = readFileSync(join(staging, 'manifest.json'), 'utf8');
-      } catch {
-        // Docker's words (without manifest.json it looks for the legacy format's repositories file), as bad input.
-        throw invalid(`open ${join(staging, 'repositories')}: no such file or directory`);
-      }
+      // Docker's words (without manifest.json it looks for the legacy format's repositories file), as bad input.
+      if (!existsSync(join(staging, 'manifest.json'))) throw invalid(`open ${join(staging, 'repositories')}: no such file or directory`);
+      const manifestText = readFileSync(archiveFile(staging, 'manifest.json'), 'utf8');
       const lines: string[] = [];
       for (const entry of parseManifest(manifestText)) {
-        const configBytes = readFileSync(join(staging, entry.config));
+        const configBytes = readFileSync(archiveFile(staging, entry.config));
         const parsed = imageConfigFromDocker(configBytes.toString('utf8'));
         if (parsed.diffIds.length !== entry.layers.length)
           throw invalid(`invalid manifest, layers length mismatch: expected ${parsed.diffIds.length}, got ${entry.layers.length}`);
@@ -226,7 +244,7 @@ export class ImageArchive {
 /** The layers in order: each checked against its diff id, as Docker checks it, then laid over what is there. */
 async function applyLayers(archiveDir: string, layers: readonly string[], diffIds: readonly string[], rootfs: string): Promise<void> {
   for (const [index, layer] of layers.entries()) {
-    const file = join(archiveDir, layer);
+    const file = archiveFile(archiveDir, layer);
     const actual = `sha256:${await writeHashed(createReadStream(file), '/dev/null')}`;
     if (actual !== diffIds[index])
       throw invalid(`invalid diffID for layer ${index}: expected ${JSON.stringify(diffIds[index])}, got ${JSON.stringify(actual)}`);

@@ -91,6 +91,14 @@ test('save → rmi → load brings the image back with its tag, files and comman
   const notArchive = join(daemon.dir, 'not-an-image.tar');
   await sh('tar', ['-c', '-f', notArchive, '-C', daemon.dir, 'kept-unpacked/repositories']);
   assert.match((await daemon.docker('load', '-i', notArchive)).stderr, /repositories: no such file or directory/);
+  // An archive whose files are symlinks to the host's: refused, nothing of the host read.
+  const sneaky = join(daemon.dir, 'sneaky');
+  mkdirSync(sneaky);
+  await sh('ln', ['-s', '/etc/passwd', join(sneaky, 'manifest.json')]);
+  await sh('tar', ['-c', '-f', join(daemon.dir, 'sneaky.tar'), '-C', sneaky, 'manifest.json']);
+  const refused = await daemon.docker('load', '-i', join(daemon.dir, 'sneaky.tar'));
+  assert.match(refused.stderr, /invalid archive: manifest.json is not a regular file in it/);
+  assert.doesNotMatch(refused.stderr, /root:/);
   await daemon.ok('rmi', 'kept:1');
 });
 
