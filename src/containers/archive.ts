@@ -11,7 +11,7 @@ import { notFound, SkiffError } from '../errors.js';
 import {
   archiveDirectory,
   archivePath,
-  extractToStaging,
+  extractTar,
   hostPathOf,
   mergeInto,
   mountOf,
@@ -67,7 +67,7 @@ export class ContainerArchives {
     // Staged beside the writable layer: removed with the container should anything be left.
     const staging = stagingDir(dirname(files.upper));
     try {
-      await extractToStaging(tar, staging);
+      await extractTar(tar, staging);
       mergeInto(view, staging, containerDir, { noOverwriteDirNonDir: options.noOverwriteDirNonDir, whiteouts: false });
     } finally {
       rmSync(staging, { recursive: true, force: true });

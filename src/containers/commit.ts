@@ -10,7 +10,7 @@ import type { ImageConfig, Image } from '../model/image.js';
 import type { ContainerRecord } from '../model/container.js';
 import { applyChanges } from '../runtime/image-changes.js';
 import type { ImageStore } from '../runtime/images.js';
-import { archiveDirectory, extractToStaging } from '../runtime/archive.js';
+import { archiveDirectory, extractTar } from '../runtime/archive.js';
 import type { Containers } from './controller.js';
 
 /** What the commit request sets over the container's config (docker-py's conf, the API's body). */
@@ -69,7 +69,7 @@ export async function commitContainer(containers: Containers, images: ImageStore
   const hex = createHash('sha256')
     .update(JSON.stringify({ parent: files.image.id, container: files.record.id, created, config, comment: request.comment }))
     .digest('hex');
-  return images.create(hex, (rootfs) => extractToStaging(archiveDirectory(files.rootfs), rootfs), {
+  return images.create(hex, (rootfs) => extractTar(archiveDirectory(files.rootfs), rootfs), {
     created,
     config,
     comment: request.comment,

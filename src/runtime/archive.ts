@@ -243,8 +243,8 @@ export function archiveDirectory(dir: string): Readable {
   return tarOut(['-c', '-f', '-', '--numeric-owner', '--sort=name', '-C', dir, '--', ...entries]);
 }
 
-/** Extracts a tar stream (compressed or not) into an empty directory with GNU tar. */
-export async function extractToStaging(tar: NodeJS.ReadableStream, dir: string, excludes: string[] = []): Promise<void> {
+/** Extracts a tar stream (compressed or not) with GNU tar into a directory of the daemon's own (a staging one, or a new image's rootfs). */
+export async function extractTar(tar: NodeJS.ReadableStream, dir: string, excludes: string[] = []): Promise<void> {
   const chunks = tar[Symbol.asyncIterator]();
   const first = await chunks.next();
   const head = first.done === true ? Buffer.alloc(0) : Buffer.from(first.value as Buffer);

@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { invalid } from '../errors.js';
 import type { Image, ImageConfig } from '../model/image.js';
-import { archiveDirectory, extractToStaging, mergeInto, stagingDir } from './archive.js';
+import { archiveDirectory, extractTar, mergeInto, stagingDir } from './archive.js';
 import { normalizeRepoTag, type ImageStore } from './images.js';
 
 export interface ManifestEntry {
@@ -218,7 +218,7 @@ export class ImageArchive {
   async load(tar: NodeJS.ReadableStream): Promise<string[]> {
     const staging = stagingDir(this.scratch);
     try {
-      await extractToStaging(tar, staging);
+      await extractTar(tar, staging);
       // Docker's words (without manifest.json it looks for the legacy format's repositories file), as bad input.
       if (!existsSync(join(staging, 'manifest.json'))) throw invalid(`open ${join(staging, 'repositories')}: no such file or directory`);
       const manifestText = readFileSync(archiveFile(staging, 'manifest.json'), 'utf8');
@@ -250,12 +250,12 @@ async function applyLayers(archiveDir: string, layers: readonly string[], diffId
       throw invalid(`invalid diffID for layer ${index}: expected ${JSON.stringify(diffIds[index])}, got ${JSON.stringify(actual)}`);
     if (index === 0) {
       // Nothing below the first layer: GNU tar straight into the empty rootfs (its whiteouts have nothing to hide).
-      await extractToStaging(createReadStream(file), rootfs, ['.wh.*']);
+      await extractTar(createReadStream(file), rootfs, ['.wh.*']);
       continue;
     }
     const staging = stagingDir(archiveDir);
     try {
-      await extractToStaging(createReadStream(file), staging);
+      await extractTar(createReadStream(file), staging);
       mergeInto({ rootfs, mounts: [] }, staging, '/', { noOverwriteDirNonDir: false, whiteouts: true });
     } finally {
       rmSync(staging, { recursive: true, force: true });
