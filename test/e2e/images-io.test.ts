@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertInWorld, sh } from '../helpers/world.js';
+import { assertInWorld, sh, tryRun } from '../helpers/world.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 assertInWorld();
@@ -192,4 +192,53 @@ test('system df counts images, containers and volumes with their sizes; -v lists
   assert.match(verbose, /dfvol\s+1\s/);
   await daemon.ok('rm', '-v', 'sized');
   await daemon.ok('volume', 'rm', 'dfvol');
+});
+
+/** What docker-py (python3-docker) does with these routes: put/get_archive, commit with a conf, get_image, load_image, df. */
+const DOCKER_PY = `
+import io, json, sys, tarfile
+import docker
+client = docker.APIClient(base_url=sys.argv[1], version='1.41')
+seen = {}
+box = client.create_container('busybox', 'true', name='pybox')
+data = io.BytesIO()
+with tarfile.open(fileobj=data, mode='w') as tar:
+    body = b'from docker-py\\n'
+    info = tarfile.TarInfo('hello.txt'); info.size = len(body)
+    tar.addfile(info, io.BytesIO(body))
+seen['put'] = client.put_archive(box, '/tmp', data.getvalue())
+stream, stat = client.get_archive(box, '/tmp/hello.txt')
+seen['stat'] = stat
+with tarfile.open(fileobj=io.BytesIO(b''.join(stream))) as tar:
+    seen['got'] = tar.extractfile('hello.txt').read().decode()
+image = client.commit(box, repository='pysnap', tag='1', conf={'Cmd': ['cat', '/tmp/hello.txt'], 'Env': ['PY=1']})
+seen['config'] = client.inspect_image('pysnap:1')['Config']
+saved = b''.join(client.get_image('pysnap:1'))
+client.remove_container(box)
+client.remove_image('pysnap:1')
+client.load_image(saved)
+seen['reloaded'] = client.inspect_image('pysnap:1')['Config']['Cmd']
+seen['df_images'] = len(client.df()['Images'])
+print(json.dumps(seen))
+`;
+
+test('docker-py copies in and out, commits with a conf, saves and loads', async () => {
+  const result = await tryRun('/usr/bin/python3', ['-c', DOCKER_PY, `unix://${daemon.socketPath}`]);
+  assert.equal(result.code, 0, result.stderr);
+  const seen = JSON.parse(result.stdout) as {
+    put: boolean;
+    stat: { name: string; size: number };
+    got: string;
+    config: { Cmd: string[]; Env: string[] };
+    reloaded: string[];
+    df_images: number;
+  };
+  assert.equal(seen.put, true);
+  assert.deepEqual([seen.stat.name, seen.stat.size, seen.got], ['hello.txt', 15, 'from docker-py\n']);
+  assert.deepEqual(seen.config.Cmd, ['cat', '/tmp/hello.txt']);
+  assert.ok(seen.config.Env.includes('PY=1'));
+  assert.deepEqual(seen.reloaded, ['cat', '/tmp/hello.txt']);
+  assert.ok(seen.df_images >= 2);
+  assert.equal(await daemon.ok('run', '--rm', 'pysnap:1'), 'from docker-py\n');
+  await daemon.ok('rmi', 'pysnap:1');
 });
