@@ -46,10 +46,12 @@ export class ContainerArchives {
 
   /** GET /containers/{id}/archive: the stat, and the tar of what the path names. */
   async get(reference: string, path: string): Promise<{ stat: PathStat; tar: Readable }> {
-    const { view } = await this.view(reference);
+    const { files, view } = await this.view(reference);
     const found = statPath(view, path);
     if (found === undefined) throw fileNotFound(path, reference);
-    return { stat: found.stat, tar: archivePath(view, path, found.containerPath) };
+    const tar = archivePath(view, path, found.containerPath);
+    this.containers.noteFileEvent(files.record, 'archive-path');
+    return { stat: found.stat, tar };
   }
 
   /** PUT /containers/{id}/archive: a tar extracted into the directory the path names (a final symlink followed in scope). */
@@ -69,6 +71,7 @@ export class ContainerArchives {
     try {
       await extractTar(tar, staging);
       mergeInto(view, staging, containerDir, { noOverwriteDirNonDir: options.noOverwriteDirNonDir, whiteouts: false });
+      this.containers.noteFileEvent(files.record, 'extract-to-dir');
     } finally {
       rmSync(staging, { recursive: true, force: true });
     }
@@ -77,7 +80,9 @@ export class ContainerArchives {
   /** docker export: the whole merged filesystem (mounts left out, as Docker's). */
   async export(reference: string): Promise<Readable> {
     const { files } = await this.view(reference);
-    return archiveDirectory(files.rootfs);
+    const tar = archiveDirectory(files.rootfs);
+    this.containers.noteFileEvent(files.record, 'export');
+    return tar;
   }
 
   /** docker diff: the writable layer's changes against the image. */

@@ -69,10 +69,12 @@ export async function commitContainer(containers: Containers, images: ImageStore
   const hex = createHash('sha256')
     .update(JSON.stringify({ parent: files.image.id, container: files.record.id, created, config, comment: request.comment }))
     .digest('hex');
-  return images.create(hex, (rootfs) => extractTar(archiveDirectory(files.rootfs), rootfs), {
+  const image = await images.create(hex, (rootfs) => extractTar(archiveDirectory(files.rootfs), rootfs), {
     created,
     config,
     comment: request.comment,
     repoTags: request.repoTag === undefined ? [] : [request.repoTag],
   });
+  containers.noteFileEvent(files.record, 'commit', { comment: request.comment, imageID: image.id, imageRef: request.repoTag ?? '' });
+  return image;
 }

@@ -237,6 +237,11 @@ export class Containers {
     });
   }
 
+  /** A file operation's container event (docker cp, export, commit), as dockerd logs it. */
+  noteFileEvent(record: ContainerRecord, action: 'archive-path' | 'extract-to-dir' | 'export' | 'commit', extra: Record<string, string> = {}): void {
+    this.emit(record, action, extra);
+  }
+
   /** Where each container's writable layer is, for docker system df. */
   writableLayer(record: ContainerRecord): string {
     return this.runtime.upperDir(record.id);

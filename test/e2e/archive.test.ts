@@ -92,6 +92,10 @@ test('cp into and out of a running container: a file, a directory, a directory\'
   await sh('mkfifo', [join(host, 'pipe')]);
   await daemon.ok('cp', join(host, 'pipe'), 'live:/tmp/');
   assert.equal((await daemon.ok('exec', 'live', 'stat', '-c', '%F', '/tmp/pipe')).trim(), 'fifo');
+  const until = String(Math.ceil(Date.now() / 1000) + 1);
+  const events = await daemon.ok('events', '--since', '0', '--until', until, '--filter', 'container=live', '--format', '{{.Action}}');
+  assert.match(events, /^extract-to-dir$/m);
+  assert.match(events, /^archive-path$/m);
   await daemon.ok('rm', '-f', 'live');
 });
 

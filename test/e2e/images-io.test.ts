@@ -58,6 +58,19 @@ test("commit makes an image with the container's files, its config and --change;
   assert.ok(inspect!.Config.Env.includes('GREETING=hi'));
   assert.deepEqual([inspect!.Config.Labels, inspect!.Config.ExposedPorts, inspect!.Config.WorkingDir], [{ team: 'files' }, { '8080/tcp': {} }, '/srv']);
   assert.match(await daemon.ok('images', '--format', '{{.Repository}}:{{.Tag}}'), /^snap:v1$/m);
+  const until = String(Math.ceil(Date.now() / 1000) + 1);
+  const events = await daemon.ok(
+    'events',
+    '--since',
+    '0',
+    '--until',
+    until,
+    '--filter',
+    'event=commit',
+    '--format',
+    '{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.imageID}}',
+  );
+  assert.equal(events.trim(), `commit src ${id}`, 'the commit event, as dockerd logs it');
 
   const bad = await daemon.docker('commit', '--change', 'FROBNICATE x', 'src', 'snap:v2');
   assert.match(bad.stderr, /frobnicate is not a valid change command/);
