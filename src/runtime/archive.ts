@@ -186,12 +186,12 @@ export interface PathStat {
 export function statPath(view: FilesystemView, path: string): { stat: PathStat; containerPath: string } | undefined {
   const containerPath = resolveContainerPath(view, path, false);
   const host = hostPathOf(view, containerPath);
-  const found = lstatOrUndefined(host);
-  if (found === undefined) return undefined;
-  const big = lstatSync(host, { bigint: true });
+  if (lstatOrUndefined(host) === undefined) return undefined;
+  const found = lstatSync(host, { bigint: true });
   const { absPath } = splitRequestPath(path);
   const linkTarget = found.isSymbolicLink() ? resolveInScope(absPath, readLinkIn(view)) : '';
-  return { stat: { name: goBase(absPath), size: found.size, mode: goFileMode(found.mode), mtime: goTime(big.mtimeNs), linkTarget }, containerPath };
+  const stat = { name: goBase(absPath), size: Number(found.size), mode: goFileMode(Number(found.mode)), mtime: goTime(found.mtimeNs), linkTarget };
+  return { stat, containerPath };
 }
 
 /** A sed regex matching `text` literally, for GNU tar's --transform (delimiter ",", escaped too). */
