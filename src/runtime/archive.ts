@@ -12,6 +12,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   copyFileSync,
+  existsSync,
   chmodSync,
   lchownSync,
   lstatSync,
@@ -219,22 +220,29 @@ function tarOut(args: string[]): Readable {
 /**
  * The tar of one resolved container path, its top entry named as the
  * request's last element (moby's TarResourceRebaseOpts): "dir/." gives the
- * directory's contents.
+ * directory's contents, "/" entries named "/", "/bin", … as dockerd names
+ * them. What is mounted under the path (volumes, binds, the /etc files) is
+ * in it too, as dockerd mounts it before it archives.
  */
 export function archivePath(view: FilesystemView, path: string, containerPath: string): Readable {
   const { absPath } = splitRequestPath(path);
-  const host = hostPathOf(view, containerPath);
-  const rebase = goBase(absPath);
-  const sourceDir = posix.dirname(host);
-  const sourceBase = posix.basename(host);
-  // S: never in symlink targets, which are the container's own text. The root's entries are "/", "/bin", … as dockerd names them.
-  const transform =
-    rebase === '/'
-      ? ['-P', `--transform=s,^${literalPattern(sourceBase)}/\\?,/,S`]
-      : sourceBase === rebase
-        ? []
-        : [`--transform=s,^${literalPattern(sourceBase)},${literalReplacement(rebase)},S`];
-  return tarOut(['-c', '-f', '-', '--numeric-owner', '-C', sourceDir, ...transform, '--', sourceBase]);
+  const rebase = goBase(absPath) === '/' ? '/' : goBase(absPath);
+  const nested = view.mounts.filter(
+    (mount) => (containerPath === '/' ? mount.destination !== '/' : mount.destination.startsWith(`${containerPath}/`)) && existsSync(mount.source),
+  );
+  // Members by their host paths from "/", each renamed by a transform anchored on its whole name; the nested mounts' first.
+  const members = [
+    ...nested.map((mount) => ({ host: mount.source, name: posix.join(rebase, mount.destination.slice(containerPath === '/' ? 0 : containerPath.length)) })),
+    { host: hostPathOf(view, containerPath), name: rebase },
+  ];
+  // S: never in symlink targets, which are the container's own text.
+  const transforms = members.map(({ host, name }) =>
+    name === '/'
+      ? `--transform=s,^${literalPattern(host.slice(1))}/\\?,/,S`
+      : `--transform=s,^${literalPattern(host.slice(1))}\\(/\\|$\\),${literalReplacement(name)}\\1,S`,
+  );
+  const absolute = rebase === '/' ? ['-P'] : [];
+  return tarOut(['-c', '-f', '-', '--numeric-owner', ...absolute, '-C', '/', ...transforms, '--', ...members.map(({ host }) => host.slice(1)).reverse()]);
 }
 
 /** The whole directory as a tar whose entries have no "./" prefix, as Docker's export and layer tars. */

@@ -126,6 +126,9 @@ test('cp into a path inside a volume reaches the volume, running or not', async 
   await daemon.ok('create', '--name', 'volreader', '-v', 'cpdata:/data', 'busybox', 'true');
   await daemon.ok('cp', 'volreader:/data', join(out, 'data'));
   assert.equal(readFileSync(join(out, 'data', 'tree', 'sub', 'deep.txt'), 'utf8'), 'deep\n');
+  await daemon.ok('cp', 'volreader:/', join(out, 'root'));
+  assert.equal(readFileSync(join(out, 'root', 'data', 'tree', 'sub', 'deep.txt'), 'utf8'), 'deep\n', 'a copy of / holds what is mounted under it');
+  assert.ok(existsSync(join(out, 'root', 'bin', 'busybox')));
   await daemon.ok('rm', 'volreader');
   await daemon.ok('create', '--name', 'rovol', '-v', 'cpdata:/ro:ro', 'busybox', 'true');
   const readOnly = await daemon.docker('cp', join(host, 'note.txt'), 'rovol:/ro/');
