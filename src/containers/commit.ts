@@ -20,6 +20,7 @@ export interface CommitRequest {
   container: string;
   repoTag?: string;
   comment: string;
+  author: string;
   changes: string[];
   overrides: ConfigOverrides;
 }
@@ -73,6 +74,7 @@ export async function commitContainer(containers: Containers, images: ImageStore
     created,
     config,
     comment: request.comment,
+    author: request.author,
     repoTags: request.repoTag === undefined ? [] : [request.repoTag],
   });
   containers.noteFileEvent(files.record, 'commit', { comment: request.comment, imageID: image.id, imageRef: request.repoTag ?? '' });

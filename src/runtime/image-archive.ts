@@ -58,6 +58,7 @@ export function parseManifest(text: string): ManifestEntry[] {
 interface DockerImageConfig {
   created?: string;
   comment?: string;
+  author?: string;
   config?: {
     Env?: string[] | null;
     Cmd?: string[] | null;
@@ -70,7 +71,7 @@ interface DockerImageConfig {
 }
 
 /** An image config file (Docker's <id>.json) as skiff's image config (pure). */
-export function imageConfigFromDocker(text: string): { config: ImageConfig; created: string; comment: string; diffIds: string[] } {
+export function imageConfigFromDocker(text: string): { config: ImageConfig; created: string; comment: string; author: string; diffIds: string[] } {
   let parsed: DockerImageConfig;
   try {
     parsed = JSON.parse(text) as DockerImageConfig;
@@ -89,6 +90,7 @@ export function imageConfigFromDocker(text: string): { config: ImageConfig; crea
     },
     created: parsed.created ?? new Date().toISOString(),
     comment: parsed.comment ?? '',
+    author: parsed.author ?? '',
     diffIds: parsed.rootfs?.diff_ids ?? [],
   };
 }
@@ -120,6 +122,7 @@ export function imageConfigToDocker(image: Image, diffId: string): string {
     },
     created: image.created,
     ...(image.comment === '' ? {} : { comment: image.comment }),
+    ...(image.author === undefined || image.author === '' ? {} : { author: image.author }),
     history: [{ created: image.created, created_by: 'skiff', ...(image.comment === '' ? {} : { comment: image.comment }) }],
     os: 'linux',
     rootfs: { type: 'layers', diff_ids: [diffId] },

@@ -136,7 +136,7 @@ export class ImageStore {
   async create(
     hex: string,
     fill: (rootfs: string) => Promise<void>,
-    image: { created: string; config: ImageConfig; comment: string; repoTags: readonly string[] },
+    image: { created: string; config: ImageConfig; comment: string; author?: string; repoTags: readonly string[] },
   ): Promise<Image> {
     const imageDir = join(this.imagesDir, hex);
     if (!existsSync(imageDir)) {
@@ -152,6 +152,7 @@ export class ImageStore {
           size: Number(stdout.split('\t')[0]),
           config: image.config,
           comment: image.comment,
+          ...(image.author === undefined || image.author === '' ? {} : { author: image.author }),
         };
         writeFileSync(join(staging, 'image.json'), JSON.stringify(stored, null, 2));
         renameSync(staging, imageDir);

@@ -40,6 +40,8 @@ test("commit makes an image with the container's files, its config and --change;
       'WORKDIR /srv',
       '-m',
       'a message',
+      '-a',
+      'Ann <ann@example.com>',
       'src',
       'snap:v1',
     )
@@ -50,10 +52,11 @@ test("commit makes an image with the container's files, its config and --change;
   const [inspect] = JSON.parse(await daemon.ok('image', 'inspect', 'snap:v1')) as Array<{
     Id: string;
     Comment: string;
+    Author: string;
     Config: { Cmd: string[]; Env: string[]; Labels: Record<string, string>; ExposedPorts: Record<string, object>; WorkingDir: string };
   }>;
   assert.equal(inspect!.Id, id);
-  assert.equal(inspect!.Comment, 'a message');
+  assert.deepEqual([inspect!.Comment, inspect!.Author], ['a message', 'Ann <ann@example.com>']);
   assert.deepEqual(inspect!.Config.Cmd, ['cat', '/data.txt']);
   assert.ok(inspect!.Config.Env.includes('GREETING=hi'));
   assert.deepEqual([inspect!.Config.Labels, inspect!.Config.ExposedPorts, inspect!.Config.WorkingDir], [{ team: 'files' }, { '8080/tcp': {} }, '/srv']);

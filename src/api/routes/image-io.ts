@@ -36,6 +36,7 @@ export function addImageIoRoutes(router: Router, containers: Containers, images:
       container,
       ...(repoTag === undefined ? {} : { repoTag }),
       comment: request.query.get('comment') ?? '',
+      author: request.query.get('author') ?? '',
       changes: request.query.getAll('changes'),
       overrides: commitOverridesFromWire((await readBody(request.raw)).toString('utf8')),
     });
