@@ -61,6 +61,16 @@ export interface ContainersOptions {
 
 export type StreamOutput = NodeJS.ReadableStream;
 
+export interface ContainerFilesystem {
+  record: ContainerRecord;
+  image: Image;
+  /** The merged rootfs on the host, and its writable (upper) layer. */
+  rootfs: string;
+  upper: string;
+  /** What the container sees mounted over its rootfs; a later mount on the same path wins, as runc mounts them in order. */
+  mounts: Array<{ destination: string; source: string; readOnly: boolean }>;
+}
+
 export class Containers {
   private readonly records = new Map<string, ContainerRecord>();
   private readonly mutex = new Mutex();
@@ -112,7 +122,7 @@ export class Containers {
         const record = this.records.get(id);
         if (record === undefined || record.state.status === 'created') {
           this.options.log(`container ${id}: removing the bundle of a start that did not finish`);
-          await this.runtime.delete(id);
+          await this.runtime.delete(id, { keepLayer: record !== undefined });
         }
       }
       for (const record of this.records.values()) {
@@ -204,6 +214,37 @@ export class Containers {
   filesOf(id: string): { hosts: string; resolvConf: string; hostname: string } {
     const dir = this.etcDir(id);
     return { hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf'), hostname: join(dir, 'hostname') };
+  }
+
+  /** The container's files as docker cp, export, diff and commit reach them: its rootfs mounted (if it was not), its mounts. */
+  filesystem(reference: string): Promise<ContainerFilesystem> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      const image = this.images.resolve(record.imageId);
+      const { rootfs, upper } = await this.runtime.mountRootfs(record.id, image.rootfsPath);
+      const files = this.filesOf(record.id);
+      const managed = [
+        { destination: '/etc/resolv.conf', source: files.resolvConf, readOnly: false },
+        { destination: '/etc/hostname', source: files.hostname, readOnly: false },
+        { destination: '/etc/hosts', source: files.hosts, readOnly: false },
+      ].filter((mount) => existsSync(mount.source));
+      const mounts = record.hostConfig.mounts.map((mount) => ({
+        destination: mount.target,
+        source: mount.type === 'volume' ? this.volumes.dataPath(mount.source) : mount.source,
+        readOnly: mount.readOnly,
+      }));
+      return { record, image, rootfs, upper, mounts: [...managed, ...mounts] };
+    });
+  }
+
+  /** A file operation's container event (docker cp, export, commit), as dockerd logs it. */
+  noteFileEvent(record: ContainerRecord, action: 'archive-path' | 'extract-to-dir' | 'export' | 'commit', extra: Record<string, string> = {}): void {
+    this.emit(record, action, extra);
+  }
+
+  /** Where each container's writable layer is, for docker system df. */
+  writableLayer(record: ContainerRecord): string {
+    return this.runtime.upperDir(record.id);
   }
 
   // ---- lifecycle
@@ -704,7 +745,7 @@ export class Containers {
       this.writeEtcFiles(record);
       failpoint('container-start:networks-joined');
       // A container run before (or a start a killed daemon cut short) has a bundle from then: runc wants a fresh one.
-      if (this.runtime.hasBundle(record.id)) await this.runtime.delete(record.id);
+      if (this.runtime.hasBundle(record.id)) await this.runtime.delete(record.id, { keepLayer: true });
       await this.runtime.create({
         id: record.id,
         image,

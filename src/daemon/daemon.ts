@@ -13,6 +13,8 @@ import { addContainerRoutes } from '../api/routes/containers.js';
 import { addImageRoutes } from '../api/routes/images.js';
 import { addVolumeRoutes } from '../api/routes/volumes.js';
 import { addNotImplementedRoutes } from '../api/routes/not-implemented.js';
+import { addArchiveRoutes } from '../api/routes/archive.js';
+import { addImageIoRoutes } from '../api/routes/image-io.js';
 import { addSwarmRoutes } from '../api/routes/swarm.js';
 import { addEventRoutes } from '../api/routes/events.js';
 import { addTraceRoutes } from '../api/routes/trace.js';
@@ -158,6 +160,8 @@ export class Daemon {
     addSwarmRoutes(router);
     const upgrade = addContainerRoutes(router, containers, log);
     addVolumeRoutes(router, containers);
+    addArchiveRoutes(router, containers, log);
+    addImageIoRoutes(router, containers, images, config.dataRoot, log);
     addNotImplementedRoutes(router);
     const servers: Server[] = [];
     for (const listener of listeners) {

@@ -19,6 +19,8 @@ export interface Image {
   rootfsPath: string;
   config: ImageConfig;
   comment: string;
+  /** docker commit --author; absent for images made otherwise. */
+  author?: string;
 }
 
 export function emptyImageConfig(): ImageConfig {

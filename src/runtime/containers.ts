@@ -149,7 +149,6 @@ export class ContainerRuntime {
       undo.push(() => rmSync(paths.bundle, { recursive: true, force: true }));
       mkdirSync(paths.upper, { recursive: true });
       mkdirSync(paths.work, { recursive: true });
-      undo.push(() => rmSync(paths.dataDir, { recursive: true, force: true }));
       await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${spec.image.rootfsPath},upperdir=${paths.upper},workdir=${paths.work}`, paths.rootfs]);
       undo.push(() => run('umount', [paths.rootfs]));
       if (spec.openStdin) await run('mkfifo', ['-m', '0600', paths.stdinFifo]);
@@ -354,8 +353,33 @@ export class ContainerRuntime {
     return input ? { output, input, exitCode } : { output, exitCode };
   }
 
-  /** Idempotent: kills whatever runs, unmounts the rootfs, removes bundle and data. */
-  async delete(id: string): Promise<void> {
+  /**
+   * The container's merged rootfs, mounted where a start mounts it when it is
+   * not (a container never started, or one whose mount a reboot took): what
+   * docker cp, export, diff and commit read, as dockerd mounts a stopped
+   * container's layers for them. The next start renews the bundle around it.
+   */
+  async mountRootfs(id: string, lowerDir: string): Promise<{ rootfs: string; upper: string }> {
+    const paths = this.paths(id);
+    mkdirSync(paths.rootfs, { recursive: true });
+    mkdirSync(paths.upper, { recursive: true });
+    mkdirSync(paths.work, { recursive: true });
+    if (!isMountPoint(paths.rootfs))
+      await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowerDir},upperdir=${paths.upper},workdir=${paths.work}`, paths.rootfs]);
+    return { rootfs: paths.rootfs, upper: paths.upper };
+  }
+
+  /** The container's writable layer (it may not exist yet): what docker system df sizes. */
+  upperDir(id: string): string {
+    return this.paths(id).upper;
+  }
+
+  /**
+   * Idempotent: kills whatever runs, unmounts the rootfs, removes the bundle
+   * and the container's data; keepLayer (a restart) keeps its writable layer,
+   * as Docker keeps a container's files from one run to the next.
+   */
+  async delete(id: string, options: { keepLayer?: boolean } = {}): Promise<void> {
     const paths = this.paths(id);
     this.unwatch(id);
     const failures: string[] = [];
@@ -372,7 +396,7 @@ export class ContainerRuntime {
         await run('umount', ['-l', paths.rootfs]).catch((error: Error) => failures.push(error.message));
       });
     }
-    for (const dir of [paths.bundle, paths.dataDir]) {
+    for (const dir of options.keepLayer === true ? [paths.bundle, paths.log] : [paths.bundle, paths.dataDir]) {
       try {
         rmSync(dir, { recursive: true, force: true });
       } catch (error) {

@@ -128,6 +128,43 @@ export class ImageStore {
     }
   }
 
+  /**
+   * An image whose rootfs `fill` writes into a staging directory (docker
+   * commit, docker load), with the given id; an image of that id already
+   * there is kept as it is. The tags given move to it.
+   */
+  async create(
+    hex: string,
+    fill: (rootfs: string) => Promise<void>,
+    image: { created: string; config: ImageConfig; comment: string; author?: string; repoTags: readonly string[] },
+  ): Promise<Image> {
+    const imageDir = join(this.imagesDir, hex);
+    if (!existsSync(imageDir)) {
+      const staging = join(this.imagesDir, `.create-${randomBytes(8).toString('hex')}`);
+      mkdirSync(join(staging, 'rootfs'), { recursive: true, mode: 0o755 });
+      try {
+        await fill(join(staging, 'rootfs'));
+        const { stdout } = await run('du', ['-sb', join(staging, 'rootfs')]);
+        const stored: StoredImage = {
+          id: `sha256:${hex}`,
+          repoTags: [],
+          created: image.created,
+          size: Number(stdout.split('\t')[0]),
+          config: image.config,
+          comment: image.comment,
+          ...(image.author === undefined || image.author === '' ? {} : { author: image.author }),
+        };
+        writeFileSync(join(staging, 'image.json'), JSON.stringify(stored, null, 2));
+        renameSync(staging, imageDir);
+        this.listed = undefined;
+      } finally {
+        rmSync(staging, { recursive: true, force: true });
+      }
+    }
+    for (const repoTag of image.repoTags) this.tag(`sha256:${hex}`, repoTag);
+    return this.resolve(`sha256:${hex}`);
+  }
+
   list(): Image[] {
     this.listed ??= readdirSync(this.imagesDir)
       .filter((name) => /^[0-9a-f]{64}$/.test(name) && existsSync(join(this.imagesDir, name, 'image.json')))

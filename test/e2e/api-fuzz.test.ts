@@ -272,6 +272,16 @@ const SPECS: Record<string, RouteSpec> = {
   'DELETE /volumes/{name}': { params: 'hostile' },
   // A filter that is never valid: a valid prune could remove a volume.
   'POST /volumes/prune': { params: 'hostile', fixedQuery: () => ({ filters: pick(['{', '{"label":"x"}', '[1]']) }) },
+  'GET /containers/{id}/archive': { params: 'hostile', fixedQuery: () => ({ path: pick(HOSTILE_NAMES) }) },
+  'PUT /containers/{id}/archive': { params: 'hostile', fixedQuery: () => ({ path: pick(HOSTILE_NAMES) }) },
+  'GET /containers/{id}/export': { params: 'hostile' },
+  'GET /containers/{id}/changes': { params: 'hostile' },
+  'POST /commit': { params: 'hostile', fixedQuery: () => ({ container: pick(HOSTILE_NAMES), repo: pick(HOSTILE_NAMES) }) },
+  'GET /images/get': { params: 'hostile', fixedQuery: () => ({ names: pick(HOSTILE_NAMES) }) },
+  'GET /images/{name}/get': { params: 'hostile' },
+  // The body is never a docker-archive: nothing can be loaded.
+  'POST /images/load': { params: 'hostile' },
+  'GET /system/df': { params: 'hostile' },
   'GET /_ping': { params: 'hostile' },
   'GET /version': { params: 'hostile' },
   'GET /info': { params: 'hostile' },

@@ -35,7 +35,7 @@ export function imageToWire(image: Image): Record<string, unknown> {
     Created: image.created,
     Container: '',
     DockerVersion: '',
-    Author: '',
+    Author: image.author ?? '',
     Architecture: 'amd64',
     Os: 'linux',
     Size: image.size,
