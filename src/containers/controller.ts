@@ -38,6 +38,9 @@ import { argvOf, checkEndpointRequest, generateName, linkEnvironment, NAME_PATTE
 import { renderHosts, renderResolvConf } from './etc-files.js';
 import { ExecInstances, type ExecInstance, type ExecSpec } from './exec.js';
 import { listContainers, type ListOptions } from './filters.js';
+import { containersToPrune, imagePrunePlan, volumesToPrune } from './prune.js';
+import { copyMounts, parseVolumesFrom, tmpfsMounts, withCopiedMounts } from './mounts.js';
+import type { ListFilters } from '../model/filters.js';
 import { nextRestartDelay, shouldRestart } from './restart-policy.js';
 import { parsePsOutput, type TopResult } from './top.js';
 import { run } from '../kernel/exec.js';
@@ -231,9 +234,13 @@ export class Containers {
         for (const mount of request.hostConfig.mounts)
           if (mount.type === 'bind' && !mount.createSource && !existsSync(mount.source))
             throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${mount.source}`);
+        const copied = request.hostConfig.volumesFrom.flatMap((spec) => {
+          const { container, readOnly } = parseVolumesFrom(spec);
+          return copyMounts(this.get(container), readOnly);
+        });
         const id = newId();
         // Volumes are made with the container, as Docker makes them (an anonymous one named now).
-        const mounts = request.hostConfig.mounts.map((mount) =>
+        const mounts = withCopiedMounts(request.hostConfig.mounts, copied, request.config.volumes).map((mount) =>
           mount.type === 'volume' ? { ...mount, source: this.volumes.create(mount.source, {}).name } : mount,
         );
         const record: ContainerRecord = {
@@ -357,13 +364,54 @@ export class Containers {
     );
   }
 
-  /** docker volume prune (Docker 20.10): every volume no container mounts. */
-  pruneVolumes(): Promise<string[]> {
+  /** docker volume prune (Docker 20.10): the volumes no container mounts whose labels match. */
+  pruneVolumes(filters: ListFilters): Promise<{ names: string[]; spaceReclaimed: number }> {
+    return this.mutex.run(async () => {
+      const unused = volumesToPrune(this.volumes.list(), filters, (name) => this.volumeUsers(name).length > 0);
+      let spaceReclaimed = 0;
+      for (const volume of unused) {
+        spaceReclaimed += await this.volumes.size(volume.name);
+        this.volumes.remove(volume.name);
+      }
+      return { names: unused.map((volume) => volume.name), spaceReclaimed };
+    });
+  }
+
+  // ---- prune
+
+  /** docker container prune: the stopped containers the filters pick, removed as docker rm removes them (volumes kept). */
+  pruneContainers(filters: ListFilters): Promise<{ ids: string[]; spaceReclaimed: number }> {
+    return this.mutex.run(async () => {
+      const pruned = containersToPrune(this.records.values(), filters, Date.now(), (record) => this.pendingRestarts.has(record.id));
+      let spaceReclaimed = 0;
+      for (const record of pruned) {
+        spaceReclaimed += await this.runtime.writableLayerSize(record.id);
+        await this.removeLocked(record, false);
+      }
+      return { ids: pruned.map((record) => record.id), spaceReclaimed };
+    });
+  }
+
+  /**
+   * docker image prune: removals as Docker's, each `Untagged:` / `Deleted:`
+   * line in order. The last reference of an image a container uses (running
+   * or not) is kept, as Docker's conflict keeps it; under the mutex, so no
+   * create takes an image while it goes.
+   */
+  pruneImages(filters: ListFilters): Promise<{ lines: string[]; spaceReclaimed: number }> {
     return this.mutex.run(() =>
       Promise.resolve().then(() => {
-        const unused = this.volumes.list().filter((volume) => this.volumeUsers(volume.name).length === 0);
-        for (const volume of unused) this.volumes.remove(volume.name);
-        return unused.map((volume) => volume.name);
+        const used = new Set([...this.records.values()].map((record) => record.imageId));
+        const lines: string[] = [];
+        let spaceReclaimed = 0;
+        for (const { image, reference } of imagePrunePlan(this.images.list(), filters, Date.now())) {
+          const current = this.images.find(image.id);
+          if (current === undefined || (used.has(image.id) && current.repoTags.length <= 1)) continue;
+          const removed = this.images.remove(reference);
+          lines.push(...removed);
+          if (removed.some((line) => line.startsWith('Deleted: '))) spaceReclaimed += image.size;
+        }
+        return { lines, spaceReclaimed };
       }),
     );
   }
@@ -717,6 +765,7 @@ export class Containers {
         netnsPath,
         etcFiles: this.filesOf(record.id),
         binds: await this.bindSources(record, image),
+        tmpfs: tmpfsMounts(record.hostConfig),
       });
       failpoint('container-start:runtime-created');
       const { pid } = await this.runtime.start(record.id);
@@ -742,7 +791,9 @@ export class Containers {
   private async bindSources(record: ContainerRecord, image: Image): Promise<ContainerProcessSpec['binds']> {
     const binds: ContainerProcessSpec['binds'] = [];
     for (const mount of record.hostConfig.mounts) {
-      if (mount.type === 'volume') await this.volumes.populate(mount.source, image.rootfsPath, mount.target);
+      if (mount.type === 'tmpfs') continue;
+      // A volume shared by --volumes-from was filled by its first container (Docker copies no data for it).
+      if (mount.type === 'volume' && mount.copiedFrom === undefined) await this.volumes.populate(mount.source, image.rootfsPath, mount.target);
       else if (mount.createSource) mkdirSync(mount.source, { recursive: true });
       const source = mount.type === 'volume' ? this.volumes.dataPath(mount.source) : mount.source;
       binds.push({ source, destination: mount.target, readOnly: mount.readOnly });
@@ -926,7 +977,7 @@ export class Containers {
     this.emit(record, 'destroy');
     if (removeVolumes) {
       for (const mount of record.hostConfig.mounts) {
-        const volume = mount.type === 'volume' ? this.volumes.find(mount.source) : undefined;
+        const volume = mount.type === 'volume' && mount.copiedFrom === undefined ? this.volumes.find(mount.source) : undefined;
         if (volume?.anonymous === true && this.volumeUsers(volume.name).length === 0) this.volumes.remove(volume.name);
       }
     }

@@ -12,6 +12,7 @@ import { addSystemRoutes } from '../api/routes/system.js';
 import { addContainerRoutes } from '../api/routes/containers.js';
 import { addImageRoutes } from '../api/routes/images.js';
 import { addVolumeRoutes } from '../api/routes/volumes.js';
+import { addPruneRoutes } from '../api/routes/prune.js';
 import { addNotImplementedRoutes } from '../api/routes/not-implemented.js';
 import { addSwarmRoutes } from '../api/routes/swarm.js';
 import { addEventRoutes } from '../api/routes/events.js';
@@ -158,6 +159,7 @@ export class Daemon {
     addSwarmRoutes(router);
     const upgrade = addContainerRoutes(router, containers, log);
     addVolumeRoutes(router, containers);
+    addPruneRoutes(router, containers);
     addNotImplementedRoutes(router);
     const servers: Server[] = [];
     for (const listener of listeners) {

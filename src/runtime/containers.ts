@@ -26,6 +26,7 @@ import {
   type StartRecord,
 } from './container-files.js';
 import type { ContainerProcessSpec } from './process-spec.js';
+import { bytesOfFiles } from './disk-usage.js';
 import { encodeFrame } from './log-frames.js';
 import { readLog } from './log-reader.js';
 import { ociSpec } from './oci-spec.js';
@@ -355,6 +356,11 @@ export class ContainerRuntime {
   }
 
   /** Idempotent: kills whatever runs, unmounts the rootfs, removes bundle and data. */
+  /** Bytes the container wrote to its own layer (Docker's SizeRw): what removing it gives back. */
+  writableLayerSize(id: string): Promise<number> {
+    return bytesOfFiles(this.paths(id).upper);
+  }
+
   async delete(id: string): Promise<void> {
     const paths = this.paths(id);
     this.unwatch(id);

@@ -15,14 +15,11 @@ const NOT_IMPLEMENTED: Array<[method: string, path: string, feature: string]> = 
   ['PUT', '/containers/{id}/archive', 'docker cp (into a container)'],
   ['GET', '/containers/{id}/export', 'docker export'],
   ['GET', '/containers/{id}/changes', 'docker diff'],
-  ['POST', '/containers/prune', 'docker container prune'],
   ['POST', '/commit', 'docker commit'],
   ['GET', '/system/df', 'docker system df'],
-  ['POST', '/images/prune', 'docker image prune'],
   ['GET', '/images/{name}/get', 'docker save'],
   ['GET', '/images/get', 'docker save'],
   ['POST', '/images/load', 'docker load'],
-  ['POST', '/build/prune', 'docker builder prune'],
 ];
 
 export function addNotImplementedRoutes(router: Router): void {
