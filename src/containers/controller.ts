@@ -16,6 +16,7 @@ import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js
 import { failpoint } from '../failpoints.js';
 import type { ContainerRuntime } from '../runtime/containers.js';
 import type { ContainerProcessSpec } from '../runtime/process-spec.js';
+import type { LogOptions } from '../runtime/log-reader.js';
 import { VolumeStore, type Volume } from '../runtime/volumes.js';
 import type { ImageStore } from '../runtime/images.js';
 import type { Engine } from '../engine/engine.js';
@@ -40,6 +41,7 @@ import { ExecInstances, type ExecInstance, type ExecSpec } from './exec.js';
 import { listContainers, type ListOptions } from './filters.js';
 import { containersToPrune, imagePrunePlan, volumesToPrune } from './prune.js';
 import { copyMounts, parseVolumesFrom, tmpfsMounts, withCopiedMounts } from './mounts.js';
+import type { WaitCondition } from './wait.js';
 import type { ListFilters } from '../model/filters.js';
 import { nextRestartDelay, shouldRestart } from './restart-policy.js';
 import { parsePsOutput, type TopResult } from './top.js';
@@ -74,6 +76,8 @@ export class Containers {
   private readonly starts = new Signals();
   /** Notified when an exit has been handled: network released, --rm removal done. */
   private readonly exits = new Signals();
+  /** Notified when a container is removed (docker wait --condition removed). */
+  private readonly removals = new Signals();
   /** Containers whose exit is being handled right now (shown exited, network not yet released). */
   private readonly exiting = new Set<string>();
   /** Start attempts per container (failed ones too), so a waiter for the next start is never left hanging. */
@@ -493,16 +497,26 @@ export class Containers {
     );
   }
 
-  /** docker wait: the exit code once the process ended and its network was released (a record removed meanwhile by --rm included). */
-  async wait(reference: string): Promise<number> {
+  /**
+   * docker wait: the exit code once the process ended and its network was
+   * released (not-running), once the next run ended (next-exit: docker run
+   * asks before it starts the container), or once the container is gone
+   * (removed: run --rm, or any later docker rm).
+   */
+  async wait(reference: string, condition: WaitCondition = 'not-running'): Promise<number> {
     const record = this.get(reference);
+    if (condition === 'next-exit') return this.waitNextExit(record.id);
+    if (condition === 'removed') {
+      if (this.records.has(record.id)) await this.removals.next(record.id);
+      return record.state.exitCode;
+    }
     if (record.state.status === 'running' || this.exiting.has(record.id)) await this.exits.next(record.id);
     return record.state.exitCode;
   }
 
-  /** The exit of the next run: docker run asks before it starts the container. */
-  async waitNextExit(reference: string): Promise<number> {
-    const record = this.get(reference);
+  /** The exit of the next run. */
+  private async waitNextExit(id: string): Promise<number> {
+    const record = this.get(id);
     if (record.state.status !== 'running') await this.starts.next(record.id);
     // A start that failed: the client reports the start's error, this is only its exit status.
     if (record.state.status === 'created') return 125;
@@ -572,7 +586,7 @@ export class Containers {
 
   // ---- streams
 
-  logs(reference: string, options: { follow: boolean; stdout: boolean; stderr: boolean; tail?: number }): { record: ContainerRecord; output: StreamOutput } {
+  logs(reference: string, options: LogOptions): { record: ContainerRecord; output: StreamOutput } {
     const record = this.get(reference);
     return { record, output: this.runtime.logs(record.id, options) };
   }
@@ -975,6 +989,7 @@ export class Containers {
     this.records.delete(record.id);
     this.execs.forgetContainer(record.id);
     this.emit(record, 'destroy');
+    this.removals.notify(record.id);
     if (removeVolumes) {
       for (const mount of record.hostConfig.mounts) {
         const volume = mount.type === 'volume' && mount.copiedFrom === undefined ? this.volumes.find(mount.source) : undefined;

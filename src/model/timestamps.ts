@@ -111,13 +111,35 @@ export function parseGoTime(value: string, layoutText: string): number {
   return wholeSeconds + fields.fraction * 1000;
 }
 
-/** timetypes.parseTimestamp: "SECONDS[.NANOS]" as seconds and nanoseconds; undefined when not such a text. */
-export function parseUnixTimestamp(value: string): { seconds: number; nanos: number } | undefined {
-  const [secondsText = '', nanosText] = value.split(/\.(.*)/s, 2);
-  if (!/^[-+]?\d+$/.test(secondsText)) return undefined;
-  if (nanosText === undefined) return { seconds: Number(secondsText), nanos: 0 };
-  if (!/^[-+]?\d+$/.test(nanosText)) return undefined;
+const INTEGER = /^[-+]?\d+$/;
+
+/** timetypes.parseTimestamp: "SECONDS[.NANOS]" as seconds and nanoseconds, or the part Go's strconv refuses. */
+function readTimestamp(value: string): { seconds: number; nanos: number } | { refused: string } {
+  const dot = value.indexOf('.');
+  const secondsText = dot < 0 ? value : value.slice(0, dot);
+  if (!INTEGER.test(secondsText)) return { refused: secondsText };
+  if (dot < 0) return { seconds: Number(secondsText), nanos: 0 };
+  const nanosText = value.slice(dot + 1);
+  if (!INTEGER.test(nanosText)) return { refused: nanosText };
   return { seconds: Number(secondsText), nanos: Math.trunc(Number(nanosText) * 10 ** (9 - nanosText.length)) };
+}
+
+/** Unix seconds with optional nanoseconds ("1700000000.5"); undefined when not such a text. */
+export function parseUnixTimestamp(value: string): { seconds: number; nanos: number } | undefined {
+  const read = readTimestamp(value);
+  return 'refused' in read ? undefined : read;
+}
+
+/**
+ * timetypes.ParseTimestamps as dockerd reads docker logs' since= and until=
+ * (the CLI sends Unix seconds): Unix nanoseconds, undefined for '' (none),
+ * Go's strconv error (a 500) for anything else.
+ */
+export function unixNanosOf(value: string): bigint | undefined {
+  if (value === '') return undefined;
+  const read = readTimestamp(value);
+  if ('refused' in read) throw failure(`strconv.ParseInt: parsing ${quote(read.refused)}: invalid syntax`);
+  return BigInt(read.seconds) * 1_000_000_000n + BigInt(read.nanos);
 }
 
 /**

@@ -28,7 +28,7 @@ import {
 import type { ContainerProcessSpec } from './process-spec.js';
 import { bytesOfFiles } from './disk-usage.js';
 import { encodeFrame } from './log-frames.js';
-import { readLog } from './log-reader.js';
+import { readLog, type LogOptions } from './log-reader.js';
 import { ociSpec } from './oci-spec.js';
 
 export type { ContainerProcessSpec } from './process-spec.js';
@@ -264,7 +264,7 @@ export class ContainerRuntime {
     return (await this.state(id)).status === 'exited';
   }
 
-  logs(id: string, options: { follow: boolean; stdout: boolean; stderr: boolean; tail?: number }): NodeJS.ReadableStream {
+  logs(id: string, options: LogOptions): NodeJS.ReadableStream {
     const paths = this.existing(id);
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
     return readLog({ logPath: paths.log, exitStatusPath: paths.exitStatus, tty: meta.tty, ...options });
