@@ -69,8 +69,10 @@ function bindMount(source: string, destination: string): OciMount {
 }
 
 /**
- * Docker's own mounts, then the user's (binds, then tmpfs): a default the
- * user mounts over (a --tmpfs /dev/shm) is left out, as dockerd leaves it.
+ * Docker's own mounts, then the user's (binds, then tmpfs, the shallower
+ * paths first so that /data/sub lands on /data, as dockerd sorts them): a
+ * default the user mounts over (a --tmpfs /dev/shm) is left out, as dockerd
+ * leaves it.
  */
 export function ociMounts(
   etcFiles: ContainerProcessSpec['etcFiles'],
@@ -80,7 +82,7 @@ export function ociMounts(
   const user: OciMount[] = [
     ...binds.map(({ source, destination, readOnly }) => ({ destination, type: 'bind', source, options: ['rbind', 'rprivate', readOnly ? 'ro' : 'rw'] })),
     ...tmpfs.map(({ destination, options }) => ({ destination, type: 'tmpfs', source: 'tmpfs', options })),
-  ];
+  ].sort((a, b) => a.destination.split('/').length - b.destination.split('/').length);
   const defaults: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },

@@ -14,6 +14,7 @@ import {
   tmpfsMounts,
   withCopiedMounts,
 } from '../../src/containers/mounts.js';
+import { ociMounts } from '../../src/runtime/oci-spec.js';
 
 describe('bind mounts', () => {
   it('reads -v HOST:CTR[:ro] and normalises the paths', () => {
@@ -136,5 +137,29 @@ describe('--volumes-from', () => {
         ['/own', ''],
       ],
     );
+  });
+});
+
+describe('OCI mounts of binds and tmpfs', () => {
+  const etcFiles = { hosts: '/e/hosts', resolvConf: '/e/resolv.conf', hostname: '/e/hostname' };
+  it("puts the user's mounts after Docker's, shallower paths first, and drops a default the user mounts over", () => {
+    const mounts = ociMounts(
+      etcFiles,
+      [{ source: '/srv/sub', destination: '/data/sub', readOnly: false }],
+      [
+        { destination: '/data', options: ['size=1m'] },
+        { destination: '/dev/shm', options: ['exec'] },
+      ],
+    );
+    const user = mounts.slice(mounts.findIndex((mount) => mount.destination === '/etc/hosts') + 1);
+    assert.deepEqual(
+      user.map((mount) => [mount.destination, mount.type]),
+      [
+        ['/data', 'tmpfs'],
+        ['/data/sub', 'bind'],
+        ['/dev/shm', 'tmpfs'],
+      ],
+    );
+    assert.equal(mounts.filter((mount) => mount.destination === '/dev/shm').length, 1, "the user's /dev/shm only");
   });
 });
