@@ -73,7 +73,8 @@ async function* logChunks(options: LogReadOptions): AsyncGenerator<Buffer> {
   if (head.length > 0) yield head;
   if (!options.follow) return;
   for (;;) {
-    if (until !== undefined && nowNanos() > until) return;
+    // Taken before the read: output the read finds was written before this moment.
+    const pastUntil = until !== undefined && nowNanos() > until;
     const exited = existsSync(options.exitStatusPath);
     const appended = await readFrom(options.logPath, offset);
     if (appended.length > 0) {
@@ -88,8 +89,8 @@ async function* logChunks(options: LogReadOptions): AsyncGenerator<Buffer> {
       continue;
     }
     // The shim writes exit-status only after the last output: seen before an empty read, we are done.
-    // A bundle deleted meanwhile (the container was removed) has nothing more to give either.
-    if (exited || !existsSync(dirname(options.exitStatusPath))) return;
+    // A bundle deleted meanwhile (the container was removed) has nothing more to give either; nor can output come before --until.
+    if (exited || pastUntil || !existsSync(dirname(options.exitStatusPath))) return;
     await sleep(FOLLOW_POLL_MS);
   }
 }
