@@ -25,7 +25,8 @@ export function containersToPrune(
   const until = pruneUntil(filters, nowMs);
   return [...records].filter(
     (record) =>
-      record.state.status !== 'running' &&
+      // Stopped ones only: a running (or paused) container stays, as Docker's IsRunning keeps it.
+      (record.state.status === 'created' || record.state.status === 'exited') &&
       !isRestarting(record) &&
       (until === undefined || millisecondsOf(record.created) <= until) &&
       pruneLabelsMatch(filters, record.config.labels),
