@@ -1,7 +1,7 @@
 /**
  * docker-compose v1 (Debian's) with a named volume, a bind mount and restart
- * policies: data in the volume survives `rm` and `down` (without -v) and a
- * new container sees it; a process killed inside a service's container (by
+ * policies (and a service with volumes_from and tmpfs): data in the volume
+ * survives `rm` and `down` (without -v) and a new container sees it; a process killed inside a service's container (by
  * `docker exec … kill 1`, or from the host) comes back with RestartCount
  * grown; after the daemon is SIGKILLed and a service's process dies while it
  * is away, the restarted daemon starts the services again; `down -v` removes
@@ -43,6 +43,11 @@ before(async () => {
       '    image: busybox',
       '    command: sleep 3600',
       '    restart: unless-stopped',
+      '  reader:',
+      '    image: busybox',
+      '    command: sleep 3600',
+      '    volumes_from: ["store:ro"]',
+      '    tmpfs: ["/scratch:size=1m"]',
       'volumes:',
       '  data: {}',
       '',
@@ -88,6 +93,14 @@ test('data in the named volume survives rm and down without -v; the bind mount i
   assert.equal((await daemon.ok('ps', '-aq', '--filter', 'name=keep_store_1')).trim(), '');
   await compose('up', '-d');
   assert.equal(await compose('exec', '-T', 'store', 'cat', '/data/file'), 'kept\n', 'a new container sees the data');
+
+  // volumes_from and tmpfs as compose sends them (HostConfig.VolumesFrom with the container's id, HostConfig.Tmpfs).
+  assert.equal(await compose('exec', '-T', 'reader', 'cat', '/data/file', '/host/greeting'), 'kept\nfrom the host\n');
+  assert.notEqual((await daemon.docker('exec', 'keep_reader_1', 'touch', '/data/other')).code, 0, 'read-only through store:ro');
+  assert.match(
+    await compose('exec', '-T', 'reader', 'grep', ' /scratch ', '/proc/mounts'),
+    /^tmpfs \/scratch tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k /,
+  );
 
   await compose('down');
   assert.equal((await daemon.ok('ps', '-aq', '--filter', 'label=com.docker.compose.project=keep')).trim(), '');
