@@ -16,6 +16,7 @@ import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js
 import { failpoint } from '../failpoints.js';
 import type { ContainerRuntime } from '../runtime/containers.js';
 import type { ContainerProcessSpec } from '../runtime/process-spec.js';
+import type { LogOptions } from '../runtime/log-reader.js';
 import { VolumeStore, type Volume } from '../runtime/volumes.js';
 import type { ImageStore } from '../runtime/images.js';
 import type { Engine } from '../engine/engine.js';
@@ -38,6 +39,10 @@ import { argvOf, checkEndpointRequest, generateName, linkEnvironment, NAME_PATTE
 import { renderHosts, renderResolvConf } from './etc-files.js';
 import { ExecInstances, type ExecInstance, type ExecSpec } from './exec.js';
 import { listContainers, type ListOptions } from './filters.js';
+import { containersToPrune, imagePrunePlan, volumesToPrune } from './prune.js';
+import { copyMounts, parseVolumesFrom, tmpfsMounts, withCopiedMounts } from './mounts.js';
+import type { WaitCondition } from './wait.js';
+import type { ListFilters } from '../model/filters.js';
 import { nextRestartDelay, shouldRestart } from './restart-policy.js';
 import { parsePsOutput, type TopResult } from './top.js';
 import { run } from '../kernel/exec.js';
@@ -81,6 +86,8 @@ export class Containers {
   private readonly starts = new Signals();
   /** Notified when an exit has been handled: network released, --rm removal done. */
   private readonly exits = new Signals();
+  /** Notified when a container is removed (docker wait --condition removed). */
+  private readonly removals = new Signals();
   /** Containers whose exit is being handled right now (shown exited, network not yet released). */
   private readonly exiting = new Set<string>();
   /** Start attempts per container (failed ones too), so a waiter for the next start is never left hanging. */
@@ -272,9 +279,13 @@ export class Containers {
         for (const mount of request.hostConfig.mounts)
           if (mount.type === 'bind' && !mount.createSource && !existsSync(mount.source))
             throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${mount.source}`);
+        const copied = request.hostConfig.volumesFrom.flatMap((spec) => {
+          const { container, readOnly } = parseVolumesFrom(spec);
+          return copyMounts(this.get(container), readOnly);
+        });
         const id = newId();
         // Volumes are made with the container, as Docker makes them (an anonymous one named now).
-        const mounts = request.hostConfig.mounts.map((mount) =>
+        const mounts = withCopiedMounts(request.hostConfig.mounts, copied, request.config.volumes).map((mount) =>
           mount.type === 'volume' ? { ...mount, source: this.volumes.create(mount.source, {}).name } : mount,
         );
         const record: ContainerRecord = {
@@ -398,13 +409,54 @@ export class Containers {
     );
   }
 
-  /** docker volume prune (Docker 20.10): every volume no container mounts. */
-  pruneVolumes(): Promise<string[]> {
+  /** docker volume prune (Docker 20.10): the volumes no container mounts whose labels match. */
+  pruneVolumes(filters: ListFilters): Promise<{ names: string[]; spaceReclaimed: number }> {
+    return this.mutex.run(async () => {
+      const unused = volumesToPrune(this.volumes.list(), filters, (name) => this.volumeUsers(name).length > 0);
+      let spaceReclaimed = 0;
+      for (const volume of unused) {
+        spaceReclaimed += await this.volumes.size(volume.name);
+        this.volumes.remove(volume.name);
+      }
+      return { names: unused.map((volume) => volume.name), spaceReclaimed };
+    });
+  }
+
+  // ---- prune
+
+  /** docker container prune: the stopped containers the filters pick, removed as docker rm removes them (volumes kept). */
+  pruneContainers(filters: ListFilters): Promise<{ ids: string[]; spaceReclaimed: number }> {
+    return this.mutex.run(async () => {
+      const pruned = containersToPrune(this.records.values(), filters, Date.now(), (record) => this.pendingRestarts.has(record.id));
+      let spaceReclaimed = 0;
+      for (const record of pruned) {
+        spaceReclaimed += await this.runtime.writableLayerSize(record.id);
+        await this.removeLocked(record, false);
+      }
+      return { ids: pruned.map((record) => record.id), spaceReclaimed };
+    });
+  }
+
+  /**
+   * docker image prune: removals as Docker's, each `Untagged:` / `Deleted:`
+   * line in order. The last reference of an image a container uses (running
+   * or not) is kept, as Docker's conflict keeps it; under the mutex, so no
+   * create takes an image while it goes.
+   */
+  pruneImages(filters: ListFilters): Promise<{ lines: string[]; spaceReclaimed: number }> {
     return this.mutex.run(() =>
       Promise.resolve().then(() => {
-        const unused = this.volumes.list().filter((volume) => this.volumeUsers(volume.name).length === 0);
-        for (const volume of unused) this.volumes.remove(volume.name);
-        return unused.map((volume) => volume.name);
+        const used = new Set([...this.records.values()].map((record) => record.imageId));
+        const lines: string[] = [];
+        let spaceReclaimed = 0;
+        for (const { image, reference } of imagePrunePlan(this.images.list(), filters, Date.now())) {
+          const current = this.images.find(image.id);
+          if (current === undefined || (used.has(image.id) && current.repoTags.length <= 1)) continue;
+          const removed = this.images.remove(reference);
+          lines.push(...removed);
+          if (removed.some((line) => line.startsWith('Deleted: '))) spaceReclaimed += image.size;
+        }
+        return { lines, spaceReclaimed };
       }),
     );
   }
@@ -486,16 +538,26 @@ export class Containers {
     );
   }
 
-  /** docker wait: the exit code once the process ended and its network was released (a record removed meanwhile by --rm included). */
-  async wait(reference: string): Promise<number> {
+  /**
+   * docker wait: the exit code once the process ended and its network was
+   * released (not-running), once the next run ended (next-exit: docker run
+   * asks before it starts the container), or once the container is gone
+   * (removed: run --rm, or any later docker rm).
+   */
+  async wait(reference: string, condition: WaitCondition = 'not-running'): Promise<number> {
     const record = this.get(reference);
+    if (condition === 'next-exit') return this.waitNextExit(record.id);
+    if (condition === 'removed') {
+      if (this.records.has(record.id)) await this.removals.next(record.id);
+      return record.state.exitCode;
+    }
     if (record.state.status === 'running' || this.exiting.has(record.id)) await this.exits.next(record.id);
     return record.state.exitCode;
   }
 
-  /** The exit of the next run: docker run asks before it starts the container. */
-  async waitNextExit(reference: string): Promise<number> {
-    const record = this.get(reference);
+  /** The exit of the next run. */
+  private async waitNextExit(id: string): Promise<number> {
+    const record = this.get(id);
     if (record.state.status !== 'running') await this.starts.next(record.id);
     // A start that failed: the client reports the start's error, this is only its exit status.
     if (record.state.status === 'created') return 125;
@@ -565,7 +627,7 @@ export class Containers {
 
   // ---- streams
 
-  logs(reference: string, options: { follow: boolean; stdout: boolean; stderr: boolean; tail?: number }): { record: ContainerRecord; output: StreamOutput } {
+  logs(reference: string, options: LogOptions): { record: ContainerRecord; output: StreamOutput } {
     const record = this.get(reference);
     return { record, output: this.runtime.logs(record.id, options) };
   }
@@ -758,6 +820,7 @@ export class Containers {
         netnsPath,
         etcFiles: this.filesOf(record.id),
         binds: await this.bindSources(record, image),
+        tmpfs: tmpfsMounts(record.hostConfig),
       });
       failpoint('container-start:runtime-created');
       const { pid } = await this.runtime.start(record.id);
@@ -783,7 +846,9 @@ export class Containers {
   private async bindSources(record: ContainerRecord, image: Image): Promise<ContainerProcessSpec['binds']> {
     const binds: ContainerProcessSpec['binds'] = [];
     for (const mount of record.hostConfig.mounts) {
-      if (mount.type === 'volume') await this.volumes.populate(mount.source, image.rootfsPath, mount.target);
+      if (mount.type === 'tmpfs') continue;
+      // A volume shared by --volumes-from was filled by its first container (Docker copies no data for it).
+      if (mount.type === 'volume' && mount.copiedFrom === undefined) await this.volumes.populate(mount.source, image.rootfsPath, mount.target);
       else if (mount.createSource) mkdirSync(mount.source, { recursive: true });
       const source = mount.type === 'volume' ? this.volumes.dataPath(mount.source) : mount.source;
       binds.push({ source, destination: mount.target, readOnly: mount.readOnly });
@@ -965,9 +1030,10 @@ export class Containers {
     this.records.delete(record.id);
     this.execs.forgetContainer(record.id);
     this.emit(record, 'destroy');
+    this.removals.notify(record.id);
     if (removeVolumes) {
       for (const mount of record.hostConfig.mounts) {
-        const volume = mount.type === 'volume' ? this.volumes.find(mount.source) : undefined;
+        const volume = mount.type === 'volume' && mount.copiedFrom === undefined ? this.volumes.find(mount.source) : undefined;
         if (volume?.anonymous === true && this.volumeUsers(volume.name).length === 0) this.volumes.remove(volume.name);
       }
     }

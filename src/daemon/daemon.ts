@@ -12,6 +12,7 @@ import { addSystemRoutes } from '../api/routes/system.js';
 import { addContainerRoutes } from '../api/routes/containers.js';
 import { addImageRoutes } from '../api/routes/images.js';
 import { addVolumeRoutes } from '../api/routes/volumes.js';
+import { addPruneRoutes } from '../api/routes/prune.js';
 import { addNotImplementedRoutes } from '../api/routes/not-implemented.js';
 import { addArchiveRoutes } from '../api/routes/archive.js';
 import { addImageIoRoutes } from '../api/routes/image-io.js';
@@ -162,6 +163,7 @@ export class Daemon {
     addVolumeRoutes(router, containers);
     addArchiveRoutes(router, containers, log);
     addImageIoRoutes(router, containers, images, config.dataRoot, log);
+    addPruneRoutes(router, containers);
     addNotImplementedRoutes(router);
     const servers: Server[] = [];
     for (const listener of listeners) {

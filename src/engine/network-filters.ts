@@ -6,7 +6,9 @@
  * keys AND'ed.
  */
 import { invalid } from '../errors.js';
-import { labelMatches, labelsMatch, patternMatches, type ListFilters } from '../model/filters.js';
+import { labelsMatch, patternMatches, type ListFilters } from '../model/filters.js';
+import { checkFilterKeys, pruneLabelsMatch, pruneUntil } from '../model/prune-filters.js';
+import { millisecondsOf } from '../model/timestamps.js';
 import type { Network } from '../model/network.js';
 import { PREDEFINED_NETWORKS } from '../model/options.js';
 
@@ -41,29 +43,10 @@ export function networkMatches(network: Network, filters: ListFilters, endpointC
   return [...filters].every(([key, values]) => checks[key]!(values));
 }
 
-/**
- * until= as Docker reads it (timetypes.GetTimestamp): Unix seconds, an RFC 3339
- * time, or a Go duration ("24h", "1h30m") counted back from now. Milliseconds.
- */
-export function untilTime(value: string, now: number): number {
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const duration = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(value);
-  if (duration !== null && value !== '') {
-    const [, hours = '0', minutes = '0', seconds = '0'] = duration;
-    return now - ((Number(hours) * 60 + Number(minutes)) * 60 + Number(seconds)) * 1000;
-  }
-  const time = Date.parse(value);
-  if (Number.isNaN(time)) throw invalid(`failed to parse value as time or duration: "${value}"`);
-  return time;
-}
-
-/** docker network prune's filters: `label` (all must match), `label!` (none may), `until` (created before). True: the network stays. */
+/** docker network prune's filters (`label`, `label!`, `until`), checked as Docker checks them; true: the network stays. */
 export function pruneKeeps(network: Network, filters: ListFilters, now: number): boolean {
-  for (const key of filters.keys()) if (!['label', 'label!', 'until'].includes(key)) throw invalid(`Invalid filter '${key}'`);
-  const labels = filters.get('label');
-  const notLabels = filters.get('label!');
-  const until = filters.get('until');
-  if (labels !== undefined && !labelsMatch(network.labels, labels)) return true;
-  if (notLabels !== undefined && notLabels.some((label) => labelMatches(network.labels, label))) return true;
-  return until !== undefined && until.some((value) => Date.parse(network.created) >= untilTime(value, now));
+  checkFilterKeys(filters, ['label', 'label!', 'until']);
+  const until = pruneUntil(filters, now);
+  if (until !== undefined && millisecondsOf(network.created) > until) return true;
+  return !pruneLabelsMatch(filters, network.labels);
 }

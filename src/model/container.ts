@@ -65,19 +65,27 @@ export interface ContainerHostConfig {
   restartPolicy: RestartPolicy;
   /** -v as given (HostConfig.Binds), shown by inspect. */
   binds: string[];
-  /** -v and --mount, checked: what the runtime mounts. */
+  /** -v, --mount and --volumes-from, checked (volumes-from resolved at create): what the runtime mounts besides --tmpfs. */
   mounts: MountRequest[];
+  /** --tmpfs PATH[:OPTIONS] as given (HostConfig.Tmpfs): path → options, checked when mounted at start as Docker checks them. */
+  tmpfs: Record<string, string>;
+  /** --volumes-from CONTAINER[:ro|rw] as given (HostConfig.VolumesFrom); the mounts it names are copied into `mounts` at create. */
+  volumesFrom: string[];
 }
 
 export interface MountRequest {
-  type: 'bind' | 'volume';
-  /** Absolute host path (bind) or the volume's name ('' before create names an anonymous one). */
+  type: 'bind' | 'volume' | 'tmpfs';
+  /** Absolute host path (bind) or the volume's name ('' before create names an anonymous one); '' for tmpfs. */
   source: string;
   /** Absolute path inside the container, normalised. */
   target: string;
   readOnly: boolean;
   /** -v makes a missing source directory at start; --mount wants it to exist. */
   createSource: boolean;
+  /** --mount type=tmpfs's TmpfsOptions (0: not given). */
+  tmpfs?: { sizeBytes: number; mode: number };
+  /** Copied by --volumes-from from this container (full id): docker rm -v leaves its volume alone, as Docker does. */
+  copiedFrom?: string;
 }
 
 export interface RestartPolicy {

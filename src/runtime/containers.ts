@@ -26,8 +26,9 @@ import {
   type StartRecord,
 } from './container-files.js';
 import type { ContainerProcessSpec } from './process-spec.js';
+import { bytesOfFiles } from './disk-usage.js';
 import { encodeFrame } from './log-frames.js';
-import { readLog } from './log-reader.js';
+import { readLog, type LogOptions } from './log-reader.js';
 import { ociSpec } from './oci-spec.js';
 
 export type { ContainerProcessSpec } from './process-spec.js';
@@ -262,7 +263,7 @@ export class ContainerRuntime {
     return (await this.state(id)).status === 'exited';
   }
 
-  logs(id: string, options: { follow: boolean; stdout: boolean; stderr: boolean; tail?: number }): NodeJS.ReadableStream {
+  logs(id: string, options: LogOptions): NodeJS.ReadableStream {
     const paths = this.existing(id);
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
     return readLog({ logPath: paths.log, exitStatusPath: paths.exitStatus, tty: meta.tty, ...options });
@@ -372,6 +373,11 @@ export class ContainerRuntime {
   /** The container's writable layer (it may not exist yet): what docker system df sizes. */
   upperDir(id: string): string {
     return this.paths(id).upper;
+  }
+
+  /** Bytes the container wrote to its own layer (Docker's SizeRw): what removing it gives back. */
+  writableLayerSize(id: string): Promise<number> {
+    return bytesOfFiles(this.paths(id).upper);
   }
 
   /**

@@ -2,25 +2,41 @@
  * Reads a container log file (Docker frames written by the shim) as a stream:
  * what is there now (optionally only the last N lines), then, when following,
  * whatever is appended until the container has exited and the file is drained.
+ * As Docker's json-file reader: --tail counts lines before --since/--until
+ * choose among them, a following reader ends once past --until, and
+ * --timestamps puts each line's time before it.
  */
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decodeFrames, renderRecords, splitLines } from './log-frames.js';
+import { decodeFrames, renderRecords, splitLines, type LogRecord } from './log-frames.js';
 
-export interface LogReadOptions {
+/** What a docker logs client asks for. */
+export interface LogOptions {
+  follow: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tail?: number;
+  /** Lines read at or after this time only (Unix nanoseconds). */
+  since?: bigint;
+  /** Lines read at or before this time only (Unix nanoseconds); a following reader ends after it. */
+  until?: bigint;
+  timestamps?: boolean;
+}
+
+export interface LogReadOptions extends LogOptions {
   logPath: string;
   exitStatusPath: string;
   tty: boolean;
-  stdout: boolean;
-  stderr: boolean;
-  follow: boolean;
   /** Byte offset to start from (attach starts at the current end). */
   fromOffset?: number;
-  tail?: number;
 }
+
+/** A line without a time (written by an older shim) counts as written at the epoch. */
+const timeOf = (record: LogRecord) => record.time ?? 0n;
+const nowNanos = () => BigInt(Date.now()) * 1_000_000n;
 
 const FOLLOW_POLL_MS = 100;
 
@@ -43,7 +59,9 @@ async function readFrom(path: string, offset: number): Promise<Buffer> {
 }
 
 async function* logChunks(options: LogReadOptions): AsyncGenerator<Buffer> {
-  const render = { stdout: options.stdout, stderr: options.stderr, tty: options.tty };
+  const render = { stdout: options.stdout, stderr: options.stderr, tty: options.tty, timestamps: options.timestamps };
+  const { since, until } = options;
+  const inWindow = (record: LogRecord) => (since === undefined || timeOf(record) >= since) && (until === undefined || timeOf(record) <= until);
   const initial = await readFrom(options.logPath, options.fromOffset ?? 0);
   let offset = (options.fromOffset ?? 0) + initial.length;
   const first = decodeFrames(initial);
@@ -51,23 +69,28 @@ async function* logChunks(options: LogReadOptions): AsyncGenerator<Buffer> {
   offset -= rest.length;
   let lines = splitLines(first.records);
   if (options.tail !== undefined && options.tail >= 0) lines = options.tail === 0 ? [] : lines.slice(-options.tail);
-  const head = renderRecords(lines, render);
+  const head = renderRecords(lines.filter(inWindow), render);
   if (head.length > 0) yield head;
   if (!options.follow) return;
   for (;;) {
+    // Taken before the read: output the read finds was written before this moment.
+    const pastUntil = until !== undefined && nowNanos() > until;
     const exited = existsSync(options.exitStatusPath);
     const appended = await readFrom(options.logPath, offset);
     if (appended.length > 0) {
       offset += appended.length;
       const decoded = decodeFrames(Buffer.concat([rest, appended]));
       rest = decoded.rest;
-      const chunk = renderRecords(decoded.records, render);
+      // With times shown, each line gets its own (a read may hold several lines).
+      const records = options.timestamps === true ? splitLines(decoded.records) : decoded.records;
+      const chunk = renderRecords(records.filter(inWindow), render);
       if (chunk.length > 0) yield chunk;
+      if (until !== undefined && records.some((record) => timeOf(record) > until)) return;
       continue;
     }
     // The shim writes exit-status only after the last output: seen before an empty read, we are done.
-    // A bundle deleted meanwhile (the container was removed) has nothing more to give either.
-    if (exited || !existsSync(dirname(options.exitStatusPath))) return;
+    // A bundle deleted meanwhile (the container was removed) has nothing more to give either; nor can output come before --until.
+    if (exited || pastUntil || !existsSync(dirname(options.exitStatusPath))) return;
     await sleep(FOLLOW_POLL_MS);
   }
 }

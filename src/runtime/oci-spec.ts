@@ -68,8 +68,22 @@ function bindMount(source: string, destination: string): OciMount {
   return { destination, type: 'bind', source, options: ['rbind', 'rprivate'] };
 }
 
-export function ociMounts(etcFiles: ContainerProcessSpec['etcFiles'], binds: ContainerProcessSpec['binds'] = []): OciMount[] {
-  return [
+/**
+ * Docker's own mounts, then the user's (binds, then tmpfs, the shallower
+ * paths first so that /data/sub lands on /data, as dockerd sorts them): a
+ * default the user mounts over (a --tmpfs /dev/shm) is left out, as dockerd
+ * leaves it.
+ */
+export function ociMounts(
+  etcFiles: ContainerProcessSpec['etcFiles'],
+  binds: ContainerProcessSpec['binds'] = [],
+  tmpfs: NonNullable<ContainerProcessSpec['tmpfs']> = [],
+): OciMount[] {
+  const user: OciMount[] = [
+    ...binds.map(({ source, destination, readOnly }) => ({ destination, type: 'bind', source, options: ['rbind', 'rprivate', readOnly ? 'ro' : 'rw'] })),
+    ...tmpfs.map(({ destination, options }) => ({ destination, type: 'tmpfs', source: 'tmpfs', options })),
+  ].sort((a, b) => a.destination.split('/').length - b.destination.split('/').length);
+  const defaults: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
@@ -77,11 +91,15 @@ export function ociMounts(etcFiles: ContainerProcessSpec['etcFiles'], binds: Con
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+  ];
+  const userPaths = new Set(user.map((mount) => mount.destination));
+  return [
+    ...defaults.filter((mount) => !userPaths.has(mount.destination)),
     bindMount(etcFiles.resolvConf, '/etc/resolv.conf'),
     bindMount(etcFiles.hostname, '/etc/hostname'),
     bindMount(etcFiles.hosts, '/etc/hosts'),
     // After Docker's own: a user's bind over /etc/hosts wins, as in Docker.
-    ...binds.map(({ source, destination, readOnly }) => ({ destination, type: 'bind', source, options: ['rbind', 'rprivate', readOnly ? 'ro' : 'rw'] })),
+    ...user,
   ];
 }
 
@@ -101,7 +119,7 @@ export function ociSpec(spec: ContainerProcessSpec): Record<string, unknown> {
     },
     root: { path: 'rootfs', readonly: false },
     hostname: spec.hostname,
-    mounts: ociMounts(spec.etcFiles, spec.binds),
+    mounts: ociMounts(spec.etcFiles, spec.binds, spec.tmpfs),
     linux: {
       cgroupsPath: `/skiff/${spec.id}`,
       resources: { devices: [{ allow: false, access: 'rwm' }] },

@@ -14,4 +14,6 @@ export interface ContainerProcessSpec {
   etcFiles: { hosts: string; resolvConf: string; hostname: string };
   /** Host paths bound into the container (-v, --mount), in the order given. */
   binds: Array<{ source: string; destination: string; readOnly: boolean }>;
+  /** tmpfs mounts (--tmpfs, --mount type=tmpfs) with their OCI options, mounted after the binds. */
+  tmpfs?: Array<{ destination: string; options: string[] }>;
 }

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync,
 import { join, relative, isAbsolute } from 'node:path';
 import { invalid, notFound } from '../errors.js';
 import { run } from '../kernel/exec.js';
+import { bytesOfFiles } from './disk-usage.js';
 
 export interface Volume {
   name: string;
@@ -67,6 +68,11 @@ export class VolumeStore {
     const volume: Volume = { name: volumeName, createdAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), labels, anonymous, populated: false };
     this.write(volume);
     return volume;
+  }
+
+  /** Bytes of the volume's files, what removing it gives back. */
+  size(name: string): Promise<number> {
+    return bytesOfFiles(this.dataPath(name));
   }
 
   remove(name: string): void {

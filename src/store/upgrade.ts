@@ -77,6 +77,9 @@ export function upgradeContainer(row: Row): ContainerRecord {
       // Bind mounts were refused: an older container has none.
       binds: ((row['hostConfig'] as Row)['binds'] as string[] | undefined) ?? [],
       mounts: ((row['hostConfig'] as Row)['mounts'] as MountRequest[] | undefined) ?? [],
+      // --tmpfs and --volumes-from were refused: none.
+      tmpfs: ((row['hostConfig'] as Row)['tmpfs'] as Record<string, string> | undefined) ?? {},
+      volumesFrom: ((row['hostConfig'] as Row)['volumesFrom'] as string[] | undefined) ?? [],
     },
     restartCount: typeof row['restartCount'] === 'number' ? row['restartCount'] : 0,
     manuallyStopped: row['manuallyStopped'] === true,

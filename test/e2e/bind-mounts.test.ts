@@ -42,6 +42,8 @@ test('-v HOST:CTR shares a directory both ways; :ro refuses writes; inspect show
   assert.equal((await daemon.ok('inspect', '-f', '{{json .HostConfig.Binds}}', 'shown')).trim(), JSON.stringify([`${made}:/m:ro`]));
   await daemon.ok('start', 'shown');
   assert.ok(existsSync(made), 'a missing -v source is made at start, as Docker makes it');
+  // `true` may still be running when start returns: rm without -f wants it ended.
+  await daemon.ok('wait', 'shown');
   await daemon.ok('rm', 'shown');
 });
 

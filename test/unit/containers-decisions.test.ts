@@ -51,6 +51,8 @@ function record(
       restartPolicy: { name: 'no', maximumRetryCount: 0 },
       binds: [],
       mounts: [],
+      tmpfs: {},
+      volumesFrom: [],
     },
     networks: Object.fromEntries(networks.map((network) => [network, emptyEndpointRequest()])),
     state: { status, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },

@@ -1,7 +1,7 @@
 /** docker network ls / network prune / images filters as Docker 20.10 combines them, with its errors. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { networkMatches, pruneKeeps, untilTime, validateNetworkFilters } from '../../src/engine/network-filters.js';
+import { networkMatches, pruneKeeps, validateNetworkFilters } from '../../src/engine/network-filters.js';
 import { filterImages, globMatches } from '../../src/runtime/image-filters.js';
 import { labelMatches, patternMatches } from '../../src/model/filters.js';
 import { notFound } from '../../src/errors.js';
@@ -79,10 +79,8 @@ describe('network filters', () => {
     assert.equal(pruneKeeps(front, filters([['label!', ['env']]]), now), true);
     assert.equal(pruneKeeps(front, filters([['until', ['12h']]]), now), false);
     assert.equal(pruneKeeps(front, filters([['until', ['2025-12-31T00:00:00Z']]]), now), true);
-    assert.equal(untilTime('1767225600', now), Date.parse('2026-01-01T00:00:00Z'));
-    assert.equal(untilTime('1h30m', now), now - 90 * 60_000);
     assert.throws(() => pruneKeeps(front, filters([['dangling', ['true']]]), now), /Invalid filter 'dangling'/);
-    assert.throws(() => untilTime('yesterday', now), /failed to parse value as time or duration/);
+    assert.throws(() => pruneKeeps(front, filters([['until', ['yesterday']]]), now), /failed to parse value as time or duration/);
   });
 });
 

@@ -15,6 +15,8 @@ import {
   execSpecFromWire,
 } from '../wire/containers.js';
 import { optionalBool } from '../wire/json-fields.js';
+import { waitCondition } from '../../containers/wait.js';
+import { unixNanosOf } from '../../model/timestamps.js';
 
 function upgradeHeaders(socket: Socket, tty: boolean): void {
   socket.write(
@@ -116,12 +118,10 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
 
   router.add('POST', '/containers/{id}/wait', async (request, response) => {
     const record = containers.get(request.params['id']!);
-    const condition = request.query.get('condition') ?? 'not-running';
     response.writeHead(200, { 'Content-Type': 'application/json' });
     response.flushHeaders();
-    // docker run asks for next-exit / removed before it starts the container.
-    const code = condition === 'not-running' ? await containers.wait(record.id) : await containers.waitNextExit(record.id);
-    response.end(`${JSON.stringify({ StatusCode: code, Error: null })}\n`);
+    const code = await containers.wait(record.id, waitCondition(request.query.get('condition')));
+    response.end(`${JSON.stringify({ Error: null, StatusCode: code })}\n`);
   });
 
   router.add('GET', '/containers/{id}/logs', (request, response) => {
@@ -130,7 +130,11 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
       follow: queryBool(request.query, 'follow'),
       stdout: queryBool(request.query, 'stdout'),
       stderr: queryBool(request.query, 'stderr'),
-      tail: tail === null || tail === 'all' ? undefined : Number(tail),
+      // dockerd's strconv.Atoi: "all", or anything not a number, is every line.
+      tail: tail === null || !/^[-+]?\d+$/.test(tail) ? undefined : Number(tail),
+      since: unixNanosOf(request.query.get('since') ?? ''),
+      until: unixNanosOf(request.query.get('until') ?? ''),
+      timestamps: queryBool(request.query, 'timestamps'),
     });
     response.writeHead(200, { 'Content-Type': streamType(record.config.tty) });
     relay(`logs of ${record.id}`, output, response);

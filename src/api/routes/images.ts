@@ -1,6 +1,6 @@
 /** /images routes: docker import, images, tag, rmi, image inspect. */
 import type { ImageStore } from '../../runtime/images.js';
-import { imageSummaryToWire, imageToWire } from '../wire/images.js';
+import { imageDeleteLinesToWire, imageSummaryToWire, imageToWire } from '../wire/images.js';
 import { notFound } from '../../errors.js';
 import { parseFilters, sendJson, type Router } from '../http.js';
 import { filterImages } from '../../runtime/image-filters.js';
@@ -46,10 +46,6 @@ export function addImageRoutes(router: Router, images: ImageStore): void {
 
   router.add('DELETE', '/images/{name}', (request, response) => {
     const lines = images.remove(request.params['name']!, { force: request.query.get('force') === '1' || request.query.get('force') === 'true' });
-    sendJson(
-      response,
-      200,
-      lines.map((line) => (line.startsWith('Untagged: ') ? { Untagged: line.slice(10) } : { Deleted: line.slice(9) })),
-    );
+    sendJson(response, 200, imageDeleteLinesToWire(lines));
   });
 }

@@ -42,6 +42,7 @@ export function addNetworkRoutes(router: Router, engine: Engine): void {
     for (const network of engine.listNetworks()) pruneKeeps(network, filters, now);
     const keep = (network: Network) => pruneKeeps(network, filters, now);
     const removed = await engine.pruneNetworks(keep);
-    sendJson(response, 200, { NetworksDeleted: removed });
+    // Docker's report holds a nil list when nothing went.
+    sendJson(response, 200, { NetworksDeleted: removed.length > 0 ? removed : null });
   });
 }

@@ -11,9 +11,6 @@ const NOT_IMPLEMENTED: Array<[method: string, path: string, feature: string]> = 
   ['GET', '/containers/{id}/stats', 'docker stats'],
   ['POST', '/containers/{id}/pause', 'docker pause'],
   ['POST', '/containers/{id}/unpause', 'docker unpause'],
-  ['POST', '/containers/prune', 'docker container prune'],
-  ['POST', '/images/prune', 'docker image prune'],
-  ['POST', '/build/prune', 'docker builder prune'],
 ];
 
 export function addNotImplementedRoutes(router: Router): void {

@@ -28,7 +28,7 @@ export function addVolumeRoutes(router: Router, containers: Containers): void {
   });
 
   router.add('POST', '/volumes/prune', async (request, response) => {
-    if (parseFilters(request.query.get('filters')).size > 0) throw invalid('skiff does not support filters of docker volume prune');
-    sendJson(response, 200, { VolumesDeleted: await containers.pruneVolumes(), SpaceReclaimed: 0 });
+    const { names, spaceReclaimed } = await containers.pruneVolumes(parseFilters(request.query.get('filters')));
+    sendJson(response, 200, { VolumesDeleted: names, SpaceReclaimed: spaceReclaimed });
   });
 }

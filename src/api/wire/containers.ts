@@ -2,7 +2,7 @@
 import type { Containers } from '../../containers/controller.js';
 import { argvOf } from '../../containers/decisions.js';
 import type { ExecInstance, ExecSpec } from '../../containers/exec.js';
-import { anonymousVolumes, checkDistinctTargets, checkMount, parseBind } from '../../containers/mounts.js';
+import { anonymousVolumes, checkDistinctTargets, checkMount, checkTmpfsPaths, parseBind, parseVolumesFrom } from '../../containers/mounts.js';
 import { checkRestartPolicy } from '../../containers/restart-policy.js';
 import { invalid } from '../../errors.js';
 import type { ContainerRecord, CreateRequest, EndpointRequest, MountRequest, RestartPolicy } from '../../model/container.js';
@@ -42,6 +42,19 @@ function ipamConfigToWire(request: EndpointRequest): Body | null {
   return Object.keys(config).length === 0 ? null : config;
 }
 
+/** --mount's TmpfsOptions ({SizeBytes, Mode}); undefined when not given. */
+function tmpfsOptionsFromWire(mount: Body): { sizeBytes: number; mode: number } | undefined {
+  const options = optionalObject(mount, 'TmpfsOptions');
+  if (options === undefined) return undefined;
+  const number = (key: string) => {
+    const value = options[key];
+    if (value !== undefined && value !== null && (typeof value !== 'number' || !Number.isInteger(value)))
+      throw invalid(`json: cannot unmarshal TmpfsOptions.${key}: not an integer`);
+    return typeof value === 'number' ? value : 0;
+  };
+  return { sizeBytes: number('SizeBytes'), mode: number('Mode') };
+}
+
 /** HostConfig.Binds, HostConfig.Mounts, then Config.Volumes where no other mount is, as one checked list. */
 function mountsFromWire(body: Body, host: Body): MountRequest[] {
   const binds = (optionalStringArray(host, 'Binds') ?? []).map(parseBind);
@@ -50,41 +63,57 @@ function mountsFromWire(body: Body, host: Body): MountRequest[] {
   const mounts = ((given ?? []) as unknown[]).map((entry) => {
     if (entry === null || typeof entry !== 'object') throw invalid('json: cannot unmarshal Mounts: an entry is not an object');
     const mount = entry as Body;
+    const tmpfs = tmpfsOptionsFromWire(mount);
     return checkMount({
       type: optionalString(mount, 'Type') ?? '',
       source: optionalString(mount, 'Source') ?? '',
       target: optionalString(mount, 'Target') ?? '',
       readOnly: optionalBool(mount, 'ReadOnly') ?? false,
+      ...(tmpfs === undefined ? {} : { tmpfs }),
     });
   });
   const explicit = [...binds, ...mounts];
   checkDistinctTargets(explicit);
+  checkTmpfsPaths(optionalStringMap(host, 'Tmpfs') ?? {}, binds);
   return [...explicit, ...anonymousVolumes(Object.keys(optionalObject(body, 'Volumes') ?? {}), explicit)];
 }
 
-/** docker inspect's Mounts: what is mounted, as Docker shows binds and volumes. */
-function mountPointsToWire(containers: Containers, record: ContainerRecord): Body[] {
-  return record.hostConfig.mounts.map((mount) =>
-    mount.type === 'bind'
-      ? { Type: 'bind', Source: mount.source, Destination: mount.target, Mode: '', RW: !mount.readOnly, Propagation: 'rprivate' }
-      : {
-          Type: 'volume',
-          Name: mount.source,
-          Source: containers.volumes.dataPath(mount.source),
-          Destination: mount.target,
-          Driver: 'local',
-          Mode: mount.createSource ? 'z' : '',
-          RW: !mount.readOnly,
-          Propagation: '',
-        },
-  );
+/** HostConfig.VolumesFrom as given, each entry checked (the containers it names are found at create). */
+function volumesFromWire(host: Body): string[] {
+  const specs = optionalStringArray(host, 'VolumesFrom') ?? [];
+  for (const spec of specs) parseVolumesFrom(spec);
+  return specs;
 }
 
-/** HostConfig.Mounts: the --mount entries as given (omitted without any, as Docker omits it). */
+/** docker inspect's Mounts: what is mounted, as Docker shows binds, volumes and --mount tmpfs (--tmpfs is under HostConfig.Tmpfs only). */
+function mountPointsToWire(containers: Containers, record: ContainerRecord): Body[] {
+  return record.hostConfig.mounts.map((mount) => {
+    if (mount.type === 'bind') return { Type: 'bind', Source: mount.source, Destination: mount.target, Mode: '', RW: !mount.readOnly, Propagation: 'rprivate' };
+    if (mount.type === 'tmpfs') return { Type: 'tmpfs', Source: '', Destination: mount.target, Mode: '', RW: !mount.readOnly, Propagation: '' };
+    return {
+      Type: 'volume',
+      Name: mount.source,
+      Source: containers.volumes.dataPath(mount.source),
+      Destination: mount.target,
+      Driver: 'local',
+      Mode: mount.createSource ? 'z' : '',
+      RW: !mount.readOnly,
+      Propagation: '',
+    };
+  });
+}
+
+/** HostConfig.Mounts: the --mount entries as given, empty fields left out as Docker leaves them (omitted without any). */
 function mountsToWire(record: ContainerRecord): Body[] | undefined {
   // Anonymous volumes of Config.Volumes came from neither -v nor --mount: createSource false and source an id, target in Config.Volumes.
-  const mounts = record.hostConfig.mounts.filter((mount) => !mount.createSource && !record.config.volumes.includes(mount.target));
-  return mounts.length === 0 ? undefined : mounts.map((mount) => ({ Type: mount.type, Source: mount.source, Target: mount.target, ReadOnly: mount.readOnly }));
+  const mounts = record.hostConfig.mounts.filter(
+    (mount) => !mount.createSource && mount.copiedFrom === undefined && !record.config.volumes.includes(mount.target),
+  );
+  if (mounts.length === 0) return undefined;
+  return mounts.map((mount) => {
+    const tmpfs = mount.tmpfs === undefined ? undefined : { SizeBytes: mount.tmpfs.sizeBytes || undefined, Mode: mount.tmpfs.mode || undefined };
+    return { Type: mount.type, Source: mount.source || undefined, Target: mount.target, ReadOnly: mount.readOnly || undefined, TmpfsOptions: tmpfs };
+  });
 }
 
 /** HostConfig.RestartPolicy (create, docker update): absent is "no". */
@@ -134,6 +163,8 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       restartPolicy: restartPolicyFromWire(optionalObject(host, 'RestartPolicy')),
       binds: optionalStringArray(host, 'Binds') ?? [],
       mounts: mountsFromWire(body, host),
+      tmpfs: optionalStringMap(host, 'Tmpfs') ?? {},
+      volumesFrom: volumesFromWire(host),
     },
     endpoints,
   };
@@ -302,6 +333,8 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       Links: legacyLinksToWire(containers, record),
       Binds: record.hostConfig.binds.length > 0 ? record.hostConfig.binds : null,
       Mounts: mountsToWire(record),
+      Tmpfs: Object.keys(record.hostConfig.tmpfs).length > 0 ? record.hostConfig.tmpfs : undefined,
+      VolumesFrom: record.hostConfig.volumesFrom.length > 0 ? record.hostConfig.volumesFrom : null,
       RestartPolicy: { Name: record.hostConfig.restartPolicy.name, MaximumRetryCount: record.hostConfig.restartPolicy.maximumRetryCount },
     },
     Mounts: mountPointsToWire(containers, record),

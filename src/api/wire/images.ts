@@ -62,3 +62,8 @@ export function imageSummaryToWire(image: Image): Record<string, unknown> {
     Containers: -1,
   };
 }
+
+/** docker rmi's and image prune's report: `Untagged: x` / `Deleted: sha256:…` lines as Docker's {Untagged}/{Deleted} items. */
+export function imageDeleteLinesToWire(lines: readonly string[]): Array<{ Untagged: string } | { Deleted: string }> {
+  return lines.map((line) => (line.startsWith('Untagged: ') ? { Untagged: line.slice('Untagged: '.length) } : { Deleted: line.slice('Deleted: '.length) }));
+}

@@ -26,6 +26,8 @@ const HOST_CONFIG_CARRIED_OUT = new Set([
   'MemorySwappiness',
   'Binds',
   'Mounts',
+  'Tmpfs',
+  'VolumesFrom',
 ]);
 
 /** Config fields skiff acts on, or that describe the client's streams rather than the container. */
@@ -76,9 +78,7 @@ const FLAGS: Record<string, string> = {
   DeviceCgroupRules: '--device-cgroup-rule',
   Binds: '-v/--volume',
   Mounts: '--mount',
-  VolumesFrom: '--volumes-from',
   Volumes: '-v/--volume',
-  Tmpfs: '--tmpfs',
   Privileged: '--privileged',
   CapAdd: '--cap-add',
   CapDrop: '--cap-drop',
@@ -110,9 +110,9 @@ function isZero(value: unknown): boolean {
   return false;
 }
 
-/** Volumes ({"/data": {}}) and Tmpfs ({"/run": ""}) are maps whose keys are what they ask for. */
+/** Volumes ({"/data": {}}) is a map whose keys are what it asks for. */
 function asks(field: string, value: unknown): boolean {
-  if (field === 'Volumes' || field === 'Tmpfs') return value !== null && typeof value === 'object' && Object.keys(value).length > 0;
+  if (field === 'Volumes') return value !== null && typeof value === 'object' && Object.keys(value).length > 0;
   return !isZero(value);
 }
 
@@ -124,7 +124,6 @@ function refuse(section: string, field: string, why: string): never {
 const reasonFor = (field: string): string => {
   if (/^(Memory|Cpu|Nano|Blkio|Pids|Oom|Kernel|IOMaximum|ShmSize|Ulimits)/.test(field))
     return 'resource limits are not carried out (docker info: Cgroup Driver none)';
-  if (/^(Volume|Tmpfs)/.test(field)) return 'skiff has no tmpfs mounts and does not share volumes between containers';
   if (/^Device/.test(field)) return 'skiff gives containers no host devices';
   return 'not carried out by skiff';
 };

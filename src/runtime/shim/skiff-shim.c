@@ -9,8 +9,10 @@
  * `runc run --detach` (cwd = BUNDLE), and adopts the container's init process
  * when runc exits. It reports "ok <pid>" or "error <message>" on fd 3, then:
  *  - copies the container's stdout/stderr (or its pty master, received over
- *    runc's --console-socket) into LOGFILE as Docker stream frames
- *    (stream byte, 0, 0, 0, uint32 BE length, payload);
+ *    runc's --console-socket) into LOGFILE as Docker stream frames with the
+ *    time each was read (stream byte, 1, 0, 0, uint32 BE length, uint64 BE
+ *    Unix nanoseconds, payload; the 1 marks the time, which frames of older
+ *    shims do not carry);
  *  - copies BUNDLE/stdin (a FIFO the daemon writes) to the container's stdin;
  *    SIGUSR1 closes the container's stdin once the FIFO is drained;
  *  - when the init process ends and the output is drained, writes its exit
@@ -31,6 +33,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REPORT_FD 3
@@ -62,13 +66,17 @@ static void write_all(int fd, const void *data, size_t length) {
 }
 
 static void log_frame(unsigned char stream, const char *data, size_t length) {
-  unsigned char header[8] = { stream, 0, 0, 0,
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  uint64_t nanos = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+  unsigned char header[16] = { stream, 1, 0, 0,
     (unsigned char)(length >> 24), (unsigned char)(length >> 16), (unsigned char)(length >> 8), (unsigned char)length };
-  char frame[8 + 8192];
-  memcpy(frame, header, 8);
-  memcpy(frame + 8, data, length);
+  for (int i = 0; i < 8; i++) header[8 + i] = (unsigned char)(nanos >> (56 - 8 * i));
+  char frame[16 + 8192];
+  memcpy(frame, header, 16);
+  memcpy(frame + 16, data, length);
   /* One write per frame: O_APPEND keeps frames whole for readers following the file. */
-  write_all(log_fd, frame, 8 + length);
+  write_all(log_fd, frame, 16 + length);
 }
 
 static void report(const char *format, ...) {
