@@ -119,7 +119,7 @@ const CONTROL_ROUNDS = 12;
  * skiff now sets when the sandbox is born, and `nsenter true` as the floor.
  */
 function redirectControl(dir: string): Record<string, Summary> {
-  const script = renderResolverRedirect('172.30.0.1', '172.30.0.2');
+  const script = renderResolverRedirect({ udp: 40001, tcp: 40002 });
   const nft = (netns: string) => execFileSync('nsenter', [`--net=${netns}`, '--', 'nft', '-f', '-'], { input: script });
   const cases: Record<string, (netns: string) => void> = {
     'nsenter true (floor)': (netns) => execFileSync('nsenter', [`--net=${netns}`, '--', 'true']),
