@@ -29,6 +29,13 @@ const QR = 0x8000;
 const TC = 0x0200;
 const AA = 0x0400;
 const ID_SPACE = 0x10000;
+/**
+ * How long an upstream that answered with an ICMP error (refused, no route)
+ * is not asked again: the kernel sends such errors at most about once a
+ * second per destination (icmp_ratelimit), so the queries right after one
+ * would each wait out a timeout instead of failing at once.
+ */
+const UNREACHABLE_MS = 1_000;
 
 export interface Upstream {
   address: string;
@@ -139,22 +146,30 @@ function questionEnd(message: Buffer): number {
  */
 export class UpstreamSockets {
   private readonly channels = new Map<string, UdpChannel>();
+  /** Upstreams that sent back an ICMP error, until when they are skipped. */
+  private readonly unreachableUntil = new Map<string, number>();
   private closed = false;
 
   constructor(private readonly netnsPath: string | undefined) {}
 
   exchangeUdp(query: Buffer, upstream: Upstream, timeoutMs: number, done: Done): void {
-    if (this.closed) {
+    const key = `${upstream.address} ${upstream.port}`;
+    if (this.closed || this.skipped(key)) {
       done(undefined);
       return;
     }
-    const key = `${upstream.address} ${upstream.port}`;
     let channel = this.channels.get(key);
     if (channel === undefined) {
       try {
-        channel = new UdpChannel(this.udpSocket(upstream.family), upstream, () => {
-          if (this.channels.get(key) === channel) this.channels.delete(key);
-        });
+        channel = new UdpChannel(
+          this.udpSocket(upstream.family),
+          upstream,
+          (onRoute) => this.checkRoute(upstream, onRoute),
+          (unreachable) => {
+            if (this.channels.get(key) === channel) this.channels.delete(key);
+            if (unreachable && !this.closed) this.unreachableUntil.set(key, Date.now() + UNREACHABLE_MS);
+          },
+        );
       } catch {
         done(undefined); // no socket in the namespace (it is being torn down): the query fails, nothing else does
         return;
@@ -166,6 +181,10 @@ export class UpstreamSockets {
 
   /** One TCP connection per query, as Docker's resolver makes (TCP queries and truncated answers are rare). */
   exchangeTcp(query: Buffer, upstream: Upstream, timeoutMs: number, done: Done): void {
+    if (this.closed || this.skipped(`${upstream.address} ${upstream.port}`)) {
+      done(undefined);
+      return;
+    }
     let socket: net.Socket;
     try {
       socket = this.netnsPath === undefined ? new net.Socket() : new net.Socket({ fd: this.openFd('tcp', upstream.family) });
@@ -173,7 +192,13 @@ export class UpstreamSockets {
       done(undefined);
       return;
     }
-    exchangeTcp(socket, query, upstream, timeoutMs, done);
+    this.checkRoute(upstream, (routable) => {
+      if (routable) exchangeTcp(socket, query, upstream, timeoutMs, done);
+      else {
+        socket.destroy();
+        done(undefined);
+      }
+    });
   }
 
   /** Drops the channels of upstreams no longer asked (after the daemon's upstreams change), waiting for none. */
@@ -187,6 +212,14 @@ export class UpstreamSockets {
     for (const channel of [...this.channels.values()]) channel.close();
   }
 
+  private skipped(key: string): boolean {
+    const until = this.unreachableUntil.get(key);
+    if (until === undefined) return false;
+    if (Date.now() < until) return true;
+    this.unreachableUntil.delete(key);
+    return false;
+  }
+
   private udpSocket(family: 4 | 6): dgram.Socket {
     const socket = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
     if (this.netnsPath !== undefined) socket.bind({ fd: this.openFd('udp', family) });
@@ -195,6 +228,19 @@ export class UpstreamSockets {
 
   private openFd(type: 'udp' | 'tcp', family: 4 | 6): number {
     return openSocketsInNetns(this.netnsPath!, [{ type, family }])[0]!.fd;
+  }
+
+  /**
+   * Calls back whether a query to upstream can get anywhere. From a
+   * container's namespace the way out is the host (embedded DNS serves
+   * bridge and overlay networks only): where the host has no route, the
+   * host's net-unreachable would only be ignored by the UDP socket (the
+   * kernel reports port-unreachable alone), and each query would wait out its
+   * timeout. The container's own loopback is its own business.
+   */
+  private checkRoute(upstream: Upstream, callback: (routable: boolean) => void): void {
+    if (this.netnsPath === undefined || isLoopback(upstream.address)) callback(true);
+    else hostRoutes.check(upstream, callback);
   }
 }
 
@@ -217,21 +263,34 @@ class UdpChannel {
   private queued: Buffer[] | undefined = [];
   private closed = false;
 
+  private readonly afterSend = (error: Error | null): void => {
+    if (error !== null) this.close(true); // the error a port-unreachable left on the socket, met by the next send
+  };
+
   constructor(
     private readonly socket: dgram.Socket,
     upstream: Upstream,
-    private readonly onClose: () => void,
+    checkRoute: (callback: (routable: boolean) => void) => void,
+    /** unreachable: closed on an ICMP error or a failed connect, not for a timeout or by its owner. */
+    private readonly onClose: (unreachable: boolean) => void,
   ) {
     socket.on('message', (message: Buffer) => this.received(message));
-    socket.on('error', () => this.close());
-    socket.connect(upstream.port, upstream.address, (error?: Error | null) => {
-      if (error !== undefined && error !== null) {
-        this.close();
+    socket.on('error', () => this.close(true));
+    checkRoute((routable) => {
+      if (!routable) {
+        this.close(true);
         return;
       }
-      const queued = this.queued ?? [];
-      this.queued = undefined;
-      for (const wire of queued) this.send(wire);
+      if (this.closed) return;
+      socket.connect(upstream.port, upstream.address, (error?: Error | null) => {
+        if (error !== undefined && error !== null) {
+          this.close(true);
+          return;
+        }
+        const queued = this.queued ?? [];
+        this.queued = undefined;
+        for (const wire of queued) this.send(wire);
+      });
     });
   }
 
@@ -259,10 +318,10 @@ class UdpChannel {
     else this.send(wire);
   }
 
-  close(): void {
+  close(unreachable = false): void {
     if (this.closed) return;
     this.closed = true;
-    this.onClose();
+    this.onClose(unreachable);
     try {
       this.socket.close();
     } catch {
@@ -278,10 +337,9 @@ class UdpChannel {
 
   private send(wire: Buffer): void {
     try {
-      // No callback: a failed send is an 'error' event, which closes the channel.
-      this.socket.send(wire);
+      this.socket.send(wire, this.afterSend);
     } catch {
-      this.close();
+      this.close(true);
     }
   }
 
@@ -291,7 +349,8 @@ class UdpChannel {
     const entry = this.pending.get(id);
     if (entry === undefined) return;
     const question = entry.question;
-    if (message.length < HEADER_SIZE + question.length || message.compare(question, 0, question.length, HEADER_SIZE, HEADER_SIZE + question.length) !== 0) return;
+    if (message.length < HEADER_SIZE + question.length || message.compare(question, 0, question.length, HEADER_SIZE, HEADER_SIZE + question.length) !== 0)
+      return;
     this.pending.delete(id);
     clearTimeout(entry.timer);
     if (entry.originalId !== id) message.writeUInt16BE(entry.originalId, 0);
@@ -307,6 +366,38 @@ class UdpChannel {
     if (this.pending.size === 0) this.close();
   }
 }
+
+function isLoopback(address: string): boolean {
+  return ipaddr.parse(address).range() === 'loopback';
+}
+
+/** Whether the daemon's (the host's) namespace has a route to an upstream, asked by connecting a UDP socket (no packet is sent), kept a second. */
+class HostRoutes {
+  private readonly known = new Map<string, { routable: boolean; until: number }>();
+
+  check(upstream: Upstream, callback: (routable: boolean) => void): void {
+    const key = `${upstream.address} ${upstream.port}`;
+    const known = this.known.get(key);
+    if (known !== undefined && Date.now() < known.until) {
+      callback(known.routable);
+      return;
+    }
+    const probe = dgram.createSocket(upstream.family === 4 ? 'udp4' : 'udp6');
+    probe.on('error', () => undefined); // the connect's own callback reports what matters
+    probe.connect(upstream.port, upstream.address, (error?: NodeJS.ErrnoException | null) => {
+      probe.close();
+      const code = error?.code;
+      const routable = code !== 'ENETUNREACH' && code !== 'EHOSTUNREACH';
+      if (this.known.size >= MAX_KNOWN_ROUTES) this.known.clear();
+      this.known.set(key, { routable, until: Date.now() + ROUTE_KNOWN_MS });
+      callback(routable);
+    });
+  }
+}
+
+const ROUTE_KNOWN_MS = 1_000;
+const MAX_KNOWN_ROUTES = 256;
+const hostRoutes = new HostRoutes();
 
 /**
  * One question over one TCP connection. It settles exactly once: after that

@@ -76,10 +76,9 @@ abstract class Listener {
   close(): Promise<void> {
     for (const connection of this.connections) connection.destroy();
     this.forwardFrom.close();
-    return Promise.all([
-      new Promise<void>((resolve) => this.udp.close(() => resolve())),
-      new Promise<void>((resolve) => this.tcp.close(() => resolve())),
-    ]).then(() => undefined);
+    return Promise.all([new Promise<void>((resolve) => this.udp.close(() => resolve())), new Promise<void>((resolve) => this.tcp.close(() => resolve()))]).then(
+      () => undefined,
+    );
   }
 }
 
