@@ -158,7 +158,7 @@ export class DnsServer {
     }
     if (!ipaddr.isValid(address)) throw new SkiffError('invalid', `invalid DNS listen address "${address}" for network ${networkId}`);
     const family = ipaddr.parse(address).kind() === 'ipv4' ? 4 : 6;
-    const udp = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
+    const udp = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', lookup: literalAddress });
     const tcp = net.createServer();
     try {
       await bindUdp(udp, { address, port: this.port, exclusive: true });
@@ -204,7 +204,7 @@ export class DnsServer {
       opened = openSocketsInNetns(netnsPath, [spec('udp', 0), spec('tcp', 0)]); // taken since: any ports will do
     }
     const [udpSocket, tcpSocket] = opened as [{ fd: number; port: number }, { fd: number; port: number }];
-    const udp = dgram.createSocket('udp4');
+    const udp = dgram.createSocket({ type: 'udp4', lookup: literalAddress });
     const tcp = net.createServer();
     udp.bind({ fd: udpSocket.fd });
     tcp.listen({ fd: tcpSocket.fd });
@@ -328,6 +328,15 @@ export class DnsServer {
       }
     });
   }
+}
+
+/**
+ * The lookup of a reply's destination, which is always the address a query
+ * came from: a literal, handed back at once. Node's default (dns.lookup)
+ * would defer every reply to the next tick to say the same.
+ */
+function literalAddress(address: string, _family: unknown, callback: (error: Error | null, address: string, family: number) => void): void {
+  callback(null, address, address.includes(':') ? 6 : 4);
 }
 
 function sendDatagram(udp: dgram.Socket, reply: Buffer | undefined, remote: dgram.RemoteInfo): void {

@@ -1,16 +1,21 @@
 /**
  * Containers keep Docker's resolv.conf (nameserver 127.0.0.11) while the
  * embedded DNS answers on sockets made in the container's namespace on
- * 127.0.0.11 at ports the kernel chose: a small nftables table in that
- * namespace sends 127.0.0.11:53 on to them, as Docker's iptables rules do.
- * Everything stays on the namespace's lo, and a container's own server on
- * 0.0.0.0:53 still binds. Connection tracking gives the replies port 53 back.
+ * 127.0.0.11 at ports the kernel chose, as Docker's resolver does (so a
+ * container's own server on 0.0.0.0:53 still binds). A small nftables table
+ * in that namespace rewrites the port both ways, statelessly: a query to
+ * 127.0.0.11:53 goes to the resolver's port, and a reply from it leaves as
+ * from port 53. Unlike a DNAT (Docker's iptables rules) this needs no
+ * connection tracking: no conntrack entry per lookup, and none at all in a
+ * namespace that has no other use for it. Everything stays on the
+ * namespace's lo.
  */
 import { runInNetns } from '../kernel/exec.js';
 import { SkiffError } from '../errors.js';
 
 export const RESOLVER_ADDRESS = '127.0.0.11';
 export const REDIRECT_TABLE = 'skiff_dns';
+const REDIRECT_CHAIN = 'resolver';
 
 export interface RedirectPorts {
   udp: number;
@@ -18,19 +23,23 @@ export interface RedirectPorts {
 }
 
 /**
- * The nft script for the container's netns: declares the table and its chain
- * (idempotent), empties the table (also of the chains older versions of skiff
- * wrote there) and writes the rules, in one transaction. Flushing is much
- * cheaper than deleting a table with NAT hooks (which waits for the kernel to
- * quiesce).
+ * The nft script for the container's netns, one transaction: the table is
+ * made afresh (whatever an older skiff left in it goes: a NAT chain would
+ * keep connection tracking on), with one chain at the raw priority, before
+ * connection tracking, whose rules mark the resolver's packets untracked and
+ * rewrite their port.
  */
 export function renderResolverRedirect(ports: RedirectPorts): string {
+  const rule = (text: string) => `add rule ip ${REDIRECT_TABLE} ${REDIRECT_CHAIN} ${text}`;
   return [
     `add table ip ${REDIRECT_TABLE}`,
-    `add chain ip ${REDIRECT_TABLE} output { type nat hook output priority -100; policy accept; }`,
-    `flush table ip ${REDIRECT_TABLE}`,
-    `add rule ip ${REDIRECT_TABLE} output ip daddr ${RESOLVER_ADDRESS} udp dport 53 dnat to ${RESOLVER_ADDRESS}:${ports.udp}`,
-    `add rule ip ${REDIRECT_TABLE} output ip daddr ${RESOLVER_ADDRESS} tcp dport 53 dnat to ${RESOLVER_ADDRESS}:${ports.tcp}`,
+    `delete table ip ${REDIRECT_TABLE}`,
+    `add table ip ${REDIRECT_TABLE}`,
+    `add chain ip ${REDIRECT_TABLE} ${REDIRECT_CHAIN} { type filter hook output priority raw; policy accept; }`,
+    ...(['udp', 'tcp'] as const).flatMap((protocol) => [
+      rule(`ip daddr ${RESOLVER_ADDRESS} ${protocol} dport 53 notrack ${protocol} dport set ${ports[protocol]}`),
+      rule(`ip saddr ${RESOLVER_ADDRESS} ${protocol} sport ${ports[protocol]} notrack ${protocol} sport set 53`),
+    ]),
     '',
   ].join('\n');
 }
@@ -38,7 +47,7 @@ export function renderResolverRedirect(ports: RedirectPorts): string {
 /** The ports a redirect written by renderResolverRedirect sends to, read from `nft list table` output; undefined unless both are there. */
 export function parseResolverRedirect(listing: string): RedirectPorts | undefined {
   const port = (protocol: string) => {
-    const match = new RegExp(`${protocol} dport 53 dnat (?:ip )?to 127\\.0\\.0\\.11:(\\d+)`).exec(listing);
+    const match = new RegExp(`ip daddr 127\\.0\\.0\\.11 ${protocol} dport 53 notrack ${protocol} dport set (\\d+)`).exec(listing);
     return match === null ? undefined : Number(match[1]);
   };
   const udp = port('udp');
@@ -68,7 +77,7 @@ export async function readResolverRedirect(netnsPath: string): Promise<RedirectP
 export async function removeResolverRedirect(netnsPath: string): Promise<void> {
   try {
     await runInNetns(netnsPath, 'nft', ['-f', '-'], {
-      input: `add table ip ${REDIRECT_TABLE}\nadd chain ip ${REDIRECT_TABLE} output\nflush table ip ${REDIRECT_TABLE}\n`,
+      input: `add table ip ${REDIRECT_TABLE}\nflush table ip ${REDIRECT_TABLE}\n`,
     });
   } catch (error) {
     throw new SkiffError('unavailable', `failed to remove the DNS redirect in netns "${netnsPath}": ${(error as Error).message}`, { cause: error });
