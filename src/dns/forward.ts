@@ -185,19 +185,20 @@ export class UpstreamSockets {
       done(undefined);
       return;
     }
-    let socket: net.Socket;
-    try {
-      socket = this.netnsPath === undefined ? new net.Socket() : new net.Socket({ fd: this.openFd('tcp', upstream.family) });
-    } catch {
-      done(undefined);
-      return;
-    }
     this.checkRoute(upstream, (routable) => {
-      if (routable) exchangeTcp(socket, query, upstream, timeoutMs, done);
-      else {
-        socket.destroy();
+      if (!routable || this.closed) {
         done(undefined);
+        return;
       }
+      // Made only now, and connected at once: an unconnected TCP socket that meets the event loop reads as hung up.
+      let socket: net.Socket;
+      try {
+        socket = this.netnsPath === undefined ? new net.Socket() : new net.Socket({ fd: this.openFd('tcp', upstream.family) });
+      } catch {
+        done(undefined);
+        return;
+      }
+      exchangeTcp(socket, query, upstream, timeoutMs, done);
     });
   }
 

@@ -193,6 +193,13 @@ describe('embedded DNS server in a world', () => {
     assert.match(missing.stdout, /status: NXDOMAIN/);
   });
 
+  it('forwards over TCP first thing, before any UDP question warmed anything up', async () => {
+    // Past the second for which the host's route to an upstream is remembered: the TCP exchange waits for that check.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    assert.deepEqual(await digShort(db, '+tcp', 'upstream.test'), ['10.10.10.10']);
+    assert.deepEqual(await digShort(web, '+tcp', 'upstream.test'), ['10.10.10.10'], 'and the server is still there');
+  });
+
   it('asks again over TCP when the upstream truncates a UDP answer', async () => {
     const lines = await digShort(web, '+ignore', '+bufsize=4096', 'big.test');
     assert.equal(lines.length, BIG_ANSWER_COUNT);
