@@ -222,8 +222,9 @@ export class UpstreamSockets {
   }
 
   private udpSocket(family: 4 | 6): dgram.Socket {
+    const fd = this.netnsPath === undefined ? undefined : this.openFd('udp', family);
     const socket = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
-    if (this.netnsPath !== undefined) socket.bind({ fd: this.openFd('udp', family) });
+    if (fd !== undefined) socket.bind({ fd });
     return socket;
   }
 
