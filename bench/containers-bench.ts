@@ -112,18 +112,15 @@ async function startCrowd(side: Side, from: number, to: number, deadline: number
 const CONTROL_ROUNDS = 12;
 
 /**
- * The programs skiff runs for the 127.0.0.11 redirect when a container joins
- * a user network, run bare in fresh namespaces: the nft script as skiff
- * writes it, on a fresh namespace (first join) and again on one that has it
- * (re-pointing after a connect/disconnect, which flushes chains), the sysctl
- * skiff now sets when the sandbox is born, and `nsenter true` as the floor.
+ * The program skiff runs for the 127.0.0.11 redirect when a container first
+ * joins a user network, run bare in fresh namespaces: the nft script as
+ * skiff writes it, and `nsenter true` as the floor.
  */
 function redirectControl(dir: string): Record<string, Summary> {
-  const script = renderResolverRedirect('172.30.0.1', '172.30.0.2');
+  const script = renderResolverRedirect({ udp: 40001, tcp: 40002 });
   const nft = (netns: string) => execFileSync('nsenter', [`--net=${netns}`, '--', 'nft', '-f', '-'], { input: script });
   const cases: Record<string, (netns: string) => void> = {
     'nsenter true (floor)': (netns) => execFileSync('nsenter', [`--net=${netns}`, '--', 'true']),
-    'nsenter sysctl route_localnet': (netns) => execFileSync('nsenter', [`--net=${netns}`, '--', 'sysctl', '-q', '-w', 'net.ipv4.conf.all.route_localnet=1']),
     'nsenter nft -f (first join)': nft,
   };
   const samples: Record<string, number[]> = {};

@@ -22,6 +22,16 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
+# skiff's N-API addon (the embedded DNS's sockets in containers' namespaces;
+# scripts/build-native.sh) compiles against node_api.h. A Node.js that came
+# without its headers gets Debian's (N-API is stable: 18's serve any newer node).
+node_prefix=$(node -p 'process.config.variables.node_prefix')
+if [ ! -f "$node_prefix/include/node/node_api.h" ] && [ ! -f /usr/include/node/node_api.h ] && [ ! -f /usr/local/include/node/node_api.h ]; then
+  echo "skiff: installing libnode-dev (node_api.h for the native addon)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnode-dev >/dev/null
+fi
+
 # The stock docker CLI drives skiff in the e2e tests. Debian's docker.io brings
 # one (20.10); its daemon is kept from starting so it never touches the host.
 if ! command -v docker >/dev/null 2>&1; then

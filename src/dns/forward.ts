@@ -1,13 +1,21 @@
-import { createRequire } from 'node:module';
 /**
  * Forwarding a query to upstream servers, as Docker's resolver does: at most
  * three, one after the other, a timeout each; UDP queries over UDP (a
  * truncated answer is asked again over TCP), TCP queries over TCP. The query's
- * bytes go out unchanged and the chosen answer's bytes come back unchanged, so
- * the client's id and question are kept without re-encoding.
+ * bytes go out unchanged (but the id, when another query under way to the
+ * same upstream holds it) and the chosen answer's bytes come back unchanged,
+ * so the client's id and question are kept without re-encoding.
+ *
+ * Queries leave from the namespace of the UpstreamSockets they go through: a
+ * container's own (so its --dns 127.0.0.1 is its own loopback, as with
+ * Docker) or the daemon's. UDP queries to one upstream share one connected
+ * socket, kept for the next ones: no socket (and, in a container's
+ * namespace, no thread) per query.
  */
+import { createRequire } from 'node:module';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { openSocketsInNetns } from '../kernel/netns-sockets.js';
 import { RCODE } from './answer.js';
 import { FrameReader, frame } from './framing.js';
 // By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
@@ -16,6 +24,18 @@ const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipa
 /** Docker's maxExtDNS. */
 export const MAX_UPSTREAMS = 3;
 const DNS_PORT = 53;
+const HEADER_SIZE = 12;
+const QR = 0x8000;
+const TC = 0x0200;
+const AA = 0x0400;
+const ID_SPACE = 0x10000;
+/**
+ * How long an upstream that answered with an ICMP error (refused, no route)
+ * is not asked again: the kernel sends such errors at most about once a
+ * second per destination (icmp_ratelimit), so the queries right after one
+ * would each wait out a timeout instead of failing at once.
+ */
+const UNREACHABLE_MS = 1_000;
 
 export interface Upstream {
   address: string;
@@ -39,131 +59,385 @@ export interface ForwardOptions {
   timeoutMs: number;
 }
 
+type Done = (answer: Buffer | undefined) => void;
+
 /**
- * The first good answer (NOERROR, or an authoritative NXDOMAIN: RFC 8020) from
- * the upstreams in order; failing that, the last answer any of them gave
- * (SERVFAIL, REFUSED, …); undefined when none answered at all.
+ * Calls done once with the first good answer (NOERROR, or an authoritative
+ * NXDOMAIN: RFC 8020) from the upstreams in order; failing that, the last
+ * answer any of them gave (SERVFAIL, REFUSED, …); undefined when none
+ * answered at all.
  */
-export async function forwardQuery(query: Buffer, upstreams: readonly Upstream[], options: ForwardOptions): Promise<Buffer | undefined> {
-  let fallback: Buffer | undefined;
-  for (const upstream of upstreams.slice(0, MAX_UPSTREAMS)) {
-    let answer = options.tcp ? await exchangeTcp(query, upstream, options.timeoutMs) : await exchangeUdp(query, upstream, options.timeoutMs);
-    if (answer !== undefined && !options.tcp && isTruncated(answer)) {
-      answer = (await exchangeTcp(query, upstream, options.timeoutMs)) ?? answer;
+export function forwardQuery(query: Buffer, upstreams: readonly Upstream[], options: ForwardOptions, sockets: UpstreamSockets, done: Done): void {
+  new Forwarding(query, upstreams, options, sockets, done).next();
+}
+
+class Forwarding {
+  private index = 0;
+  private fallback: Buffer | undefined;
+
+  constructor(
+    private readonly query: Buffer,
+    private readonly upstreams: readonly Upstream[],
+    private readonly options: ForwardOptions,
+    private readonly sockets: UpstreamSockets,
+    private readonly done: Done,
+  ) {}
+
+  next(): void {
+    if (this.index >= Math.min(this.upstreams.length, MAX_UPSTREAMS)) {
+      this.done(this.fallback);
+      return;
     }
-    if (answer === undefined) continue;
-    if (isFinal(answer)) return answer;
-    fallback = answer;
+    const upstream = this.upstreams[this.index++]!;
+    if (this.options.tcp) this.sockets.exchangeTcp(this.query, upstream, this.options.timeoutMs, (answer) => this.answered(answer));
+    else
+      this.sockets.exchangeUdp(this.query, upstream, this.options.timeoutMs, (answer) => {
+        if (answer === undefined || !isTruncated(answer)) this.answered(answer);
+        else this.sockets.exchangeTcp(this.query, upstream, this.options.timeoutMs, (again) => this.answered(again ?? answer));
+      });
   }
-  return fallback;
+
+  private answered(answer: Buffer | undefined): void {
+    if (answer === undefined) {
+      this.next();
+      return;
+    }
+    if (isFinal(answer)) {
+      this.done(answer);
+      return;
+    }
+    this.fallback = answer;
+    this.next();
+  }
 }
 
 function isTruncated(answer: Buffer): boolean {
-  return (answer.readUInt16BE(2) & 0x0200) !== 0;
+  return (answer.readUInt16BE(2) & TC) !== 0;
 }
 
 function isFinal(answer: Buffer): boolean {
   const flags = answer.readUInt16BE(2);
   const rcode = flags & 0x000f;
-  const authoritative = (flags & 0x0400) !== 0;
-  return rcode === RCODE.NOERROR || (rcode === RCODE.NXDOMAIN && authoritative);
+  return rcode === RCODE.NOERROR || (rcode === RCODE.NXDOMAIN && (flags & AA) !== 0);
 }
 
 /** An answer to `query`: a response with the same id. Anything else on the wire is not ours. */
 function answers(query: Buffer, candidate: Buffer): boolean {
-  return candidate.length >= 12 && candidate.readUInt16BE(0) === query.readUInt16BE(0) && (candidate.readUInt16BE(2) & 0x8000) !== 0;
+  return candidate.length >= HEADER_SIZE && candidate.readUInt16BE(0) === query.readUInt16BE(0) && (candidate.readUInt16BE(2) & QR) !== 0;
+}
+
+/** Where a query's question ends (past type and class); the header's end when unreadable, so only the header is compared. */
+function questionEnd(message: Buffer): number {
+  let offset = HEADER_SIZE;
+  while (offset < message.length) {
+    const length = message[offset]!;
+    if (length === 0) return Math.min(offset + 5, message.length);
+    if (length > 63) return HEADER_SIZE;
+    offset += length + 1;
+  }
+  return HEADER_SIZE;
 }
 
 /**
- * One question to one upstream. The exchange owns its socket, its timer and
- * its outcome, and settles exactly once: after that nothing touches the
- * socket again, so no late callback (a connect that failed, a timer that
- * fired first) can send on a closed socket or throw out of an event handler.
+ * The sockets one namespace forwards through: netnsPath undefined is the
+ * daemon's own. A UDP channel per upstream lives until close(), or until it
+ * fails (a refused port, no route, a query timed out with none other under
+ * way), when the next query opens a new one.
  */
-class Exchange {
-  private settled = false;
-  private readonly timer: NodeJS.Timeout;
+export class UpstreamSockets {
+  private readonly channels = new Map<string, UdpChannel>();
+  /** Upstreams that sent back an ICMP error, until when they are skipped. */
+  private readonly unreachableUntil = new Map<string, number>();
+  private closed = false;
+
+  constructor(private readonly netnsPath: string | undefined) {}
+
+  exchangeUdp(query: Buffer, upstream: Upstream, timeoutMs: number, done: Done): void {
+    const key = `${upstream.address} ${upstream.port}`;
+    if (this.closed || this.skipped(key)) {
+      done(undefined);
+      return;
+    }
+    let channel = this.channels.get(key);
+    if (channel === undefined) {
+      try {
+        channel = new UdpChannel(
+          this.udpSocket(upstream.family),
+          upstream,
+          (onRoute) => this.checkRoute(upstream, onRoute),
+          (unreachable) => {
+            if (this.channels.get(key) === channel) this.channels.delete(key);
+            if (unreachable && !this.closed) this.unreachableUntil.set(key, Date.now() + UNREACHABLE_MS);
+          },
+        );
+      } catch {
+        done(undefined); // no socket in the namespace (it is being torn down): the query fails, nothing else does
+        return;
+      }
+      this.channels.set(key, channel);
+    }
+    channel.exchange(query, timeoutMs, done);
+  }
+
+  /** One TCP connection per query, as Docker's resolver makes (TCP queries and truncated answers are rare). */
+  exchangeTcp(query: Buffer, upstream: Upstream, timeoutMs: number, done: Done): void {
+    if (this.closed || this.skipped(`${upstream.address} ${upstream.port}`)) {
+      done(undefined);
+      return;
+    }
+    this.checkRoute(upstream, (routable) => {
+      if (!routable || this.closed) {
+        done(undefined);
+        return;
+      }
+      // Made only now, and connected at once: an unconnected TCP socket that meets the event loop reads as hung up.
+      let socket: net.Socket;
+      try {
+        socket = this.netnsPath === undefined ? new net.Socket() : new net.Socket({ fd: this.openFd('tcp', upstream.family) });
+      } catch {
+        done(undefined);
+        return;
+      }
+      exchangeTcp(socket, query, upstream, timeoutMs, done);
+    });
+  }
+
+  /** Drops the channels of upstreams no longer asked (after the daemon's upstreams change), waiting for none. */
+  closeIdle(): void {
+    for (const channel of this.channels.values()) if (channel.idle) channel.close();
+  }
+
+  /** Closes every channel; queries under way get no answer (undefined) at once. */
+  close(): void {
+    this.closed = true;
+    for (const channel of [...this.channels.values()]) channel.close();
+  }
+
+  private skipped(key: string): boolean {
+    const until = this.unreachableUntil.get(key);
+    if (until === undefined) return false;
+    if (Date.now() < until) return true;
+    this.unreachableUntil.delete(key);
+    return false;
+  }
+
+  private udpSocket(family: 4 | 6): dgram.Socket {
+    const fd = this.netnsPath === undefined ? undefined : this.openFd('udp', family);
+    const socket = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
+    if (fd !== undefined) socket.bind({ fd });
+    return socket;
+  }
+
+  private openFd(type: 'udp' | 'tcp', family: 4 | 6): number {
+    return openSocketsInNetns(this.netnsPath!, [{ type, family }])[0]!.fd;
+  }
+
+  /**
+   * Calls back whether a query to upstream can get anywhere. From a
+   * container's namespace the way out is the host (embedded DNS serves
+   * bridge and overlay networks only): where the host has no route, the
+   * host's net-unreachable would only be ignored by the UDP socket (the
+   * kernel reports port-unreachable alone), and each query would wait out its
+   * timeout. The container's own loopback is its own business.
+   */
+  private checkRoute(upstream: Upstream, callback: (routable: boolean) => void): void {
+    if (this.netnsPath === undefined || isLoopback(upstream.address)) callback(true);
+    else hostRoutes.check(upstream, callback);
+  }
+}
+
+interface Pending {
+  originalId: number;
+  /** The query's question (after the header), which the answer must repeat: a late answer to an earlier query with the same id is not this one's. */
+  question: Buffer;
+  timer: NodeJS.Timeout;
+  done: Done;
+}
+
+/**
+ * The queries under way to one upstream over one connected UDP socket, by
+ * the id they carry on the wire. A port-unreachable from a dead upstream
+ * surfaces as an error on the socket at once, and an upstream with no route
+ * fails the connect at once: both end every query under way unanswered.
+ */
+class UdpChannel {
+  private readonly pending = new Map<number, Pending>();
+  private queued: Buffer[] | undefined = [];
+  private closed = false;
+
+  private readonly afterSend = (error: Error | null): void => {
+    if (error !== null) this.close(true); // the error a port-unreachable left on the socket, met by the next send
+  };
 
   constructor(
-    timeoutMs: number,
-    private readonly release: () => void,
-    private readonly resolve: (answer: Buffer | undefined) => void,
+    private readonly socket: dgram.Socket,
+    upstream: Upstream,
+    checkRoute: (callback: (routable: boolean) => void) => void,
+    /** unreachable: closed on an ICMP error or a failed connect, not for a timeout or by its owner. */
+    private readonly onClose: (unreachable: boolean) => void,
   ) {
-    this.timer = setTimeout(() => this.settle(undefined), timeoutMs);
+    socket.on('message', (message: Buffer) => this.received(message));
+    socket.on('error', () => this.close(true));
+    checkRoute((routable) => {
+      if (!routable) {
+        this.close(true);
+        return;
+      }
+      if (this.closed) return;
+      socket.connect(upstream.port, upstream.address, (error?: Error | null) => {
+        if (error !== undefined && error !== null) {
+          this.close(true);
+          return;
+        }
+        const queued = this.queued ?? [];
+        this.queued = undefined;
+        for (const wire of queued) this.send(wire);
+      });
+    });
   }
 
-  settle(answer: Buffer | undefined): void {
-    if (this.settled) return;
-    this.settled = true;
-    clearTimeout(this.timer);
-    try {
-      this.release();
-    } catch {
-      // Closing a socket Node already closed (an error on it did) is no failure of the exchange.
+  get idle(): boolean {
+    return this.pending.size === 0;
+  }
+
+  exchange(query: Buffer, timeoutMs: number, done: Done): void {
+    if (this.closed || query.length < HEADER_SIZE) {
+      done(undefined);
+      return;
     }
-    this.resolve(answer);
+    const originalId = query.readUInt16BE(0);
+    let id = originalId;
+    let wire = query;
+    if (this.pending.has(id)) {
+      do id = Math.floor(Math.random() * ID_SPACE);
+      while (this.pending.has(id));
+      wire = Buffer.from(query);
+      wire.writeUInt16BE(id, 0);
+    }
+    const timer = setTimeout(() => this.expire(id), timeoutMs);
+    this.pending.set(id, { originalId, question: query.subarray(HEADER_SIZE, questionEnd(query)), timer, done });
+    if (this.queued !== undefined) this.queued.push(wire);
+    else this.send(wire);
   }
 
-  /** Runs a step on the socket while the exchange is open; a step that throws ends it unanswered. */
-  step(action: () => void): void {
-    if (this.settled) return;
+  close(unreachable = false): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose(unreachable);
+    try {
+      this.socket.close();
+    } catch {
+      // Node closed it already (an error on it did): nothing left to close.
+    }
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const entry of pending) {
+      clearTimeout(entry.timer);
+      entry.done(undefined);
+    }
+  }
+
+  private send(wire: Buffer): void {
+    try {
+      this.socket.send(wire, this.afterSend);
+    } catch {
+      this.close(true);
+    }
+  }
+
+  private received(message: Buffer): void {
+    if (message.length < HEADER_SIZE || (message.readUInt16BE(2) & QR) === 0) return;
+    const id = message.readUInt16BE(0);
+    const entry = this.pending.get(id);
+    if (entry === undefined) return;
+    const question = entry.question;
+    if (message.length < HEADER_SIZE + question.length || message.compare(question, 0, question.length, HEADER_SIZE, HEADER_SIZE + question.length) !== 0)
+      return;
+    this.pending.delete(id);
+    clearTimeout(entry.timer);
+    if (entry.originalId !== id) message.writeUInt16BE(entry.originalId, 0);
+    entry.done(message);
+  }
+
+  private expire(id: number): void {
+    const entry = this.pending.get(id);
+    if (entry === undefined) return;
+    this.pending.delete(id);
+    entry.done(undefined);
+    // An upstream that let a query time out may be gone for good: with nothing else under way, the next query starts afresh.
+    if (this.pending.size === 0) this.close();
+  }
+}
+
+function isLoopback(address: string): boolean {
+  return ipaddr.parse(address).range() === 'loopback';
+}
+
+/** Whether the daemon's (the host's) namespace has a route to an upstream, asked by connecting a UDP socket (no packet is sent), kept a second. */
+class HostRoutes {
+  private readonly known = new Map<string, { routable: boolean; until: number }>();
+
+  check(upstream: Upstream, callback: (routable: boolean) => void): void {
+    const key = `${upstream.address} ${upstream.port}`;
+    const known = this.known.get(key);
+    if (known !== undefined && Date.now() < known.until) {
+      callback(known.routable);
+      return;
+    }
+    const probe = dgram.createSocket(upstream.family === 4 ? 'udp4' : 'udp6');
+    probe.on('error', () => undefined); // the connect's own callback reports what matters
+    probe.connect(upstream.port, upstream.address, (error?: NodeJS.ErrnoException | null) => {
+      probe.close();
+      const code = error?.code;
+      const routable = code !== 'ENETUNREACH' && code !== 'EHOSTUNREACH';
+      if (this.known.size >= MAX_KNOWN_ROUTES) this.known.clear();
+      this.known.set(key, { routable, until: Date.now() + ROUTE_KNOWN_MS });
+      callback(routable);
+    });
+  }
+}
+
+const ROUTE_KNOWN_MS = 1_000;
+const MAX_KNOWN_ROUTES = 256;
+const hostRoutes = new HostRoutes();
+
+/**
+ * One question over one TCP connection. It settles exactly once: after that
+ * nothing touches the socket again, so no late callback (a connect that
+ * failed, a timer that fired first) can write on a closed socket or throw out
+ * of an event handler.
+ */
+function exchangeTcp(socket: net.Socket, query: Buffer, upstream: Upstream, timeoutMs: number, done: Done): void {
+  let settled = false;
+  const settle = (answer: Buffer | undefined): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    socket.destroy();
+    done(answer);
+  };
+  const step = (action: () => void): void => {
+    if (settled) return;
     try {
       action();
     } catch {
-      // A step refused synchronously (a socket Node already closed): the exchange ends unanswered.
-      this.settle(undefined);
+      settle(undefined); // a step refused synchronously (a socket Node already closed): unanswered
     }
-  }
-}
-
-/**
- * One UDP exchange on a connected socket of its own: a port-unreachable from a
- * dead upstream surfaces as ECONNREFUSED at once instead of a timeout, and an
- * upstream with no route fails the connect at once.
- */
-function exchangeUdp(query: Buffer, upstream: Upstream, timeoutMs: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket(upstream.family === 4 ? 'udp4' : 'udp6');
-    const exchange = new Exchange(timeoutMs, () => socket.close(), resolve);
-    socket.on('error', () => exchange.settle(undefined));
-    socket.on('message', (message) => {
-      if (answers(query, message)) exchange.settle(message);
-    });
-    exchange.step(() =>
-      socket.connect(upstream.port, upstream.address, (error?: Error) => {
-        // Node calls this with the error when the connect failed (ENETUNREACH): the socket is not connected then.
-        if (error !== undefined && error !== null) {
-          exchange.settle(undefined);
+  };
+  const timer = setTimeout(() => settle(undefined), timeoutMs);
+  const frames = new FrameReader();
+  socket.on('error', () => settle(undefined));
+  socket.on('close', () => settle(undefined));
+  socket.on('connect', () => step(() => socket.write(frame(query))));
+  socket.on('data', (chunk: Buffer) =>
+    step(() => {
+      for (const message of frames.push(chunk)) {
+        if (answers(query, message)) {
+          settle(message);
           return;
         }
-        exchange.step(() =>
-          socket.send(query, (sendError) => {
-            if (sendError) exchange.settle(undefined);
-          }),
-        );
-      }),
-    );
-  });
-}
-
-function exchangeTcp(query: Buffer, upstream: Upstream, timeoutMs: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const socket = new net.Socket();
-    const exchange = new Exchange(timeoutMs, () => socket.destroy(), resolve);
-    const frames = new FrameReader();
-    socket.on('error', () => exchange.settle(undefined));
-    socket.on('close', () => exchange.settle(undefined));
-    socket.on('connect', () => exchange.step(() => socket.write(frame(query))));
-    socket.on('data', (chunk: Buffer) =>
-      exchange.step(() => {
-        for (const message of frames.push(chunk)) {
-          if (answers(query, message)) {
-            exchange.settle(message);
-            return;
-          }
-        }
-      }),
-    );
-    exchange.step(() => socket.connect({ host: upstream.address, port: upstream.port, family: upstream.family }));
-  });
+      }
+    }),
+  );
+  step(() => socket.connect({ host: upstream.address, port: upstream.port, family: upstream.family }));
 }

@@ -53,6 +53,8 @@ export class DnsRecords {
   private readonly endpointsOfContainer = new Map<string, Map<string, DnsEndpoint>>();
   /** Built on first use per source address; any change drops them all. */
   private readonly askers = new Map<string, Asker | null>();
+  /** The same by container id, for the resolvers in the containers' namespaces (as many as there are containers). */
+  private readonly containerAskers = new Map<string, Asker | null>();
   private changes = 0;
 
   /** Counts the changes so far: whatever was worked out from the records at one count is stale at the next. */
@@ -70,6 +72,7 @@ export class DnsRecords {
     this.endpoints.set(copy.endpointId, copy);
     this.index(copy);
     this.askers.clear();
+    this.containerAskers.clear();
     this.changes += 1;
   }
 
@@ -84,6 +87,7 @@ export class DnsRecords {
     this.unindex(endpoint);
     this.disown(endpoint);
     this.askers.clear();
+    this.containerAskers.clear();
     this.changes += 1;
   }
 
@@ -92,17 +96,28 @@ export class DnsRecords {
     const cached = this.askers.get(sourceIp);
     if (cached !== undefined) return cached ?? undefined;
     const containerId = this.containerOfAddress.get(canonicalAddress(sourceIp));
-    const owned = containerId === undefined ? undefined : this.endpointsOfContainer.get(containerId);
-    let asker: Asker | null = null;
-    if (containerId !== undefined && owned !== undefined) {
-      const endpoints = [...owned.values()];
-      const upstreams = endpoints.find((ep) => ep.upstreams !== undefined)?.upstreams;
-      asker = upstreams === undefined ? { containerId, endpoints } : { containerId, endpoints, upstreams };
-    }
+    const asker = containerId === undefined ? null : this.buildAsker(containerId);
     // Strangers' addresses are remembered too; a flood of them must not grow this without end.
     if (this.askers.size >= MAX_CACHED_ASKERS) this.askers.clear();
     this.askers.set(sourceIp, asker);
     return asker ?? undefined;
+  }
+
+  /** The container containerId as an asker (its resolver answers in its own namespace); undefined while it has no endpoint here. */
+  askerOfContainer(containerId: string): Asker | undefined {
+    const cached = this.containerAskers.get(containerId);
+    if (cached !== undefined) return cached ?? undefined;
+    const asker = this.buildAsker(containerId);
+    this.containerAskers.set(containerId, asker);
+    return asker ?? undefined;
+  }
+
+  private buildAsker(containerId: string): Asker | null {
+    const owned = this.endpointsOfContainer.get(containerId);
+    if (owned === undefined) return null;
+    const endpoints = [...owned.values()];
+    const upstreams = endpoints.find((ep) => ep.upstreams !== undefined)?.upstreams;
+    return upstreams === undefined ? { containerId, endpoints } : { containerId, endpoints, upstreams };
   }
 
   /** Endpoints on networkId known by --network-alias `lowerName`. */

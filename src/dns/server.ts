@@ -1,40 +1,32 @@
 /**
- * The embedded DNS server: one UDP and one TCP listener per user-defined
- * network, on the network's gateway address, all in this process. A query is
- * decided for the container that sent it (found by source address) and either
- * answered from the records or forwarded upstream. No packet can stop it: each
- * is handled inside its own catch.
+ * The embedded DNS server, all on the daemon's event loop. Two kinds of
+ * listener share one answer path:
+ *  - a resolver per container network namespace (Docker's design): UDP and
+ *    TCP sockets made inside the container's namespace on 127.0.0.11, which
+ *    know their asker, and forward from that namespace;
+ *  - a listener on an address of the daemon's namespace, which finds the
+ *    asker by the query's source address and forwards from the daemon's.
+ * A query is decided for its asker and either answered from the records or
+ * forwarded upstream. No packet can stop it: each is handled inside its own catch.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import type { Packet } from 'dns-packet';
 import { SkiffError } from '../errors.js';
-import { DnsRecords } from './records.js';
+import { openSocketsInNetns } from '../kernel/netns-sockets.js';
+import { DnsRecords, type Asker } from './records.js';
 import { MAX_TCP_SIZE, RCODE, answerQuery, encodeResponse, encodeWithin, errorReply, maxUdpSize, parseQuery, questionEnd } from './answer.js';
 import { AnswerCache } from './answer-cache.js';
-import { forwardQuery, parseUpstream, type Upstream } from './forward.js';
+import { forwardQuery, parseUpstream, UpstreamSockets, type Upstream } from './forward.js';
 import { FrameReader, frame } from './framing.js';
 // By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
 const require = createRequire(import.meta.url);
 const ipaddr = require('ipaddr.js') as typeof import('ipaddr.js');
 const dnsPacket = require('dns-packet') as typeof import('dns-packet');
 
-/**
- * A container's own loopback upstream (--dns 127.0.0.1) is on the container's
- * loopback, not the daemon's: it is asked at the container's address, whose
- * namespace sends it on to its loopback (see firewall/resolver-redirect.ts), so it is
- * reached as the container would reach it.
- */
-export function reachedThroughContainer(upstreams: Upstream[], containerIp: string): Upstream[] {
-  return upstreams.map((upstream) =>
-    isLoopback(upstream.address) && upstream.family === 4 && ipaddr.isValid(containerIp) ? { ...upstream, address: containerIp } : upstream,
-  );
-}
-
-function isLoopback(address: string): boolean {
-  return ipaddr.isValid(address) && ipaddr.parse(address).range() === 'loopback';
-}
+/** Where a container's resolver listens inside its namespace: Docker's address (lo's 127.0.0.0/8 holds it). */
+export const RESOLVER_ADDRESS = '127.0.0.11';
 
 export interface DnsServerOptions {
   records: DnsRecords;
@@ -46,10 +38,16 @@ export interface DnsServerOptions {
   maxInFlight?: number;
   /** Idle TCP client connections are closed after this. */
   tcpIdleMs?: number;
-  /** 53 unless a test says otherwise. */
+  /** 53 unless a test says otherwise (address listeners). */
   port?: number;
   /** Where failures that concern no single query go (a listener's socket error). */
   onError?: (error: Error) => void;
+}
+
+/** The ports the kernel gave a container's resolver on 127.0.0.11; 127.0.0.11:53 in the namespace is redirected to them. */
+export interface ResolverPorts {
+  udp: number;
+  tcp: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 2_000;
@@ -57,14 +55,75 @@ const DEFAULT_MAX_IN_FLIGHT = 1_024;
 const DEFAULT_TCP_IDLE_MS = 10_000;
 const DNS_PORT = 53;
 
-interface Listener {
-  address: string;
-  udp: dgram.Socket;
-  tcp: net.Server;
-  connections: Set<net.Socket>;
+type Transport = 'udp' | 'tcp';
+type Reply = (reply: Buffer | undefined) => void;
+
+/** A pair of sockets answering queries, and whom for. */
+abstract class Listener {
+  readonly connections = new Set<net.Socket>();
+
+  constructor(
+    readonly udp: dgram.Socket,
+    readonly tcp: net.Server,
+    readonly forwardFrom: UpstreamSockets,
+  ) {}
+
+  /** Who asks, from the query's source address. */
+  abstract askerOf(sourceIp: string): Asker | undefined;
+  /** The answer cache's name for that asker. */
+  abstract cacheName(sourceIp: string): string;
+
+  close(): Promise<void> {
+    for (const connection of this.connections) connection.destroy();
+    this.forwardFrom.close();
+    return Promise.all([new Promise<void>((resolve) => this.udp.close(() => resolve())), new Promise<void>((resolve) => this.tcp.close(() => resolve()))]).then(
+      () => undefined,
+    );
+  }
 }
 
-type Transport = 'udp' | 'tcp';
+/** On an address of the daemon's namespace: the asker is whoever owns the source address. */
+class AddressListener extends Listener {
+  constructor(
+    readonly address: string,
+    udp: dgram.Socket,
+    tcp: net.Server,
+    private readonly records: DnsRecords,
+  ) {
+    super(udp, tcp, new UpstreamSockets(undefined));
+  }
+
+  askerOf(sourceIp: string): Asker | undefined {
+    return this.records.askerOf(sourceIp);
+  }
+
+  cacheName(sourceIp: string): string {
+    return sourceIp;
+  }
+}
+
+/** Inside a container's namespace: everything that reaches it comes from that container. */
+class ContainerResolver extends Listener {
+  constructor(
+    readonly ports: ResolverPorts,
+    udp: dgram.Socket,
+    tcp: net.Server,
+    netnsPath: string,
+    private readonly containerId: string,
+    private readonly name: string,
+    private readonly records: DnsRecords,
+  ) {
+    super(udp, tcp, new UpstreamSockets(netnsPath));
+  }
+
+  askerOf(): Asker | undefined {
+    return this.records.askerOfContainer(this.containerId);
+  }
+
+  cacheName(): string {
+    return this.name;
+  }
+}
 
 export class DnsServer {
   private readonly records: DnsRecords;
@@ -74,7 +133,9 @@ export class DnsServer {
   private readonly tcpIdleMs: number;
   private readonly port: number;
   private readonly onError: (error: Error) => void;
-  private readonly listeners = new Map<string, Listener>();
+  private readonly listeners = new Map<string, AddressListener>();
+  private readonly resolvers = new Map<string, ContainerResolver>();
+  private resolversOpened = 0;
   private inFlight = 0;
   private readonly answers = new AnswerCache();
 
@@ -97,12 +158,11 @@ export class DnsServer {
     }
     if (!ipaddr.isValid(address)) throw new SkiffError('invalid', `invalid DNS listen address "${address}" for network ${networkId}`);
     const family = ipaddr.parse(address).kind() === 'ipv4' ? 4 : 6;
-    const udp = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
-    const connections = new Set<net.Socket>();
-    const tcp = net.createServer((socket) => this.serveConnection(socket, connections));
+    const udp = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', lookup: literalAddress });
+    const tcp = net.createServer();
     try {
-      await bindUdp(udp, address, this.port);
-      await listenTcp(tcp, address, this.port);
+      await bindUdp(udp, { address, port: this.port, exclusive: true });
+      await listenTcp(tcp, { host: address, port: this.port, exclusive: true });
     } catch (error) {
       udp.close();
       tcp.close();
@@ -110,10 +170,9 @@ export class DnsServer {
         cause: error,
       });
     }
-    udp.on('error', (error) => this.onError(error));
-    tcp.on('error', (error) => this.onError(error));
-    udp.on('message', (message, remote) => this.serveDatagram(udp, message, remote));
-    this.listeners.set(networkId, { address, udp, tcp, connections });
+    const listener = new AddressListener(address, udp, tcp, this.records);
+    this.serve(listener);
+    this.listeners.set(networkId, listener);
   }
 
   /** Stops listening for networkId and drops its TCP clients; an unknown network is no error. */
@@ -121,38 +180,92 @@ export class DnsServer {
     const listener = this.listeners.get(networkId);
     if (listener === undefined) return;
     this.listeners.delete(networkId);
-    for (const connection of listener.connections) connection.destroy();
-    await Promise.all([
-      new Promise<void>((resolve) => listener.udp.close(() => resolve())),
-      new Promise<void>((resolve) => listener.tcp.close(() => resolve())),
-    ]);
+    await listener.close();
+  }
+
+  /**
+   * Opens the resolver of the container containerId inside the namespace at
+   * netnsPath: UDP and TCP on 127.0.0.11, ports chosen by the kernel unless
+   * `wanted` names free ones (a restarted daemon takes its ports back, so
+   * the redirect and the kernel's connection tracking stay right).
+   * Synchronous: the sockets are bound and the TCP one listens when this
+   * returns, so a lookup made from then on waits in the kernel for the event
+   * loop. An open resolver is kept as it is.
+   */
+  openResolver(netnsPath: string, containerId: string, wanted?: ResolverPorts): ResolverPorts {
+    const existing = this.resolvers.get(netnsPath);
+    if (existing !== undefined) return existing.ports;
+    const spec = (type: 'udp' | 'tcp', port: number) => ({ type, family: 4 as const, address: RESOLVER_ADDRESS, port, listen: type === 'tcp' });
+    let opened;
+    try {
+      opened = openSocketsInNetns(netnsPath, [spec('udp', wanted?.udp ?? 0), spec('tcp', wanted?.tcp ?? 0)]);
+    } catch (error) {
+      if (wanted === undefined) throw error;
+      opened = openSocketsInNetns(netnsPath, [spec('udp', 0), spec('tcp', 0)]); // taken since: any ports will do
+    }
+    const [udpSocket, tcpSocket] = opened as [{ fd: number; port: number }, { fd: number; port: number }];
+    const udp = dgram.createSocket({ type: 'udp4', lookup: literalAddress });
+    const tcp = net.createServer();
+    udp.bind({ fd: udpSocket.fd });
+    tcp.listen({ fd: tcpSocket.fd });
+    this.resolversOpened += 1;
+    const resolver = new ContainerResolver(
+      { udp: udpSocket.port, tcp: tcpSocket.port },
+      udp,
+      tcp,
+      netnsPath,
+      containerId,
+      `#${this.resolversOpened}`,
+      this.records,
+    );
+    this.serve(resolver);
+    this.resolvers.set(netnsPath, resolver);
+    return resolver.ports;
+  }
+
+  /** Closes the resolver of the namespace at netnsPath (its sockets and its upstream sockets); none open is no error. */
+  async closeResolver(netnsPath: string): Promise<void> {
+    const resolver = this.resolvers.get(netnsPath);
+    if (resolver === undefined) return;
+    this.resolvers.delete(netnsPath);
+    await resolver.close();
+  }
+
+  /** The ports of the resolver open in the namespace at netnsPath. */
+  resolverPorts(netnsPath: string): ResolverPorts | undefined {
+    return this.resolvers.get(netnsPath)?.ports;
   }
 
   /** The daemon's upstreams after a configuration reload; questions already forwarded finish with the old ones. */
   setUpstreams(upstreams: readonly string[]): void {
     this.upstreams = parseUpstreams(upstreams);
+    for (const listener of [...this.listeners.values(), ...this.resolvers.values()]) listener.forwardFrom.closeIdle();
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.listeners.keys()].map((networkId) => this.removeListener(networkId)));
+    const listeners = [...this.listeners.values(), ...this.resolvers.values()];
+    this.listeners.clear();
+    this.resolvers.clear();
+    await Promise.all(listeners.map((listener) => listener.close()));
   }
 
-  private serveDatagram(udp: dgram.Socket, message: Buffer, remote: dgram.RemoteInfo): void {
+  private serve(listener: Listener): void {
+    listener.udp.on('error', (error) => this.onError(error));
+    listener.tcp.on('error', (error) => this.onError(error));
+    listener.udp.on('message', (message, remote) => this.serveDatagram(listener, message, remote));
+    listener.tcp.on('connection', (socket) => this.serveConnection(listener, socket));
+  }
+
+  private serveDatagram(listener: Listener, message: Buffer, remote: dgram.RemoteInfo): void {
     try {
-      const reply = this.handle(message, remote.address, 'udp');
-      if (reply instanceof Promise)
-        reply.then(
-          (later) => sendDatagram(udp, later, remote),
-          (error: Error) => this.onError(error),
-        );
-      else sendDatagram(udp, reply, remote);
+      this.handle(listener, message, remote.address, 'udp', (reply) => sendDatagram(listener.udp, reply, remote));
     } catch (error) {
       this.onError(error as Error);
     }
   }
 
-  private serveConnection(socket: net.Socket, connections: Set<net.Socket>): void {
-    connections.add(socket);
+  private serveConnection(listener: Listener, socket: net.Socket): void {
+    listener.connections.add(socket);
     const frames = new FrameReader();
     const sourceIp = socket.remoteAddress ?? '';
     const send = (reply: Buffer | undefined): void => {
@@ -160,13 +273,11 @@ export class DnsServer {
     };
     socket.setTimeout(this.tcpIdleMs, () => socket.destroy());
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => connections.delete(socket));
+    socket.on('close', () => listener.connections.delete(socket));
     socket.on('data', (chunk: Buffer) => {
       for (const message of frames.push(chunk)) {
         try {
-          const reply = this.handle(message, sourceIp, 'tcp');
-          if (reply instanceof Promise) reply.then(send, (error: Error) => this.onError(error));
-          else send(reply);
+          this.handle(listener, message, sourceIp, 'tcp', send);
         } catch (error) {
           this.onError(error as Error);
         }
@@ -175,47 +286,57 @@ export class DnsServer {
   }
 
   /**
-   * The reply to one message: at once when decided here, later when
-   * forwarded, undefined for no reply. A question this asker asked before
+   * Replies to one message, at once when decided here, later when
+   * forwarded (undefined: no reply). A question this asker asked before
    * (same bytes but the id) while the records stayed the same gets the bytes
    * answered then, with its own id and address order.
    */
-  private handle(message: Buffer, sourceIp: string, transport: Transport): Buffer | Promise<Buffer> | undefined {
-    const key = AnswerCache.keyOf(message, sourceIp, transport);
+  private handle(listener: Listener, message: Buffer, sourceIp: string, transport: Transport, reply: Reply): void {
+    const key = AnswerCache.keyOf(message, listener.cacheName(sourceIp), transport);
     const version = this.records.version;
     if (key !== undefined) {
       const cached = this.answers.reply(key, version, message.readUInt16BE(0));
-      if (cached !== undefined) return cached;
+      if (cached !== undefined) return reply(cached);
     }
     const parsed = parseQuery(message);
-    if ('ignore' in parsed) return undefined;
-    if ('reply' in parsed) return parsed.reply;
+    if ('ignore' in parsed) return;
+    if ('reply' in parsed) return reply(parsed.reply);
     const { query } = parsed;
-    const asker = this.records.askerOf(sourceIp);
+    const asker = listener.askerOf(sourceIp);
     const decision = answerQuery(query, asker, this.records);
     const maxSize = transport === 'udp' ? maxUdpSize(query) : MAX_TCP_SIZE;
     if (!decision.forward) {
-      const reply = encodeResponse(message, decision.response, maxSize, transport === 'udp');
-      if (key !== undefined) this.answers.store(key, version, reply, questionEnd(message));
-      return reply;
+      const encoded = encodeResponse(message, decision.response, maxSize, transport === 'udp');
+      if (key !== undefined) this.answers.store(key, version, encoded, questionEnd(message));
+      return reply(encoded);
     }
-    const upstreams = asker?.upstreams === undefined ? this.upstreams : reachedThroughContainer(parseUpstreams(asker.upstreams), sourceIp);
-    return this.forward(message, query, upstreams, transport, maxSize);
+    const upstreams = asker?.upstreams === undefined ? this.upstreams : parseUpstreams(asker.upstreams);
+    this.forward(message, query, upstreams, listener.forwardFrom, transport, maxSize, reply);
   }
 
-  private async forward(message: Buffer, query: Packet, upstreams: Upstream[], transport: Transport, maxSize: number): Promise<Buffer> {
-    if (upstreams.length === 0) return errorReply(query, RCODE.SERVFAIL);
-    if (this.inFlight >= this.maxInFlight) return errorReply(query, RCODE.REFUSED);
+  private forward(message: Buffer, query: Packet, upstreams: Upstream[], from: UpstreamSockets, transport: Transport, maxSize: number, reply: Reply): void {
+    if (upstreams.length === 0) return reply(errorReply(query, RCODE.SERVFAIL));
+    if (this.inFlight >= this.maxInFlight) return reply(errorReply(query, RCODE.REFUSED));
     this.inFlight += 1;
-    try {
-      const answer = await forwardQuery(message, upstreams, { tcp: transport === 'tcp', timeoutMs: this.timeoutMs });
-      if (answer === undefined) return errorReply(query, RCODE.SERVFAIL);
-      if (answer.length <= maxSize) return answer;
-      return truncated(answer, query, maxSize);
-    } finally {
+    forwardQuery(message, upstreams, { tcp: transport === 'tcp', timeoutMs: this.timeoutMs }, from, (answer) => {
       this.inFlight -= 1;
-    }
+      try {
+        if (answer === undefined) reply(errorReply(query, RCODE.SERVFAIL));
+        else reply(answer.length <= maxSize ? answer : truncated(answer, query, maxSize));
+      } catch (error) {
+        this.onError(error as Error);
+      }
+    });
   }
+}
+
+/**
+ * The lookup of a reply's destination, which is always the address a query
+ * came from: a literal, handed back at once. Node's default (dns.lookup)
+ * would defer every reply to the next tick to say the same.
+ */
+function literalAddress(address: string, _family: unknown, callback: (error: Error | null, address: string, family: number) => void): void {
+  callback(null, address, address.includes(':') ? 6 : 4);
 }
 
 function sendDatagram(udp: dgram.Socket, reply: Buffer | undefined, remote: dgram.RemoteInfo): void {
@@ -241,20 +362,20 @@ function truncated(answer: Buffer, query: Packet, maxSize: number): Buffer {
   }
 }
 
-function bindUdp(socket: dgram.Socket, address: string, port: number): Promise<void> {
+function bindUdp(socket: dgram.Socket, options: dgram.BindOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
-    socket.bind({ address, port, exclusive: true }, () => {
+    socket.bind(options, () => {
       socket.off('error', reject);
       resolve();
     });
   });
 }
 
-function listenTcp(server: net.Server, address: string, port: number): Promise<void> {
+function listenTcp(server: net.Server, options: net.ListenOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: address, port, exclusive: true }, () => {
+    server.listen(options, () => {
       server.off('error', reject);
       resolve();
     });

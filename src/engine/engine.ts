@@ -202,12 +202,18 @@ export class Engine {
   }
 
   /** Reads the kernel and says, check by check, whether it still matches the network (skiff network diagnose). */
-  diagnoseNetwork(reference: string): Promise<DiagnosisCheck[]> {
+  async diagnoseNetwork(reference: string): Promise<DiagnosisCheck[]> {
     const network = this.getNetwork(reference);
     const cluster = this.cluster;
     const overlay =
       cluster === undefined ? undefined : { underlay: cluster.underlay, storeUrl: cluster.storeUrl, facts: (networkId: string) => cluster.facts(networkId) };
-    return diagnoseNetwork(network, this.endpointsOfNetwork(network.id), this.sandboxesById, this.firewall.table, overlay);
+    const endpoints = this.endpointsOfNetwork(network.id);
+    const checks = await diagnoseNetwork(network, endpoints, this.sandboxesById, this.firewall.table, overlay);
+    for (const endpoint of endpoints) {
+      const sandbox = this.sandboxesById.get(endpoint.sandboxId);
+      if (sandbox !== undefined) checks.push(...(await this.names.diagnoseResolver(network, sandbox, `endpoint ${endpoint.name}`)));
+    }
+    return checks;
   }
 
   /** What the embedded DNS would answer sourceIp for name (skiff network trace); undefined: it would forward the query. */
@@ -314,7 +320,6 @@ export class Engine {
     const steps = await Promise.allSettled([
       projected === undefined ? Promise.resolve() : this.firewall.removeNetwork(projected),
       this.drivers[network.driver].deleteNetwork(network),
-      this.names.networkRemoved(network.id),
     ]);
     const failures = steps.flatMap((step) => (step.status === 'rejected' ? [String(step.reason instanceof Error ? step.reason.message : step.reason)] : []));
     if (failures.length > 0) {
@@ -374,8 +379,8 @@ export class Engine {
   deleteSandbox(id: string): Promise<void> {
     return this.mutex.run(async () => {
       const sandbox = this.getSandbox(id);
-      for (const endpoint of this.endpointsOfSandbox(id)) await this.removeEndpoint(endpoint, undefined);
-      this.names.sandboxReleased(sandbox.netnsPath);
+      for (const endpoint of this.endpointsOfSandbox(id)) await this.removeEndpoint(endpoint);
+      await this.names.sandboxReleased(sandbox.netnsPath);
       await removeNetnsFile(sandbox.netnsPath);
       this.store.deleteSandbox(id);
       this.sandboxesById.delete(id);
@@ -406,9 +411,9 @@ export class Engine {
       }
       failpoint('endpoint-join:plumbed');
       try {
-        await this.names.endpointJoined(network, endpoint, sandbox, this.attachments(sandbox.id));
+        await this.names.endpointJoined(network, endpoint, sandbox);
       } catch (error) {
-        await this.removeEndpoint(endpoint, sandbox).catch((undoError: unknown) => this.log(`undo of endpoint ${endpoint.id} failed: ${String(undoError)}`));
+        await this.removeEndpoint(endpoint).catch((undoError: unknown) => this.log(`undo of endpoint ${endpoint.id} failed: ${String(undoError)}`));
         throw error;
       }
       this.store.setEndpointState(endpoint.id, 'ready');
@@ -442,7 +447,7 @@ export class Engine {
       const endpoint = this.endpointsOfSandbox(sandbox.id).find((candidate) => candidate.networkId === network.id);
       if (endpoint === undefined) throw forbidden(`container ${sandbox.containerId || sandbox.id} is not connected to network ${network.name}`);
       const hadDefaultRoute = this.carriesDefaultRoute(endpoint);
-      await this.removeEndpoint(endpoint, sandbox);
+      await this.removeEndpoint(endpoint);
       if (hadDefaultRoute) await this.moveDefaultRoute(sandbox);
     });
   }
@@ -551,15 +556,15 @@ export class Engine {
     this.endpointsById.delete(endpoint.id);
   }
 
-  /** Leaves the network (driver and names); sandbox undefined: the whole sandbox goes, no resolver to re-point. */
-  private async removeEndpoint(endpoint: Endpoint, sandbox: Sandbox | undefined): Promise<void> {
+  /** Leaves the network (driver and names). */
+  private async removeEndpoint(endpoint: Endpoint): Promise<void> {
     const network = this.networksById.get(endpoint.networkId);
     const home = this.sandboxesById.get(endpoint.sandboxId);
     this.store.setEndpointState(endpoint.id, 'removing');
     if (network !== undefined && home !== undefined) await this.drivers[network.driver].leave(network, endpoint, home);
     this.releaseEndpoint(endpoint);
     if (network !== undefined) await this.unpublishOverlayEndpoint(network, endpoint);
-    await this.names.endpointLeft(endpoint, sandbox, sandbox === undefined ? [] : this.attachments(sandbox.id));
+    this.names.endpointLeft(endpoint);
     if (network !== undefined)
       this.events.emit('network', 'disconnect', network.id, { container: endpoint.containerId, name: network.name, type: network.driver });
   }
@@ -747,7 +752,7 @@ export class Engine {
       const attached = this.attachments(sandbox.id);
       for (const { network, endpoint } of attached) {
         await this.names
-          .endpointJoined(network, endpoint, sandbox, attached)
+          .endpointJoined(network, endpoint, sandbox, { afterRestart: true })
           .catch((error: unknown) => this.log(`restoring the names of endpoint ${endpoint.id}: ${String(error)}`));
       }
     }

@@ -1,14 +1,16 @@
 /**
- * The embedded DNS as the containers see it: one listener per user-defined
- * network on its gateway, records for every endpoint of a container on such a
- * network, and 127.0.0.11 inside the container redirected to a gateway.
+ * The embedded DNS as the containers see it: records for every endpoint of a
+ * container on a user-defined network, and a resolver inside each such
+ * container's namespace (127.0.0.11, as with Docker) from its first join to
+ * the sandbox's end; `--network container:X` shares X's.
  * The default bridge has no name resolution, as in Docker.
  */
 import { readFileSync } from 'node:fs';
-import { answerQuery, DnsRecords, DnsServer, parseUpstream, type Upstream } from '../dns/index.js';
-import { installResolverRedirect } from '../firewall/index.js';
-import { familyOf, familyOfCidr } from '../model/address.js';
+import { answerQuery, DnsRecords, DnsServer } from '../dns/index.js';
+import { installResolverRedirect, readResolverRedirect } from '../firewall/index.js';
+import { familyOf } from '../model/address.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
+import type { DiagnosisCheck } from './diagnose.js';
 
 /** The RD bit of a DNS header: what a client's question carries. */
 const RECURSION_DESIRED = 1 << 8;
@@ -26,10 +28,6 @@ export interface RemoteName {
   containerName: string;
   aliases: string[];
   ipv4: string;
-}
-
-function ipv4Gateway(network: Network): string | undefined {
-  return network.ipam.pools.find((pool) => familyOfCidr(pool.subnet) === 4)?.gateway;
 }
 
 /**
@@ -54,28 +52,20 @@ export function forwardingUpstreams(daemonDns: readonly string[], hostResolvConf
 export class NameService {
   private readonly records = new DnsRecords();
   private readonly server: DnsServer;
-  /** Where each sandbox's 127.0.0.11 points now ("gateway container-ip"): rewriting NAT rules costs ~16 ms, so only a change does. */
-  private readonly resolverTargets = new Map<string, string>();
-  /** Each sandbox's own loopback --dns servers, which its redirect table sends on to its loopback. */
-  private readonly loopbackUpstreams = new Map<string, Array<{ address: string; port: number }>>();
 
   constructor(upstreams: readonly string[], log: (message: string) => void) {
     this.server = new DnsServer({ records: this.records, upstreams: [...upstreams], onError: (error: unknown) => log(`dns: ${String(error)}`) });
   }
 
-  /** Registers an endpoint's names (its container's, from the sandbox) and points the sandbox's 127.0.0.11 at a network with a server. */
-  async endpointJoined(network: Network, endpoint: Endpoint, sandbox: Sandbox, allEndpoints: Array<{ endpoint: Endpoint; network: Network }>): Promise<void> {
+  /**
+   * Registers an endpoint's names (its container's, from the sandbox) and,
+   * on the sandbox's first network with embedded DNS, opens its resolver
+   * inside the sandbox's namespace and redirects 127.0.0.11:53 there, before
+   * the container's process starts. After a restart (afterRestart) the
+   * resolver takes back the ports the redirect already names.
+   */
+  async endpointJoined(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: { afterRestart?: boolean } = {}): Promise<void> {
     if (!hasEmbeddedDns(network)) return;
-    const gateway = ipv4Gateway(network);
-    if (gateway === undefined) return;
-    await this.server.addListener(network.id, gateway);
-    this.loopbackUpstreams.set(
-      sandbox.netnsPath,
-      sandbox.dnsServers
-        .map(parseUpstream)
-        .filter((upstream): upstream is Upstream => upstream !== undefined && upstream.family === 4 && upstream.address.startsWith('127.'))
-        .map(({ address, port }) => ({ address, port })),
-    );
     this.records.upsert({
       endpointId: endpoint.id,
       networkId: network.id,
@@ -89,7 +79,16 @@ export class NameService {
       ipv6: endpoint.ipv6?.address,
       upstreams: sandbox.dnsServers.length > 0 ? sandbox.dnsServers : undefined,
     });
-    await this.pointResolver(sandbox, allEndpoints);
+    if (this.server.resolverPorts(sandbox.netnsPath) !== undefined) return;
+    const previous = options.afterRestart === true ? await readResolverRedirect(sandbox.netnsPath) : undefined;
+    const ports = this.server.openResolver(sandbox.netnsPath, endpoint.containerId, previous);
+    if (previous !== undefined && previous.udp === ports.udp && previous.tcp === ports.tcp) return;
+    try {
+      await installResolverRedirect(sandbox.netnsPath, ports);
+    } catch (error) {
+      await this.server.closeResolver(sandbox.netnsPath);
+      throw error;
+    }
   }
 
   /** docker rename: the endpoint answers to its container's new name, and no longer to the old one. */
@@ -98,10 +97,9 @@ export class NameService {
     if (record !== undefined) this.records.upsert({ ...record, containerName });
   }
 
-  /** Forgets an endpoint; the sandbox's resolver moves to another network with a server, if any is left. */
-  async endpointLeft(endpoint: Endpoint, sandbox: Sandbox | undefined, remaining: Array<{ endpoint: Endpoint; network: Network }>): Promise<void> {
+  /** Forgets an endpoint. The sandbox's resolver stays to its end: its resolv.conf still names 127.0.0.11, which forwards. */
+  endpointLeft(endpoint: Endpoint): void {
     this.records.remove(endpoint.id);
-    if (sandbox !== undefined) await this.pointResolver(sandbox, remaining);
   }
 
   /** Another host's container on an overlay network: answered here as a local one would be (names, aliases, PTR). */
@@ -111,31 +109,6 @@ export class NameService {
 
   remoteEndpointRemoved(endpointId: string): void {
     this.records.remove(endpointId);
-  }
-
-  async networkRemoved(networkId: string): Promise<void> {
-    await this.server.removeListener(networkId);
-  }
-
-  /**
-   * Keeps the sandbox's redirect pointing at a network it is on that has a
-   * server. A redirect whose network was left is left in place until another
-   * target is needed: it only ever reached that network's gateway, which the
-   * sandbox no longer has a route to.
-   */
-  private async pointResolver(sandbox: Sandbox, endpoints: Array<{ endpoint: Endpoint; network: Network }>): Promise<void> {
-    const targets = endpoints
-      .filter(({ network, endpoint }) => hasEmbeddedDns(network) && endpoint.ipv4 !== undefined && ipv4Gateway(network) !== undefined)
-      .map(({ network, endpoint }) => `${ipv4Gateway(network)!} ${endpoint.ipv4!.address}`);
-    const current = this.resolverTargets.get(sandbox.netnsPath);
-    const next = targets[0];
-    if (next === undefined || (current !== undefined && targets.includes(current))) return;
-    const [gateway, containerIp] = next.split(' ') as [string, string];
-    await installResolverRedirect(sandbox.netnsPath, gateway, containerIp, {
-      setRouteLocalnet: false,
-      loopbackUpstreams: this.loopbackUpstreams.get(sandbox.netnsPath) ?? [],
-    });
-    this.resolverTargets.set(sandbox.netnsPath, next);
   }
 
   /**
@@ -150,10 +123,30 @@ export class NameService {
     return (decision.response.answers ?? []).flatMap((answer) => (answer.type === 'A' ? [answer.data] : []));
   }
 
-  /** The sandbox is gone: forget where its redirect pointed. */
-  sandboxReleased(netnsPath: string): void {
-    this.resolverTargets.delete(netnsPath);
-    this.loopbackUpstreams.delete(netnsPath);
+  /** The sandbox is going: its resolver closes, with its sockets in the namespace. */
+  sandboxReleased(netnsPath: string): Promise<void> {
+    return this.server.closeResolver(netnsPath);
+  }
+
+  /** skiff network diagnose: the sandbox's resolver is open and its namespace's 127.0.0.11:53 is redirected to it. */
+  async diagnoseResolver(network: Network, sandbox: Sandbox, who: string): Promise<DiagnosisCheck[]> {
+    if (!hasEmbeddedDns(network)) return [];
+    const ports = this.server.resolverPorts(sandbox.netnsPath);
+    const open: DiagnosisCheck = {
+      what: `${who}: the embedded DNS answers inside its namespace on 127.0.0.11`,
+      ok: ports !== undefined,
+      detail: ports === undefined ? 'no resolver' : `udp ${ports.udp}, tcp ${ports.tcp}`,
+    };
+    if (ports === undefined) return [open];
+    const redirect = await readResolverRedirect(sandbox.netnsPath);
+    return [
+      open,
+      {
+        what: `${who}: 127.0.0.11:53 in its namespace is redirected to the resolver`,
+        ok: redirect?.udp === ports.udp && redirect.tcp === ports.tcp,
+        detail: redirect === undefined ? 'no redirect' : `udp ${redirect.udp}, tcp ${redirect.tcp}`,
+      },
+    ];
   }
 
   /** The daemon's --dns changed (SIGHUP): containers without their own --dns forward there from now on. */

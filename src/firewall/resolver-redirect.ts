@@ -1,74 +1,75 @@
 /**
  * Containers keep Docker's resolv.conf (nameserver 127.0.0.11) while the
- * server listens on the network's gateway: inside the container's netns a
- * small nftables table sends 127.0.0.11:53 on to gateway:53 and gives the
- * query the container's own source address, so the server knows who asks and
- * the reply finds its way back (conntrack undoes both rewrites).
+ * embedded DNS answers on sockets made in the container's namespace on
+ * 127.0.0.11 at ports the kernel chose, as Docker's resolver does (so a
+ * container's own server on 0.0.0.0:53 still binds). A small nftables table
+ * in that namespace rewrites the port both ways, statelessly: a query to
+ * 127.0.0.11:53 goes to the resolver's port, and a reply from it leaves as
+ * from port 53. Unlike a DNAT (Docker's iptables rules) this needs no
+ * connection tracking: no conntrack entry per lookup, and none at all in a
+ * namespace that has no other use for it. Everything stays on the
+ * namespace's lo.
  */
 import { runInNetns } from '../kernel/exec.js';
 import { SkiffError } from '../errors.js';
 
 export const RESOLVER_ADDRESS = '127.0.0.11';
 export const REDIRECT_TABLE = 'skiff_dns';
+const REDIRECT_CHAIN = 'resolver';
+
+export interface RedirectPorts {
+  udp: number;
+  tcp: number;
+}
 
 /**
- * The nft script for the container's netns: declares the table and chains
- * (idempotent), flushes the chains and writes the rules, in one transaction.
- * Flushing is much cheaper than deleting a table with NAT hooks (which waits
- * for the kernel to quiesce), and re-pointing at another gateway is the same script.
+ * The nft script for the container's netns, one transaction: the table is
+ * made afresh (whatever an older skiff left in it goes: a NAT chain would
+ * keep connection tracking on), with one chain at the raw priority, before
+ * connection tracking, whose rules mark the resolver's packets untracked and
+ * rewrite their port.
  */
-export function renderResolverRedirect(
-  gatewayIp: string,
-  containerIp: string,
-  loopbackUpstreams: ReadonlyArray<{ address: string; port: number }> = [],
-): string {
-  // The server asks a container's loopback upstream at the container's address; here it goes on to the loopback.
-  const loopbackLines =
-    loopbackUpstreams.length === 0
-      ? []
-      : [
-          `add chain ip ${REDIRECT_TABLE} prerouting { type nat hook prerouting priority -100; policy accept; }`,
-          `flush chain ip ${REDIRECT_TABLE} prerouting`,
-          ...loopbackUpstreams.flatMap(({ address, port }) =>
-            ['udp', 'tcp'].map(
-              (protocol) =>
-                `add rule ip ${REDIRECT_TABLE} prerouting ip saddr ${gatewayIp} ip daddr ${containerIp} ${protocol} dport ${port} dnat to ${address}:${port}`,
-            ),
-          ),
-        ];
+export function renderResolverRedirect(ports: RedirectPorts): string {
+  const rule = (text: string) => `add rule ip ${REDIRECT_TABLE} ${REDIRECT_CHAIN} ${text}`;
   return [
     `add table ip ${REDIRECT_TABLE}`,
-    `add chain ip ${REDIRECT_TABLE} output { type nat hook output priority -100; policy accept; }`,
-    `add chain ip ${REDIRECT_TABLE} postrouting { type nat hook postrouting priority 100; policy accept; }`,
-    `flush chain ip ${REDIRECT_TABLE} output`,
-    `flush chain ip ${REDIRECT_TABLE} postrouting`,
-    `add rule ip ${REDIRECT_TABLE} output ip daddr ${RESOLVER_ADDRESS} udp dport 53 dnat to ${gatewayIp}:53`,
-    `add rule ip ${REDIRECT_TABLE} output ip daddr ${RESOLVER_ADDRESS} tcp dport 53 dnat to ${gatewayIp}:53`,
-    // A loopback source cannot leave the namespace; the server must see the container's address.
-    `add rule ip ${REDIRECT_TABLE} postrouting ip saddr 127.0.0.0/8 ip daddr ${gatewayIp} udp dport 53 snat to ${containerIp}`,
-    `add rule ip ${REDIRECT_TABLE} postrouting ip saddr 127.0.0.0/8 ip daddr ${gatewayIp} tcp dport 53 snat to ${containerIp}`,
-    ...loopbackLines,
+    `delete table ip ${REDIRECT_TABLE}`,
+    `add table ip ${REDIRECT_TABLE}`,
+    `add chain ip ${REDIRECT_TABLE} ${REDIRECT_CHAIN} { type filter hook output priority raw; policy accept; }`,
+    ...(['udp', 'tcp'] as const).flatMap((protocol) => [
+      rule(`ip daddr ${RESOLVER_ADDRESS} ${protocol} dport 53 notrack ${protocol} dport set ${ports[protocol]}`),
+      rule(`ip saddr ${RESOLVER_ADDRESS} ${protocol} sport ${ports[protocol]} notrack ${protocol} sport set 53`),
+    ]),
     '',
   ].join('\n');
 }
 
-/**
- * Installs (or re-points) the redirect in the netns at netnsPath.
- * route_localnet lets a packet with a 127/8 source be routed out of lo at all,
- * before postrouting rewrites its source.
- */
-export async function installResolverRedirect(
-  netnsPath: string,
-  gatewayIp: string,
-  containerIp: string,
-  options: { setRouteLocalnet?: boolean; loopbackUpstreams?: ReadonlyArray<{ address: string; port: number }> } = {},
-): Promise<void> {
+/** The ports a redirect written by renderResolverRedirect sends to, read from `nft list table` output; undefined unless both are there. */
+export function parseResolverRedirect(listing: string): RedirectPorts | undefined {
+  const port = (protocol: string) => {
+    const match = new RegExp(`ip daddr 127\\.0\\.0\\.11 ${protocol} dport 53 notrack ${protocol} dport set (\\d+)`).exec(listing);
+    return match === null ? undefined : Number(match[1]);
+  };
+  const udp = port('udp');
+  const tcp = port('tcp');
+  return udp === undefined || tcp === undefined ? undefined : { udp, tcp };
+}
+
+/** Installs (or re-points) the redirect in the netns at netnsPath. */
+export async function installResolverRedirect(netnsPath: string, ports: RedirectPorts): Promise<void> {
   try {
-    // The engine sets route_localnet when it makes a sandbox; others (tests, the library alone) need it here.
-    if (options.setRouteLocalnet !== false) await runInNetns(netnsPath, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.route_localnet=1']);
-    await runInNetns(netnsPath, 'nft', ['-f', '-'], { input: renderResolverRedirect(gatewayIp, containerIp, options.loopbackUpstreams) });
+    await runInNetns(netnsPath, 'nft', ['-f', '-'], { input: renderResolverRedirect(ports) });
   } catch (error) {
     throw new SkiffError('unavailable', `failed to set up the DNS redirect in netns "${netnsPath}": ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The redirect in the netns at netnsPath now (a restarted daemon takes the same ports back); undefined when there is none. */
+export async function readResolverRedirect(netnsPath: string): Promise<RedirectPorts | undefined> {
+  try {
+    return parseResolverRedirect((await runInNetns(netnsPath, 'nft', ['list', 'table', 'ip', REDIRECT_TABLE])).stdout);
+  } catch {
+    return undefined; // no table yet: nothing to take back
   }
 }
 
@@ -76,7 +77,7 @@ export async function installResolverRedirect(
 export async function removeResolverRedirect(netnsPath: string): Promise<void> {
   try {
     await runInNetns(netnsPath, 'nft', ['-f', '-'], {
-      input: `add table ip ${REDIRECT_TABLE}\nadd chain ip ${REDIRECT_TABLE} output\nadd chain ip ${REDIRECT_TABLE} postrouting\nflush table ip ${REDIRECT_TABLE}\n`,
+      input: `add table ip ${REDIRECT_TABLE}\nflush table ip ${REDIRECT_TABLE}\n`,
     });
   } catch (error) {
     throw new SkiffError('unavailable', `failed to remove the DNS redirect in netns "${netnsPath}": ${(error as Error).message}`, { cause: error });

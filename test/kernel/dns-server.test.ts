@@ -1,6 +1,8 @@
 /**
  * The embedded DNS server on a real bridge: two "containers" (netns on veths)
- * ask 127.0.0.11 with dig and busybox nslookup through the nft redirect; an
+ * ask 127.0.0.11 with dig and busybox nslookup, answered by a resolver made
+ * inside each one's namespace (reached through the nft port rewrite of :53), which
+ * forwards from that namespace too; an
  * "upstream DNS" is a tiny dns-packet server in a namespace of its own, with
  * two more addresses there: one where nothing listens (refused) and one whose
  * packets are dropped (timeout).
@@ -14,7 +16,7 @@ import { createRequire } from 'node:module';
 import { assertInWorld, scratchDir, makeNetns, sh, tryRun, leftovers, type NetnsHandle } from '../helpers/world.js';
 import { DnsRecords, type DnsEndpoint } from '../../src/dns/records.js';
 import { DnsServer } from '../../src/dns/server.js';
-import { installResolverRedirect, removeResolverRedirect } from '../../src/firewall/resolver-redirect.js';
+import { installResolverRedirect, readResolverRedirect, removeResolverRedirect } from '../../src/firewall/resolver-redirect.js';
 
 assertInWorld();
 
@@ -83,6 +85,11 @@ async function attach(ns: NetnsHandle, hostSide: string, address: string): Promi
   await ns.exec('ip', ['route', 'add', 'default', 'via', GATEWAY]);
 }
 
+/** Opens the resolver in the "container" and points its 127.0.0.11:53 at it, as the engine does at the first join. */
+async function openResolver(server: DnsServer, ns: NetnsHandle, name: string): Promise<void> {
+  await installResolverRedirect(ns.path, server.openResolver(ns.path, containerEndpoint(name, '').containerId));
+}
+
 describe('embedded DNS server in a world', () => {
   const scratch = scratchDir('skiff-dns-');
   const records = new DnsRecords();
@@ -108,6 +115,9 @@ describe('embedded DNS server in a world', () => {
     await sh('ip', ['link', 'set', 'veth-up', 'up']);
     for (const address of [UPSTREAM, REFUSING_UPSTREAM, DROPPING_UPSTREAM]) await upstreamNs.exec('ip', ['addr', 'add', `${address}/24`, 'dev', 'eth0']);
     await upstreamNs.exec('ip', ['link', 'set', 'eth0', 'up']);
+    // The containers forward from their own namespaces: this world routes between the bridge and the upstreams.
+    await upstreamNs.exec('ip', ['route', 'add', 'default', 'via', '10.99.0.1']);
+    await sh('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     await sh(
       'nsenter',
       [`--net=${upstreamNs.path}`, '--', 'nft', '-f', '-'],
@@ -127,10 +137,11 @@ describe('embedded DNS server in a world', () => {
 
     records.upsert(containerEndpoint('web', '172.30.0.2', { hostname: 'webhost', aliases: ['frontend'] }));
     records.upsert(containerEndpoint('db', '172.30.0.3', { aliases: ['frontend', 'store'] }));
+    // A listener on the gateway too (the kind found by source address), for the garbage sent from outside.
     await server.addListener('net-1', GATEWAY);
     await server.addListener('net-1', GATEWAY);
-    await installResolverRedirect(web.path, GATEWAY, '172.30.0.2');
-    await installResolverRedirect(db.path, GATEWAY, '172.30.0.3');
+    await openResolver(server, web, 'web');
+    await openResolver(server, db, 'db');
   });
 
   after(async () => {
@@ -180,6 +191,13 @@ describe('embedded DNS server in a world', () => {
     assert.match(upstreamLog, /tcp upstream\.test/);
     const missing = await dig(web, 'nothing.test');
     assert.match(missing.stdout, /status: NXDOMAIN/);
+  });
+
+  it('forwards over TCP first thing, before any UDP question warmed anything up', async () => {
+    // Past the second for which the host's route to an upstream is remembered: the TCP exchange waits for that check.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    assert.deepEqual(await digShort(db, '+tcp', 'upstream.test'), ['10.10.10.10']);
+    assert.deepEqual(await digShort(web, '+tcp', 'upstream.test'), ['10.10.10.10'], 'and the server is still there');
   });
 
   it('asks again over TCP when the upstream truncates a UDP answer', async () => {
@@ -233,23 +251,36 @@ describe('embedded DNS server in a world', () => {
     assert.deepEqual(await digShort(web, 'db'), ['172.30.0.3']);
   });
 
-  it('re-points the redirect when installed again, and removes it', async () => {
-    await installResolverRedirect(web.path, GATEWAY, '172.30.0.2');
+  it('re-points the redirect when installed again, reads it back, and removes it', async () => {
+    const ports = server.resolverPorts(web.path)!;
+    await installResolverRedirect(web.path, ports);
     const table = await web.exec('nft', ['list', 'table', 'ip', 'skiff_dns']);
-    assert.equal(table.match(/dnat to/g)?.length, 2);
+    assert.equal(table.match(/dport set|sport set/g)?.length, 4);
+    assert.deepEqual(await readResolverRedirect(web.path), ports);
     assert.deepEqual(await digShort(web, 'db'), ['172.30.0.3']);
     await removeResolverRedirect(web.path);
     const emptied = await web.exec('nft', ['list', 'table', 'ip', 'skiff_dns']);
-    assert.doesNotMatch(emptied, /dnat to|snat to/, 'no rule redirects 127.0.0.11 any more');
+    assert.doesNotMatch(emptied, /port set/, 'no rule redirects 127.0.0.11 any more');
+    assert.equal(await readResolverRedirect(web.path), undefined);
     await removeResolverRedirect(web.path);
-    await installResolverRedirect(web.path, GATEWAY, '172.30.0.2');
+    await installResolverRedirect(web.path, ports);
+  });
+
+  it('stops answering in a namespace once its resolver is closed, and answers again once reopened on the same ports', async () => {
+    const ports = server.resolverPorts(web.path)!;
+    await server.closeResolver(web.path);
+    const result = await dig(web, 'db');
+    assert.doesNotMatch(result.stdout, /172\.30\.0\.3/);
+    assert.deepEqual(await digShort(db, 'web'), ['172.30.0.2'], "the other namespace's resolver is untouched");
+    assert.deepEqual(server.openResolver(web.path, containerEndpoint('web', '').containerId, ports), ports, 'a restarted daemon takes its ports back');
+    assert.deepEqual(await digShort(web, 'db'), ['172.30.0.3']);
   });
 
   it('stops answering on a network once its listener is removed', async () => {
     await server.removeListener('net-1');
-    const result = await dig(web, 'db');
-    assert.doesNotMatch(result.stdout, /172\.30\.0\.3/);
+    const silent = await tryRun('dig', [`@${GATEWAY}`, '+time=1', '+tries=1', 'db']);
+    assert.doesNotMatch(silent.stdout, /172\.30\.0\.3/);
     await server.addListener('net-1', GATEWAY);
-    assert.deepEqual(await digShort(web, 'db'), ['172.30.0.3']);
+    assert.match((await tryRun('dig', [`@${GATEWAY}`, '+time=3', '+tries=1', 'db'])).stdout, /status: NXDOMAIN/, 'a stranger asking is forwarded');
   });
 });
