@@ -1,4 +1,5 @@
 /** What the runtime needs to run a container's process: decided by the container layer, carried out by runc. */
+import type { ContainerResources } from '../model/container.js';
 import type { Image } from '../model/image.js';
 
 export interface ContainerProcessSpec {
@@ -14,4 +15,6 @@ export interface ContainerProcessSpec {
   etcFiles: { hosts: string; resolvConf: string; hostname: string };
   /** Host paths bound into the container (-v, --mount), in the order given. */
   binds: Array<{ source: string; destination: string; readOnly: boolean }>;
+  /** The cgroup limits, checked (runc carries them out). */
+  resources: ContainerResources;
 }

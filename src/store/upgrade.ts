@@ -4,7 +4,7 @@
  * Each step says which shape it upgrades from.
  */
 import { parseInterfaceAddress, type InterfaceAddress } from '../model/address.js';
-import { emptyEndpointRequest, type ContainerRecord, type EndpointRequest, type MountRequest, type RestartPolicy } from '../model/container.js';
+import { emptyEndpointRequest, noResources, type ContainerRecord, type ContainerResources, type EndpointRequest, type MountRequest, type RestartPolicy } from '../model/container.js';
 import type { Endpoint, PortProtocol, PortRequest, Sandbox } from '../model/network.js';
 
 type Row = Record<string, unknown>;
@@ -77,7 +77,11 @@ export function upgradeContainer(row: Row): ContainerRecord {
       // Bind mounts were refused: an older container has none.
       binds: ((row['hostConfig'] as Row)['binds'] as string[] | undefined) ?? [],
       mounts: ((row['hostConfig'] as Row)['mounts'] as MountRequest[] | undefined) ?? [],
+      // Resource limits were refused: an older container has none.
+      resources: ((row['hostConfig'] as Row)['resources'] as ContainerResources | undefined) ?? noResources(),
     },
+    // Pause was not carried out, nor OOM noticed.
+    state: { ...record.state, paused: (row['state'] as Row)['paused'] === true, oomKilled: (row['state'] as Row)['oomKilled'] === true },
     restartCount: typeof row['restartCount'] === 'number' ? row['restartCount'] : 0,
     manuallyStopped: row['manuallyStopped'] === true,
   };

@@ -15,6 +15,7 @@ import {
   execSpecFromWire,
 } from '../wire/containers.js';
 import { optionalBool } from '../wire/json-fields.js';
+import { addStatsAndPauseRoutes } from './stats-pause.js';
 
 function upgradeHeaders(socket: Socket, tty: boolean): void {
   socket.write(
@@ -86,9 +87,12 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
   });
 
   router.add('POST', '/containers/{id}/update', async (request, response) => {
-    await containers.update(request.params['id']!, containerUpdateFromWire(await readJson(request.raw)));
+    const { policy, resources } = containerUpdateFromWire(await readJson(request.raw));
+    await containers.update(request.params['id']!, policy, resources);
     sendJson(response, 200, { Warnings: [] });
   });
+
+  addStatsAndPauseRoutes(router, containers, log);
 
   router.add('POST', '/containers/{id}/kill', async (request, response) => {
     await containers.kill(request.params['id']!, (request.query.get('signal') ?? 'KILL').replace(/^SIG/, ''));

@@ -8,9 +8,6 @@ import { SkiffError } from '../../errors.js';
 import type { Router } from '../http.js';
 
 const NOT_IMPLEMENTED: Array<[method: string, path: string, feature: string]> = [
-  ['GET', '/containers/{id}/stats', 'docker stats'],
-  ['POST', '/containers/{id}/pause', 'docker pause'],
-  ['POST', '/containers/{id}/unpause', 'docker unpause'],
   ['GET', '/containers/{id}/archive', 'docker cp (from a container)'],
   ['PUT', '/containers/{id}/archive', 'docker cp (into a container)'],
   ['GET', '/containers/{id}/export', 'docker export'],

@@ -1,4 +1,5 @@
 /** /_ping, /version, /info. */
+import { cgroupVersion } from '../../runtime/cgroups.js';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import type { Engine } from '../../engine/engine.js';
 import type { AddressPoolSpec } from '../../ipam/index.js';
@@ -68,8 +69,8 @@ export function addSystemRoutes(router: Router, engine: Engine, source: SystemIn
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
       LoggingDriver: 'json-file',
-      CgroupDriver: 'none',
-      CgroupVersion: '2',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: String(cgroupVersion()),
       NEventsListener: 0,
       KernelVersion: release(),
       OperatingSystem: 'skiff',

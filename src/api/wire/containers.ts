@@ -9,6 +9,8 @@ import type { ContainerRecord, CreateRequest, EndpointRequest, MountRequest, Res
 import { optionalBool, optionalObject, optionalString, optionalStringArray, optionalStringMap } from './json-fields.js';
 import { defaultGateways } from '../../engine/routes.js';
 import { refuseUnsupported, refuseUnsupportedUpdate } from './unsupported.js';
+import { resourcesFromWire, resourcesToWire, resourceUpdateFromWire } from './resources.js';
+import type { ResourceUpdate } from '../../containers/limits.js';
 import { exposedPortsFromWire, exposedPortsToWire, portBindingsToWire, portRequestsFromWire } from './ports.js';
 
 type Body = Record<string, unknown>;
@@ -134,16 +136,20 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       restartPolicy: restartPolicyFromWire(optionalObject(host, 'RestartPolicy')),
       binds: optionalStringArray(host, 'Binds') ?? [],
       mounts: mountsFromWire(body, host),
+      resources: resourcesFromWire(host),
     },
     endpoints,
   };
 }
 
-/** POST /containers/{id}/update: the restart policy to keep (undefined when the body sets none). */
-export function containerUpdateFromWire(body: Body): RestartPolicy | undefined {
+/** POST /containers/{id}/update: the restart policy to keep (undefined when the body sets none) and the limits it names. */
+export function containerUpdateFromWire(body: Body): { policy: RestartPolicy | undefined; resources: ResourceUpdate } {
   refuseUnsupportedUpdate(body);
   const policy = optionalObject(body, 'RestartPolicy');
-  return policy === undefined || policy['Name'] === undefined || policy['Name'] === '' ? undefined : restartPolicyFromWire(policy);
+  return {
+    policy: policy === undefined || policy['Name'] === undefined || policy['Name'] === '' ? undefined : restartPolicyFromWire(policy),
+    resources: resourceUpdateFromWire(body),
+  };
 }
 
 export function endpointRequestFromConnect(body: Body): { container: string; request: EndpointRequest; force: boolean } {
@@ -152,6 +158,12 @@ export function endpointRequestFromConnect(body: Body): { container: string; req
     request: endpointRequestFromWire(optionalObject(body, 'EndpointConfig')),
     force: optionalBool(body, 'Force') ?? false,
   };
+}
+
+/** State / State.Status: paused and restarting are shown over running and exited, as Docker shows them. */
+function stateName(containers: Containers, record: ContainerRecord): string {
+  if (containers.isRestarting(record)) return 'restarting';
+  return record.state.paused ? 'paused' : record.state.status;
 }
 
 function statusText(containers: Containers, record: ContainerRecord): string {
@@ -164,7 +176,7 @@ function statusText(containers: Containers, record: ContainerRecord): string {
     return minutes === 1 ? 'About a minute' : minutes < 60 ? `${minutes} minutes` : `${Math.round(minutes / 60)} hours`;
   };
   if (containers.isRestarting(record)) return `Restarting (${record.state.exitCode}) ${since(record.state.finishedAt)} ago`;
-  if (record.state.status === 'running') return `Up ${since(record.state.startedAt)}`;
+  if (record.state.status === 'running') return `Up ${since(record.state.startedAt)}${record.state.paused ? ' (Paused)' : ''}`;
   if (record.state.status === 'exited') return `Exited (${record.state.exitCode}) ${since(record.state.finishedAt)} ago`;
   return 'Created';
 }
@@ -238,7 +250,7 @@ export function containerSummaryToWire(containers: Containers, record: Container
     Created: Math.floor(Date.parse(record.created) / 1000),
     Ports: record.ports.map((binding) => ({ IP: binding.hostIp, PrivatePort: binding.containerPort, PublicPort: binding.hostPort, Type: binding.protocol })),
     Labels: record.config.labels,
-    State: containers.isRestarting(record) ? 'restarting' : record.state.status,
+    State: stateName(containers, record),
     Status: statusText(containers, record),
     HostConfig: { NetworkMode: record.hostConfig.networkMode },
     NetworkSettings: { Networks: networksWire(containers, record) },
@@ -265,11 +277,11 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     Path: argv[0] ?? '',
     Args: argv.slice(1),
     State: {
-      Status: containers.isRestarting(record) ? 'restarting' : record.state.status,
+      Status: stateName(containers, record),
       Running: running,
-      Paused: false,
+      Paused: record.state.paused,
       Restarting: containers.isRestarting(record),
-      OOMKilled: false,
+      OOMKilled: record.state.oomKilled,
       Dead: false,
       Pid: record.state.pid,
       ExitCode: record.state.exitCode,
@@ -303,6 +315,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       Binds: record.hostConfig.binds.length > 0 ? record.hostConfig.binds : null,
       Mounts: mountsToWire(record),
       RestartPolicy: { Name: record.hostConfig.restartPolicy.name, MaximumRetryCount: record.hostConfig.restartPolicy.maximumRetryCount },
+      ...resourcesToWire(record.hostConfig.resources),
     },
     Mounts: mountPointsToWire(containers, record),
     Config: {
