@@ -42,7 +42,7 @@ import { nextRestartDelay, shouldRestart } from './restart-policy.js';
 import { parsePsOutput, type TopResult } from './top.js';
 import { run } from '../kernel/exec.js';
 import { ReaderCounts, Signals } from './signals.js';
-import { createResources, updatedResources, type ResourceUpdate } from './limits.js';
+import { createResources, runnableResources, updatedResources, type ResourceUpdate } from './limits.js';
 import { pauseRefusal, unpauseRefusal, type PauseRefusal } from './pause.js';
 import { sampleStats, type StatsSample } from './stats.js';
 import { hostCapacity, type HostCapacity } from '../runtime/cgroups.js';
@@ -335,9 +335,7 @@ export class Containers {
       if (this.pendingRestarts.has(record.id) && !force)
         throw conflict(`You cannot remove a restarting container ${record.id}. Stop the container before attempting removal or force remove`);
       if (record.state.paused && !force)
-        throw conflict(
-          `You cannot remove a paused container ${record.id}. Unpause and then stop the container before attempting removal or force remove`,
-        );
+        throw conflict(`You cannot remove a paused container ${record.id}. Unpause and then stop the container before attempting removal or force remove`);
       if (record.state.status === 'running') {
         if (!force) {
           throw conflict(`You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`);
@@ -453,7 +451,7 @@ export class Containers {
       if (policy !== undefined && record.hostConfig.autoRemove && policy.name !== 'no')
         throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
       const limits = updatedResources(record.id, record.hostConfig.resources, resources, this.capacity);
-      if (record.state.status === 'running') await this.runtime.updateResources(record.id, limits);
+      if (record.state.status === 'running') await this.runtime.updateResources(record.id, runnableResources(limits, this.capacity));
       record.hostConfig.resources = limits;
       if (policy !== undefined) record.hostConfig.restartPolicy = policy;
       this.save(record);
@@ -485,7 +483,9 @@ export class Containers {
     return {
       record,
       sample: () =>
-        record.state.status === 'running' && this.records.has(record.id) ? sampleStats(this.runtime.cgroup(record.id), record, this.runtime.hasBundle(record.id)) : undefined,
+        record.state.status === 'running' && this.records.has(record.id)
+          ? sampleStats(this.runtime.cgroup(record.id), record, this.runtime.hasBundle(record.id))
+          : undefined,
     };
   }
 
@@ -762,7 +762,7 @@ export class Containers {
         netnsPath,
         etcFiles: this.filesOf(record.id),
         binds: await this.bindSources(record, image),
-        resources: record.hostConfig.resources,
+        resources: runnableResources(record.hostConfig.resources, this.capacity),
       });
       failpoint('container-start:runtime-created');
       const { pid } = await this.runtime.start(record.id);

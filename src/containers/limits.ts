@@ -12,7 +12,6 @@ import type { HostCapacity } from '../runtime/cgroups.js';
 /** Docker's linuxMinMemory: 6 MiB. */
 const MIN_MEMORY = 6 * 1024 * 1024;
 
-
 /** A resource update as the client sent it: only the fields it named (docker update sends the others as 0). */
 export type ResourceUpdate = Partial<ContainerResources>;
 
@@ -79,6 +78,11 @@ export function createResources(given: ContainerResources, host: HostCapacity): 
   const memorySwap = given.memory > 0 && given.memorySwap === 0 ? given.memory * 2 : given.memorySwap;
   const pidsLimit = given.pidsLimit !== null && given.pidsLimit > 0 ? given.pidsLimit : null;
   return { ...given, memorySwap, pidsLimit };
+}
+
+/** What runc is given: without swap accounting in the kernel the swap limit is left out, as Docker leaves it ("Memory limited without swap"). */
+export function runnableResources(resources: ContainerResources, host: HostCapacity): ContainerResources {
+  return host.swapLimit ? resources : { ...resources, memorySwap: 0 };
 }
 
 /**

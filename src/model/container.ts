@@ -94,7 +94,18 @@ export interface ContainerResources {
 }
 
 export function noResources(): ContainerResources {
-  return { memory: 0, memorySwap: 0, memoryReservation: 0, nanoCpus: 0, cpuShares: 0, cpuPeriod: 0, cpuQuota: 0, cpusetCpus: '', cpusetMems: '', pidsLimit: null };
+  return {
+    memory: 0,
+    memorySwap: 0,
+    memoryReservation: 0,
+    nanoCpus: 0,
+    cpuShares: 0,
+    cpuPeriod: 0,
+    cpuQuota: 0,
+    cpusetCpus: '',
+    cpusetMems: '',
+    pidsLimit: null,
+  };
 }
 
 export interface MountRequest {

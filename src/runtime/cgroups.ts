@@ -19,6 +19,8 @@ export interface HostCapacity {
   cpus: string;
   /** The root cgroup's memory nodes, as "0". */
   mems: string;
+  /** Whether the kernel accounts swap per cgroup (v1 memory.memsw.*; v2 always has memory.swap.max). */
+  swapLimit: boolean;
 }
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -111,7 +113,16 @@ export function parseNetDev(text: string): Record<string, InterfaceCounters> {
       .split(/\s+/)
       .map(Number);
     if (name === 'lo' || n.length < 16) continue;
-    interfaces[name] = { rxBytes: n[0]!, rxPackets: n[1]!, rxErrors: n[2]!, rxDropped: n[3]!, txBytes: n[8]!, txPackets: n[9]!, txErrors: n[10]!, txDropped: n[11]! };
+    interfaces[name] = {
+      rxBytes: n[0]!,
+      rxPackets: n[1]!,
+      rxErrors: n[2]!,
+      rxDropped: n[3]!,
+      txBytes: n[8]!,
+      txPackets: n[9]!,
+      txErrors: n[10]!,
+      txDropped: n[11]!,
+    };
   }
   return interfaces;
 }
@@ -227,7 +238,11 @@ export class ContainerCgroup {
         totalUsage: (cpuStat['usage_usec'] ?? 0) * 1000,
         usageInKernelmode: (cpuStat['system_usec'] ?? 0) * 1000,
         usageInUsermode: (cpuStat['user_usec'] ?? 0) * 1000,
-        throttling: { periods: cpuStat['nr_periods'] ?? 0, throttledPeriods: cpuStat['nr_throttled'] ?? 0, throttledTime: (cpuStat['throttled_usec'] ?? 0) * 1000 },
+        throttling: {
+          periods: cpuStat['nr_periods'] ?? 0,
+          throttledPeriods: cpuStat['nr_throttled'] ?? 0,
+          throttledTime: (cpuStat['throttled_usec'] ?? 0) * 1000,
+        },
       },
       memory: {
         usage: Number(this.read('', 'memory.current').trim() || 0),
@@ -261,5 +276,6 @@ export function hostCapacity(version: CgroupVersion = cgroupVersion(), root = CG
   const [cpusFile, memsFile] = version === 2 ? ['cpuset.cpus.effective', 'cpuset.mems.effective'] : ['cpuset/cpuset.cpus', 'cpuset/cpuset.mems'];
   const available = readText(join(root, cpusFile)).trim();
   const mems = readText(join(root, memsFile)).trim();
-  return { cpuCount, cpus: available === '' ? `0-${cpuCount - 1}` : available, mems: mems === '' ? '0' : mems };
+  const swapLimit = version === 2 || existsSync(join(root, 'memory', 'memory.memsw.limit_in_bytes'));
+  return { cpuCount, cpus: available === '' ? `0-${cpuCount - 1}` : available, mems: mems === '' ? '0' : mems, swapLimit };
 }

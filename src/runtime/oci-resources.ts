@@ -47,7 +47,8 @@ export function ociUpdate(resources: ContainerResources): Record<string, unknown
   return {
     memory: {
       limit: resources.memory > 0 ? resources.memory : -1,
-      swap: resources.memorySwap !== 0 ? resources.memorySwap : -1,
+      // Left out when not set: a kernel without swap accounting has no file to write it to.
+      ...(resources.memorySwap !== 0 ? { swap: resources.memorySwap } : {}),
       reservation: resources.memoryReservation > 0 ? resources.memoryReservation : -1,
     },
     cpu: {

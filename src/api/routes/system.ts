@@ -1,8 +1,8 @@
 /** /_ping, /version, /info. */
-import { cgroupVersion } from '../../runtime/cgroups.js';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import type { Engine } from '../../engine/engine.js';
 import type { AddressPoolSpec } from '../../ipam/index.js';
+import { cgroupVersion, hostCapacity } from '../../runtime/cgroups.js';
 import { sendJson, type Router } from '../http.js';
 import { API_VERSION, ENGINE_VERSION, MIN_API_VERSION } from '../version.js';
 
@@ -54,7 +54,7 @@ export function addSystemRoutes(router: Router, engine: Engine, source: SystemIn
       DriverStatus: [],
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'macvlan', 'null'], Authorization: null, Log: ['json-file'] },
       MemoryLimit: true,
-      SwapLimit: false,
+      SwapLimit: hostCapacity().swapLimit,
       CpuCfsPeriod: true,
       CpuCfsQuota: true,
       CPUShares: true,

@@ -38,9 +38,29 @@ export function statsToWire(record: ContainerRecord, current: StatsSample | unde
   const identity = { name: `/${record.name}`, id: record.id };
   if (current === undefined) {
     const emptyBlkio = Object.fromEntries(
-      ['io_service_bytes_recursive', 'io_serviced_recursive', 'io_queue_recursive', 'io_service_time_recursive', 'io_wait_time_recursive', 'io_merged_recursive', 'io_time_recursive', 'sectors_recursive'].map((key) => [key, null]),
+      [
+        'io_service_bytes_recursive',
+        'io_serviced_recursive',
+        'io_queue_recursive',
+        'io_service_time_recursive',
+        'io_wait_time_recursive',
+        'io_merged_recursive',
+        'io_time_recursive',
+        'sectors_recursive',
+      ].map((key) => [key, null]),
     );
-    return { read: ZERO_TIME, preread: ZERO_TIME, pids_stats: {}, blkio_stats: emptyBlkio, num_procs: 0, storage_stats: {}, cpu_stats: NO_CPU, precpu_stats: NO_CPU, memory_stats: {}, ...identity };
+    return {
+      read: ZERO_TIME,
+      preread: ZERO_TIME,
+      pids_stats: {},
+      blkio_stats: emptyBlkio,
+      num_procs: 0,
+      storage_stats: {},
+      cpu_stats: NO_CPU,
+      precpu_stats: NO_CPU,
+      memory_stats: {},
+      ...identity,
+    };
   }
   const { pids, blkio } = current.cgroup;
   return {
