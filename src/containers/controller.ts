@@ -455,6 +455,7 @@ export class Containers {
       record.hostConfig.resources = limits;
       if (policy !== undefined) record.hostConfig.restartPolicy = policy;
       this.save(record);
+      this.emit(record, 'update');
     });
   }
 

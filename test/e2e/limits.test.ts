@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { assertInWorld } from '../helpers/world.js';
+import { assertInWorld, tryRun } from '../helpers/world.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 assertInWorld();
@@ -62,6 +62,9 @@ test('--memory 64m: a process holding 200 MB is OOM-killed (137, State.OOMKilled
     await inspect('{{.State.OOMKilled}} {{.State.ExitCode}} {{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}', 'hog'),
     'true 137 67108864 134217728',
   );
+  const until = String(Math.floor(Date.now() / 1000) + 1);
+  const events = await daemon.ok('events', '--since', '0', '--until', until, '--filter', 'container=hog', '--format', '{{.Action}}');
+  assert.match(events, /^oom\ndie$/m, 'the oom event, then die, as Docker sends them');
   await daemon.ok('run', '--name', 'calm', '--memory', '64m', 'busybox', 'true');
   assert.equal(await inspect('{{.State.OOMKilled}} {{.State.ExitCode}}', 'calm'), 'false 0');
   // A new start is a new run: the kill of the last one is forgotten.
@@ -201,6 +204,10 @@ test('docker stats: memory usage under the limit, network bytes that grow with a
   assert.ok(Date.parse(frames[1]!.read) > Date.parse(frames[0]!.read));
   assert.equal((frames[1] as unknown as { preread: string }).preread, frames[0]!.read);
 
+  // The CLI's own streaming view (it runs until stopped): rows for the container with its memory limit.
+  const streamed = await tryRun('timeout', ['3', 'docker', '-H', `unix://${daemon.socketPath}`, 'stats', '--format', '{{.Name}} {{.MemUsage}}', 'watched']);
+  assert.match(streamed.stdout, /watched [\d.]+(B|KiB|MiB) \/ 64MiB/, streamed.stdout + streamed.stderr);
+
   await daemon.ok('stop', '-t', '1', 'watched');
   const stopped = JSON.parse((await daemon.http('GET', '/v1.41/containers/watched/stats?stream=false')).body) as StatsJson & { name: string };
   assert.equal(stopped.read, '0001-01-01T00:00:00Z');
@@ -219,6 +226,8 @@ test("docker pause stops the work inside and unpause resumes it; paused refusals
   while ((await logLines('ticker')) < 3) await sleep(100);
   await daemon.ok('pause', 'ticker');
   assert.equal(await inspect('{{.State.Status}} {{.State.Paused}} {{.State.Running}}', 'ticker'), 'paused true true');
+  assert.equal((await daemon.ok('ps', '--filter', 'status=paused', '--format', '{{.Names}}')).trim(), 'ticker');
+  assert.match(await daemon.ok('info', '--format', '{{.ContainersPaused}}'), /^1$/m);
   assert.match(await daemon.ok('ps', '--filter', 'name=ticker', '--format', '{{.Status}}'), /^Up .* \(Paused\)$/m);
   const frozenAt = await logLines('ticker');
   await sleep(1000);
