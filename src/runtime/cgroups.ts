@@ -28,6 +28,31 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
 const CLOCK_TICKS = 100;
 const NS_PER_TICK = 1e9 / CLOCK_TICKS;
 
+/** The v1 memory.stat keys Docker 20.10 reports (containerd's cgroups library reads these, and their total_ forms). */
+const V1_MEMORY_STAT_KEYS = [
+  'cache',
+  'rss',
+  'rss_huge',
+  'mapped_file',
+  'dirty',
+  'writeback',
+  'pgpgin',
+  'pgpgout',
+  'pgfault',
+  'pgmajfault',
+  'inactive_anon',
+  'active_anon',
+  'inactive_file',
+  'active_file',
+  'unevictable',
+];
+
+/** memory.stat (v1) kept to the keys Docker shows, plus the hierarchical limits. */
+export function dockerV1MemoryStats(all: Record<string, number>): Record<string, number> {
+  const keys = [...V1_MEMORY_STAT_KEYS, ...V1_MEMORY_STAT_KEYS.map((key) => `total_${key}`), 'hierarchical_memory_limit', 'hierarchical_memsw_limit'];
+  return Object.fromEntries(keys.filter((key) => all[key] !== undefined).map((key) => [key, all[key]!]));
+}
+
 /** v2 when /sys/fs/cgroup is the unified hierarchy itself; v1 (or hybrid, its v2 part empty) otherwise. */
 export function cgroupVersion(root = CGROUP_ROOT): CgroupVersion {
   return existsSync(join(root, 'cgroup.controllers')) ? 2 : 1;
@@ -218,7 +243,7 @@ export class ContainerCgroup {
         maxUsage: Number(this.read('memory', 'memory.max_usage_in_bytes').trim() || 0),
         failcnt: Number(this.read('memory', 'memory.failcnt').trim() || 0),
         limit: Math.min(limit ?? Infinity, totalmem()),
-        stats: parseFlatKeyed(this.read('memory', 'memory.stat')),
+        stats: dockerV1MemoryStats(parseFlatKeyed(this.read('memory', 'memory.stat'))),
       },
       pids: { current: Number(this.read('pids', 'pids.current').trim() || 0), ...(pidsLimit === undefined ? {} : { limit: pidsLimit }) },
       blkio: {

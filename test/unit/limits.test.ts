@@ -7,6 +7,7 @@ import { statsFrames, type StatsSample } from '../../src/containers/stats.js';
 import { emptyEndpointRequest, noResources, ZERO_TIME, type ContainerRecord, type ContainerResources } from '../../src/model/container.js';
 import { ociResources, ociUpdate } from '../../src/runtime/oci-resources.js';
 import {
+  dockerV1MemoryStats,
   parseBlkioV1,
   parseFlatKeyed,
   parseIoStatV2,
@@ -147,6 +148,13 @@ describe('cgroup file parsers (v1 and v2)', () => {
     assert.deepEqual(parseNumberList('15403066 0 \n'), [15403066, 0]);
     assert.equal(parseLimit('max\n'), undefined);
     assert.equal(parseLimit('50\n'), 50);
+  });
+
+  it('v1 memory.stat kept to the keys Docker shows', () => {
+    const stats = parseFlatKeyed(
+      'cache 0\nrss 53248\nshmem 0\nswap 0\nhierarchical_memory_limit 67108864\ntotal_rss 53248\ntotal_shmem 0\nworkingset_refault_anon 0\n',
+    );
+    assert.deepEqual(dockerV1MemoryStats(stats), { cache: 0, rss: 53248, total_rss: 53248, hierarchical_memory_limit: 67108864 });
   });
 
   it('block I/O: v1 lines without the total, v2 io.stat as read/write', () => {
