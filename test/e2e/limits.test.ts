@@ -67,7 +67,6 @@ test('--memory 64m: a process holding 200 MB is OOM-killed (137, State.OOMKilled
   assert.match(events, /^oom\ndie$/m, 'the oom event, then die, as Docker sends them');
   await daemon.ok('run', '--name', 'calm', '--memory', '64m', 'busybox', 'true');
   assert.equal(await inspect('{{.State.OOMKilled}} {{.State.ExitCode}}', 'calm'), 'false 0');
-  // A new start is a new run: the kill of the last one is forgotten.
   await daemon.ok('rm', 'hog', 'calm');
 });
 
@@ -204,9 +203,10 @@ test('docker stats: memory usage under the limit, network bytes that grow with a
   assert.ok(Date.parse(frames[1]!.read) > Date.parse(frames[0]!.read));
   assert.equal((frames[1] as unknown as { preread: string }).preread, frames[0]!.read);
 
-  // The CLI's own streaming view (it runs until stopped): rows for the container with its memory limit.
-  const streamed = await tryRun('timeout', ['3', 'docker', '-H', `unix://${daemon.socketPath}`, 'stats', '--format', '{{.Name}} {{.MemUsage}}', 'watched']);
+  // The CLI's own streaming view of every running container (it runs until stopped): a row each, with the memory limit or the machine's memory.
+  const streamed = await tryRun('timeout', ['3', 'docker', '-H', `unix://${daemon.socketPath}`, 'stats', '--format', '{{.Name}} {{.MemUsage}}']);
   assert.match(streamed.stdout, /watched [\d.]+(B|KiB|MiB) \/ 64MiB/, streamed.stdout + streamed.stderr);
+  assert.match(streamed.stdout, /peer [\d.]+(B|KiB|MiB) \/ [\d.]+GiB/, streamed.stdout + streamed.stderr);
 
   await daemon.ok('stop', '-t', '1', 'watched');
   const stopped = JSON.parse((await daemon.http('GET', '/v1.41/containers/watched/stats?stream=false')).body) as StatsJson & { name: string };
