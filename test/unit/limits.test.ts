@@ -19,6 +19,7 @@ import {
 } from '../../src/runtime/cgroups.js';
 import { statsToWire } from '../../src/api/wire/stats.js';
 import { resourcesFromWire, resourceUpdateFromWire } from '../../src/api/wire/resources.js';
+import { refuseUnsupported, refuseUnsupportedUpdate } from '../../src/api/wire/unsupported.js';
 
 const host: HostCapacity = { cpuCount: 2, cpus: '0-1', mems: '0', swapLimit: true };
 const MiB = 1024 * 1024;
@@ -138,6 +139,22 @@ describe('resources on the wire', () => {
     assert.deepEqual(resourceUpdateFromWire({ Memory: 0, PidsLimit: 5 }), { memory: 0, pidsLimit: 5 });
     assert.throws(() => resourcesFromWire({ Memory: '64m' }), /cannot unmarshal string into field Memory of type int64/);
     assert.throws(() => resourcesFromWire({ CpuShares: 1.5 }), /cannot unmarshal number into field CpuShares/);
+  });
+});
+
+describe('resource options skiff does not carry out', () => {
+  it('are refused by name at create and update; the carried-out ones pass', () => {
+    refuseUnsupported(
+      { Image: 'busybox' },
+      { Memory: 67108864, MemorySwap: -1, NanoCpus: 5e8, CpusetCpus: '0', PidsLimit: 5, BlkioWeight: 0, MemorySwappiness: -1 },
+    );
+    refuseUnsupportedUpdate({ Memory: 67108864, CpuShares: 512, PidsLimit: -1, KernelMemory: 0, RestartPolicy: { Name: 'always' } });
+    assert.throws(
+      () => refuseUnsupported({}, { BlkioWeight: 500 }),
+      /skiff does not support HostConfig\.BlkioWeight \(--blkio-weight\): of the resource limits skiff carries out only --memory/,
+    );
+    assert.throws(() => refuseUnsupportedUpdate({ KernelMemory: 10485760 }), /skiff does not support HostConfig\.KernelMemory \(--kernel-memory\)/);
+    assert.throws(() => refuseUnsupported({}, { MemorySwappiness: 50 }), /HostConfig\.MemorySwappiness \(--memory-swappiness\)/);
   });
 });
 
