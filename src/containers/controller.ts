@@ -574,6 +574,13 @@ export class Containers {
     return { record, output: this.runtime.logs(record.id, options) };
   }
 
+  /** The container to attach to: refused while paused, in Docker 20.10's words. */
+  attachable(reference: string): ContainerRecord {
+    const record = this.get(reference);
+    if (record.state.paused) throw conflict(`container ${reference} is paused, unpause the container before attach`);
+    return record;
+  }
+
   /**
    * docker attach / docker run's attach: output from now on (from the start
    * when attached before it), and the container's stdin when it has one.

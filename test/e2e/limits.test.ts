@@ -218,6 +218,23 @@ test('docker stats: memory usage under the limit, network bytes that grow with a
   await daemon.ok('network', 'rm', 'statsnet');
 });
 
+/** An attach as clients send it (Connection: Upgrade) that the daemon refuses: its status and body. */
+function upgradeRefusal(path: string): Promise<[number, string]> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: daemon.socketPath, method: 'POST', path, headers: { Connection: 'Upgrade', Upgrade: 'tcp' } }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => resolve([response.statusCode ?? 0, body]));
+    });
+    req.on('upgrade', (_response, socket) => {
+      socket.destroy();
+      reject(new Error(`${path} was upgraded`));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** Lines the container has written to its log so far. */
 const logLines = async (name: string) => (await daemon.ok('logs', name)).trim().split('\n').length;
 
@@ -240,6 +257,11 @@ test("docker pause stops the work inside and unpause resumes it; paused refusals
     /You cannot remove a paused container [0-9a-f]{64}\. Unpause and then stop the container before attempting removal or force remove/,
   );
   assert.match((await daemon.docker('start', 'ticker')).stderr, /cannot start a paused container, try unpause instead/);
+  assert.match((await daemon.docker('attach', 'ticker')).stderr, /You cannot attach to a paused container, unpause it first/);
+  assert.deepEqual(await upgradeRefusal('/v1.41/containers/ticker/attach?stream=1&stdout=1'), [
+    409,
+    JSON.stringify({ message: 'container ticker is paused, unpause the container before attach' }),
+  ]);
 
   daemon = await daemon.restart();
   assert.equal(await inspect('{{.State.Status}} {{.State.Paused}}', 'ticker'), 'paused true');

@@ -183,7 +183,7 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
 
   /** docker attach and docker run: the container's output on the hijacked connection, its stdin from it. */
   const attach = async (socket: Socket, reference: string, query: URLSearchParams): Promise<void> => {
-    const record = containers.get(reference);
+    const record = containers.attachable(reference);
     upgradeHeaders(socket, record.config.tty);
     // dockerpty (compose run) attaches stdout and stderr on sockets of their own: each gets only its stream.
     const asked = query.has('stdout') || query.has('stderr');
