@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { assertInWorld, tryRun } from '../helpers/world.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
@@ -279,6 +280,19 @@ test("docker pause stops the work inside and unpause resumes it; paused refusals
   await daemon.ok('pause', 'ticker');
   await daemon.ok('rm', '-f', 'ticker');
   assert.equal((await daemon.ok('ps', '-a', '--format', '{{.Names}} {{.Status}}')).trim(), '');
+});
+
+test('docker-py: limits at create, a stats reading, pause and unpause, update_container', async () => {
+  const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'helpers', 'docker-py-limits.py');
+  const result = await tryRun('/usr/bin/python3', [script, `unix://${daemon.socketPath}`]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout), {
+    created: { Memory: 64 * 1024 * 1024, MemorySwap: 128 * 1024 * 1024, NanoCpus: 500000000, PidsLimit: 20 },
+    stats: { memory_limit: 64 * 1024 * 1024, pids: 1, has_precpu: true },
+    paused: ['paused', true],
+    unpaused: 'running',
+    updated: { Memory: 100 * 1024 * 1024, MemorySwap: 200 * 1024 * 1024, CpuShares: 256 },
+  });
 });
 
 test("bad limits get Docker 20.10's words and create nothing", async () => {
