@@ -616,9 +616,17 @@ export class Containers {
     return this.execs.get(id);
   }
 
+  /** The exec instance to start: refused while its container is paused, as Docker refuses it. */
+  execToStart(id: string): ExecInstance {
+    const instance = this.execs.get(id);
+    if (this.records.get(instance.containerId)?.state.paused === true)
+      throw conflict(`Container ${instance.containerId} is paused, unpause the container before exec`);
+    return instance;
+  }
+
   /** Starts an exec instance; its record learns the exit code when the process ends. */
   startExec(id: string): { instance: ExecInstance; output: StreamOutput; input?: NodeJS.WritableStream; exitCode: Promise<number> } {
-    const instance = this.execs.get(id);
+    const instance = this.execToStart(id);
     const running = this.runtime.exec(instance.containerId, {
       args: instance.args,
       env: instance.env,

@@ -242,8 +242,13 @@ const logLines = async (name: string) => (await daemon.ok('logs', name)).trim().
 test("docker pause stops the work inside and unpause resumes it; paused refusals are Docker's; a paused container stays paused across a daemon restart", async () => {
   await daemon.ok('run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 0.1; done');
   while ((await logLines('ticker')) < 3) await sleep(100);
+  const early = JSON.parse((await daemon.http('POST', '/v1.41/containers/ticker/exec', JSON.stringify({ Cmd: ['true'] }))).body) as { Id: string };
   await daemon.ok('pause', 'ticker');
   assert.equal(await inspect('{{.State.Status}} {{.State.Paused}} {{.State.Running}}', 'ticker'), 'paused true true');
+  // An exec made before the pause does not start during it.
+  const lateStart = await daemon.http('POST', `/v1.41/exec/${early.Id}/start`, JSON.stringify({ Detach: true }));
+  assert.equal(lateStart.status, 409);
+  assert.match(lateStart.body, /Container [0-9a-f]{64} is paused, unpause the container before exec/);
   assert.equal((await daemon.ok('ps', '--filter', 'status=paused', '--format', '{{.Names}}')).trim(), 'ticker');
   assert.match(await daemon.ok('info', '--format', '{{.ContainersPaused}}'), /^1$/m);
   assert.match(await daemon.ok('ps', '--filter', 'name=ticker', '--format', '{{.Status}}'), /^Up .* \(Paused\)$/m);

@@ -212,7 +212,7 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
     } catch {
       body = {}; // the body of exec start is optional; what came with the upgrade may be only part of it
     }
-    const tty = containers.inspectExec(id).tty;
+    const tty = containers.execToStart(id).tty;
     upgradeHeaders(socket, tty);
     const { instance, output, input, exitCode } = containers.startExec(id);
     if (optionalBool(body, 'Detach') === true) {
