@@ -47,6 +47,10 @@ import { nextRestartDelay, shouldRestart } from './restart-policy.js';
 import { parsePsOutput, type TopResult } from './top.js';
 import { run } from '../kernel/exec.js';
 import { ReaderCounts, Signals } from './signals.js';
+import { createResources, runnableResources, updatedResources, type ResourceUpdate } from './limits.js';
+import { pauseRefusal, unpauseRefusal, type PauseRefusal } from './pause.js';
+import { sampleStats, type StatsSample } from './stats.js';
+import { hostCapacity, type HostCapacity } from '../runtime/cgroups.js';
 
 /** How long --rm waits for attached clients to read a container's last output. */
 const READERS_TIMEOUT_MS = 10_000;
@@ -100,6 +104,8 @@ export class Containers {
   private readonly exitOnNext = new Set<string>();
   /** The local driver's volumes; changed only under the mutex (a volume in use is never removed). */
   readonly volumes: VolumeStore;
+  /** The CPUs and memory nodes limits are checked against. */
+  private readonly capacity: HostCapacity = hostCapacity();
 
   constructor(
     private readonly engine: Engine,
@@ -294,11 +300,11 @@ export class Containers {
           created: timestampNow(),
           imageId: image.id,
           config: { ...request.config, hostname: request.config.hostname || id.slice(0, 12) },
-          hostConfig: { ...hostConfig, mounts },
+          hostConfig: { ...hostConfig, mounts, resources: createResources(request.hostConfig.resources, this.capacity) },
           networks,
           sandboxId: '',
           ports: [],
-          state: { status: 'created', pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+          state: { status: 'created', paused: false, oomKilled: false, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
           restartCount: 0,
           manuallyStopped: false,
         };
@@ -313,6 +319,7 @@ export class Containers {
   start(reference: string): Promise<boolean> {
     return this.mutex.run(async () => {
       const record = this.get(reference);
+      if (record.state.paused) throw conflict('cannot start a paused container, try unpause instead');
       if (record.state.status === 'running') return false;
       try {
         this.resetRestarts(record);
@@ -379,6 +386,8 @@ export class Containers {
       const record = this.get(reference);
       if (this.pendingRestarts.has(record.id) && !force)
         throw conflict(`You cannot remove a restarting container ${record.id}. Stop the container before attempting removal or force remove`);
+      if (record.state.paused && !force)
+        throw conflict(`You cannot remove a paused container ${record.id}. Unpause and then stop the container before attempting removal or force remove`);
       if (record.state.status === 'running') {
         if (!force) {
           throw conflict(`You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`);
@@ -524,18 +533,54 @@ export class Containers {
     return this.pendingRestarts.has(record.id);
   }
 
-  /** docker update: --restart sets the policy of the next exits (undefined: the update asks for nothing skiff keeps). */
-  update(reference: string, policy: RestartPolicy | undefined): Promise<void> {
-    return this.mutex.run(() =>
-      Promise.resolve().then(() => {
-        const record = this.get(reference);
-        if (policy === undefined) return;
-        if (record.hostConfig.autoRemove && policy.name !== 'no')
-          throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
-        record.hostConfig.restartPolicy = policy;
-        this.save(record);
-      }),
-    );
+  /**
+   * docker update: --restart sets the policy of the next exits; resource
+   * limits are checked as Docker checks them, carried out at once on a
+   * running container (runc update) and kept for its next starts.
+   */
+  update(reference: string, policy: RestartPolicy | undefined, resources: ResourceUpdate = {}): Promise<void> {
+    return this.mutex.run(async () => {
+      const record = this.get(reference);
+      if (policy !== undefined && record.hostConfig.autoRemove && policy.name !== 'no')
+        throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
+      const limits = updatedResources(record.id, record.hostConfig.resources, resources, this.capacity);
+      if (record.state.status === 'running') await this.runtime.updateResources(record.id, runnableResources(limits, this.capacity));
+      record.hostConfig.resources = limits;
+      if (policy !== undefined) record.hostConfig.restartPolicy = policy;
+      this.save(record);
+      this.emit(record, 'update');
+    });
+  }
+
+  /** docker pause / unpause: runc freezes or thaws the cgroup; the record keeps it, across daemon restarts too. */
+  pause(reference: string): Promise<void> {
+    return this.mutex.run(() => this.setPaused(reference, true, pauseRefusal));
+  }
+
+  unpause(reference: string): Promise<void> {
+    return this.mutex.run(() => this.setPaused(reference, false, unpauseRefusal));
+  }
+
+  private async setPaused(reference: string, paused: boolean, refusal: PauseRefusal): Promise<void> {
+    const record = this.get(reference);
+    const refused = refusal(record);
+    if (refused !== undefined) throw refused;
+    await (paused ? this.runtime.pause(record.id) : this.runtime.resume(record.id));
+    record.state.paused = paused;
+    this.save(record);
+    this.emit(record, paused ? 'pause' : 'unpause');
+  }
+
+  /** docker stats: one reading of a running container's cgroup and interfaces (undefined when it is not running). */
+  statsSample(reference: string): { record: ContainerRecord; sample: () => StatsSample | undefined } {
+    const record = this.get(reference);
+    return {
+      record,
+      sample: () =>
+        record.state.status === 'running' && this.records.has(record.id)
+          ? sampleStats(this.runtime.cgroup(record.id), record, this.runtime.hasBundle(record.id))
+          : undefined,
+    };
   }
 
   /**
@@ -632,6 +677,13 @@ export class Containers {
     return { record, output: this.runtime.logs(record.id, options) };
   }
 
+  /** The container to attach to: refused while paused, in Docker 20.10's words. */
+  attachable(reference: string): ContainerRecord {
+    const record = this.get(reference);
+    if (record.state.paused) throw conflict(`container ${reference} is paused, unpause the container before attach`);
+    return record;
+  }
+
   /**
    * docker attach / docker run's attach: output from now on (from the start
    * when attached before it), and the container's stdin when it has one.
@@ -658,6 +710,7 @@ export class Containers {
   createExec(reference: string, spec: ExecSpec): ExecInstance {
     const record = this.get(reference);
     if (record.state.status !== 'running') throw new SkiffError('conflict', `Container ${record.id} is not running`);
+    if (record.state.paused) throw conflict(`Container ${reference} is paused, unpause the container before exec`);
     if (spec.args.length === 0) throw invalid('No exec command specified');
     return this.execs.create(record.id, spec);
   }
@@ -666,9 +719,17 @@ export class Containers {
     return this.execs.get(id);
   }
 
+  /** The exec instance to start: refused while its container is paused, as Docker refuses it. */
+  execToStart(id: string): ExecInstance {
+    const instance = this.execs.get(id);
+    if (this.records.get(instance.containerId)?.state.paused === true)
+      throw conflict(`Container ${instance.containerId} is paused, unpause the container before exec`);
+    return instance;
+  }
+
   /** Starts an exec instance; its record learns the exit code when the process ends. */
   startExec(id: string): { instance: ExecInstance; output: StreamOutput; input?: NodeJS.WritableStream; exitCode: Promise<number> } {
-    const instance = this.execs.get(id);
+    const instance = this.execToStart(id);
     const running = this.runtime.exec(instance.containerId, {
       args: instance.args,
       env: instance.env,
@@ -821,11 +882,12 @@ export class Containers {
         etcFiles: this.filesOf(record.id),
         binds: await this.bindSources(record, image),
         tmpfs: tmpfsMounts(record.hostConfig),
+        resources: runnableResources(record.hostConfig.resources, this.capacity),
       });
       failpoint('container-start:runtime-created');
       const { pid } = await this.runtime.start(record.id);
       started = true;
-      record.state = { status: 'running', pid, exitCode: 0, startedAt: timestampNow(), finishedAt: ZERO_TIME };
+      record.state = { status: 'running', paused: false, oomKilled: false, pid, exitCode: 0, startedAt: timestampNow(), finishedAt: ZERO_TIME };
       this.save(record);
       this.emit(record, 'start');
     } catch (error) {
@@ -989,11 +1051,14 @@ export class Containers {
   private async handleExit(id: string, exitCode: number): Promise<void> {
     const record = this.records.get(id);
     if (record === undefined || record.state.status !== 'running') return;
-    record.state = { ...record.state, status: 'exited', pid: 0, exitCode, finishedAt: timestampNow() };
+    // The cgroup lasts until the bundle is deleted: its OOM counter tells whether the kernel killed for memory.
+    const oomKilled = this.runtime.hasBundle(id) && this.runtime.cgroup(id).oomKills() > 0;
+    record.state = { ...record.state, status: 'exited', paused: false, oomKilled, pid: 0, exitCode, finishedAt: timestampNow() };
     this.exiting.add(id);
     try {
       await this.releaseSandbox(record);
       this.save(record);
+      if (oomKilled) this.emit(record, 'oom');
       this.emit(record, 'die', { exitCode: String(exitCode) });
       if (record.hostConfig.autoRemove) {
         await this.readers.allDone(id, READERS_TIMEOUT_MS);

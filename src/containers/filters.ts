@@ -103,7 +103,7 @@ function checksFor(records: readonly ContainerRecord[], filters: ListFilters, co
   return {
     name: (record, values) => values.some((value) => patternMatches(value.replace(/^\//, ''), record.name) || patternMatches(value, `/${record.name}`)),
     id: (record, values) => values.some((value) => patternMatches(value, record.id)),
-    status: (record, values) => values.includes(record.state.status),
+    status: (record, values) => values.includes(record.state.paused ? 'paused' : record.state.status),
     label: (record, values) => labelsMatch(record.config.labels, values),
     network: (record, values) => context.networksOf(record).some((network) => values.includes(network.name) || values.includes(network.id)),
     ancestor: (record) => ancestors.has(record.imageId),

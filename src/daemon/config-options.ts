@@ -309,7 +309,10 @@ export const DOCKERD_ONLY_KEYS: Readonly<Record<string, { accepts: (value: unkno
   'max-concurrent-uploads': { accepts: () => false, why: 'skiff has no registry: images come from docker import' },
   experimental: { accepts: (value) => value === false, why: 'skiff has no experimental features' },
   ip6tables: { accepts: (value) => value === false, why: "skiff's nftables table is inet (both families) and has no separate IPv6 switch" },
-  'exec-opts': { accepts: isEmpty, why: 'runtime options (cgroup driver …) are not supported yet' },
+  'exec-opts': {
+    accepts: (value) => isEmpty(value) || (Array.isArray(value) && value.every((option) => option === 'native.cgroupdriver=cgroupfs')),
+    why: "containers' cgroups are made by runc with the cgroupfs driver (native.cgroupdriver=cgroupfs is the only option)",
+  },
   'cgroup-parent': { accepts: isEmpty, why: 'a cgroup parent is not supported yet' },
   'default-ulimits': { accepts: isEmpty, why: 'default ulimits are not supported yet' },
   'userns-remap': { accepts: isEmpty, why: 'user namespace remapping is not supported' },

@@ -140,8 +140,9 @@ export class Daemon {
       daemonId: engine.daemonId,
       containerCounts: () => {
         const all = containers.all();
-        const running = all.filter((record) => record.state.status === 'running').length;
-        return { total: all.length, running, paused: 0, stopped: all.length - running };
+        const up = all.filter((record) => record.state.status === 'running');
+        const paused = up.filter((record) => record.state.paused).length;
+        return { total: all.length, running: up.length - paused, paused, stopped: all.length - up.length };
       },
       imageCount: () => images.list().length,
       settings: () => {

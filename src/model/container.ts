@@ -71,6 +71,45 @@ export interface ContainerHostConfig {
   tmpfs: Record<string, string>;
   /** --volumes-from CONTAINER[:ro|rw] as given (HostConfig.VolumesFrom); the mounts it names are copied into `mounts` at create. */
   volumesFrom: string[];
+  /** --memory, --cpus, --pids-limit …: the cgroup limits, checked (docker update changes them). */
+  resources: ContainerResources;
+}
+
+/**
+ * Docker's HostConfig resource fields skiff carries out through the OCI spec
+ * (runc writes them to the cgroup, v1 or v2). 0 (or '') means "not set", as in Docker.
+ */
+export interface ContainerResources {
+  /** Bytes. */
+  memory: number;
+  /** Memory plus swap, bytes; -1 unlimited swap. Docker sets it to twice memory at create when not given. */
+  memorySwap: number;
+  memoryReservation: number;
+  /** CPUs × 10⁹ (--cpus). */
+  nanoCpus: number;
+  cpuShares: number;
+  /** Microseconds. */
+  cpuPeriod: number;
+  cpuQuota: number;
+  cpusetCpus: string;
+  cpusetMems: string;
+  /** null: no limit (Docker shows null at create and 0 after an update to unlimited). */
+  pidsLimit: number | null;
+}
+
+export function noResources(): ContainerResources {
+  return {
+    memory: 0,
+    memorySwap: 0,
+    memoryReservation: 0,
+    nanoCpus: 0,
+    cpuShares: 0,
+    cpuPeriod: 0,
+    cpuQuota: 0,
+    cpusetCpus: '',
+    cpusetMems: '',
+    pidsLimit: null,
+  };
 }
 
 export interface MountRequest {
@@ -96,6 +135,10 @@ export interface RestartPolicy {
 
 export interface ContainerState {
   status: 'created' | 'running' | 'exited';
+  /** Frozen by docker pause (status stays running, as Docker's State.Running). */
+  paused: boolean;
+  /** The last run ended with the kernel's OOM killer acting in the container's cgroup. */
+  oomKilled: boolean;
   pid: number;
   exitCode: number;
   startedAt: string;

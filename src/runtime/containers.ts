@@ -30,6 +30,9 @@ import { bytesOfFiles } from './disk-usage.js';
 import { encodeFrame } from './log-frames.js';
 import { readLog, type LogOptions } from './log-reader.js';
 import { ociSpec } from './oci-spec.js';
+import { ociUpdate } from './oci-resources.js';
+import { ContainerCgroup } from './cgroups.js';
+import type { ContainerResources } from '../model/container.js';
 
 export type { ContainerProcessSpec } from './process-spec.js';
 
@@ -134,6 +137,29 @@ export class ContainerRuntime {
   async pids(id: string): Promise<number[]> {
     const { stdout } = await this.runc(['ps', '--format', 'json', id]);
     return JSON.parse(stdout) as number[];
+  }
+
+  /** docker pause / unpause: runc freezes or thaws the container's cgroup (the freezer controller on v1, cgroup.freeze on v2). */
+  async pause(id: string): Promise<void> {
+    this.existing(id);
+    await this.runc(['pause', id]);
+  }
+
+  async resume(id: string): Promise<void> {
+    this.existing(id);
+    await this.runc(['resume', id]);
+  }
+
+  /** docker update of a running container: its cgroup gets the limits as they now are. */
+  async updateResources(id: string, resources: ContainerResources): Promise<void> {
+    this.existing(id);
+    await run(this.runcPath, ['--root', this.runcRoot, 'update', '--resources', '-', id], { input: JSON.stringify(ociUpdate(resources)) });
+  }
+
+  /** The container's cgroup, read back (it lasts from the start until the container is deleted or started again). */
+  cgroup(id: string): ContainerCgroup {
+    this.paths(id);
+    return new ContainerCgroup(id);
   }
 
   /** Whether the container has a bundle, complete or not (a start that ran before, or one cut short). */

@@ -4,6 +4,7 @@
  * defaults (capabilities, mounts, masked paths) so programs behave as they do
  * under Docker.
  */
+import { ociResources } from './oci-resources.js';
 import type { ContainerProcessSpec } from './process-spec.js';
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -122,7 +123,7 @@ export function ociSpec(spec: ContainerProcessSpec): Record<string, unknown> {
     mounts: ociMounts(spec.etcFiles, spec.binds, spec.tmpfs),
     linux: {
       cgroupsPath: `/skiff/${spec.id}`,
-      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      resources: { devices: [{ allow: false, access: 'rwm' }], ...ociResources(spec.resources) },
       namespaces: [
         { type: 'pid' },
         { type: 'ipc' },

@@ -1,4 +1,5 @@
 /** What the runtime needs to run a container's process: decided by the container layer, carried out by runc. */
+import type { ContainerResources } from '../model/container.js';
 import type { Image } from '../model/image.js';
 
 export interface ContainerProcessSpec {
@@ -16,4 +17,6 @@ export interface ContainerProcessSpec {
   binds: Array<{ source: string; destination: string; readOnly: boolean }>;
   /** tmpfs mounts (--tmpfs, --mount type=tmpfs) with their OCI options, mounted after the binds. */
   tmpfs?: Array<{ destination: string; options: string[] }>;
+  /** The cgroup limits, checked (runc carries them out). */
+  resources: ContainerResources;
 }

@@ -4,7 +4,15 @@
  * Each step says which shape it upgrades from.
  */
 import { parseInterfaceAddress, type InterfaceAddress } from '../model/address.js';
-import { emptyEndpointRequest, type ContainerRecord, type EndpointRequest, type MountRequest, type RestartPolicy } from '../model/container.js';
+import {
+  emptyEndpointRequest,
+  noResources,
+  type ContainerRecord,
+  type ContainerResources,
+  type EndpointRequest,
+  type MountRequest,
+  type RestartPolicy,
+} from '../model/container.js';
 import type { Endpoint, PortProtocol, PortRequest, Sandbox } from '../model/network.js';
 
 type Row = Record<string, unknown>;
@@ -80,7 +88,11 @@ export function upgradeContainer(row: Row): ContainerRecord {
       // --tmpfs and --volumes-from were refused: none.
       tmpfs: ((row['hostConfig'] as Row)['tmpfs'] as Record<string, string> | undefined) ?? {},
       volumesFrom: ((row['hostConfig'] as Row)['volumesFrom'] as string[] | undefined) ?? [],
+      // Resource limits were refused: an older container has none.
+      resources: ((row['hostConfig'] as Row)['resources'] as ContainerResources | undefined) ?? noResources(),
     },
+    // Pause was not carried out, nor OOM noticed.
+    state: { ...record.state, paused: record.state?.paused === true, oomKilled: record.state?.oomKilled === true },
     restartCount: typeof row['restartCount'] === 'number' ? row['restartCount'] : 0,
     manuallyStopped: row['manuallyStopped'] === true,
   };

@@ -233,6 +233,10 @@ const SPECS: Record<string, RouteSpec> = {
   'POST /containers/{id}/stop': { params: 'hostile' },
   'POST /containers/{id}/restart': { params: 'hostile' },
   'POST /containers/{id}/kill': { params: 'hostile' },
+  // One frame at once: a hostile stream=1 would run until the client goes.
+  'GET /containers/{id}/stats': { params: 'hostile', fixedQuery: () => ({ stream: '0', 'one-shot': '1' }) },
+  'POST /containers/{id}/pause': { params: 'hostile' },
+  'POST /containers/{id}/unpause': { params: 'hostile' },
   'GET /containers/{id}/top': { params: 'hostile' },
   'POST /containers/{id}/rename': { params: 'hostile', fixedQuery: () => ({ name: pick(INVALID_NAMES) }) },
   'POST /containers/{id}/update': { params: 'hostile', body: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } } },

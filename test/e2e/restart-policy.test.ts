@@ -97,9 +97,9 @@ test('bad policies get Docker errors and make nothing; --rm with a policy is ref
   const [, pid] = await waitFor('later', (status) => status === 'running');
   process.kill(pid, 'SIGKILL');
   await waitFor('later', (status, newPid, restarts) => status === 'running' && newPid !== pid && restarts === 1);
-  const limits = await daemon.docker('update', '--memory', '64m', 'later');
+  const limits = await daemon.docker('update', '--blkio-weight', '500', 'later');
   assert.notEqual(limits.code, 0);
-  assert.match(limits.stderr, /skiff does not support HostConfig.Memory \(--memory\)/);
+  assert.match(limits.stderr, /skiff does not support HostConfig.BlkioWeight \(--blkio-weight\)/);
   await daemon.ok('rm', '-f', 'later');
 });
 

@@ -4,7 +4,8 @@
  * with ajv, as Docker's clients read them: unknown fields are tolerated, a
  * missing required field or a wrong type is not. Go's clients decode null into
  * any map, slice or struct pointer, and dockerd sends null there often (Labels,
- * Links): null is accepted for objects and arrays, never for scalars. Enums
+ * Links): null is accepted for objects and arrays, and for scalars the spec
+ * marks x-nullable (HostConfig.PidsLimit, null when unset), never others. Enums
  * are not checked: dockerd answers values its spec does not list.
  */
 import assert from 'node:assert/strict';
@@ -36,7 +37,8 @@ function adapt(node: unknown): unknown {
         ? Object.fromEntries(Object.entries(value as Schema).map(([name, schema]) => [name, adapt(schema)]))
         : adapt(value);
   }
-  if (adapted['type'] === 'object' || adapted['type'] === 'array') adapted['type'] = [adapted['type'], 'null'];
+  const nullable = (node as Schema)['x-nullable'] === true && typeof adapted['type'] === 'string';
+  if (adapted['type'] === 'object' || adapted['type'] === 'array' || nullable) adapted['type'] = [adapted['type'], 'null'];
   return adapted;
 }
 

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { noResources } from '../../src/model/container.js';
 import { fileURLToPath } from 'node:url';
 import { assertInWorld, leftovers, makeNetns, scratchDir, type NetnsHandle } from '../helpers/world.js';
 import { ImageStore } from '../../src/runtime/images.js';
@@ -80,6 +81,7 @@ describe('container runtime (runc + skiff-shim)', () => {
       netnsPath: netns.path,
       etcFiles,
       binds: [],
+      resources: noResources(),
       ...overrides,
     };
   }

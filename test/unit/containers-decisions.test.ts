@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { listContainers, type ListOptions } from '../../src/containers/filters.js';
 import { ExecInstances } from '../../src/containers/exec.js';
 import { ReaderCounts, Signals } from '../../src/containers/signals.js';
-import { emptyEndpointRequest, ZERO_TIME, type ContainerRecord } from '../../src/model/container.js';
+import { emptyEndpointRequest, noResources, ZERO_TIME, type ContainerRecord } from '../../src/model/container.js';
 
 function record(
   name: string,
@@ -53,9 +53,10 @@ function record(
       mounts: [],
       tmpfs: {},
       volumesFrom: [],
+      resources: noResources(),
     },
     networks: Object.fromEntries(networks.map((network) => [network, emptyEndpointRequest()])),
-    state: { status, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+    state: { status, paused: false, oomKilled: false, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
     restartCount: 0,
     manuallyStopped: false,
   };

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { containerEnv, ociSpec, DEFAULT_PATH } from '../../src/runtime/oci-spec.js';
 import { applyChanges } from '../../src/runtime/image-changes.js';
 import { emptyImageConfig } from '../../src/model/image.js';
+import { noResources } from '../../src/model/container.js';
 import { exposedPortsToWire } from '../../src/api/wire/ports.js';
 import { decodeFrames, encodeFrame, renderRecords, splitLines } from '../../src/runtime/log-frames.js';
 import { decompressFlags, normalizeRepoTag } from '../../src/runtime/images.js';
@@ -29,6 +30,7 @@ describe('ociSpec', () => {
     netnsPath: '/run/ns/x',
     etcFiles: { hosts: '/e/hosts', resolvConf: '/e/resolv.conf', hostname: '/e/hostname' },
     binds: [],
+    resources: noResources(),
   };
   it('joins the sandbox namespace by path, or none for host networking', () => {
     const namespaces = (spec: Record<string, unknown>) => (spec['linux'] as { namespaces: Array<{ type: string; path?: string }> }).namespaces;

@@ -17,6 +17,7 @@ import {
 import { optionalBool } from '../wire/json-fields.js';
 import { waitCondition } from '../../containers/wait.js';
 import { unixNanosOf } from '../../model/timestamps.js';
+import { addStatsAndPauseRoutes } from './stats-pause.js';
 
 function upgradeHeaders(socket: Socket, tty: boolean): void {
   socket.write(
@@ -88,9 +89,12 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
   });
 
   router.add('POST', '/containers/{id}/update', async (request, response) => {
-    await containers.update(request.params['id']!, containerUpdateFromWire(await readJson(request.raw)));
+    const { policy, resources } = containerUpdateFromWire(await readJson(request.raw));
+    await containers.update(request.params['id']!, policy, resources);
     sendJson(response, 200, { Warnings: [] });
   });
+
+  addStatsAndPauseRoutes(router, containers, log);
 
   router.add('POST', '/containers/{id}/kill', async (request, response) => {
     await containers.kill(request.params['id']!, (request.query.get('signal') ?? 'KILL').replace(/^SIG/, ''));
@@ -183,7 +187,7 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
 
   /** docker attach and docker run: the container's output on the hijacked connection, its stdin from it. */
   const attach = async (socket: Socket, reference: string, query: URLSearchParams): Promise<void> => {
-    const record = containers.get(reference);
+    const record = containers.attachable(reference);
     upgradeHeaders(socket, record.config.tty);
     // dockerpty (compose run) attaches stdout and stderr on sockets of their own: each gets only its stream.
     const asked = query.has('stdout') || query.has('stderr');
@@ -212,7 +216,7 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
     } catch {
       body = {}; // the body of exec start is optional; what came with the upgrade may be only part of it
     }
-    const tty = containers.inspectExec(id).tty;
+    const tty = containers.execToStart(id).tty;
     upgradeHeaders(socket, tty);
     const { instance, output, input, exitCode } = containers.startExec(id);
     if (optionalBool(body, 'Detach') === true) {

@@ -8,9 +8,24 @@ import { SkiffError } from '../../errors.js';
 import type { Router } from '../http.js';
 
 const NOT_IMPLEMENTED: Array<[method: string, path: string, feature: string]> = [
-  ['GET', '/containers/{id}/stats', 'docker stats'],
-  ['POST', '/containers/{id}/pause', 'docker pause'],
-  ['POST', '/containers/{id}/unpause', 'docker unpause'],
+  ['POST', '/build', 'docker build'],
+  ['POST', '/session', 'docker build (BuildKit sessions)'],
+  ['GET', '/images/{name}/history', 'docker history'],
+  ['POST', '/images/{name}/push', 'docker push'],
+  ['GET', '/images/search', 'docker search'],
+  ['POST', '/auth', 'docker login'],
+  ['GET', '/distribution/{name}/json', 'registry distribution lookups'],
+  ['GET', '/plugins', 'docker plugin ls'],
+  ['GET', '/plugins/privileges', 'docker plugin install'],
+  ['POST', '/plugins/pull', 'docker plugin install'],
+  ['GET', '/plugins/{name}/json', 'docker plugin inspect'],
+  ['DELETE', '/plugins/{name}', 'docker plugin rm'],
+  ['POST', '/plugins/{name}/enable', 'docker plugin enable'],
+  ['POST', '/plugins/{name}/disable', 'docker plugin disable'],
+  ['POST', '/plugins/{name}/upgrade', 'docker plugin upgrade'],
+  ['POST', '/plugins/create', 'docker plugin create'],
+  ['POST', '/plugins/{name}/push', 'docker plugin push'],
+  ['POST', '/plugins/{name}/set', 'docker plugin set'],
 ];
 
 export function addNotImplementedRoutes(router: Router): void {

@@ -2,6 +2,7 @@
 import { cpus, hostname, release, totalmem } from 'node:os';
 import type { Engine } from '../../engine/engine.js';
 import type { AddressPoolSpec } from '../../ipam/index.js';
+import { cgroupVersion, hostCapacity } from '../../runtime/cgroups.js';
 import { sendJson, type Router } from '../http.js';
 import { API_VERSION, ENGINE_VERSION, MIN_API_VERSION } from '../version.js';
 
@@ -53,7 +54,7 @@ export function addSystemRoutes(router: Router, engine: Engine, source: SystemIn
       DriverStatus: [],
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'macvlan', 'null'], Authorization: null, Log: ['json-file'] },
       MemoryLimit: true,
-      SwapLimit: false,
+      SwapLimit: hostCapacity().swapLimit,
       CpuCfsPeriod: true,
       CpuCfsQuota: true,
       CPUShares: true,
@@ -68,8 +69,8 @@ export function addSystemRoutes(router: Router, engine: Engine, source: SystemIn
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
       LoggingDriver: 'json-file',
-      CgroupDriver: 'none',
-      CgroupVersion: '2',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: String(cgroupVersion()),
       NEventsListener: 0,
       KernelVersion: release(),
       OperatingSystem: 'skiff',

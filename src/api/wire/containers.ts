@@ -9,6 +9,8 @@ import type { ContainerRecord, CreateRequest, EndpointRequest, MountRequest, Res
 import { optionalBool, optionalObject, optionalString, optionalStringArray, optionalStringMap } from './json-fields.js';
 import { defaultGateways } from '../../engine/routes.js';
 import { refuseUnsupported, refuseUnsupportedUpdate } from './unsupported.js';
+import { resourcesFromWire, resourcesToWire, resourceUpdateFromWire } from './resources.js';
+import type { ResourceUpdate } from '../../containers/limits.js';
 import { exposedPortsFromWire, exposedPortsToWire, portBindingsToWire, portRequestsFromWire } from './ports.js';
 
 type Body = Record<string, unknown>;
@@ -165,16 +167,20 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       mounts: mountsFromWire(body, host),
       tmpfs: optionalStringMap(host, 'Tmpfs') ?? {},
       volumesFrom: volumesFromWire(host),
+      resources: resourcesFromWire(host),
     },
     endpoints,
   };
 }
 
-/** POST /containers/{id}/update: the restart policy to keep (undefined when the body sets none). */
-export function containerUpdateFromWire(body: Body): RestartPolicy | undefined {
+/** POST /containers/{id}/update: the restart policy to keep (undefined when the body sets none) and the limits it names. */
+export function containerUpdateFromWire(body: Body): { policy: RestartPolicy | undefined; resources: ResourceUpdate } {
   refuseUnsupportedUpdate(body);
   const policy = optionalObject(body, 'RestartPolicy');
-  return policy === undefined || policy['Name'] === undefined || policy['Name'] === '' ? undefined : restartPolicyFromWire(policy);
+  return {
+    policy: policy === undefined || policy['Name'] === undefined || policy['Name'] === '' ? undefined : restartPolicyFromWire(policy),
+    resources: resourceUpdateFromWire(body),
+  };
 }
 
 export function endpointRequestFromConnect(body: Body): { container: string; request: EndpointRequest; force: boolean } {
@@ -183,6 +189,12 @@ export function endpointRequestFromConnect(body: Body): { container: string; req
     request: endpointRequestFromWire(optionalObject(body, 'EndpointConfig')),
     force: optionalBool(body, 'Force') ?? false,
   };
+}
+
+/** State / State.Status: paused and restarting are shown over running and exited, as Docker shows them. */
+function stateName(containers: Containers, record: ContainerRecord): string {
+  if (containers.isRestarting(record)) return 'restarting';
+  return record.state.paused ? 'paused' : record.state.status;
 }
 
 function statusText(containers: Containers, record: ContainerRecord): string {
@@ -195,7 +207,7 @@ function statusText(containers: Containers, record: ContainerRecord): string {
     return minutes === 1 ? 'About a minute' : minutes < 60 ? `${minutes} minutes` : `${Math.round(minutes / 60)} hours`;
   };
   if (containers.isRestarting(record)) return `Restarting (${record.state.exitCode}) ${since(record.state.finishedAt)} ago`;
-  if (record.state.status === 'running') return `Up ${since(record.state.startedAt)}`;
+  if (record.state.status === 'running') return `Up ${since(record.state.startedAt)}${record.state.paused ? ' (Paused)' : ''}`;
   if (record.state.status === 'exited') return `Exited (${record.state.exitCode}) ${since(record.state.finishedAt)} ago`;
   return 'Created';
 }
@@ -269,7 +281,7 @@ export function containerSummaryToWire(containers: Containers, record: Container
     Created: Math.floor(Date.parse(record.created) / 1000),
     Ports: record.ports.map((binding) => ({ IP: binding.hostIp, PrivatePort: binding.containerPort, PublicPort: binding.hostPort, Type: binding.protocol })),
     Labels: record.config.labels,
-    State: containers.isRestarting(record) ? 'restarting' : record.state.status,
+    State: stateName(containers, record),
     Status: statusText(containers, record),
     HostConfig: { NetworkMode: record.hostConfig.networkMode },
     NetworkSettings: { Networks: networksWire(containers, record) },
@@ -296,11 +308,11 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     Path: argv[0] ?? '',
     Args: argv.slice(1),
     State: {
-      Status: containers.isRestarting(record) ? 'restarting' : record.state.status,
+      Status: stateName(containers, record),
       Running: running,
-      Paused: false,
+      Paused: record.state.paused,
       Restarting: containers.isRestarting(record),
-      OOMKilled: false,
+      OOMKilled: record.state.oomKilled,
       Dead: false,
       Pid: record.state.pid,
       ExitCode: record.state.exitCode,
@@ -336,6 +348,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       Tmpfs: Object.keys(record.hostConfig.tmpfs).length > 0 ? record.hostConfig.tmpfs : undefined,
       VolumesFrom: record.hostConfig.volumesFrom.length > 0 ? record.hostConfig.volumesFrom : null,
       RestartPolicy: { Name: record.hostConfig.restartPolicy.name, MaximumRetryCount: record.hostConfig.restartPolicy.maximumRetryCount },
+      ...resourcesToWire(record.hostConfig.resources),
     },
     Mounts: mountPointsToWire(containers, record),
     Config: {

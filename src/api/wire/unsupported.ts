@@ -5,6 +5,7 @@
  * value that asks for something is refused.
  */
 import { invalid } from '../../errors.js';
+import { RESOURCE_FIELDS } from './resources.js';
 
 type Body = Record<string, unknown>;
 
@@ -28,6 +29,7 @@ const HOST_CONFIG_CARRIED_OUT = new Set([
   'Mounts',
   'Tmpfs',
   'VolumesFrom',
+  ...RESOURCE_FIELDS,
 ]);
 
 /** Config fields skiff acts on, or that describe the client's streams rather than the container. */
@@ -62,17 +64,16 @@ const CONFIG_CARRIED_OUT = new Set([
 
 /** The docker CLI's flag for a field, so the message names what the user typed. */
 const FLAGS: Record<string, string> = {
-  Memory: '--memory',
-  MemoryReservation: '--memory-reservation',
-  MemorySwap: '--memory-swap',
-  NanoCpus: '--cpus',
-  CpuShares: '--cpu-shares',
-  CpuPeriod: '--cpu-period',
-  CpuQuota: '--cpu-quota',
-  CpusetCpus: '--cpuset-cpus',
-  CpusetMems: '--cpuset-mems',
-  PidsLimit: '--pids-limit',
+  MemorySwappiness: '--memory-swappiness',
+  KernelMemory: '--kernel-memory',
+  CpuRealtimePeriod: '--cpu-rt-period',
+  CpuRealtimeRuntime: '--cpu-rt-runtime',
   BlkioWeight: '--blkio-weight',
+  BlkioWeightDevice: '--blkio-weight-device',
+  BlkioDeviceReadBps: '--device-read-bps',
+  BlkioDeviceWriteBps: '--device-write-bps',
+  BlkioDeviceReadIOps: '--device-read-iops',
+  BlkioDeviceWriteIOps: '--device-write-iops',
   Devices: '--device',
   DeviceRequests: '--gpus',
   DeviceCgroupRules: '--device-cgroup-rule',
@@ -123,7 +124,7 @@ function refuse(section: string, field: string, why: string): never {
 
 const reasonFor = (field: string): string => {
   if (/^(Memory|Cpu|Nano|Blkio|Pids|Oom|Kernel|IOMaximum|ShmSize|Ulimits)/.test(field))
-    return 'resource limits are not carried out (docker info: Cgroup Driver none)';
+    return 'of the resource limits skiff carries out only --memory, --memory-swap, --memory-reservation, --cpus, --cpu-shares, --cpu-period, --cpu-quota, --cpuset-cpus, --cpuset-mems and --pids-limit';
   if (/^Device/.test(field)) return 'skiff gives containers no host devices';
   return 'not carried out by skiff';
 };
@@ -157,10 +158,10 @@ export function refuseUnsupported(body: Body, host: Body): void {
     throw invalid('skiff does not support Config.Shell: only /bin/sh -c');
 }
 
-/** docker update: only the restart policy is carried out; a resource it asks to change is refused by name. */
+/** docker update: the restart policy and the limits skiff carries out; another resource it asks to change is refused by name. */
 export function refuseUnsupportedUpdate(body: Body): void {
   for (const [field, value] of Object.entries(body)) {
-    if (field === 'RestartPolicy' || isZero(value)) continue;
+    if (field === 'RestartPolicy' || RESOURCE_FIELDS.includes(field) || isZero(value)) continue;
     refuse('HostConfig', field, reasonFor(field));
   }
 }
