@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { checkBuildCachePrune, containersToPrune, imagePrunePlan, volumesToPrune } from '../../src/containers/prune.js';
 import { checkFilterKeys, pruneLabelsMatch, pruneUntil } from '../../src/model/prune-filters.js';
 import { millisecondsOf, parseGoDuration, parseUnixTimestamp, timestampOf } from '../../src/model/timestamps.js';
-import { emptyEndpointRequest, ZERO_TIME, type ContainerRecord } from '../../src/model/container.js';
+import { emptyEndpointRequest, noResources, ZERO_TIME, type ContainerRecord } from '../../src/model/container.js';
 import { emptyImageConfig, type Image } from '../../src/model/image.js';
 
 const filters = (entries: Record<string, string[]>) => new Map(Object.entries(entries));
@@ -109,9 +109,10 @@ function container(name: string, status: ContainerRecord['state']['status'], cre
       mounts: [],
       tmpfs: {},
       volumesFrom: [],
+      resources: noResources(),
     },
     networks: { bridge: emptyEndpointRequest() },
-    state: { status, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+    state: { status, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME, paused: false, oomKilled: false },
     restartCount: 0,
     manuallyStopped: false,
   };
