@@ -120,7 +120,7 @@ export class Engine {
     this.daemonId = this.store.getSetting('daemon-id') ?? newId();
     this.store.setSetting('daemon-id', this.daemonId);
     this.names = new NameService(forwardingUpstreams(options.dnsServers ?? []), this.log);
-    this.ports = new PublishedPorts(this.firewall, options.defaultBridge?.hostBindingIpv4 ?? '0.0.0.0');
+    this.ports = new PublishedPorts(this.firewall, options.defaultBridge?.hostBindingIpv4 ?? '0.0.0.0', options.ipForward !== false);
     const bridge = new BridgeDriver();
     const passthrough = new PassthroughDriver();
     this.overlay = new OverlayDriver(() => this.cluster?.underlay, this.log);
@@ -207,7 +207,8 @@ export class Engine {
     const cluster = this.cluster;
     const overlay =
       cluster === undefined ? undefined : { underlay: cluster.underlay, storeUrl: cluster.storeUrl, facts: (networkId: string) => cluster.facts(networkId) };
-    return diagnoseNetwork(network, this.endpointsOfNetwork(network.id), this.sandboxesById, this.firewall.table, overlay);
+    const published = network.bridge === undefined ? [] : this.ports.publishedOn(network.bridge.bridgeName);
+    return diagnoseNetwork(network, this.endpointsOfNetwork(network.id), this.sandboxesById, this.firewall.table, overlay, published);
   }
 
   /** What the embedded DNS would answer sourceIp for name (skiff network trace); undefined: it would forward the query. */
