@@ -70,7 +70,11 @@ export function topologyElements(topology: Topology): ElementDefinition[] {
     for (const port of container.ports) {
       const id = `port:${port.hostIp}:${port.hostPort}/${port.containerPort.split('/')[1] ?? 'tcp'}`;
       elements.push({
-        data: { id, parent: hostBox === undefined ? undefined : `net:${hostBox.id}`, label: `${port.hostIp}:${port.hostPort}` },
+        data: {
+          id,
+          parent: hostBox === undefined ? undefined : `net:${hostBox.id}`,
+          label: `${port.hostIp.includes(':') ? `[${port.hostIp}]` : port.hostIp}:${port.hostPort}`,
+        },
         classes: 'port',
       });
       elements.push({ data: { id: `publish:${id}:${container.id}`, source: id, target: node, label: port.containerPort }, classes: 'published' });

@@ -698,7 +698,9 @@ export class Containers {
     const beforeStart = record.state.status !== 'running';
     // Counted before the start, so that a --rm container that ends at once waits for this reader.
     const detached = this.readers.track(record.id);
-    if (beforeStart && record.state.status !== 'exited') await this.starts.next(record.id, START_TIMEOUT_MS);
+    // A container not running (created, or exited: docker start -a, dockerpty's second start) is followed from its
+    // next start, as Docker's attach waits for it; an exited run's old output is not replayed.
+    if (beforeStart) await this.starts.next(record.id, START_TIMEOUT_MS);
     const status = this.records.get(record.id)?.state.status;
     if (status !== 'running' && status !== 'exited') {
       detached();

@@ -190,7 +190,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'userland-proxy',
     flag: 'userland-proxy',
     kind: 'bool',
-    description: 'Accepted; skiff has no userland proxy (published ports are nftables DNAT, loopback included)',
+    description: "Accepted; published ports are nftables DNAT (IPv6's [::1] and containers without IPv6 go through skiff's in-daemon relay)",
   },
   {
     field: 'defaultAddressPools',

@@ -16,6 +16,7 @@ import { cidrOf, type InterfaceAddress } from '../model/address.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
 import { firewallNetworkOf } from './firewall-state.js';
 import { diagnoseOverlay, type OverlayContext } from './diagnose-overlay.js';
+import type { PublishedBindingState } from './published-ports.js';
 
 export interface DiagnosisCheck {
   what: string;
@@ -78,6 +79,31 @@ async function bridgeChecks(network: Network, firewallTable: string, expectedMac
   return checks;
 }
 
+/** Each published port: its DNAT element in the kernel's map (IPv4 and IPv6 alike), and the daemon's socket on it (for IPv6, the relay). */
+async function publishedPortChecks(firewallTable: string, published: readonly PublishedBindingState[]): Promise<DiagnosisCheck[]> {
+  const checks: DiagnosisCheck[] = [];
+  for (const { binding, dnat, relayed, held } of published) {
+    const where = `${binding.hostIp.includes(':') ? `[${binding.hostIp}]` : binding.hostIp}:${binding.hostPort}/${binding.protocol} -> ${binding.containerIp} port ${binding.containerPort}`;
+    if (dnat !== undefined) {
+      // The map's key as nft lists it: the protocol by name ("tcp . 8080"), where skiff renders its number.
+      const key = dnat.element.split(' : ')[0]!.replace(/^\d+/, binding.protocol);
+      const found = await hasElement(firewallTable, dnat.map, key, 'map');
+      checks.push({
+        what: `published ${where}: nft ${firewallTable} ${dnat.map} holds ${dnat.element}`,
+        ok: found,
+        detail: found ? 'present' : 'absent: restart the daemon to restore it',
+      });
+    }
+    if (binding.protocol === 'sctp') continue;
+    checks.push({
+      what: `published ${where}: the daemon ${relayed ? 'relays' : 'holds'} the host port`,
+      ok: held,
+      detail: held ? 'listening' : 'no socket: restart the daemon to restore it',
+    });
+  }
+  return checks;
+}
+
 async function endpointChecks(network: Network, endpoint: Endpoint, sandbox: Sandbox | undefined): Promise<DiagnosisCheck[]> {
   const who = `endpoint ${endpoint.name} (${(endpoint.ipv4 ?? endpoint.ipv6)?.address ?? 'no address'})`;
   if (sandbox === undefined) return [{ what: `${who}: its sandbox is known`, ok: false, detail: `sandbox ${endpoint.sandboxId} missing` }];
@@ -110,10 +136,14 @@ export async function diagnoseNetwork(
   sandboxes: Map<string, Sandbox>,
   firewallTable: string,
   overlay: OverlayContext | undefined,
+  published: readonly PublishedBindingState[] = [],
 ): Promise<DiagnosisCheck[]> {
   const forwarding = (await readSysctl('net.ipv4.ip_forward')) ?? '?';
   const checks: DiagnosisCheck[] = [{ what: 'net.ipv4.ip_forward is on', ok: forwarding === '1', detail: forwarding }];
-  if (network.driver === 'bridge' && network.bridge !== undefined) checks.push(...(await bridgeChecks(network, firewallTable, bridgeMac(network.id))));
+  if (network.driver === 'bridge' && network.bridge !== undefined) {
+    checks.push(...(await bridgeChecks(network, firewallTable, bridgeMac(network.id))));
+    checks.push(...(await publishedPortChecks(firewallTable, published)));
+  }
   if (network.driver === 'overlay') {
     if (overlay === undefined) {
       checks.push({

@@ -120,7 +120,7 @@ export class Engine {
     this.daemonId = this.store.getSetting('daemon-id') ?? newId();
     this.store.setSetting('daemon-id', this.daemonId);
     this.names = new NameService(forwardingUpstreams(options.dnsServers ?? []), this.log);
-    this.ports = new PublishedPorts(this.firewall, options.defaultBridge?.hostBindingIpv4 ?? '0.0.0.0');
+    this.ports = new PublishedPorts(this.firewall, options.defaultBridge?.hostBindingIpv4 ?? '0.0.0.0', options.ipForward !== false);
     const bridge = new BridgeDriver();
     const passthrough = new PassthroughDriver();
     this.overlay = new OverlayDriver(() => this.cluster?.underlay, this.log);
@@ -208,7 +208,8 @@ export class Engine {
     const overlay =
       cluster === undefined ? undefined : { underlay: cluster.underlay, storeUrl: cluster.storeUrl, facts: (networkId: string) => cluster.facts(networkId) };
     const endpoints = this.endpointsOfNetwork(network.id);
-    const checks = await diagnoseNetwork(network, endpoints, this.sandboxesById, this.firewall.table, overlay);
+    const published = network.bridge === undefined ? [] : this.ports.publishedOn(network.bridge.bridgeName);
+    const checks = await diagnoseNetwork(network, endpoints, this.sandboxesById, this.firewall.table, overlay, published);
     for (const endpoint of endpoints) {
       const sandbox = this.sandboxesById.get(endpoint.sandboxId);
       if (sandbox !== undefined) checks.push(...(await this.names.diagnoseResolver(network, sandbox, `endpoint ${endpoint.name}`)));

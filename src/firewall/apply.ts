@@ -31,10 +31,10 @@ export async function listTable(table: string = DEFAULT_TABLE): Promise<string> 
 }
 
 /** Whether a set of skiff's table holds the element (as nft element text); false when the set is gone. */
-export async function hasElement(table: string, set: string, element: string): Promise<boolean> {
+export async function hasElement(table: string, set: string, element: string, kind: 'set' | 'map' = 'set'): Promise<boolean> {
   let listing: string;
   try {
-    listing = (await run('nft', ['-j', 'list', 'set', 'inet', checkTableName(table), set])).stdout;
+    listing = (await run('nft', ['-j', 'list', kind, 'inet', checkTableName(table), set])).stdout;
   } catch {
     return false; // nft's "No such file or directory": the set (or table) is not there
   }

@@ -16,6 +16,10 @@
  * route_localnet on, neither other hosts nor containers reach the host's
  * loopback.
  *
+ * IPv6 ports go through the same chains with the ports6 maps; `::1` is never
+ * translated (the kernel has no route_localnet for IPv6), so the port's relay
+ * socket in the daemon (ports/proxy.ts) serves the host's [::1].
+ *
  * A container reaching its own published port needs hairpin mode on its
  * bridge port (`bridge link set dev VETH hairpin on`): br_netfilter turns
  * the DNAT'ed packet around on the bridge, back out of the port it came in by.
@@ -186,6 +190,9 @@ function rules(table: string): string[] {
     rule('prerouting', 'ip daddr 127.0.0.0/8 return'),
     rule('prerouting', 'ip6 daddr ::1 return'),
     rule('prerouting', `fib daddr type local jump ${PUBLISHED_CHAIN}`),
+    // IPv6 has no route_localnet: a packet DNAT'ed from ::1 could not leave lo, so
+    // the host's own [::1] connections stay local and reach the port's relay socket.
+    rule('output', 'ip6 daddr ::1 return'),
     rule('output', `fib daddr type local jump ${PUBLISHED_CHAIN}`),
     rule(PUBLISHED_CHAIN, `dnat ip to meta l4proto . ip daddr . th dport map ${s('ports4')}`),
     rule(PUBLISHED_CHAIN, `dnat ip to meta l4proto . th dport map ${s('ports4Any')}`),

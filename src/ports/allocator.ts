@@ -2,9 +2,13 @@
  * Host port bookkeeping (pure): which protocol/address/port triples are
  * published, conflicts as Docker words them, ephemeral ports from the
  * kernel's local port range. A binding on 0.0.0.0 conflicts with every
- * address on that port, and any address with 0.0.0.0.
+ * IPv4 address on that port, and any IPv4 address with 0.0.0.0. IPv6
+ * addresses conflict only with themselves, as in Docker's allocator: `::`
+ * beside `::1` on one port is refused by the kernel's bind instead (Docker's
+ * "Error starting userland proxy: ... address already in use").
  */
 import { SkiffError } from '../errors.js';
+import { isIpv4 } from '../model/address.js';
 import type { PortProtocol, PortRequest } from '../model/network.js';
 
 export interface HostPort {
@@ -17,7 +21,8 @@ const ANY = '0.0.0.0';
 
 function conflicts(a: HostPort, b: HostPort): boolean {
   if (a.protocol !== b.protocol || a.hostPort !== b.hostPort) return false;
-  return a.hostIp === b.hostIp || a.hostIp === ANY || b.hostIp === ANY;
+  if (a.hostIp === b.hostIp) return true;
+  return isIpv4(a.hostIp) && isIpv4(b.hostIp) && (a.hostIp === ANY || b.hostIp === ANY);
 }
 
 export function portAllocatedError(hostIp: string, hostPort: number): SkiffError {

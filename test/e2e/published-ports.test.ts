@@ -52,10 +52,16 @@ async function waitForPage(address: string, port: number, netns?: NetnsHandle): 
 test("the seeds' localnet web: docker port, localhost, the outside host, hairpin", async () => {
   await daemon.ok('network', 'create', '-d', 'bridge', 'localnet');
   await daemon.ok('run', '-d', '--name', 'web', '--network', 'localnet', '--publish', '5050:80', 'busybox', ...webCommand);
-  assert.equal((await daemon.ok('port', 'web')).trim(), '80/tcp -> 0.0.0.0:5050');
-  assert.equal((await daemon.ok('port', 'web', '80')).trim(), '0.0.0.0:5050');
+  // As Docker 20.10: a -p without host address is bound on 0.0.0.0 and [::] (the IPv6 side: published-ports-ipv6.test.ts).
+  assert.equal((await daemon.ok('port', 'web')).trim(), '80/tcp -> 0.0.0.0:5050\n80/tcp -> [::]:5050');
+  assert.equal((await daemon.ok('port', 'web', '80')).trim(), '0.0.0.0:5050\n[::]:5050');
   const ports = JSON.parse(await daemon.ok('inspect', '-f', '{{json .NetworkSettings.Ports}}', 'web')) as unknown;
-  assert.deepEqual(ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '5050' }] });
+  assert.deepEqual(ports, {
+    '80/tcp': [
+      { HostIp: '0.0.0.0', HostPort: '5050' },
+      { HostIp: '::', HostPort: '5050' },
+    ],
+  });
   assert.match(await waitForPage('127.0.0.1', 5050), new RegExp(PAGE), "from the host's loopback");
   assert.match(await waitForPage(HOST_ADDRESS, 5050, outside), new RegExp(PAGE), 'from the outside host');
   await daemon.ok('run', '-d', '--name', 'neighbour', '--network', 'localnet', 'busybox', 'sleep', '300');
@@ -91,8 +97,9 @@ test('UDP, -P with --expose, ranges and a host address', async () => {
   }
   await daemon.ok('run', '-d', '--name', 'many', '-P', '--expose', '8080', '-p', '127.0.0.1::81', '-p', '7000-7002:90-92', 'busybox', 'sleep', '300');
   const lines = (await daemon.ok('port', 'many')).trim().split('\n').sort();
-  assert.equal(lines.length, 5);
+  assert.equal(lines.length, 9, 'each port without a host address on 0.0.0.0 and [::], as Docker');
   assert.ok(lines.includes('90/tcp -> 0.0.0.0:7000') && lines.includes('92/tcp -> 0.0.0.0:7002'));
+  assert.ok(lines.includes('90/tcp -> [::]:7000') && lines.includes('92/tcp -> [::]:7002'));
   assert.ok(lines.some((line) => /^81\/tcp -> 127\.0\.0\.1:\d+$/.test(line)));
   assert.ok(lines.some((line) => /^8080\/tcp -> 0\.0\.0\.0:\d+$/.test(line)));
   await daemon.ok('rm', '-f', 'echo', 'many');

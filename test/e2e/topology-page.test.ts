@@ -87,7 +87,10 @@ test('the page draws what `docker network inspect` says', async () => {
     assert.deepEqual(model.endpoints.map((endpoint) => `${endpoint.name} ${endpoint.ipv4} ${endpoint.mac}`).sort(), expected, network.Name);
   }
   assert.deepEqual(drawn.networks.find((network) => network.name === 'alpine-net')?.endpoints.find((endpoint) => endpoint.name === 'alpine2')?.aliases, ['db']);
-  assert.deepEqual(drawn.containers.find((container) => container.name === 'web')?.ports, [{ hostIp: '0.0.0.0', hostPort: '5050', containerPort: '80/tcp' }]);
+  assert.deepEqual(drawn.containers.find((container) => container.name === 'web')?.ports, [
+    { hostIp: '0.0.0.0', hostPort: '5050', containerPort: '80/tcp' },
+    { hostIp: '::', hostPort: '5050', containerPort: '80/tcp' },
+  ]);
   const graph = await page.evaluate(() => ({
     multi: window.skiff.cy.nodes('.container.multi').map((node) => node.data('name') as string),
     endpoints: window.skiff.cy.nodes('.endpoint').length,
@@ -100,7 +103,7 @@ test('the page draws what `docker network inspect` says', async () => {
   }));
   assert.deepEqual(graph.multi, ['alpine2'], 'a container on two networks is drawn across them');
   assert.equal(graph.endpoints, 2);
-  assert.deepEqual(graph.published, ['0.0.0.0:5050 -> web']);
+  assert.deepEqual(graph.published, ['0.0.0.0:5050 -> web', '[::]:5050 -> web']);
   assert.match(graph.loner, /^none \(null\)/);
 });
 

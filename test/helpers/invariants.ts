@@ -149,23 +149,30 @@ export async function invariantViolations(daemon: TestDaemon, options: Invariant
     ),
   );
 
-  // Published ports: the nft maps hold exactly the running containers' ports.
-  const published = running.flatMap((container) =>
-    Object.entries(container.NetworkSettings.Ports ?? {}).flatMap(([port, bindings]) =>
-      (bindings ?? []).map((binding) => `${port.split('/')[1]!}:${binding.HostPort}`),
-    ),
-  );
-  const mapped: string[] = [];
-  for (const map of ['ports4_any', 'ports4']) {
-    const listing = JSON.parse(await sh('nft', ['-j', 'list', 'map', 'inet', table, map])) as {
-      nftables: Array<{ map?: { elem?: Array<[{ concat: Array<string | number> }, unknown]> } }>;
-    };
-    for (const [key] of listing.nftables.find((entry) => entry.map !== undefined)?.map?.elem ?? []) {
-      const protocol = key.concat[0] === 6 || key.concat[0] === 'tcp' ? 'tcp' : 'udp';
-      mapped.push(`${protocol}:${String(key.concat[key.concat.length - 1])}`);
+  // Published ports: the IPv4 maps hold exactly the running containers' IPv4 bindings; the IPv6 maps
+  // hold no port that no running container has on an IPv6 address (a container without IPv6 has none there: its [::] is relayed).
+  const published = (family: 4 | 6) =>
+    running.flatMap((container) =>
+      Object.entries(container.NetworkSettings.Ports ?? {}).flatMap(([port, bindings]) =>
+        (bindings ?? []).filter((binding) => binding.HostIp.includes(':') === (family === 6)).map((binding) => `${port.split('/')[1]!}:${binding.HostPort}`),
+      ),
+    );
+  const mappedIn = async (maps: string[]) => {
+    const mapped: string[] = [];
+    for (const map of maps) {
+      const listing = JSON.parse(await sh('nft', ['-j', 'list', 'map', 'inet', table, map])) as {
+        nftables: Array<{ map?: { elem?: Array<[{ concat: Array<string | number> }, unknown]> } }>;
+      };
+      for (const [key] of listing.nftables.find((entry) => entry.map !== undefined)?.map?.elem ?? []) {
+        const protocol = key.concat[0] === 6 || key.concat[0] === 'tcp' ? 'tcp' : 'udp';
+        mapped.push(`${protocol}:${String(key.concat[key.concat.length - 1])}`);
+      }
     }
-  }
-  violations.push(...differences('published port', mapped, published));
+    return mapped;
+  };
+  violations.push(...differences('published port', await mappedIn(['ports4_any', 'ports4']), published(4)));
+  const published6 = new Set(published(6));
+  violations.push(...(await mappedIn(['ports6_any', 'ports6'])).filter((port) => !published6.has(port)).map((port) => `leaked IPv6 published port: ${port}`));
 
   // The kernel matches every network as diagnose reads it.
   for (const network of detailed) {

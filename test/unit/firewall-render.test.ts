@@ -95,6 +95,27 @@ test('element scripts golden: network and ports added and removed', () => {
   golden('ports-removed.nft', renderPortsRemoved(ports));
 });
 
+test('renderTable golden: IPv6 ports as a plain -p makes them (0.0.0.0 and ::), a host address, and UDP', () => {
+  const n = network({ icc: true, internal: false, masquerade: true, hostBindingIpv4: '0.0.0.0' });
+  const v6: FirewallPort[] = [
+    { protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, containerIp: '172.18.0.2', containerPort: 80, bridgeName: n.bridgeName },
+    { protocol: 'tcp', hostIp: '::', hostPort: 8080, containerIp: 'fd00:18::2', containerPort: 80, bridgeName: n.bridgeName },
+    { protocol: 'udp', hostIp: '::', hostPort: 5353, containerIp: 'fd00:18::2', containerPort: 53, bridgeName: n.bridgeName },
+    { protocol: 'tcp', hostIp: '2001:db8::1', hostPort: 8443, containerIp: 'fd00:18::3', containerPort: 443, bridgeName: n.bridgeName },
+  ];
+  golden('ipv6-ports.nft', renderTable({ networks: [n], ports: v6 }));
+  golden('ipv6-ports-added.nft', renderPortsAdded(v6));
+  golden('ipv6-ports-removed.nft', renderPortsRemoved(v6));
+});
+
+test("renderTable: the host's own [::1] is never DNAT'ed (no route_localnet for IPv6): output returns before the published chain", () => {
+  const lines = renderTable({ networks: [second], ports }).split('\n');
+  const ret = lines.indexOf('add rule inet skiff output ip6 daddr ::1 return');
+  const jump = lines.indexOf('add rule inet skiff output fib daddr type local jump published');
+  assert.ok(ret >= 0 && jump > ret, 'output: ::1 returns first');
+  assert.ok(lines.includes('add rule inet skiff prerouting ip6 daddr ::1 return'));
+});
+
 test('renderTable: the user chain is declared and jumped to first but never flushed or written', () => {
   const text = renderTable({ networks: [second], ports }, 'skifftest');
   const lines = text.split('\n');

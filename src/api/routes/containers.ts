@@ -189,8 +189,9 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
   const attach = async (socket: Socket, reference: string, query: URLSearchParams): Promise<void> => {
     const record = containers.attachable(reference);
     upgradeHeaders(socket, record.config.tty);
-    // dockerpty (compose run) attaches stdout and stderr on sockets of their own: each gets only its stream.
-    const asked = query.has('stdout') || query.has('stderr');
+    // dockerpty (compose run) attaches stdin, stdout and stderr on sockets of their own: each gets only its stream
+    // (its stdin socket no output at all, as with Docker; dockerpty never reads it, so output sent there is lost).
+    const asked = query.has('stdin') || query.has('stdout') || query.has('stderr');
     const attached = await containers.attach(
       record.id,
       asked ? { stdout: queryBool(query, 'stdout'), stderr: queryBool(query, 'stderr') } : { stdout: true, stderr: true },
