@@ -520,8 +520,12 @@ describe('API fuzzer', () => {
           if (problem !== '') problems.push(`${what}: ${problem}`);
         }
       } finally {
-        // Removed even when the round stops early, so that one failure does not spill into the next rounds.
-        for (const id of accepted) await daemon.http('DELETE', `/v1.41/networks/${id}`);
+        // Removed even when the round stops early, so that one failure does not spill into the next rounds. A later
+        // connect may have named an accepted network (a hostile segment such as NUL is a name Docker takes): undone first.
+        for (const id of accepted) {
+          await daemon.http('POST', `/v1.41/networks/${id}/disconnect`, JSON.stringify({ Container: 'fz1', Force: true }));
+          await daemon.http('DELETE', `/v1.41/networks/${id}`);
+        }
       }
       process.stdout.write(
         `round ${round} answers by status: ${[...statuses]
