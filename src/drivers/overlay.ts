@@ -18,7 +18,7 @@ import { conflict, SkiffError } from '../errors.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
 import { deleteOwnLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
 import { bridgeBatch, deleteEntries, readPeerRows } from '../kernel/fdb.js';
-import { allowLoopbackSources, BRIDGE_MAX_PORTS, joinVethEndpoint, leaveVethEndpoint, setDefaultRouteIn } from './bridge.js';
+import { allowLoopbackSources, BRIDGE_MAX_PORTS, detachVethEndpoint, joinVethEndpoint, leaveVethEndpoint, setDefaultRouteIn } from './bridge.js';
 import type { JoinOptions, NetworkDriver } from './driver.js';
 import { additionLines, peerDiff, peerDrift, peerKey, removalLines, repairLines, vxlanName, type PeerEntry } from './overlay-peers.js';
 
@@ -122,6 +122,10 @@ export class OverlayDriver implements NetworkDriver {
 
   join(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {
     return joinVethEndpoint(network, endpoint, sandbox, options);
+  }
+
+  detach(_network: Network, endpoint: Endpoint): Promise<void> {
+    return detachVethEndpoint(endpoint);
   }
 
   leave(_network: Network, endpoint: Endpoint): Promise<void> {
