@@ -31,6 +31,8 @@ interface ThroughputOptions {
 export interface ThroughputResult {
   /** Gbit/s per system: bare (a bridge by hand), skiff, dockerd. */
   gbits: Record<string, Summary>;
+  /** CPU ms (iperf3's sender + receiver) per GB carried, per system. */
+  cpuMsPerGb: Record<string, Summary>;
   /** net.bridge.bridge-nf-call-iptables in each daemon's namespace while it ran. */
   bridgeNfCallIptables: Record<string, string>;
 }
@@ -47,11 +49,23 @@ function inNetns(netns: string, program: string, args: string[]): string {
   return execFileSync('nsenter', [`--net=${netns}`, '--', program, ...args], { encoding: 'utf8' });
 }
 
-function iperf3Gbits(netns: string, address: string, seconds: number): number {
+interface Iperf3Run {
+  gbits: number;
+  /** CPU time of sender and receiver together per GB carried: less sensitive to a busy machine than the rate. */
+  cpuMsPerGb: number;
+}
+
+function iperf3(netns: string, address: string, seconds: number): Iperf3Run {
   const report = JSON.parse(inNetns(netns, 'iperf3', ['-c', address, '-p', String(SERVER_PORT), '-t', String(seconds), '-J', '--connect-timeout', '3000'])) as {
-    end?: { sum_received?: { bits_per_second?: number } };
+    end?: {
+      sum_received?: { bits_per_second?: number; bytes?: number; seconds?: number };
+      cpu_utilization_percent?: { host_total?: number; remote_total?: number };
+    };
   };
-  return (report.end?.sum_received?.bits_per_second ?? NaN) / 1e9;
+  const received = report.end?.sum_received;
+  const cpu = report.end?.cpu_utilization_percent;
+  const cpuSeconds = (((cpu?.host_total ?? NaN) + (cpu?.remote_total ?? NaN)) / 100) * (received?.seconds ?? NaN);
+  return { gbits: (received?.bits_per_second ?? NaN) / 1e9, cpuMsPerGb: (cpuSeconds * 1000) / ((received?.bytes ?? NaN) / 1e9) };
 }
 
 /** A bridge by hand in a namespace of its own, with two namespaces on it by veths. */
@@ -108,6 +122,7 @@ async function throughputPhase(options: ThroughputOptions): Promise<ThroughputRe
     }
     await sleep(500);
     const samples: Record<string, number[]> = {};
+    const cpuSamples: Record<string, number[]> = {};
     // The same skiff containers once more with br_netfilter off in skiff's namespace: what the inet hooks and conntrack cost bridged frames.
     const skiffNetns = world.skiff.daemon.netnsPath;
     const brNetfilter = (value: string) =>
@@ -117,24 +132,42 @@ async function throughputPhase(options: ThroughputOptions): Promise<ThroughputRe
     );
     const original = bridgeNfCallIptables['skiff'] ?? '1';
     runs['skiff, bridge-nf-call off'] = { path: paths['skiff']!, before: () => brNetfilter('0'), after: () => brNetfilter(original) };
+    // And with br_netfilter on but conntrack skipped for traffic that stays inside the network (a raw-priority notrack).
+    const subnet = (await world.skiff.docker('network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', 'bench-tp')).stdout.trim();
+    const notrack = `table inet bench_notrack {\n chain raw { type filter hook prerouting priority raw; ip saddr ${subnet} ip daddr ${subnet} fib daddr type != local notrack; }\n}\n`;
+    const nft = (text: string) => execFileSync('nsenter', [`--net=${skiffNetns}`, '--', 'nft', '-f', '-'], { input: text });
+    runs['skiff, intra-network notrack'] = {
+      path: paths['skiff']!,
+      before: () => nft(notrack),
+      after: () => nft('delete table inet bench_notrack\n'),
+    };
     for (let round = 0; round < options.rounds + 1; round++) {
       for (const [name, run] of Object.entries(runs)) {
         run.before?.();
         try {
-          const gbits = iperf3Gbits(run.path.client, run.path.address, options.seconds);
-          if (round > 0) (samples[name] ??= []).push(gbits);
+          const measured = iperf3(run.path.client, run.path.address, options.seconds);
+          if (round > 0) {
+            (samples[name] ??= []).push(measured.gbits);
+            (cpuSamples[name] ??= []).push(measured.cpuMsPerGb);
+          }
         } finally {
           run.after?.();
         }
       }
     }
-    const gbits = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, summarize(values)]));
+    const summaries = (all: Record<string, number[]>) => Object.fromEntries(Object.entries(all).map(([name, values]) => [name, summarize(values)]));
+    const gbits = summaries(samples);
+    const cpuMsPerGb = summaries(cpuSamples);
     for (const [name, summary] of Object.entries(gbits)) {
-      const versus = name === 'bare' ? '' : `   ${name}/bare ${ratio(summary.median, gbits['bare']!.median)}`;
-      console.log(`${name.padEnd(28)} ${describe(summary).replace(/ ms/g, ' Gbit/s')}${versus}`);
+      const cpu = cpuMsPerGb[name]!;
+      const versus =
+        name === 'bare'
+          ? ''
+          : `   rate ${ratio(summary.median, gbits['bare']!.median)} of bare, CPU/GB ${ratio(cpu.median, cpuMsPerGb['bare']!.median)} of bare`;
+      console.log(`${name.padEnd(28)} ${describe(summary).replace(/ ms/g, ' Gbit/s')}; ${describe(cpu).replace(/ ms/g, ' CPU ms/GB')}${versus}`);
     }
     console.log(`bridge-nf-call-iptables in the daemons' namespaces: ${JSON.stringify(bridgeNfCallIptables)}`);
-    return { gbits, bridgeNfCallIptables };
+    return { gbits, cpuMsPerGb, bridgeNfCallIptables };
   } finally {
     for (const server of servers) server.kill();
     await world.close();

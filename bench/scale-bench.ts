@@ -1,0 +1,145 @@
+/**
+ * skiff with a crowd on one network (issue 12, item 4/5): N running
+ * containers (default 1,000; a bridge holds 1,023 ports), then, with the crowd
+ * running: `run -d` of one more, `run -d -p` of one more published port, `ps`,
+ * `network inspect`, a lookup of a crowd member's name through the embedded
+ * DNS (dig at 127.0.0.11 from a crowd member's namespace, the programs' start
+ * included), the daemon's RSS and the shims' Pss per container, and a daemon
+ * restart with the crowd running (SIGTERM to exit, start to the first answer,
+ * the first `ps` after it). skiff alone, in a world of its own; nothing here
+ * judges a number.
+ *
+ *   node dist/bench/scale-bench.js [--containers N] [--rounds N]
+ */
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { openContainerWorld, sandboxKey, type Side } from './container-world.js';
+import { startSkiff } from './daemons.js';
+import { pidsNamed, pssKb, rssKb, sum } from './memory.js';
+import { describe, summarize, timed, type Summary } from './stats.js';
+import { runStandalone } from './world.js';
+
+const script = fileURLToPath(import.meta.url);
+const phasesScript = join(dirname(script), 'network.js');
+const OPTIONS_ENV = 'SKIFF_SCALE_BENCH';
+const CONCURRENCY = 4;
+const SETTLE_MS = 3_000;
+
+interface ScaleOptions {
+  containers: number;
+  rounds: number;
+}
+
+export interface ScaleResult {
+  containers: number;
+  growSeconds: number;
+  runDetached: Summary;
+  runWithPort: Summary;
+  ps: Summary;
+  networkInspect: Summary;
+  dnsLookup: Summary;
+  daemonRssKb: { before: number; after: number; perContainer: number };
+  shimPssKbPerContainer: number;
+  restart: { stopMs: number; startToPingMs: number; firstPsMs: number };
+}
+
+function optionsFrom(argv: readonly string[]): ScaleOptions {
+  const value = (flag: string, fallback: number): number => {
+    const index = argv.indexOf(flag);
+    return index >= 0 ? Number(argv[index + 1]) : fallback;
+  };
+  return { containers: Math.min(value('--containers', 1000), 1000), rounds: value('--rounds', 8) };
+}
+
+async function grow(side: Side, count: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const index = next++;
+      await side.docker('run', '-d', '--name', `crowd-${index}`, '--network', 'scale', 'busybox', 'sleep', '36000');
+      if (index % 100 === 99) console.log(`${index + 1} running`);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+}
+
+async function samples(rounds: number, call: () => Promise<unknown>): Promise<Summary> {
+  const values: number[] = [];
+  for (let round = 0; round < rounds; round++) values.push((await timed(call)).ms);
+  return summarize(values);
+}
+
+async function scalePhase(options: ScaleOptions): Promise<ScaleResult> {
+  const world = await openContainerWorld(phasesScript, 'scale', { skiffOnly: true });
+  try {
+    const side = world.skiff;
+    await side.docker('network', 'create', '--subnet', '10.90.0.0/16', 'scale');
+    await sleep(SETTLE_MS);
+    const rssBefore = rssKb(side.daemon.pid);
+    const started = Date.now();
+    await grow(side, options.containers);
+    const growSeconds = (Date.now() - started) / 1000;
+    console.log(`${options.containers} containers running on one network after ${growSeconds.toFixed(0)} s (${CONCURRENCY} at a time)`);
+
+    const extra: string[] = [];
+    const runDetached = await samples(options.rounds, async () => {
+      extra.push((await side.docker('run', '-d', '--network', 'scale', 'busybox', 'sleep', '36000')).stdout.trim());
+    });
+    await side.removeContainers(extra);
+    let port = 30000;
+    const runWithPort = await samples(options.rounds, () =>
+      side.docker('run', '-d', '--name', `published-${port}`, '--network', 'scale', '-p', `${port++}:80`, 'busybox', 'sleep', '36000'),
+    );
+    await side.removeContainers(Array.from({ length: options.rounds }, (_, index) => `published-${30000 + index}`));
+    const ps = await samples(options.rounds, () => side.docker('ps'));
+    const networkInspect = await samples(options.rounds, () => side.docker('network', 'inspect', 'scale'));
+    const asker = await sandboxKey(side, 'crowd-0');
+    const dnsLookup = await samples(options.rounds * 3, () =>
+      Promise.resolve(
+        execFileSync('nsenter', [`--net=${asker}`, '--', 'dig', '+short', '+tries=1', '+time=2', '@127.0.0.11', `crowd-${options.containers - 1}`]),
+      ),
+    );
+    await sleep(SETTLE_MS);
+    const rssAfter = rssKb(side.daemon.pid);
+    const shims = pidsNamed('skiff-shim');
+    const shimPssKbPerContainer = sum(shims.map(pssKb)) / shims.length;
+
+    const stopMs = (await timed(() => side.daemon.stop())).ms;
+    const restarted = await timed(() => startSkiff({ dir: join(world.scratch.path, 'skiff'), netnsPath: side.daemon.netnsPath }));
+    side.daemon = restarted.value;
+    const firstPsMs = (await timed(() => side.docker('ps'))).ms;
+    const running = (await side.docker('ps', '-q')).stdout.split('\n').filter(Boolean).length;
+
+    const result: ScaleResult = {
+      containers: options.containers,
+      growSeconds,
+      runDetached,
+      runWithPort,
+      ps,
+      networkInspect,
+      dnsLookup,
+      daemonRssKb: { before: rssBefore, after: rssAfter, perContainer: (rssAfter - rssBefore) / options.containers },
+      shimPssKbPerContainer,
+      restart: { stopMs, startToPingMs: restarted.ms, firstPsMs },
+    };
+    console.log(`with ${options.containers} running:`);
+    console.log(`  run -d (one more)        ${describe(runDetached)}`);
+    console.log(`  run -d -p (one more)     ${describe(runWithPort)}`);
+    console.log(`  ps                       ${describe(ps)}`);
+    console.log(`  network inspect          ${describe(networkInspect)}`);
+    console.log(`  DNS lookup (nsenter dig) ${describe(dnsLookup)}`);
+    console.log(
+      `  daemon RSS ${(rssBefore / 1024).toFixed(1)} → ${(rssAfter / 1024).toFixed(1)} MB: ${result.daemonRssKb.perContainer.toFixed(1)} kB per container; shim Pss ${shimPssKbPerContainer.toFixed(0)} kB each`,
+    );
+    console.log(
+      `  restart: SIGTERM to exit ${stopMs.toFixed(0)} ms, start to first answer ${restarted.ms.toFixed(0)} ms, first ps ${firstPsMs.toFixed(0)} ms; ${running} running after it`,
+    );
+    return result;
+  } finally {
+    await world.close();
+  }
+}
+
+await runStandalone({ script, phase: 'scale', timeoutMs: 60 * 60_000, optionsEnv: OPTIONS_ENV, optionsFrom, run: scalePhase });
