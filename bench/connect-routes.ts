@@ -74,7 +74,7 @@ export async function measureConnectRoutes(sides: readonly Side[], options: Conn
         apiRemove.add(name, removed.ms);
       }
     }
-    for (let round = 0; round < 1 + options.cliRounds; round++) {
+    for (let round = 0; options.cliRounds > 0 && round < 1 + options.cliRounds; round++) {
       for (const side of sides) {
         await timedDocker(side, round >= 1 ? cliConnect : undefined, 'network', 'connect', to, 'route-probe');
         await timedDocker(side, round >= 1 ? cliDisconnect : undefined, 'network', 'disconnect', to, 'route-probe');
@@ -99,8 +99,10 @@ export function printConnectRoutes(result: ConnectRoutesResult): void {
   console.log(sidesLine('API POST …/connect', result.apiConnect));
   console.log(sidesLine('API POST …/disconnect', result.apiDisconnect));
   console.log(sidesLine('API DELETE running ?force=1', result.apiRemoveRunning));
-  console.log(sidesLine('docker network connect', result.cliConnect));
-  console.log(sidesLine('docker network disconnect', result.cliDisconnect));
+  if (Object.keys(result.cliConnect).length > 0) {
+    console.log(sidesLine('docker network connect', result.cliConnect));
+    console.log(sidesLine('docker network disconnect', result.cliDisconnect));
+  }
   for (const [label, breakdown] of Object.entries(result.skiffExecs))
     if (breakdown.length > 0) console.log(`skiff programs per API ${label}: ${formatBreakdown(breakdown)}`);
 }
