@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { openContainerWorld, sandboxKey, type Side } from './container-world.js';
+import { epochMs, execBreakdown, formatBreakdown, openContainerWorld, sandboxKey, type Side } from './container-world.js';
 import { startSkiff } from './daemons.js';
 import { pidsNamed, pssKb, rssKb, sum } from './memory.js';
 import { describe, summarize, timed, type Summary } from './stats.js';
@@ -72,7 +72,7 @@ async function samples(rounds: number, call: () => Promise<unknown>): Promise<Su
 }
 
 async function scalePhase(options: ScaleOptions): Promise<ScaleResult> {
-  const world = await openContainerWorld(phasesScript, 'scale', { skiffOnly: true });
+  const world = await openContainerWorld(phasesScript, 'scale', { skiffOnly: true, traceSkiff: true });
   try {
     const side = world.skiff;
     await side.docker('network', 'create', '--subnet', '10.90.0.0/16', 'scale');
@@ -81,37 +81,58 @@ async function scalePhase(options: ScaleOptions): Promise<ScaleResult> {
     const started = Date.now();
     await grow(side, options.containers);
     const growSeconds = (Date.now() - started) / 1000;
-    console.log(`${options.containers} containers running on one network after ${growSeconds.toFixed(0)} s (${CONCURRENCY} at a time)`);
+    console.log(`${options.containers} containers running on one network after ${growSeconds.toFixed(0)} s (${CONCURRENCY} at a time); with them running:`);
 
     const extra: string[] = [];
     const runDetached = await samples(options.rounds, async () => {
       extra.push((await side.docker('run', '-d', '--network', 'scale', 'busybox', 'sleep', '36000')).stdout.trim());
     });
+    console.log(`  run -d (one more)        ${describe(runDetached)}`);
     await side.removeContainers(extra);
     let port = 30000;
     const runWithPort = await samples(options.rounds, () =>
       side.docker('run', '-d', '--name', `published-${port}`, '--network', 'scale', '-p', `${port++}:80`, 'busybox', 'sleep', '36000'),
     );
+    console.log(`  run -d -p (one more)     ${describe(runWithPort)}`);
     await side.removeContainers(Array.from({ length: options.rounds }, (_, index) => `published-${30000 + index}`));
     const ps = await samples(options.rounds, () => side.docker('ps'));
+    console.log(`  ps                       ${describe(ps)}`);
     const networkInspect = await samples(options.rounds, () => side.docker('network', 'inspect', 'scale'));
+    console.log(`  network inspect          ${describe(networkInspect)}`);
     const asker = await sandboxKey(side, 'crowd-0');
     const dnsLookup = await samples(options.rounds * 3, () =>
       Promise.resolve(
         execFileSync('nsenter', [`--net=${asker}`, '--', 'dig', '+short', '+tries=1', '+time=2', '@127.0.0.11', `crowd-${options.containers - 1}`]),
       ),
     );
+    console.log(`  DNS lookup (nsenter dig) ${describe(dnsLookup)}`);
     await sleep(SETTLE_MS);
     const rssAfter = rssKb(side.daemon.pid);
     const shims = pidsNamed('skiff-shim');
     const shimPssKbPerContainer = sum(shims.map(pssKb)) / shims.length;
+    const perContainer = (rssAfter - rssBefore) / options.containers;
+    console.log(
+      `  daemon RSS ${(rssBefore / 1024).toFixed(1)} → ${(rssAfter / 1024).toFixed(1)} MB: ${perContainer.toFixed(1)} kB per container; shim Pss ${shimPssKbPerContainer.toFixed(0)} kB each`,
+    );
 
     const stopMs = (await timed(() => side.daemon.stop())).ms;
-    const restarted = await timed(() => startSkiff({ dir: join(world.scratch.path, 'skiff'), netnsPath: side.daemon.netnsPath }));
+    const restartAt = epochMs();
+    const restarted = await timed(() =>
+      startSkiff({
+        dir: join(world.scratch.path, 'skiff'),
+        netnsPath: side.daemon.netnsPath,
+        execLogPath: join(world.scratch.path, 'skiff-execs.jsonl'),
+        startBoundMs: 20 * 60_000,
+      }),
+    );
     side.daemon = restarted.value;
+    const restartExecs = execBreakdown([side.execsBetween?.(restartAt, epochMs()) ?? []]);
     const firstPsMs = (await timed(() => side.docker('ps'))).ms;
     const running = (await side.docker('ps', '-q')).stdout.split('\n').filter(Boolean).length;
-
+    console.log(
+      `  restart: SIGTERM to exit ${stopMs.toFixed(0)} ms, start to first answer ${restarted.ms.toFixed(0)} ms, first ps ${firstPsMs.toFixed(0)} ms; ${running} running after it`,
+    );
+    console.log(`  restart's programs: ${formatBreakdown(restartExecs)}`);
     const result: ScaleResult = {
       containers: options.containers,
       growSeconds,
@@ -120,22 +141,10 @@ async function scalePhase(options: ScaleOptions): Promise<ScaleResult> {
       ps,
       networkInspect,
       dnsLookup,
-      daemonRssKb: { before: rssBefore, after: rssAfter, perContainer: (rssAfter - rssBefore) / options.containers },
+      daemonRssKb: { before: rssBefore, after: rssAfter, perContainer },
       shimPssKbPerContainer,
       restart: { stopMs, startToPingMs: restarted.ms, firstPsMs },
     };
-    console.log(`with ${options.containers} running:`);
-    console.log(`  run -d (one more)        ${describe(runDetached)}`);
-    console.log(`  run -d -p (one more)     ${describe(runWithPort)}`);
-    console.log(`  ps                       ${describe(ps)}`);
-    console.log(`  network inspect          ${describe(networkInspect)}`);
-    console.log(`  DNS lookup (nsenter dig) ${describe(dnsLookup)}`);
-    console.log(
-      `  daemon RSS ${(rssBefore / 1024).toFixed(1)} → ${(rssAfter / 1024).toFixed(1)} MB: ${result.daemonRssKb.perContainer.toFixed(1)} kB per container; shim Pss ${shimPssKbPerContainer.toFixed(0)} kB each`,
-    );
-    console.log(
-      `  restart: SIGTERM to exit ${stopMs.toFixed(0)} ms, start to first answer ${restarted.ms.toFixed(0)} ms, first ps ${firstPsMs.toFixed(0)} ms; ${running} running after it`,
-    );
     return result;
   } finally {
     await world.close();

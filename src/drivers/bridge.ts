@@ -153,7 +153,7 @@ export class BridgeDriver implements NetworkDriver {
     return [bridgeOf(network).bridgeName];
   }
 
-  endpointIntact(_network: Network, endpoint: Endpoint): Promise<boolean> {
-    return linkExists(endpoint.hostIfName);
+  endpointIntact(_network: Network, endpoint: Endpoint, _sandbox: Sandbox, hostLinks: ReadonlySet<string>): Promise<boolean> {
+    return Promise.resolve(hostLinks.has(endpoint.hostIfName));
   }
 }

@@ -29,8 +29,8 @@ export interface NetworkDriver {
   restoreNetwork(network: Network): Promise<void>;
   /** Host links this driver owns for a network (kept by reconcile; other skiff-named links are removed). */
   ownedLinks(network: Network): string[];
-  /** After a restart: whether an endpoint's kernel objects are still all there. */
-  endpointIntact(network: Network, endpoint: Endpoint, sandbox: Sandbox): Promise<boolean>;
+  /** After a restart: whether an endpoint's kernel objects are still all there (hostLinks: the daemon namespace's links, read once for all). */
+  endpointIntact(network: Network, endpoint: Endpoint, sandbox: Sandbox, hostLinks: ReadonlySet<string>): Promise<boolean>;
 }
 
 export interface JoinOptions {

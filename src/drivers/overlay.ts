@@ -155,8 +155,8 @@ export class OverlayDriver implements NetworkDriver {
     return [settingsOf(network).bridgeName, vxlanName(network.id)];
   }
 
-  endpointIntact(_network: Network, endpoint: Endpoint): Promise<boolean> {
-    return linkExists(endpoint.hostIfName);
+  endpointIntact(_network: Network, endpoint: Endpoint, _sandbox: Sandbox, hostLinks: ReadonlySet<string>): Promise<boolean> {
+    return Promise.resolve(hostLinks.has(endpoint.hostIfName));
   }
 
   /** The entries this host has written for a network's remote endpoints. */

@@ -784,16 +784,36 @@ export class Engine {
     for (const { record } of this.store.endpoints()) this.endpointsById.set(record.id, record);
   }
 
-  /** The embedded DNS learns every endpoint again (it keeps nothing across restarts). */
+  /**
+   * The embedded DNS learns every endpoint again (it keeps nothing across
+   * restarts), and each sandbox's 127.0.0.11 redirect is written again (a
+   * process per sandbox). Sandboxes that bring a network's first endpoint go
+   * one by one (that opens the network's listener); the rest a few at a time.
+   */
   private async restoreNames(): Promise<void> {
-    for (const sandbox of this.sandboxesById.values()) {
+    const restore = async (sandbox: Sandbox) => {
       const attached = this.attachments(sandbox.id);
       for (const { network, endpoint } of attached) {
         await this.names
           .endpointJoined(network, endpoint, sandbox, attached)
           .catch((error: unknown) => this.log(`restoring the names of endpoint ${endpoint.id}: ${String(error)}`));
       }
+    };
+    const listened = new Set<string>();
+    const rest: Sandbox[] = [];
+    for (const sandbox of this.sandboxesById.values()) {
+      const networks = this.endpointsOfSandbox(sandbox.id).map((endpoint) => endpoint.networkId);
+      if (networks.every((networkId) => listened.has(networkId))) {
+        rest.push(sandbox);
+        continue;
+      }
+      for (const networkId of networks) listened.add(networkId);
+      await restore(sandbox);
     }
+    const workers = Array.from({ length: RESTORE_CONCURRENCY }, async () => {
+      for (let sandbox = rest.shift(); sandbox !== undefined; sandbox = rest.shift()) await restore(sandbox);
+    });
+    await Promise.all(workers);
   }
 
   private reconcileContext() {
@@ -811,6 +831,9 @@ export class Engine {
     };
   }
 }
+
+/** Sandboxes whose names and DNS redirect a restart restores at once (each runs a process). */
+const RESTORE_CONCURRENCY = 4;
 
 /** Refuses one endpoint past what the network's kernel object can hold, before anything is made. */
 export function checkEndpointLimit(network: Pick<Network, 'name'>, endpoints: number, limit: number): void {
