@@ -43,6 +43,7 @@ export interface ScaleResult {
   daemonRssKb: { before: number; after: number; perContainer: number };
   shimPssKbPerContainer: number;
   restart: { stopMs: number; startToPingMs: number; firstPsMs: number };
+  removeAfterRestart: Summary;
 }
 
 function optionsFrom(argv: readonly string[]): ScaleOptions {
@@ -133,6 +134,9 @@ async function scalePhase(options: ScaleOptions): Promise<ScaleResult> {
       `  restart: SIGTERM to exit ${stopMs.toFixed(0)} ms, start to first answer ${restarted.ms.toFixed(0)} ms, first ps ${firstPsMs.toFixed(0)} ms; ${running} running after it`,
     );
     console.log(`  restart's programs: ${formatBreakdown(restartExecs)}`);
+    let removed = 0;
+    const removeAfterRestart = await samples(options.rounds, () => side.docker('rm', '-f', `crowd-${removed++}`));
+    console.log(`  rm -f of a running one after the restart ${describe(removeAfterRestart)}`);
     const result: ScaleResult = {
       containers: options.containers,
       growSeconds,
@@ -144,6 +148,7 @@ async function scalePhase(options: ScaleOptions): Promise<ScaleResult> {
       daemonRssKb: { before: rssBefore, after: rssAfter, perContainer },
       shimPssKbPerContainer,
       restart: { stopMs, startToPingMs: restarted.ms, firstPsMs },
+      removeAfterRestart,
     };
     return result;
   } finally {
