@@ -79,6 +79,8 @@ export interface WorldOptions {
   traceSkiff?: boolean;
   /** skiff alone, without dockerd and Podman (dns-profile.ts: profiling skiff's own work). */
   skiffOnly?: boolean;
+  /** skiff and dockerd only (a bench that compares with Docker 20.10 alone). */
+  withoutPodman?: boolean;
   /** Extra node options for skiff's daemon (e.g. --cpu-prof). */
   skiffNodeArgs?: string[];
 }
@@ -92,7 +94,7 @@ export async function openContainerWorld(script: string, phase: string, options:
   const opened = openPhase(`skiff-bench-${phase}-`);
   const { scratch, cli, env } = opened;
   const haveDockerd = opened.haveDockerd && options.skiffOnly !== true;
-  const havePodman = opened.havePodman && options.skiffOnly !== true;
+  const havePodman = opened.havePodman && options.skiffOnly !== true && options.withoutPodman !== true;
   const cgroupParent = `skiff-bench-${phase}-${process.pid}-${Date.now()}`;
   const deferred: Array<() => void | Promise<void>> = [];
   const sides: Side[] = [];

@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { renderResolverRedirect } from '../src/firewall/resolver-redirect.js';
+import { measureConnectRoutes, printConnectRoutes, type ConnectRoutesResult } from './connect-routes.js';
 import { makeNetns } from './world.js';
 import { epochMs, execBreakdown, openContainerWorld, Samples, timedDocker, type ExecBreakdown, type PerDaemon, type Side } from './container-world.js';
 import { pidsNamed, pssKb, rssKb, sum } from './memory.js';
@@ -67,6 +68,8 @@ export interface ContainersResult {
   networkShare: PerDaemon<number>;
   connect: PerDaemon<Summary>;
   disconnect: PerDaemon<Summary>;
+  /** The daemon's own time for connect, disconnect and rm -f of a running container (raw API calls, no CLI). */
+  apiRoutes?: ConnectRoutesResult;
   runCrowded: PerDaemon<Summary>;
   crowd: PerDaemon<CrowdResult>;
   /** Bare programs in a fresh namespace (no skiff): what the DNS redirect's programs cost by themselves. */
@@ -181,6 +184,8 @@ export async function containersPhase(script: string): Promise<ContainersResult>
       }
     }
 
+    const apiRoutes = await measureConnectRoutes(sides, { rounds: rounds.connect * 4, cliRounds: 0 }, 'bench-a', 'bench-b');
+
     // The crowd, one daemon after the other (each measured alone), level by level; run -d, ps and inspect at each level.
     const levels = crowdLevels();
     for (const side of sides) {
@@ -257,6 +262,7 @@ export async function containersPhase(script: string): Promise<ContainersResult>
       networkShare,
       connect: connect.summaries(),
       disconnect: disconnect.summaries(),
+      apiRoutes,
       runCrowded: crowded.summaries(),
       crowd,
       redirectControl: rounds.redirectControl ? redirectControl(world.scratch.path) : {},
@@ -287,6 +293,7 @@ export function printContainersResult(result: ContainersResult): void {
   );
   line('network connect', result.connect);
   line('network disconnect', result.disconnect);
+  if (result.apiRoutes !== undefined) printConnectRoutes(result.apiRoutes);
   line('run -d beside the crowd', result.runCrowded);
   for (const [name, crowd] of Object.entries(result.crowd)) {
     console.log(

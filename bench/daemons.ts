@@ -111,11 +111,13 @@ export interface DaemonDirs {
   execLogPath?: string;
   /** skiff only: node options before the daemon's script (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /** skiff only: how long to wait for its first answer (a restart beside a big crowd takes long). */
+  startBoundMs?: number;
   /** dockerd only: --cgroup-parent, so the containers' cgroups can be found and removed afterwards. */
   cgroupParent?: string;
 }
 
-export async function startSkiff({ dir, netnsPath, dns, execLogPath, nodeArgs = [] }: DaemonDirs): Promise<RunningDaemon> {
+export async function startSkiff({ dir, netnsPath, dns, execLogPath, nodeArgs = [], startBoundMs = 30_000 }: DaemonDirs): Promise<RunningDaemon> {
   mkdirSync(dir, { recursive: true });
   const netns = netnsPath ?? makeNetns(join(dir, 'netns')).path;
   const socketPath = join(dir, 'skiff.sock');
@@ -130,7 +132,7 @@ export async function startSkiff({ dir, netnsPath, dns, execLogPath, nodeArgs = 
     logPath,
     execLogPath === undefined ? {} : { SKIFF_BENCH_EXEC_LOG: execLogPath },
   );
-  await waitForPing(socketPath, child, logPath, 30_000);
+  await waitForPing(socketPath, child, logPath, startBoundMs);
   return { name: 'skiff', socketPath, netnsPath: netns, dataRoot, execRoot, logPath, pid: child.pid ?? 0, stop: stopper(child, 10_000) };
 }
 

@@ -26,6 +26,8 @@ export const FAILPOINTS = [
   'network-create:kernel-done',
   /** An endpoint's veth is plumbed; the store still says 'pending'. */
   'endpoint-join:plumbed',
+  /** An endpoint left (cut off, the API answered); its veth not deleted yet, its record 'removing' and its addresses held. */
+  'endpoint-leave:answered',
 ] as const;
 
 export type Failpoint = (typeof FAILPOINTS)[number];

@@ -5,7 +5,7 @@
  */
 import { cidrOf, familyOfCidr } from '../model/address.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
-import { deleteLink, deleteOwnLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
+import { deleteLink, deleteOwnLink, detachLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
 import { conflict } from '../errors.js';
 import type { JoinOptions, NetworkDriver } from './driver.js';
 import { setIpv4InterfaceSysctl } from '../kernel/sysctl.js';
@@ -93,6 +93,11 @@ export async function joinVethEndpoint(network: Network, endpoint: Endpoint, san
   }
 }
 
+/** The host end down and off the bridge: the sandbox's end loses its carrier at once; the delete can follow. */
+export async function detachVethEndpoint(endpoint: Endpoint): Promise<void> {
+  await detachLink(endpoint.hostIfName);
+}
+
 /** Deleting the host end removes the pair, and with it the sandbox's interface, addresses and the routes through it. */
 export async function leaveVethEndpoint(endpoint: Endpoint): Promise<void> {
   await deleteLink(endpoint.hostIfName);
@@ -127,6 +132,10 @@ export class BridgeDriver implements NetworkDriver {
     return joinVethEndpoint(network, endpoint, sandbox, options);
   }
 
+  detach(_network: Network, endpoint: Endpoint): Promise<void> {
+    return detachVethEndpoint(endpoint);
+  }
+
   leave(_network: Network, endpoint: Endpoint): Promise<void> {
     return leaveVethEndpoint(endpoint);
   }
@@ -144,7 +153,7 @@ export class BridgeDriver implements NetworkDriver {
     return [bridgeOf(network).bridgeName];
   }
 
-  endpointIntact(_network: Network, endpoint: Endpoint): Promise<boolean> {
-    return linkExists(endpoint.hostIfName);
+  endpointIntact(_network: Network, endpoint: Endpoint, _sandbox: Sandbox, hostLinks: ReadonlySet<string>): Promise<boolean> {
+    return Promise.resolve(hostLinks.has(endpoint.hostIfName));
   }
 }

@@ -15,6 +15,12 @@ export interface NetworkDriver {
   /** Idempotent: what is already gone is success. */
   deleteNetwork(network: Network): Promise<void>;
   join(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void>;
+  /**
+   * Optional, for drivers whose leave() is slow in the kernel (a veth's
+   * delete): cuts the endpoint off at once — no traffic in or out — so that
+   * leave() can follow after the answer. Idempotent.
+   */
+  detach?(network: Network, endpoint: Endpoint): Promise<void>;
   /** Idempotent. */
   leave(network: Network, endpoint: Endpoint, sandbox: Sandbox): Promise<void>;
   /** Points the sandbox's default routes through this endpoint (the one that carried them left). */
@@ -23,8 +29,8 @@ export interface NetworkDriver {
   restoreNetwork(network: Network): Promise<void>;
   /** Host links this driver owns for a network (kept by reconcile; other skiff-named links are removed). */
   ownedLinks(network: Network): string[];
-  /** After a restart: whether an endpoint's kernel objects are still all there. */
-  endpointIntact(network: Network, endpoint: Endpoint, sandbox: Sandbox): Promise<boolean>;
+  /** After a restart: whether an endpoint's kernel objects are still all there (hostLinks: the daemon namespace's links, read once for all). */
+  endpointIntact(network: Network, endpoint: Endpoint, sandbox: Sandbox, hostLinks: ReadonlySet<string>): Promise<boolean>;
 }
 
 export interface JoinOptions {

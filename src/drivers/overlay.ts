@@ -18,7 +18,7 @@ import { conflict, SkiffError } from '../errors.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
 import { deleteOwnLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
 import { bridgeBatch, deleteEntries, readPeerRows } from '../kernel/fdb.js';
-import { allowLoopbackSources, BRIDGE_MAX_PORTS, joinVethEndpoint, leaveVethEndpoint, setDefaultRouteIn } from './bridge.js';
+import { allowLoopbackSources, BRIDGE_MAX_PORTS, detachVethEndpoint, joinVethEndpoint, leaveVethEndpoint, setDefaultRouteIn } from './bridge.js';
 import type { JoinOptions, NetworkDriver } from './driver.js';
 import { additionLines, peerDiff, peerDrift, peerKey, removalLines, repairLines, vxlanName, type PeerEntry } from './overlay-peers.js';
 
@@ -124,6 +124,10 @@ export class OverlayDriver implements NetworkDriver {
     return joinVethEndpoint(network, endpoint, sandbox, options);
   }
 
+  detach(_network: Network, endpoint: Endpoint): Promise<void> {
+    return detachVethEndpoint(endpoint);
+  }
+
   leave(_network: Network, endpoint: Endpoint): Promise<void> {
     return leaveVethEndpoint(endpoint);
   }
@@ -151,8 +155,8 @@ export class OverlayDriver implements NetworkDriver {
     return [settingsOf(network).bridgeName, vxlanName(network.id)];
   }
 
-  endpointIntact(_network: Network, endpoint: Endpoint): Promise<boolean> {
-    return linkExists(endpoint.hostIfName);
+  endpointIntact(_network: Network, endpoint: Endpoint, _sandbox: Sandbox, hostLinks: ReadonlySet<string>): Promise<boolean> {
+    return Promise.resolve(hostLinks.has(endpoint.hostIfName));
   }
 
   /** The entries this host has written for a network's remote endpoints. */

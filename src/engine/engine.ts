@@ -31,6 +31,7 @@ import { readHostNetworks } from '../kernel/host-networks.js';
 import { Store } from '../store/store.js';
 import { familyOf, type InterfaceAddress, type IpFamily } from '../model/address.js';
 import { EndpointIndex } from './endpoint-index.js';
+import { EndpointTeardowns } from './endpoint-teardowns.js';
 import { newId, shortId, timestampNow } from '../model/ids.js';
 import type { DriverName, Endpoint, Network, PortBinding, PortRequest, Sandbox } from '../model/network.js';
 import { DEFAULT_MTU, PREDEFINED_NETWORKS } from '../model/options.js';
@@ -100,6 +101,7 @@ export class Engine {
   private readonly mutex = new Mutex();
   private readonly networksById = new Map<string, Network>();
   private readonly endpointsById = new EndpointIndex();
+  private readonly teardowns: EndpointTeardowns;
   private readonly sandboxesById = new Map<string, Sandbox>();
   private readonly allocators = new Map<string, NetworkAllocators>();
   private readonly drivers: Record<DriverName, NetworkDriver>;
@@ -115,6 +117,7 @@ export class Engine {
     this.netnsDir = join(options.execRoot, 'netns');
     mkdirSync(this.netnsDir, { recursive: true });
     this.log = options.log ?? (() => undefined);
+    this.teardowns = new EndpointTeardowns(this.log);
     this.defaultAddressPools = options.defaultAddressPools ?? (() => []);
     this.events = new EventBus((error) => this.log(`event subscriber failed: ${String(error)}`));
     this.daemonId = this.store.getSetting('daemon-id') ?? newId();
@@ -144,7 +147,13 @@ export class Engine {
     return engine;
   }
 
+  /** Resolves once the links of every endpoint that left are deleted (they go after the answer; see endpoint-teardowns.ts). */
+  linksDeleted(): Promise<void> {
+    return this.teardowns.settled();
+  }
+
   async close(): Promise<void> {
+    await this.linksDeleted();
     await this.cluster?.close(this.log);
     await this.names.close();
     this.ports.close();
@@ -316,6 +325,7 @@ export class Engine {
 
   /** Tears a network down; every step is tried, and all failures are reported together. */
   private async uninstallNetwork(network: Network): Promise<void> {
+    await this.teardowns.settled((endpoint) => endpoint.networkId === network.id);
     this.store.setNetworkState(network.id, 'removing');
     const projected = firewallNetworkOf(network);
     const steps = await Promise.allSettled([
@@ -380,7 +390,7 @@ export class Engine {
   deleteSandbox(id: string): Promise<void> {
     return this.mutex.run(async () => {
       const sandbox = this.getSandbox(id);
-      for (const endpoint of this.endpointsOfSandbox(id)) await this.removeEndpoint(endpoint);
+      for (const endpoint of this.endpointsOfSandbox(id)) await this.removeEndpoint(endpoint, undefined);
       await this.names.sandboxReleased(sandbox.netnsPath);
       await removeNetnsFile(sandbox.netnsPath);
       this.store.deleteSandbox(id);
@@ -398,10 +408,12 @@ export class Engine {
       }
       const limit = this.drivers[network.driver].maxEndpoints;
       if (limit !== undefined) checkEndpointLimit(network, this.endpointsOfNetwork(network.id).length, limit);
+      // Interfaces still being deleted keep their names in the sandbox until they are gone.
+      const named = [...existing, ...this.teardowns.matching((doomed) => doomed.sandboxId === sandboxId)];
       const endpoint =
         network.driver === 'overlay'
-          ? await this.publishOverlayEndpoint(network, sandbox, existing, request)
-          : this.allocateEndpoint(network, sandbox, existing, request);
+          ? await this.publishOverlayEndpoint(network, sandbox, named, request)
+          : await this.allocateEndpointAfterTeardowns(network, sandbox, named, request);
       const routed = existing.some((other) => this.carriesDefaultRoute(other));
       try {
         await this.drivers[network.driver].join(network, endpoint, sandbox, { defaultGateways: routed ? [] : this.gatewaysFor(network, endpoint) });
@@ -414,7 +426,7 @@ export class Engine {
       try {
         await this.names.endpointJoined(network, endpoint, sandbox);
       } catch (error) {
-        await this.removeEndpoint(endpoint).catch((undoError: unknown) => this.log(`undo of endpoint ${endpoint.id} failed: ${String(undoError)}`));
+        await this.removeEndpoint(endpoint, sandbox).catch((undoError: unknown) => this.log(`undo of endpoint ${endpoint.id} failed: ${String(undoError)}`));
         throw error;
       }
       this.store.setEndpointState(endpoint.id, 'ready');
@@ -447,8 +459,9 @@ export class Engine {
       const network = this.getNetwork(networkReference);
       const endpoint = this.endpointsOfSandbox(sandbox.id).find((candidate) => candidate.networkId === network.id);
       if (endpoint === undefined) throw forbidden(`container ${sandbox.containerId || sandbox.id} is not connected to network ${network.name}`);
-      const hadDefaultRoute = this.carriesDefaultRoute(endpoint);
-      await this.removeEndpoint(endpoint);
+      // The first endpoint that can carry the default route carries it (join and moveDefaultRoute keep it so).
+      const hadDefaultRoute = this.endpointsOfSandbox(sandbox.id).find((candidate) => this.carriesDefaultRoute(candidate)) === endpoint;
+      await this.removeEndpoint(endpoint, sandbox);
       if (hadDefaultRoute) await this.moveDefaultRoute(sandbox);
     });
   }
@@ -491,6 +504,18 @@ export class Engine {
     if (next === undefined) return;
     const network = this.networksById.get(next.networkId)!;
     await this.drivers[network.driver].setDefaultRoute(network, next, sandbox, this.gatewaysFor(network, next));
+  }
+
+  /** Allocates; when that fails while links of this network are still being deleted (their addresses held), once more after them. */
+  private async allocateEndpointAfterTeardowns(network: Network, sandbox: Sandbox, existing: Endpoint[], request: JoinRequest): Promise<Endpoint> {
+    try {
+      return this.allocateEndpoint(network, sandbox, existing, request);
+    } catch (error) {
+      const onNetwork = (doomed: Endpoint) => doomed.networkId === network.id;
+      if (this.teardowns.matching(onNetwork).length === 0) throw error;
+      await this.teardowns.settled(onNetwork);
+      return this.allocateEndpoint(network, sandbox, existing, request);
+    }
   }
 
   private allocateEndpoint(network: Network, sandbox: Sandbox, existing: Endpoint[], request: JoinRequest): Endpoint {
@@ -558,13 +583,31 @@ export class Engine {
   }
 
   /** Leaves the network (driver and names). */
-  private async removeEndpoint(endpoint: Endpoint): Promise<void> {
+  private async removeEndpoint(endpoint: Endpoint, sandbox: Sandbox | undefined): Promise<void> {
     const network = this.networksById.get(endpoint.networkId);
     const home = this.sandboxesById.get(endpoint.sandboxId);
     this.store.setEndpointState(endpoint.id, 'removing');
-    if (network !== undefined && home !== undefined) await this.drivers[network.driver].leave(network, endpoint, home);
-    this.releaseEndpoint(endpoint);
-    if (network !== undefined) await this.unpublishOverlayEndpoint(network, endpoint);
+    const driver = network === undefined ? undefined : this.drivers[network.driver];
+    if (network !== undefined && home !== undefined && driver?.detach !== undefined) {
+      // Cut off now (a whole sandbox going is cut off by its namespace going); the slow delete follows the answer.
+      if (sandbox !== undefined) await driver.detach(network, endpoint);
+      this.endpointsById.delete(endpoint.id);
+      this.teardowns.start(
+        endpoint,
+        async () => {
+          failpoint('endpoint-leave:answered');
+          await driver.leave(network, endpoint, home);
+        },
+        async () => {
+          this.releaseEndpoint(endpoint);
+          await this.unpublishOverlayEndpoint(network, endpoint);
+        },
+      );
+    } else {
+      if (network !== undefined && home !== undefined) await driver!.leave(network, endpoint, home);
+      this.releaseEndpoint(endpoint);
+      if (network !== undefined) await this.unpublishOverlayEndpoint(network, endpoint);
+    }
     this.names.endpointLeft(endpoint);
     if (network !== undefined)
       this.events.emit('network', 'disconnect', network.id, { container: endpoint.containerId, name: network.name, type: network.driver });
@@ -747,16 +790,36 @@ export class Engine {
     for (const { record } of this.store.endpoints()) this.endpointsById.set(record.id, record);
   }
 
-  /** The embedded DNS learns every endpoint again (it keeps nothing across restarts). */
+  /**
+   * The embedded DNS learns every endpoint again (it keeps nothing across
+   * restarts), and each sandbox's 127.0.0.11 redirect is written again (a
+   * process per sandbox). Sandboxes that bring a network's first endpoint go
+   * one by one (that opens the network's listener); the rest a few at a time.
+   */
   private async restoreNames(): Promise<void> {
-    for (const sandbox of this.sandboxesById.values()) {
+    const restore = async (sandbox: Sandbox) => {
       const attached = this.attachments(sandbox.id);
       for (const { network, endpoint } of attached) {
         await this.names
           .endpointJoined(network, endpoint, sandbox, { afterRestart: true })
           .catch((error: unknown) => this.log(`restoring the names of endpoint ${endpoint.id}: ${String(error)}`));
       }
+    };
+    const listened = new Set<string>();
+    const rest: Sandbox[] = [];
+    for (const sandbox of this.sandboxesById.values()) {
+      const networks = this.endpointsOfSandbox(sandbox.id).map((endpoint) => endpoint.networkId);
+      if (networks.every((networkId) => listened.has(networkId))) {
+        rest.push(sandbox);
+        continue;
+      }
+      for (const networkId of networks) listened.add(networkId);
+      await restore(sandbox);
     }
+    const workers = Array.from({ length: RESTORE_CONCURRENCY }, async () => {
+      for (let sandbox = rest.shift(); sandbox !== undefined; sandbox = rest.shift()) await restore(sandbox);
+    });
+    await Promise.all(workers);
   }
 
   private reconcileContext() {
@@ -774,6 +837,9 @@ export class Engine {
     };
   }
 }
+
+/** Sandboxes whose names and DNS redirect a restart restores at once (each runs a process). */
+const RESTORE_CONCURRENCY = 4;
 
 /** Refuses one endpoint past what the network's kernel object can hold, before anything is made. */
 export function checkEndpointLimit(network: Pick<Network, 'name'>, endpoints: number, limit: number): void {

@@ -76,11 +76,12 @@ export async function reconcile(context: ReconcileContext): Promise<void> {
 
   for (const network of networks.values()) await drivers[network.driver].restoreNetwork(network);
 
-  // Endpoints whose veth vanished while their sandbox lives: plumb them again.
+  // Endpoints whose veth vanished while their sandbox lives: plumb them again. One listing for all (not a process per endpoint).
+  const hostLinks = new Set((await listLinks()).map((link) => link.ifname));
   for (const endpoint of endpoints.values()) {
     const network = networks.get(endpoint.networkId)!;
     const sandbox = sandboxes.get(endpoint.sandboxId)!;
-    if (await drivers[network.driver].endpointIntact(network, endpoint, sandbox)) continue;
+    if (await drivers[network.driver].endpointIntact(network, endpoint, sandbox, hostLinks)) continue;
     const peers = [...endpoints.values()].filter((other) => other.sandboxId === sandbox.id && other.id !== endpoint.id);
     const routed = peers.some((other) => context.carriesDefaultRoute(other) && other.ifName < endpoint.ifName);
     log(`endpoint ${endpoint.id} lost its link ${endpoint.hostIfName}: plumbing it again`);

@@ -81,6 +81,15 @@ export async function deleteLink(name: string, netnsPath?: string): Promise<void
   }
 }
 
+/** Takes a link down and off its bridge; one that is already gone is success. */
+export async function detachLink(name: string): Promise<void> {
+  try {
+    await run('ip', ['link', 'set', 'dev', name, 'down', 'nomaster']);
+  } catch (error) {
+    if (await linkExists(name)) throw error;
+  }
+}
+
 /** The link's ifalias, or undefined when there is no such link. */
 async function aliasOf(name: string): Promise<string | undefined | null> {
   try {

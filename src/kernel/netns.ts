@@ -11,13 +11,17 @@ import { isMountPoint } from './mounts.js';
 export { isMountPoint };
 
 /**
- * Makes a network namespace bound to path. With loopbackUp, lo comes up too
- * (a second process; a first join's batch can do it instead).
+ * Makes a network namespace bound to path, with ignore_routes_with_linkdown
+ * set inside at birth (the one process that makes it runs sysctl there): a
+ * disconnected interface loses its carrier at once but is deleted after the
+ * answer, and its routes must not draw traffic meanwhile (from an interface
+ * that joined the same network again). With loopbackUp, lo comes up too (a
+ * second process; a first join's batch can do it instead).
  */
 export async function createNetnsFile(path: string, options: { loopbackUp: boolean } = { loopbackUp: true }): Promise<void> {
   await writeFile(path, '', { flag: 'wx' });
   try {
-    await run('unshare', [`--net=${path}`, 'true']);
+    await run('unshare', [`--net=${path}`, 'sysctl', '-q', '-w', 'net.ipv4.conf.all.ignore_routes_with_linkdown=1']);
     if (options.loopbackUp) await runInNetns(path, 'ip', ['link', 'set', 'lo', 'up']);
   } catch (error) {
     try {

@@ -83,8 +83,19 @@ export function processAlive(pid: number): boolean {
   if (!(pid > 0)) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A zombie has ended: after a daemon restart a shim's parent is the init, which may be slow to reap it (or never, as Node as PID 1).
+  return !isZombie(pid);
+}
+
+/** Whether /proc says the process is a zombie (state Z, the field after the command's closing parenthesis). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false; // reaped meanwhile, or /proc not readable: kill(0) already said it exists
   }
 }

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertInWorld, sh, worldLinks } from '../helpers/world.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { backgroundTeardownsDone } from '../helpers/invariants.js';
 
 assertInWorld();
 
@@ -39,6 +40,7 @@ test('containers survive SIGTERM and SIGKILL of the daemon with their network an
   // `brief` ended while nobody watched (or soon after): it is shown exited and holds no veth.
   for (let attempt = 0; attempt < 100 && (await running()).includes('brief'); attempt++) await new Promise((resolve) => setTimeout(resolve, 100));
   assert.match(await daemon.ok('ps', '-a', '--filter', 'name=brief', '--format', '{{.Status}}'), /^Exited \(0\)/);
+  await backgroundTeardownsDone(daemon);
   const veths = (await worldLinks()).filter((link) => link.startsWith('veth'));
   assert.equal(veths.length, 2, 'only the two running containers hold a veth');
   await daemon.ok('stop', '-t', '1', 'one');

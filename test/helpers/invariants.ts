@@ -66,6 +66,23 @@ function mountsUnder(dir: string): string[] {
     .filter((mount) => mount.startsWith(`${dir}/`));
 }
 
+/**
+ * Waits (at most 5 s) until every veth in this world belongs to an endpoint
+ * the API shows: the daemon deletes a leaving endpoint's veth after it
+ * answered (src/engine/endpoint-teardowns.ts), so a reading right after a
+ * disconnect or a removal may still see it for a few milliseconds.
+ */
+export async function backgroundTeardownsDone(daemon: TestDaemon): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const networks = await json<Array<{ Id: string }>>(daemon, '/networks');
+    const detailed = await Promise.all(networks.map((network) => json<InspectedNetwork>(daemon, `/networks/${network.Id}`)));
+    const owned = new Set(detailed.flatMap((network) => Object.values(network.Containers).map((endpoint) => `veth${endpoint.EndpointID.slice(0, 7)}`)));
+    const links = (JSON.parse(await sh('ip', ['-json', 'link', 'show'])) as Array<{ ifname: string }>).map((link) => link.ifname);
+    if (links.every((link) => !link.startsWith('veth') || owned.has(link))) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export interface InvariantOptions {
   /** nftables table the daemon writes (default skiff). */
   table?: string;
@@ -75,6 +92,7 @@ export interface InvariantOptions {
 
 export async function invariantViolations(daemon: TestDaemon, options: InvariantOptions = {}): Promise<string[]> {
   const table = options.table ?? 'skiff';
+  await backgroundTeardownsDone(daemon);
   const violations: string[] = [];
   const networks = await json<InspectedNetwork[]>(daemon, '/networks');
   const detailed = await Promise.all(networks.map((network) => json<InspectedNetwork>(daemon, `/networks/${network.Id}`)));
@@ -220,6 +238,7 @@ export async function runcContainers(daemon: TestDaemon): Promise<string[]> {
  * mounts under the daemon's roots). Two equal snapshots: nothing changed.
  */
 export async function worldSnapshot(daemon: TestDaemon, table = 'skiff'): Promise<Record<string, unknown>> {
+  await backgroundTeardownsDone(daemon);
   const api = async (path: string) => {
     const reply = await daemon.http('GET', path);
     return reply.status === 200 ? (JSON.parse(reply.body) as unknown) : `${reply.status} ${reply.body}`;

@@ -138,11 +138,15 @@ test('join and leave on a live sandbox: interfaces appear and go, the default ro
   const second = await engine.join(s.id, 'second', { name: 's' });
   assert.ok(await canPing(s.netnsPath, addressOf(epeer.ipv4), 3), 'reachable after join');
   await engine.leave(s.id, 'first');
+  // At the answer the interface is cut off (its host end down and off the bridge); its delete follows.
+  const cutOff = await sh('nsenter', [`--net=${s.netnsPath}`, 'ip', '-br', 'link', 'show', 'eth0']).catch(() => 'eth0 already deleted');
+  assert.match(cutOff, /LOWERLAYERDOWN|NO-CARRIER|already deleted/, 'eth0 carries nothing from the answer on');
+  const route = await sh('nsenter', [`--net=${s.netnsPath}`, 'ip', 'route', 'show', 'default']);
+  assert.match(route, new RegExp(`default via \\S+ dev ${second.ifName}`));
+  await engine.linksDeleted();
   const links = await sh('nsenter', [`--net=${s.netnsPath}`, 'ip', '-br', 'link']);
   assert.doesNotMatch(links, /^eth0/m);
   assert.match(links, new RegExp(`^${second.ifName}@`, 'm'));
-  const route = await sh('nsenter', [`--net=${s.netnsPath}`, 'ip', 'route', 'show', 'default']);
-  assert.match(route, new RegExp(`default via \\S+ dev ${second.ifName}`));
   await engine.leave(s.id, 'second');
   assert.equal(await canPing(s.netnsPath, addressOf(epeer.ipv4)), false, 'unreachable after leave');
   assert.equal(await bridgeMac(), macBefore, "the bridge keeps its MAC as ports come and go (neighbours' ARP entries stay right)");
