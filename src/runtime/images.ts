@@ -119,6 +119,7 @@ export class ImageStore {
 
       const hex = hash.digest('hex');
       const imageDir = join(this.imagesDir, hex);
+      this.revive(hex);
       if (!existsSync(imageDir)) {
         const created = new Date().toISOString();
         const size = await directorySize(join(staging, 'rootfs'));
@@ -162,6 +163,7 @@ export class ImageStore {
     },
   ): Promise<Image> {
     const imageDir = join(this.imagesDir, hex);
+    this.revive(hex);
     if (!existsSync(imageDir)) {
       const staging = join(this.imagesDir, `.create-${randomBytes(8).toString('hex')}`);
       mkdirSync(join(staging, 'rootfs'), { recursive: true, mode: 0o755 });
@@ -277,6 +279,14 @@ export class ImageStore {
     const hex = imageId.slice(7);
     if (/^[0-9a-f]{64}$/.test(hex) && existsSync(join(this.imagesDir, hex, 'retired.json'))) return this.load(hex, 'retired.json');
     throw notFound(`No such image: ${imageId}`);
+  }
+
+  /** A retired image made again (the same tar imported, the same archive loaded) is an image again, untagged. */
+  private revive(hex: string): void {
+    const imageDir = join(this.imagesDir, hex);
+    if (existsSync(join(imageDir, 'image.json')) || !existsSync(join(imageDir, 'retired.json'))) return;
+    renameSync(join(imageDir, 'retired.json'), join(imageDir, 'image.json'));
+    this.listed = undefined;
   }
 
   /** Removes the retired images no container in `inUse` (image ids) stands on. */

@@ -55,7 +55,13 @@ function bytesOfFiles(dir: string): number {
 }
 
 test('rmi of the last tag or the id of an image a stopped container uses is refused; forced, the image goes but the container still starts', async () => {
-  const image = await makeImage('stopuse');
+  // An image of its own imported from a tar, so that the same tar can make it again.
+  await daemon.ok('run', '--name', 'exported', 'busybox', 'sh', '-c', 'echo stopuse > /made');
+  const tar = join(daemon.dir, 'stopuse.tar');
+  await daemon.ok('export', '-o', tar, 'exported');
+  await daemon.ok('rm', 'exported');
+  await daemon.ok('import', tar, 'stopuse');
+  const image = await idOf('stopuse');
   const container = (await daemon.ok('create', '--name', 'stopuser', 'stopuse', 'cat', '/made')).trim();
   assert.equal(
     await errorOf('rmi', 'stopuse'),
@@ -75,6 +81,16 @@ test('rmi of the last tag or the id of an image a stopped container uses is refu
   assert.equal(existsSync(join(daemon.dataRoot, 'images', image.slice(7))), true, 'its files stay while the container does');
   await daemon.ok('rm', 'stopuser');
   assert.equal(existsSync(join(daemon.dataRoot, 'images', image.slice(7))), false, 'and go with it');
+
+  // Deleted under a stopped container and made again from the same tar: an image again, kept when the container goes.
+  await daemon.ok('import', tar, 'stopuse');
+  await daemon.ok('create', '--name', 'stopuser2', 'stopuse', 'cat', '/made');
+  await daemon.ok('rmi', '-f', 'stopuse');
+  assert.equal((await daemon.ok('import', tar, 'stopuse:again')).trim(), image);
+  assert.equal(await daemon.ok('start', '-a', 'stopuser2'), 'stopuse\n');
+  await daemon.ok('rm', 'stopuser2');
+  assert.equal(await idOf('stopuse:again'), image);
+  await daemon.ok('rmi', 'stopuse:again');
 });
 
 test('rmi under a running container: refused by tag, by id even forced; forced by tag it only untags', async () => {

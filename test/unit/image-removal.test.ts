@@ -80,24 +80,27 @@ describe('docker history', () => {
       [child.id, '<missing>', '<missing>'],
       'a parent removed since',
     );
-    assert.deepEqual(imageHistory(image([], { comment: 'old' }), () => undefined), [
-      { id: `sha256:${hex}`, step: { created: '2024-01-01T00:00:00Z', createdBy: '', comment: 'old', size: 10, emptyLayer: false }, tags: [] },
-    ]);
+    assert.deepEqual(
+      imageHistory(image([], { comment: 'old' }), () => undefined),
+      [{ id: `sha256:${hex}`, step: { created: '2024-01-01T00:00:00Z', createdBy: '', comment: 'old', size: 10, emptyLayer: false }, tags: [] }],
+    );
   });
 
   it("a loaded image's steps take its layers' sizes in order, skipping empty layers", () => {
     const steps = [{ created_by: 'ADD' }, { created_by: 'CMD', empty_layer: true }, { created_by: 'RUN', comment: 'c', created: '2024-02-02T00:00:00Z' }];
     assert.deepEqual(
-      loadedHistory({ created: '2024-01-01T00:00:00Z', steps }, [4, 15]).map(({ createdBy, size, emptyLayer, created }) => [createdBy, size, emptyLayer, created]),
+      loadedHistory({ created: '2024-01-01T00:00:00Z', steps }, [4, 15]).map(({ createdBy, size, emptyLayer, created }) => [
+        createdBy,
+        size,
+        emptyLayer,
+        created,
+      ]),
       [
         ['ADD', 4, false, '2024-01-01T00:00:00Z'],
         ['CMD', 0, true, '2024-01-01T00:00:00Z'],
         ['RUN', 15, false, '2024-02-02T00:00:00Z'],
       ],
     );
-    assert.deepEqual(
-      loadedHistory({ created: 'T', steps: [] }, [7]),
-      [{ created: 'T', createdBy: '', comment: '', size: 7, emptyLayer: false }],
-    );
+    assert.deepEqual(loadedHistory({ created: 'T', steps: [] }, [7]), [{ created: 'T', createdBy: '', comment: '', size: 7, emptyLayer: false }]);
   });
 });
