@@ -56,7 +56,7 @@ export function decompressFlags(head: Buffer): string[] {
 }
 
 /** docker import's one step: no command, the message or Docker's "Imported from -" (the CLI sends the tar on stdin). */
-export function importStep(created: string, message: string | undefined, size: number): ImageHistoryEntry {
+function importStep(created: string, message: string | undefined, size: number): ImageHistoryEntry {
   return { created, createdBy: '', comment: message === undefined || message === '' ? 'Imported from -' : message, size, emptyLayer: false };
 }
 
