@@ -460,12 +460,12 @@ export class Containers {
    * image while it goes.
    */
   pruneImages(filters: ListFilters): Promise<{ lines: string[]; spaceReclaimed: number }> {
-    return this.mutex.run(() => pruneImages(this.images, this.records.values(), filters, Date.now()));
+    return this.mutex.run(() => pruneImages(this.images, this.records.values(), filters, Date.now(), (record) => this.isRestarting(record)));
   }
 
   /** docker rmi, as Docker decides it (image-removal.ts), under the mutex. */
   removeImage(reference: string, force: boolean): Promise<string[]> {
-    return this.mutex.run(async () => (await removeImage(this.images, this.records.values(), reference, force)).lines);
+    return this.mutex.run(async () => (await removeImage(this.images, this.records.values(), reference, force, (record) => this.isRestarting(record))).lines);
   }
 
   /** Ids of the containers that mount the volume. */

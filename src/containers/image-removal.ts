@@ -26,9 +26,11 @@ export interface ImageRemoval {
 
 const id12 = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 
-/** Paused and restarting containers are running ones, as Docker's IsRunning has them. */
-export function imageUsers(records: Iterable<ContainerRecord>, imageId: string): ImageUser[] {
-  return [...records].filter((record) => record.imageId === imageId).map((record) => ({ id: record.id, running: record.state.status === 'running' }));
+/** Which containers stand on the image; paused ones and those waiting out a restart back-off run, as Docker's IsRunning has them. */
+export function imageUsers(records: Iterable<ContainerRecord>, imageId: string, isRestarting: (record: ContainerRecord) => boolean): ImageUser[] {
+  return [...records]
+    .filter((record) => record.imageId === imageId)
+    .map((record) => ({ id: record.id, running: record.state.status === 'running' || isRestarting(record) }));
 }
 
 interface DeleteConflict {
@@ -89,9 +91,10 @@ export async function removeImage(
   records: Iterable<ContainerRecord>,
   reference: string,
   force: boolean,
+  isRestarting: (record: ContainerRecord) => boolean,
 ): Promise<{ lines: string[]; bytesFreed: number }> {
   const image = images.resolveReference(reference);
-  const users = imageUsers(records, image.id);
+  const users = imageUsers(records, image.id, isRestarting);
   const removal = imageRemoval(image, reference, users, force);
   for (const tag of removal.untag) images.untag(image, tag);
   const lines = removal.untag.map((tag) => `Untagged: ${tag}`);
@@ -110,6 +113,7 @@ export async function pruneImages(
   records: Iterable<ContainerRecord>,
   filters: ListFilters,
   nowMs: number,
+  isRestarting: (record: ContainerRecord) => boolean,
 ): Promise<{ lines: string[]; spaceReclaimed: number }> {
   const containers = [...records];
   const lines: string[] = [];
@@ -117,7 +121,7 @@ export async function pruneImages(
   for (const { image, reference } of imagePrunePlan(images.list(), filters, nowMs)) {
     if (images.find(image.id) === undefined) continue;
     try {
-      const removed = await removeImage(images, containers, reference, false);
+      const removed = await removeImage(images, containers, reference, false, isRestarting);
       lines.push(...removed.lines);
       spaceReclaimed += removed.bytesFreed;
     } catch (error) {

@@ -6,7 +6,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { imageRemoval, type ImageUser } from '../../src/containers/image-removal.js';
+import { imageRemoval, imageUsers, type ImageUser } from '../../src/containers/image-removal.js';
+import type { ContainerRecord } from '../../src/model/container.js';
 import type { Image } from '../../src/model/image.js';
 import { imageHistory } from '../../src/runtime/image-history.js';
 import { loadedHistory } from '../../src/runtime/image-archive.js';
@@ -59,6 +60,26 @@ describe('docker rmi decision', () => {
     assert.throws(() => imageRemoval(image(['a:latest', 'b:latest']), hex.slice(0, 12), [running, stopped], true), refused);
     assert.deepEqual(imageRemoval(image(['a:latest']), 'a', [running], true), { untag: ['a:latest'], deleted: false });
     assert.throws(() => imageRemoval(image(['a:latest']), 'a:latest', [running], false), /unable to remove repository reference "a:latest" \(must force\)/);
+  });
+});
+
+describe('image users', () => {
+  it('a paused container and one waiting out its restart back-off run, as Docker counts them', () => {
+    const record = (id: string, imageId: string, status: string, paused = false) => ({ id, imageId, state: { status, paused } }) as unknown as ContainerRecord;
+    const records = [
+      record('a', 'sha256:i', 'running', true),
+      record('b', 'sha256:i', 'exited'),
+      record('c', 'sha256:i', 'exited'),
+      record('d', 'sha256:j', 'running'),
+    ];
+    assert.deepEqual(
+      imageUsers(records, 'sha256:i', (candidate) => candidate.id === 'c'),
+      [
+        { id: 'a', running: true },
+        { id: 'b', running: false },
+        { id: 'c', running: true },
+      ],
+    );
   });
 });
 
