@@ -55,9 +55,9 @@ export function decompressFlags(head: Buffer): string[] {
   return [];
 }
 
-/** docker import's one step: no command, the message or Docker's "Imported from -" (the CLI sends the tar on stdin). */
-function importStep(created: string, message: string | undefined, size: number): ImageHistoryEntry {
-  return { created, createdBy: '', comment: message === undefined || message === '' ? 'Imported from -' : message, size, emptyLayer: false };
+/** docker import's comment: its message, else Docker's "Imported from -" (the CLI sends the tar on stdin). */
+function importComment(message: string | undefined): string {
+  return message === undefined || message === '' ? 'Imported from -' : message;
 }
 
 /** Bytes under a directory as du -sb counts them (each hard-linked file once). */
@@ -129,8 +129,9 @@ export class ImageStore {
           created,
           size,
           config,
-          comment: options.message ?? '',
-          history: [importStep(created, options.message, size)],
+          comment: importComment(options.message),
+          // One step with no command, as Docker's import records it.
+          history: [{ created, createdBy: '', comment: importComment(options.message), size, emptyLayer: false }],
         };
         writeFileSync(join(staging, 'image.json'), JSON.stringify(stored, null, 2));
         renameSync(staging, imageDir);

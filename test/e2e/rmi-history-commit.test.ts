@@ -151,6 +151,7 @@ test('docker history: an import is one step commented "Imported from -", a commi
     `${id12(committed)}|sh -c echo x > /f|cmsg\n${id12(busybox)}||Imported from -\n`,
   );
   assert.equal((await daemon.ok('image', 'inspect', '-f', '{{.Parent}}', 'hist:1')).trim(), busybox);
+  assert.equal((await daemon.ok('image', 'inspect', '-f', '{{.Comment}}', 'busybox')).trim(), 'Imported from -', "an import's comment, as dockerd's");
   assert.equal(await errorOf('history', 'nosuch'), 'Error response from daemon: No such image: nosuch:latest');
   await daemon.ok('rm', 'histsrc');
   await daemon.ok('rmi', 'hist:1');
