@@ -11,7 +11,10 @@ import type { ContainerRecord } from '../model/container.js';
 import { applyChanges } from '../runtime/image-changes.js';
 import type { ImageStore } from '../runtime/images.js';
 import { archiveDirectory, extractTar } from '../runtime/archive.js';
-import type { Containers } from './controller.js';
+import { bytesOfFiles } from '../runtime/disk-usage.js';
+import { historyOf } from '../runtime/image-history.js';
+import type { ContainerFilesystem, Containers } from './controller.js';
+import { argvOf } from './decisions.js';
 
 /** What the commit request sets over the container's config (docker-py's conf, the API's body). */
 export type ConfigOverrides = Partial<ImageConfig>;
@@ -23,6 +26,8 @@ export interface CommitRequest {
   author: string;
   changes: string[];
   overrides: ConfigOverrides;
+  /** docker commit --pause (true unless the request says pause=0/false). */
+  pause: boolean;
 }
 
 function mergeEnv(base: readonly string[], over: readonly string[]): string[] {
@@ -63,20 +68,46 @@ export function commitConfig(container: ImageConfig, overrides: ConfigOverrides,
   return applyChanges(merged, changes);
 }
 
+/**
+ * docker commit: with `pause` (Docker's default) a running container is
+ * frozen while its files are copied, so the image is one moment of it, and
+ * thawed after, whether the commit went through or not; one the user paused
+ * stays paused.
+ */
 export async function commitContainer(containers: Containers, images: ImageStore, request: CommitRequest): Promise<Image> {
   const files = await containers.filesystem(request.container);
+  const freeze = request.pause && files.record.state.status === 'running' && !files.record.state.paused;
+  if (freeze) await containers.pause(files.record.id);
+  try {
+    return await commitFiles(containers, images, request, files);
+  } finally {
+    if (freeze) await containers.unpause(files.record.id);
+  }
+}
+
+async function commitFiles(containers: Containers, images: ImageStore, request: CommitRequest, files: ContainerFilesystem): Promise<Image> {
   const config = commitConfig(containerImageConfig(files.record, files.image.config), request.overrides, request.changes);
   const created = new Date().toISOString();
   const hex = createHash('sha256')
     .update(JSON.stringify({ parent: files.image.id, container: files.record.id, created, config, comment: request.comment }))
     .digest('hex');
-  const image = await images.create(hex, (rootfs) => extractTar(archiveDirectory(files.rootfs), rootfs), {
-    created,
-    config,
-    comment: request.comment,
-    author: request.author,
-    repoTags: request.repoTag === undefined ? [] : [request.repoTag],
-  });
+  const step = { created, createdBy: argvOf(files.record, files.image.config).join(' '), comment: request.comment, emptyLayer: false };
+  const image = await images.create(
+    hex,
+    async (rootfs) => {
+      await extractTar(archiveDirectory(files.rootfs), rootfs);
+      return [await bytesOfFiles(files.upper)];
+    },
+    {
+      created,
+      config,
+      comment: request.comment,
+      author: request.author,
+      parent: files.image.id,
+      history: ([layerSize]) => [...historyOf(files.image), { ...step, size: layerSize ?? 0 }],
+      repoTags: request.repoTag === undefined ? [] : [request.repoTag],
+    },
+  );
   containers.noteFileEvent(files.record, 'commit', { comment: request.comment, imageID: image.id, imageRef: request.repoTag ?? '' });
   return image;
 }

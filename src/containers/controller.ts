@@ -39,7 +39,8 @@ import { argvOf, checkEndpointRequest, generateName, linkEnvironment, NAME_PATTE
 import { renderHosts, renderResolvConf } from './etc-files.js';
 import { ExecInstances, type ExecInstance, type ExecSpec } from './exec.js';
 import { listContainers, type ListOptions } from './filters.js';
-import { containersToPrune, imagePrunePlan, volumesToPrune } from './prune.js';
+import { containersToPrune, volumesToPrune } from './prune.js';
+import { pruneImages, removeImage } from './image-removal.js';
 import { copyMounts, parseVolumesFrom, tmpfsMounts, withCopiedMounts } from './mounts.js';
 import type { WaitCondition } from './wait.js';
 import type { ListFilters } from '../model/filters.js';
@@ -206,6 +207,11 @@ export class Containers {
     return this.image(record)?.config;
   }
 
+  /** docker ps's IMAGE: the name the container was created with while it still names its image, else the image's id (Docker's list.go). */
+  listedImage(record: ContainerRecord): string {
+    return this.images.find(record.config.image)?.id === record.imageId ? record.config.image : record.imageId;
+  }
+
   endpoints(record: ContainerRecord): Endpoint[] {
     return record.sandboxId === '' ? [] : this.engine.endpointsOfSandbox(record.sandboxId);
   }
@@ -233,7 +239,7 @@ export class Containers {
   filesystem(reference: string): Promise<ContainerFilesystem> {
     return this.mutex.run(async () => {
       const record = this.get(reference);
-      const image = this.images.resolve(record.imageId);
+      const image = this.images.forContainer(record.imageId);
       const { rootfs, upper } = await this.runtime.mountRootfs(record.id, image.rootfsPath);
       const files = this.filesOf(record.id);
       const managed = [
@@ -448,26 +454,18 @@ export class Containers {
 
   /**
    * docker image prune: removals as Docker's, each `Untagged:` / `Deleted:`
-   * line in order. The last reference of an image a container uses (running
-   * or not) is kept, as Docker's conflict keeps it; under the mutex, so no
-   * create takes an image while it goes.
+   * line in order, skipping those Docker's conflicts refuse (so the last tag
+   * of an image a container uses stays); the space reclaimed is what the
+   * deleted images' directories held. Under the mutex, so no create takes an
+   * image while it goes.
    */
   pruneImages(filters: ListFilters): Promise<{ lines: string[]; spaceReclaimed: number }> {
-    return this.mutex.run(() =>
-      Promise.resolve().then(() => {
-        const used = new Set([...this.records.values()].map((record) => record.imageId));
-        const lines: string[] = [];
-        let spaceReclaimed = 0;
-        for (const { image, reference } of imagePrunePlan(this.images.list(), filters, Date.now())) {
-          const current = this.images.find(image.id);
-          if (current === undefined || (used.has(image.id) && current.repoTags.length <= 1)) continue;
-          const removed = this.images.remove(reference);
-          lines.push(...removed);
-          if (removed.some((line) => line.startsWith('Deleted: '))) spaceReclaimed += image.size;
-        }
-        return { lines, spaceReclaimed };
-      }),
-    );
+    return this.mutex.run(() => pruneImages(this.images, this.records.values(), filters, Date.now(), (record) => this.isRestarting(record)));
+  }
+
+  /** docker rmi, as Docker decides it (image-removal.ts), under the mutex. */
+  removeImage(reference: string, force: boolean): Promise<string[]> {
+    return this.mutex.run(async () => (await removeImage(this.images, this.records.values(), reference, force, (record) => this.isRestarting(record))).lines);
   }
 
   /** Ids of the containers that mount the volume. */
@@ -755,7 +753,7 @@ export class Containers {
 
   private image(record: ContainerRecord): Image | undefined {
     try {
-      return this.images.resolve(record.imageId);
+      return this.images.forContainer(record.imageId);
     } catch {
       return undefined; // the image was removed: inspect shows what the record holds
     }
@@ -831,7 +829,7 @@ export class Containers {
   }
 
   private async startLocked(record: ContainerRecord): Promise<void> {
-    const image = this.images.resolve(record.imageId);
+    const image = this.images.forContainer(record.imageId);
     const mode = record.hostConfig.networkMode;
     let netnsPath: string | null;
     let sandboxId = '';
@@ -1095,6 +1093,7 @@ export class Containers {
     rmSync(this.etcDir(record.id), { recursive: true, force: true });
     this.engine.store.deleteContainer(record.id);
     this.records.delete(record.id);
+    this.images.dropRetired(new Set([...this.records.values()].map((other) => other.imageId)));
     this.execs.forgetContainer(record.id);
     this.emit(record, 'destroy');
     this.removals.notify(record.id);

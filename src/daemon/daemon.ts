@@ -156,7 +156,7 @@ export class Daemon {
       },
     });
     addNetworkRoutes(router, engine);
-    addImageRoutes(router, images);
+    addImageRoutes(router, images, containers);
     addEventRoutes(router, engine.events);
     addTraceRoutes(router, new Tracer(engine, containers));
     addSwarmRoutes(router);

@@ -13,8 +13,9 @@ import { posix, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { invalid } from '../errors.js';
-import type { Image, ImageConfig } from '../model/image.js';
+import type { Image, ImageConfig, ImageHistoryEntry } from '../model/image.js';
 import { archiveDirectory, extractTar, mergeInto, stagingDir } from './archive.js';
+import { bytesOfFiles } from './disk-usage.js';
 import { normalizeRepoTag, type ImageStore } from './images.js';
 
 export interface ManifestEntry {
@@ -68,10 +69,39 @@ interface DockerImageConfig {
     Labels?: Record<string, string> | null;
   } | null;
   rootfs?: { diff_ids?: string[] };
+  history?: Array<{ created?: string; created_by?: string; comment?: string; empty_layer?: boolean }> | null;
+}
+
+/**
+ * A loaded image's steps from its config's `history`, each step that made a
+ * layer given that layer's size in order; a config without history gets one
+ * step per layer (pure).
+ */
+export function loadedHistory(parsed: { created: string; steps: DockerImageConfig['history'] }, layerSizes: readonly number[]): ImageHistoryEntry[] {
+  const steps = parsed.steps ?? [];
+  if (steps.length === 0) return layerSizes.map((size) => ({ created: parsed.created, createdBy: '', comment: '', size, emptyLayer: false }));
+  let layer = 0;
+  return steps.map((step) => {
+    const emptyLayer = step.empty_layer === true;
+    return {
+      created: step.created ?? parsed.created,
+      createdBy: step.created_by ?? '',
+      comment: step.comment ?? '',
+      size: emptyLayer ? 0 : (layerSizes[layer++] ?? 0),
+      emptyLayer,
+    };
+  });
 }
 
 /** An image config file (Docker's <id>.json) as skiff's image config (pure). */
-export function imageConfigFromDocker(text: string): { config: ImageConfig; created: string; comment: string; author: string; diffIds: string[] } {
+export function imageConfigFromDocker(text: string): {
+  config: ImageConfig;
+  created: string;
+  comment: string;
+  author: string;
+  diffIds: string[];
+  steps: DockerImageConfig['history'];
+} {
   let parsed: DockerImageConfig;
   try {
     parsed = JSON.parse(text) as DockerImageConfig;
@@ -92,6 +122,7 @@ export function imageConfigFromDocker(text: string): { config: ImageConfig; crea
     comment: parsed.comment ?? '',
     author: parsed.author ?? '',
     diffIds: parsed.rootfs?.diff_ids ?? [],
+    steps: parsed.history ?? [],
   };
 }
 
@@ -233,7 +264,11 @@ export class ImageArchive {
           throw invalid(`invalid manifest, layers length mismatch: expected ${parsed.diffIds.length}, got ${entry.layers.length}`);
         const hex = sha256(configBytes);
         const repoTags = entry.repoTags.map(normalizeRepoTag);
-        await this.images.create(hex, (rootfs) => applyLayers(staging, entry.layers, parsed.diffIds, rootfs), { ...parsed, repoTags });
+        await this.images.create(hex, (rootfs) => applyLayers(staging, entry.layers, parsed.diffIds, rootfs), {
+          ...parsed,
+          history: (layerSizes) => loadedHistory(parsed, layerSizes),
+          repoTags,
+        });
         if (repoTags.length === 0) lines.push(`Loaded image ID: sha256:${hex}`);
         for (const repoTag of repoTags) lines.push(`Loaded image: ${repoTag}`);
       }
@@ -244,8 +279,13 @@ export class ImageArchive {
   }
 }
 
-/** The layers in order: each checked against its diff id, as Docker checks it, then laid over what is there. */
-async function applyLayers(archiveDir: string, layers: readonly string[], diffIds: readonly string[], rootfs: string): Promise<void> {
+/**
+ * The layers in order: each checked against its diff id, as Docker checks
+ * it, then laid over what is there. Each layer's size (its files unpacked,
+ * as Docker's DiffSize counts them) is returned in order.
+ */
+async function applyLayers(archiveDir: string, layers: readonly string[], diffIds: readonly string[], rootfs: string): Promise<number[]> {
+  const sizes: number[] = [];
   for (const [index, layer] of layers.entries()) {
     const file = archiveFile(archiveDir, layer);
     const actual = `sha256:${await writeHashed(createReadStream(file), '/dev/null')}`;
@@ -254,14 +294,17 @@ async function applyLayers(archiveDir: string, layers: readonly string[], diffId
     if (index === 0) {
       // Nothing below the first layer: GNU tar straight into the empty rootfs (its whiteouts have nothing to hide).
       await extractTar(createReadStream(file), rootfs, ['.wh.*']);
+      sizes.push(await bytesOfFiles(rootfs));
       continue;
     }
     const staging = stagingDir(archiveDir);
     try {
       await extractTar(createReadStream(file), staging);
+      sizes.push(await bytesOfFiles(staging));
       mergeInto({ rootfs, mounts: [] }, staging, '/', { noOverwriteDirNonDir: false, whiteouts: true });
     } finally {
       rmSync(staging, { recursive: true, force: true });
     }
   }
+  return sizes;
 }

@@ -7,9 +7,10 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, notFound, SkiffError } from '../errors.js';
+import { notFound, SkiffError } from '../errors.js';
 import { run } from '../kernel/exec.js';
-import { emptyImageConfig, type Image, type ImageConfig } from '../model/image.js';
+import { emptyImageConfig, type Image, type ImageConfig, type ImageHistoryEntry } from '../model/image.js';
+import { bytesOfFiles } from './disk-usage.js';
 import { applyChanges } from './image-changes.js';
 
 type StoredImage = Omit<Image, 'rootfsPath'>;
@@ -52,6 +53,17 @@ export function decompressFlags(head: Buffer): string[] {
   if (head.subarray(0, 3).toString('latin1') === 'BZh') return ['-j'];
   if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return ['-J'];
   return [];
+}
+
+/** docker import's comment: its message, else Docker's "Imported from -" (the CLI sends the tar on stdin). */
+function importComment(message: string | undefined): string {
+  return message === undefined || message === '' ? 'Imported from -' : message;
+}
+
+/** Bytes under a directory as du -sb counts them (each hard-linked file once). */
+async function directorySize(path: string): Promise<number> {
+  const { stdout } = await run('du', ['-sb', path]);
+  return Number(stdout.split('\t')[0]);
 }
 
 function asBuffer(chunk: unknown): Buffer {
@@ -107,15 +119,19 @@ export class ImageStore {
 
       const hex = hash.digest('hex');
       const imageDir = join(this.imagesDir, hex);
+      this.revive(hex);
       if (!existsSync(imageDir)) {
-        const { stdout } = await run('du', ['-sb', join(staging, 'rootfs')]);
+        const created = new Date().toISOString();
+        const size = await directorySize(join(staging, 'rootfs'));
         const stored: StoredImage = {
           id: `sha256:${hex}`,
           repoTags: [],
-          created: new Date().toISOString(),
-          size: Number(stdout.split('\t')[0]),
+          created,
+          size,
           config,
-          comment: options.message ?? '',
+          comment: importComment(options.message),
+          // One step with no command, as Docker's import records it.
+          history: [{ created, createdBy: '', comment: importComment(options.message), size, emptyLayer: false }],
         };
         writeFileSync(join(staging, 'image.json'), JSON.stringify(stored, null, 2));
         renameSync(staging, imageDir);
@@ -135,24 +151,35 @@ export class ImageStore {
    */
   async create(
     hex: string,
-    fill: (rootfs: string) => Promise<void>,
-    image: { created: string; config: ImageConfig; comment: string; author?: string; repoTags: readonly string[] },
+    fill: (rootfs: string) => Promise<number[]>,
+    image: {
+      created: string;
+      config: ImageConfig;
+      comment: string;
+      author?: string;
+      parent?: string;
+      /** The steps before this image's own layers, and each of its layers' step (sizes measured by `fill`). */
+      history: (layerSizes: readonly number[]) => ImageHistoryEntry[];
+      repoTags: readonly string[];
+    },
   ): Promise<Image> {
     const imageDir = join(this.imagesDir, hex);
+    this.revive(hex);
     if (!existsSync(imageDir)) {
       const staging = join(this.imagesDir, `.create-${randomBytes(8).toString('hex')}`);
       mkdirSync(join(staging, 'rootfs'), { recursive: true, mode: 0o755 });
       try {
-        await fill(join(staging, 'rootfs'));
-        const { stdout } = await run('du', ['-sb', join(staging, 'rootfs')]);
+        const layerSizes = await fill(join(staging, 'rootfs'));
         const stored: StoredImage = {
           id: `sha256:${hex}`,
           repoTags: [],
           created: image.created,
-          size: Number(stdout.split('\t')[0]),
+          size: await directorySize(join(staging, 'rootfs')),
           config: image.config,
           comment: image.comment,
           ...(image.author === undefined || image.author === '' ? {} : { author: image.author }),
+          ...(image.parent === undefined ? {} : { parent: image.parent }),
+          history: image.history(layerSizes),
         };
         writeFileSync(join(staging, 'image.json'), JSON.stringify(stored, null, 2));
         renameSync(staging, imageDir);
@@ -199,6 +226,16 @@ export class ImageStore {
     throw notFound(`No such image: ${ref}`);
   }
 
+  /**
+   * resolve, with the words Docker's rmi and history use when nothing
+   * matches: the reference as the name it parses to (`nosuch:latest`).
+   */
+  resolveReference(ref: string): Image {
+    const image = this.find(ref);
+    if (image === undefined) throw notFound(`No such image: ${ref.startsWith('sha256:') ? ref : normalizeRepoTag(ref)}`);
+    return image;
+  }
+
   tag(ref: string, repoTag: string): void {
     const target = this.resolve(ref);
     const normalized = normalizeRepoTag(repoTag);
@@ -210,26 +247,59 @@ export class ImageStore {
     if (!target.repoTags.includes(normalized)) this.save({ ...target, repoTags: [...target.repoTags, normalized] });
   }
 
-  /** Like `docker rmi`: untags a tag of a multi-tagged image, else deletes the image. */
-  remove(ref: string, options: { force?: boolean } = {}): string[] {
-    const image = this.resolve(ref);
-    const repoTag = normalizeRepoTag(ref);
-    const byTag = image.repoTags.includes(repoTag);
-    if (byTag && image.repoTags.length > 1) {
-      this.save({ ...image, repoTags: image.repoTags.filter((tag) => tag !== repoTag) });
-      return [`Untagged: ${repoTag}`];
-    }
-    if (!byTag && image.repoTags.length > 1 && options.force !== true) {
-      throw conflict(`conflict: unable to delete ${image.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
-    }
-    const lines = image.repoTags.map((tag) => `Untagged: ${tag}`);
-    rmSync(join(this.imagesDir, image.id.slice(7)), { recursive: true, force: true });
-    this.listed = undefined;
-    return [...lines, `Deleted: ${image.id}`];
+  /** Takes one tag off the image (docker rmi decides when; src/containers/image-removal.ts). */
+  untag(image: Image, repoTag: string): void {
+    const current = this.resolve(image.id);
+    this.save({ ...current, repoTags: current.repoTags.filter((tag) => tag !== repoTag) });
   }
 
-  private load(hex: string): Image {
-    const stored = JSON.parse(readFileSync(join(this.imagesDir, hex, 'image.json'), 'utf8')) as StoredImage;
+  /**
+   * Deletes the image; the bytes freed are returned (its files' contents, as
+   * Docker counts a removed layer's). With
+   * `keepFiles` (a stopped container still stands on it, as Docker's layer
+   * store keeps a layer a container's layer refers to) the image is gone
+   * from every listing but its rootfs stays, retired, for that container
+   * (`forContainer`) until `dropRetired` finds it unused: nothing is freed yet.
+   */
+  async delete(image: Image, options: { keepFiles: boolean }): Promise<number> {
+    const imageDir = join(this.imagesDir, image.id.slice(7));
+    this.listed = undefined;
+    if (options.keepFiles) {
+      renameSync(join(imageDir, 'image.json'), join(imageDir, 'retired.json'));
+      return 0;
+    }
+    const freed = await bytesOfFiles(join(imageDir, 'rootfs'));
+    rmSync(imageDir, { recursive: true, force: true });
+    return freed;
+  }
+
+  /** The image a container was created from, retired or not. */
+  forContainer(imageId: string): Image {
+    const listed = this.list().find((image) => image.id === imageId);
+    if (listed !== undefined) return listed;
+    const hex = imageId.slice(7);
+    if (/^[0-9a-f]{64}$/.test(hex) && existsSync(join(this.imagesDir, hex, 'retired.json'))) return this.load(hex, 'retired.json');
+    throw notFound(`No such image: ${imageId}`);
+  }
+
+  /** A retired image made again (the same tar imported, the same archive loaded) is an image again, untagged. */
+  private revive(hex: string): void {
+    const imageDir = join(this.imagesDir, hex);
+    if (existsSync(join(imageDir, 'image.json')) || !existsSync(join(imageDir, 'retired.json'))) return;
+    renameSync(join(imageDir, 'retired.json'), join(imageDir, 'image.json'));
+    this.listed = undefined;
+  }
+
+  /** Removes the retired images no container in `inUse` (image ids) stands on. */
+  dropRetired(inUse: ReadonlySet<string>): void {
+    for (const hex of readdirSync(this.imagesDir)) {
+      if (/^[0-9a-f]{64}$/.test(hex) && !inUse.has(`sha256:${hex}`) && existsSync(join(this.imagesDir, hex, 'retired.json')))
+        rmSync(join(this.imagesDir, hex), { recursive: true, force: true });
+    }
+  }
+
+  private load(hex: string, file = 'image.json'): Image {
+    const stored = JSON.parse(readFileSync(join(this.imagesDir, hex, file), 'utf8')) as StoredImage;
     return { ...stored, config: configFromDisk(stored.config as unknown as Record<string, unknown>), rootfsPath: join(this.imagesDir, hex, 'rootfs') };
   }
 

@@ -294,6 +294,7 @@ const SPECS: Record<string, RouteSpec> = {
   'POST /commit': { params: 'hostile', fixedQuery: () => ({ container: pick(HOSTILE_NAMES), repo: pick(HOSTILE_NAMES) }) },
   'GET /images/get': { params: 'hostile', fixedQuery: () => ({ names: pick(HOSTILE_NAMES) }) },
   'GET /images/{name}/get': { params: 'hostile' },
+  'GET /images/{name}/history': { params: 'hostile' },
   // The body is never a docker-archive: nothing can be loaded.
   'POST /images/load': { params: 'hostile' },
   'GET /system/df': { params: 'hostile' },

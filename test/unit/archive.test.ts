@@ -178,7 +178,14 @@ describe('docker-archive', () => {
     const parsed = JSON.parse(text) as { os: string; rootfs: { type: string; diff_ids: string[] }; config: { ExposedPorts: object } };
     assert.deepEqual([parsed.os, parsed.rootfs, parsed.config.ExposedPorts], ['linux', { type: 'layers', diff_ids: ['sha256:feed'] }, { '80/tcp': {} }]);
     const back = imageConfigFromDocker(text);
-    assert.deepEqual(back, { config: image.config, created: image.created, comment: 'c', author: '', diffIds: ['sha256:feed'] });
+    assert.deepEqual(back, {
+      config: image.config,
+      created: image.created,
+      comment: 'c',
+      author: '',
+      diffIds: ['sha256:feed'],
+      steps: [{ created: image.created, created_by: 'skiff', comment: 'c' }],
+    });
     assert.deepEqual(imageConfigFromDocker('{"config":{"Env":null,"Labels":null}}').config, emptyImageConfig());
   });
 });

@@ -91,7 +91,7 @@ export function addContainerRoutes(router: Router, containers: Containers, log: 
   router.add('POST', '/containers/{id}/update', async (request, response) => {
     const { policy, resources } = containerUpdateFromWire(await readJson(request.raw));
     await containers.update(request.params['id']!, policy, resources);
-    sendJson(response, 200, { Warnings: [] });
+    sendJson(response, 200, { Warnings: null });
   });
 
   addStatsAndPauseRoutes(router, containers, log);

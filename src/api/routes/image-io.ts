@@ -38,6 +38,8 @@ export function addImageIoRoutes(router: Router, containers: Containers, images:
       comment: request.query.get('comment') ?? '',
       author: request.query.get('author') ?? '',
       changes: request.query.getAll('changes'),
+      // Docker's BoolValue, true when absent (API ≥ 1.13).
+      pause: !['0', 'no', 'false', 'none'].includes((request.query.get('pause') ?? 'true').trim().toLowerCase()),
       overrides: commitOverridesFromWire((await readBody(request.raw)).toString('utf8')),
     });
     sendJson(response, 201, { Id: image.id });

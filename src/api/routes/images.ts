@@ -1,11 +1,13 @@
-/** /images routes: docker import, images, tag, rmi, image inspect. */
+/** /images routes: docker import, images, history, tag, rmi, image inspect. */
+import type { Containers } from '../../containers/controller.js';
 import type { ImageStore } from '../../runtime/images.js';
-import { imageDeleteLinesToWire, imageSummaryToWire, imageToWire } from '../wire/images.js';
+import { historyToWire, imageDeleteLinesToWire, imageSummaryToWire, imageToWire } from '../wire/images.js';
+import { imageHistory } from '../../runtime/image-history.js';
 import { notFound } from '../../errors.js';
 import { parseFilters, sendJson, type Router } from '../http.js';
 import { filterImages } from '../../runtime/image-filters.js';
 
-export function addImageRoutes(router: Router, images: ImageStore): void {
+export function addImageRoutes(router: Router, images: ImageStore, containers: Containers): void {
   router.add(
     'POST',
     '/images/create',
@@ -36,6 +38,11 @@ export function addImageRoutes(router: Router, images: ImageStore): void {
     sendJson(response, 200, imageToWire(images.resolve(request.params['name']!)));
   });
 
+  router.add('GET', '/images/{name}/history', (request, response) => {
+    const image = images.resolveReference(request.params['name']!);
+    sendJson(response, 200, historyToWire(imageHistory(image, (id) => images.find(id))));
+  });
+
   router.add('POST', '/images/{name}/tag', (request, response) => {
     const repo = request.query.get('repo') ?? '';
     const tag = request.query.get('tag') ?? '';
@@ -44,8 +51,8 @@ export function addImageRoutes(router: Router, images: ImageStore): void {
     response.end();
   });
 
-  router.add('DELETE', '/images/{name}', (request, response) => {
-    const lines = images.remove(request.params['name']!, { force: request.query.get('force') === '1' || request.query.get('force') === 'true' });
+  router.add('DELETE', '/images/{name}', async (request, response) => {
+    const lines = await containers.removeImage(request.params['name']!, request.query.get('force') === '1' || request.query.get('force') === 'true');
     sendJson(response, 200, imageDeleteLinesToWire(lines));
   });
 }

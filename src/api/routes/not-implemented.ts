@@ -10,7 +10,6 @@ import type { Router } from '../http.js';
 const NOT_IMPLEMENTED: Array<[method: string, path: string, feature: string]> = [
   ['POST', '/build', 'docker build'],
   ['POST', '/session', 'docker build (BuildKit sessions)'],
-  ['GET', '/images/{name}/history', 'docker history'],
   ['POST', '/images/{name}/push', 'docker push'],
   ['GET', '/images/search', 'docker search'],
   ['POST', '/auth', 'docker login'],

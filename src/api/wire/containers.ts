@@ -275,7 +275,7 @@ export function containerSummaryToWire(containers: Containers, record: Container
   return {
     Id: record.id,
     Names: [`/${record.name}`],
-    Image: record.config.image,
+    Image: containers.listedImage(record),
     ImageID: record.imageId,
     Command: argv.join(' '),
     Created: Math.floor(Date.parse(record.created) / 1000),
