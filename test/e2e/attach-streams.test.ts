@@ -8,24 +8,15 @@
  * right behind the 101 (docker-py takes the raw socket from under its HTTP
  * reader, and bytes that came with the headers are lost).
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { assertInWorld } from '../helpers/world.js';
-import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { busyboxDaemonForFile } from '../helpers/daemon.js';
 
 assertInWorld();
 
-let daemon: TestDaemon;
-
-before(async () => {
-  daemon = await startDaemon();
-  await importBusybox(daemon);
-});
-
-after(async () => {
-  await daemon.cleanup();
-});
+const daemon = busyboxDaemonForFile();
 
 /** Opens a hijacked attach connection; resolves with the socket once the 101 came. */
 function attach(id: string, query: string): Promise<{ received: () => Buffer; ended: Promise<void> }> {

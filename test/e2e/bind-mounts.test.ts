@@ -3,24 +3,16 @@
  * both ways, :ro refuses writes, a missing -v source is made, --mount
  * type=bind wants its source to exist, and docker inspect shows Mounts.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertInWorld } from '../helpers/world.js';
-import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { busyboxDaemonForFile } from '../helpers/daemon.js';
 
 assertInWorld();
 
-let daemon: TestDaemon;
-
-before(async () => {
-  daemon = await startDaemon();
-  await importBusybox(daemon);
-});
-after(async () => {
-  await daemon.cleanup();
-});
+const daemon = busyboxDaemonForFile();
 
 test('-v HOST:CTR shares a directory both ways; :ro refuses writes; inspect shows the mounts', async () => {
   const shared = join(daemon.dir, 'shared');

@@ -3,22 +3,14 @@
  * image in place of alpine: the default bridge, the alpine-net walkthrough,
  * live connect/disconnect, network rm refused while attached.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertInWorld, worldLinks } from '../helpers/world.js';
-import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { busyboxDaemonForFile } from '../helpers/daemon.js';
 
 assertInWorld();
 
-let daemon: TestDaemon;
-
-before(async () => {
-  daemon = await startDaemon();
-  await importBusybox(daemon);
-});
-after(async () => {
-  await daemon.cleanup();
-});
+const daemon = busyboxDaemonForFile();
 
 async function pings(from: string, target: string): Promise<{ reached: boolean; output: string }> {
   const result = await daemon.docker('exec', from, 'ping', '-c', '1', '-W', '1', target);

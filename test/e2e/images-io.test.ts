@@ -5,25 +5,17 @@
  * Docker 20.10's save writes it (two layers, whiteouts) loads; df counts
  * images, containers' writable layers and volumes.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertInWorld, sh, tryRun } from '../helpers/world.js';
-import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { busyboxDaemonForFile } from '../helpers/daemon.js';
 
 assertInWorld();
 
-let daemon: TestDaemon;
-
-before(async () => {
-  daemon = await startDaemon();
-  await importBusybox(daemon);
-});
-after(async () => {
-  await daemon.cleanup();
-});
+const daemon = busyboxDaemonForFile();
 
 const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 

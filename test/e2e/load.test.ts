@@ -7,23 +7,16 @@
  * Times are printed as `load: …` lines (bench/load.sh collects them); nothing
  * here asserts a time.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertInWorld, tryRun } from '../helpers/world.js';
-import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { busyboxDaemonForFile } from '../helpers/daemon.js';
 import { invariantViolations } from '../helpers/invariants.js';
 import { seededRandom } from '../helpers/random.js';
 
 assertInWorld();
 
-let daemon: TestDaemon;
-before(async () => {
-  daemon = await startDaemon();
-  await importBusybox(daemon);
-});
-after(async () => {
-  await daemon.cleanup();
-});
+const daemon = busyboxDaemonForFile();
 
 function report(what: string, startedAt: number, count: number): void {
   const seconds = (performance.now() - startedAt) / 1000;

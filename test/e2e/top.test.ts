@@ -1,20 +1,12 @@
 /** docker top: the container's processes from the host's ps, with the client's ps arguments; a stopped container is refused. */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertInWorld } from '../helpers/world.js';
-import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { busyboxDaemonForFile } from '../helpers/daemon.js';
 
 assertInWorld();
 
-let daemon: TestDaemon;
-
-before(async () => {
-  daemon = await startDaemon();
-  await importBusybox(daemon);
-});
-after(async () => {
-  await daemon.cleanup();
-});
+const daemon = busyboxDaemonForFile();
 
 test("docker top lists the container's processes and only those", async () => {
   await daemon.ok('run', '-d', '--name', 'busy', 'busybox', 'sh', '-c', 'sleep 301 & sleep 302 & wait');

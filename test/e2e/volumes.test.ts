@@ -4,22 +4,14 @@
  * image's files at its path; anonymous volumes go with run --rm and rm -v;
  * volume ls/inspect/rm/prune answer as Docker's, a volume in use is kept.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertInWorld } from '../helpers/world.js';
-import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { busyboxDaemonForFile } from '../helpers/daemon.js';
 
 assertInWorld();
 
-let daemon: TestDaemon;
-
-before(async () => {
-  daemon = await startDaemon();
-  await importBusybox(daemon);
-});
-after(async () => {
-  await daemon.cleanup();
-});
+const daemon = busyboxDaemonForFile();
 
 const volumeNames = async () => (await daemon.ok('volume', 'ls', '-q')).split('\n').filter(Boolean).sort();
 

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
+import { after, before } from 'node:test';
 import { assertInWorld, scratchDir, tryRun } from './world.js';
 import { FATAL_MARKER } from '../../src/daemon/last-resort.js';
 
@@ -270,5 +271,29 @@ export function rawHttp(socketPath: string, method: string, path: string, body?:
     });
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/**
+ * The daemon most e2e files share: started with busybox imported before the
+ * file's first test and cleaned up after its last (node:test hooks of the
+ * file). Tests use the returned object as the daemon itself; reading it
+ * before the file's `before` hooks ran is a mistake and says so.
+ */
+export function busyboxDaemonForFile(options: DaemonStartOptions = {}): TestDaemon {
+  let started: TestDaemon | undefined;
+  before(async () => {
+    started = await startDaemon(options);
+    await importBusybox(started);
+  });
+  after(async () => {
+    await started?.cleanup();
+  });
+  return new Proxy({} as TestDaemon, {
+    get(_target, property) {
+      if (started === undefined) throw new Error(`the file's daemon is read (${String(property)}) before its before() hook started it`);
+      const value: unknown = Reflect.get(started, property);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(started) : value;
+    },
   });
 }
