@@ -4,63 +4,8 @@ import assert from 'node:assert/strict';
 import { listContainers, type ListOptions } from '../../src/containers/filters.js';
 import { ExecInstances } from '../../src/containers/exec.js';
 import { ReaderCounts, Signals } from '../../src/containers/signals.js';
-import { emptyEndpointRequest, noResources, ZERO_TIME, type ContainerRecord } from '../../src/model/container.js';
-
-function record(
-  name: string,
-  created: string,
-  status: ContainerRecord['state']['status'],
-  labels: Record<string, string> = {},
-  networks: string[] = [],
-): ContainerRecord {
-  return {
-    id: `${name}`.padEnd(64, '0'),
-    name,
-    created,
-    imageId: 'sha256:x',
-    sandboxId: '',
-    ports: [],
-    config: {
-      image: 'busybox',
-      cmd: null,
-      entrypoint: null,
-      env: [],
-      hostname: name,
-      domainname: '',
-      workingDir: '',
-      tty: false,
-      openStdin: false,
-      labels,
-      exposedPorts: [],
-      macAddress: '',
-      attachStdin: false,
-      attachStdout: false,
-      attachStderr: false,
-      volumes: [],
-    },
-    hostConfig: {
-      networkMode: 'default',
-      dns: [],
-      dnsSearch: [],
-      dnsOptions: [],
-      extraHosts: [],
-      links: [],
-      autoRemove: false,
-      portBindings: [],
-      publishAll: false,
-      restartPolicy: { name: 'no', maximumRetryCount: 0 },
-      binds: [],
-      mounts: [],
-      tmpfs: {},
-      volumesFrom: [],
-      resources: noResources(),
-    },
-    networks: Object.fromEntries(networks.map((network) => [network, emptyEndpointRequest()])),
-    state: { status, paused: false, oomKilled: false, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
-    restartCount: 0,
-    manuallyStopped: false,
-  };
-}
+import { type ContainerRecord } from '../../src/model/container.js';
+import { containerRecord as record } from '../helpers/records.js';
 
 const records = [
   record('web', '2026-01-01T00:00:01Z', 'running', { 'com.docker.compose.project': 'p', 'com.docker.compose.service': 'web' }, ['front']),

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { checkBuildCachePrune, containersToPrune, imagePrunePlan, volumesToPrune } from '../../src/containers/prune.js';
 import { checkFilterKeys, pruneLabelsMatch, pruneUntil } from '../../src/model/prune-filters.js';
 import { millisecondsOf, parseGoDuration, parseUnixTimestamp, timestampOf } from '../../src/model/timestamps.js';
-import { emptyEndpointRequest, noResources, ZERO_TIME, type ContainerRecord } from '../../src/model/container.js';
+import { type ContainerRecord } from '../../src/model/container.js';
+import { containerRecord } from '../helpers/records.js';
 import { emptyImageConfig, type Image } from '../../src/model/image.js';
 
 const filters = (entries: Record<string, string[]>) => new Map(Object.entries(entries));
@@ -69,53 +70,7 @@ describe('prune filters', () => {
 });
 
 function container(name: string, status: ContainerRecord['state']['status'], created: string, labels: Record<string, string> = {}): ContainerRecord {
-  return {
-    id: name.padEnd(64, '0'),
-    name,
-    created,
-    imageId: 'sha256:x',
-    sandboxId: '',
-    ports: [],
-    config: {
-      image: 'busybox',
-      cmd: null,
-      entrypoint: null,
-      env: [],
-      hostname: name,
-      domainname: '',
-      workingDir: '',
-      tty: false,
-      openStdin: false,
-      labels,
-      exposedPorts: [],
-      macAddress: '',
-      attachStdin: false,
-      attachStdout: false,
-      attachStderr: false,
-      volumes: [],
-    },
-    hostConfig: {
-      networkMode: 'default',
-      dns: [],
-      dnsSearch: [],
-      dnsOptions: [],
-      extraHosts: [],
-      links: [],
-      autoRemove: false,
-      portBindings: [],
-      publishAll: false,
-      restartPolicy: { name: 'no', maximumRetryCount: 0 },
-      binds: [],
-      mounts: [],
-      tmpfs: {},
-      volumesFrom: [],
-      resources: noResources(),
-    },
-    networks: { bridge: emptyEndpointRequest() },
-    state: { status, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME, paused: false, oomKilled: false },
-    restartCount: 0,
-    manuallyStopped: false,
-  };
+  return containerRecord(name, created, status, labels, ['bridge']);
 }
 
 describe('container prune', () => {

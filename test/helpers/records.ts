@@ -1,0 +1,58 @@
+/** Container records for unit tests of decisions (filters, prune): every field at the value a plain `docker create` gives. */
+import { emptyEndpointRequest, noResources, ZERO_TIME, type ContainerRecord } from '../../src/model/container.js';
+
+export function containerRecord(
+  name: string,
+  created: string,
+  status: ContainerRecord['state']['status'],
+  labels: Record<string, string> = {},
+  networks: string[] = [],
+): ContainerRecord {
+  return {
+    id: `${name}`.padEnd(64, '0'),
+    name,
+    created,
+    imageId: 'sha256:x',
+    sandboxId: '',
+    ports: [],
+    config: {
+      image: 'busybox',
+      cmd: null,
+      entrypoint: null,
+      env: [],
+      hostname: name,
+      domainname: '',
+      workingDir: '',
+      tty: false,
+      openStdin: false,
+      labels,
+      exposedPorts: [],
+      macAddress: '',
+      attachStdin: false,
+      attachStdout: false,
+      attachStderr: false,
+      volumes: [],
+    },
+    hostConfig: {
+      networkMode: 'default',
+      dns: [],
+      dnsSearch: [],
+      dnsOptions: [],
+      extraHosts: [],
+      links: [],
+      autoRemove: false,
+      portBindings: [],
+      publishAll: false,
+      restartPolicy: { name: 'no', maximumRetryCount: 0 },
+      binds: [],
+      mounts: [],
+      tmpfs: {},
+      volumesFrom: [],
+      resources: noResources(),
+    },
+    networks: Object.fromEntries(networks.map((network) => [network, emptyEndpointRequest()])),
+    state: { status, paused: false, oomKilled: false, pid: 0, exitCode: 0, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+    restartCount: 0,
+    manuallyStopped: false,
+  };
+}
