@@ -11,7 +11,6 @@ import { notFound, SkiffError } from '../errors.js';
 import {
   archiveDirectory,
   archivePath,
-  extractTar,
   hostPathOf,
   mergeInto,
   mountOf,
@@ -21,6 +20,7 @@ import {
   type FilesystemView,
   type PathStat,
 } from '../runtime/archive.js';
+import { extractTar } from '../runtime/tar-extract.js';
 import { classifyChanges, readUpper, type Change } from '../runtime/changes.js';
 import type { Containers, ContainerFilesystem } from './controller.js';
 

@@ -30,7 +30,6 @@ import { posix, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalid, SkiffError } from '../errors.js';
 import { run } from '../kernel/exec.js';
-import { decompressFlags } from './images.js';
 
 export interface MountView {
   destination: string;
@@ -249,40 +248,6 @@ export function archivePath(view: FilesystemView, path: string, containerPath: s
 export function archiveDirectory(dir: string): Readable {
   const entries = readdirSync(dir).sort();
   return tarOut(['-c', '-f', '-', '--numeric-owner', '--sort=name', '-C', dir, '--', ...entries]);
-}
-
-/** Extracts a tar stream (compressed or not) with GNU tar into a directory of the daemon's own (a staging one, or a new image's rootfs). */
-export async function extractTar(tar: NodeJS.ReadableStream, dir: string, excludes: string[] = []): Promise<void> {
-  const chunks = tar[Symbol.asyncIterator]();
-  const first = await chunks.next();
-  const head = first.done === true ? Buffer.alloc(0) : Buffer.from(first.value as Buffer);
-  const args = [
-    '-x',
-    ...decompressFlags(head),
-    '--numeric-owner',
-    '--no-overwrite-dir',
-    ...excludes.map((pattern) => `--exclude=${pattern}`),
-    '-C',
-    dir,
-    '-f',
-    '-',
-  ];
-  const child = spawn('tar', args, { stdio: ['pipe', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const finished = new Promise<number>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve(code ?? 1));
-  });
-  child.stdin.on('error', () => undefined); // tar exiting early is reported by its exit code
-  const write = (chunk: Buffer) => (child.stdin.write(chunk) ? Promise.resolve() : new Promise<void>((resolve) => child.stdin.once('drain', resolve)));
-  await write(head);
-  for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) await write(Buffer.from(next.value as Buffer));
-  child.stdin.end();
-  const code = await finished;
-  if (code !== 0) throw invalid(`Error processing tar file(exit status ${code}): ${stderr.trim()}`);
 }
 
 /** A directory to stage an archive in, removed by the caller. */

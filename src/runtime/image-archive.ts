@@ -14,7 +14,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { invalid } from '../errors.js';
 import type { Image, ImageConfig, ImageHistoryEntry } from '../model/image.js';
-import { archiveDirectory, extractTar, mergeInto, stagingDir } from './archive.js';
+import { archiveDirectory, mergeInto, stagingDir } from './archive.js';
+import { extractTar } from './tar-extract.js';
 import { bytesOfFiles } from './disk-usage.js';
 import { normalizeRepoTag, type ImageStore } from './images.js';
 
@@ -293,7 +294,7 @@ async function applyLayers(archiveDir: string, layers: readonly string[], diffId
       throw invalid(`invalid diffID for layer ${index}: expected ${JSON.stringify(diffIds[index])}, got ${JSON.stringify(actual)}`);
     if (index === 0) {
       // Nothing below the first layer: GNU tar straight into the empty rootfs (its whiteouts have nothing to hide).
-      await extractTar(createReadStream(file), rootfs, ['.wh.*']);
+      await extractTar(createReadStream(file), rootfs, { excludes: ['.wh.*'] });
       sizes.push(await bytesOfFiles(rootfs));
       continue;
     }

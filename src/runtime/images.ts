@@ -3,7 +3,6 @@
  * `import` extracts a tar with tar(1); an image's id is the sha256 of the tar
  * bytes as received, so importing the same tar twice gives the same image.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { run } from '../kernel/exec.js';
 import { emptyImageConfig, type Image, type ImageConfig, type ImageHistoryEntry } from '../model/image.js';
 import { bytesOfFiles } from './disk-usage.js';
 import { applyChanges } from './image-changes.js';
+import { extractTar } from './tar-extract.js';
 
 type StoredImage = Omit<Image, 'rootfsPath'>;
 
@@ -47,14 +47,6 @@ export function normalizeRepoTag(reference: string): string {
   return name;
 }
 
-/** Flags telling tar how the stream is compressed, from its first bytes. */
-export function decompressFlags(head: Buffer): string[] {
-  if (head[0] === 0x1f && head[1] === 0x8b) return ['-z'];
-  if (head.subarray(0, 3).toString('latin1') === 'BZh') return ['-j'];
-  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return ['-J'];
-  return [];
-}
-
 /** docker import's comment: its message, else Docker's "Imported from -" (the CLI sends the tar on stdin). */
 function importComment(message: string | undefined): string {
   return message === undefined || message === '' ? 'Imported from -' : message;
@@ -64,10 +56,6 @@ function importComment(message: string | undefined): string {
 async function directorySize(path: string): Promise<number> {
   const { stdout } = await run('du', ['-sb', path]);
   return Number(stdout.split('\t')[0]);
-}
-
-function asBuffer(chunk: unknown): Buffer {
-  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
 }
 
 export class ImageStore {
@@ -90,32 +78,8 @@ export class ImageStore {
     const staging = join(this.imagesDir, `.import-${randomBytes(8).toString('hex')}`);
     mkdirSync(join(staging, 'rootfs'), { recursive: true });
     try {
-      // One iterator for the whole body: leaving a for-await early would destroy the stream.
-      const chunks = tar[Symbol.asyncIterator]();
-      const first = await chunks.next();
-      const head = first.done === true ? Buffer.alloc(0) : asBuffer(first.value);
       const hash = createHash('sha256');
-      const extractor = spawn('tar', ['-x', ...decompressFlags(head), '--numeric-owner', '-C', join(staging, 'rootfs'), '-f', '-'], {
-        stdio: ['pipe', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      extractor.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      const finished = new Promise<number>((resolve, reject) => {
-        extractor.on('error', reject);
-        extractor.on('close', (code) => resolve(code ?? 1));
-      });
-      extractor.stdin.on('error', () => undefined); // tar exiting early is reported by its exit code
-      const write = (chunk: Buffer) => {
-        hash.update(chunk);
-        return extractor.stdin.write(chunk) ? Promise.resolve() : new Promise<void>((resolve) => extractor.stdin.once('drain', resolve));
-      };
-      await write(head);
-      for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) await write(asBuffer(next.value));
-      extractor.stdin.end();
-      const code = await finished;
-      if (code !== 0) throw new SkiffError('invalid', `Error processing tar file(exit status ${code}): ${stderr.trim()}`);
+      await extractTar(tar, join(staging, 'rootfs'), { overwriteDirectories: true, onChunk: (chunk) => hash.update(chunk) });
 
       const hex = hash.digest('hex');
       const imageDir = join(this.imagesDir, hex);

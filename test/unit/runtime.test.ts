@@ -7,7 +7,8 @@ import { emptyImageConfig } from '../../src/model/image.js';
 import { noResources } from '../../src/model/container.js';
 import { exposedPortsToWire } from '../../src/api/wire/ports.js';
 import { decodeFrames, encodeFrame, renderRecords, splitLines } from '../../src/runtime/log-frames.js';
-import { decompressFlags, normalizeRepoTag } from '../../src/runtime/images.js';
+import { normalizeRepoTag } from '../../src/runtime/images.js';
+import { decompressFlags } from '../../src/runtime/tar-extract.js';
 import { runcFailure, startError, type ContainerProcessSpec } from '../../src/runtime/containers.js';
 
 describe('containerEnv', () => {
