@@ -6,40 +6,27 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { assertInWorld, makeLinkedHost, scratchDir, sh, type NetnsHandle } from '../helpers/world.js';
+import { assertInWorld, sh } from '../helpers/world.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { serveDnsIn, startUpstreamDns, type RunningUpstream } from '../helpers/upstream.js';
 
 assertInWorld();
 
 const UPSTREAM = '198.51.100.53';
 const DEAD_UPSTREAM = '198.51.100.99';
-const upstreamScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'upstream-dns.js');
 
 let daemon: TestDaemon;
-let scratch: { path: string; remove: () => void };
-let upstreamNs: NetnsHandle;
-let upstream: ChildProcess;
+let upstream: RunningUpstream;
 
 before(async () => {
-  scratch = scratchDir('skiff-upstream-');
-  upstreamNs = await makeLinkedHost(scratch.path, 'upstream', '198.51.100.1', UPSTREAM);
-  upstream = spawn('nsenter', [`--net=${upstreamNs.path}`, '--', process.execPath, upstreamScript, UPSTREAM], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    upstream.stdout!.once('data', () => resolve());
-    upstream.once('exit', (code) => reject(new Error(`upstream DNS exited with ${code}`)));
-  });
+  upstream = await startUpstreamDns('skiff-upstream-', UPSTREAM);
   daemon = await startDaemon({ extraArgs: ['--dns', UPSTREAM] });
   await importBusybox(daemon);
 });
 
 after(async () => {
   await daemon.cleanup();
-  upstream.kill();
-  await upstreamNs.remove();
-  scratch.remove();
+  await upstream.stop();
 });
 
 /** Addresses busybox nslookup prints for a name (after the server lines). */
@@ -116,12 +103,8 @@ test("a container's --dns 127.0.0.1 is its own loopback, as with Docker", async 
   await daemon.ok('run', '-dit', '--name', 'selfdns', '--network', 'front', '--dns', '127.0.0.1', 'busybox', 'sh');
   const sandboxKey = (await daemon.ok('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'selfdns')).trim();
   // A DNS server on the container's own 127.0.0.1:53, in its namespace: the container's "local resolver".
-  const own = spawn('nsenter', [`--net=${sandboxKey}`, '--', process.execPath, upstreamScript, '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const own = await serveDnsIn(sandboxKey, '127.0.0.1');
   try {
-    await new Promise<void>((resolve, reject) => {
-      own.stdout.once('data', () => resolve());
-      own.once('exit', (code) => reject(new Error(`the container's DNS server exited with ${code}`)));
-    });
     assert.deepEqual((await lookup('selfdns', 'upstream.test')).addresses, ['10.10.10.10'], "forwarded to the container's own loopback");
     assert.deepEqual((await lookup('selfdns', 'web1')).addresses.length, 1, 'container names still answered by skiff');
   } finally {

@@ -8,31 +8,21 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { assertInWorld, makeLinkedHost, scratchDir, sh, type NetnsHandle } from '../helpers/world.js';
+import { join } from 'node:path';
+import { assertInWorld, sh } from '../helpers/world.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startUpstreamDns, type RunningUpstream } from '../helpers/upstream.js';
 
 assertInWorld();
 
 const UPSTREAM = '198.51.100.53';
-const upstreamScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'upstream-dns.js');
 
 let daemon: TestDaemon;
-let scratch: { path: string; remove: () => void };
-let upstreamNs: NetnsHandle;
-let upstream: ChildProcess;
+let upstream: RunningUpstream;
 
 before(async () => {
-  scratch = scratchDir('skiff-resolver-');
-  upstreamNs = await makeLinkedHost(scratch.path, 'upstream', '198.51.100.1', UPSTREAM);
-  upstream = spawn('nsenter', [`--net=${upstreamNs.path}`, '--', process.execPath, upstreamScript, UPSTREAM], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    upstream.stdout!.once('data', () => resolve());
-    upstream.once('exit', (code) => reject(new Error(`upstream DNS exited with ${code}`)));
-  });
+  upstream = await startUpstreamDns('skiff-resolver-', UPSTREAM);
   daemon = await startDaemon({ extraArgs: ['--dns', UPSTREAM] });
   await importBusybox(daemon);
   await daemon.ok('network', 'create', 'alpha');
@@ -43,9 +33,7 @@ before(async () => {
 
 after(async () => {
   await daemon.cleanup();
-  upstream.kill();
-  await upstreamNs.remove();
-  scratch.remove();
+  await upstream.stop();
 });
 
 function addressOf(container: string, network: string): Promise<string> {
