@@ -19,8 +19,7 @@ import { addImageIoRoutes } from '../api/routes/image-io.js';
 import { addSwarmRoutes } from '../api/routes/swarm.js';
 import { addEventRoutes } from '../api/routes/events.js';
 import { addTraceRoutes } from '../api/routes/trace.js';
-import { Tracer } from '../trace/tracer.js';
-import { startUiServer } from '../ui/server.js';
+import type { Tracer } from '../trace/tracer.js';
 import type { UiAddress } from '../ui/address.js';
 import { Containers } from '../containers/controller.js';
 import { ContainerRuntime } from '../runtime/containers.js';
@@ -158,7 +157,8 @@ export class Daemon {
     addNetworkRoutes(router, engine);
     addImageRoutes(router, images);
     addEventRoutes(router, engine.events);
-    addTraceRoutes(router, new Tracer(engine, containers));
+    let tracer: Tracer | undefined;
+    addTraceRoutes(router, async () => (tracer ??= new (await import('../trace/tracer.js')).Tracer(engine, containers)));
     addSwarmRoutes(router);
     const upgrade = addContainerRoutes(router, containers, log);
     addVolumeRoutes(router, containers);
@@ -176,7 +176,7 @@ export class Daemon {
       logger.info(`API listen on ${describeListener(listener)}`);
     }
     if (options.ui !== undefined) {
-      servers.push(await startUiServer(options.ui, router, log));
+      servers.push(await (await import('../ui/server.js')).startUiServer(options.ui, router, log));
       logger.info(`topology page on http://${options.ui.host.includes(':') ? `[${options.ui.host}]` : options.ui.host}:${options.ui.port}/`);
     }
     const daemon = new Daemon(engine, servers, listeners, { runtime, containers }, live, logger, containerDns);
