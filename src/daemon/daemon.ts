@@ -29,6 +29,7 @@ import { readHostNetworks, readInterfaceAddresses } from '../kernel/host-network
 import { configChanges, ConfigError, reloadedConfig, type DaemonConfig } from './config.js';
 import { describeListener, type Listener } from './listeners.js';
 import { Logger } from './logger.js';
+import { IdleCollector } from './idle-gc.js';
 
 /**
  * The default bridge's subnet and address: --bip as given (its address is the
@@ -83,6 +84,8 @@ interface LiveConfig {
 export class Daemon {
   /** API requests being answered, for the SIGUSR1 summary. */
   private readonly inFlight = new Set<IncomingMessage>();
+  /** A full garbage collection once the API has been quiet a while after work (idle-gc.ts). */
+  private readonly idleCollector = new IdleCollector();
   /** What new containers' resolv.conf and the embedded DNS use; mutated by reload(). */
   private readonly containerDns: { dataRoot: string; dnsServers: string[]; dnsSearch: string[]; dnsOptions: string[]; log: (message: string) => void };
 
@@ -99,6 +102,7 @@ export class Daemon {
     for (const server of servers) {
       server.on('request', (request: IncomingMessage) => {
         this.inFlight.add(request);
+        this.idleCollector.touch();
         request.once('close', () => this.inFlight.delete(request));
       });
     }
@@ -250,6 +254,7 @@ export class Daemon {
         return closed;
       }),
     );
+    this.idleCollector.stop();
     this.parts.runtime.close();
     await this.engine.close();
   }
