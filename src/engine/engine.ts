@@ -13,7 +13,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../model/random.js';
 import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import { NetworkAllocators, hostOverlaps, DEFAULT_BRIDGE_SUBNET, type AddressPoolSpec } from '../ipam/index.js';

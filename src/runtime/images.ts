@@ -4,12 +4,13 @@
  * bytes as received, so importing the same tar twice gives the same image.
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, notFound, SkiffError } from '../errors.js';
 import { run } from '../kernel/exec.js';
 import { emptyImageConfig, type Image, type ImageConfig } from '../model/image.js';
+import { randomBytes } from '../model/random.js';
 import { applyChanges } from './image-changes.js';
 
 type StoredImage = Omit<Image, 'rootfsPath'>;
@@ -82,7 +83,8 @@ export class ImageStore {
       const chunks = tar[Symbol.asyncIterator]();
       const first = await chunks.next();
       const head = first.done === true ? Buffer.alloc(0) : asBuffer(first.value);
-      const hash = createHash('sha256');
+      // node:crypto is loaded by an image import only, not kept by every daemon (model/random.ts).
+      const hash = (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).createHash('sha256');
       const extractor = spawn('tar', ['-x', ...decompressFlags(head), '--numeric-owner', '-C', join(staging, 'rootfs'), '-f', '-'], {
         stdio: ['pipe', 'ignore', 'pipe'],
       });
