@@ -3,7 +3,7 @@
  * routing, Docker's error shape. Handlers decide nothing; the engine does.
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -122,7 +122,11 @@ export function createApiServer(router: Router, log: (message: string) => void, 
   const server =
     tls === undefined
       ? createServer(CONNECTION_LIMITS, handler)
-      : (createTlsServer({ ...CONNECTION_LIMITS, ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handler) as unknown as Server);
+      : // node:https (and TLS under it) is loaded only by a daemon that listens with TLS.
+        ((createRequire(import.meta.url)('node:https') as typeof import('node:https')).createServer(
+          { ...CONNECTION_LIMITS, ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+          handler,
+        ) as unknown as Server);
   server.on('upgrade', (raw: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => undefined); // a hijacked client gone mid-stream: the route's own handlers end its streams
     const handle = async () => {

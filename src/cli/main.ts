@@ -4,7 +4,6 @@ import { Client, socketPathFromHost } from './client.js';
 import { daemonCommand } from './daemon-command.js';
 import { ConfigError } from '../daemon/config.js';
 import { StoreOpenError } from '../store/store.js';
-import { networkCommand } from './network.js';
 // By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
 const { Command, CommanderError } = createRequire(import.meta.url)('commander') as typeof import('commander');
 
@@ -22,7 +21,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(text);
   };
   program.addCommand(daemonCommand());
-  program.addCommand(networkCommand(client, out));
+  // The daemon does not keep the client commands' modules: they are loaded for a client command only.
+  if (argv[0] !== 'daemon') program.addCommand((await import('./network.js')).networkCommand(client, out));
   for (const command of program.commands) command.exitOverride();
   for (const command of program.commands.flatMap((c) => c.commands)) command.exitOverride();
   try {

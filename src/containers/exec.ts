@@ -2,7 +2,7 @@
  * Exec instances (docker exec): created, then started once, then remembered
  * with their exit code for `docker exec` to read back, as Docker keeps them.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../model/random.js';
 import { notFound } from '../errors.js';
 
 export interface ExecSpec {

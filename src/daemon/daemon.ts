@@ -19,8 +19,7 @@ import { addImageIoRoutes } from '../api/routes/image-io.js';
 import { addSwarmRoutes } from '../api/routes/swarm.js';
 import { addEventRoutes } from '../api/routes/events.js';
 import { addTraceRoutes } from '../api/routes/trace.js';
-import { Tracer } from '../trace/tracer.js';
-import { startUiServer } from '../ui/server.js';
+import type { Tracer } from '../trace/tracer.js';
 import type { UiAddress } from '../ui/address.js';
 import { Containers } from '../containers/controller.js';
 import { ContainerRuntime } from '../runtime/containers.js';
@@ -30,6 +29,7 @@ import { readHostNetworks, readInterfaceAddresses } from '../kernel/host-network
 import { configChanges, ConfigError, reloadedConfig, type DaemonConfig } from './config.js';
 import { describeListener, type Listener } from './listeners.js';
 import { Logger } from './logger.js';
+import { IdleCollector } from './idle-gc.js';
 
 /**
  * The default bridge's subnet and address: --bip as given (its address is the
@@ -84,6 +84,8 @@ interface LiveConfig {
 export class Daemon {
   /** API requests being answered, for the SIGUSR1 summary. */
   private readonly inFlight = new Set<IncomingMessage>();
+  /** A full garbage collection once the API has been quiet a while after work (idle-gc.ts). */
+  private readonly idleCollector = new IdleCollector();
   /** What new containers' resolv.conf and the embedded DNS use; mutated by reload(). */
   private readonly containerDns: { dataRoot: string; dnsServers: string[]; dnsSearch: string[]; dnsOptions: string[]; log: (message: string) => void };
 
@@ -100,6 +102,7 @@ export class Daemon {
     for (const server of servers) {
       server.on('request', (request: IncomingMessage) => {
         this.inFlight.add(request);
+        this.idleCollector.touch();
         request.once('close', () => this.inFlight.delete(request));
       });
     }
@@ -158,7 +161,8 @@ export class Daemon {
     addNetworkRoutes(router, engine);
     addImageRoutes(router, images, containers);
     addEventRoutes(router, engine.events);
-    addTraceRoutes(router, new Tracer(engine, containers));
+    let tracer: Tracer | undefined;
+    addTraceRoutes(router, async () => (tracer ??= new (await import('../trace/tracer.js')).Tracer(engine, containers)));
     addSwarmRoutes(router);
     const upgrade = addContainerRoutes(router, containers, log);
     addVolumeRoutes(router, containers);
@@ -176,7 +180,7 @@ export class Daemon {
       logger.info(`API listen on ${describeListener(listener)}`);
     }
     if (options.ui !== undefined) {
-      servers.push(await startUiServer(options.ui, router, log));
+      servers.push(await (await import('../ui/server.js')).startUiServer(options.ui, router, log));
       logger.info(`topology page on http://${options.ui.host.includes(':') ? `[${options.ui.host}]` : options.ui.host}:${options.ui.port}/`);
     }
     const daemon = new Daemon(engine, servers, listeners, { runtime, containers }, live, logger, containerDns);
@@ -250,6 +254,7 @@ export class Daemon {
         return closed;
       }),
     );
+    this.idleCollector.stop();
     this.parts.runtime.close();
     await this.engine.close();
   }

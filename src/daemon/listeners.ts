@@ -7,7 +7,7 @@
  * without --tlsverify and the three files).
  */
 import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
+import { createRequire } from 'node:module';
 import { ConfigError, parseTcpHost } from './config.js';
 
 /** The PEM files of a TLS listener, read once at start. */
@@ -55,7 +55,8 @@ function readPem(path: string, what: string): Buffer {
 export function loadTls(paths: TlsPaths): TlsMaterial {
   const material = { ca: readPem(paths.tlsCaCert, 'CA certificate'), cert: readPem(paths.tlsCert, 'TLS certificate'), key: readPem(paths.tlsKey, 'TLS key') };
   try {
-    createSecureContext(material);
+    // node:tls is loaded only by a daemon given TLS material.
+    (createRequire(import.meta.url)('node:tls') as typeof import('node:tls')).createSecureContext(material);
   } catch (error) {
     throw new ConfigError(
       `TLS: the certificate ${paths.tlsCert}, key ${paths.tlsKey} and CA ${paths.tlsCaCert} do not make a usable TLS setup: ${(error as Error).message}`,

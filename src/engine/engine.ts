@@ -13,7 +13,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../model/random.js';
 import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import { NetworkAllocators, hostOverlaps, DEFAULT_BRIDGE_SUBNET, type AddressPoolSpec } from '../ipam/index.js';
@@ -42,10 +42,10 @@ import { defaultGateways } from './routes.js';
 import { firewallNetworkOf } from './firewall-state.js';
 import { reconcile } from './reconcile.js';
 import { EventBus } from './events.js';
-import { diagnoseNetwork, type DiagnosisCheck } from './diagnose.js';
+import type { DiagnosisCheck } from './diagnose.js';
 import { forwardingUpstreams, NameService } from './name-service.js';
 import { PublishedPorts } from './published-ports.js';
-import { OverlayCluster, type ClusterHooks, type ClusterOptions } from './overlay-cluster.js';
+import type { OverlayCluster, ClusterHooks, ClusterOptions } from './overlay-cluster.js';
 import { clashingOverlays, overlayNetworkOf, planOverlayCreate } from './overlay-network.js';
 
 export interface EngineOptions {
@@ -134,7 +134,8 @@ export class Engine {
   /** Opens the store, reconciles the kernel with it, makes the predefined networks and gives the embedded DNS every endpoint. */
   static async open(options: EngineOptions): Promise<Engine> {
     // etcd and the underlay first: if either is missing, the daemon stops before changing anything.
-    const cluster = options.cluster === undefined ? undefined : await OverlayCluster.connect(options.cluster);
+    // The cluster's modules (and etcd's client) are loaded only by a daemon started with --cluster-store.
+    const cluster = options.cluster === undefined ? undefined : await (await import('./overlay-cluster.js')).OverlayCluster.connect(options.cluster);
     const engine = new Engine(options, cluster);
     if (options.ipForward !== false) await setSysctl('net.ipv4.ip_forward', '1');
     engine.loadFromStore();
@@ -218,6 +219,7 @@ export class Engine {
       cluster === undefined ? undefined : { underlay: cluster.underlay, storeUrl: cluster.storeUrl, facts: (networkId: string) => cluster.facts(networkId) };
     const endpoints = this.endpointsOfNetwork(network.id);
     const published = network.bridge === undefined ? [] : this.ports.publishedOn(network.bridge.bridgeName);
+    const { diagnoseNetwork } = await import('./diagnose.js');
     const checks = await diagnoseNetwork(network, endpoints, this.sandboxesById, this.firewall.table, overlay, published);
     for (const endpoint of endpoints) {
       const sandbox = this.sandboxesById.get(endpoint.sandboxId);

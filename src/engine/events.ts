@@ -5,7 +5,8 @@
  */
 import type { DaemonEvent, EventType } from '../model/events.js';
 
-const RING_SIZE = 1024;
+/** Docker's own bound (moby daemon/events: eventsLimit = 256): a daemon that ran thousands of containers keeps no more. */
+const RING_SIZE = 256;
 
 export class EventBus {
   private readonly recent: DaemonEvent[] = [];

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './random.js';
 
 /** A Docker-style object id: 64 lowercase hex digits. */
 export function newId(): string {

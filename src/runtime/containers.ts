@@ -6,7 +6,7 @@
  * runc's state lives under <execRoot>/runc, bundles under <execRoot>/containers.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../model/random.js';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, watch, writeFileSync, createWriteStream, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';

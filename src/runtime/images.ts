@@ -3,12 +3,13 @@
  * `import` extracts a tar with tar(1); an image's id is the sha256 of the tar
  * bytes as received, so importing the same tar twice gives the same image.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { notFound, SkiffError } from '../errors.js';
 import { run } from '../kernel/exec.js';
 import { emptyImageConfig, type Image, type ImageConfig, type ImageHistoryEntry } from '../model/image.js';
+import { randomBytes } from '../model/random.js';
 import { bytesOfFiles } from './disk-usage.js';
 import { applyChanges } from './image-changes.js';
 import { extractTar } from './tar-extract.js';
@@ -78,7 +79,8 @@ export class ImageStore {
     const staging = join(this.imagesDir, `.import-${randomBytes(8).toString('hex')}`);
     mkdirSync(join(staging, 'rootfs'), { recursive: true });
     try {
-      const hash = createHash('sha256');
+      // node:crypto is loaded by an image import only, not kept by every daemon (model/random.ts).
+      const hash = (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).createHash('sha256');
       await extractTar(tar, join(staging, 'rootfs'), { overwriteDirectories: true, onChunk: (chunk) => hash.update(chunk) });
 
       const hex = hash.digest('hex');

@@ -4,7 +4,7 @@
  * named by a random 64-hex id and marked so, so that `docker rm -v` and
  * `run --rm` remove it with its container.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../model/random.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import { invalid, notFound } from '../errors.js';

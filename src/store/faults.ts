@@ -5,8 +5,10 @@
  * the disk is full or failing — the error names the file as Go's os errors
  * do (dockerd's "write /var/lib/docker/…: no space left on device").
  */
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
 import { SkiffError } from '../errors.js';
+// By require, not import, as store.ts does: an ES import of a CommonJS package loads Node's export lexer for the daemon's life.
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
 
 /** The daemon cannot start on this data root; the message says why and what to do. */
 export class StoreOpenError extends Error {

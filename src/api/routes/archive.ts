@@ -1,7 +1,7 @@
 /** docker cp (HEAD, GET and PUT /containers/{id}/archive), docker export and docker diff: parse, one call, format. */
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { ContainerArchives } from '../../containers/archive.js';
+import type { ContainerArchives } from '../../containers/archive.js';
 import type { Containers } from '../../containers/controller.js';
 import { invalid } from '../../errors.js';
 import { queryBool, sendJson, type Router } from '../http.js';
@@ -25,19 +25,21 @@ function pathParameter(query: URLSearchParams): string {
 }
 
 export function addArchiveRoutes(router: Router, containers: Containers, log: (message: string) => void): void {
-  const archives = new ContainerArchives(containers);
+  // Made on the first request: docker cp's modules (tar writing and reading) are loaded only by a daemon that is asked for one.
+  let made: ContainerArchives | undefined;
+  const archives = async () => (made ??= new (await import('../../containers/archive.js')).ContainerArchives(containers));
 
   // HEAD comes here too (the router serves HEAD with a GET route): the stat alone.
   router.add('GET', '/containers/{id}/archive', async (request, response) => {
     const reference = request.params['id']!;
     const path = pathParameter(request.query);
     if (request.method === 'HEAD') {
-      const stat = await archives.stat(reference, path);
+      const stat = await (await archives()).stat(reference, path);
       response.writeHead(200, { 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
       response.end();
       return;
     }
-    const { stat, tar } = await archives.get(reference, path);
+    const { stat, tar } = await (await archives()).get(reference, path);
     sendTar(response, tar, `archive of ${path} in ${reference}`, log, { 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
   });
 
@@ -45,7 +47,9 @@ export function addArchiveRoutes(router: Router, containers: Containers, log: (m
     'PUT',
     '/containers/{id}/archive',
     async (request, response) => {
-      await archives.put(request.params['id']!, pathParameter(request.query), request.raw, {
+      await (
+        await archives()
+      ).put(request.params['id']!, pathParameter(request.query), request.raw, {
         noOverwriteDirNonDir: queryBool(request.query, 'noOverwriteDirNonDir'),
       });
       response.writeHead(200);
@@ -56,10 +60,10 @@ export function addArchiveRoutes(router: Router, containers: Containers, log: (m
 
   router.add('GET', '/containers/{id}/export', async (request, response) => {
     const reference = request.params['id']!;
-    sendTar(response, await archives.export(reference), `export of ${reference}`, log);
+    sendTar(response, await (await archives()).export(reference), `export of ${reference}`, log);
   });
 
   router.add('GET', '/containers/{id}/changes', async (request, response) => {
-    sendJson(response, 200, changesToWire(await archives.changes(request.params['id']!)));
+    sendJson(response, 200, changesToWire(await (await archives()).changes(request.params['id']!)));
   });
 }

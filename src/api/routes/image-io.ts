@@ -1,10 +1,8 @@
 /** docker commit, save, load and system df: parse, one call, format. */
 import type { ServerResponse } from 'node:http';
-import { commitContainer } from '../../containers/commit.js';
 import type { Containers } from '../../containers/controller.js';
-import { diskUsageOf } from '../../containers/disk-usage.js';
 import { invalid, notFound, SkiffError } from '../../errors.js';
-import { ImageArchive } from '../../runtime/image-archive.js';
+import type { ImageArchive } from '../../runtime/image-archive.js';
 import type { ImageStore } from '../../runtime/images.js';
 import { readBody, sendJson, type Router } from '../http.js';
 import { diskUsageToWire } from '../wire/df.js';
@@ -26,12 +24,15 @@ function commitRepoTag(query: URLSearchParams): string | undefined {
 }
 
 export function addImageIoRoutes(router: Router, containers: Containers, images: ImageStore, dataRoot: string, log: (message: string) => void): void {
-  const archive = new ImageArchive(images, dataRoot);
+  // These modules (commit, save/load, df) are loaded on their first request, not at start.
+  let made: ImageArchive | undefined;
+  const archive = async () => (made ??= new (await import('../../runtime/image-archive.js')).ImageArchive(images, dataRoot));
 
   router.add('POST', '/commit', async (request, response) => {
     const container = request.query.get('container') ?? '';
     if (container === '') throw notFound('No such container: ');
     const repoTag = commitRepoTag(request.query);
+    const { commitContainer } = await import('../../containers/commit.js');
     const image = await commitContainer(containers, images, {
       container,
       ...(repoTag === undefined ? {} : { repoTag }),
@@ -49,7 +50,7 @@ export function addImageIoRoutes(router: Router, containers: Containers, images:
     if (references.length === 0) throw invalid('no images to save: name at least one');
     let tar;
     try {
-      tar = await archive.save(references);
+      tar = await (await archive()).save(references);
     } catch (error) {
       if (error instanceof SkiffError && error.kind === 'notFound') throw notFound('reference does not exist');
       throw error;
@@ -63,7 +64,7 @@ export function addImageIoRoutes(router: Router, containers: Containers, images:
     'POST',
     '/images/load',
     async (request, response) => {
-      const text = loadMessagesToWire(await archive.load(request.raw));
+      const text = loadMessagesToWire(await (await archive()).load(request.raw));
       response.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
       response.end(text);
     },
@@ -71,6 +72,7 @@ export function addImageIoRoutes(router: Router, containers: Containers, images:
   );
 
   router.add('GET', '/system/df', async (_request, response) => {
+    const { diskUsageOf } = await import('../../containers/disk-usage.js');
     sendJson(response, 200, diskUsageToWire(containers, await diskUsageOf(containers, images)));
   });
 }

@@ -17,8 +17,10 @@ export function traceRequestFromQuery(query: URLSearchParams): TraceRequest {
   return { source, destination, port, protocol };
 }
 
-export function addTraceRoutes(router: Router, tracer: Tracer): void {
+/** tracer is made on the first trace: the tracer's modules are loaded only by a daemon that is asked for one. */
+export function addTraceRoutes(router: Router, tracer: () => Promise<Tracer>): void {
   router.add('GET', '/skiff/trace', async (request, response) => {
-    sendJson(response, 200, await tracer.trace(traceRequestFromQuery(request.query)));
+    const query = traceRequestFromQuery(request.query);
+    sendJson(response, 200, await (await tracer()).trace(query));
   });
 }
