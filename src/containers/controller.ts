@@ -289,6 +289,7 @@ export class Containers {
           const { container, readOnly } = parseVolumesFrom(spec);
           return copyMounts(this.get(container), readOnly);
         });
+        const runtime = this.runtime.runtimeNamed(request.hostConfig.runtime).name;
         const id = newId();
         // Volumes are made with the container, as Docker makes them (an anonymous one named now).
         const mounts = withCopiedMounts(request.hostConfig.mounts, copied, request.config.volumes).map((mount) =>
@@ -300,7 +301,7 @@ export class Containers {
           created: timestampNow(),
           imageId: image.id,
           config: { ...request.config, hostname: request.config.hostname || id.slice(0, 12) },
-          hostConfig: { ...hostConfig, mounts, resources: createResources(request.hostConfig.resources, this.capacity) },
+          hostConfig: { ...hostConfig, mounts, runtime, resources: createResources(request.hostConfig.resources, this.capacity) },
           networks,
           sandboxId: '',
           ports: [],
@@ -883,6 +884,7 @@ export class Containers {
         binds: await this.bindSources(record, image),
         tmpfs: tmpfsMounts(record.hostConfig),
         resources: runnableResources(record.hostConfig.resources, this.capacity),
+        runtime: record.hostConfig.runtime,
       });
       failpoint('container-start:runtime-created');
       const { pid } = await this.runtime.start(record.id);

@@ -39,6 +39,7 @@ function record(
       volumes: [],
     },
     hostConfig: {
+      runtime: 'runc',
       networkMode: 'default',
       dns: [],
       dnsSearch: [],

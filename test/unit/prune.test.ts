@@ -95,6 +95,7 @@ function container(name: string, status: ContainerRecord['state']['status'], cre
       volumes: [],
     },
     hostConfig: {
+      runtime: 'runc',
       networkMode: 'default',
       dns: [],
       dnsSearch: [],

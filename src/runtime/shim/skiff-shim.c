@@ -2,12 +2,13 @@
  * skiff-shim: the parent of one container's process, so containers outlive the
  * daemon (live-restore) and their exit codes are still known.
  *
- *   skiff-shim RUNC RUNC_ROOT ID BUNDLE LOGFILE MODE
+ *   skiff-shim ID BUNDLE LOGFILE MODE RUNTIME [GLOBAL-OPTION...]
  *
  * MODE holds 't' (terminal) and/or 'i' (keep stdin open), or is "-". The shim
  * runs in its own session as a child subreaper, starts the container with
- * `runc run --detach` (cwd = BUNDLE), and adopts the container's init process
- * when runc exits. It reports "ok <pid>" or "error <message>" on fd 3, then:
+ * `RUNTIME GLOBAL-OPTION... run --detach` (cwd = BUNDLE; RUNTIME is runc, crun
+ * or another OCI runtime with runc's command line, the options its own and
+ * its --root), and adopts the container's init process when it exits. It reports "ok <pid>" or "error <message>" on fd 3, then:
  *  - copies the container's stdout/stderr (or its pty master, received over
  *    runc's --console-socket) into LOGFILE as Docker stream frames with the
  *    time each was read (stream byte, 1, 0, 0, uint32 BE length, uint64 BE
@@ -48,8 +49,11 @@
 #define REPORT_FD 3
 #define CONSOLE_SOCKET "console.sock"
 #define DRAIN_AFTER_EXIT_MS 2000
+#define MAX_GLOBAL_OPTIONS 64
 
 static int log_fd = -1;
+/* The runtime's file name, for error reports ("crun run exited with 1: ..."). */
+static const char *runtime_name = "runc";
 
 static void write_all(int fd, const void *data, size_t length) {
   const char *cursor = data;
@@ -133,7 +137,7 @@ static void report_runc_failure(int err_fd, int status) {
   }
   text[used] = 0;
   while (used > 0 && (text[used - 1] == '\n' || text[used - 1] == ' ')) text[--used] = 0;
-  report("error runc run exited with %d: %s", exit_code_of(status), used > 0 ? text : "no message");
+  report("error %s run exited with %d: %s", runtime_name, exit_code_of(status), used > 0 ? text : "no message");
 }
 
 static int read_pid_file(const char *path) {
@@ -233,11 +237,13 @@ static int exec_tty_main(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "exec-tty") == 0) return exec_tty_main(argc - 1, argv + 1);
-  if (argc != 7) {
-    fprintf(stderr, "usage: skiff-shim RUNC RUNC_ROOT ID BUNDLE LOGFILE MODE\n");
+  if (argc < 6 || argc > 6 + MAX_GLOBAL_OPTIONS) {
+    fprintf(stderr, "usage: skiff-shim ID BUNDLE LOGFILE MODE RUNTIME [GLOBAL-OPTION...] (at most %d options)\n", MAX_GLOBAL_OPTIONS);
     return 2;
   }
-  const char *runc = argv[1], *runc_root = argv[2], *id = argv[3], *bundle = argv[4], *log_path = argv[5], *mode = argv[6];
+  const char *id = argv[1], *bundle = argv[2], *log_path = argv[3], *mode = argv[4], *runc = argv[5];
+  const char *slash = strrchr(runc, '/');
+  runtime_name = slash != NULL ? slash + 1 : runc;
   int tty = strchr(mode, 't') != NULL;
   int open_stdin = strchr(mode, 'i') != NULL;
 
@@ -284,8 +290,20 @@ int main(int argc, char **argv) {
     dup2(out_pipe[1] >= 0 ? out_pipe[1] : dev_null, 1);
     dup2(err_pipe[1], 2);
     /* runc makes the socket path absolute; /proc/self/cwd keeps it under 108 bytes. */
-    const char *args[] = { runc, "--root", runc_root, "run", "--detach", "--pid-file", "init.pid",
-      tty ? "--console-socket" : id, tty ? "/proc/self/cwd/" CONSOLE_SOCKET : NULL, tty ? id : NULL, NULL };
+    const char *args[MAX_GLOBAL_OPTIONS + 16];
+    int n = 0;
+    args[n++] = runc;
+    for (int i = 6; i < argc; i++) args[n++] = argv[i];
+    args[n++] = "run";
+    args[n++] = "--detach";
+    args[n++] = "--pid-file";
+    args[n++] = "init.pid";
+    if (tty) {
+      args[n++] = "--console-socket";
+      args[n++] = "/proc/self/cwd/" CONSOLE_SOCKET;
+    }
+    args[n++] = id;
+    args[n] = NULL;
     execv(runc, (char *const *)args);
     dprintf(2, "exec %s: %s", runc, strerror(errno));
     _exit(127);
