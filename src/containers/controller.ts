@@ -266,6 +266,8 @@ export class Containers {
     return this.mutex.run(() =>
       Promise.resolve().then(() => {
         const image = this.images.resolve(request.config.image);
+        // dockerd checks the runtime with the other settings, before the name and the command.
+        const runtime = this.runtime.runtimeNamed(request.hostConfig.runtime).name;
         const name =
           request.name === undefined || request.name === '' ? generateName((candidate) => this.nameTaken(candidate)) : request.name.replace(/^\//, '');
         if (!NAME_PATTERN.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
@@ -289,7 +291,6 @@ export class Containers {
           const { container, readOnly } = parseVolumesFrom(spec);
           return copyMounts(this.get(container), readOnly);
         });
-        const runtime = this.runtime.runtimeNamed(request.hostConfig.runtime).name;
         const id = newId();
         // Volumes are made with the container, as Docker makes them (an anonymous one named now).
         const mounts = withCopiedMounts(request.hostConfig.mounts, copied, request.config.volumes).map((mount) =>
