@@ -186,7 +186,9 @@ function decodeFileValue(spec: OptionSpec, value: unknown): unknown {
 /** daemon.json's "runtimes": {"NAME": {"path": "...", "runtimeArgs": ["..."]}}, with dockerd's errors. */
 function decodeRuntimes(value: Record<string, unknown>): Record<string, RuntimeConfig> {
   const runtimeMismatch = (found: unknown, field = '') =>
-    new ConfigError(`json: cannot unmarshal ${jsonType(found)} into Go struct field Config.runtimes${field} of type ${field === '' ? 'types.Runtime' : field === '.path' ? 'string' : '[]string'}`);
+    new ConfigError(
+      `json: cannot unmarshal ${jsonType(found)} into Go struct field Config.runtimes${field} of type ${field === '' ? 'types.Runtime' : field === '.path' ? 'string' : '[]string'}`,
+    );
   const runtimes: Record<string, RuntimeConfig> = {};
   for (const [name, runtime] of Object.entries(value)) {
     if (runtime === null || typeof runtime !== 'object' || Array.isArray(runtime)) throw runtimeMismatch(runtime);

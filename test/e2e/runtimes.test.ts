@@ -35,7 +35,7 @@ test("docker info lists the runtimes as dockerd's JSON, with the default", async
   assert.deepEqual(info.Runtimes['runc'], { path: 'runc' });
   assert.deepEqual(info.Runtimes['io.containerd.runc.v2'], { path: 'runc' });
   if (existsSync(CRUN)) assert.deepEqual(info.Runtimes['crun'], { path: CRUN });
-  // crun was added by name, so only the host's cgroups decide nothing here: the default stays runc unless configured.
+  // With no --default-runtime, crun is the default only where this machine's cgroups let it run.
   assert.equal(info.DefaultRuntime, crunCgroupRefusal(cgroupLayout()) === undefined && existsSync(CRUN) ? 'crun' : 'runc');
 });
 
@@ -83,7 +83,10 @@ test("crun runs a container where the machine's cgroups let it, else the start f
   } else {
     // What dockerd 20.10 with containerd says on the same machine, without its "failed to create shim task: " prefix.
     assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /Error response from daemon: OCI runtime create failed: cgroups in hybrid mode not supported, drop all controllers from cgroupv2: unknown/);
+    assert.match(
+      result.stderr,
+      /Error response from daemon: OCI runtime create failed: cgroups in hybrid mode not supported, drop all controllers from cgroupv2: unknown/,
+    );
     assert.equal((await daemon.ok('inspect', '-f', '{{.State.Status}} {{.HostConfig.Runtime}}', 'crunned')).trim(), 'created crun');
   }
   await daemon.ok('rm', '-f', 'crunned');

@@ -41,7 +41,10 @@ describe('OCI runtimes: which ones, and the default', () => {
   });
 
   it("shows docker info's Runtimes as dockerd 20.10 does", () => {
-    const set = chooseRuntimes({ defaultRuntime: '', runtimes: { myrunc: { path: RUNC }, crun: { path: CRUN, runtimeArgs: ['--debug'] } } }, { runcPath: RUNC });
+    const set = chooseRuntimes(
+      { defaultRuntime: '', runtimes: { myrunc: { path: RUNC }, crun: { path: CRUN, runtimeArgs: ['--debug'] } } },
+      { runcPath: RUNC },
+    );
     assert.deepEqual(runtimesToWire(set), {
       crun: { path: CRUN, runtimeArgs: ['--debug'] },
       'io.containerd.runc.v2': { path: 'runc' },
