@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, watch, writeFileSync, createWriteStream, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { conflict, notFound, SkiffError } from '../errors.js';
@@ -40,6 +40,15 @@ import type { ContainerResources } from '../model/container.js';
 export type { ContainerProcessSpec } from './process-spec.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
+
+/** A container created by its runtime, not yet running (ContainerRuntime.prepare). */
+export interface PreparedStart {
+  pid: number;
+  /** Runs it; Docker's error when the runtime cannot. */
+  go: () => Promise<{ pid: number }>;
+  /** Deletes the created process (the bundle stays, for delete()). */
+  abort: () => Promise<void>;
+}
 
 export interface ContainerState {
   status: ContainerStatus;
@@ -212,9 +221,21 @@ export class ContainerRuntime {
   }
 
   async start(id: string): Promise<{ pid: number }> {
+    const prepared = await this.prepare(id);
+    return prepared.go();
+  }
+
+  /**
+   * Creates the container's process without running it (`runc create`
+   * under a gated shim): what the container starts with (its network, its
+   * /etc files, written in place) can be finished meanwhile. Then go() runs
+   * it (`runc start`) or abort() deletes it; a daemon that dies before
+   * either leaves the shim to delete it.
+   */
+  async prepare(id: string): Promise<PreparedStart> {
     const paths = this.existing(id);
     const current = await this.state(id);
-    if (current.status === 'running') return { pid: current.pid };
+    if (current.status === 'running') return { pid: current.pid, go: () => Promise.resolve({ pid: current.pid }), abort: () => Promise.resolve() };
     if (current.status === 'exited') {
       // Restart: runc keeps the stopped container's state until deleted.
       await this.runtimeCommand(id, ['delete', '--force', id]).catch((error: Error) => {
@@ -223,30 +244,60 @@ export class ContainerRuntime {
       for (const file of [paths.exitStatus, paths.initPid, paths.started]) rmSync(file, { force: true });
     }
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
-    const mode = `${meta.tty ? 't' : ''}${meta.openStdin ? 'i' : ''}` || '-';
-    const shimLog = openSync(paths.shimLog, 'a');
+    const mode = `${meta.tty ? 't' : ''}${meta.openStdin ? 'i' : ''}g`;
     const runtime = meta.runtime ?? this.runtimeOf(id);
+    const shimLog = openSync(paths.shimLog, 'a');
     const shim = spawn(this.shimPath, [id, paths.bundle, paths.log, mode, runtime.path, ...this.globalArgs(runtime)], {
       detached: true,
-      stdio: ['ignore', shimLog, shimLog, 'pipe'],
+      stdio: ['ignore', shimLog, shimLog, 'pipe', 'pipe'],
     });
     closeSync(shimLog);
-    const report = await new Promise<string>((resolve, reject) => {
-      let text = '';
+    const gate = shim.stdio[4] as Writable;
+    gate.on('error', () => undefined); // the shim ended (a failed create): its report says why
+    let text = '';
+    let ended = false;
+    const reported = new Promise<void>((resolve, reject) => {
       const channel = shim.stdio[3] as Readable;
       channel.on('data', (chunk: Buffer) => {
         text += chunk.toString();
+        if (/^created \d+\n/.test(text)) resolve();
       });
-      channel.on('end', () => resolve(text.trim()));
+      channel.on('end', () => {
+        ended = true;
+        resolve();
+      });
       shim.on('error', reject);
     });
-    shim.unref();
-    const ok = /^ok (\d+)$/.exec(report);
-    if (!ok) throw startError(report.replace(/^error /, '') || `skiff-shim exited without a report (see ${paths.shimLog})`);
-    const record: StartRecord = { startedAt: new Date().toISOString(), pid: Number(ok[1]), shimPid: shim.pid ?? 0 };
-    writeFileSync(paths.started, JSON.stringify(record));
-    this.watchExit(id);
-    return { pid: record.pid };
+    const finished = new Promise<string>((resolve) => {
+      (shim.stdio[3] as Readable).on('end', () => resolve(text.replace(/^created \d+\n/, '').trim()));
+    });
+    const failure = (report: string) =>
+      startError(report.replace(/^error /, '') || `skiff-shim exited without a report (see ${paths.shimLog})`);
+    await reported;
+    if (ended) {
+      shim.unref();
+      throw failure(text.trim());
+    }
+    const createdPid = Number(/^created (\d+)/.exec(text)![1]);
+    return {
+      pid: createdPid,
+      go: async () => {
+        gate.end('g');
+        const report = await finished;
+        shim.unref();
+        const ok = /^ok (\d+)$/.exec(report);
+        if (!ok) throw failure(report);
+        const record: StartRecord = { startedAt: new Date().toISOString(), pid: Number(ok[1]), shimPid: shim.pid ?? 0 };
+        writeFileSync(paths.started, JSON.stringify(record));
+        this.watchExit(id);
+        return { pid: record.pid };
+      },
+      abort: async () => {
+        gate.end();
+        await finished;
+        shim.unref();
+      },
+    };
   }
 
   async kill(id: string, signal: string): Promise<void> {
