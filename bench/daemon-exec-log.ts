@@ -56,7 +56,7 @@ export function apiRequestLabel(method: string, url: string): string {
 /** Logs each API request the daemon serves, from its arrival until its response is sent. */
 function traceRequests(): void {
   const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
-  const emit = http.Server.prototype.emit;
+  const emit = Reflect.get(http.Server.prototype, 'emit') as (this: unknown, event: string, ...args: unknown[]) => boolean;
   http.Server.prototype.emit = function tracedEmit(this: unknown, event: string, ...args: unknown[]): boolean {
     if (event === 'request') {
       const [request, response] = args as [import('node:http').IncomingMessage, import('node:http').ServerResponse];
@@ -64,8 +64,8 @@ function traceRequests(): void {
       const label = apiRequestLabel(request.method ?? '', request.url ?? '');
       response.once('finish', () => appendFileSync(logPath!, `${JSON.stringify({ label, start, ms: now() - start })}\n`));
     }
-    return emit.apply(this, [event, ...args] as Parameters<typeof emit>);
-  } as typeof emit;
+    return emit.call(this, event, ...args);
+  } as typeof http.Server.prototype.emit;
 }
 
 if (logPath !== undefined) {

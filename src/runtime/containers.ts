@@ -271,8 +271,7 @@ export class ContainerRuntime {
     const finished = new Promise<string>((resolve) => {
       (shim.stdio[3] as Readable).on('end', () => resolve(text.replace(/^created \d+\n/, '').trim()));
     });
-    const failure = (report: string) =>
-      startError(report.replace(/^error /, '') || `skiff-shim exited without a report (see ${paths.shimLog})`);
+    const failure = (report: string) => startError(report.replace(/^error /, '') || `skiff-shim exited without a report (see ${paths.shimLog})`);
     await reported;
     if (ended) {
       shim.unref();

@@ -174,7 +174,10 @@ describe("daemon configuration: dockerd's errors", () => {
       `unable to configure the Docker daemon with file ${FILE}: json: cannot unmarshal string into Go struct field Config.runtimes of type types.Runtime`,
     );
     refused(() => flags({ 'add-runtime': ['abc'] }), 'invalid argument "abc" for "--add-runtime" flag: invalid runtime argument: abc');
-    refused(() => flags({ 'add-runtime': ['runc=/usr/bin/crun'] }), 'invalid argument "runc=/usr/bin/crun" for "--add-runtime" flag: runtime name \'runc\' is reserved');
+    refused(
+      () => flags({ 'add-runtime': ['runc=/usr/bin/crun'] }),
+      'invalid argument "runc=/usr/bin/crun" for "--add-runtime" flag: runtime name \'runc\' is reserved',
+    );
     refused(
       () => flags({ 'add-runtime': ['a=/usr/sbin/runc', 'a=/usr/bin/crun'] }),
       'invalid argument "a=/usr/bin/crun" for "--add-runtime" flag: runtime \'a\' was already defined',
