@@ -274,6 +274,7 @@ export class ContainerRuntime {
     const failure = (report: string) => startError(report.replace(/^error /, '') || `skiff-shim exited without a report (see ${paths.shimLog})`);
     await reported;
     if (ended) {
+      gate.destroy();
       shim.unref();
       throw failure(text.trim());
     }
