@@ -1,7 +1,8 @@
 /**
  * Preloaded into skiff's daemon by the benchmark (`node --import` this file,
  * SKIFF_BENCH_EXEC_LOG=FILE): appends one JSON line per program the daemon
- * runs, `{"label","start","ms"}` with start in epoch milliseconds, so the
+ * runs and one per API request it serves (labelled "api METHOD PATH"),
+ * `{"label","start","ms"}` with start in epoch milliseconds, so the
  * benchmark can say where a `docker run` spent its time without touching src/.
  * A spawned program that reports on fd 3 (the shim, which runs `runc create`
  * and `runc start`) is timed until that report ends; others until they close.
@@ -43,7 +44,32 @@ function wrap(original: Launcher, endOf: (child: ChildProcess) => { once: (event
   };
 }
 
+/** "api POST /containers/create", "api POST /containers/<id>/start": an API request's method and path, version and ids dropped. */
+export function apiRequestLabel(method: string, url: string): string {
+  const path = url
+    .split('?')[0]!
+    .replace(/^\/v\d+\.\d+/, '')
+    .replace(/\/[0-9a-f]{12,64}(?=\/|$)/g, '/<id>');
+  return `api ${method} ${path}`;
+}
+
+/** Logs each API request the daemon serves, from its arrival until its response is sent. */
+function traceRequests(): void {
+  const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+  const emit = Reflect.get(http.Server.prototype, 'emit') as (this: unknown, event: string, ...args: unknown[]) => boolean;
+  http.Server.prototype.emit = function tracedEmit(this: unknown, event: string, ...args: unknown[]): boolean {
+    if (event === 'request') {
+      const [request, response] = args as [import('node:http').IncomingMessage, import('node:http').ServerResponse];
+      const start = now();
+      const label = apiRequestLabel(request.method ?? '', request.url ?? '');
+      response.once('finish', () => appendFileSync(logPath!, `${JSON.stringify({ label, start, ms: now() - start })}\n`));
+    }
+    return emit.call(this, event, ...args);
+  } as typeof http.Server.prototype.emit;
+}
+
 if (logPath !== undefined) {
+  traceRequests();
   const childProcess = createRequire(import.meta.url)('node:child_process') as { execFile: Launcher; spawn: Launcher };
   childProcess.execFile = wrap(childProcess.execFile, (child) => child);
   childProcess.spawn = wrap(childProcess.spawn, (child) => (child.stdio[3] as Readable | undefined | null) ?? child);

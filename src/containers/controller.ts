@@ -10,11 +10,11 @@
  * One mutex orders every change, the handling of an exit included; waiting
  * (for a start, an exit, readers) is done on signals, never by polling.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
-import type { ContainerRuntime } from '../runtime/containers.js';
+import type { ContainerRuntime, PreparedStart } from '../runtime/containers.js';
 import type { ContainerProcessSpec } from '../runtime/process-spec.js';
 import type { LogOptions } from '../runtime/log-reader.js';
 import { VolumeStore, type Volume } from '../runtime/volumes.js';
@@ -272,6 +272,8 @@ export class Containers {
     return this.mutex.run(() =>
       Promise.resolve().then(() => {
         const image = this.images.resolve(request.config.image);
+        // dockerd checks the runtime with the other settings, before the name and the command.
+        const runtime = this.runtime.runtimeNamed(request.hostConfig.runtime).name;
         const name =
           request.name === undefined || request.name === '' ? generateName((candidate) => this.nameTaken(candidate)) : request.name.replace(/^\//, '');
         if (!NAME_PATTERN.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
@@ -306,7 +308,7 @@ export class Containers {
           created: timestampNow(),
           imageId: image.id,
           config: { ...request.config, hostname: request.config.hostname || id.slice(0, 12) },
-          hostConfig: { ...hostConfig, mounts, resources: createResources(request.hostConfig.resources, this.capacity) },
+          hostConfig: { ...hostConfig, mounts, runtime, resources: createResources(request.hostConfig.resources, this.capacity) },
           networks,
           sandboxId: '',
           ports: [],
@@ -833,6 +835,7 @@ export class Containers {
     const mode = record.hostConfig.networkMode;
     let netnsPath: string | null;
     let sandboxId = '';
+    let joining: Promise<void> = Promise.resolve();
     if (mode === 'host') netnsPath = null;
     else if (mode.startsWith('container:')) {
       const target = this.get(mode.slice('container:'.length));
@@ -853,39 +856,28 @@ export class Containers {
       sandboxId = sandbox.id;
       netnsPath = sandbox.netnsPath;
       failpoint('container-start:sandbox-made');
-      try {
+      joining = (async () => {
         for (const [networkId, request] of Object.entries(record.networks)) await this.joinNetwork(record, sandbox.id, networkId, request);
-      } catch (error) {
-        await this.engine.deleteSandbox(sandbox.id);
-        throw error;
-      }
+      })();
     }
     record.sandboxId = sandboxId;
     const before = record.state;
+    let prepared: PreparedStart | undefined;
     let started = false;
     try {
-      record.ports = await this.publishPorts(record, image);
-      this.writeEtcFiles(record);
-      failpoint('container-start:networks-joined');
-      // A container run before (or a start a killed daemon cut short) has a bundle from then: runc wants a fresh one.
-      if (this.runtime.hasBundle(record.id)) await this.runtime.delete(record.id, { keepLayer: true });
-      await this.runtime.create({
-        id: record.id,
-        image,
-        args: argvOf(record, image.config),
-        env: this.environment(record, image.config),
-        cwd: record.config.workingDir || image.config.workingDir || '/',
-        hostname: record.config.hostname,
-        tty: record.config.tty,
-        openStdin: record.config.openStdin,
-        netnsPath,
-        etcFiles: this.filesOf(record.id),
-        binds: await this.bindSources(record, image),
-        tmpfs: tmpfsMounts(record.hostConfig),
-        resources: runnableResources(record.hostConfig.resources, this.capacity),
+      // The network is set up while the runtime creates the container's process (runc create): its program runs only at go().
+      const network = joining.then(async () => {
+        record.ports = await this.publishPorts(record, image);
+        failpoint('container-start:networks-joined');
       });
+      const [networkDone, runtimeDone] = await Promise.allSettled([network, this.prepareProcess(record, image, netnsPath)]);
+      if (runtimeDone.status === 'fulfilled') prepared = runtimeDone.value;
+      if (networkDone.status === 'rejected') throw networkDone.reason;
+      if (runtimeDone.status === 'rejected') throw runtimeDone.reason;
+      // Written in place: the container's bind mounts of them, made at create, show the final text.
+      this.writeEtcFiles(record);
       failpoint('container-start:runtime-created');
-      const { pid } = await this.runtime.start(record.id);
+      const { pid } = await prepared!.go();
       started = true;
       record.state = { status: 'running', paused: false, oomKilled: false, pid, exitCode: 0, startedAt: timestampNow(), finishedAt: ZERO_TIME };
       this.save(record);
@@ -895,9 +887,34 @@ export class Containers {
       // Running, but the store refused to say so (a full disk): the process goes, as if it never started.
       if (started)
         await this.runtime.delete(record.id).catch((undoError: unknown) => this.options.log(`undo of starting container ${record.id}: ${String(undoError)}`));
+      else await prepared?.abort().catch((undoError: unknown) => this.options.log(`undo of creating container ${record.id}: ${String(undoError)}`));
       await this.releaseSandbox(record);
       throw error;
     }
+  }
+
+  /** The container's bundle and its process created by the runtime (not started), beside its /etc files, which the network's join fills in later. */
+  private async prepareProcess(record: ContainerRecord, image: Image, netnsPath: string | null): Promise<PreparedStart> {
+    this.touchEtcFiles(record);
+    // A container run before (or a start a killed daemon cut short) has a bundle from then: runc wants a fresh one.
+    if (this.runtime.hasBundle(record.id)) await this.runtime.delete(record.id, { keepLayer: true });
+    await this.runtime.create({
+      id: record.id,
+      image,
+      args: argvOf(record, image.config),
+      env: this.environment(record, image.config),
+      cwd: record.config.workingDir || image.config.workingDir || '/',
+      hostname: record.config.hostname,
+      tty: record.config.tty,
+      openStdin: record.config.openStdin,
+      netnsPath,
+      etcFiles: this.filesOf(record.id),
+      binds: await this.bindSources(record, image),
+      tmpfs: tmpfsMounts(record.hostConfig),
+      resources: runnableResources(record.hostConfig.resources, this.capacity),
+      runtime: record.hostConfig.runtime,
+    });
+    return this.runtime.prepare(record.id);
   }
 
   /**
@@ -1000,6 +1017,12 @@ export class Containers {
       env.set(separator < 0 ? entry : entry.slice(0, separator), entry);
     }
     return [...env.values()];
+  }
+
+  /** The /etc files as they are (a restart's) or empty: what the runtime bind-mounts before writeEtcFiles gives them their text. */
+  private touchEtcFiles(record: ContainerRecord): void {
+    mkdirSync(this.etcDir(record.id), { recursive: true });
+    for (const path of Object.values(this.filesOf(record.id))) closeSync(openSync(path, 'a'));
   }
 
   private writeEtcFiles(record: ContainerRecord): void {

@@ -5,6 +5,7 @@
  * file's keys, the conflict check and the reload all come from this table.
  */
 import type { AddressPoolSpec } from '../ipam/index.js';
+import type { RuntimeConfig } from '../runtime/oci-runtimes.js';
 import type { LogFormat, LogLevel } from './logger.js';
 
 /** The daemon's configuration in force (internal names; daemon.json's are in OPTIONS). */
@@ -36,8 +37,9 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   logFormat: LogFormat;
   labels: string[];
+  /** '' = crun when it can run containers on this host, else runc (decided at start). */
   defaultRuntime: string;
-  runtimes: Record<string, unknown>;
+  runtimes: Record<string, RuntimeConfig>;
   clusterStore: string;
   clusterAdvertise: string;
   tls: boolean;
@@ -96,7 +98,7 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   logLevel: 'info',
   logFormat: 'text',
   labels: [],
-  defaultRuntime: 'runc',
+  defaultRuntime: '',
   runtimes: {},
   clusterStore: '',
   clusterAdvertise: '',
@@ -241,21 +243,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'default-runtime',
     flag: 'default-runtime',
     kind: 'string',
-    description: 'Default OCI runtime (runc, the only one skiff runs)',
-    refuse: (value: string) => (value === 'runc' || value === '' ? undefined : `specified default runtime '${value}' does not exist`),
+    description: 'Default OCI runtime for containers (default crun if it can run containers on this host, else runc)',
   },
   {
     field: 'runtimes',
     key: 'runtimes',
     flag: 'add-runtime',
     kind: 'runtimes',
-    description: 'Additional OCI runtime name=path (not supported yet)',
-    refuse: (value: Record<string, unknown>) => {
-      if (Object.hasOwn(value, 'runc')) return "runtime name 'runc' is reserved";
-      return Object.keys(value).length === 0
-        ? undefined
-        : `skiff runs every container with runc and cannot add runtimes yet (${Object.keys(value).join(', ')})`;
-    },
+    description: 'Register an additional OCI runtime name=path (repeatable); containers choose one with --runtime',
   },
   {
     field: 'clusterStore',

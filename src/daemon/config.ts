@@ -11,6 +11,7 @@ import { isIP } from 'node:net';
 import { parseCidr, validatePoolSpecs, type AddressPoolSpec } from '../ipam/index.js';
 import { DEFAULT_CONFIG, DOCKERD_ONLY_KEYS, OPTIONS, type DaemonConfig, type OptionSpec } from './config-options.js';
 import { LOG_FORMATS, type LogLevel } from './logger.js';
+import { BUILTIN_RUNTIMES, STOCK_RUNTIME, type RuntimeConfig } from '../runtime/oci-runtimes.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -114,11 +115,15 @@ export function parseFlag(spec: OptionSpec, raw: unknown): FlagValue {
       return { value: pools, display: pools.map((pool) => `${pool.base} ${pool.size}`).join(', ') };
     }
     case 'runtimes': {
-      const runtimes: Record<string, { path: string }> = {};
+      // dockerd's opts.RuntimeOpt.Set, with its words.
+      const runtimes: Record<string, RuntimeConfig> = {};
       for (const text of texts) {
         const equals = text.indexOf('=');
-        if (equals <= 0) throw flagError(spec, text, 'runtime must be name=path');
-        runtimes[text.slice(0, equals)] = { path: text.slice(equals + 1) };
+        if (equals <= 0) throw flagError(spec, text, `invalid runtime argument: ${text}`);
+        const name = text.slice(0, equals);
+        if (name === STOCK_RUNTIME) throw flagError(spec, text, `runtime name '${STOCK_RUNTIME}' is reserved`);
+        if (Object.hasOwn(runtimes, name)) throw flagError(spec, text, `runtime '${name}' was already defined`);
+        runtimes[name] = { path: text.slice(equals + 1) };
       }
       return { value: runtimes, display: `[${Object.keys(runtimes).join(' ')}]` };
     }
@@ -174,8 +179,27 @@ function decodeFileValue(spec: OptionSpec, value: unknown): unknown {
       });
     case 'runtimes':
       if (value === null || typeof value !== 'object' || Array.isArray(value)) throw mismatch(value);
-      return value;
+      return decodeRuntimes(value as Record<string, unknown>);
   }
+}
+
+/** daemon.json's "runtimes": {"NAME": {"path": "...", "runtimeArgs": ["..."]}}, with dockerd's errors. */
+function decodeRuntimes(value: Record<string, unknown>): Record<string, RuntimeConfig> {
+  const runtimeMismatch = (found: unknown, field = '') =>
+    new ConfigError(
+      `json: cannot unmarshal ${jsonType(found)} into Go struct field Config.runtimes${field} of type ${field === '' ? 'types.Runtime' : field === '.path' ? 'string' : '[]string'}`,
+    );
+  const runtimes: Record<string, RuntimeConfig> = {};
+  for (const [name, runtime] of Object.entries(value)) {
+    if (runtime === null || typeof runtime !== 'object' || Array.isArray(runtime)) throw runtimeMismatch(runtime);
+    const { path = '', runtimeArgs } = runtime as { path?: unknown; runtimeArgs?: unknown };
+    if (typeof path !== 'string') throw runtimeMismatch(path, '.path');
+    if (runtimeArgs !== undefined && runtimeArgs !== null && (!Array.isArray(runtimeArgs) || runtimeArgs.some((arg) => typeof arg !== 'string')))
+      throw runtimeMismatch(runtimeArgs, '.runtimeArgs');
+    runtimes[name] = Array.isArray(runtimeArgs) && runtimeArgs.length > 0 ? { path, runtimeArgs: runtimeArgs as string[] } : { path };
+  }
+  if (Object.hasOwn(runtimes, STOCK_RUNTIME)) throw new ConfigError(`configuration validation from file failed: runtime name '${STOCK_RUNTIME}' is reserved`);
+  return runtimes;
 }
 
 /** The file's top-level object; JSON errors in Go's words where they are the same. */
@@ -203,7 +227,8 @@ export function findConfigurationConflicts(fileValues: Record<string, unknown>, 
       `the following directives don't match any configuration option: ${unknown.join(', ')}${hints.length > 0 ? ` (${hints.join('; ')})` : ''}`,
     );
   }
-  const conflicts = OPTIONS.filter((spec) => flags.has(spec.key) && Object.hasOwn(fileValues, spec.key))
+  // Runtimes from --add-runtime and the file's "runtimes" add up, as in dockerd.
+  const conflicts = OPTIONS.filter((spec) => spec.kind !== 'runtimes' && flags.has(spec.key) && Object.hasOwn(fileValues, spec.key))
     .sort((a, b) => (a.flag < b.flag ? -1 : a.flag > b.flag ? 1 : 0))
     .map((spec) => `${spec.key}: (from flag: ${flags.get(spec.key)!.display}, from file: ${goFormat(fileValues[spec.key])})`);
   if (conflicts.length > 0) {
@@ -348,6 +373,9 @@ export function validateConfig(config: DaemonConfig): void {
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+  const runtimeNames = [...BUILTIN_RUNTIMES, ...Object.keys(config.runtimes)];
+  if (config.defaultRuntime !== '' && !runtimeNames.includes(config.defaultRuntime))
+    throw new ConfigError(`specified default runtime '${config.defaultRuntime}' does not exist`);
   const refused = OPTIONS.map((spec) => {
     const why = spec.refuse === undefined ? undefined : (spec.refuse as (value: unknown) => string | undefined)(config[spec.field]);
     return why === undefined ? undefined : `${spec.key}: ${why}`;
@@ -376,6 +404,7 @@ export function mergeConfig(flags: ReadonlyMap<string, FlagValue>, file: ConfigF
   const fromFlags: Record<string, unknown> = {};
   for (const [key, flag] of flags) fromFlags[byKey.get(key)!.field] = flag.value;
   const config: DaemonConfig = { ...structuredClone(DEFAULT_CONFIG), ...fromFile, ...(fromFlags as Partial<DaemonConfig>) };
+  config.runtimes = { ...fromFile.runtimes, ...(fromFlags['runtimes'] as DaemonConfig['runtimes'] | undefined) };
   config.logLevel = parseLogLevel(config.logLevel);
   if (config.debug) config.logLevel = 'debug';
   validateConfig(config);

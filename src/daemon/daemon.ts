@@ -23,6 +23,7 @@ import type { Tracer } from '../trace/tracer.js';
 import type { UiAddress } from '../ui/address.js';
 import { Containers } from '../containers/controller.js';
 import { ContainerRuntime } from '../runtime/containers.js';
+import { chooseRuntimes, findHostRuntimes } from '../runtime/oci-runtimes.js';
 import { ImageStore } from '../runtime/images.js';
 import { cidrWithin, DEFAULT_BRIDGE_SUBNET, parseCidr, pickDefaultPool } from '../ipam/index.js';
 import { readHostNetworks, readInterfaceAddresses } from '../kernel/host-networks.js';
@@ -132,7 +133,12 @@ export class Daemon {
       },
       log,
     });
-    const runtime = new ContainerRuntime({ dataRoot: config.dataRoot, execRoot: config.execRoot, log });
+    const host = findHostRuntimes();
+    const runtimes = chooseRuntimes(config, host);
+    if (config.defaultRuntime === '' && host.crun?.refusal !== undefined)
+      logger.info(`default OCI runtime runc: ${host.crun.path} is installed, but ${host.crun.refusal}`);
+    logger.info(`default OCI runtime ${runtimes.defaultName} (${runtimes.runtimes.get(runtimes.defaultName)!.path})`);
+    const runtime = new ContainerRuntime({ dataRoot: config.dataRoot, execRoot: config.execRoot, log, runtimes });
     const images = new ImageStore(config.dataRoot);
     const containerDns = { dataRoot: config.dataRoot, dnsServers: [...config.dns], dnsSearch: [...config.dnsSearch], dnsOptions: [...config.dnsOptions], log };
     const containers = new Containers(engine, runtime, images, containerDns);
@@ -157,6 +163,7 @@ export class Daemon {
           defaultAddressPools: current.defaultAddressPools,
         };
       },
+      runtimes,
     });
     addNetworkRoutes(router, engine);
     addImageRoutes(router, images, containers);

@@ -73,6 +73,8 @@ export interface ContainerHostConfig {
   volumesFrom: string[];
   /** --memory, --cpus, --pids-limit …: the cgroup limits, checked (docker update changes them). */
   resources: ContainerResources;
+  /** --runtime: the OCI runtime's name ('' in a request = the daemon's default, resolved at create as dockerd does). */
+  runtime: string;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { OciRuntime } from './oci-runtimes.js';
 
 export interface ContainerPaths {
   bundle: string;
@@ -49,6 +50,8 @@ export function containerPaths(dataRoot: string, execRoot: string, id: string): 
 export interface ContainerMeta {
   tty: boolean;
   openStdin: boolean;
+  /** The OCI runtime that runs it (an older skiff's bundles name none: runc). */
+  runtime?: OciRuntime;
 }
 
 export interface StartRecord {

@@ -1,15 +1,17 @@
 /**
- * Runs containers as real processes with runc. Each running container has one
- * tiny C shim (src/runtime/shim/skiff-shim.c) as its parent: it outlives the
- * daemon (live-restore), keeps the container's output going to its log file
- * and records the exit code in the bundle, where the daemon watches for it.
- * runc's state lives under <execRoot>/runc, bundles under <execRoot>/containers.
+ * Runs containers as real processes with an OCI runtime (runc, crun, or one
+ * the configuration adds). Each running container has one tiny C shim
+ * (src/runtime/shim/skiff-shim.c) as its parent: it outlives the daemon
+ * (live-restore), keeps the container's output going to its log file and
+ * records the exit code in the bundle, where the daemon watches for it.
+ * Bundles live under <execRoot>/containers, each naming its runtime in
+ * meta.json; a runtime's state lives under <execRoot>/<runtime name>.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from '../model/random.js';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, watch, writeFileSync, createWriteStream, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { conflict, notFound, SkiffError } from '../errors.js';
@@ -32,11 +34,21 @@ import { readLog, type LogOptions } from './log-reader.js';
 import { ociSpec } from './oci-spec.js';
 import { ociUpdate } from './oci-resources.js';
 import { ContainerCgroup } from './cgroups.js';
+import { chooseRuntimes, findHostRuntimes, runtimeNamed, STOCK_RUNTIME, type OciRuntime, type RuntimeSet } from './oci-runtimes.js';
 import type { ContainerResources } from '../model/container.js';
 
 export type { ContainerProcessSpec } from './process-spec.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
+
+/** A container created by its runtime, not yet running (ContainerRuntime.prepare). */
+export interface PreparedStart {
+  pid: number;
+  /** Runs it; Docker's error when the runtime cannot. */
+  go: () => Promise<{ pid: number }>;
+  /** Deletes the created process (the bundle stays, for delete()). */
+  abort: () => Promise<void>;
+}
 
 export interface ContainerState {
   status: ContainerStatus;
@@ -53,18 +65,13 @@ export interface RuntimeOptions {
   execRoot: string;
   /** The compiled shim; default dist/skiff-shim beside the compiled sources. */
   shimPath?: string;
-  runcPath?: string;
+  /** The runtimes containers may ask for; default runc (or crun where it can run) as found on the host. */
+  runtimes?: RuntimeSet;
 }
 
 const DEFAULT_SHIM = fileURLToPath(new URL('../../skiff-shim', import.meta.url));
 const EXIT_SWEEP_MS = 2000;
 const WAIT_POLL_MAX_MS = 500;
-
-function findRunc(): string {
-  const found = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc'].find((path) => existsSync(path));
-  if (!found) throw new SkiffError('unavailable', 'runc not found in /usr/sbin, /usr/bin, /usr/local/sbin or /usr/local/bin');
-  return found;
-}
 
 /** The message of runc's own error line (logrus text format), if chunk is one. */
 export function runcFailure(chunk: string): string | undefined {
@@ -87,19 +94,19 @@ export class ContainerStartError extends SkiffError {
 
 export function startError(shimReport: string): ContainerStartError {
   const logged = /level=error msg="((?:[^"\\]|\\.)*)"/.exec(shimReport);
-  const detail = logged ? logged[1]!.replace(/\\(.)/g, '$1').replace(/^runc (run|create) failed: /, '') : shimReport;
+  const detail = logged ? logged[1]!.replace(/\\(.)/g, '$1').replace(/^runc (run|create) failed: /, '') : shimReport.replace(/^\S+ run exited with \d+: /, '');
   const message = `OCI runtime create failed: ${detail}: unknown`;
-  if (/executable file not found|no such file or directory/.test(detail)) return new ContainerStartError('invalid', message, 127);
-  if (/permission denied/.test(detail)) return new ContainerStartError('invalid', message, 126);
+  // runc's words, and crun's ("executable file `x` not found in $PATH: No such file or directory").
+  if (/executable file .*not found|no such file or directory/i.test(detail)) return new ContainerStartError('invalid', message, 127);
+  if (/permission denied/i.test(detail)) return new ContainerStartError('invalid', message, 126);
   return new ContainerStartError('unavailable', message, 128);
 }
 
 export class ContainerRuntime {
   private readonly dataRoot: string;
   private readonly execRoot: string;
-  private readonly runcRoot: string;
   private readonly shimPath: string;
-  private readonly runcPath: string;
+  readonly runtimes: RuntimeSet;
   private readonly exitListeners: Array<(id: string, exitCode: number) => void> = [];
   /** Containers whose exit we wait for, with the fs watcher on their bundle. */
   private readonly watched = new Map<string, FSWatcher | undefined>();
@@ -110,12 +117,10 @@ export class ContainerRuntime {
     this.log = options.log ?? ((message) => process.stderr.write(`skiff: ${message}\n`));
     this.dataRoot = options.dataRoot;
     this.execRoot = options.execRoot;
-    this.runcRoot = join(options.execRoot, 'runc');
     this.shimPath = options.shimPath ?? process.env['SKIFF_SHIM'] ?? DEFAULT_SHIM;
-    this.runcPath = options.runcPath ?? findRunc();
+    this.runtimes = options.runtimes ?? chooseRuntimes({ defaultRuntime: '', runtimes: {} }, findHostRuntimes());
     mkdirSync(join(this.execRoot, 'containers'), { recursive: true });
     mkdirSync(join(this.dataRoot, 'containers'), { recursive: true });
-    mkdirSync(this.runcRoot, { recursive: true });
   }
 
   private paths(id: string): ContainerPaths {
@@ -129,31 +134,53 @@ export class ContainerRuntime {
     return paths;
   }
 
-  private runc(args: string[]) {
-    return run(this.runcPath, ['--root', this.runcRoot, ...args]);
+  /**
+   * The runtime the container's bundle names (a bundle of an older skiff
+   * names none: runc), as it was when the container started, so a container
+   * is still found when the configuration has changed since.
+   */
+  private runtimeOf(id: string): OciRuntime {
+    const meta = readJson<ContainerMeta>(this.paths(id).meta);
+    return meta?.runtime ?? this.runtimes.runtimes.get(STOCK_RUNTIME)!;
   }
 
-  /** The pids of the container's processes, as runc sees them in its cgroup. */
+  /** The runtime's global options: its own arguments and its state root, <execRoot>/<name>. */
+  private globalArgs(runtime: OciRuntime): string[] {
+    return [...runtime.args, '--root', join(this.execRoot, runtime.name)];
+  }
+
+  /** Runs the container's runtime (`runc ARGS… ID`-style commands). */
+  private runtimeCommand(id: string, args: string[], input?: string) {
+    const runtime = this.runtimeOf(id);
+    return run(runtime.path, [...this.globalArgs(runtime), ...args], input === undefined ? {} : { input });
+  }
+
+  /** The runtime a new container asks for ('' = the default): Docker's error for a name that is not configured. */
+  runtimeNamed(requested: string): OciRuntime {
+    return runtimeNamed(this.runtimes, requested);
+  }
+
+  /** The pids of the container's processes, as its runtime sees them in its cgroup. */
   async pids(id: string): Promise<number[]> {
-    const { stdout } = await this.runc(['ps', '--format', 'json', id]);
+    const { stdout } = await this.runtimeCommand(id, ['ps', '--format', 'json', id]);
     return JSON.parse(stdout) as number[];
   }
 
   /** docker pause / unpause: runc freezes or thaws the container's cgroup (the freezer controller on v1, cgroup.freeze on v2). */
   async pause(id: string): Promise<void> {
     this.existing(id);
-    await this.runc(['pause', id]);
+    await this.runtimeCommand(id, ['pause', id]);
   }
 
   async resume(id: string): Promise<void> {
     this.existing(id);
-    await this.runc(['resume', id]);
+    await this.runtimeCommand(id, ['resume', id]);
   }
 
   /** docker update of a running container: its cgroup gets the limits as they now are. */
   async updateResources(id: string, resources: ContainerResources): Promise<void> {
     this.existing(id);
-    await run(this.runcPath, ['--root', this.runcRoot, 'update', '--resources', '-', id], { input: JSON.stringify(ociUpdate(resources)) });
+    await this.runtimeCommand(id, ['update', '--resources', '-', id], JSON.stringify(ociUpdate(resources)));
   }
 
   /** The container's cgroup, read back (it lasts from the start until the container is deleted or started again). */
@@ -170,6 +197,7 @@ export class ContainerRuntime {
   async create(spec: ContainerProcessSpec): Promise<void> {
     const paths = this.paths(spec.id);
     if (existsSync(paths.bundle)) throw conflict(`container ${spec.id} already exists`);
+    const runtime = this.runtimeNamed(spec.runtime);
     const undo: Array<() => Promise<unknown> | void> = [];
     try {
       mkdirSync(paths.rootfs, { recursive: true });
@@ -179,7 +207,8 @@ export class ContainerRuntime {
       await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${spec.image.rootfsPath},upperdir=${paths.upper},workdir=${paths.work}`, paths.rootfs]);
       undo.push(() => run('umount', [paths.rootfs]));
       if (spec.openStdin) await run('mkfifo', ['-m', '0600', paths.stdinFifo]);
-      const meta: ContainerMeta = { tty: spec.tty, openStdin: spec.openStdin };
+      mkdirSync(join(this.execRoot, runtime.name), { recursive: true });
+      const meta: ContainerMeta = { tty: spec.tty, openStdin: spec.openStdin, runtime };
       writeFileSync(paths.meta, JSON.stringify(meta));
       // config.json last: its presence is what marks a complete bundle.
       writeFileSync(paths.config, JSON.stringify(ociSpec(spec), null, 2));
@@ -192,56 +221,99 @@ export class ContainerRuntime {
   }
 
   async start(id: string): Promise<{ pid: number }> {
+    const prepared = await this.prepare(id);
+    return prepared.go();
+  }
+
+  /**
+   * Creates the container's process without running it (`runc create`
+   * under a gated shim): what the container starts with (its network, its
+   * /etc files, written in place) can be finished meanwhile. Then go() runs
+   * it (`runc start`) or abort() deletes it; a daemon that dies before
+   * either leaves the shim to delete it.
+   */
+  async prepare(id: string): Promise<PreparedStart> {
     const paths = this.existing(id);
     const current = await this.state(id);
-    if (current.status === 'running') return { pid: current.pid };
+    if (current.status === 'running') return { pid: current.pid, go: () => Promise.resolve({ pid: current.pid }), abort: () => Promise.resolve() };
     if (current.status === 'exited') {
       // Restart: runc keeps the stopped container's state until deleted.
-      await this.runc(['delete', '--force', id]).catch((error: Error) => {
-        if (!/does not exist|not found/i.test(error.message)) this.log(`runc delete before restarting ${id}: ${error.message}`);
+      await this.runtimeCommand(id, ['delete', '--force', id]).catch((error: Error) => {
+        if (!/does not exist|not found/i.test(error.message)) this.log(`runtime delete before restarting ${id}: ${error.message}`);
       });
       for (const file of [paths.exitStatus, paths.initPid, paths.started]) rmSync(file, { force: true });
     }
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
-    const mode = `${meta.tty ? 't' : ''}${meta.openStdin ? 'i' : ''}` || '-';
+    const mode = `${meta.tty ? 't' : ''}${meta.openStdin ? 'i' : ''}g`;
+    const runtime = meta.runtime ?? this.runtimeOf(id);
     const shimLog = openSync(paths.shimLog, 'a');
-    const shim = spawn(this.shimPath, [this.runcPath, this.runcRoot, id, paths.bundle, paths.log, mode], {
+    const shim = spawn(this.shimPath, [id, paths.bundle, paths.log, mode, runtime.path, ...this.globalArgs(runtime)], {
       detached: true,
-      stdio: ['ignore', shimLog, shimLog, 'pipe'],
+      stdio: ['ignore', shimLog, shimLog, 'pipe', 'pipe'],
     });
     closeSync(shimLog);
-    const report = await new Promise<string>((resolve, reject) => {
-      let text = '';
+    const gate = shim.stdio[4] as Writable;
+    gate.on('error', () => undefined); // the shim ended (a failed create): its report says why
+    let text = '';
+    let ended = false;
+    const reported = new Promise<void>((resolve, reject) => {
       const channel = shim.stdio[3] as Readable;
       channel.on('data', (chunk: Buffer) => {
         text += chunk.toString();
+        if (/^created \d+\n/.test(text)) resolve();
       });
-      channel.on('end', () => resolve(text.trim()));
+      channel.on('end', () => {
+        ended = true;
+        resolve();
+      });
       shim.on('error', reject);
     });
-    shim.unref();
-    const ok = /^ok (\d+)$/.exec(report);
-    if (!ok) throw startError(report.replace(/^error /, '') || `skiff-shim exited without a report (see ${paths.shimLog})`);
-    const record: StartRecord = { startedAt: new Date().toISOString(), pid: Number(ok[1]), shimPid: shim.pid ?? 0 };
-    writeFileSync(paths.started, JSON.stringify(record));
-    this.watchExit(id);
-    return { pid: record.pid };
+    const finished = new Promise<string>((resolve) => {
+      (shim.stdio[3] as Readable).on('end', () => resolve(text.replace(/^created \d+\n/, '').trim()));
+    });
+    const failure = (report: string) => startError(report.replace(/^error /, '') || `skiff-shim exited without a report (see ${paths.shimLog})`);
+    await reported;
+    if (ended) {
+      gate.destroy();
+      shim.unref();
+      throw failure(text.trim());
+    }
+    const createdPid = Number(/^created (\d+)/.exec(text)![1]);
+    return {
+      pid: createdPid,
+      go: async () => {
+        gate.end('g');
+        const report = await finished;
+        shim.unref();
+        const ok = /^ok (\d+)$/.exec(report);
+        if (!ok) throw failure(report);
+        const record: StartRecord = { startedAt: new Date().toISOString(), pid: Number(ok[1]), shimPid: shim.pid ?? 0 };
+        writeFileSync(paths.started, JSON.stringify(record));
+        this.watchExit(id);
+        return { pid: record.pid };
+      },
+      abort: async () => {
+        gate.end();
+        await finished;
+        shim.unref();
+      },
+    };
   }
 
   async kill(id: string, signal: string): Promise<void> {
     this.existing(id);
     const { status } = await this.state(id);
     if (status !== 'running') throw conflict(`Container ${id} is not running`);
-    await this.runc(['kill', id, signal.replace(/^SIG/i, '').toUpperCase()]);
+    await this.runtimeCommand(id, ['kill', id, signal.replace(/^SIG/i, '').toUpperCase()]);
   }
 
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     this.existing(id);
     if ((await this.state(id)).status !== 'running') return;
     // The process may end between the check and a signal: runc then says it is not running, which is what we want.
-    await this.runc(['kill', id, 'TERM']).catch((error: Error) => this.log(`stop ${id}: SIGTERM: ${error.message}`));
+    await this.runtimeCommand(id, ['kill', id, 'TERM']).catch((error: Error) => this.log(`stop ${id}: SIGTERM: ${error.message}`));
     if (await this.exitedWithin(id, timeoutSeconds * 1000)) return;
-    await this.runc(['kill', id, 'KILL']).catch((error: Error) => this.log(`stop ${id}: SIGKILL: ${error.message}`));
+    await this.runtimeCommand(id, ['kill', id, 'KILL']).catch((error: Error) => this.log(`stop ${id}: SIGKILL: ${error.message}`));
     await this.waitExit(id);
   }
 
@@ -349,11 +421,12 @@ export class ContainerRuntime {
     const paths = this.existing(id);
     const name = `exec-${randomBytes(6).toString('hex')}`;
     const ttyArgs = ['--detach', '--tty', '--console-socket', `/proc/self/cwd/${name}.sock`, '--pid-file', `${name}.pid`];
-    const execArgs = ['--root', this.runcRoot, 'exec', ...(options.tty ? ttyArgs : [])];
+    const runtime = this.runtimeOf(id);
+    const execArgs = [...this.globalArgs(runtime), 'exec', ...(options.tty ? ttyArgs : [])];
     if (options.cwd !== undefined && options.cwd !== '') execArgs.push('--cwd', options.cwd);
     for (const variable of options.env) execArgs.push('--env', variable);
     execArgs.push(id, ...options.args);
-    const [program, programArgs] = options.tty ? [this.shimPath, ['exec-tty', paths.bundle, name, this.runcPath, ...execArgs]] : [this.runcPath, execArgs];
+    const [program, programArgs] = options.tty ? [this.shimPath, ['exec-tty', paths.bundle, name, runtime.path, ...execArgs]] : [runtime.path, execArgs];
     const child = spawn(program, programArgs, { stdio: [options.openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     const output = new PassThrough();
     let runcFailed = false;
@@ -415,7 +488,7 @@ export class ContainerRuntime {
     const paths = this.paths(id);
     this.unwatch(id);
     const failures: string[] = [];
-    await this.runc(['delete', '--force', id]).catch((error: Error) => {
+    await this.runtimeCommand(id, ['delete', '--force', id]).catch((error: Error) => {
       if (!/does not exist|not found/i.test(error.message)) failures.push(error.message);
     });
     const started = readJson<StartRecord>(paths.started);

@@ -17,6 +17,8 @@ export interface ContainerProcessSpec {
   binds: Array<{ source: string; destination: string; readOnly: boolean }>;
   /** tmpfs mounts (--tmpfs, --mount type=tmpfs) with their OCI options, mounted after the binds. */
   tmpfs?: Array<{ destination: string; options: string[] }>;
+  /** The OCI runtime's name (HostConfig.Runtime; '' = the daemon's default). */
+  runtime: string;
   /** The cgroup limits, checked (runc carries them out). */
   resources: ContainerResources;
 }

@@ -90,6 +90,8 @@ export function upgradeContainer(row: Row): ContainerRecord {
       volumesFrom: ((row['hostConfig'] as Row)['volumesFrom'] as string[] | undefined) ?? [],
       // Resource limits were refused: an older container has none.
       resources: ((row['hostConfig'] as Row)['resources'] as ContainerResources | undefined) ?? noResources(),
+      // Every container ran with runc before --runtime.
+      runtime: ((row['hostConfig'] as Row)['runtime'] as string | undefined) ?? 'runc',
     },
     // Pause was not carried out, nor OOM noticed.
     state: { ...record.state, paused: record.state?.paused === true, oomKilled: record.state?.oomKilled === true },

@@ -52,8 +52,8 @@ function shimContainerIds(execRoot: string): string[] {
     } catch {
       continue;
     }
-    // skiff-shim RUNC RUNC_ROOT ID BUNDLE LOG MODE
-    if (argv[0]?.endsWith('skiff-shim') === true && argv[2]?.startsWith(execRoot) === true) ids.push(argv[3]!);
+    // skiff-shim ID BUNDLE LOG MODE RUNTIME [GLOBAL-OPTION...]
+    if (argv[0]?.endsWith('skiff-shim') === true && argv[2]?.startsWith(execRoot) === true) ids.push(argv[1]!);
   }
   return ids;
 }

@@ -34,6 +34,7 @@ export function containerRecord(
       volumes: [],
     },
     hostConfig: {
+      runtime: 'runc',
       networkMode: 'default',
       dns: [],
       dnsSearch: [],

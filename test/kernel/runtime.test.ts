@@ -82,6 +82,7 @@ describe('container runtime (runc + skiff-shim)', () => {
       etcFiles,
       binds: [],
       resources: noResources(),
+      runtime: '',
       ...overrides,
     };
   }

@@ -163,8 +163,38 @@ describe("daemon configuration: dockerd's errors", () => {
       () => merge({ hosts: ['tcp://127.0.0.1:70000'] }),
       'Invalid bind address format: tcp://127.0.0.1:70000: give tcp://ADDR:PORT with an IP address and a port from 1 to 65535',
     );
-    refused(() => merge({ 'default-runtime': 'crun' }), "default-runtime: specified default runtime 'crun' does not exist");
-    refused(() => merge({ runtimes: { runc: { path: '/usr/bin/runc' } } }), "runtimes: runtime name 'runc' is reserved");
+    refused(() => merge({ 'default-runtime': 'crun' }), "specified default runtime 'crun' does not exist");
+    refused(() => merge({}, { 'default-runtime': 'nope' }), "specified default runtime 'nope' does not exist");
+    refused(
+      () => merge({ runtimes: { runc: { path: '/usr/bin/runc' } } }),
+      `unable to configure the Docker daemon with file ${FILE}: configuration validation from file failed: runtime name 'runc' is reserved`,
+    );
+    refused(
+      () => merge({ runtimes: { a: 'x' } }),
+      `unable to configure the Docker daemon with file ${FILE}: json: cannot unmarshal string into Go struct field Config.runtimes of type types.Runtime`,
+    );
+    refused(() => flags({ 'add-runtime': ['abc'] }), 'invalid argument "abc" for "--add-runtime" flag: invalid runtime argument: abc');
+    refused(
+      () => flags({ 'add-runtime': ['runc=/usr/bin/crun'] }),
+      'invalid argument "runc=/usr/bin/crun" for "--add-runtime" flag: runtime name \'runc\' is reserved',
+    );
+    refused(
+      () => flags({ 'add-runtime': ['a=/usr/sbin/runc', 'a=/usr/bin/crun'] }),
+      'invalid argument "a=/usr/bin/crun" for "--add-runtime" flag: runtime \'a\' was already defined',
+    );
+  });
+});
+
+describe('daemon configuration: OCI runtimes', () => {
+  it('takes runtimes from --add-runtime and the file together, with runtimeArgs, and a default among them', () => {
+    const config = merge(
+      { runtimes: { crun: { path: '/usr/bin/crun', runtimeArgs: ['--debug'] } }, 'default-runtime': 'myrunc' },
+      { 'add-runtime': ['myrunc=/usr/sbin/runc'] },
+    );
+    assert.deepEqual(config.runtimes, { crun: { path: '/usr/bin/crun', runtimeArgs: ['--debug'] }, myrunc: { path: '/usr/sbin/runc' } });
+    assert.equal(config.defaultRuntime, 'myrunc');
+    assert.equal(merge(undefined).defaultRuntime, '');
+    assert.equal(merge({ 'default-runtime': 'io.containerd.runc.v2' }).defaultRuntime, 'io.containerd.runc.v2');
   });
 });
 
@@ -192,10 +222,6 @@ describe('daemon configuration: what skiff cannot honour is refused, never ignor
       "iptables: iptables=false: skiff's nftables table cannot be turned off yet (it isolates networks and publishes ports)",
     );
     refused(() => merge({ tlsverify: true, tlscert: '/etc/cert.pem' }), '--tlsverify, --tlscert given but no -H tcp://ADDR:PORT host to serve TLS on');
-    refused(
-      () => merge({ runtimes: { crun: { path: '/usr/bin/crun' } } }),
-      'runtimes: skiff runs every container with runc and cannot add runtimes yet (crun)',
-    );
     refused(
       () => merge({ ipv6: true, 'fixed-cidr-v6': 'fd00::/64' }),
       'fixed-cidr-v6: IPv6 on the default bridge is not supported by skiff yet (user-defined networks take --ipv6 --subnet); ipv6: IPv6 on the default bridge is not supported by skiff yet (user-defined networks take --ipv6 --subnet)',

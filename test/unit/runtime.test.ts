@@ -32,6 +32,7 @@ describe('ociSpec', () => {
     etcFiles: { hosts: '/e/hosts', resolvConf: '/e/resolv.conf', hostname: '/e/hostname' },
     binds: [],
     resources: noResources(),
+    runtime: '',
   };
   it('joins the sandbox namespace by path, or none for host networking', () => {
     const namespaces = (spec: Record<string, unknown>) => (spec['linux'] as { namespaces: Array<{ type: string; path?: string }> }).namespaces;
@@ -140,6 +141,11 @@ describe('image references and tars', () => {
     assert.equal(error.status, 400);
     assert.equal(error.exitCode, 127);
     assert.equal(startError('msg="x: permission denied"').exitCode, 126);
+  });
+  it("words another runtime's plain failure as Docker does (crun on hybrid cgroups)", () => {
+    const error = startError('crun run exited with 1: cgroups in hybrid mode not supported, drop all controllers from cgroupv2');
+    assert.equal(error.message, 'OCI runtime create failed: cgroups in hybrid mode not supported, drop all controllers from cgroupv2: unknown');
+    assert.equal(error.exitCode, 128);
   });
   it("recognizes runc's own error line", () => {
     assert.equal(runcFailure('time="2024-01-01T00:00:00Z" level=error msg="exec: \\"x\\": not found"\n'), 'exec: "x": not found');

@@ -3,6 +3,8 @@ import { cpus, hostname, release, totalmem } from 'node:os';
 import type { Engine } from '../../engine/engine.js';
 import type { AddressPoolSpec } from '../../ipam/index.js';
 import { cgroupVersion, hostCapacity } from '../../runtime/cgroups.js';
+import type { RuntimeSet } from '../../runtime/oci-runtimes.js';
+import { runtimesToWire } from '../wire/runtimes.js';
 import { sendJson, type Router } from '../http.js';
 import { API_VERSION, ENGINE_VERSION, MIN_API_VERSION } from '../version.js';
 
@@ -13,6 +15,8 @@ export interface SystemInfoSource {
   imageCount: () => number;
   /** What the daemon's configuration puts in force now (a reload may change it). */
   settings: () => { labels: string[]; liveRestore: boolean; debug: boolean; defaultAddressPools: AddressPoolSpec[] };
+  /** The OCI runtimes containers may ask for, and the default. */
+  runtimes: RuntimeSet;
 }
 
 export function addSystemRoutes(router: Router, engine: Engine, source: SystemInfoSource): void {
@@ -90,8 +94,8 @@ export function addSystemRoutes(router: Router, engine: Engine, source: SystemIn
       Labels: settings.labels,
       ExperimentalBuild: false,
       ServerVersion: ENGINE_VERSION,
-      Runtimes: { runc: { path: 'runc' } },
-      DefaultRuntime: 'runc',
+      Runtimes: runtimesToWire(source.runtimes),
+      DefaultRuntime: source.runtimes.defaultName,
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: settings.liveRestore,
       Isolation: '',

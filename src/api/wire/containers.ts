@@ -168,6 +168,7 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       tmpfs: optionalStringMap(host, 'Tmpfs') ?? {},
       volumesFrom: volumesFromWire(host),
       resources: resourcesFromWire(host),
+      runtime: optionalString(host, 'Runtime') ?? '',
     },
     endpoints,
   };
@@ -348,6 +349,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       Tmpfs: Object.keys(record.hostConfig.tmpfs).length > 0 ? record.hostConfig.tmpfs : undefined,
       VolumesFrom: record.hostConfig.volumesFrom.length > 0 ? record.hostConfig.volumesFrom : null,
       RestartPolicy: { Name: record.hostConfig.restartPolicy.name, MaximumRetryCount: record.hostConfig.restartPolicy.maximumRetryCount },
+      Runtime: record.hostConfig.runtime,
       ...resourcesToWire(record.hostConfig.resources),
     },
     Mounts: mountPointsToWire(containers, record),

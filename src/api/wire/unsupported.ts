@@ -29,6 +29,7 @@ const HOST_CONFIG_CARRIED_OUT = new Set([
   'Mounts',
   'Tmpfs',
   'VolumesFrom',
+  'Runtime',
   ...RESOURCE_FIELDS,
 ]);
 
@@ -97,7 +98,6 @@ const FLAGS: Record<string, string> = {
   OomScoreAdj: '--oom-score-adj',
   Sysctls: '--sysctl',
   GroupAdd: '--group-add',
-  Runtime: '--runtime',
   Healthcheck: '--health-cmd',
   StopTimeout: '--stop-timeout',
   NetworkDisabled: '--network none',

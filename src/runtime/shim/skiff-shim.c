@@ -2,12 +2,17 @@
  * skiff-shim: the parent of one container's process, so containers outlive the
  * daemon (live-restore) and their exit codes are still known.
  *
- *   skiff-shim RUNC RUNC_ROOT ID BUNDLE LOGFILE MODE
+ *   skiff-shim ID BUNDLE LOGFILE MODE RUNTIME [GLOBAL-OPTION...]
  *
- * MODE holds 't' (terminal) and/or 'i' (keep stdin open), or is "-". The shim
+ * MODE holds 't' (terminal), 'i' (keep stdin open) and/or 'g' (gated), or is
+ * "-". Gated, the shim runs `create` instead of `run --detach`, reports
+ * "created <pid>\n" on fd 3 and waits for one byte on fd 4: 'g' runs `start`,
+ * anything else or end-of-file (the daemon gave up, or died) deletes the
+ * created container. The daemon sets up the container's network meanwhile. The shim
  * runs in its own session as a child subreaper, starts the container with
- * `runc run --detach` (cwd = BUNDLE), and adopts the container's init process
- * when runc exits. It reports "ok <pid>" or "error <message>" on fd 3, then:
+ * `RUNTIME GLOBAL-OPTION... run --detach` (cwd = BUNDLE; RUNTIME is runc, crun
+ * or another OCI runtime with runc's command line, the options its own and
+ * its --root), and adopts the container's init process when it exits. It reports "ok <pid>" or "error <message>" on fd 3, then:
  *  - copies the container's stdout/stderr (or its pty master, received over
  *    runc's --console-socket) into LOGFILE as Docker stream frames with the
  *    time each was read (stream byte, 1, 0, 0, uint32 BE length, uint64 BE
@@ -46,10 +51,14 @@
 #include <unistd.h>
 
 #define REPORT_FD 3
+#define GATE_FD 4
 #define CONSOLE_SOCKET "console.sock"
 #define DRAIN_AFTER_EXIT_MS 2000
+#define MAX_GLOBAL_OPTIONS 64
 
 static int log_fd = -1;
+/* The runtime's file name, for error reports ("crun run exited with 1: ..."). */
+static const char *runtime_name = "runc";
 
 static void write_all(int fd, const void *data, size_t length) {
   const char *cursor = data;
@@ -79,15 +88,28 @@ static void log_frame(unsigned char stream, const char *data, size_t length) {
   write_all(log_fd, frame, 16 + length);
 }
 
-static void report(const char *format, ...) {
+static void vreport(int keep_open, const char *format, va_list args) {
   char message[4096];
-  va_list args;
-  va_start(args, format);
   int length = vsnprintf(message, sizeof message, format, args);
-  va_end(args);
   if (length > (int)sizeof message - 1) length = sizeof message - 1;
   write_all(REPORT_FD, message, (size_t)length);
-  close(REPORT_FD);
+  if (!keep_open) close(REPORT_FD);
+}
+
+/* The last word to the daemon: fd 3 is closed after it. */
+static void report(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  vreport(0, format, args);
+  va_end(args);
+}
+
+/* A word to the daemon that more will follow ("created <pid>"). */
+static void report_more(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  vreport(1, format, args);
+  va_end(args);
 }
 
 static int receive_fd(int sock) {
@@ -133,7 +155,35 @@ static void report_runc_failure(int err_fd, int status) {
   }
   text[used] = 0;
   while (used > 0 && (text[used - 1] == '\n' || text[used - 1] == ' ')) text[--used] = 0;
-  report("error runc run exited with %d: %s", exit_code_of(status), used > 0 ? text : "no message");
+  report("error %s run exited with %d: %s", runtime_name, exit_code_of(status), used > 0 ? text : "no message");
+}
+
+/*
+ * Runs `RUNTIME GLOBAL-OPTION... VERB ID` (start, delete --force) and waits
+ * for it; its stderr goes to err_fd. Returns its wait status.
+ */
+static int run_runtime(const char *runtime, char **globals, int global_count, const char *verb, const char *flag, const char *id, int err_fd) {
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    const char *args[MAX_GLOBAL_OPTIONS + 8];
+    int n = 0;
+    args[n++] = runtime;
+    for (int i = 0; i < global_count; i++) args[n++] = globals[i];
+    args[n++] = verb;
+    if (flag != NULL) args[n++] = flag;
+    args[n++] = id;
+    args[n] = NULL;
+    int dev_null = open("/dev/null", O_RDWR);
+    dup2(dev_null, 0);
+    dup2(dev_null, 1);
+    dup2(err_fd >= 0 ? err_fd : dev_null, 2);
+    execv(runtime, (char *const *)args);
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  return status;
 }
 
 static int read_pid_file(const char *path) {
@@ -233,15 +283,19 @@ static int exec_tty_main(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "exec-tty") == 0) return exec_tty_main(argc - 1, argv + 1);
-  if (argc != 7) {
-    fprintf(stderr, "usage: skiff-shim RUNC RUNC_ROOT ID BUNDLE LOGFILE MODE\n");
+  if (argc < 6 || argc > 6 + MAX_GLOBAL_OPTIONS) {
+    fprintf(stderr, "usage: skiff-shim ID BUNDLE LOGFILE MODE RUNTIME [GLOBAL-OPTION...] (at most %d options)\n", MAX_GLOBAL_OPTIONS);
     return 2;
   }
-  const char *runc = argv[1], *runc_root = argv[2], *id = argv[3], *bundle = argv[4], *log_path = argv[5], *mode = argv[6];
+  const char *id = argv[1], *bundle = argv[2], *log_path = argv[3], *mode = argv[4], *runc = argv[5];
+  const char *slash = strrchr(runc, '/');
+  runtime_name = slash != NULL ? slash + 1 : runc;
   int tty = strchr(mode, 't') != NULL;
   int open_stdin = strchr(mode, 'i') != NULL;
+  int gated = strchr(mode, 'g') != NULL;
 
   fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC);
+  if (gated) fcntl(GATE_FD, F_SETFD, FD_CLOEXEC);
   setsid();
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) { report("error prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno)); return 1; }
   if (chdir(bundle) != 0) { report("error chdir %s: %s", bundle, strerror(errno)); return 1; }
@@ -284,8 +338,24 @@ int main(int argc, char **argv) {
     dup2(out_pipe[1] >= 0 ? out_pipe[1] : dev_null, 1);
     dup2(err_pipe[1], 2);
     /* runc makes the socket path absolute; /proc/self/cwd keeps it under 108 bytes. */
-    const char *args[] = { runc, "--root", runc_root, "run", "--detach", "--pid-file", "init.pid",
-      tty ? "--console-socket" : id, tty ? "/proc/self/cwd/" CONSOLE_SOCKET : NULL, tty ? id : NULL, NULL };
+    const char *args[MAX_GLOBAL_OPTIONS + 16];
+    int n = 0;
+    args[n++] = runc;
+    for (int i = 6; i < argc; i++) args[n++] = argv[i];
+    if (gated) {
+      args[n++] = "create";
+    } else {
+      args[n++] = "run";
+      args[n++] = "--detach";
+    }
+    args[n++] = "--pid-file";
+    args[n++] = "init.pid";
+    if (tty) {
+      args[n++] = "--console-socket";
+      args[n++] = "/proc/self/cwd/" CONSOLE_SOCKET;
+    }
+    args[n++] = id;
+    args[n] = NULL;
     execv(runc, (char *const *)args);
     dprintf(2, "exec %s: %s", runc, strerror(errno));
     _exit(127);
@@ -308,6 +378,27 @@ int main(int argc, char **argv) {
   }
   pid_t init_pid = read_pid_file("init.pid");
   if (init_pid <= 0) { report("error runc wrote no pid to %s/init.pid", bundle); return 1; }
+  if (gated) {
+    report_more("created %d\n", init_pid);
+    char go = 0;
+    ssize_t n;
+    while ((n = read(GATE_FD, &go, 1)) < 0 && errno == EINTR) {}
+    close(GATE_FD);
+    int start_err[2] = { -1, -1 };
+    if (n != 1 || go != 'g' || pipe2(start_err, O_CLOEXEC) != 0) {
+      run_runtime(runc, argv + 6, argc - 6, "delete", "--force", id, -1);
+      report("error the daemon did not start the created container");
+      return 1;
+    }
+    int start_status = run_runtime(runc, argv + 6, argc - 6, "start", NULL, id, start_err[1]);
+    close(start_err[1]);
+    if (!WIFEXITED(start_status) || WEXITSTATUS(start_status) != 0) {
+      run_runtime(runc, argv + 6, argc - 6, "delete", "--force", id, -1);
+      report_runc_failure(start_err[0], start_status);
+      return 1;
+    }
+    close(start_err[0]);
+  }
   report("ok %d\n", init_pid);
 
   /* In tty mode runc's stderr pipe carried only runc's own messages. */

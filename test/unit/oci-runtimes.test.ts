@@ -1,0 +1,56 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { runtimesToWire } from '../../src/api/wire/runtimes.js';
+import { chooseRuntimes, crunCgroupRefusal, runtimeNamed } from '../../src/runtime/oci-runtimes.js';
+
+const RUNC = '/usr/sbin/runc';
+const CRUN = '/usr/bin/crun';
+
+describe('OCI runtimes: which ones, and the default', () => {
+  it('lets crun run on pure v2, pure v1 and hybrid with an empty v2 hierarchy, and refuses hybrid with controllers in v2', () => {
+    assert.equal(crunCgroupRefusal({ mode: 'unified' }), undefined);
+    assert.equal(crunCgroupRefusal({ mode: 'legacy' }), undefined);
+    assert.equal(crunCgroupRefusal({ mode: 'hybrid', unifiedControllers: [] }), undefined);
+    assert.equal(
+      crunCgroupRefusal({ mode: 'hybrid', unifiedControllers: ['hugetlb'] }),
+      'cgroups are hybrid (v1, and v2 at /sys/fs/cgroup/unified holding hugetlb), which crun refuses',
+    );
+  });
+
+  it('defaults to crun only when it is installed and usable, else runc', () => {
+    const none = { defaultRuntime: '', runtimes: {} };
+    assert.equal(chooseRuntimes(none, { runcPath: RUNC }).defaultName, 'runc');
+    assert.equal(chooseRuntimes(none, { runcPath: RUNC, crun: { path: CRUN, refusal: 'hybrid' } }).defaultName, 'runc');
+    assert.equal(chooseRuntimes(none, { runcPath: RUNC, crun: { path: CRUN, refusal: 'hybrid' } }).runtimes.has('crun'), false);
+    const usable = chooseRuntimes(none, { runcPath: RUNC, crun: { path: CRUN } });
+    assert.equal(usable.defaultName, 'crun');
+    assert.deepEqual(usable.runtimes.get('crun'), { name: 'crun', path: CRUN, args: [] });
+    // A default the configuration names wins over the host's choice.
+    assert.equal(chooseRuntimes({ defaultRuntime: 'runc', runtimes: {} }, { runcPath: RUNC, crun: { path: CRUN } }).defaultName, 'runc');
+  });
+
+  it("resolves a container's runtime by name ('' = the default), with Docker's error for an unknown one", () => {
+    const set = chooseRuntimes({ defaultRuntime: '', runtimes: { myrunc: { path: RUNC, runtimeArgs: ['--debug'] } } }, { runcPath: RUNC });
+    assert.deepEqual(runtimeNamed(set, ''), { name: 'runc', path: RUNC, args: [] });
+    assert.deepEqual(runtimeNamed(set, 'myrunc'), { name: 'myrunc', path: RUNC, args: ['--debug'] });
+    assert.equal(runtimeNamed(set, 'io.containerd.runc.v2').path, RUNC);
+    assert.throws(
+      () => runtimeNamed(set, 'nope'),
+      (error: Error & { status?: number }) => error.message === 'Unknown runtime specified nope' && error.status === 400,
+    );
+  });
+
+  it("shows docker info's Runtimes as dockerd 20.10 does", () => {
+    const set = chooseRuntimes(
+      { defaultRuntime: '', runtimes: { myrunc: { path: RUNC }, crun: { path: CRUN, runtimeArgs: ['--debug'] } } },
+      { runcPath: RUNC },
+    );
+    assert.deepEqual(runtimesToWire(set), {
+      crun: { path: CRUN, runtimeArgs: ['--debug'] },
+      'io.containerd.runc.v2': { path: 'runc' },
+      'io.containerd.runtime.v1.linux': { path: 'runc' },
+      myrunc: { path: RUNC },
+      runc: { path: 'runc' },
+    });
+  });
+});
