@@ -274,7 +274,11 @@ export class Engine {
       if (this.endpointsOfNetwork(network.id).length > 0) {
         throw new SkiffError('forbidden', `error while removing network: network ${network.name} id ${network.id} has active endpoints`);
       }
-      if (network.driver === 'overlay') await this.removeGlobalNetwork(network);
+      if (network.driver === 'overlay') {
+        // The cluster counts an endpoint until its deferred teardown unpublishes it: let those finish first.
+        await this.teardowns.settled((endpoint) => endpoint.networkId === network.id);
+        await this.removeGlobalNetwork(network);
+      }
       await this.uninstallNetwork(network);
     });
   }
