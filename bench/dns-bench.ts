@@ -149,32 +149,12 @@ export async function dnsPhase(script: string): Promise<DnsResult> {
       const link = UPSTREAM[side.daemon.name];
       vethBetween(side.daemon.netnsPath, link.daemonSide, upstream.path, `${link.upstream}/24`, UPSTREAM_LINK[side.daemon.name]);
     }
-    const dnsmasqLog = openSync(join(scratch.path, 'dnsmasq.log'), 'w');
-    const dnsmasq = spawn(
-      'nsenter',
-      [
-        `--net=${upstream.path}`,
-        '--',
-        'dnsmasq',
-        '--no-daemon',
-        '--no-resolv',
-        '--no-hosts',
-        '--bind-interfaces',
-        `--listen-address=${sides.map((side) => UPSTREAM[side.daemon.name].upstream).join(',')}`,
-        '--local=/nx.bench/',
-        '--pid-file=',
-        '--cache-size=0',
-      ],
-      { stdio: ['ignore', dnsmasqLog, dnsmasqLog] },
+    await startNxUpstream(
+      world,
+      upstream.path,
+      sides.map((side) => UPSTREAM[side.daemon.name].upstream),
+      join(scratch.path, 'dnsmasq.log'),
     );
-    closeSync(dnsmasqLog);
-    world.defer(async () => {
-      if (dnsmasq.exitCode !== null) return;
-      const exited = new Promise((resolve) => dnsmasq.once('exit', resolve));
-      dnsmasq.kill('SIGTERM');
-      await exited;
-    });
-    await sleep(500);
 
     const namesFile = join(scratch.path, 'names.txt');
     writeFileSync(namesFile, 'target A\n');
@@ -305,4 +285,42 @@ export function printDnsResult(result: DnsResult): void {
   console.log(
     `DnsRecords (library): ${result.records.bytesPerName.toFixed(0)} bytes per name, ${result.records.bytesPerNameWithAskers.toFixed(0)} with every asker cached; ${(result.records.totalBytes / 1024).toFixed(0)} KB for ${result.records.count} names`,
   );
+}
+
+/**
+ * The forwarded workload's upstream: a dnsmasq in the namespace at upstreamPath
+ * answering NXDOMAIN for *.nx.bench without a cache, stopped with the world.
+ */
+export async function startNxUpstream(
+  world: Pick<Awaited<ReturnType<typeof openContainerWorld>>, 'defer'>,
+  upstreamPath: string,
+  listenAddresses: string[],
+  logPath: string,
+): Promise<void> {
+  const log = openSync(logPath, 'w');
+  const dnsmasq = spawn(
+    'nsenter',
+    [
+      `--net=${upstreamPath}`,
+      '--',
+      'dnsmasq',
+      '--no-daemon',
+      '--no-resolv',
+      '--no-hosts',
+      '--bind-interfaces',
+      `--listen-address=${listenAddresses.join(',')}`,
+      '--local=/nx.bench/',
+      '--pid-file=',
+      '--cache-size=0',
+    ],
+    { stdio: ['ignore', log, log] },
+  );
+  closeSync(log);
+  world.defer(async () => {
+    if (dnsmasq.exitCode !== null) return;
+    const exited = new Promise((resolve) => dnsmasq.once('exit', resolve));
+    dnsmasq.kill('SIGTERM');
+    await exited;
+  });
+  await sleep(500);
 }

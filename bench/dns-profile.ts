@@ -14,13 +14,11 @@
  * .cpuprofile into DIR when it stops. Run as root; it re-runs itself in a
  * throwaway world, as every phase does. Nothing here judges a time.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { openContainerWorld, sandboxKey } from './container-world.js';
-import { dnsperf, type DnsperfRun } from './dns-bench.js';
+import { dnsperf, startNxUpstream, type DnsperfRun } from './dns-bench.js';
 import { cpuMs } from './memory.js';
 import { summarize, type Summary } from './stats.js';
 import { makeNetns, runStandalone, vethBetween } from './world.js';
@@ -91,32 +89,7 @@ async function profilePhase(options: ProfileOptions): Promise<DnsProfileResult> 
     const upstream = makeNetns(join(scratch.path, 'upstream'));
     world.defer(() => upstream.remove());
     vethBetween(skiff.daemon.netnsPath, UPSTREAM.daemonSide, upstream.path, `${UPSTREAM.upstream}/24`, 'ups');
-    const dnsmasqLog = openSync(join(scratch.path, 'dnsmasq.log'), 'w');
-    const dnsmasq = spawn(
-      'nsenter',
-      [
-        `--net=${upstream.path}`,
-        '--',
-        'dnsmasq',
-        '--no-daemon',
-        '--no-resolv',
-        '--no-hosts',
-        '--bind-interfaces',
-        `--listen-address=${UPSTREAM.upstream}`,
-        '--local=/nx.bench/',
-        '--pid-file=',
-        '--cache-size=0',
-      ],
-      { stdio: ['ignore', dnsmasqLog, dnsmasqLog] },
-    );
-    closeSync(dnsmasqLog);
-    world.defer(async () => {
-      if (dnsmasq.exitCode !== null) return;
-      const exited = new Promise((done) => dnsmasq.once('exit', done));
-      dnsmasq.kill('SIGTERM');
-      await exited;
-    });
-    await sleep(500);
+    await startNxUpstream(world, upstream.path, [UPSTREAM.upstream], join(scratch.path, 'dnsmasq.log'));
     const files = { names: join(scratch.path, 'names.txt'), forwarded: join(scratch.path, 'forwarded.txt') };
     writeFileSync(files.names, 'target A\n');
     writeFileSync(files.forwarded, Array.from({ length: 1000 }, (_, index) => `q${index}.nx.bench A\n`).join(''));
