@@ -48,6 +48,33 @@ export interface RunningDaemon {
   stop: () => Promise<void>;
 }
 
+type DaemonPaths = Pick<RunningDaemon, 'socketPath' | 'netnsPath' | 'dataRoot' | 'execRoot' | 'logPath'>;
+
+/**
+ * Waits for the daemon's first answer (startMs at most); stop() then ends it
+ * (SIGKILL after stopMs) and runs afterStop, which removes what that daemon
+ * leaves behind by design.
+ */
+async function runningDaemon(
+  name: DaemonName,
+  child: ChildProcess,
+  paths: DaemonPaths,
+  bounds: { startMs: number; stopMs: number },
+  afterStop: () => void | Promise<void> = () => undefined,
+): Promise<RunningDaemon> {
+  await waitForPing(paths.socketPath, child, paths.logPath, bounds.startMs);
+  const stop = stopper(child, bounds.stopMs);
+  return {
+    name,
+    ...paths,
+    pid: child.pid ?? 0,
+    stop: async () => {
+      await stop();
+      await afterStop();
+    },
+  };
+}
+
 /** GET/POST/DELETE on the daemon's socket; resolves with status and body. */
 export function apiRequest(socketPath: string, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -132,8 +159,7 @@ export async function startSkiff({ dir, netnsPath, dns, execLogPath, nodeArgs = 
     logPath,
     execLogPath === undefined ? {} : { SKIFF_BENCH_EXEC_LOG: execLogPath },
   );
-  await waitForPing(socketPath, child, logPath, startBoundMs);
-  return { name: 'skiff', socketPath, netnsPath: netns, dataRoot, execRoot, logPath, pid: child.pid ?? 0, stop: stopper(child, 10_000) };
+  return runningDaemon('skiff', child, { socketPath, netnsPath: netns, dataRoot, execRoot, logPath }, { startMs: startBoundMs, stopMs: 10_000 });
 }
 
 /**
@@ -167,22 +193,10 @@ export async function startDockerd({ dir, dns, cgroupParent }: DaemonDirs): Prom
     ],
     logPath,
   );
-  await waitForPing(socketPath, child, logPath, 60_000);
-  const stop = stopper(child, 20_000);
-  return {
-    name: 'dockerd',
-    socketPath,
-    netnsPath: netns,
-    dataRoot,
-    execRoot,
-    logPath,
-    pid: child.pid ?? 0,
-    stop: async () => {
-      await stop();
-      // dockerd stops the containerd it started; kill any that outlived it, found by our own exec root.
-      for (const pid of processesMentioning(execRoot)) process.kill(pid, 'SIGKILL');
-    },
-  };
+  return runningDaemon('dockerd', child, { socketPath, netnsPath: netns, dataRoot, execRoot, logPath }, { startMs: 60_000, stopMs: 20_000 }, () => {
+    // dockerd stops the containerd it started; kill any that outlived it, found by our own exec root.
+    for (const pid of processesMentioning(execRoot)) process.kill(pid, 'SIGKILL');
+  });
 }
 
 /**
@@ -239,32 +253,20 @@ export async function startPodman({ dir }: DaemonDirs): Promise<RunningDaemon> {
     logPath,
     { CONTAINERS_CONF: conf, TMPDIR: tmp },
   );
-  await waitForPing(socketPath, child, logPath, 60_000);
-  const stop = stopper(child, 20_000);
-  return {
-    name: 'podman',
-    socketPath,
-    netnsPath: netns,
-    dataRoot,
-    execRoot,
-    logPath,
-    pid: child.pid ?? 0,
-    stop: async () => {
-      await stop();
-      // The service leaves conmons (their command lines name our root) and aardvark-dns running by design,
-      // and its storage's own mounts (overlay/) in place.
-      for (const pid of [...processesMentioning(dir), ...pidsNamed('aardvark-dns')]) process.kill(pid, 'SIGKILL');
-      for (const mount of mountsUnder(dir)
-        .filter((path) => path !== netns)
-        .reverse())
-        execFileSync('umount', ['-l', mount]);
-      // Its cgroup parent on the machine's hierarchy goes too, when this run made it.
-      if (cgroupsBefore === 0) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        removeCgroupTree(PODMAN_CGROUP_PARENT);
-      }
-    },
-  };
+  return runningDaemon('podman', child, { socketPath, netnsPath: netns, dataRoot, execRoot, logPath }, { startMs: 60_000, stopMs: 20_000 }, async () => {
+    // The service leaves conmons (their command lines name our root) and aardvark-dns running by design,
+    // and its storage's own mounts (overlay/) in place.
+    for (const pid of [...processesMentioning(dir), ...pidsNamed('aardvark-dns')]) process.kill(pid, 'SIGKILL');
+    for (const mount of mountsUnder(dir)
+      .filter((path) => path !== netns)
+      .reverse())
+      execFileSync('umount', ['-l', mount]);
+    // Its cgroup parent on the machine's hierarchy goes too, when this run made it.
+    if (cgroupsBefore === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      removeCgroupTree(PODMAN_CGROUP_PARENT);
+    }
+  });
 }
 
 /** Pids (in this world's pid namespace) whose command line mentions text. */
