@@ -21,7 +21,7 @@ export interface AddonBatchOutcome {
   failure?: {
     /** The request refused; -1 when no socket could be made. */
     index: number;
-    step: 'thread' | 'open' | 'setns' | 'socket' | 'link' | 'request';
+    step: 'open' | 'setns' | 'socket' | 'link' | 'request';
     errno: number;
     /** strerror's text. */
     reason: string;

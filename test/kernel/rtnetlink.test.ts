@@ -8,7 +8,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { assertInWorld, leftovers, makeNetns, scratchDir, sh, tryRun, type NetnsHandle } from '../helpers/world.js';
 import { planNetwork } from '../../src/engine/network-plan.js';
 import { BridgeDriver, detachVethEndpoint, joinVethEndpoint, leaveVethEndpoint, setDefaultRouteIn } from '../../src/drivers/bridge.js';
@@ -110,9 +110,28 @@ async function endpointAsSeen(netns: NetnsHandle) {
   };
 }
 
-/** The namespace of every thread of this process: one, the world's (none of Node's threads may ever change namespace). */
-function threadNamespaces(): Set<string> {
-  return new Set(readdirSync('/proc/self/task').map((task) => readlinkSync(`/proc/self/task/${task}/ns/net`)));
+/**
+ * The namespaces of this process's threads but the rtnetlink addon's own (named
+ * skiff-rtnetlink: each enters a sandbox's namespace for one batch, then exits):
+ * one, the world's. None of Node's threads may ever change namespace.
+ */
+function nodeThreadNamespaces(): Set<string> {
+  const tasks = readdirSync('/proc/self/task').filter((task) => {
+    try {
+      return readFileSync(`/proc/self/task/${task}/comm`, 'utf8').trim() !== 'skiff-rtnetlink';
+    } catch {
+      return false; // a thread that exited meanwhile
+    }
+  });
+  return new Set(
+    tasks.flatMap((task) => {
+      try {
+        return [readlinkSync(`/proc/self/task/${task}/ns/net`)];
+      } catch {
+        return [];
+      }
+    }),
+  );
 }
 
 before(async () => {
@@ -139,7 +158,7 @@ after(async () => {
 });
 
 test('a veth endpoint joined by rtnetlink is the one ip -batch made: link, alias, master, hairpin, MTU, MAC, addresses, routes', async () => {
-  const world = threadNamespaces();
+  const world = nodeThreadNamespaces();
   const byIp = await makeNetns(dir.path, 'by-ip');
   const lines = ipBatchJoin(byIp.path);
   await ipBatch(lines.host);
@@ -176,7 +195,8 @@ test('a veth endpoint joined by rtnetlink is the one ip -batch made: link, alias
   await detachVethEndpoint(endpoint);
   await leaveVethEndpoint(endpoint);
   await byRtnetlink.remove();
-  assert.deepEqual(threadNamespaces(), world);
+  assert.deepEqual(nodeThreadNamespaces(), world);
+  assert.equal(world.size, 1);
 });
 
 test('a link name already taken on the host: the error names the request, the taken link stays, nothing else is left', async () => {

@@ -14,16 +14,19 @@
  * name (RTM_GETLINK on the same socket, so in the same namespace) and its
  * index written at the given offset: a request may name a link an earlier
  * one in the batch made. done counts the requests carried out; failure says
- * which one was refused (index), at which step ("thread", "open", "setns",
- * "socket": before any request, index -1; "link": looking up a named link;
+ * which one was refused (index), at which step ("open", "setns", "socket":
+ * before any request, index -1; "link": looking up a named link;
  * "request": the request itself), with errno, its text, and the kernel's
  * extended ack message.
  *
- * The blocking work runs in napi async work, off Node's main thread. A
- * socket stays for its whole life in the namespace it was made in, so for
- * another namespace a thread of its own enters it (setns), makes the socket
- * and exits; none of Node's threads, the thread pool's included, ever
- * changes namespace.
+ * Each call runs on a thread of its own, which enters the namespace
+ * (setns) when there is one, does the whole batch, hands the outcome to
+ * Node's main thread (a thread-safe function resolves the Promise) and
+ * exits, so its namespace dies with it: none of Node's threads ever changes
+ * namespace (the CNI pkg/ns README explains why that matters). Not libuv's
+ * thread pool: a request can wait long for the kernel's RTNL lock (a veth
+ * delete elsewhere holds it ~25 ms), and a storm of teardowns must not hold
+ * every pool thread the daemon's file system calls need.
  */
 #define _GNU_SOURCE
 #include "rtnetlink.h"
@@ -36,6 +39,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -45,6 +49,8 @@
 #define MAX_LINKS_PER_REQUEST 4
 #define MAX_REQUEST_BYTES 4096
 #define RECEIVE_BYTES 65536
+/* The batch's buffers are on the heap: a small stack does, however many calls wait for the RTNL lock at once. */
+#define THREAD_STACK_BYTES (256 * 1024)
 
 struct link_slot {
   uint32_t offset;
@@ -73,7 +79,7 @@ struct batch {
   int error;
   char failed_link[IFNAMSIZ];
   char extack[256];
-  napi_async_work work;
+  napi_threadsafe_function done_callback;
   napi_deferred deferred;
 };
 
@@ -93,23 +99,20 @@ static int open_socket(void) {
   return fd;
 }
 
-/* The thread that enters the namespace: it exits when done, so its namespace dies with it. */
-static void *socket_in_netns(void *argument) {
-  struct batch *batch = argument;
+/* Makes the socket in the namespace at netns_path: this thread enters it for good (it exits when the batch is done). */
+static int enter_netns(struct batch *batch) {
   int netns = open(batch->netns_path, O_RDONLY | O_CLOEXEC);
   if (netns < 0) {
     fail(batch, -1, "open", errno);
-    return NULL;
+    return -1;
   }
   if (setns(netns, CLONE_NEWNET) < 0) {
     fail(batch, -1, "setns", errno);
     close(netns);
-    return NULL;
+    return -1;
   }
   close(netns);
-  batch->socket = open_socket();
-  if (batch->socket < 0) fail(batch, -1, "socket", errno);
-  return NULL;
+  return 0;
 }
 
 /* The extended ack's message (NLMSGERR_ATTR_MSG), when the kernel gave one. */
@@ -225,27 +228,21 @@ static void send_all(struct batch *batch) {
   }
 }
 
-static void execute(napi_env env, void *data) {
-  (void)env;
+/* The call's own thread: the whole batch, then the outcome to Node's main thread. */
+static void *run_batch(void *data) {
   struct batch *batch = data;
+  pthread_setname_np(pthread_self(), "skiff-rtnetlink"); /* how a thread outside the daemon's namespace is known for ours */
   batch->receive_buffer = malloc(RECEIVE_BYTES);
-  if (batch->receive_buffer == NULL) {
-    fail(batch, -1, "socket", ENOMEM);
-    return;
-  }
-  if (batch->in_netns) {
-    pthread_t thread;
-    int started = pthread_create(&thread, NULL, socket_in_netns, batch);
-    if (started != 0) {
-      fail(batch, -1, "thread", started);
-      return;
-    }
-    pthread_join(thread, NULL);
-  } else {
+  if (batch->receive_buffer == NULL) fail(batch, -1, "socket", ENOMEM);
+  else if (!batch->in_netns || enter_netns(batch) == 0) {
     batch->socket = open_socket();
     if (batch->socket < 0) fail(batch, -1, "socket", errno);
+    else send_all(batch);
   }
-  if (batch->failed_step == NULL) send_all(batch);
+  napi_threadsafe_function done_callback = batch->done_callback; /* batch is the main thread's (and freed) once handed over */
+  napi_call_threadsafe_function(done_callback, batch, napi_tsfn_blocking);
+  napi_release_threadsafe_function(done_callback, napi_tsfn_release);
+  return NULL;
 }
 
 static void free_batch(struct batch *batch) {
@@ -267,11 +264,20 @@ static napi_value int_value(napi_env env, int number) {
   return value;
 }
 
-static void complete(napi_env env, napi_status status, void *data) {
+/* On Node's main thread: the Promise resolved with the outcome. env is NULL when Node is shutting down. */
+static void complete(napi_env env, napi_value callback, void *context, void *data) {
+  (void)callback;
+  (void)context;
   struct batch *batch = data;
   napi_value outcome;
-  if (status != napi_ok || napi_create_object(env, &outcome) != napi_ok) {
-    napi_reject_deferred(env, batch->deferred, string_value(env, "sendRtnetlink: the async work was cancelled"));
+  if (env == NULL) {
+    free_batch(batch);
+    return;
+  }
+  if (napi_create_object(env, &outcome) != napi_ok) {
+    napi_value error;
+    napi_create_error(env, NULL, string_value(env, "sendRtnetlink: out of memory"), &error);
+    napi_reject_deferred(env, batch->deferred, error);
   } else {
     napi_set_named_property(env, outcome, "done", int_value(env, (int)batch->done));
     if (batch->failed_step != NULL) {
@@ -288,7 +294,6 @@ static void complete(napi_env env, napi_status status, void *data) {
     }
     napi_resolve_deferred(env, batch->deferred, outcome);
   }
-  napi_delete_async_work(env, batch->work);
   free_batch(batch);
 }
 
@@ -374,12 +379,31 @@ static napi_value send_rtnetlink(napi_env env, napi_callback_info info) {
     }
   }
   napi_value promise, name;
-  if (napi_create_promise(env, &batch->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "skiff:rtnetlink", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, execute, complete, batch, &batch->work) != napi_ok ||
-      napi_queue_async_work(env, batch->work) != napi_ok) {
+  if (napi_create_string_utf8(env, "skiff:rtnetlink", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, complete, &batch->done_callback) != napi_ok) {
     free_batch(batch);
-    return throw_error(env, "sendRtnetlink: could not queue the work");
+    return throw_error(env, "sendRtnetlink: could not make its completion callback");
+  }
+  if (napi_create_promise(env, &batch->deferred, &promise) != napi_ok) {
+    napi_release_threadsafe_function(batch->done_callback, napi_tsfn_abort);
+    free_batch(batch);
+    return throw_error(env, "sendRtnetlink: out of memory");
+  }
+  pthread_attr_t attributes;
+  pthread_t thread;
+  pthread_attr_init(&attributes);
+  pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attributes, THREAD_STACK_BYTES);
+  int started = pthread_create(&thread, &attributes, run_batch, batch);
+  pthread_attr_destroy(&attributes);
+  if (started != 0) {
+    char message[256], reason[128];
+    snprintf(message, sizeof message, "sendRtnetlink: pthread_create: %s", strerror_r(started, reason, sizeof reason));
+    napi_value error;
+    napi_create_error(env, NULL, string_value(env, message), &error);
+    napi_reject_deferred(env, batch->deferred, error);
+    napi_release_threadsafe_function(batch->done_callback, napi_tsfn_abort);
+    free_batch(batch);
   }
   return promise;
 }
