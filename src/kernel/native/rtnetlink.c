@@ -151,9 +151,10 @@ static int exchange(struct batch *batch, unsigned char *message, uint32_t length
   if (sent < 0) return errno;
   for (;;) {
     ssize_t received;
-    do received = recv(batch->socket, batch->receive_buffer, RECEIVE_BYTES, 0);
+    do received = recv(batch->socket, batch->receive_buffer, RECEIVE_BYTES, MSG_TRUNC);
     while (received < 0 && errno == EINTR);
     if (received < 0) return errno;
+    if (received > RECEIVE_BYTES) return EMSGSIZE; /* never for the answers asked for here (an ack, one link without stats) */
     int remaining = (int)received;
     for (const struct nlmsghdr *answer = (const struct nlmsghdr *)batch->receive_buffer; NLMSG_OK(answer, remaining);
          answer = NLMSG_NEXT(answer, remaining)) {
