@@ -1,11 +1,15 @@
 /**
  * The bridge driver: one Linux bridge per network, a veth pair per endpoint
  * (host side `veth<7 hex>` on the bridge, the other end created directly in
- * the sandbox's namespace under its final name).
+ * the sandbox's namespace under its final name). Networks are built with
+ * `ip -batch`; endpoints, made and removed on every connect and disconnect,
+ * by rtnetlink requests the daemon sends itself (no program started).
  */
-import { cidrOf, familyOfCidr } from '../model/address.js';
+import { familyOfCidr } from '../model/address.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
 import { deleteLink, deleteOwnLink, detachLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
+import { addrAdd, linkAddVeth, linkSet, routeReplaceDefault, type NetnsRef, type RtnetlinkRequest } from '../kernel/rtnetlink/messages.js';
+import { sendRequests, withNetns } from '../kernel/rtnetlink/send.js';
 import { conflict } from '../errors.js';
 import type { JoinOptions, NetworkDriver } from './driver.js';
 import { setIpv4InterfaceSysctl } from '../kernel/sysctl.js';
@@ -42,35 +46,33 @@ export function bridgeMac(networkId: string): string {
   return ['02', ...bytes].join(':');
 }
 
-export function hostSideLines(network: Network, endpoint: Endpoint, sandbox: Sandbox): string[] {
+/** The veth pair: host end on the bridge, the other end made straight in the sandbox (netns) under its final name. */
+export function vethPairRequest(network: Network, endpoint: Endpoint, netns: NetnsRef): RtnetlinkRequest {
   const { bridgeName, mtu } = bridgeOf(network);
-  return [
-    `link add ${endpoint.hostIfName} mtu ${mtu} master ${bridgeName} type veth peer name ${endpoint.ifName} address ${endpoint.macAddress} mtu ${mtu} netns ${sandbox.netnsPath}`,
-    `link set ${endpoint.hostIfName} alias ${SKIFF_LINK_ALIAS} up`,
-    // A container reaching its own published port: the DNAT'ed packet goes back out the port it came in on.
-    `link set dev ${endpoint.hostIfName} type bridge_slave hairpin on`,
-  ];
+  return linkAddVeth({ name: endpoint.hostIfName, mtu, master: bridgeName, peer: { name: endpoint.ifName, address: endpoint.macAddress, mtu, netns } });
 }
 
-/** `ip -batch` lines that route the sandbox's default traffic through these gateways on the endpoint's interface. */
-export function defaultRouteLines(endpoint: Endpoint, gateways: readonly string[]): string[] {
-  // ip -batch takes no per-line -6: iproute2 infers the family from the gateway.
-  return gateways.map((gateway) => `route replace default via ${gateway} dev ${endpoint.ifName}`);
+/** The host end marked as skiff's, up, in hairpin mode: a container reaching its own published port gets the DNAT'ed packet back out the port it came in on. */
+export function hostPortRequests(endpoint: Endpoint): RtnetlinkRequest[] {
+  return [linkSet(endpoint.hostIfName, { up: true, alias: SKIFF_LINK_ALIAS, hairpin: true })];
 }
 
-export function sandboxSideLines(endpoint: Endpoint, options: JoinOptions): string[] {
-  const lines: string[] = [];
-  if (endpoint.ipv4 !== undefined) lines.push(`addr add ${cidrOf(endpoint.ipv4)} dev ${endpoint.ifName}`);
-  if (endpoint.ipv6 !== undefined) lines.push(`addr add ${cidrOf(endpoint.ipv6)} dev ${endpoint.ifName} nodad`);
-  for (const address of endpoint.linkLocalAddresses ?? [])
-    lines.push(`addr add ${cidrOf(address)} dev ${endpoint.ifName}${address.family === 6 ? ' nodad' : ''}`);
-  lines.push(`link set ${endpoint.ifName} up`, 'link set lo up', ...defaultRouteLines(endpoint, options.defaultGateways));
-  return lines;
+/** Requests that route the sandbox's default traffic through these gateways on the endpoint's interface. */
+export function defaultRouteRequests(endpoint: Endpoint, gateways: readonly string[]): RtnetlinkRequest[] {
+  return gateways.map((gateway) => routeReplaceDefault(endpoint.ifName, gateway));
+}
+
+/** Inside the sandbox: the endpoint's addresses (IPv6 without duplicate detection, usable at once), its link and lo up, the default routes. */
+export function sandboxSideRequests(endpoint: Endpoint, options: JoinOptions): RtnetlinkRequest[] {
+  const addresses = [endpoint.ipv4, endpoint.ipv6, ...(endpoint.linkLocalAddresses ?? [])].flatMap((address) =>
+    address === undefined ? [] : [addrAdd(endpoint.ifName, address, { nodad: address.family === 6 })],
+  );
+  return [...addresses, linkSet(endpoint.ifName, { up: true }), linkSet('lo', { up: true }), ...defaultRouteRequests(endpoint, options.defaultGateways)];
 }
 
 /** Re-points the default routes inside the sandbox (shared by the drivers whose endpoints are links in it). */
 export async function setDefaultRouteIn(endpoint: Endpoint, sandbox: Sandbox, gateways: readonly string[]): Promise<void> {
-  await ipBatch(defaultRouteLines(endpoint, gateways), sandbox.netnsPath);
+  await sendRequests(defaultRouteRequests(endpoint, gateways), sandbox.netnsPath);
 }
 
 /**
@@ -84,9 +86,10 @@ export async function allowLoopbackSources(network: Network): Promise<void> {
 
 /** A veth endpoint on the network's bridge (the bridge and overlay drivers): host end on the bridge, the other end in the sandbox. */
 export async function joinVethEndpoint(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {
-  await ipBatch(hostSideLines(network, endpoint, sandbox));
+  await withNetns(sandbox.netnsPath, (netns) => sendRequests([vethPairRequest(network, endpoint, netns)]));
   try {
-    await ipBatch(sandboxSideLines(endpoint, options), sandbox.netnsPath);
+    await sendRequests(hostPortRequests(endpoint));
+    await sendRequests(sandboxSideRequests(endpoint, options), sandbox.netnsPath);
   } catch (error) {
     await deleteLink(endpoint.hostIfName);
     throw error;

@@ -7,18 +7,21 @@
 import { invalid } from '../errors.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
 import { MACVLAN_OPTION } from '../model/options.js';
-import { deleteLink, ipBatch, linkExists } from '../kernel/links.js';
-import { sandboxSideLines, setDefaultRouteIn } from './bridge.js';
+import { deleteLink, linkExists } from '../kernel/links.js';
+import { isMacvlanMode, linkAddMacvlan, linkSet, type NetnsRef, type RtnetlinkRequest } from '../kernel/rtnetlink/messages.js';
+import { sendRequests, withNetns } from '../kernel/rtnetlink/send.js';
+import { sandboxSideRequests, setDefaultRouteIn } from './bridge.js';
 import type { JoinOptions, NetworkDriver } from './driver.js';
 
 function parentOf(network: Network): string {
   return network.options[MACVLAN_OPTION.parent] ?? '';
 }
 
-/** `ip` lines that make the endpoint's link on the parent, straight into the sandbox under its temporary name. */
-export function macvlanCreateLines(network: Network, endpoint: Endpoint, sandbox: Sandbox): string[] {
+/** The endpoint's link on the parent, made straight in the sandbox (netns) under its temporary name. */
+export function macvlanCreateRequest(network: Network, endpoint: Endpoint, netns: NetnsRef): RtnetlinkRequest {
   const mode = network.options[MACVLAN_OPTION.mode] || 'bridge';
-  return [`link add link ${parentOf(network)} name ${endpoint.hostIfName} address ${endpoint.macAddress} netns ${sandbox.netnsPath} type macvlan mode ${mode}`];
+  if (!isMacvlanMode(mode)) throw invalid(`requested macvlan mode '${mode}' is not valid, 'bridge' mode is the macvlan driver default`);
+  return linkAddMacvlan({ name: endpoint.hostIfName, parent: parentOf(network), address: endpoint.macAddress, mode, netns });
 }
 
 export class MacvlanDriver implements NetworkDriver {
@@ -31,9 +34,9 @@ export class MacvlanDriver implements NetworkDriver {
   async deleteNetwork(): Promise<void> {}
 
   async join(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {
-    await ipBatch(macvlanCreateLines(network, endpoint, sandbox));
+    await withNetns(sandbox.netnsPath, (netns) => sendRequests([macvlanCreateRequest(network, endpoint, netns)]));
     try {
-      await ipBatch([`link set ${endpoint.hostIfName} name ${endpoint.ifName}`, ...sandboxSideLines(endpoint, options)], sandbox.netnsPath);
+      await sendRequests([linkSet(endpoint.hostIfName, { name: endpoint.ifName }), ...sandboxSideRequests(endpoint, options)], sandbox.netnsPath);
     } catch (error) {
       await this.leave(network, endpoint, sandbox);
       throw error;
@@ -42,9 +45,7 @@ export class MacvlanDriver implements NetworkDriver {
 
   /** The link lives in the sandbox, under its final name or (mid-join) its temporary one: whichever is there goes. */
   async leave(_network: Network, endpoint: Endpoint, sandbox: Sandbox): Promise<void> {
-    for (const name of [endpoint.ifName, endpoint.hostIfName]) {
-      if (await linkExists(name, sandbox.netnsPath)) await deleteLink(name, sandbox.netnsPath);
-    }
+    for (const name of [endpoint.ifName, endpoint.hostIfName]) await deleteLink(name, sandbox.netnsPath);
   }
 
   setDefaultRoute(_network: Network, endpoint: Endpoint, sandbox: Sandbox, gateways: readonly string[]): Promise<void> {

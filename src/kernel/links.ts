@@ -1,10 +1,18 @@
 /**
  * Links in the daemon's own network namespace (bridges, veths), through
  * iproute2: `ip -json` to read, `ip -batch -` to change several things in
- * one process.
+ * one process. What runs on every connect and disconnect (a link taken off
+ * its bridge, deleted) goes by rtnetlink instead (rtnetlink/), without
+ * starting a program.
  */
+import { constants } from 'node:os';
 import { interfaceAddress, type InterfaceAddress } from '../model/address.js';
+import { SkiffError } from '../errors.js';
 import { run, runInNetns } from './exec.js';
+import { linkDelete, linkSet, type RtnetlinkRequest } from './rtnetlink/messages.js';
+import { describeFailure, trySendRequests, type BatchFailure } from './rtnetlink/send.js';
+
+const { ENODEV, ENOENT, EINVAL } = constants.errno;
 
 export interface LinkInfo {
   ifname: string;
@@ -72,22 +80,25 @@ export async function ipBatch(lines: readonly string[], netnsPath?: string): Pro
   else await runInNetns(netnsPath, 'ip', ['-batch', '-'], { input });
 }
 
+/** Whether a refusal means the link is not there: no such device, or no such namespace any more (its file gone, or no longer bound). */
+function linkIsGone(failure: BatchFailure): boolean {
+  return failure.errno === ENODEV || (failure.step === 'open' && failure.errno === ENOENT) || (failure.step === 'setns' && failure.errno === EINVAL);
+}
+
+/** Changes a link by rtnetlink; one that is already gone (or its namespace) is success (teardown is idempotent). */
+async function changeLinkIfThere(request: RtnetlinkRequest, netnsPath?: string): Promise<void> {
+  const { failure } = await trySendRequests([request], netnsPath);
+  if (failure !== undefined && !linkIsGone(failure)) throw new SkiffError('unavailable', describeFailure(failure, [request], netnsPath));
+}
+
 /** Deletes a link; one that is already gone is success (teardown is idempotent). */
 export async function deleteLink(name: string, netnsPath?: string): Promise<void> {
-  try {
-    await ip(['link', 'delete', 'dev', name], netnsPath);
-  } catch (error) {
-    if (await linkExists(name, netnsPath)) throw error;
-  }
+  await changeLinkIfThere(linkDelete(name), netnsPath);
 }
 
 /** Takes a link down and off its bridge; one that is already gone is success. */
 export async function detachLink(name: string): Promise<void> {
-  try {
-    await run('ip', ['link', 'set', 'dev', name, 'down', 'nomaster']);
-  } catch (error) {
-    if (await linkExists(name)) throw error;
-  }
+  await changeLinkIfThere(linkSet(name, { up: false, nomaster: true }));
 }
 
 /** The link's ifalias, or undefined when there is no such link. */

@@ -6,9 +6,8 @@
  * (dgram bind({ fd }), net listen({ fd }), new net.Socket({ fd })); each stays
  * in the namespace it was made in for its whole life.
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { SkiffError } from '../errors.js';
+import { loadAddon } from './addon.js';
 
 export interface SocketSpec {
   type: 'udp' | 'tcp';
@@ -25,26 +24,6 @@ export interface OpenedSocket {
   fd: number;
   /** The bound port (0 when not bound). */
   port: number;
-}
-
-interface Addon {
-  openSockets(netnsPath: string, specs: readonly SocketSpec[]): OpenedSocket[];
-}
-
-const ADDON_PATH = fileURLToPath(new URL('../../skiff-netns.node', import.meta.url));
-let addon: Addon | undefined;
-
-function loadAddon(): Addon {
-  if (addon === undefined) {
-    try {
-      addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
-    } catch (error) {
-      throw new SkiffError('unavailable', `failed to load skiff's native addon "${ADDON_PATH}" (npm run build makes it): ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-  }
-  return addon;
 }
 
 /** Makes the sockets in the namespace bound at netnsPath, in one thread; nothing is left open when it throws. */

@@ -4,7 +4,7 @@ import { duplicateNameWarning, planNetwork, planPredefinedNetwork, validateNetwo
 import { checkEndpointLimit, nextInterfaceName } from '../../src/engine/engine.js';
 import { findByReference } from '../../src/engine/lookup.js';
 import { macFromIpv4 } from '../../src/drivers/mac.js';
-import { BRIDGE_MAX_PORTS, bridgeCreateLines, hostSideLines, sandboxSideLines } from '../../src/drivers/bridge.js';
+import { BRIDGE_MAX_PORTS, bridgeCreateLines, hostPortRequests, sandboxSideRequests, vethPairRequest } from '../../src/drivers/bridge.js';
 import type { Network } from '../../src/model/network.js';
 import { defaultGateways } from '../../src/engine/routes.js';
 
@@ -97,7 +97,7 @@ test('lookup: full id, then name, then a unique id prefix', () => {
   assert.throws(() => findByReference(items, 'zz'), { message: 'network zz not found' });
 });
 
-test('interfaces, MACs and the ip batches of a join', () => {
+test('interfaces, MACs, and the ip batch and rtnetlink requests of a join', () => {
   assert.equal(nextInterfaceName(['eth0', 'eth2']), 'eth1');
   assert.equal(macFromIpv4('172.17.0.2'), '02:42:ac:11:00:02');
   const network = planNetwork({ name: 'n' }, context());
@@ -119,18 +119,19 @@ test('interfaces, MACs and the ip batches of a join', () => {
     aliases: [],
     containerId: '',
   };
-  assert.match(
-    hostSideLines(network, endpoint, { id: 's', netnsPath: '/run/skiff/netns/s', containerId: '', hostname: '', dnsServers: [] })[0]!,
-    /peer name eth0 address 02:42:ac:11:00:02 mtu 1500 netns \/run\/skiff\/netns\/s$/,
-  );
-  assert.deepEqual(sandboxSideLines(endpoint, { defaultGateways: defaultGateways(network.ipam.pools, [endpoint.ipv4]) }), [
+  const operations = (requests: ReadonlyArray<{ operation: string }>) => requests.map((request) => request.operation);
+  assert.deepEqual(operations([vethPairRequest(network, endpoint, { fd: 7, path: '/run/skiff/netns/s' }), ...hostPortRequests(endpoint)]), [
+    'link add veth1234567 mtu 1500 master br-aaaaaaaaaaaa type veth peer name eth0 address 02:42:ac:11:00:02 mtu 1500 netns /run/skiff/netns/s',
+    'link set dev veth1234567 up alias skiff type bridge_slave hairpin on',
+  ]);
+  assert.deepEqual(operations(sandboxSideRequests(endpoint, { defaultGateways: defaultGateways(network.ipam.pools, [endpoint.ipv4]) })), [
     'addr add 172.17.0.2/16 dev eth0',
-    'link set eth0 up',
-    'link set lo up',
+    'link set dev eth0 up',
+    'link set dev lo up',
     'route replace default via 172.17.0.1 dev eth0',
   ]);
   assert.deepEqual(
-    sandboxSideLines(endpoint, { defaultGateways: [] }).filter((line) => line.includes('route')),
+    operations(sandboxSideRequests(endpoint, { defaultGateways: [] })).filter((operation) => operation.includes('route')),
     [],
   );
 });

@@ -1,0 +1,54 @@
+/**
+ * skiff's N-API addon (src/kernel/native/*.c, built by scripts/build-native.sh
+ * into dist/skiff-netns.node), loaded once on first use. Its users:
+ * netns-sockets.ts (sockets made in another namespace) and rtnetlink/
+ * (rtnetlink requests sent by the daemon itself).
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { SkiffError } from '../errors.js';
+import type { OpenedSocket, SocketSpec } from './netns-sockets.js';
+
+/** One netlink message, and where to write the index of each link it names (looked up just before it is sent). */
+export interface AddonRequest {
+  bytes: Uint8Array;
+  links: ReadonlyArray<{ offset: number; name: string }>;
+}
+
+export interface AddonBatchOutcome {
+  /** How many requests the kernel carried out, from the first. */
+  done: number;
+  failure?: {
+    /** The request refused; -1 when no socket could be made. */
+    index: number;
+    step: 'open' | 'setns' | 'socket' | 'link' | 'request';
+    errno: number;
+    /** strerror's text. */
+    reason: string;
+    /** The link whose look-up failed (step "link"). */
+    link?: string;
+    /** The kernel's own explanation (extended ack), when it gave one. */
+    extack?: string;
+  };
+}
+
+interface Addon {
+  openSockets(netnsPath: string, specs: readonly SocketSpec[]): OpenedSocket[];
+  sendRtnetlink(netnsPath: string | null, requests: readonly AddonRequest[]): Promise<AddonBatchOutcome>;
+}
+
+const ADDON_PATH = fileURLToPath(new URL('../../skiff-netns.node', import.meta.url));
+let addon: Addon | undefined;
+
+export function loadAddon(): Addon {
+  if (addon === undefined) {
+    try {
+      addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
+    } catch (error) {
+      throw new SkiffError('unavailable', `failed to load skiff's native addon "${ADDON_PATH}" (npm run build makes it): ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+  return addon;
+}
