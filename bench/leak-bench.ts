@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { openContainerWorld, type Side } from './container-world.js';
 import { apiRequest } from './daemons.js';
-import { daemonVariant, rssKb, withDaemonEnv, type DaemonVariant } from './memory.js';
+import { daemonVariant, rssKb, rssPartsKb, withDaemonEnv, type DaemonVariant } from './memory.js';
 import { runStandalone } from './world.js';
 
 const script = fileURLToPath(import.meta.url);
@@ -41,6 +41,8 @@ interface LeakOptions {
 interface IdleReading {
   /** RSS (kB) at each reading: [seconds idle, kB]. */
   rssKb: [number, number][];
+  /** Of the last reading: anonymous and file-backed kB. */
+  parts: { anon: number; file: number };
   fds: number;
   /** Live objects by constructor (with --heap-snapshots). */
   objects?: Record<string, number>;
@@ -121,13 +123,15 @@ async function idleReading(pid: number, socket: string, dir: string | undefined)
     waited = atMs;
     rss.push([atMs / 1000, rssKb(pid)]);
   }
+  const parts = rssPartsKb(pid);
   const fds = readdirSync(`/proc/${pid}/fd`).length;
   const objects = await heapCounts(pid, socket, dir);
-  return { rssKb: rss, fds, ...(objects === undefined ? {} : { objects }) };
+  return { rssKb: rss, parts, fds, ...(objects === undefined ? {} : { objects }) };
 }
 
 function describe(label: string, reading: IdleReading): string {
-  return `${label}: ${reading.rssKb.map(([seconds, kb]) => `${(kb / 1024).toFixed(1)} MB after ${seconds} s`).join(', ')}; ${reading.fds} fds`;
+  const { anon, file } = reading.parts;
+  return `${label}: ${reading.rssKb.map(([seconds, kb]) => `${(kb / 1024).toFixed(1)} MB after ${seconds} s`).join(', ')} (anonymous ${(anon / 1024).toFixed(1)}, file ${(file / 1024).toFixed(1)}); ${reading.fds} fds`;
 }
 
 /** One cycle: a published `true` created, started, waited for and removed. */

@@ -8,21 +8,22 @@
  * Interleaving keeps a busy shared machine from favouring one variant.
  * Nothing here judges a size.
  *
- *   node dist/bench/memory-idle-bench.js [--rounds 5] [--variant 'NAME=WORD …']…
+ *   node dist/bench/memory-idle-bench.js [--rounds 5] [--variant 'NAME=WORD …']… [--logs DIR]
  *
  * A variant's words are node options (`--optimize-for-size`) or environment
  * variables for the daemon (`MALLOC_ARENA_MAX=2`); without --variant the one
- * variant is the daemon as shipped ("shipped=").
+ * variant is the daemon as shipped ("shipped="). --logs keeps each daemon's
+ * log (with --trace-opt, say) as DIR/NAME-ROUND.log.
  */
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { startSkiff } from './daemons.js';
-import { daemonVariant, withDaemonEnv, type DaemonVariant } from './memory.js';
+import { daemonVariant, rssKb, rssPartsKb, withDaemonEnv, type DaemonVariant } from './memory.js';
 import { summarize } from './stats.js';
 import { loopbackUp, runStandalone, scratchDir } from './world.js';
-import { execFileSync } from 'node:child_process';
 
 const script = fileURLToPath(import.meta.url);
 const OPTIONS_ENV = 'SKIFF_MEMORY_IDLE_BENCH';
@@ -31,10 +32,13 @@ const READINGS_MS = [5_000, 40_000];
 interface IdleOptions {
   rounds: number;
   variants: DaemonVariant[];
+  logDir?: string;
 }
 
 /** kB figures of one reading. */
 interface Reading {
+  /** Milliseconds from the daemon's spawn to its first answer (the same in every reading of one start). */
+  startMs: number;
   rss: number;
   anon: number;
   file: number;
@@ -48,29 +52,32 @@ export interface IdleResult {
 function optionsFrom(argv: readonly string[]): IdleOptions {
   const variants: DaemonVariant[] = [];
   let rounds = 5;
+  let logDir: string | undefined;
   for (let index = 0; index < argv.length; index++) {
     if (argv[index] === '--variant') variants.push(daemonVariant(argv[++index]!));
     if (argv[index] === '--rounds') rounds = Number(argv[++index]);
+    if (argv[index] === '--logs') logDir = resolve(argv[++index]!);
   }
-  return { rounds, variants: variants.length > 0 ? variants : [daemonVariant('shipped=')] };
+  return { rounds, variants: variants.length > 0 ? variants : [daemonVariant('shipped=')], ...(logDir === undefined ? {} : { logDir }) };
 }
 
-function reading(pid: number): Reading {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') + field('RssShmem') };
+function reading(pid: number, startMs: number): Reading {
+  return { startMs, rss: rssKb(pid), ...rssPartsKb(pid) };
 }
 
-async function measure(dir: string, variant: DaemonVariant): Promise<Reading[]> {
+async function measure(dir: string, variant: DaemonVariant, keptLog: string | undefined): Promise<Reading[]> {
+  const spawned = performance.now();
   const daemon = await withDaemonEnv(variant, () => startSkiff({ dir, nodeArgs: variant.nodeArgs }));
+  const startMs = performance.now() - spawned;
   const readings: Reading[] = [];
   let waited = 0;
   for (const atMs of READINGS_MS) {
     await sleep(atMs - waited);
     waited = atMs;
-    readings.push(reading(daemon.pid));
+    readings.push(reading(daemon.pid, startMs));
   }
   await daemon.stop();
+  if (keptLog !== undefined) copyFileSync(daemon.logPath, keptLog);
   execFileSync('umount', [daemon.netnsPath]);
   rmSync(dir, { recursive: true, force: true });
   return readings;
@@ -80,15 +87,18 @@ const mb = (kb: number) => (kb / 1024).toFixed(1);
 
 async function idlePhase(options: IdleOptions): Promise<IdleResult> {
   loopbackUp();
+  if (options.logDir !== undefined) mkdirSync(options.logDir, { recursive: true });
   const scratch = scratchDir('skiff-bench-memory-idle-');
   const readings: IdleResult['readings'] = {};
   try {
     for (let round = 1; round <= options.rounds; round++) {
       for (const variant of options.variants) {
-        const taken = await measure(join(scratch.path, `${variant.name}-${round}`), variant);
+        const keptLog = options.logDir === undefined ? undefined : join(options.logDir, `${variant.name}-${round}.log`);
+        const taken = await measure(join(scratch.path, `${variant.name}-${round}`), variant, keptLog);
         const perTime = (readings[variant.name] ??= {});
         READINGS_MS.forEach((atMs, index) => (perTime[atMs / 1000] ??= []).push(taken[index]!));
-        console.log(`round ${round} ${variant.name}: ${taken.map((r, index) => `${mb(r.rss)} MB at ${READINGS_MS[index]! / 1000} s`).join(', ')}`);
+        const atTimes = taken.map((r, index) => `${mb(r.rss)} MB at ${READINGS_MS[index]! / 1000} s`).join(', ');
+        console.log(`round ${round} ${variant.name}: first answer after ${taken[0]!.startMs.toFixed(0)} ms; ${atTimes}`);
       }
     }
   } finally {

@@ -14,6 +14,13 @@ export function rssKb(pid: number): number {
   return Number(/^VmRSS:\s+(\d+)/m.exec(readOr(`/proc/${pid}/status`, ''))?.[1] ?? 0);
 }
 
+/** Resident memory (kB) by kind: anonymous (heaps, stacks) and file-backed (the node binary, libraries, addons). */
+export function rssPartsKb(pid: number): { anon: number; file: number } {
+  const status = readOr(`/proc/${pid}/status`, '');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { anon: field('RssAnon'), file: field('RssFile') + field('RssShmem') };
+}
+
 /** Proportional set size (shared pages split among their users), 0 if the process is gone. */
 export function pssKb(pid: number): number {
   return Number(/^Pss:\s+(\d+)/m.exec(readOr(`/proc/${pid}/smaps_rollup`, ''))?.[1] ?? 0);
