@@ -6,7 +6,9 @@
  * behind, resident for the daemon's life, for functions that hardly run once
  * it has started. bin/skiff holds TurboFan back before the daemon's modules
  * load; the daemon lets it go once it has started, so what gets hot under
- * load (the embedded DNS, the API) is optimized as before.
+ * load (the embedded DNS, the API) is optimized as before. Let go before the
+ * start instead, the loader's functions, still counted hot, were compiled
+ * during it and nearly all of the saving was lost.
  */
 import { setFlagsFromString } from 'node:v8';
 
