@@ -3,8 +3,9 @@
  * variants of how it is started compared in one run: each round starts the
  * daemon once per variant, in turn, each in a network namespace and state
  * directory of its own, and reads its RSS (VmRSS, with RssAnon and RssFile)
- * 5 s after its socket first answers and again at 40 s, after the idle
- * collection that follows the first request by 30 s (src/daemon/idle-gc.ts).
+ * 5 s after its socket first answers, at 15 s (V8's memory reducer has run
+ * by then, ~8 s after the daemon's first collection: src/daemon/idle-gc.ts)
+ * and at 40 s.
  * Interleaving keeps a busy shared machine from favouring one variant.
  * Nothing here judges a size.
  *
@@ -27,7 +28,7 @@ import { loopbackUp, runStandalone, scratchDir } from './world.js';
 
 const script = fileURLToPath(import.meta.url);
 const OPTIONS_ENV = 'SKIFF_MEMORY_IDLE_BENCH';
-const READINGS_MS = [5_000, 40_000];
+const READINGS_MS = [5_000, 15_000, 40_000];
 
 interface IdleOptions {
   rounds: number;
