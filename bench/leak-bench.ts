@@ -11,7 +11,9 @@
  * counted by constructor, the growth printed. Bounded by --cycles and
  * --minutes. Nothing here judges a size.
  *
- *   node dist/bench/leak-bench.js [--cycles 1000] [--minutes 20] [--heap-snapshots DIR]
+ *   node dist/bench/leak-bench.js [--cycles 1000] [--minutes 20] [--heap-snapshots DIR] [--daemon 'WORD …']
+ *
+ * --daemon starts the daemon otherwise: node options and VAR=value words (memory.ts daemonVariant).
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -19,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { openContainerWorld, type Side } from './container-world.js';
 import { apiRequest } from './daemons.js';
-import { rssKb } from './memory.js';
+import { daemonVariant, rssKb, rssPartsKb, withDaemonEnv, type DaemonVariant } from './memory.js';
 import { runStandalone } from './world.js';
 
 const script = fileURLToPath(import.meta.url);
@@ -33,11 +35,14 @@ interface LeakOptions {
   cycles: number;
   minutes: number;
   heapSnapshotDir?: string;
+  daemon: DaemonVariant;
 }
 
 interface IdleReading {
   /** RSS (kB) at each reading: [seconds idle, kB]. */
   rssKb: [number, number][];
+  /** Of the last reading: anonymous and file-backed kB. */
+  parts: { anon: number; file: number };
   fds: number;
   /** Live objects by constructor (with --heap-snapshots). */
   objects?: Record<string, number>;
@@ -64,6 +69,7 @@ function optionsFrom(argv: readonly string[]): LeakOptions {
     cycles: Number(value('--cycles') ?? 1000),
     minutes: Number(value('--minutes') ?? 20),
     ...(snapshots === undefined ? {} : { heapSnapshotDir: resolve(snapshots) }),
+    daemon: daemonVariant(`daemon=${value('--daemon') ?? ''}`),
   };
 }
 
@@ -93,15 +99,15 @@ function countByConstructor(path: string): Record<string, number> {
   return counts;
 }
 
-async function heapCounts(pid: number, dir: string | undefined): Promise<Record<string, number> | undefined> {
+async function heapCounts(pid: number, socket: string, dir: string | undefined): Promise<Record<string, number> | undefined> {
   if (dir === undefined) return undefined;
   const before = new Set(readdirSync(dir));
   process.kill(pid, 'SIGUSR2');
   for (let tries = 0; tries < 150; tries++) {
     const written = readdirSync(dir).find((name) => !before.has(name) && name.endsWith('.heapsnapshot'));
-    // The file appears before V8 has finished writing it; the daemon answers again once it has.
+    // The file appears before V8 has finished writing it; V8 writes on the daemon's main thread, so its next answer comes after.
     if (written !== undefined) {
-      await sleep(1000);
+      await apiRequest(socket, 'GET', '/_ping');
       return countByConstructor(join(dir, written));
     }
     await sleep(200);
@@ -109,7 +115,7 @@ async function heapCounts(pid: number, dir: string | undefined): Promise<Record<
   throw new Error('no heap snapshot within 30 s');
 }
 
-async function idleReading(pid: number, dir: string | undefined): Promise<IdleReading> {
+async function idleReading(pid: number, socket: string, dir: string | undefined): Promise<IdleReading> {
   const rss: [number, number][] = [];
   let waited = 0;
   for (const atMs of IDLE_READINGS_MS) {
@@ -117,13 +123,15 @@ async function idleReading(pid: number, dir: string | undefined): Promise<IdleRe
     waited = atMs;
     rss.push([atMs / 1000, rssKb(pid)]);
   }
+  const parts = rssPartsKb(pid);
   const fds = readdirSync(`/proc/${pid}/fd`).length;
-  const objects = await heapCounts(pid, dir);
-  return { rssKb: rss, fds, ...(objects === undefined ? {} : { objects }) };
+  const objects = await heapCounts(pid, socket, dir);
+  return { rssKb: rss, parts, fds, ...(objects === undefined ? {} : { objects }) };
 }
 
 function describe(label: string, reading: IdleReading): string {
-  return `${label}: ${reading.rssKb.map(([seconds, kb]) => `${(kb / 1024).toFixed(1)} MB after ${seconds} s`).join(', ')}; ${reading.fds} fds`;
+  const { anon, file } = reading.parts;
+  return `${label}: ${reading.rssKb.map(([seconds, kb]) => `${(kb / 1024).toFixed(1)} MB after ${seconds} s`).join(', ')} (anonymous ${(anon / 1024).toFixed(1)}, file ${(file / 1024).toFixed(1)}); ${reading.fds} fds`;
 }
 
 /** One cycle: a published `true` created, started, waited for and removed. */
@@ -153,8 +161,8 @@ async function dnsCycle(skiff: Side, index: number): Promise<void> {
 async function leakPhase(options: LeakOptions): Promise<LeakResult> {
   const dir = options.heapSnapshotDir;
   if (dir !== undefined) mkdirSync(dir, { recursive: true });
-  const nodeArgs = dir === undefined ? [] : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`];
-  const world = await openContainerWorld(phasesScript, 'leak', { skiffOnly: true, skiffNodeArgs: nodeArgs });
+  const nodeArgs = [...options.daemon.nodeArgs, ...(dir === undefined ? [] : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`])];
+  const world = await withDaemonEnv(options.daemon, () => openContainerWorld(phasesScript, 'leak', { skiffOnly: true, skiffNodeArgs: nodeArgs }));
   try {
     const { skiff } = world;
     const { pid, socketPath: socket } = skiff.daemon;
@@ -163,7 +171,7 @@ async function leakPhase(options: LeakOptions): Promise<LeakResult> {
     await skiff.docker('run', '-d', '--name', 'anchor', '--network', NETWORK, 'busybox', 'sleep', '3600');
     await cycle(socket, 0);
     await dnsCycle(skiff, 0);
-    const before = await idleReading(pid, dir);
+    const before = await idleReading(pid, socket, dir);
     console.log(describe('idle before', before));
     const deadline = Date.now() + options.minutes * 60_000;
     const started = Date.now();
@@ -175,7 +183,7 @@ async function leakPhase(options: LeakOptions): Promise<LeakResult> {
       if (done % 100 === 0) console.log(`${done} cycles: ${(rssKb(pid) / 1024).toFixed(1)} MB RSS`);
     }
     const cycleMs = (Date.now() - started) / Math.max(1, done);
-    const after = await idleReading(pid, dir);
+    const after = await idleReading(pid, socket, dir);
     console.log(describe('idle after', after));
     const last = (reading: IdleReading) => reading.rssKb[reading.rssKb.length - 1]![1];
     const growth = last(after) / last(before) - 1;

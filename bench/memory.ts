@@ -14,6 +14,13 @@ export function rssKb(pid: number): number {
   return Number(/^VmRSS:\s+(\d+)/m.exec(readOr(`/proc/${pid}/status`, ''))?.[1] ?? 0);
 }
 
+/** Resident memory (kB) by kind: anonymous (heaps, stacks) and file-backed (the node binary, libraries, addons). */
+export function rssPartsKb(pid: number): { anon: number; file: number } {
+  const status = readOr(`/proc/${pid}/status`, '');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { anon: field('RssAnon'), file: field('RssFile') + field('RssShmem') };
+}
+
 /** Proportional set size (shared pages split among their users), 0 if the process is gone. */
 export function pssKb(pid: number): number {
   return Number(/^Pss:\s+(\d+)/m.exec(readOr(`/proc/${pid}/smaps_rollup`, ''))?.[1] ?? 0);
@@ -54,3 +61,45 @@ export function cpuMs(pid: number): number {
 
 /** USER_HZ: 100 on Linux. */
 const CLOCK_TICKS = 100;
+
+/** How a bench starts skiff's daemon: node options before its script and variables in its environment. */
+export interface DaemonVariant {
+  name: string;
+  nodeArgs: string[];
+  env: Record<string, string>;
+}
+
+/** "NAME=WORD …": each word a node option (`--optimize-for-size`) or a variable (`MALLOC_ARENA_MAX=2`). */
+export function daemonVariant(text: string): DaemonVariant {
+  const equals = text.indexOf('=');
+  const words = text
+    .slice(equals + 1)
+    .split(' ')
+    .filter((word) => word !== '');
+  const env: Record<string, string> = {};
+  const nodeArgs: string[] = [];
+  for (const word of words) {
+    const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(word);
+    if (match === null) nodeArgs.push(word);
+    else env[match[1]!] = match[2]!;
+  }
+  return { name: text.slice(0, equals), nodeArgs, env };
+}
+
+/**
+ * Runs start with the variant's variables set in this process's environment,
+ * which the daemon's spawn copies (synchronously, before start's first await);
+ * they are put back right after.
+ */
+export function withDaemonEnv<T>(variant: DaemonVariant, start: () => Promise<T>): Promise<T> {
+  const saved = Object.keys(variant.env).map((key) => [key, process.env[key]] as const);
+  Object.assign(process.env, variant.env);
+  try {
+    return start();
+  } finally {
+    for (const [key, value] of saved) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}

@@ -11,6 +11,7 @@ import { installLastResortHandlers } from '../daemon/last-resort.js';
 import { ConfigError, DEFAULT_CONFIG_FILE, mergeConfig, OPTIONS, parseFlag, type ConfigFile, type FlagValue, type OptionSpec } from '../daemon/config.js';
 import { activationFds, listenersFor, loadTls } from '../daemon/listeners.js';
 import { Logger } from '../daemon/logger.js';
+import { releaseOptimizingCompiler } from '../daemon/startup-jit.js';
 // By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
 const { Command, Option } = createRequire(import.meta.url)('commander') as typeof import('commander');
 type Command = InstanceType<typeof Command>;
@@ -81,6 +82,7 @@ export function daemonCommand(): Command {
     installLastResortHandlers();
     logger.info('Starting up');
     const daemon = await Daemon.start(config, listeners, logger, { ui: uiAddress });
+    releaseOptimizingCompiler();
     logger.info('Daemon has completed initialization');
 
     process.on('SIGHUP', () => {

@@ -85,8 +85,8 @@ interface LiveConfig {
 export class Daemon {
   /** API requests being answered, for the SIGUSR1 summary. */
   private readonly inFlight = new Set<IncomingMessage>();
-  /** A full garbage collection once the API has been quiet a while after work (idle-gc.ts). */
-  private readonly idleCollector = new IdleCollector();
+  /** A full garbage collection once the daemon has been quiet a while after its start and after work (idle-gc.ts). */
+  private readonly idleCollector: IdleCollector;
   /** What new containers' resolv.conf and the embedded DNS use; mutated by reload(). */
   private readonly containerDns: { dataRoot: string; dnsServers: string[]; dnsSearch: string[]; dnsOptions: string[]; log: (message: string) => void };
 
@@ -100,6 +100,7 @@ export class Daemon {
     containerDns: Daemon['containerDns'],
   ) {
     this.containerDns = containerDns;
+    this.idleCollector = new IdleCollector((message) => logger.warn(message));
     for (const server of servers) {
       server.on('request', (request: IncomingMessage) => {
         this.inFlight.add(request);
@@ -192,6 +193,7 @@ export class Daemon {
     }
     const daemon = new Daemon(engine, servers, listeners, { runtime, containers }, live, logger, containerDns);
     if (!config.liveRestore) await daemon.stopRunningContainers('live-restore is off: stopping containers left running by the last daemon');
+    daemon.idleCollector.started();
     return daemon;
   }
 

@@ -1,8 +1,8 @@
 /**
  * skiff's N-API addon (src/kernel/native/*.c, built by scripts/build-native.sh
  * into dist/skiff-netns.node), loaded once on first use. Its users:
- * netns-sockets.ts (sockets made in another namespace) and rtnetlink/
- * (rtnetlink requests sent by the daemon itself).
+ * netns-sockets.ts (sockets made in another namespace), rtnetlink/
+ * (rtnetlink requests sent by the daemon itself) and releaseFreeMemory below.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,7 @@ export interface AddonBatchOutcome {
 interface Addon {
   openSockets(netnsPath: string, specs: readonly SocketSpec[]): OpenedSocket[];
   sendRtnetlink(netnsPath: string | null, requests: readonly AddonRequest[]): Promise<AddonBatchOutcome>;
+  releaseFreeMemory(): boolean;
 }
 
 const ADDON_PATH = fileURLToPath(new URL('../../skiff-netns.node', import.meta.url));
@@ -51,4 +52,13 @@ export function loadAddon(): Addon {
     }
   }
   return addon;
+}
+
+/**
+ * Hands the pages malloc keeps for reuse back to the kernel (malloc_trim,
+ * release-memory.c): glibc keeps what free() returned, so a daemon that went
+ * quiet after a burst would otherwise stay at its peak.
+ */
+export function releaseFreeMemory(): boolean {
+  return loadAddon().releaseFreeMemory();
 }
