@@ -34,7 +34,7 @@ import { readLog, type LogOptions } from './log-reader.js';
 import { ociSpec } from './oci-spec.js';
 import { ociUpdate } from './oci-resources.js';
 import { ContainerCgroup } from './cgroups.js';
-import { chooseRuntimes, findHostRuntimes, runtimeNamed, STOCK_RUNTIME, type OciRuntime, type RuntimeSet } from './oci-runtimes.js';
+import { chooseRuntimes, findHostRuntimes, runtimeInvocation, runtimeNamed, STOCK_RUNTIME, type OciRuntime, type RuntimeSet } from './oci-runtimes.js';
 import type { ContainerResources } from '../model/container.js';
 
 export type { ContainerProcessSpec } from './process-spec.js';
@@ -65,7 +65,9 @@ export interface RuntimeOptions {
   execRoot: string;
   /** The compiled shim; default dist/skiff-shim beside the compiled sources. */
   shimPath?: string;
-  /** The runtimes containers may ask for; default runc (or crun where it can run) as found on the host. */
+  /** The compiled skiff-v1-cgroups (crun on a hybrid host); default dist/skiff-v1-cgroups beside the compiled sources. */
+  v1ViewPath?: string;
+  /** The runtimes containers may ask for; default crun where it can run, else runc, as found on the host. */
   runtimes?: RuntimeSet;
 }
 
@@ -106,6 +108,7 @@ export class ContainerRuntime {
   private readonly dataRoot: string;
   private readonly execRoot: string;
   private readonly shimPath: string;
+  private readonly v1ViewPath: string | undefined;
   readonly runtimes: RuntimeSet;
   private readonly exitListeners: Array<(id: string, exitCode: number) => void> = [];
   /** Containers whose exit we wait for, with the fs watcher on their bundle. */
@@ -118,6 +121,7 @@ export class ContainerRuntime {
     this.dataRoot = options.dataRoot;
     this.execRoot = options.execRoot;
     this.shimPath = options.shimPath ?? process.env['SKIFF_SHIM'] ?? DEFAULT_SHIM;
+    this.v1ViewPath = options.v1ViewPath;
     this.runtimes = options.runtimes ?? chooseRuntimes({ defaultRuntime: '', runtimes: {} }, findHostRuntimes());
     mkdirSync(join(this.execRoot, 'containers'), { recursive: true });
     mkdirSync(join(this.dataRoot, 'containers'), { recursive: true });
@@ -149,10 +153,15 @@ export class ContainerRuntime {
     return [...runtime.args, '--root', join(this.execRoot, runtime.name)];
   }
 
+  /** A call of the runtime: its program and arguments (through the v1 cgroups view where the runtime needs it). */
+  private invocation(runtime: OciRuntime, args: string[]): { program: string; args: string[] } {
+    return runtimeInvocation(runtime, [...this.globalArgs(runtime), ...args], this.v1ViewPath);
+  }
+
   /** Runs the container's runtime (`runc ARGS… ID`-style commands). */
   private runtimeCommand(id: string, args: string[], input?: string) {
-    const runtime = this.runtimeOf(id);
-    return run(runtime.path, [...this.globalArgs(runtime), ...args], input === undefined ? {} : { input });
+    const call = this.invocation(this.runtimeOf(id), args);
+    return run(call.program, call.args, input === undefined ? {} : { input });
   }
 
   /** The runtime a new container asks for ('' = the default): Docker's error for a name that is not configured. */
@@ -247,7 +256,8 @@ export class ContainerRuntime {
     const mode = `${meta.tty ? 't' : ''}${meta.openStdin ? 'i' : ''}g`;
     const runtime = meta.runtime ?? this.runtimeOf(id);
     const shimLog = openSync(paths.shimLog, 'a');
-    const shim = spawn(this.shimPath, [id, paths.bundle, paths.log, mode, runtime.path, ...this.globalArgs(runtime)], {
+    const call = this.invocation(runtime, []);
+    const shim = spawn(this.shimPath, [id, paths.bundle, paths.log, mode, call.program, ...call.args], {
       detached: true,
       stdio: ['ignore', shimLog, shimLog, 'pipe', 'pipe'],
     });
@@ -422,11 +432,12 @@ export class ContainerRuntime {
     const name = `exec-${randomBytes(6).toString('hex')}`;
     const ttyArgs = ['--detach', '--tty', '--console-socket', `/proc/self/cwd/${name}.sock`, '--pid-file', `${name}.pid`];
     const runtime = this.runtimeOf(id);
-    const execArgs = [...this.globalArgs(runtime), 'exec', ...(options.tty ? ttyArgs : [])];
+    const execArgs = ['exec', ...(options.tty ? ttyArgs : [])];
     if (options.cwd !== undefined && options.cwd !== '') execArgs.push('--cwd', options.cwd);
     for (const variable of options.env) execArgs.push('--env', variable);
     execArgs.push(id, ...options.args);
-    const [program, programArgs] = options.tty ? [this.shimPath, ['exec-tty', paths.bundle, name, runtime.path, ...execArgs]] : [runtime.path, execArgs];
+    const call = this.invocation(runtime, execArgs);
+    const [program, programArgs] = options.tty ? [this.shimPath, ['exec-tty', paths.bundle, name, call.program, ...call.args]] : [call.program, call.args];
     const child = spawn(program, programArgs, { stdio: [options.openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     const output = new PassThrough();
     let runcFailed = false;
