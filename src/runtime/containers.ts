@@ -34,7 +34,16 @@ import { readLog, type LogOptions } from './log-reader.js';
 import { ociSpec } from './oci-spec.js';
 import { ociUpdate } from './oci-resources.js';
 import { ContainerCgroup } from './cgroups.js';
-import { chooseRuntimes, findHostRuntimes, runtimeInvocation, runtimeNamed, STOCK_RUNTIME, type OciRuntime, type RuntimeSet } from './oci-runtimes.js';
+import {
+  chooseRuntimes,
+  findHostRuntimes,
+  replacesExecEnvironment,
+  runtimeInvocation,
+  runtimeNamed,
+  STOCK_RUNTIME,
+  type OciRuntime,
+  type RuntimeSet,
+} from './oci-runtimes.js';
 import type { ContainerResources } from '../model/container.js';
 
 export type { ContainerProcessSpec } from './process-spec.js';
@@ -75,10 +84,28 @@ const DEFAULT_SHIM = fileURLToPath(new URL('../../skiff-shim', import.meta.url))
 const EXIT_SWEEP_MS = 2000;
 const WAIT_POLL_MAX_MS = 500;
 
-/** The message of runc's own error line (logrus text format), if chunk is one. */
+/** crun's words for a command it cannot find ("executable file `x` not found in $PATH: No such file or directory"). */
+const CRUN_NOT_FOUND = /^executable file `(.*)` not found in \$PATH: No such file or directory\s*$/;
+
+/**
+ * A runtime's failure to exec a process, in runc's words, which are Docker's
+ * (scripts match on them whichever runtime is the default): runc's own error
+ * line (logrus text format), or crun's plain line for a missing command.
+ */
 export function runcFailure(chunk: string): string | undefined {
   const match = /^time="[^"]*" level=error msg="((?:[^"\\]|\\.)*)"\s*$/.exec(chunk);
-  return match ? match[1]!.replace(/\\(.)/g, '$1') : undefined;
+  if (match) return match[1]!.replace(/\\(.)/g, '$1');
+  const notFound = CRUN_NOT_FOUND.exec(chunk);
+  return notFound ? `exec: "${notFound[1]}": executable file not found in $PATH` : undefined;
+}
+
+/** An exec's environment as Docker gives it: the container's, with the exec's variables replacing those of the same name or added. */
+export function execEnvironment(containerEnv: readonly string[], execEnv: readonly string[]): string[] {
+  const nameOf = (entry: string) => entry.split('=', 1)[0]!;
+  const given = new Map(execEnv.map((entry) => [nameOf(entry), entry]));
+  const merged = containerEnv.map((entry) => given.get(nameOf(entry)) ?? entry);
+  const present = new Set(containerEnv.map(nameOf));
+  return [...merged, ...execEnv.filter((entry) => !present.has(nameOf(entry)))];
 }
 
 /**
@@ -96,7 +123,13 @@ export class ContainerStartError extends SkiffError {
 
 export function startError(shimReport: string): ContainerStartError {
   const logged = /level=error msg="((?:[^"\\]|\\.)*)"/.exec(shimReport);
-  const detail = logged ? logged[1]!.replace(/\\(.)/g, '$1').replace(/^runc (run|create) failed: /, '') : shimReport.replace(/^\S+ run exited with \d+: /, '');
+  const plain = shimReport.replace(/^\S+ run exited with \d+: /, '');
+  const crunNotFound = CRUN_NOT_FOUND.exec(plain);
+  const detail = logged
+    ? logged[1]!.replace(/\\(.)/g, '$1').replace(/^runc (run|create) failed: /, '')
+    : crunNotFound
+      ? `unable to start container process: exec: "${crunNotFound[1]}": executable file not found in $PATH`
+      : plain;
   const message = `OCI runtime create failed: ${detail}: unknown`;
   // runc's words, and crun's ("executable file `x` not found in $PATH: No such file or directory").
   if (/executable file .*not found|no such file or directory/i.test(detail)) return new ContainerStartError('invalid', message, 127);
@@ -434,7 +467,11 @@ export class ContainerRuntime {
     const runtime = this.runtimeOf(id);
     const execArgs = ['exec', ...(options.tty ? ttyArgs : [])];
     if (options.cwd !== undefined && options.cwd !== '') execArgs.push('--cwd', options.cwd);
-    for (const variable of options.env) execArgs.push('--env', variable);
+    // runc adds --env to the container's environment; crun's exec takes --env as the whole of it.
+    const env = replacesExecEnvironment(runtime)
+      ? execEnvironment(readJson<{ process?: { env?: string[] } }>(paths.config)?.process?.env ?? [], options.env)
+      : options.env;
+    for (const variable of env) execArgs.push('--env', variable);
     execArgs.push(id, ...options.args);
     const call = this.invocation(runtime, execArgs);
     const [program, programArgs] = options.tty ? [this.shimPath, ['exec-tty', paths.bundle, name, call.program, ...call.args]] : [call.program, call.args];

@@ -155,3 +155,8 @@ export function runtimeNamed(set: RuntimeSet, requested: string): OciRuntime {
 export function runtimeInvocation(runtime: OciRuntime, globalArgs: string[], viewPath = V1_CGROUPS_VIEW): { program: string; args: string[] } {
   return runtime.v1CgroupsView === true ? { program: viewPath, args: [runtime.path, ...globalArgs] } : { program: runtime.path, args: globalArgs };
 }
+
+/** Whether the runtime's exec takes --env as the process's whole environment (crun 1.8) rather than adding it to the container's (runc). */
+export function replacesExecEnvironment(runtime: OciRuntime): boolean {
+  return basename(runtime.path) === 'crun';
+}
