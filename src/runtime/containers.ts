@@ -32,18 +32,9 @@ import { bytesOfFiles } from './disk-usage.js';
 import { encodeFrame } from './log-frames.js';
 import { readLog, type LogOptions } from './log-reader.js';
 import { ociSpec } from './oci-spec.js';
-import { ociUpdate } from './oci-resources.js';
+import { crunV1Update, ociUpdate } from './oci-resources.js';
 import { ContainerCgroup } from './cgroups.js';
-import {
-  chooseRuntimes,
-  findHostRuntimes,
-  replacesExecEnvironment,
-  runtimeInvocation,
-  runtimeNamed,
-  STOCK_RUNTIME,
-  type OciRuntime,
-  type RuntimeSet,
-} from './oci-runtimes.js';
+import { chooseRuntimes, findHostRuntimes, isCrun, runtimeInvocation, runtimeNamed, STOCK_RUNTIME, type OciRuntime, type RuntimeSet } from './oci-runtimes.js';
 import type { ContainerResources } from '../model/container.js';
 
 export type { ContainerProcessSpec } from './process-spec.js';
@@ -192,9 +183,9 @@ export class ContainerRuntime {
   }
 
   /** Runs the container's runtime (`runc ARGS… ID`-style commands). */
-  private runtimeCommand(id: string, args: string[], input?: string) {
+  private runtimeCommand(id: string, args: string[]) {
     const call = this.invocation(this.runtimeOf(id), args);
-    return run(call.program, call.args, input === undefined ? {} : { input });
+    return run(call.program, call.args);
   }
 
   /** The runtime a new container asks for ('' = the default): Docker's error for a name that is not configured. */
@@ -221,8 +212,19 @@ export class ContainerRuntime {
 
   /** docker update of a running container: its cgroup gets the limits as they now are. */
   async updateResources(id: string, resources: ContainerResources): Promise<void> {
-    this.existing(id);
-    await this.runtimeCommand(id, ['update', '--resources', '-', id], JSON.stringify(ociUpdate(resources)));
+    const paths = this.existing(id);
+    const cgroup = new ContainerCgroup(id);
+    const { update, lifts } =
+      isCrun(this.runtimeOf(id)) && cgroup.version === 1 ? crunV1Update(ociUpdate(resources)) : { update: ociUpdate(resources), lifts: [] };
+    // A file, not stdin: crun opens /dev/stdin, which a socket (what Node gives a child) cannot be opened as.
+    const file = join(paths.bundle, `resources-${randomBytes(6).toString('hex')}.json`);
+    writeFileSync(file, JSON.stringify(update));
+    try {
+      await this.runtimeCommand(id, ['update', '--resources', file, id]);
+    } finally {
+      rmSync(file, { force: true });
+    }
+    for (const lift of lifts) cgroup.writeV1(lift.controller, lift.file, lift.value);
   }
 
   /** The container's cgroup, read back (it lasts from the start until the container is deleted or started again). */
@@ -468,9 +470,7 @@ export class ContainerRuntime {
     const execArgs = ['exec', ...(options.tty ? ttyArgs : [])];
     if (options.cwd !== undefined && options.cwd !== '') execArgs.push('--cwd', options.cwd);
     // runc adds --env to the container's environment; crun's exec takes --env as the whole of it.
-    const env = replacesExecEnvironment(runtime)
-      ? execEnvironment(readJson<{ process?: { env?: string[] } }>(paths.config)?.process?.env ?? [], options.env)
-      : options.env;
+    const env = isCrun(runtime) ? execEnvironment(readJson<{ process?: { env?: string[] } }>(paths.config)?.process?.env ?? [], options.env) : options.env;
     for (const variable of env) execArgs.push('--env', variable);
     execArgs.push(id, ...options.args);
     const call = this.invocation(runtime, execArgs);

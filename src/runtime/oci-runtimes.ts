@@ -156,7 +156,12 @@ export function runtimeInvocation(runtime: OciRuntime, globalArgs: string[], vie
   return runtime.v1CgroupsView === true ? { program: viewPath, args: [runtime.path, ...globalArgs] } : { program: runtime.path, args: globalArgs };
 }
 
-/** Whether the runtime's exec takes --env as the process's whole environment (crun 1.8) rather than adding it to the container's (runc). */
-export function replacesExecEnvironment(runtime: OciRuntime): boolean {
+/**
+ * Whether the runtime is crun (by its file name), whose 1.8 differs from runc
+ * where skiff must follow: its exec takes --env as the process's whole
+ * environment (runc adds it to the container's), and on cgroup v1 it cannot
+ * write "no limit" for the CFS quota or pids (see crunV1Update).
+ */
+export function isCrun(runtime: OciRuntime): boolean {
   return basename(runtime.path) === 'crun';
 }
