@@ -215,6 +215,14 @@ export class ContainerCgroup {
     writeFileSync(join(this.root, controller, 'skiff', this.id, name), value);
   }
 
+  /** Whether the container is frozen (docker pause): v1 freezer.state, v2 cgroup.freeze; false when there is no such cgroup. */
+  frozen(): boolean {
+    const file = this.version === 2 ? this.file('', 'cgroup.freeze') : this.file('freezer', 'freezer.state');
+    if (!existsSync(file)) return false;
+    const state = readFileSync(file, 'utf8').trim();
+    return state === '1' || state === 'FROZEN' || state === 'FREEZING';
+  }
+
   /** Whether runc made the cgroup (it stays until the container is deleted). */
   exists(): boolean {
     return existsSync(this.version === 2 ? join(this.root, 'skiff', this.id) : join(this.root, 'memory', 'skiff', this.id));

@@ -349,7 +349,17 @@ export class ContainerRuntime {
     this.existing(id);
     const { status } = await this.state(id);
     if (status !== 'running') throw conflict(`Container ${id} is not running`);
-    await this.runtimeCommand(id, ['kill', id, signal.replace(/^SIG/i, '').toUpperCase()]);
+    await this.signal(id, signal.replace(/^SIG/i, '').toUpperCase());
+  }
+
+  /**
+   * Signals the container's process. A KILL also thaws a paused container, so
+   * that it dies (on cgroup v1 a frozen process cannot): runc does so itself,
+   * crun 1.8 does not.
+   */
+  private async signal(id: string, signal: string): Promise<void> {
+    await this.runtimeCommand(id, ['kill', id, signal]);
+    if ((signal === 'KILL' || signal === '9') && isCrun(this.runtimeOf(id)) && new ContainerCgroup(id).frozen()) await this.runtimeCommand(id, ['resume', id]);
   }
 
   async stop(id: string, timeoutSeconds: number): Promise<void> {
@@ -358,7 +368,7 @@ export class ContainerRuntime {
     // The process may end between the check and a signal: runc then says it is not running, which is what we want.
     await this.runtimeCommand(id, ['kill', id, 'TERM']).catch((error: Error) => this.log(`stop ${id}: SIGTERM: ${error.message}`));
     if (await this.exitedWithin(id, timeoutSeconds * 1000)) return;
-    await this.runtimeCommand(id, ['kill', id, 'KILL']).catch((error: Error) => this.log(`stop ${id}: SIGKILL: ${error.message}`));
+    await this.signal(id, 'KILL').catch((error: Error) => this.log(`stop ${id}: SIGKILL: ${error.message}`));
     await this.waitExit(id);
   }
 
