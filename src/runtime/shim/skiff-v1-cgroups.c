@@ -10,7 +10,8 @@
  * So this program unshares a mount namespace, makes every mount in it private
  * first (so the unmount that follows cannot propagate to the host's namespace,
  * whose /sys/fs/cgroup it shares), lazily unmounts /sys/fs/cgroup/unified
- * there, and execs RUNTIME. The namespace ends with the runtime's process:
+ * there, and execs RUNTIME (from a read-only bind mount of itself, which
+ * spares crun its self-copy: see below). The namespace ends with the runtime's process:
  * nothing is left to clean up, and a container's own mount namespace (cloned
  * from it) drops the host's mounts at its pivot_root as it does under runc.
  * The daemon runs every call on such a container (create, start, kill,
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
@@ -54,6 +56,17 @@ int main(int argc, char **argv) {
       return 125;
     }
   }
+  /*
+   * crun copies or re-mounts itself on every start before it runs (its guard
+   * against a container overwriting the host's binary through /proc/self/exe,
+   * CVE-2019-5736), then execs the copy: a second start of the whole program.
+   * It skips that when it already runs from a read-only mount and
+   * _LIBCONTAINER_CLONED_BINARY is set, so the binary gets its read-only
+   * bind mount here, in the namespace just made, where it guards as well.
+   */
+  if (mount(argv[1], argv[1], NULL, MS_BIND, NULL) == 0 &&
+      mount(NULL, argv[1], NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) == 0)
+    setenv("_LIBCONTAINER_CLONED_BINARY", "1", 1);
   execv(argv[1], argv + 1);
   fprintf(stderr, "skiff-v1-cgroups: exec %s: %s\n", argv[1], strerror(errno));
   return 127;
