@@ -72,7 +72,7 @@ export const V1_CGROUPS_VIEW = fileURLToPath(new URL('../../skiff-v1-cgroups', i
 /** What the daemon found on the host: runc's path, and crun's with how it can run here (or why not). */
 export interface HostRuntimes {
   runcPath: string;
-  crun?: { path: string; refusal?: string; v1CgroupsView?: true; layout?: string };
+  crun?: { path: string; refusal?: string; v1CgroupsView?: true; refusedLayout?: string };
 }
 
 /**
@@ -84,7 +84,7 @@ export function crunOnLayout(path: string, layout: CgroupLayout, viewFailure: st
   const refusal = crunCgroupRefusal(layout);
   if (refusal === undefined) return { path };
   if (viewFailure !== undefined) return { path, refusal: `${refusal}, and ${viewFailure}` };
-  return { path, v1CgroupsView: true, layout: refusal };
+  return { path, v1CgroupsView: true, refusedLayout: refusal };
 }
 
 /** Why skiff-v1-cgroups cannot run crun here (not built, or no mount namespace for it), or undefined when it can. */
@@ -135,7 +135,7 @@ export function chooseRuntimes(configured: { defaultRuntime: string; runtimes: R
   if (crun === undefined) return { runtimes, defaultName: STOCK_RUNTIME, why: `${host.crun.path} is installed, but ${host.crun.refusal}` };
   const why =
     crun.v1CgroupsView === true
-      ? `crun is installed; ${crun.layout}, so skiff runs it in a private mount namespace without /sys/fs/cgroup/unified, where the cgroups are v1 alone`
+      ? `crun is installed; ${crun.refusedLayout}, so skiff runs it in a private mount namespace without /sys/fs/cgroup/unified, where the cgroups are v1 alone`
       : 'crun is installed and runs on these cgroups';
   return { runtimes, defaultName: 'crun', why };
 }

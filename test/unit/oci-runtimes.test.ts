@@ -35,7 +35,7 @@ describe('OCI runtimes: which ones, and the default', () => {
     assert.deepEqual(crunOnLayout(CRUN, hybrid, undefined), {
       path: CRUN,
       v1CgroupsView: true,
-      layout: 'cgroups are hybrid (v1, and v2 at /sys/fs/cgroup/unified holding hugetlb), which crun refuses',
+      refusedLayout: 'cgroups are hybrid (v1, and v2 at /sys/fs/cgroup/unified holding hugetlb), which crun refuses',
     });
     assert.deepEqual(crunOnLayout(CRUN, hybrid, 'unshare: Operation not permitted'), {
       path: CRUN,
