@@ -2,6 +2,9 @@
  * Where skiff's daemon spends a `docker run -d` (busybox sleep on a user
  * network), paired round by round with `--network none`:
  *   node dist/bench/run-detached-bench.js [--rounds 30] [--warmup 3]
+ * or, with --runtimes runc,crun, the same run -d on the user network under
+ * each OCI runtime in turn (`docker run --runtime`; the order alternates
+ * round by round), with the `docker rm -f` of each container timed too.
  * As root; it runs in a world of its own with skiff alone. The daemon's time
  * is the sum of the API requests it served for the call (create and start,
  * from bench/daemon-exec-log.ts); the runtime's is the shim's `run` (runc
@@ -11,12 +14,14 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { epochMs, execBreakdown, formatBreakdown, openContainerWorld, type ExecEntry, type Side } from './container-world.js';
-import { summarize, type Summary } from './stats.js';
+import { ms, summarize, type Summary } from './stats.js';
 import { runStandalone } from './world.js';
 
 interface Options {
   rounds: number;
   warmup: number;
+  /** Compare these OCI runtimes (--runtimes runc,crun) instead of user network against none. */
+  runtimes: string[];
 }
 
 interface RunSample {
@@ -38,9 +43,9 @@ export interface RunDetachedResult {
 const sumOf = (entries: readonly ExecEntry[], pick: (label: string) => boolean) =>
   entries.filter((entry) => pick(entry.label)).reduce((total, entry) => total + entry.ms, 0);
 
-async function timedRun(side: Side, network: string): Promise<{ id: string; sample: RunSample }> {
+async function timedRun(side: Side, network: string, runtime?: string): Promise<{ id: string; sample: RunSample }> {
   const start = epochMs();
-  const result = await side.docker('run', '-d', '--network', network, 'busybox', 'sleep', '3600');
+  const result = await side.docker('run', '-d', ...(runtime === undefined ? [] : ['--runtime', runtime]), '--network', network, 'busybox', 'sleep', '3600');
   const end = epochMs();
   // The log line of a request is written when its answer is sent: give the last one a moment.
   await new Promise((resolve) => setTimeout(resolve, 20));
@@ -103,12 +108,64 @@ async function runDetachedPhase(options: Options): Promise<RunDetachedResult> {
   return result;
 }
 
+export interface RuntimesResult {
+  rounds: number;
+  byRuntime: Record<string, { cli: Summary; daemon: Summary; runtime: Summary; rm: Summary; breakdown: string }>;
+  /** Per-round ratios of each runtime to the first one's (CLI and daemon time of run -d). */
+  ratios: Record<string, { cli: Summary; daemon: Summary }>;
+}
+
+const range = (summary: Summary) => `${ms(summary.median)} ms (${ms(summary.min)}–${ms(summary.max)})`;
+const ratioRange = (summary: Summary) => `${summary.median.toFixed(2)}x (${summary.min.toFixed(2)}–${summary.max.toFixed(2)})`;
+
+async function runtimesPhase(options: Options): Promise<RuntimesResult> {
+  const world = await openContainerWorld(join(dirname(fileURLToPath(import.meta.url)), 'network.js'), 'run-detached', { traceSkiff: true, skiffOnly: true });
+  const samples = new Map(options.runtimes.map((runtime) => [runtime, { runs: [] as RunSample[], rm: [] as number[] }]));
+  try {
+    const side = world.skiff;
+    await side.docker('network', 'create', 'bench-a');
+    await side.docker('run', '-d', '--name', 'probe', '--network', 'bench-a', 'busybox', 'sleep', '3600');
+    for (let round = 0; round < options.warmup + options.rounds; round++) {
+      const order = round % 2 === 0 ? options.runtimes : [...options.runtimes].reverse();
+      const started: Array<{ runtime: string; id: string; sample: RunSample }> = [];
+      for (const runtime of order) started.push({ runtime, ...(await timedRun(side, 'bench-a', runtime)) });
+      for (const { runtime, id, sample } of started) {
+        const removed = await side.docker('rm', '-f', id);
+        if (round < options.warmup) continue;
+        samples.get(runtime)!.runs.push(sample);
+        samples.get(runtime)!.rm.push(removed.ms);
+      }
+    }
+  } finally {
+    const leftovers = await world.close();
+    if (leftovers.length > 0) console.log(`leftovers: ${leftovers.join(', ')}`);
+  }
+  const [first] = options.runtimes;
+  const base = samples.get(first!)!.runs;
+  const result: RuntimesResult = { rounds: base.length, byRuntime: {}, ratios: {} };
+  for (const [runtime, { runs, rm }] of samples) {
+    result.byRuntime[runtime] = { ...summaryOf(runs), rm: summarize(rm) };
+    result.ratios[runtime] = {
+      cli: summarize(runs.map((sample, index) => sample.cliMs / base[index]!.cliMs)),
+      daemon: summarize(runs.map((sample, index) => sample.daemonMs / base[index]!.daemonMs)),
+    };
+    const part = result.byRuntime[runtime];
+    console.log(
+      `run -d --runtime ${runtime} (median, min–max over ${runs.length} rounds): CLI ${range(part.cli)}, daemon ${range(part.daemon)}, shim ${range(part.runtime)}; rm -f ${range(part.rm)}\n  ${part.breakdown}`,
+    );
+  }
+  for (const runtime of options.runtimes.slice(1))
+    console.log(`${runtime}/${first} per round: CLI ${ratioRange(result.ratios[runtime]!.cli)}, daemon ${ratioRange(result.ratios[runtime]!.daemon)}`);
+  return result;
+}
+
 function optionsFrom(argv: readonly string[]): Options {
   const value = (flag: string, fallback: number) => {
     const index = argv.indexOf(flag);
     return index >= 0 ? Number(argv[index + 1]) : fallback;
   };
-  return { rounds: value('--rounds', 30), warmup: value('--warmup', 3) };
+  const runtimes = argv.indexOf('--runtimes');
+  return { rounds: value('--rounds', 30), warmup: value('--warmup', 3), runtimes: runtimes >= 0 ? argv[runtimes + 1]!.split(',') : [] };
 }
 
 await runStandalone<Options>({
@@ -117,5 +174,5 @@ await runStandalone<Options>({
   timeoutMs: 20 * 60_000,
   optionsEnv: 'SKIFF_BENCH_RUN_DETACHED',
   optionsFrom,
-  run: runDetachedPhase,
+  run: (options) => (options.runtimes.length > 0 ? runtimesPhase(options) : runDetachedPhase(options)),
 });

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(iproute2 nftables runc busybox-static iputils-ping dnsutils procps util-linux tini tar gcc libc6-dev make python3 g++ ca-certificates etcd-server chromium)
+# crun: the default OCI runtime when it can run here (src/runtime/oci-runtimes.ts); runc stays for --runtime runc.
+packages=(iproute2 nftables runc crun busybox-static iputils-ping dnsutils procps util-linux tini tar gcc libc6-dev make python3 g++ ca-certificates etcd-server chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -136,9 +136,7 @@ export class Daemon {
     });
     const host = findHostRuntimes();
     const runtimes = chooseRuntimes(config, host);
-    if (config.defaultRuntime === '' && host.crun?.refusal !== undefined)
-      logger.info(`default OCI runtime runc: ${host.crun.path} is installed, but ${host.crun.refusal}`);
-    logger.info(`default OCI runtime ${runtimes.defaultName} (${runtimes.runtimes.get(runtimes.defaultName)!.path})`);
+    logger.info(`default OCI runtime ${runtimes.defaultName} (${runtimes.runtimes.get(runtimes.defaultName)!.path}): ${runtimes.why}`);
     const runtime = new ContainerRuntime({ dataRoot: config.dataRoot, execRoot: config.execRoot, log, runtimes });
     const images = new ImageStore(config.dataRoot);
     const containerDns = { dataRoot: config.dataRoot, dnsServers: [...config.dns], dnsSearch: [...config.dnsSearch], dnsOptions: [...config.dnsOptions], log };

@@ -6,7 +6,7 @@
  * (/sys/fs/cgroup/skiff/<id>). The parsers are pure; reading is a few small
  * files per sample, no process started.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
@@ -198,7 +198,7 @@ function readText(path: string): string {
 export class ContainerCgroup {
   constructor(
     private readonly id: string,
-    private readonly version: CgroupVersion = cgroupVersion(),
+    readonly version: CgroupVersion = cgroupVersion(),
     private readonly root = CGROUP_ROOT,
   ) {}
 
@@ -208,6 +208,19 @@ export class ContainerCgroup {
 
   private read(controller: string, name: string): string {
     return readText(this.file(controller, name));
+  }
+
+  /** Writes one v1 controller's file (a "no limit" the runtime cannot write: see crunV1Update). */
+  writeV1(controller: string, name: string, value: string): void {
+    writeFileSync(join(this.root, controller, 'skiff', this.id, name), value);
+  }
+
+  /** Whether the container is frozen (docker pause): v1 freezer.state, v2 cgroup.freeze; false when there is no such cgroup. */
+  frozen(): boolean {
+    const file = this.version === 2 ? this.file('', 'cgroup.freeze') : this.file('freezer', 'freezer.state');
+    if (!existsSync(file)) return false;
+    const state = readFileSync(file, 'utf8').trim();
+    return state === '1' || state === 'FROZEN' || state === 'FREEZING';
   }
 
   /** Whether runc made the cgroup (it stays until the container is deleted). */

@@ -32,9 +32,9 @@ import { bytesOfFiles } from './disk-usage.js';
 import { encodeFrame } from './log-frames.js';
 import { readLog, type LogOptions } from './log-reader.js';
 import { ociSpec } from './oci-spec.js';
-import { ociUpdate } from './oci-resources.js';
+import { crunV1Update, ociUpdate } from './oci-resources.js';
 import { ContainerCgroup } from './cgroups.js';
-import { chooseRuntimes, findHostRuntimes, runtimeNamed, STOCK_RUNTIME, type OciRuntime, type RuntimeSet } from './oci-runtimes.js';
+import { chooseRuntimes, findHostRuntimes, isCrun, runtimeInvocation, runtimeNamed, STOCK_RUNTIME, type OciRuntime, type RuntimeSet } from './oci-runtimes.js';
 import type { ContainerResources } from '../model/container.js';
 
 export type { ContainerProcessSpec } from './process-spec.js';
@@ -65,7 +65,9 @@ export interface RuntimeOptions {
   execRoot: string;
   /** The compiled shim; default dist/skiff-shim beside the compiled sources. */
   shimPath?: string;
-  /** The runtimes containers may ask for; default runc (or crun where it can run) as found on the host. */
+  /** The compiled skiff-v1-cgroups (crun on a hybrid host); default dist/skiff-v1-cgroups beside the compiled sources. */
+  v1ViewPath?: string;
+  /** The runtimes containers may ask for; default crun where it can run, else runc, as found on the host. */
   runtimes?: RuntimeSet;
 }
 
@@ -73,10 +75,28 @@ const DEFAULT_SHIM = fileURLToPath(new URL('../../skiff-shim', import.meta.url))
 const EXIT_SWEEP_MS = 2000;
 const WAIT_POLL_MAX_MS = 500;
 
-/** The message of runc's own error line (logrus text format), if chunk is one. */
+/** crun's words for a command it cannot find ("executable file `x` not found in $PATH: No such file or directory"). */
+const CRUN_NOT_FOUND = /^executable file `(.*)` not found in \$PATH: No such file or directory\s*$/;
+
+/**
+ * A runtime's failure to exec a process, in runc's words, which are Docker's
+ * (scripts match on them whichever runtime is the default): runc's own error
+ * line (logrus text format), or crun's plain line for a missing command.
+ */
 export function runcFailure(chunk: string): string | undefined {
   const match = /^time="[^"]*" level=error msg="((?:[^"\\]|\\.)*)"\s*$/.exec(chunk);
-  return match ? match[1]!.replace(/\\(.)/g, '$1') : undefined;
+  if (match) return match[1]!.replace(/\\(.)/g, '$1');
+  const notFound = CRUN_NOT_FOUND.exec(chunk);
+  return notFound ? `exec: "${notFound[1]}": executable file not found in $PATH` : undefined;
+}
+
+/** An exec's environment as Docker gives it: the container's, with the exec's variables replacing those of the same name or added. */
+export function execEnvironment(containerEnv: readonly string[], execEnv: readonly string[]): string[] {
+  const nameOf = (entry: string) => entry.split('=', 1)[0]!;
+  const given = new Map(execEnv.map((entry) => [nameOf(entry), entry]));
+  const merged = containerEnv.map((entry) => given.get(nameOf(entry)) ?? entry);
+  const present = new Set(containerEnv.map(nameOf));
+  return [...merged, ...execEnv.filter((entry) => !present.has(nameOf(entry)))];
 }
 
 /**
@@ -94,7 +114,13 @@ export class ContainerStartError extends SkiffError {
 
 export function startError(shimReport: string): ContainerStartError {
   const logged = /level=error msg="((?:[^"\\]|\\.)*)"/.exec(shimReport);
-  const detail = logged ? logged[1]!.replace(/\\(.)/g, '$1').replace(/^runc (run|create) failed: /, '') : shimReport.replace(/^\S+ run exited with \d+: /, '');
+  const plain = shimReport.replace(/^\S+ run exited with \d+: /, '');
+  const crunNotFound = CRUN_NOT_FOUND.exec(plain);
+  const detail = logged
+    ? logged[1]!.replace(/\\(.)/g, '$1').replace(/^runc (run|create) failed: /, '')
+    : crunNotFound
+      ? `unable to start container process: exec: "${crunNotFound[1]}": executable file not found in $PATH`
+      : plain;
   const message = `OCI runtime create failed: ${detail}: unknown`;
   // runc's words, and crun's ("executable file `x` not found in $PATH: No such file or directory").
   if (/executable file .*not found|no such file or directory/i.test(detail)) return new ContainerStartError('invalid', message, 127);
@@ -106,6 +132,7 @@ export class ContainerRuntime {
   private readonly dataRoot: string;
   private readonly execRoot: string;
   private readonly shimPath: string;
+  private readonly v1ViewPath: string | undefined;
   readonly runtimes: RuntimeSet;
   private readonly exitListeners: Array<(id: string, exitCode: number) => void> = [];
   /** Containers whose exit we wait for, with the fs watcher on their bundle. */
@@ -118,6 +145,7 @@ export class ContainerRuntime {
     this.dataRoot = options.dataRoot;
     this.execRoot = options.execRoot;
     this.shimPath = options.shimPath ?? process.env['SKIFF_SHIM'] ?? DEFAULT_SHIM;
+    this.v1ViewPath = options.v1ViewPath;
     this.runtimes = options.runtimes ?? chooseRuntimes({ defaultRuntime: '', runtimes: {} }, findHostRuntimes());
     mkdirSync(join(this.execRoot, 'containers'), { recursive: true });
     mkdirSync(join(this.dataRoot, 'containers'), { recursive: true });
@@ -149,10 +177,15 @@ export class ContainerRuntime {
     return [...runtime.args, '--root', join(this.execRoot, runtime.name)];
   }
 
+  /** A call of the runtime: its program and arguments (through the v1 cgroups view where the runtime needs it). */
+  private invocation(runtime: OciRuntime, args: string[]): { program: string; args: string[] } {
+    return runtimeInvocation(runtime, [...this.globalArgs(runtime), ...args], this.v1ViewPath);
+  }
+
   /** Runs the container's runtime (`runc ARGS… ID`-style commands). */
-  private runtimeCommand(id: string, args: string[], input?: string) {
-    const runtime = this.runtimeOf(id);
-    return run(runtime.path, [...this.globalArgs(runtime), ...args], input === undefined ? {} : { input });
+  private runtimeCommand(id: string, args: string[]) {
+    const call = this.invocation(this.runtimeOf(id), args);
+    return run(call.program, call.args);
   }
 
   /** The runtime a new container asks for ('' = the default): Docker's error for a name that is not configured. */
@@ -179,8 +212,19 @@ export class ContainerRuntime {
 
   /** docker update of a running container: its cgroup gets the limits as they now are. */
   async updateResources(id: string, resources: ContainerResources): Promise<void> {
-    this.existing(id);
-    await this.runtimeCommand(id, ['update', '--resources', '-', id], JSON.stringify(ociUpdate(resources)));
+    const paths = this.existing(id);
+    const cgroup = new ContainerCgroup(id);
+    const { update, lifts } =
+      isCrun(this.runtimeOf(id)) && cgroup.version === 1 ? crunV1Update(ociUpdate(resources)) : { update: ociUpdate(resources), lifts: [] };
+    // A file, not stdin: crun opens /dev/stdin, which a socket (what Node gives a child) cannot be opened as.
+    const file = join(paths.bundle, `resources-${randomBytes(6).toString('hex')}.json`);
+    writeFileSync(file, JSON.stringify(update));
+    try {
+      await this.runtimeCommand(id, ['update', '--resources', file, id]);
+    } finally {
+      rmSync(file, { force: true });
+    }
+    for (const lift of lifts) cgroup.writeV1(lift.controller, lift.file, lift.value);
   }
 
   /** The container's cgroup, read back (it lasts from the start until the container is deleted or started again). */
@@ -247,7 +291,8 @@ export class ContainerRuntime {
     const mode = `${meta.tty ? 't' : ''}${meta.openStdin ? 'i' : ''}g`;
     const runtime = meta.runtime ?? this.runtimeOf(id);
     const shimLog = openSync(paths.shimLog, 'a');
-    const shim = spawn(this.shimPath, [id, paths.bundle, paths.log, mode, runtime.path, ...this.globalArgs(runtime)], {
+    const call = this.invocation(runtime, []);
+    const shim = spawn(this.shimPath, [id, paths.bundle, paths.log, mode, call.program, ...call.args], {
       detached: true,
       stdio: ['ignore', shimLog, shimLog, 'pipe', 'pipe'],
     });
@@ -304,7 +349,17 @@ export class ContainerRuntime {
     this.existing(id);
     const { status } = await this.state(id);
     if (status !== 'running') throw conflict(`Container ${id} is not running`);
-    await this.runtimeCommand(id, ['kill', id, signal.replace(/^SIG/i, '').toUpperCase()]);
+    await this.signal(id, signal.replace(/^SIG/i, '').toUpperCase());
+  }
+
+  /**
+   * Signals the container's process. A KILL also thaws a paused container, so
+   * that it dies (on cgroup v1 a frozen process cannot): runc does so itself,
+   * crun 1.8 does not.
+   */
+  private async signal(id: string, signal: string): Promise<void> {
+    await this.runtimeCommand(id, ['kill', id, signal]);
+    if ((signal === 'KILL' || signal === '9') && isCrun(this.runtimeOf(id)) && new ContainerCgroup(id).frozen()) await this.runtimeCommand(id, ['resume', id]);
   }
 
   async stop(id: string, timeoutSeconds: number): Promise<void> {
@@ -313,7 +368,7 @@ export class ContainerRuntime {
     // The process may end between the check and a signal: runc then says it is not running, which is what we want.
     await this.runtimeCommand(id, ['kill', id, 'TERM']).catch((error: Error) => this.log(`stop ${id}: SIGTERM: ${error.message}`));
     if (await this.exitedWithin(id, timeoutSeconds * 1000)) return;
-    await this.runtimeCommand(id, ['kill', id, 'KILL']).catch((error: Error) => this.log(`stop ${id}: SIGKILL: ${error.message}`));
+    await this.signal(id, 'KILL').catch((error: Error) => this.log(`stop ${id}: SIGKILL: ${error.message}`));
     await this.waitExit(id);
   }
 
@@ -422,11 +477,14 @@ export class ContainerRuntime {
     const name = `exec-${randomBytes(6).toString('hex')}`;
     const ttyArgs = ['--detach', '--tty', '--console-socket', `/proc/self/cwd/${name}.sock`, '--pid-file', `${name}.pid`];
     const runtime = this.runtimeOf(id);
-    const execArgs = [...this.globalArgs(runtime), 'exec', ...(options.tty ? ttyArgs : [])];
+    const execArgs = ['exec', ...(options.tty ? ttyArgs : [])];
     if (options.cwd !== undefined && options.cwd !== '') execArgs.push('--cwd', options.cwd);
-    for (const variable of options.env) execArgs.push('--env', variable);
+    // runc adds --env to the container's environment; crun's exec takes --env as the whole of it.
+    const env = isCrun(runtime) ? execEnvironment(readJson<{ process?: { env?: string[] } }>(paths.config)?.process?.env ?? [], options.env) : options.env;
+    for (const variable of env) execArgs.push('--env', variable);
     execArgs.push(id, ...options.args);
-    const [program, programArgs] = options.tty ? [this.shimPath, ['exec-tty', paths.bundle, name, runtime.path, ...execArgs]] : [runtime.path, execArgs];
+    const call = this.invocation(runtime, execArgs);
+    const [program, programArgs] = options.tty ? [this.shimPath, ['exec-tty', paths.bundle, name, call.program, ...call.args]] : [call.program, call.args];
     const child = spawn(program, programArgs, { stdio: [options.openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     const output = new PassThrough();
     let runcFailed = false;

@@ -61,3 +61,29 @@ export function ociUpdate(resources: ContainerResources): Record<string, unknown
     pids: { limit: resources.pidsLimit !== null && resources.pidsLimit > 0 ? resources.pidsLimit : -1 },
   };
 }
+
+/** A v1 cgroup file to write "no limit" to, after the runtime's update. */
+export interface V1Lift {
+  controller: 'cpu' | 'pids';
+  file: string;
+  value: string;
+}
+
+/**
+ * The update crun 1.8 can carry out on cgroup v1, and the "no limit" values
+ * it cannot, for the caller to write itself: crun writes a CFS quota of -1 as
+ * 18446744073709551615 (the kernel refuses it: ERANGE) and a pids limit of -1
+ * as "-1" (pids.max wants "max"), and ignores 0 for either.
+ */
+export function crunV1Update(update: Record<string, unknown>): { update: Record<string, unknown>; lifts: V1Lift[] } {
+  const lifts: V1Lift[] = [];
+  const cpu = { ...(update['cpu'] as Record<string, unknown> | undefined) };
+  if (cpu['quota'] === -1) {
+    delete cpu['quota'];
+    lifts.push({ controller: 'cpu', file: 'cpu.cfs_quota_us', value: '-1' });
+  }
+  const pids = update['pids'] as { limit?: number } | undefined;
+  if (pids?.limit === -1) lifts.push({ controller: 'pids', file: 'pids.max', value: 'max' });
+  const { pids: _pids, ...rest } = update;
+  return { update: { ...rest, ...(update['cpu'] !== undefined ? { cpu } : {}), ...(pids !== undefined && pids.limit !== -1 ? { pids } : {}) }, lifts };
+}

@@ -1,11 +1,16 @@
 /**
  * Which OCI runtimes the daemon runs containers with, as dockerd chooses
- * them: runc (and containerd's two names for it) always, the runtimes the
- * configuration adds (--add-runtime NAME=PATH, daemon.json "runtimes"), and a
- * default (--default-runtime). Without one, skiff takes crun when it is
- * installed and can run containers on this machine's cgroups, else runc.
+ * them: runc (and containerd's two names for it) always, crun when it is
+ * installed and can run here, the runtimes the configuration adds
+ * (--add-runtime NAME=PATH, daemon.json "runtimes"), and a default
+ * (--default-runtime). Without one, skiff takes crun (as Podman does: C, no
+ * Go runtime to start on every call) when it can run containers on this
+ * machine's cgroups, else runc.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { invalid, SkiffError } from '../errors.js';
 
 export interface OciRuntime {
@@ -13,6 +18,13 @@ export interface OciRuntime {
   path: string;
   /** Global options given before the command (daemon.json "runtimeArgs"). */
   args: string[];
+  /**
+   * Run through skiff-v1-cgroups: in a private mount namespace without the
+   * host's cgroup2 mount (/sys/fs/cgroup/unified), where crun sees the
+   * hybrid host as the pure v1 one it can run on. Kept in the container's
+   * bundle with the rest, so every call on a container sees what its create saw.
+   */
+  v1CgroupsView?: true;
 }
 
 /** A runtime as the configuration gives it (daemon.json's shape). */
@@ -54,10 +66,37 @@ export function cgroupLayout(root = '/sys/fs/cgroup'): CgroupLayout {
   return { mode: 'hybrid', unifiedControllers: controllers === '' ? [] : controllers.split(/\s+/) };
 }
 
-/** What the daemon found on the host: runc's path, and crun's with the reason it cannot be used here (if any). */
+/** The program that runs a runtime with only the v1 cgroups in sight (src/runtime/shim/skiff-v1-cgroups.c). */
+export const V1_CGROUPS_VIEW = fileURLToPath(new URL('../../skiff-v1-cgroups', import.meta.url));
+
+/** What the daemon found on the host: runc's path, and crun's with how it can run here (or why not). */
 export interface HostRuntimes {
   runcPath: string;
-  crun?: { path: string; refusal?: string };
+  crun?: { path: string; refusal?: string; v1CgroupsView?: true; refusedLayout?: string };
+}
+
+/**
+ * How crun runs on this layout: as it is, through the v1 view (a hybrid
+ * layout it refuses, when skiff-v1-cgroups can hide the v2 part), or not at
+ * all (why, when the view is not available: viewFailure says what failed).
+ */
+export function crunOnLayout(path: string, layout: CgroupLayout, viewFailure: string | undefined): NonNullable<HostRuntimes['crun']> {
+  const refusal = crunCgroupRefusal(layout);
+  if (refusal === undefined) return { path };
+  if (viewFailure !== undefined) return { path, refusal: `${refusal}, and ${viewFailure}` };
+  return { path, v1CgroupsView: true, refusedLayout: refusal };
+}
+
+/** Why skiff-v1-cgroups cannot run crun here (not built, or no mount namespace for it), or undefined when it can. */
+function v1ViewFailure(crunPath: string): string | undefined {
+  if (!existsSync(V1_CGROUPS_VIEW)) return `${V1_CGROUPS_VIEW} (which would hide the v2 part from it) is missing: run npm run build`;
+  try {
+    execFileSync(V1_CGROUPS_VIEW, [crunPath, '--version'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
+    return undefined;
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+    return `${V1_CGROUPS_VIEW} cannot hide the v2 part from it: ${stderr || (error as Error).message}`;
+  }
 }
 
 export function findHostRuntimes(): HostRuntimes {
@@ -65,29 +104,40 @@ export function findHostRuntimes(): HostRuntimes {
   if (runcPath === undefined) throw new SkiffError('unavailable', `runc not found in ${RUNC_PLACES.join(', ')}`);
   const crunPath = CRUN_PLACES.find((path) => existsSync(path));
   if (crunPath === undefined) return { runcPath };
-  const refusal = crunCgroupRefusal(cgroupLayout());
-  return { runcPath, crun: refusal === undefined ? { path: crunPath } : { path: crunPath, refusal } };
+  const layout = cgroupLayout();
+  return { runcPath, crun: crunOnLayout(crunPath, layout, crunCgroupRefusal(layout) === undefined ? undefined : v1ViewFailure(crunPath)) };
 }
 
-/** The runtimes in force and the default one's name. */
+/** The runtimes in force, the default one's name, and why it is the default (for the daemon's log). */
 export interface RuntimeSet {
   runtimes: ReadonlyMap<string, OciRuntime>;
   defaultName: string;
+  why?: string;
 }
 
 /**
  * The runtimes from the configuration and the host (checked by the
  * configuration already: no added runc, a default that exists when given).
- * An empty default means "crun if it can run here, else runc".
+ * crun is listed whenever it can run here; an empty default means "crun if
+ * it can run here, else runc". A configured runtime that is crun (by its file
+ * name) runs through the v1 view where the host's crun needs it.
  */
 export function chooseRuntimes(configured: { defaultRuntime: string; runtimes: Record<string, RuntimeConfig> }, host: HostRuntimes): RuntimeSet {
   const runtimes = new Map<string, OciRuntime>();
+  const crun = host.crun?.refusal === undefined ? host.crun : undefined;
+  const view = (path: string): { v1CgroupsView?: true } => (crun?.v1CgroupsView === true && basename(path) === 'crun' ? { v1CgroupsView: true } : {});
   for (const name of BUILTIN_RUNTIMES) runtimes.set(name, { name, path: host.runcPath, args: [] });
-  for (const [name, runtime] of Object.entries(configured.runtimes)) runtimes.set(name, { name, path: runtime.path, args: runtime.runtimeArgs ?? [] });
-  if (configured.defaultRuntime !== '') return { runtimes, defaultName: configured.defaultRuntime };
-  if (host.crun === undefined || host.crun.refusal !== undefined) return { runtimes, defaultName: STOCK_RUNTIME };
-  if (!runtimes.has('crun')) runtimes.set('crun', { name: 'crun', path: host.crun.path, args: [] });
-  return { runtimes, defaultName: 'crun' };
+  if (crun !== undefined && configured.runtimes['crun'] === undefined) runtimes.set('crun', { name: 'crun', path: crun.path, args: [], ...view(crun.path) });
+  for (const [name, runtime] of Object.entries(configured.runtimes))
+    runtimes.set(name, { name, path: runtime.path, args: runtime.runtimeArgs ?? [], ...view(runtime.path) });
+  if (configured.defaultRuntime !== '') return { runtimes, defaultName: configured.defaultRuntime, why: 'the configuration names it (--default-runtime)' };
+  if (host.crun === undefined) return { runtimes, defaultName: STOCK_RUNTIME, why: `crun is not installed (looked in ${CRUN_PLACES.join(', ')})` };
+  if (crun === undefined) return { runtimes, defaultName: STOCK_RUNTIME, why: `${host.crun.path} is installed, but ${host.crun.refusal}` };
+  const why =
+    crun.v1CgroupsView === true
+      ? `crun is installed; ${crun.refusedLayout}, so skiff runs it in a private mount namespace without /sys/fs/cgroup/unified, where the cgroups are v1 alone`
+      : 'crun is installed and runs on these cgroups';
+  return { runtimes, defaultName: 'crun', why };
 }
 
 /** The runtime a container asks for ('' = the default), or Docker's error for a name that is not configured. */
@@ -95,4 +145,23 @@ export function runtimeNamed(set: RuntimeSet, requested: string): OciRuntime {
   const runtime = set.runtimes.get(requested === '' ? set.defaultName : requested);
   if (runtime === undefined) throw invalid(`Unknown runtime specified ${requested}`);
   return runtime;
+}
+
+/**
+ * The command line of one call of a runtime (its own options and state root
+ * first, then the command's): the runtime itself, or skiff-v1-cgroups
+ * running it where it needs the v1 view.
+ */
+export function runtimeInvocation(runtime: OciRuntime, globalArgs: string[], viewPath = V1_CGROUPS_VIEW): { program: string; args: string[] } {
+  return runtime.v1CgroupsView === true ? { program: viewPath, args: [runtime.path, ...globalArgs] } : { program: runtime.path, args: globalArgs };
+}
+
+/**
+ * Whether the runtime is crun (by its file name), whose 1.8 differs from runc
+ * where skiff must follow: its exec takes --env as the process's whole
+ * environment (runc adds it to the container's), and on cgroup v1 it cannot
+ * write "no limit" for the CFS quota or pids (see crunV1Update).
+ */
+export function isCrun(runtime: OciRuntime): boolean {
+  return basename(runtime.path) === 'crun';
 }

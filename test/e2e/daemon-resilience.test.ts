@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { assertInWorld, sh, tryRun, worldLinks } from '../helpers/world.js';
 import { assertNeverFatal, importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { invariantViolations, runcContainers } from '../helpers/invariants.js';
+import { invariantViolations, runtimeContainers } from '../helpers/invariants.js';
 import { seededRandom } from '../helpers/random.js';
 
 assertInWorld();
@@ -130,9 +130,9 @@ describe('a daemon killed at an exact point', () => {
       const members = JSON.parse(await daemon.ok('network', 'inspect', '-f', '{{json .Containers}}', 'kp1')) as Record<string, unknown>;
       assert.deepEqual(Object.keys(members), [], 'the half-started container holds no endpoint');
       assert.deepEqual(
-        await runcContainers(daemon),
+        runtimeContainers(daemon),
         (await daemon.ok('ps', '-q', '--no-trunc')).split('\n').filter(Boolean).sort(),
-        'runc keeps only running containers',
+        'the runtime keeps only running containers',
       );
       await assertConsistent(`after the kill at ${point}`);
       await daemon.ok('start', 'kp-run');

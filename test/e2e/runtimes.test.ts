@@ -2,16 +2,17 @@
  * OCI runtimes as dockerd has them: --add-runtime and --runtime through the
  * docker CLI, docker info's Runtimes, inspect's HostConfig.Runtime, a second
  * runc under another name running, stopping and surviving a daemon restart,
- * crun as this machine lets it run (or Docker's error with crun's own words),
- * and dockerd's errors for an unknown runtime and bad --add-runtime flags.
+ * crun (the default where installed; on a hybrid cgroup host through skiff's
+ * v1 view) and runc running the same container alike, and dockerd's errors
+ * for an unknown runtime and bad --add-runtime flags.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertInWorld, scratchDir, tryRun } from '../helpers/world.js';
 import { importBusybox, skiffBin, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { crunCgroupRefusal, cgroupLayout } from '../../src/runtime/oci-runtimes.js';
+import { cgroupVersion } from '../../src/runtime/cgroups.js';
 
 assertInWorld();
 
@@ -21,8 +22,7 @@ const CRUN = '/usr/bin/crun';
 let daemon: TestDaemon;
 
 before(async () => {
-  const crun = existsSync(CRUN) ? ['--add-runtime', `crun=${CRUN}`] : [];
-  daemon = await startDaemon({ extraArgs: ['--add-runtime', `myrunc=${RUNC}`, ...crun] });
+  daemon = await startDaemon({ extraArgs: ['--add-runtime', `myrunc=${RUNC}`] });
   await importBusybox(daemon);
 });
 after(async () => {
@@ -35,8 +35,8 @@ test("docker info lists the runtimes as dockerd's JSON, with the default", async
   assert.deepEqual(info.Runtimes['runc'], { path: 'runc' });
   assert.deepEqual(info.Runtimes['io.containerd.runc.v2'], { path: 'runc' });
   if (existsSync(CRUN)) assert.deepEqual(info.Runtimes['crun'], { path: CRUN });
-  // With no --default-runtime, crun is the default only where this machine's cgroups let it run.
-  assert.equal(info.DefaultRuntime, crunCgroupRefusal(cgroupLayout()) === undefined && existsSync(CRUN) ? 'crun' : 'runc');
+  // With no --default-runtime, crun is the default where installed (on a hybrid host too, through the v1 view).
+  assert.equal(info.DefaultRuntime, existsSync(CRUN) ? 'crun' : 'runc');
 });
 
 test("--runtime of an unknown name gets Docker 20.10's error and creates nothing", async () => {
@@ -73,23 +73,73 @@ test('a second runc under another name runs a container, kept in inspect and its
   await daemon.ok('network', 'rm', 'rtnet');
 });
 
-test("crun runs a container where the machine's cgroups let it, else the start fails with crun's own words", async (context) => {
+/** The container's memory limit as its cgroup holds it (v1: the memory controller's directory; v2: the one directory). */
+function memoryLimit(id: string): string {
+  const file = cgroupVersion() === 2 ? `/sys/fs/cgroup/skiff/${id}/memory.max` : `/sys/fs/cgroup/memory/skiff/${id}/memory.limit_in_bytes`;
+  return readFileSync(file, 'utf8').trim();
+}
+
+test('runc and crun run the same container alike: output, exit code, limits in the same cgroup, stats, pause, update, exec, stop', async (context) => {
   if (!existsSync(CRUN)) return context.skip('crun is not installed');
-  const refusal = crunCgroupRefusal(cgroupLayout());
-  const result = await daemon.docker('run', '--name', 'crunned', '--runtime', 'crun', '--network', 'none', 'busybox', 'echo', 'hi-from-crun');
-  if (refusal === undefined) {
-    assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout, 'hi-from-crun\n');
-  } else {
-    // What dockerd 20.10 with containerd says on the same machine, without its "failed to create shim task: " prefix.
-    assert.notEqual(result.code, 0);
-    assert.match(
-      result.stderr,
-      /Error response from daemon: OCI runtime create failed: cgroups in hybrid mode not supported, drop all controllers from cgroupv2: unknown/,
-    );
-    assert.equal((await daemon.ok('inspect', '-f', '{{.State.Status}} {{.HostConfig.Runtime}}', 'crunned')).trim(), 'created crun');
+  const seen: Record<string, unknown> = {};
+  for (const runtime of ['runc', 'crun']) {
+    const name = `same-${runtime}`;
+    const id = (
+      await daemon.ok(
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--runtime',
+        runtime,
+        '--memory',
+        '64m',
+        '--pids-limit',
+        '50',
+        '--network',
+        'none',
+        'busybox',
+        'sleep',
+        '1000',
+      )
+    ).trim();
+    const limitAtStart = memoryLimit(id);
+    const stats = (await daemon.ok('stats', '--no-stream', '--format', '{{.MemUsage}} {{.PIDs}}', name)).trim().replace(/^\S+ \/ /, '');
+    await daemon.ok('pause', name);
+    const paused = (await daemon.ok('inspect', '-f', '{{.State.Status}}', name)).trim();
+    await daemon.ok('unpause', name);
+    await daemon.ok('update', '--memory', '32m', name);
+    const limitAfterUpdate = memoryLimit(id);
+    // Without --cpus the update writes "no CFS quota" back (crun cannot on v1: skiff does).
+    const quotaAfterUpdate = cgroupVersion() === 2 ? '' : readFileSync(`/sys/fs/cgroup/cpu/skiff/${id}/cpu.cfs_quota_us`, 'utf8').trim();
+    const exec = await daemon.ok('exec', name, 'sh', '-c', 'echo in-container; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max');
+    await daemon.ok('stop', '-t', '1', name);
+    const stopped = (await daemon.ok('inspect', '-f', '{{.State.Status}} {{.State.ExitCode}} {{.HostConfig.Runtime}}', name)).trim();
+    const oneOff = await daemon.docker('run', '--rm', '--runtime', runtime, '--network', 'none', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3');
+    seen[runtime] = {
+      limitAtStart,
+      stats,
+      paused,
+      limitAfterUpdate,
+      quotaAfterUpdate,
+      exec,
+      stopped: stopped.replace(runtime, 'RUNTIME'),
+      oneOff: [oneOff.code, oneOff.stdout, oneOff.stderr],
+    };
+    assert.ok(readdirSync(join(daemon.execRoot, runtime)).includes(id), `${runtime}'s state is under <execRoot>/${runtime}`);
+    await daemon.ok('rm', name);
   }
-  await daemon.ok('rm', '-f', 'crunned');
+  assert.deepEqual(seen['crun'], seen['runc']);
+  assert.deepEqual(seen['runc'], {
+    limitAtStart: '67108864',
+    stats: '64MiB 1',
+    paused: 'paused',
+    limitAfterUpdate: '33554432',
+    quotaAfterUpdate: cgroupVersion() === 2 ? '' : '-1',
+    exec: 'in-container\n50\n',
+    stopped: 'exited 137 RUNTIME',
+    oneOff: [3, 'out\n', 'err\n'],
+  });
 });
 
 test("--add-runtime of runc, of a name given twice, without a path, and an unknown --default-runtime stop the daemon with dockerd's words", async () => {

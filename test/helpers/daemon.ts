@@ -11,6 +11,7 @@ import { request } from 'node:http';
 import { after, before } from 'node:test';
 import { assertInWorld, scratchDir, tryRun } from './world.js';
 import { FATAL_MARKER } from '../../src/daemon/last-resort.js';
+import { chooseRuntimes, findHostRuntimes, runtimeInvocation } from '../../src/runtime/oci-runtimes.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const skiffBin = join(repoRoot, 'bin', 'skiff');
@@ -226,13 +227,17 @@ function tryRunEnv(program: string, args: string[], env: NodeJS.ProcessEnv) {
 
 /**
  * Whatever a failed test left running under this daemon's roots: containers
- * (runc kills every process in each one's cgroup) and their shims.
+ * (their runtime, runc or crun, kills every process in each one's cgroup) and their shims.
  */
 async function killLeftoverContainers(execRoot: string, dir: string): Promise<void> {
-  const runcRoot = join(execRoot, 'runc');
-  if (existsSync(runcRoot)) {
-    const ids = (await tryRun('runc', ['--root', runcRoot, 'list', '-q'])).stdout.split('\n').filter((id) => id !== '');
-    for (const id of ids) await tryRun('runc', ['--root', runcRoot, 'delete', '--force', id]);
+  const { runtimes } = chooseRuntimes({ defaultRuntime: '', runtimes: {} }, findHostRuntimes());
+  for (const runtime of ['runc', 'crun'].flatMap((name) => runtimes.get(name) ?? [])) {
+    const root = join(execRoot, runtime.name);
+    if (!existsSync(root)) continue;
+    for (const id of readdirSync(root).filter((name) => /^[0-9a-f]{64}$/.test(name))) {
+      const call = runtimeInvocation(runtime, ['--root', root, 'delete', '--force', id]);
+      await tryRun(call.program, call.args);
+    }
   }
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     let cmdline = '';

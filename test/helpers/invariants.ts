@@ -5,7 +5,7 @@
  * through the API (as a user sees it) and from the kernel (as it is).
  * Returns the violations, so a caller can print them with its seed.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sh, tryRun } from './world.js';
 import type { TestDaemon } from './daemon.js';
@@ -226,9 +226,10 @@ async function unreachableNeighbours(daemon: TestDaemon, networks: InspectedNetw
   return failures;
 }
 
-/** The runc containers under this daemon's exec-root (none may be left by a rolled-back start). */
-export async function runcContainers(daemon: TestDaemon): Promise<string[]> {
-  return (await tryRun('runc', ['--root', join(daemon.execRoot, 'runc'), 'list', '-q'])).stdout.split('\n').filter(Boolean);
+/** The containers the OCI runtimes (runc, crun) keep under this daemon's exec-root (none may be left by a rolled-back start), sorted. */
+export function runtimeContainers(daemon: TestDaemon): string[] {
+  const roots = ['runc', 'crun'].map((name) => join(daemon.execRoot, name)).filter((root) => existsSync(root));
+  return roots.flatMap((root) => readdirSync(root).filter((name) => /^[0-9a-f]{64}$/.test(name))).sort();
 }
 
 /**

@@ -5,7 +5,7 @@ import { checkResources, createResources, parseUintList, runnableResources, upda
 import { pauseRefusal, unpauseRefusal } from '../../src/containers/pause.js';
 import { statsFrames, type StatsSample } from '../../src/containers/stats.js';
 import { emptyEndpointRequest, noResources, ZERO_TIME, type ContainerRecord, type ContainerResources } from '../../src/model/container.js';
-import { ociResources, ociUpdate } from '../../src/runtime/oci-resources.js';
+import { crunV1Update, ociResources, ociUpdate } from '../../src/runtime/oci-resources.js';
 import {
   dockerV1MemoryStats,
   parseBlkioV1,
@@ -127,6 +127,18 @@ describe('OCI linux.resources', () => {
       cpu: { quota: -1 },
       pids: { limit: -1 },
     });
+  });
+
+  it('leaves to skiff the "no limit" values crun cannot write on cgroup v1 (CFS quota, pids)', () => {
+    assert.deepEqual(crunV1Update(ociUpdate(limits({ memory: 64 * MiB, pidsLimit: 0 }))), {
+      update: { memory: { limit: 64 * MiB, reservation: -1 }, cpu: {} },
+      lifts: [
+        { controller: 'cpu', file: 'cpu.cfs_quota_us', value: '-1' },
+        { controller: 'pids', file: 'pids.max', value: 'max' },
+      ],
+    });
+    const limited = ociUpdate(limits({ nanoCpus: 5e8, pidsLimit: 7 }));
+    assert.deepEqual(crunV1Update(limited), { update: limited, lifts: [] });
   });
 });
 

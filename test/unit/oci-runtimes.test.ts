@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runtimesToWire } from '../../src/api/wire/runtimes.js';
-import { chooseRuntimes, crunCgroupRefusal, runtimeNamed } from '../../src/runtime/oci-runtimes.js';
+import { chooseRuntimes, crunCgroupRefusal, crunOnLayout, runtimeInvocation, runtimeNamed, type CgroupLayout } from '../../src/runtime/oci-runtimes.js';
 
 const RUNC = '/usr/sbin/runc';
 const CRUN = '/usr/bin/crun';
@@ -27,6 +27,46 @@ describe('OCI runtimes: which ones, and the default', () => {
     assert.deepEqual(usable.runtimes.get('crun'), { name: 'crun', path: CRUN, args: [] });
     // A default the configuration names wins over the host's choice.
     assert.equal(chooseRuntimes({ defaultRuntime: 'runc', runtimes: {} }, { runcPath: RUNC, crun: { path: CRUN } }).defaultName, 'runc');
+  });
+
+  it('runs crun through the v1 cgroups view on a hybrid host whose v2 part holds controllers, when the view works', () => {
+    const hybrid: CgroupLayout = { mode: 'hybrid', unifiedControllers: ['hugetlb'] };
+    assert.deepEqual(crunOnLayout(CRUN, { mode: 'legacy' }, undefined), { path: CRUN });
+    assert.deepEqual(crunOnLayout(CRUN, hybrid, undefined), {
+      path: CRUN,
+      v1CgroupsView: true,
+      refusedLayout: 'cgroups are hybrid (v1, and v2 at /sys/fs/cgroup/unified holding hugetlb), which crun refuses',
+    });
+    assert.deepEqual(crunOnLayout(CRUN, hybrid, 'unshare: Operation not permitted'), {
+      path: CRUN,
+      refusal: 'cgroups are hybrid (v1, and v2 at /sys/fs/cgroup/unified holding hugetlb), which crun refuses, and unshare: Operation not permitted',
+    });
+  });
+
+  it('defaults to crun through the view, lists it beside runc whatever the default, and says why', () => {
+    const host = { runcPath: RUNC, crun: crunOnLayout(CRUN, { mode: 'hybrid', unifiedControllers: ['hugetlb'] }, undefined) };
+    const chosen = chooseRuntimes({ defaultRuntime: '', runtimes: {} }, host);
+    assert.equal(chosen.defaultName, 'crun');
+    assert.deepEqual(chosen.runtimes.get('crun'), { name: 'crun', path: CRUN, args: [], v1CgroupsView: true });
+    assert.match(chosen.why ?? '', /hybrid .* private mount namespace without \/sys\/fs\/cgroup\/unified/);
+    const runcDefault = chooseRuntimes({ defaultRuntime: 'runc', runtimes: {} }, host);
+    assert.equal(runcDefault.defaultName, 'runc');
+    assert.equal(runcDefault.runtimes.get('crun')?.v1CgroupsView, true, 'crun stays listed (docker info, --runtime crun)');
+    // A crun the configuration adds runs through the view too; another runtime never does.
+    const added = chooseRuntimes({ defaultRuntime: '', runtimes: { mycrun: { path: CRUN }, myrunc: { path: RUNC } } }, host);
+    assert.equal(added.runtimes.get('mycrun')?.v1CgroupsView, true);
+    assert.equal(added.runtimes.get('myrunc')?.v1CgroupsView, undefined);
+    assert.equal(added.runtimes.get('runc')?.v1CgroupsView, undefined);
+    assert.match(chooseRuntimes({ defaultRuntime: '', runtimes: {} }, { runcPath: RUNC }).why ?? '', /^crun is not installed/);
+  });
+
+  it('calls a runtime directly, or through skiff-v1-cgroups with the runtime as its first argument', () => {
+    const globals = ['--root', '/run/skiff/crun', 'kill', 'ID', 'TERM'];
+    assert.deepEqual(runtimeInvocation({ name: 'runc', path: RUNC, args: [] }, globals, '/v1view'), { program: RUNC, args: globals });
+    assert.deepEqual(runtimeInvocation({ name: 'crun', path: CRUN, args: [], v1CgroupsView: true }, globals, '/v1view'), {
+      program: '/v1view',
+      args: [CRUN, ...globals],
+    });
   });
 
   it("resolves a container's runtime by name ('' = the default), with Docker's error for an unknown one", () => {

@@ -9,7 +9,7 @@ import { exposedPortsToWire } from '../../src/api/wire/ports.js';
 import { decodeFrames, encodeFrame, renderRecords, splitLines } from '../../src/runtime/log-frames.js';
 import { normalizeRepoTag } from '../../src/runtime/images.js';
 import { decompressFlags } from '../../src/runtime/tar-extract.js';
-import { runcFailure, startError, type ContainerProcessSpec } from '../../src/runtime/containers.js';
+import { execEnvironment, runcFailure, startError, type ContainerProcessSpec } from '../../src/runtime/containers.js';
 
 describe('containerEnv', () => {
   it('puts Docker defaults first and lets later variables win in place', () => {
@@ -150,5 +150,16 @@ describe('image references and tars', () => {
   it("recognizes runc's own error line", () => {
     assert.equal(runcFailure('time="2024-01-01T00:00:00Z" level=error msg="exec: \\"x\\": not found"\n'), 'exec: "x": not found');
     assert.equal(runcFailure('plain program output\n'), undefined);
+  });
+  it("words crun's missing command as runc does, for exec and for a start", () => {
+    const crunLine = 'executable file `nosuch` not found in $PATH: No such file or directory\n';
+    assert.equal(runcFailure(crunLine), 'exec: "nosuch": executable file not found in $PATH');
+    const error = startError(`crun run exited with 1: ${crunLine.trim()}`);
+    assert.equal(error.message, 'OCI runtime create failed: unable to start container process: exec: "nosuch": executable file not found in $PATH: unknown');
+    assert.equal(error.exitCode, 127);
+  });
+  it("gives an exec the container's environment with its own variables replacing or added", () => {
+    assert.deepEqual(execEnvironment(['PATH=/bin', 'HOSTNAME=c', 'A=1'], ['A=2', 'B=3']), ['PATH=/bin', 'HOSTNAME=c', 'A=2', 'B=3']);
+    assert.deepEqual(execEnvironment(['PATH=/bin'], []), ['PATH=/bin']);
   });
 });
