@@ -11,7 +11,7 @@ import { isIP } from 'node:net';
 import { parseCidr, validatePoolSpecs, type AddressPoolSpec } from '../ipam/index.js';
 import { DEFAULT_CONFIG, DOCKERD_ONLY_KEYS, OPTIONS, type DaemonConfig, type OptionSpec } from './config-options.js';
 import { LOG_FORMATS, type LogLevel } from './logger.js';
-import { BUILTIN_RUNTIMES, STOCK_RUNTIME, type RuntimeConfig } from '../runtime/oci-runtimes.js';
+import { BUILTIN_RUNTIMES, HOST_FOUND_RUNTIMES, STOCK_RUNTIME, type RuntimeConfig } from '../runtime/oci-runtimes.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -373,7 +373,8 @@ export function validateConfig(config: DaemonConfig): void {
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
-  const runtimeNames = [...BUILTIN_RUNTIMES, ...Object.keys(config.runtimes)];
+  // crun is listed without configuration where the host has it: whether it can run here is the daemon's start to say.
+  const runtimeNames = [...BUILTIN_RUNTIMES, ...HOST_FOUND_RUNTIMES, ...Object.keys(config.runtimes)];
   if (config.defaultRuntime !== '' && !runtimeNames.includes(config.defaultRuntime))
     throw new ConfigError(`specified default runtime '${config.defaultRuntime}' does not exist`);
   const refused = OPTIONS.map((spec) => {

@@ -36,6 +36,8 @@ export interface RuntimeConfig {
 export const STOCK_RUNTIME = 'runc';
 /** dockerd's built-in names, all of them runc ("path": "runc" in docker info). */
 export const BUILTIN_RUNTIMES: readonly string[] = [STOCK_RUNTIME, 'io.containerd.runc.v2', 'io.containerd.runtime.v1.linux'];
+/** Runtimes skiff lists by itself when the host has them (chooseRuntimes adds them), so a configuration may name them as its default. */
+export const HOST_FOUND_RUNTIMES: readonly string[] = ['crun'];
 
 const RUNC_PLACES = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc'];
 const CRUN_PLACES = ['/usr/bin/crun', '/usr/sbin/crun', '/usr/local/bin/crun', '/usr/local/sbin/crun'];
@@ -130,7 +132,14 @@ export function chooseRuntimes(configured: { defaultRuntime: string; runtimes: R
   if (crun !== undefined && configured.runtimes['crun'] === undefined) runtimes.set('crun', { name: 'crun', path: crun.path, args: [], ...view(crun.path) });
   for (const [name, runtime] of Object.entries(configured.runtimes))
     runtimes.set(name, { name, path: runtime.path, args: runtime.runtimeArgs ?? [], ...view(runtime.path) });
-  if (configured.defaultRuntime !== '') return { runtimes, defaultName: configured.defaultRuntime, why: 'the configuration names it (--default-runtime)' };
+  if (configured.defaultRuntime !== '') {
+    if (!runtimes.has(configured.defaultRuntime))
+      throw new SkiffError(
+        'invalid',
+        `specified default runtime '${configured.defaultRuntime}' cannot run here: ${host.crun === undefined ? `crun is not installed (looked in ${CRUN_PLACES.join(', ')})` : `${host.crun.path} is installed, but ${host.crun.refusal ?? 'refused'}`}`,
+      );
+    return { runtimes, defaultName: configured.defaultRuntime, why: 'the configuration names it (--default-runtime)' };
+  }
   if (host.crun === undefined) return { runtimes, defaultName: STOCK_RUNTIME, why: `crun is not installed (looked in ${CRUN_PLACES.join(', ')})` };
   if (crun === undefined) return { runtimes, defaultName: STOCK_RUNTIME, why: `${host.crun.path} is installed, but ${host.crun.refusal}` };
   const why =

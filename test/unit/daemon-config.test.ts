@@ -163,7 +163,8 @@ describe("daemon configuration: dockerd's errors", () => {
       () => merge({ hosts: ['tcp://127.0.0.1:70000'] }),
       'Invalid bind address format: tcp://127.0.0.1:70000: give tcp://ADDR:PORT with an IP address and a port from 1 to 65535',
     );
-    refused(() => merge({ 'default-runtime': 'crun' }), "specified default runtime 'crun' does not exist");
+    refused(() => merge({ 'default-runtime': 'kata' }), "specified default runtime 'kata' does not exist");
+    assert.equal(merge({ 'default-runtime': 'crun' }).defaultRuntime, 'crun'); // listed by skiff itself where the host has crun
     refused(() => merge({}, { 'default-runtime': 'nope' }), "specified default runtime 'nope' does not exist");
     refused(
       () => merge({ runtimes: { runc: { path: '/usr/bin/runc' } } }),

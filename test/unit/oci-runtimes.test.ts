@@ -60,6 +60,18 @@ describe('OCI runtimes: which ones, and the default', () => {
     assert.match(chooseRuntimes({ defaultRuntime: '', runtimes: {} }, { runcPath: RUNC }).why ?? '', /^crun is not installed/);
   });
 
+  it('takes --default-runtime crun where crun runs, and says why not where it cannot', () => {
+    assert.equal(chooseRuntimes({ defaultRuntime: 'crun', runtimes: {} }, { runcPath: RUNC, crun: { path: CRUN } }).defaultName, 'crun');
+    assert.throws(
+      () => chooseRuntimes({ defaultRuntime: 'crun', runtimes: {} }, { runcPath: RUNC }),
+      /default runtime 'crun' cannot run here: crun is not installed/,
+    );
+    assert.throws(
+      () => chooseRuntimes({ defaultRuntime: 'crun', runtimes: {} }, { runcPath: RUNC, crun: { path: CRUN, refusal: 'cgroups are hybrid' } }),
+      /cannot run here: .* is installed, but cgroups are hybrid/,
+    );
+  });
+
   it('calls a runtime directly, or through skiff-v1-cgroups with the runtime as its first argument', () => {
     const globals = ['--root', '/run/skiff/crun', 'kill', 'ID', 'TERM'];
     assert.deepEqual(runtimeInvocation({ name: 'runc', path: RUNC, args: [] }, globals, '/v1view'), { program: RUNC, args: globals });
