@@ -122,7 +122,7 @@ export class Engine {
     this.events = new EventBus((error) => this.log(`event subscriber failed: ${String(error)}`));
     this.daemonId = this.store.getSetting('daemon-id') ?? newId();
     this.store.setSetting('daemon-id', this.daemonId);
-    this.names = new NameService(forwardingUpstreams(options.dnsServers ?? []), this.log);
+    this.names = new NameService(forwardingUpstreams(options.dnsServers ?? []), this.log, (sandboxId, ports) => this.rememberRedirect(sandboxId, ports));
     this.ports = new PublishedPorts(this.firewall, options.defaultBridge?.hostBindingIpv4 ?? '0.0.0.0', options.ipForward !== false);
     const bridge = new BridgeDriver();
     const passthrough = new PassthroughDriver();
@@ -392,6 +392,16 @@ export class Engine {
     });
   }
 
+  /** The sandbox's record keeps (or drops) the ports its 127.0.0.11 redirect names (name-service.ts). */
+  private rememberRedirect(sandboxId: string, ports: Sandbox['resolverRedirect']): void {
+    const sandbox = this.sandboxesById.get(sandboxId);
+    if (sandbox === undefined) return;
+    const { resolverRedirect: _dropped, ...rest } = sandbox;
+    const updated: Sandbox = ports === undefined ? rest : { ...rest, resolverRedirect: { udp: ports.udp, tcp: ports.tcp } };
+    this.store.putSandbox(updated);
+    this.sandboxesById.set(sandboxId, updated);
+  }
+
   /** Leaves every network, then removes the namespace. */
   deleteSandbox(id: string): Promise<void> {
     return this.mutex.run(async () => {
@@ -421,19 +431,21 @@ export class Engine {
           ? await this.publishOverlayEndpoint(network, sandbox, named, request)
           : await this.allocateEndpointAfterTeardowns(network, sandbox, named, request);
       const routed = existing.some((other) => this.carriesDefaultRoute(other));
-      try {
-        await this.drivers[network.driver].join(network, endpoint, sandbox, { defaultGateways: routed ? [] : this.gatewaysFor(network, endpoint) });
-      } catch (error) {
+      // The embedded DNS (the sandbox's resolver and its 127.0.0.11 redirect) needs nothing the driver makes: a program each, at once.
+      const [plumbed, resolving] = await Promise.allSettled([
+        this.drivers[network.driver].join(network, endpoint, sandbox, { defaultGateways: routed ? [] : this.gatewaysFor(network, endpoint) }),
+        this.names.endpointJoined(network, endpoint, sandbox),
+      ]);
+      if (plumbed.status === 'rejected') {
+        this.names.endpointLeft(endpoint);
         this.releaseEndpoint(endpoint);
         await this.unpublishOverlayEndpoint(network, endpoint);
-        throw error;
+        throw plumbed.reason;
       }
       failpoint('endpoint-join:plumbed');
-      try {
-        await this.names.endpointJoined(network, endpoint, sandbox);
-      } catch (error) {
+      if (resolving.status === 'rejected') {
         await this.removeEndpoint(endpoint, sandbox).catch((undoError: unknown) => this.log(`undo of endpoint ${endpoint.id} failed: ${String(undoError)}`));
-        throw error;
+        throw resolving.reason;
       }
       this.store.setEndpointState(endpoint.id, 'ready');
       this.events.emit('network', 'connect', network.id, { container: endpoint.containerId, name: network.name, type: network.driver });
@@ -798,9 +810,11 @@ export class Engine {
 
   /**
    * The embedded DNS learns every endpoint again (it keeps nothing across
-   * restarts), and each sandbox's 127.0.0.11 redirect is written again (a
-   * process per sandbox). Sandboxes that bring a network's first endpoint go
-   * one by one (that opens the network's listener); the rest a few at a time.
+   * restarts); each sandbox's resolver takes back the ports its 127.0.0.11
+   * redirect names, from the sandbox's record (a process per sandbox reads
+   * them from its namespace only for records from before they were kept).
+   * Sandboxes that bring a network's first endpoint go one by one (that
+   * opens the network's listener); the rest a few at a time.
    */
   private async restoreNames(): Promise<void> {
     const restore = async (sandbox: Sandbox) => {

@@ -6,7 +6,7 @@
  * The default bridge has no name resolution, as in Docker.
  */
 import { readFileSync } from 'node:fs';
-import { answerQuery, DnsRecords, DnsServer } from '../dns/index.js';
+import { answerQuery, DnsRecords, DnsServer, type ResolverPorts } from '../dns/index.js';
 import { installResolverRedirect, readResolverRedirect } from '../firewall/index.js';
 import { familyOf } from '../model/address.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
@@ -49,12 +49,31 @@ export function forwardingUpstreams(daemonDns: readonly string[], hostResolvConf
     .filter((server): server is string => server !== undefined && familyOf(server) !== undefined && !server.startsWith('127.') && server !== '::1');
 }
 
+/**
+ * What a sandbox's 127.0.0.11 redirect needs once its resolver is open on
+ * `opened`: 'keep' (the kernel and the sandbox's record both name these
+ * ports), 'record' (the kernel does, the record does not yet: a data root
+ * from before records kept them) or 'rewrite' (the kernel's redirect must
+ * change; the record is dropped first and written again after, so a record
+ * never names ports the kernel does not send to).
+ */
+export function redirectStep(recorded: ResolverPorts | undefined, inKernel: ResolverPorts | undefined, opened: ResolverPorts): 'keep' | 'record' | 'rewrite' {
+  const same = (ports: ResolverPorts | undefined) => ports !== undefined && ports.udp === opened.udp && ports.tcp === opened.tcp;
+  if (!same(inKernel)) return 'rewrite';
+  return same(recorded) ? 'keep' : 'record';
+}
+
+/** Keeps (ports) or drops (undefined) the redirect's ports in the sandbox's record. */
+export type RememberRedirect = (sandboxId: string, ports: ResolverPorts | undefined) => void;
+
 export class NameService {
   private readonly records = new DnsRecords();
   private readonly server: DnsServer;
+  private readonly remember: RememberRedirect;
 
-  constructor(upstreams: readonly string[], log: (message: string) => void) {
+  constructor(upstreams: readonly string[], log: (message: string) => void, remember: RememberRedirect) {
     this.server = new DnsServer({ records: this.records, upstreams: [...upstreams], onError: (error: unknown) => log(`dns: ${String(error)}`) });
+    this.remember = remember;
   }
 
   /**
@@ -62,7 +81,8 @@ export class NameService {
    * on the sandbox's first network with embedded DNS, opens its resolver
    * inside the sandbox's namespace and redirects 127.0.0.11:53 there, before
    * the container's process starts. After a restart (afterRestart) the
-   * resolver takes back the ports the redirect already names.
+   * resolver takes back the ports the redirect already names, as the
+   * sandbox's record keeps them.
    */
   async endpointJoined(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: { afterRestart?: boolean } = {}): Promise<void> {
     if (!hasEmbeddedDns(network)) return;
@@ -80,11 +100,16 @@ export class NameService {
       upstreams: sandbox.dnsServers.length > 0 ? sandbox.dnsServers : undefined,
     });
     if (this.server.resolverPorts(sandbox.netnsPath) !== undefined) return;
-    const previous = options.afterRestart === true ? await readResolverRedirect(sandbox.netnsPath) : undefined;
-    const ports = this.server.openResolver(sandbox.netnsPath, endpoint.containerId, previous);
-    if (previous !== undefined && previous.udp === ports.udp && previous.tcp === ports.tcp) return;
+    // The namespace is read only when its record does not say (a data root from before records kept the ports).
+    const inKernel = options.afterRestart === true ? (sandbox.resolverRedirect ?? (await readResolverRedirect(sandbox.netnsPath))) : undefined;
+    const ports = this.server.openResolver(sandbox.netnsPath, endpoint.containerId, inKernel);
+    const step = redirectStep(sandbox.resolverRedirect, inKernel, ports);
+    if (step === 'record') this.remember(sandbox.id, ports);
+    if (step !== 'rewrite') return;
     try {
+      if (sandbox.resolverRedirect !== undefined) this.remember(sandbox.id, undefined);
       await installResolverRedirect(sandbox.netnsPath, ports);
+      this.remember(sandbox.id, ports);
     } catch (error) {
       await this.server.closeResolver(sandbox.netnsPath);
       throw error;
