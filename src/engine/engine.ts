@@ -145,6 +145,7 @@ export class Engine {
     await engine.ensurePredefinedNetworks(options.defaultBridge ?? {});
     await engine.restoreNames();
     if (cluster !== undefined) await engine.joinCluster(cluster);
+    void engine.names.checkRestoredRedirects(engine.log);
     return engine;
   }
 
@@ -431,21 +432,19 @@ export class Engine {
           ? await this.publishOverlayEndpoint(network, sandbox, named, request)
           : await this.allocateEndpointAfterTeardowns(network, sandbox, named, request);
       const routed = existing.some((other) => this.carriesDefaultRoute(other));
-      // The embedded DNS (the sandbox's resolver and its 127.0.0.11 redirect) needs nothing the driver makes: a program each, at once.
-      const [plumbed, resolving] = await Promise.allSettled([
-        this.drivers[network.driver].join(network, endpoint, sandbox, { defaultGateways: routed ? [] : this.gatewaysFor(network, endpoint) }),
-        this.names.endpointJoined(network, endpoint, sandbox),
-      ]);
-      if (plumbed.status === 'rejected') {
-        this.names.endpointLeft(endpoint);
+      try {
+        await this.drivers[network.driver].join(network, endpoint, sandbox, { defaultGateways: routed ? [] : this.gatewaysFor(network, endpoint) });
+      } catch (error) {
         this.releaseEndpoint(endpoint);
         await this.unpublishOverlayEndpoint(network, endpoint);
-        throw plumbed.reason;
+        throw error;
       }
       failpoint('endpoint-join:plumbed');
-      if (resolving.status === 'rejected') {
+      try {
+        await this.names.endpointJoined(network, endpoint, sandbox);
+      } catch (error) {
         await this.removeEndpoint(endpoint, sandbox).catch((undoError: unknown) => this.log(`undo of endpoint ${endpoint.id} failed: ${String(undoError)}`));
-        throw resolving.reason;
+        throw error;
       }
       this.store.setEndpointState(endpoint.id, 'ready');
       this.events.emit('network', 'connect', network.id, { container: endpoint.containerId, name: network.name, type: network.driver });

@@ -63,6 +63,15 @@ export function redirectStep(recorded: ResolverPorts | undefined, inKernel: Reso
   return same(recorded) ? 'keep' : 'record';
 }
 
+/** Namespaces whose redirect checkRestoredRedirects reads after the daemon answers: a program each, this many at once. */
+const REDIRECT_CHECK_CONCURRENCY = 2;
+
+interface UncheckedRedirect {
+  sandboxId: string;
+  netnsPath: string;
+  ports: ResolverPorts;
+}
+
 /** Keeps (ports) or drops (undefined) the redirect's ports in the sandbox's record. */
 export type RememberRedirect = (sandboxId: string, ports: ResolverPorts | undefined) => void;
 
@@ -70,6 +79,10 @@ export class NameService {
   private readonly records = new DnsRecords();
   private readonly server: DnsServer;
   private readonly remember: RememberRedirect;
+  /** Redirects a restart took from the sandboxes' records without reading their namespaces. */
+  private readonly unchecked: UncheckedRedirect[] = [];
+  private restoredChecked: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(upstreams: readonly string[], log: (message: string) => void, remember: RememberRedirect) {
     this.server = new DnsServer({ records: this.records, upstreams: [...upstreams], onError: (error: unknown) => log(`dns: ${String(error)}`) });
@@ -105,15 +118,46 @@ export class NameService {
     const ports = this.server.openResolver(sandbox.netnsPath, endpoint.containerId, inKernel);
     const step = redirectStep(sandbox.resolverRedirect, inKernel, ports);
     if (step === 'record') this.remember(sandbox.id, ports);
+    // Taken from the record, not read: the namespace is checked after the daemon answers (checkRestoredRedirects).
+    if (step === 'keep') this.unchecked.push({ sandboxId: sandbox.id, netnsPath: sandbox.netnsPath, ports });
     if (step !== 'rewrite') return;
     try {
-      if (sandbox.resolverRedirect !== undefined) this.remember(sandbox.id, undefined);
-      await installResolverRedirect(sandbox.netnsPath, ports);
-      this.remember(sandbox.id, ports);
+      await this.rewriteRedirect(sandbox.id, sandbox.netnsPath, ports, sandbox.resolverRedirect !== undefined);
     } catch (error) {
       await this.server.closeResolver(sandbox.netnsPath);
       throw error;
     }
+  }
+
+  /** Points the namespace's redirect at ports; the sandbox's record drops its ports (when it has some) until the kernel has the new ones. */
+  private async rewriteRedirect(sandboxId: string, netnsPath: string, ports: ResolverPorts, recorded: boolean): Promise<void> {
+    if (recorded) this.remember(sandboxId, undefined);
+    await installResolverRedirect(netnsPath, ports);
+    this.remember(sandboxId, ports);
+  }
+
+  /**
+   * After a restart, the redirects whose ports came from the sandboxes'
+   * records are read from their namespaces (a program each, a couple at a
+   * time, after the daemon answers) and written again where they no longer
+   * send to the resolver (flushed by hand inside the container, say).
+   * `skiff network diagnose` waits for this pass.
+   */
+  checkRestoredRedirects(log: (message: string) => void): Promise<void> {
+    const pending = this.unchecked.splice(0);
+    const check = async ({ sandboxId, netnsPath, ports }: UncheckedRedirect) => {
+      const open = this.server.resolverPorts(netnsPath);
+      if (open === undefined || open.udp !== ports.udp || open.tcp !== ports.tcp) return; // closed or reopened since
+      if (redirectStep(ports, await readResolverRedirect(netnsPath), ports) !== 'rewrite') return;
+      await this.rewriteRedirect(sandboxId, netnsPath, ports, true).catch((error: unknown) =>
+        log(`repairing the DNS redirect in netns "${netnsPath}": ${String(error)}`),
+      );
+    };
+    const worker = async () => {
+      for (let next = pending.shift(); next !== undefined && !this.closed; next = pending.shift()) await check(next);
+    };
+    this.restoredChecked = Promise.all(Array.from({ length: REDIRECT_CHECK_CONCURRENCY }, worker)).then(() => undefined);
+    return this.restoredChecked;
   }
 
   /** docker rename: the endpoint answers to its container's new name, and no longer to the old one. */
@@ -163,6 +207,7 @@ export class NameService {
       detail: ports === undefined ? 'no resolver' : `udp ${ports.udp}, tcp ${ports.tcp}`,
     };
     if (ports === undefined) return [open];
+    await this.restoredChecked;
     const redirect = await readResolverRedirect(sandbox.netnsPath);
     return [
       open,
@@ -180,6 +225,7 @@ export class NameService {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return this.server.close();
   }
 }
