@@ -122,7 +122,7 @@ export class Engine {
     this.events = new EventBus((error) => this.log(`event subscriber failed: ${String(error)}`));
     this.daemonId = this.store.getSetting('daemon-id') ?? newId();
     this.store.setSetting('daemon-id', this.daemonId);
-    this.names = new NameService(forwardingUpstreams(options.dnsServers ?? []), this.log);
+    this.names = new NameService(forwardingUpstreams(options.dnsServers ?? []), this.log, (sandboxId, ports) => this.rememberRedirect(sandboxId, ports));
     this.ports = new PublishedPorts(this.firewall, options.defaultBridge?.hostBindingIpv4 ?? '0.0.0.0', options.ipForward !== false);
     const bridge = new BridgeDriver();
     const passthrough = new PassthroughDriver();
@@ -145,6 +145,7 @@ export class Engine {
     await engine.ensurePredefinedNetworks(options.defaultBridge ?? {});
     await engine.restoreNames();
     if (cluster !== undefined) await engine.joinCluster(cluster);
+    void engine.names.checkRestoredRedirects(engine.log);
     return engine;
   }
 
@@ -390,6 +391,16 @@ export class Engine {
       this.sandboxesById.set(id, sandbox);
       return sandbox;
     });
+  }
+
+  /** The sandbox's record keeps (or drops) the ports its 127.0.0.11 redirect names (name-service.ts). */
+  private rememberRedirect(sandboxId: string, ports: Sandbox['resolverRedirect']): void {
+    const sandbox = this.sandboxesById.get(sandboxId);
+    if (sandbox === undefined) return;
+    const { resolverRedirect: _dropped, ...rest } = sandbox;
+    const updated: Sandbox = ports === undefined ? rest : { ...rest, resolverRedirect: { udp: ports.udp, tcp: ports.tcp } };
+    this.store.putSandbox(updated);
+    this.sandboxesById.set(sandboxId, updated);
   }
 
   /** Leaves every network, then removes the namespace. */
@@ -798,9 +809,11 @@ export class Engine {
 
   /**
    * The embedded DNS learns every endpoint again (it keeps nothing across
-   * restarts), and each sandbox's 127.0.0.11 redirect is written again (a
-   * process per sandbox). Sandboxes that bring a network's first endpoint go
-   * one by one (that opens the network's listener); the rest a few at a time.
+   * restarts); each sandbox's resolver takes back the ports its 127.0.0.11
+   * redirect names, from the sandbox's record (a process per sandbox reads
+   * them from its namespace only for records from before they were kept).
+   * Sandboxes that bring a network's first endpoint go one by one (that
+   * opens the network's listener); the rest a few at a time.
    */
   private async restoreNames(): Promise<void> {
     const restore = async (sandbox: Sandbox) => {

@@ -92,6 +92,12 @@ export interface Sandbox {
   hostname: string;
   /** The container's own --dns servers ([] = the daemon's): where its names are forwarded. */
   dnsServers: string[];
+  /**
+   * The ports the namespace's 127.0.0.11 redirect sends to, kept once the
+   * kernel has the redirect (and dropped before it changes), so a restarted
+   * daemon takes them back without a program per sandbox to read them.
+   */
+  resolverRedirect?: { udp: number; tcp: number };
 }
 
 export type PortProtocol = 'tcp' | 'udp' | 'sctp';

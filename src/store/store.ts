@@ -49,6 +49,7 @@ CREATE INDEX IF NOT EXISTS endpoints_by_sandbox ON endpoints(sandbox_id);
 CREATE TABLE IF NOT EXISTS allocations (
   network_id TEXT NOT NULL, address TEXT NOT NULL, endpoint_id TEXT NOT NULL,
   PRIMARY KEY (network_id, address));
+CREATE INDEX IF NOT EXISTS allocations_by_endpoint ON allocations(endpoint_id);
 CREATE TABLE IF NOT EXISTS containers (
   id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (
@@ -116,6 +117,7 @@ function allowDuplicateNetworkNames(db: BetterSqlite3.Database): void {
 export class Store {
   readonly path: string;
   private readonly db: BetterSqlite3.Database;
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
 
   constructor(dataRoot: string) {
     this.path = join(dataRoot, 'skiff.db');
@@ -138,7 +140,17 @@ export class Store {
 
   /** One statement that changes the store; a failure of the disk says so, naming the file. */
   private write(sql: string, ...params: unknown[]): void {
-    this.guarded(() => this.db.prepare(sql).run(...params));
+    this.guarded(() => this.statement(sql).run(...params));
+  }
+
+  /** Each SQL text is compiled once for the store's life (SQLite compiles it again by itself should the schema change). */
+  private statement(sql: string): BetterSqlite3.Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
   }
 
   private guarded<T>(fn: () => T): T {
@@ -253,7 +265,7 @@ export class Store {
 
   // settings
   getSetting(key: string): string | undefined {
-    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    const row = this.statement('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
     return row?.value;
   }
 
