@@ -95,8 +95,6 @@ export class Containers {
   private readonly removals = new Signals();
   /** Containers whose exit is being handled right now (shown exited, network not yet released). */
   private readonly exiting = new Set<string>();
-  /** Start attempts per container (failed ones too), so a waiter for the next start is never left hanging. */
-  private readonly startAttempts = new Map<string, number>();
   /** Starts the restart policy has scheduled, waiting out their back-off (Docker shows these "restarting"). */
   private readonly pendingRestarts = new Map<string, NodeJS.Timeout>();
   /** Each container's last back-off, which the next one doubles. */
@@ -337,7 +335,6 @@ export class Containers {
         if (record.hostConfig.autoRemove) await this.removeLocked(record, true);
         throw error;
       } finally {
-        this.startAttempts.set(record.id, this.startCount(record.id) + 1);
         this.starts.notify(record.id);
       }
       return true;
@@ -370,7 +367,6 @@ export class Containers {
         this.resetRestarts(record);
         await this.startLocked(record);
       } finally {
-        this.startAttempts.set(record.id, this.startCount(record.id) + 1);
         this.starts.notify(record.id);
       }
     });
@@ -744,10 +740,6 @@ export class Containers {
   }
 
   // ---- inside the lock
-
-  private startCount(id: string): number {
-    return this.startAttempts.get(id) ?? 0;
-  }
 
   private nameTaken(name: string): boolean {
     return [...this.records.values()].some((record) => record.name === name);
@@ -1157,7 +1149,6 @@ export class Containers {
     try {
       await this.startLocked(record);
     } finally {
-      this.startAttempts.set(record.id, this.startCount(record.id) + 1);
       this.starts.notify(record.id);
     }
   }
