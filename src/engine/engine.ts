@@ -275,11 +275,7 @@ export class Engine {
       if (this.endpointsOfNetwork(network.id).length > 0) {
         throw new SkiffError('forbidden', `error while removing network: network ${network.name} id ${network.id} has active endpoints`);
       }
-      if (network.driver === 'overlay') {
-        // The cluster counts an endpoint until its deferred teardown unpublishes it: let those finish first.
-        await this.teardowns.settled((endpoint) => endpoint.networkId === network.id);
-        await this.removeGlobalNetwork(network);
-      }
+      if (network.driver === 'overlay') await this.removeGlobalNetwork(network);
       await this.uninstallNetwork(network);
     });
   }
@@ -608,6 +604,10 @@ export class Engine {
     if (network !== undefined && home !== undefined && driver?.detach !== undefined) {
       // Cut off now (a whole sandbox going is cut off by its namespace going); the slow delete follows the answer.
       if (sandbox !== undefined) await driver.detach(network, endpoint);
+      // Other hosts count an overlay endpoint until the cluster drops it, so that goes before the answer (as
+      // Docker's endpoint count in the store): a `network rm` on another host right after must not see it. The
+      // address may then go to another host while the cut-off link still carries it here, which nothing reaches.
+      await this.unpublishOverlayEndpoint(network, endpoint);
       this.endpointsById.delete(endpoint.id);
       this.teardowns.start(
         endpoint,
@@ -615,10 +615,7 @@ export class Engine {
           failpoint('endpoint-leave:answered');
           await driver.leave(network, endpoint, home);
         },
-        async () => {
-          this.releaseEndpoint(endpoint);
-          await this.unpublishOverlayEndpoint(network, endpoint);
-        },
+        () => this.releaseEndpoint(endpoint),
       );
     } else {
       if (network !== undefined && home !== undefined) await driver!.leave(network, endpoint, home);
