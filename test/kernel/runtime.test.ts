@@ -313,6 +313,24 @@ describe('container runtime (runc + skiff-shim)', () => {
     restarted.close();
   });
 
+  it('notices a container whose shim and process were SIGKILLed (no exit-status written) and reports 255', async () => {
+    const s = spec({ args: ['sleep', '1000'] });
+    await runtime.create(s);
+    const exits: Array<[string, number]> = [];
+    runtime.onExit((id, code) => exits.push([id, code]));
+    await runtime.start(s.id);
+    const { pid } = await runtime.state(s.id);
+    const { shimPid } = JSON.parse(readFileSync(join(execRoot, 'containers', s.id, 'started.json'), 'utf8')) as { shimPid: number };
+    process.kill(shimPid, 'SIGKILL');
+    process.kill(pid, 'SIGKILL');
+    // Nothing writes exit-status now: only the periodic sweep (every 2 s) can tell.
+    for (let i = 0; i < 200 && !exits.some(([id]) => id === s.id); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(
+      exits.filter(([id]) => id === s.id),
+      [[s.id, 255]],
+    );
+  });
+
   it('leaves nothing behind once every container is deleted', async () => {
     for (const id of created.splice(0)) await runtime.delete(id);
     assert.deepEqual(mountsUnder(execRoot), []);
