@@ -2,7 +2,8 @@
  * skiff's N-API addon (src/kernel/native/*.c, built by scripts/build-native.sh
  * into dist/skiff-netns.node), loaded once on first use. Its users:
  * netns-sockets.ts (sockets made in another namespace), rtnetlink/
- * (rtnetlink requests sent by the daemon itself) and releaseFreeMemory below.
+ * (rtnetlink requests sent by the daemon itself), exec.ts (programs started
+ * by posix_spawn) and releaseFreeMemory below.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -32,10 +33,27 @@ export interface AddonBatchOutcome {
   };
 }
 
+/** How a program started by spawnProgram (native/spawn.c) ended. */
+export interface SpawnOutcome {
+  /** The exit code; -1 when a signal ended it. */
+  status: number;
+  /** The signal that ended it, 0 for none. */
+  signal: number;
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Killed (SIGTERM) because it outlived its time. */
+  timedOut: boolean;
+  /** Killed (SIGTERM) because an output outgrew the limit. */
+  overflowed: boolean;
+  /** Nothing ran: the exec's errno (ENOENT: no such program). */
+  spawnErrno: number;
+}
+
 interface Addon {
   openSockets(netnsPath: string, specs: readonly SocketSpec[]): OpenedSocket[];
   sendRtnetlink(netnsPath: string | null, requests: readonly AddonRequest[]): Promise<AddonBatchOutcome>;
   releaseFreeMemory(): boolean;
+  spawnProgram(program: string, args: readonly string[], input: Buffer | null, timeoutMs: number, maxBuffer: number): Promise<SpawnOutcome>;
 }
 
 const ADDON_PATH = fileURLToPath(new URL('../../skiff-netns.node', import.meta.url));

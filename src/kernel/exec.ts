@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import { constants } from 'node:os';
 import { SkiffError } from '../errors.js';
+import { loadAddon, type SpawnOutcome } from './addon.js';
 
 export interface CommandResult {
   stdout: string;
@@ -13,20 +15,94 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
+const DEFAULT_TIMEOUT_MS = 30_000;
+const MAX_BUFFER = 64 * 1024 * 1024;
+
+/** What the command's failure carries as its cause, as execFile's error does: the exit code (or errno name), the signal. */
+export interface CommandFailure extends Error {
+  code?: number | string;
+  signal?: string;
+  killed?: boolean;
+}
+
+type Spawner = (program: string, args: readonly string[], input: Buffer | null, timeoutMs: number, maxBuffer: number) => Promise<SpawnOutcome>;
+let spawner: Spawner | null | undefined;
+
+/**
+ * The addon's posix_spawn (native/spawn.c): a program start that does not
+ * grow with the daemon's memory, where execFile forks the whole process.
+ * Without the addon (a build that skipped it) execFile still does the job.
+ */
+function addonSpawner(): Spawner | null {
+  if (spawner === undefined) {
+    try {
+      const addon = loadAddon();
+      spawner = addon.spawnProgram.bind(addon);
+    } catch {
+      spawner = null;
+    }
+  }
+  return spawner;
+}
+
 /**
  * Runs one program with an argument array (never a shell) and resolves with its
  * output; a non-zero exit becomes a SkiffError naming the command and its stderr.
  */
-export function run(program: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+export async function run(program: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+  const spawn = addonSpawner();
+  if (spawn === null) return runWithExecFile(program, args, options);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const outcome = await spawn(program, args, options.input === undefined ? null : Buffer.from(options.input), timeoutMs, MAX_BUFFER);
+  const result = { stdout: outcome.stdout.toString('utf8'), stderr: outcome.stderr.toString('utf8') };
+  const failure = failureOf(program, args, outcome, timeoutMs);
+  if (failure === undefined) return result;
+  throw new SkiffError('unavailable', `${program} ${args.join(' ')}: ${(result.stderr || failure.message).trim()}`, { cause: failure });
+}
+
+/** Why the program failed, in execFile's terms; undefined when it ran and exited 0. */
+export function failureOf(
+  program: string,
+  args: readonly string[],
+  outcome: Omit<SpawnOutcome, 'stdout' | 'stderr'>,
+  timeoutMs: number,
+): CommandFailure | undefined {
+  const command = [program, ...args].join(' ');
+  const named = (number: number) => Object.entries(constants.errno).find(([, value]) => value === number)?.[0];
+  const signalName = (number: number) => Object.entries(constants.signals).find(([, value]) => value === number)?.[0] ?? String(number);
+  let failure: CommandFailure;
+  if (outcome.spawnErrno !== 0) {
+    const code = named(outcome.spawnErrno) ?? `errno ${outcome.spawnErrno}`;
+    failure = Object.assign(new Error(`spawn ${program} ${code}`), { code });
+  } else if (outcome.timedOut) {
+    failure = Object.assign(new Error(`Command failed: ${command}: killed after ${timeoutMs} ms`), { killed: true, signal: 'SIGTERM' });
+  } else if (outcome.overflowed) {
+    failure = Object.assign(new Error(`Command failed: ${command}: stdout or stderr over ${MAX_BUFFER} bytes`), { killed: true, signal: 'SIGTERM' });
+  } else if (outcome.signal !== 0) {
+    failure = Object.assign(new Error(`Command failed: ${command}: killed by ${signalName(outcome.signal)}`), { signal: signalName(outcome.signal) });
+  } else if (outcome.status !== 0) {
+    failure = Object.assign(new Error(`Command failed: ${command}`), { code: outcome.status });
+  } else {
+    return undefined;
+  }
+  return failure;
+}
+
+function runWithExecFile(program: string, args: readonly string[], options: RunOptions): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile(program, args, { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (error) {
-        const detail = (stderr || error.message).trim();
-        reject(new SkiffError('unavailable', `${program} ${args.join(' ')}: ${detail}`, { cause: error }));
-        return;
-      }
-      resolve({ stdout, stderr });
-    });
+    const child = execFile(
+      program,
+      args,
+      { timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxBuffer: MAX_BUFFER, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        if (error) {
+          const detail = (stderr || error.message).trim();
+          reject(new SkiffError('unavailable', `${program} ${args.join(' ')}: ${detail}`, { cause: error }));
+          return;
+        }
+        resolve({ stdout, stderr });
+      },
+    );
     if (options.input !== undefined) {
       child.stdin?.on('error', () => undefined); // the program exiting before reading its input is reported by its exit code
       child.stdin?.end(options.input);
