@@ -9,7 +9,9 @@
  */
 import { appendFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
+import { subscribe } from 'node:diagnostics_channel';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { PROGRAM_CHANNEL, type ProgramRun } from '../src/kernel/exec.js';
 import type { Readable } from 'node:stream';
 import { basename } from 'node:path';
 
@@ -70,6 +72,11 @@ function traceRequests(): void {
 
 if (logPath !== undefined) {
   traceRequests();
+  // skiff's run() starts programs without child_process (posix_spawn in its addon) and says so on this channel.
+  subscribe(PROGRAM_CHANNEL, (message) => {
+    const { program, args, start, ms } = message as ProgramRun;
+    appendFileSync(logPath, `${JSON.stringify({ label: daemonExecLabel(program, args), start, ms })}\n`);
+  });
   const childProcess = createRequire(import.meta.url)('node:child_process') as { execFile: Launcher; spawn: Launcher };
   childProcess.execFile = wrap(childProcess.execFile, (child) => child);
   childProcess.spawn = wrap(childProcess.spawn, (child) => (child.stdio[3] as Readable | undefined | null) ?? child);

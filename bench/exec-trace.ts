@@ -6,7 +6,9 @@
  * without touching src/.
  */
 import type { ChildProcess } from 'node:child_process';
+import { subscribe } from 'node:diagnostics_channel';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { PROGRAM_CHANNEL, type ProgramRun } from '../src/kernel/exec.js';
 
 export interface ExecRecord {
   /** Program and its leading arguments, without paths or names: "nsenter ip -batch". */
@@ -30,10 +32,14 @@ export function execLabel(program: string, args: readonly unknown[]): string {
     .join(' ');
 }
 
-/** Wraps child_process.execFile; must run before the engine makes its first call. */
+/** Wraps child_process.execFile, and listens to the programs skiff's run() starts without it; must run before the engine makes its first call. */
 export function installExecTrace(): void {
   if (installed) return;
   installed = true;
+  subscribe(PROGRAM_CHANNEL, (message) => {
+    const { program, args, ms } = message as ProgramRun;
+    recording?.push({ label: execLabel(program, args), ms });
+  });
   const childProcess = createRequire(import.meta.url)('node:child_process') as { execFile: ExecFile };
   const original = childProcess.execFile;
   childProcess.execFile = function tracedExecFile(this: unknown, ...args: unknown[]): ChildProcess {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { channel } from 'node:diagnostics_channel';
 import { constants } from 'node:os';
 import { SkiffError } from '../errors.js';
 import { loadAddon, type SpawnOutcome } from './addon.js';
@@ -14,6 +15,22 @@ export interface RunOptions {
   /** Milliseconds before the command is killed. */
   timeoutMs?: number;
 }
+
+/** A program run() started and how long it took (start: epoch ms), for whoever watches (the benchmarks' traces). */
+export interface ProgramRun {
+  program: string;
+  args: readonly string[];
+  start: number;
+  ms: number;
+}
+
+/**
+ * Published once per program run() starts, when it ends: the benchmarks
+ * (bench/exec-trace.ts, bench/daemon-exec-log.ts) attribute a request's
+ * time to its programs by it. Nothing is measured while nobody subscribes.
+ */
+export const PROGRAM_CHANNEL = 'skiff:program';
+const programs = channel(PROGRAM_CHANNEL);
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_BUFFER = 64 * 1024 * 1024;
@@ -50,6 +67,16 @@ function addonSpawner(): Spawner | null {
  * output; a non-zero exit becomes a SkiffError naming the command and its stderr.
  */
 export async function run(program: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+  if (!programs.hasSubscribers) return runProgram(program, args, options);
+  const start = performance.timeOrigin + performance.now();
+  try {
+    return await runProgram(program, args, options);
+  } finally {
+    programs.publish({ program, args, start, ms: performance.timeOrigin + performance.now() - start } satisfies ProgramRun);
+  }
+}
+
+async function runProgram(program: string, args: readonly string[], options: RunOptions): Promise<CommandResult> {
   const spawn = addonSpawner();
   if (spawn === null) return runWithExecFile(program, args, options);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
