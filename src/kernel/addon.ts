@@ -54,6 +54,7 @@ interface Addon {
   sendRtnetlink(netnsPath: string | null, requests: readonly AddonRequest[]): Promise<AddonBatchOutcome>;
   releaseFreeMemory(): boolean;
   spawnProgram(program: string, args: readonly string[], input: Buffer | null, timeoutMs: number, maxBuffer: number): Promise<SpawnOutcome>;
+  spawnDetached(program: string, args: readonly string[], outFd: number, errFd: number, channels: number): { pid: number; fds: number[] };
 }
 
 const ADDON_PATH = fileURLToPath(new URL('../../skiff-netns.node', import.meta.url));

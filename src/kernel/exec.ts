@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { channel } from 'node:diagnostics_channel';
+import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { SkiffError } from '../errors.js';
 import { loadAddon, type SpawnOutcome } from './addon.js';
@@ -135,6 +136,28 @@ function runWithExecFile(program: string, args: readonly string[], options: RunO
       child.stdin?.end(options.input);
     }
   });
+}
+
+/** A program started to outlive the call, and the daemon's ends of its channels (its fds 3, 4, …), as sockets. */
+export interface DetachedProgram {
+  pid: number;
+  channels: Socket[];
+}
+
+/**
+ * Starts a program that outlives the call (a container's shim) in a session
+ * of its own, stdin from /dev/null, stdout and stderr on outFd and errFd,
+ * and `channels` socket pairs as its fds 3, 4, …: by posix_spawn (the addon
+ * reaps it when it ends), so its start does not grow with the daemon. Throws
+ * when it could not start.
+ */
+export function startDetached(program: string, args: readonly string[], outFd: number, errFd: number, channels: number): DetachedProgram {
+  try {
+    const { pid, fds } = loadAddon().spawnDetached(program, args, outFd, errFd, channels);
+    return { pid, channels: fds.map((fd) => new Socket({ fd, readable: true, writable: true })) };
+  } catch (error) {
+    throw new SkiffError('unavailable', `failed to start ${program}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** Runs a program inside the network namespace bound at netnsPath. */

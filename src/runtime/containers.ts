@@ -11,11 +11,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from '../model/random.js';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, watch, writeFileSync, createWriteStream, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import type { Socket } from 'node:net';
+import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { conflict, notFound, SkiffError } from '../errors.js';
-import { run } from '../kernel/exec.js';
+import { run, startDetached, type DetachedProgram } from '../kernel/exec.js';
 import { isMountPoint } from '../kernel/mounts.js';
 import {
   bundleExists,
@@ -294,47 +295,46 @@ export class ContainerRuntime {
     const runtime = meta.runtime ?? this.runtimeOf(id);
     const shimLog = openSync(paths.shimLog, 'a');
     const call = this.invocation(runtime, []);
-    const shim = spawn(this.shimPath, [id, paths.bundle, paths.log, mode, call.program, ...call.args], {
-      detached: true,
-      stdio: ['ignore', shimLog, shimLog, 'pipe', 'pipe'],
-    });
-    closeSync(shimLog);
-    const gate = shim.stdio[4] as Writable;
+    let shim: DetachedProgram;
+    try {
+      // Started by posix_spawn: a fork of the daemon (execFile's way) costs more the more containers it holds.
+      shim = startDetached(this.shimPath, [id, paths.bundle, paths.log, mode, call.program, ...call.args], shimLog, shimLog, 2);
+    } finally {
+      closeSync(shimLog);
+    }
+    const [channel, gate] = shim.channels as [Socket, Socket];
     gate.on('error', () => undefined); // the shim ended (a failed create): its report says why
+    channel.on('error', () => undefined); // its end: the report is what it is
     let text = '';
     let ended = false;
-    const reported = new Promise<void>((resolve, reject) => {
-      const channel = shim.stdio[3] as Readable;
+    const reported = new Promise<void>((resolve) => {
       channel.on('data', (chunk: Buffer) => {
         text += chunk.toString();
         if (/^created \d+\n/.test(text)) resolve();
       });
-      channel.on('end', () => {
+      channel.on('close', () => {
         ended = true;
         resolve();
       });
-      shim.on('error', reject);
     });
     const finished = new Promise<string>((resolve) => {
-      (shim.stdio[3] as Readable).on('end', () => resolve(text.replace(/^created \d+\n/, '').trim()));
+      channel.on('close', () => {
+        gate.destroy(); // the shim reads its gate no more once its report is over
+        resolve(text.replace(/^created \d+\n/, '').trim());
+      });
     });
     const failure = (report: string) => startError(report.replace(/^error /, '') || `skiff-shim exited without a report (see ${paths.shimLog})`);
     await reported;
-    if (ended) {
-      gate.destroy();
-      shim.unref();
-      throw failure(text.trim());
-    }
+    if (ended) throw failure(text.trim());
     const createdPid = Number(/^created (\d+)/.exec(text)![1]);
     return {
       pid: createdPid,
       go: async () => {
         gate.end('g');
         const report = await finished;
-        shim.unref();
         const ok = /^ok (\d+)$/.exec(report);
         if (!ok) throw failure(report);
-        const record: StartRecord = { startedAt: new Date().toISOString(), pid: Number(ok[1]), shimPid: shim.pid ?? 0 };
+        const record: StartRecord = { startedAt: new Date().toISOString(), pid: Number(ok[1]), shimPid: shim.pid };
         writeFileSync(paths.started, JSON.stringify(record));
         this.watchExit(id);
         return { pid: record.pid };
@@ -342,7 +342,6 @@ export class ContainerRuntime {
       abort: async () => {
         gate.end();
         await finished;
-        shim.unref();
       },
     };
   }

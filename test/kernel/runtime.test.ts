@@ -329,6 +329,9 @@ describe('container runtime (runc + skiff-shim)', () => {
       exits.filter(([id]) => id === s.id),
       [[s.id, 255]],
     );
+    // The daemon started the shim (posix_spawn, reaped by the addon's reaper thread): no zombie stays.
+    for (let i = 0; i < 100 && existsSync(`/proc/${shimPid}`); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(existsSync(`/proc/${shimPid}`), false, `shim ${shimPid} was reaped`);
   });
 
   it('leaves nothing behind once every container is deleted', async () => {

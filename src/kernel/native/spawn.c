@@ -33,6 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -381,9 +384,148 @@ static napi_value spawn_program(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* ---- detached programs, reaped by one thread that waits on their pidfds */
+
+#define MAX_CHANNELS 4
+static pthread_once_t reaper_once = PTHREAD_ONCE_INIT;
+static int reaper_epoll = -1;
+
+static void *reap_detached(void *data) {
+  (void)data;
+  pthread_setname_np(pthread_self(), "skiff-reaper");
+  for (;;) {
+    struct epoll_event events[16];
+    int ready = epoll_wait(reaper_epoll, events, 16, -1);
+    for (int index = 0; index < ready; index++) {
+      int pidfd = events[index].data.fd;
+      siginfo_t info;
+      memset(&info, 0, sizeof info);
+      int waited = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG);
+      if ((waited == 0 && info.si_pid != 0) || (waited < 0 && errno != EINTR)) {
+        epoll_ctl(reaper_epoll, EPOLL_CTL_DEL, pidfd, NULL);
+        close(pidfd);
+      }
+    }
+  }
+  return NULL;
+}
+
+static void start_reaper(void) {
+  reaper_epoll = epoll_create1(EPOLL_CLOEXEC);
+  if (reaper_epoll < 0) return;
+  pthread_attr_t attributes;
+  pthread_t thread;
+  pthread_attr_init(&attributes);
+  pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attributes, THREAD_STACK_BYTES);
+  if (pthread_create(&thread, &attributes, reap_detached, NULL) != 0) {
+    close(reaper_epoll);
+    reaper_epoll = -1;
+  }
+  pthread_attr_destroy(&attributes);
+}
+
+/* Hands the child to the reaper; 0, or the errno (the child is then killed and reaped here). */
+static int reap_later(pid_t pid) {
+  pthread_once(&reaper_once, start_reaper);
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  int failed = pidfd < 0 || reaper_epoll < 0 ? (pidfd < 0 ? errno : EAGAIN) : 0;
+  if (!failed) {
+    fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+    struct epoll_event event = {.events = EPOLLIN, .data.fd = pidfd};
+    if (epoll_ctl(reaper_epoll, EPOLL_CTL_ADD, pidfd, &event) < 0) failed = errno;
+  }
+  if (failed) {
+    if (pidfd >= 0) close(pidfd);
+    kill(pid, SIGKILL);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return failed;
+}
+
+static int int_argument(napi_env env, napi_value value, int32_t *number) { return napi_get_value_int32(env, value, number) == napi_ok ? 0 : -1; }
+
+static napi_value throw_errno(napi_env env, const char *what, int error) {
+  char message[512], reason[128];
+  snprintf(message, sizeof message, "spawnDetached: %s: %s", what, strerror_r(error, reason, sizeof reason));
+  napi_value code, text, exception;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+  napi_create_int32(env, error, &code);
+  napi_create_error(env, NULL, text, &exception);
+  napi_set_named_property(env, exception, "errno", code);
+  napi_throw(env, exception);
+  return NULL;
+}
+
+static napi_value spawn_detached(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5)
+    return throw_error(env, "spawnDetached(program, args, outFd, errFd, channels): five arguments");
+  int32_t out_fd, err_fd;
+  uint32_t channels;
+  if (int_argument(env, argv[2], &out_fd) < 0 || int_argument(env, argv[3], &err_fd) < 0 || napi_get_value_uint32(env, argv[4], &channels) != napi_ok ||
+      channels > MAX_CHANNELS)
+    return throw_error(env, "spawnDetached: outFd and errFd are descriptors, channels a count from 0 to 4");
+  char **program_argv = argument_vector(env, argv[0], argv[1]);
+  if (program_argv == NULL) return throw_error(env, "spawnDetached: the program and every argument must be strings without NUL");
+  int pairs[MAX_CHANNELS][2];
+  int made = 0, failed = 0;
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd < 0) failed = errno;
+  for (; !failed && made < (int)channels; made++)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[made]) < 0) {
+      failed = errno;
+      break;
+    }
+  pid_t pid = 0;
+  if (!failed) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, null_fd, 0);
+    posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+    for (int index = 0; index < made; index++) posix_spawn_file_actions_adddup2(&actions, pairs[index][1], 3 + index);
+    posix_spawnattr_init(&attributes);
+    posix_spawnattr_setsigdefault(&attributes, &all);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
+    failed = posix_spawnp(&pid, program_argv[0], &actions, &attributes, program_argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+  }
+  free_strings(program_argv);
+  if (null_fd >= 0) close(null_fd);
+  for (int index = 0; index < made; index++) close(pairs[index][1]);
+  if (!failed) failed = reap_later(pid);
+  if (failed) {
+    for (int index = 0; index < made; index++) close(pairs[index][0]);
+    return throw_errno(env, pid == 0 ? "posix_spawn" : "pidfd_open", failed);
+  }
+  napi_value result, fds, number;
+  napi_create_object(env, &result);
+  napi_create_int32(env, pid, &number);
+  napi_set_named_property(env, result, "pid", number);
+  napi_create_array_with_length(env, (size_t)made, &fds);
+  for (int index = 0; index < made; index++) {
+    napi_create_int32(env, pairs[index][0], &number);
+    napi_set_element(env, fds, (uint32_t)index, number);
+  }
+  napi_set_named_property(env, result, "fds", fds);
+  return result;
+}
+
 napi_status register_spawn(napi_env env, napi_value exports) {
   napi_value function;
   napi_status status = napi_create_function(env, "spawnProgram", NAPI_AUTO_LENGTH, spawn_program, NULL, &function);
-  if (status != napi_ok) return status;
-  return napi_set_named_property(env, exports, "spawnProgram", function);
+  if (status == napi_ok) status = napi_set_named_property(env, exports, "spawnProgram", function);
+  if (status == napi_ok) status = napi_create_function(env, "spawnDetached", NAPI_AUTO_LENGTH, spawn_detached, NULL, &function);
+  if (status == napi_ok) status = napi_set_named_property(env, exports, "spawnDetached", function);
+  return status;
 }
