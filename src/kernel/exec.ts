@@ -142,6 +142,8 @@ function runWithExecFile(program: string, args: readonly string[], options: RunO
 export interface DetachedProgram {
   pid: number;
   channels: Socket[];
+  /** The program's part is done (a shim's report is over): said on the programs channel with its time, as run() does. */
+  done(): void;
 }
 
 /**
@@ -152,9 +154,13 @@ export interface DetachedProgram {
  * when it could not start.
  */
 export function startDetached(program: string, args: readonly string[], outFd: number, errFd: number, channels: number): DetachedProgram {
+  const start = performance.timeOrigin + performance.now();
   try {
     const { pid, fds } = loadAddon().spawnDetached(program, args, outFd, errFd, channels);
-    return { pid, channels: fds.map((fd) => new Socket({ fd, readable: true, writable: true })) };
+    const done = () => {
+      if (programs.hasSubscribers) programs.publish({ program, args, start, ms: performance.timeOrigin + performance.now() - start } satisfies ProgramRun);
+    };
+    return { pid, channels: fds.map((fd) => new Socket({ fd, readable: true, writable: true })), done };
   } catch (error) {
     throw new SkiffError('unavailable', `failed to start ${program}: ${(error as Error).message}`, { cause: error });
   }

@@ -319,6 +319,7 @@ export class ContainerRuntime {
     });
     const finished = new Promise<string>((resolve) => {
       channel.on('close', () => {
+        shim.done();
         gate.destroy(); // the shim reads its gate no more once its report is over
         resolve(text.replace(/^created \d+\n/, '').trim());
       });
