@@ -11,11 +11,36 @@
  * namespace's lo.
  */
 import { runInNetns } from '../kernel/exec.js';
+import {
+  addBaseChain,
+  addRule,
+  addTable,
+  deleteTable,
+  equals,
+  flushTable,
+  immediate,
+  meta,
+  notrack,
+  payload,
+  payloadSet,
+  u16Bytes,
+  type Expression,
+} from '../kernel/nftables/messages.js';
+import { sendTransaction, type NftablesCommand } from '../kernel/nftables/send.js';
 import { SkiffError } from '../errors.js';
 
 export const RESOLVER_ADDRESS = '127.0.0.11';
 export const REDIRECT_TABLE = 'skiff_dns';
 const REDIRECT_CHAIN = 'resolver';
+const DNS_PORT = 53;
+/** NF_IP_PRI_RAW: before connection tracking. */
+const RAW_PRIORITY = -300;
+// Offsets in the IPv4 header, and in the UDP and TCP headers alike.
+const IPV4_SADDR = 12;
+const IPV4_DADDR = 16;
+const SPORT = 0;
+const DPORT = 2;
+const TRANSPORTS = { udp: { number: 17, checksumOffset: 6 }, tcp: { number: 6, checksumOffset: 16 } } as const;
 
 export interface RedirectPorts {
   udp: number;
@@ -23,25 +48,69 @@ export interface RedirectPorts {
 }
 
 /**
- * The nft script for the container's netns, one transaction: the table is
- * made afresh (whatever an older skiff left in it goes: a NAT chain would
- * keep connection tracking on), with one chain at the raw priority, before
- * connection tracking, whose rules mark the resolver's packets untracked and
- * rewrite their port.
+ * The redirect's one transaction, each change with its nft command: the
+ * table is made afresh (whatever an older skiff left in it goes: a NAT
+ * chain would keep connection tracking on), with one chain at the raw
+ * priority, before connection tracking, whose rules mark the resolver's
+ * packets untracked and rewrite their port (the L4 checksum fixed as nft
+ * fixes it). Sent as netlink messages by the daemon itself; the nft words
+ * name a refused change and are what `nft -f` would take.
  */
-export function renderResolverRedirect(ports: RedirectPorts): string {
-  const rule = (text: string) => `add rule ip ${REDIRECT_TABLE} ${REDIRECT_CHAIN} ${text}`;
+export function resolverRedirectCommands(ports: RedirectPorts): NftablesCommand[] {
+  const resolver = Uint8Array.of(127, 0, 0, 11);
+  const rule = (text: string, expressions: Expression[]): NftablesCommand => ({
+    message: addRule('ip', REDIRECT_TABLE, REDIRECT_CHAIN, expressions),
+    nft: `add rule ip ${REDIRECT_TABLE} ${REDIRECT_CHAIN} ${text}`,
+  });
   return [
-    `add table ip ${REDIRECT_TABLE}`,
-    `delete table ip ${REDIRECT_TABLE}`,
-    `add table ip ${REDIRECT_TABLE}`,
-    `add chain ip ${REDIRECT_TABLE} ${REDIRECT_CHAIN} { type filter hook output priority raw; policy accept; }`,
-    ...(['udp', 'tcp'] as const).flatMap((protocol) => [
-      rule(`ip daddr ${RESOLVER_ADDRESS} ${protocol} dport 53 notrack ${protocol} dport set ${ports[protocol]}`),
-      rule(`ip saddr ${RESOLVER_ADDRESS} ${protocol} sport ${ports[protocol]} notrack ${protocol} sport set 53`),
-    ]),
-    '',
-  ].join('\n');
+    { message: addTable('ip', REDIRECT_TABLE), nft: `add table ip ${REDIRECT_TABLE}` },
+    { message: deleteTable('ip', REDIRECT_TABLE), nft: `delete table ip ${REDIRECT_TABLE}` },
+    { message: addTable('ip', REDIRECT_TABLE), nft: `add table ip ${REDIRECT_TABLE}` },
+    {
+      message: addBaseChain('ip', REDIRECT_TABLE, REDIRECT_CHAIN, { type: 'filter', hook: 'output', priority: RAW_PRIORITY, policy: 'accept' }),
+      nft: `add chain ip ${REDIRECT_TABLE} ${REDIRECT_CHAIN} { type filter hook output priority raw; policy accept; }`,
+    },
+    ...(['udp', 'tcp'] as const).flatMap((protocol) => {
+      const { number, checksumOffset } = TRANSPORTS[protocol];
+      const port = ports[protocol];
+      const isProtocol = [meta('l4proto'), equals(Uint8Array.of(number))];
+      return [
+        rule(`ip daddr ${RESOLVER_ADDRESS} ${protocol} dport 53 notrack ${protocol} dport set ${port}`, [
+          payload('network', IPV4_DADDR, 4),
+          equals(resolver),
+          ...isProtocol,
+          payload('transport', DPORT, 2),
+          equals(u16Bytes(DNS_PORT)),
+          notrack(),
+          immediate(u16Bytes(port)),
+          payloadSet('transport', DPORT, 2, checksumOffset),
+        ]),
+        rule(`ip saddr ${RESOLVER_ADDRESS} ${protocol} sport ${port} notrack ${protocol} sport set 53`, [
+          payload('network', IPV4_SADDR, 4),
+          equals(resolver),
+          ...isProtocol,
+          payload('transport', SPORT, 2),
+          equals(u16Bytes(port)),
+          notrack(),
+          immediate(u16Bytes(DNS_PORT)),
+          payloadSet('transport', SPORT, 2, checksumOffset),
+        ]),
+      ];
+    }),
+  ];
+}
+
+/** The same transaction as an nft script (`nft -f` takes it; the kernel tests compare the two). */
+export function renderResolverRedirect(ports: RedirectPorts): string {
+  return [...resolverRedirectCommands(ports).map((command) => command.nft), ''].join('\n');
+}
+
+/** Empties the table (it stays, ready for the next join); made first, so a namespace without one is no error. */
+export function resolverRedirectRemoval(): NftablesCommand[] {
+  return [
+    { message: addTable('ip', REDIRECT_TABLE), nft: `add table ip ${REDIRECT_TABLE}` },
+    { message: flushTable('ip', REDIRECT_TABLE), nft: `flush table ip ${REDIRECT_TABLE}` },
+  ];
 }
 
 /** The ports a redirect written by renderResolverRedirect sends to, read from `nft list table` output; undefined unless both are there. */
@@ -58,7 +127,7 @@ export function parseResolverRedirect(listing: string): RedirectPorts | undefine
 /** Installs (or re-points) the redirect in the netns at netnsPath. */
 export async function installResolverRedirect(netnsPath: string, ports: RedirectPorts): Promise<void> {
   try {
-    await runInNetns(netnsPath, 'nft', ['-f', '-'], { input: renderResolverRedirect(ports) });
+    await sendTransaction(netnsPath, resolverRedirectCommands(ports));
   } catch (error) {
     throw new SkiffError('unavailable', `failed to set up the DNS redirect in netns "${netnsPath}": ${(error as Error).message}`, { cause: error });
   }
@@ -76,9 +145,7 @@ export async function readResolverRedirect(netnsPath: string): Promise<RedirectP
 /** Removes the redirect's rules (the empty table stays, ready for the next join); a netns without one is no error. */
 export async function removeResolverRedirect(netnsPath: string): Promise<void> {
   try {
-    await runInNetns(netnsPath, 'nft', ['-f', '-'], {
-      input: `add table ip ${REDIRECT_TABLE}\nflush table ip ${REDIRECT_TABLE}\n`,
-    });
+    await sendTransaction(netnsPath, resolverRedirectRemoval());
   } catch (error) {
     throw new SkiffError('unavailable', `failed to remove the DNS redirect in netns "${netnsPath}": ${(error as Error).message}`, { cause: error });
   }

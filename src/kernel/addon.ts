@@ -2,7 +2,8 @@
  * skiff's N-API addon (src/kernel/native/*.c, built by scripts/build-native.sh
  * into dist/skiff-netns.node), loaded once on first use. Its users:
  * netns-sockets.ts (sockets made in another namespace), rtnetlink/
- * (rtnetlink requests sent by the daemon itself) and releaseFreeMemory below.
+ * (rtnetlink requests sent by the daemon itself), nftables/ (nf_tables
+ * transactions) and releaseFreeMemory below.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,8 @@ export interface AddonBatchOutcome {
 interface Addon {
   openSockets(netnsPath: string, specs: readonly SocketSpec[]): OpenedSocket[];
   sendRtnetlink(netnsPath: string | null, requests: readonly AddonRequest[]): Promise<AddonBatchOutcome>;
+  /** One nf_tables batch (BATCH_BEGIN … BATCH_END, links empty) in one sendmsg; failure.index is the message refused. */
+  sendNftables(netnsPath: string | null, requests: readonly AddonRequest[]): Promise<AddonBatchOutcome>;
   releaseFreeMemory(): boolean;
 }
 
