@@ -24,7 +24,6 @@ import {
   payload,
   payloadSet,
   u16Bytes,
-  type Expression,
 } from '../kernel/nftables/messages.js';
 import { sendTransaction, type NftablesCommand } from '../kernel/nftables/send.js';
 import { SkiffError } from '../errors.js';
@@ -32,6 +31,7 @@ import { SkiffError } from '../errors.js';
 export const RESOLVER_ADDRESS = '127.0.0.11';
 export const REDIRECT_TABLE = 'skiff_dns';
 const REDIRECT_CHAIN = 'resolver';
+const RESOLVER_BYTES = Uint8Array.from(RESOLVER_ADDRESS.split('.').map(Number));
 const DNS_PORT = 53;
 /** NF_IP_PRI_RAW: before connection tracking. */
 const RAW_PRIORITY = -300;
@@ -57,11 +57,25 @@ export interface RedirectPorts {
  * name a refused change and are what `nft -f` would take.
  */
 export function resolverRedirectCommands(ports: RedirectPorts): NftablesCommand[] {
-  const resolver = Uint8Array.of(127, 0, 0, 11);
-  const rule = (text: string, expressions: Expression[]): NftablesCommand => ({
-    message: addRule('ip', REDIRECT_TABLE, REDIRECT_CHAIN, expressions),
-    nft: `add rule ip ${REDIRECT_TABLE} ${REDIRECT_CHAIN} ${text}`,
-  });
+  /** `ip ADDRESS 127.0.0.11 PROTOCOL PORT FROM notrack PROTOCOL PORT set TO` */
+  const rewrite = (protocol: keyof typeof TRANSPORTS, address: 'saddr' | 'daddr', port: 'sport' | 'dport', from: number, to: number): NftablesCommand => {
+    const { number, checksumOffset } = TRANSPORTS[protocol];
+    const portOffset = port === 'sport' ? SPORT : DPORT;
+    return {
+      message: addRule('ip', REDIRECT_TABLE, REDIRECT_CHAIN, [
+        payload('network', address === 'saddr' ? IPV4_SADDR : IPV4_DADDR, 4),
+        equals(RESOLVER_BYTES),
+        meta('l4proto'),
+        equals(Uint8Array.of(number)),
+        payload('transport', portOffset, 2),
+        equals(u16Bytes(from)),
+        notrack(),
+        immediate(u16Bytes(to)),
+        payloadSet('transport', portOffset, 2, checksumOffset),
+      ]),
+      nft: `add rule ip ${REDIRECT_TABLE} ${REDIRECT_CHAIN} ip ${address} ${RESOLVER_ADDRESS} ${protocol} ${port} ${from} notrack ${protocol} ${port} set ${to}`,
+    };
+  };
   return [
     { message: addTable('ip', REDIRECT_TABLE), nft: `add table ip ${REDIRECT_TABLE}` },
     { message: deleteTable('ip', REDIRECT_TABLE), nft: `delete table ip ${REDIRECT_TABLE}` },
@@ -70,33 +84,10 @@ export function resolverRedirectCommands(ports: RedirectPorts): NftablesCommand[
       message: addBaseChain('ip', REDIRECT_TABLE, REDIRECT_CHAIN, { type: 'filter', hook: 'output', priority: RAW_PRIORITY, policy: 'accept' }),
       nft: `add chain ip ${REDIRECT_TABLE} ${REDIRECT_CHAIN} { type filter hook output priority raw; policy accept; }`,
     },
-    ...(['udp', 'tcp'] as const).flatMap((protocol) => {
-      const { number, checksumOffset } = TRANSPORTS[protocol];
-      const port = ports[protocol];
-      const isProtocol = [meta('l4proto'), equals(Uint8Array.of(number))];
-      return [
-        rule(`ip daddr ${RESOLVER_ADDRESS} ${protocol} dport 53 notrack ${protocol} dport set ${port}`, [
-          payload('network', IPV4_DADDR, 4),
-          equals(resolver),
-          ...isProtocol,
-          payload('transport', DPORT, 2),
-          equals(u16Bytes(DNS_PORT)),
-          notrack(),
-          immediate(u16Bytes(port)),
-          payloadSet('transport', DPORT, 2, checksumOffset),
-        ]),
-        rule(`ip saddr ${RESOLVER_ADDRESS} ${protocol} sport ${port} notrack ${protocol} sport set 53`, [
-          payload('network', IPV4_SADDR, 4),
-          equals(resolver),
-          ...isProtocol,
-          payload('transport', SPORT, 2),
-          equals(u16Bytes(port)),
-          notrack(),
-          immediate(u16Bytes(DNS_PORT)),
-          payloadSet('transport', SPORT, 2, checksumOffset),
-        ]),
-      ];
-    }),
+    ...(['udp', 'tcp'] as const).flatMap((protocol) => [
+      rewrite(protocol, 'daddr', 'dport', DNS_PORT, ports[protocol]),
+      rewrite(protocol, 'saddr', 'sport', ports[protocol], DNS_PORT),
+    ]),
   ];
 }
 

@@ -55,6 +55,8 @@ struct batch {
 
 /* The JavaScript function name(netnsPath | null, requests) -> Promise<outcome>, on a socket of protocol. */
 napi_value start_batch(napi_env env, napi_callback_info info, const char *name, int protocol, void (*send)(struct batch *batch));
+/* exports.name = callback. */
+napi_status export_function(napi_env env, napi_value exports, const char *name, napi_callback callback);
 /* The request at index (-1: before any) was refused at step with error. */
 void fail(struct batch *batch, int index, const char *step, int error);
 /* Keeps the kernel's extended ack message of the NLMSG_ERROR header, when it gave one. */

@@ -91,8 +91,5 @@ static napi_value send_nftables(napi_env env, napi_callback_info info) {
 }
 
 napi_status register_nfnetlink(napi_env env, napi_value exports) {
-  napi_value function;
-  napi_status status = napi_create_function(env, "sendNftables", NAPI_AUTO_LENGTH, send_nftables, NULL, &function);
-  if (status != napi_ok) return status;
-  return napi_set_named_property(env, exports, "sendNftables", function);
+  return export_function(env, exports, "sendNftables", send_nftables);
 }

@@ -380,9 +380,13 @@ static napi_value send_rtnetlink(napi_env env, napi_callback_info info) {
   return start_batch(env, info, "sendRtnetlink", NETLINK_ROUTE, send_all);
 }
 
-napi_status register_rtnetlink(napi_env env, napi_value exports) {
+napi_status export_function(napi_env env, napi_value exports, const char *name, napi_callback callback) {
   napi_value function;
-  napi_status status = napi_create_function(env, "sendRtnetlink", NAPI_AUTO_LENGTH, send_rtnetlink, NULL, &function);
+  napi_status status = napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, NULL, &function);
   if (status != napi_ok) return status;
-  return napi_set_named_property(env, exports, "sendRtnetlink", function);
+  return napi_set_named_property(env, exports, name, function);
+}
+
+napi_status register_rtnetlink(napi_env env, napi_value exports) {
+  return export_function(env, exports, "sendRtnetlink", send_rtnetlink);
 }

@@ -11,6 +11,7 @@
  * success), so the sender knows each one was taken; the sender numbers them.
  * Values inside nf_tables attributes are in network byte order.
  */
+import { NetlinkWriter } from '../netlink/writer.js';
 
 /** One netlink message, sequence number 0 (the sender's to set). */
 export type NftablesMessage = Uint8Array;
@@ -65,8 +66,6 @@ const NF_ACCEPT = 1;
 const NF_DROP = 0;
 const NFPROTO_UNSPEC = 0;
 const NFGENMSG_LEN = 4;
-const NLMSG_HDRLEN = 16;
-const NLA_HDRLEN = 4;
 
 export const FAMILIES = { ip: 2, ip6: 10, inet: 1 } as const;
 export type Family = keyof typeof FAMILIES;
@@ -76,59 +75,28 @@ export const META_KEYS = { l4proto: 16 } as const;
 /** nft's one register for every expression here: NFT_REG_1, 16 bytes. */
 export const REGISTER_1 = 1;
 
-const align4 = (length: number) => (length + 3) & ~3;
-
-/** Writes one nfnetlink message: header, nfgenmsg, attributes (nested ones get their length when closed). */
-export class NfnetlinkWriter {
-  private buffer = Buffer.alloc(512);
-  private length = NLMSG_HDRLEN + NFGENMSG_LEN;
-
+/** Writes one nfnetlink message: header, nfgenmsg, attributes (numbers in network order, nested ones flagged NLA_F_NESTED as nft sends them). */
+export class NfnetlinkWriter extends NetlinkWriter {
   constructor(type: number, flags: number, family: number, resourceId = 0) {
-    this.buffer.writeUInt16LE(type, 4);
-    this.buffer.writeUInt16LE(NLM_F_REQUEST | flags, 6);
-    this.buffer.writeUInt8(family, NLMSG_HDRLEN);
-    this.buffer.writeUInt16BE(resourceId, NLMSG_HDRLEN + 2);
+    super(type, NLM_F_REQUEST | flags);
+    const at = this.reserve(NFGENMSG_LEN);
+    this.buffer.writeUInt8(family, at);
+    this.buffer.writeUInt16BE(resourceId, at + 2);
   }
 
-  private reserve(bytes: number): number {
-    const at = this.length;
-    const needed = align4(at + bytes);
-    if (needed > this.buffer.length) this.buffer = Buffer.concat([this.buffer, Buffer.alloc(Math.max(needed, this.buffer.length))]);
-    this.length = needed;
-    return at;
-  }
-
-  attribute(type: number, payload: Uint8Array): this {
-    const at = this.reserve(NLA_HDRLEN + payload.length);
-    this.buffer.writeUInt16LE(NLA_HDRLEN + payload.length, at);
-    this.buffer.writeUInt16LE(type, at + 2);
-    this.buffer.set(payload, at + NLA_HDRLEN);
-    return this;
-  }
-
-  /** A u32 in network byte order, as nf_tables takes every number. */
+  /** A 32-bit number in network byte order, as nf_tables takes every number (a negative priority too). */
   u32(type: number, value: number): this {
     const payload = Buffer.alloc(4);
     payload.writeInt32BE(value | 0);
     return this.attribute(type, payload);
   }
 
-  /** A NUL-terminated string. */
-  string(type: number, value: string): this {
-    return this.attribute(type, Buffer.from(`${value}\0`));
-  }
-
-  nested(type: number, inner: (writer: this) => void): this {
-    const at = this.reserve(NLA_HDRLEN);
-    inner(this);
-    this.buffer.writeUInt16LE(this.length - at, at);
-    this.buffer.writeUInt16LE(NLA_F_NESTED | type, at + 2);
-    return this;
+  override nested(type: number, inner: (writer: this) => void): this {
+    return super.nested(NLA_F_NESTED | type, inner);
   }
 
   finish(): NftablesMessage {
-    this.buffer.writeUInt32LE(this.length, 0);
-    return Uint8Array.from(this.buffer.subarray(0, this.length));
+    return this.bytes();
   }
 }
 
