@@ -204,8 +204,17 @@ static void *run_batch(void *data) {
     else batch->send(batch);
   }
   napi_threadsafe_function done_callback = batch->done_callback; /* batch is the main thread's (and freed) once handed over */
+  /*
+   * The socket is closed here, after the outcome is handed over: closing a
+   * NETLINK_NETFILTER socket waits for nf_tables to finish freeing what the
+   * transaction replaced (an RCU grace period, ~5 ms), which neither the
+   * caller nor Node's main thread should wait for.
+   */
+  int socket = batch->socket;
+  batch->socket = -1;
   napi_call_threadsafe_function(done_callback, batch, napi_tsfn_blocking);
   napi_release_threadsafe_function(done_callback, napi_tsfn_release);
+  if (socket >= 0) close(socket);
   return NULL;
 }
 
