@@ -26,6 +26,14 @@ const ways: Record<string, (netnsPath: string) => Promise<unknown>> = {
   'nf_tables messages': (netnsPath) => installResolverRedirect(netnsPath, PORTS),
 };
 
+/**
+ * A re-point comes long after the install (a restarted daemon's repair).
+ * Right after one it would wait for the install's socket to close, which
+ * holds the namespace's nf_tables lock until the RCU grace period that frees
+ * what the install replaced (as nft's exit does).
+ */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const start = process.hrtime.bigint();
   await work();
@@ -43,6 +51,7 @@ async function redirectPhase(options: Options): Promise<Record<string, Summary>>
       for (const [label, install] of order) {
         const netns = makeNetns(join(scratch.path, `ns-${round}-${label.replaceAll(' ', '-')}`));
         (samples[`${label} (first join)`] ??= []).push(await timed(() => install(netns.path)));
+        await settle();
         (samples[`${label} (re-point)`] ??= []).push(await timed(() => install(netns.path)));
         netns.remove();
       }
