@@ -67,13 +67,13 @@ const NF_DROP = 0;
 const NFPROTO_UNSPEC = 0;
 const NFGENMSG_LEN = 4;
 
-export const FAMILIES = { ip: 2, ip6: 10, inet: 1 } as const;
+const FAMILIES = { ip: 2, ip6: 10, inet: 1 } as const;
 export type Family = keyof typeof FAMILIES;
-export const HOOKS = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 } as const;
-export const PAYLOAD_BASES = { link: 0, network: 1, transport: 2 } as const;
-export const META_KEYS = { l4proto: 16 } as const;
+const HOOKS = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 } as const;
+const PAYLOAD_BASES = { link: 0, network: 1, transport: 2 } as const;
+const META_KEYS = { l4proto: 16 } as const;
 /** nft's one register for every expression here: NFT_REG_1, 16 bytes. */
-export const REGISTER_1 = 1;
+const REGISTER_1 = 1;
 
 /** Writes one nfnetlink message: header, nfgenmsg, attributes (numbers in network order, nested ones flagged NLA_F_NESTED as nft sends them). */
 export class NfnetlinkWriter extends NetlinkWriter {
