@@ -115,9 +115,10 @@ async function startCrowd(side: Side, from: number, to: number, deadline: number
 const CONTROL_ROUNDS = 12;
 
 /**
- * The program skiff runs for the 127.0.0.11 redirect when a container first
- * joins a user network, run bare in fresh namespaces: the nft script as
- * skiff writes it, and `nsenter true` as the floor.
+ * The program skiff ran for the 127.0.0.11 redirect when a container first
+ * joined a user network (it now sends the same transaction as nf_tables
+ * messages itself: resolver-redirect-bench.ts compares the two), run bare in
+ * fresh namespaces: the nft script, and `nsenter true` as the floor.
  */
 function redirectControl(dir: string): Record<string, Summary> {
   const script = renderResolverRedirect({ udp: 40001, tcp: 40002 });

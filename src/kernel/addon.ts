@@ -2,8 +2,9 @@
  * skiff's N-API addon (src/kernel/native/*.c, built by scripts/build-native.sh
  * into dist/skiff-netns.node), loaded once on first use. Its users:
  * netns-sockets.ts (sockets made in another namespace), rtnetlink/
- * (rtnetlink requests sent by the daemon itself), exec.ts (programs started
- * by posix_spawn) and releaseFreeMemory below.
+ * (rtnetlink requests sent by the daemon itself), nftables/ (nf_tables
+ * transactions), exec.ts (programs started by posix_spawn) and
+ * releaseFreeMemory below.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +53,8 @@ export interface SpawnOutcome {
 interface Addon {
   openSockets(netnsPath: string, specs: readonly SocketSpec[]): OpenedSocket[];
   sendRtnetlink(netnsPath: string | null, requests: readonly AddonRequest[]): Promise<AddonBatchOutcome>;
+  /** One nf_tables batch (BATCH_BEGIN … BATCH_END, links empty) in one sendmsg; failure.index is the message refused. */
+  sendNftables(netnsPath: string | null, requests: readonly AddonRequest[]): Promise<AddonBatchOutcome>;
   releaseFreeMemory(): boolean;
   spawnProgram(program: string, args: readonly string[], input: Buffer | null, timeoutMs: number, maxBuffer: number): Promise<SpawnOutcome>;
   spawnDetached(program: string, args: readonly string[], outFd: number, errFd: number, channels: number): { pid: number; fds: number[] };

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "nfnetlink.h"
 #include "rtnetlink.h"
 #include "release-memory.h"
 #include "spawn.h"
@@ -243,6 +244,7 @@ NAPI_MODULE_INIT() {
   if (napi_create_function(env, "openSockets", NAPI_AUTO_LENGTH, open_sockets, NULL, &function) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "openSockets", function) != napi_ok) return NULL;
   if (register_rtnetlink(env, exports) != napi_ok) return NULL;
+  if (register_nfnetlink(env, exports) != napi_ok) return NULL;
   if (add_release_memory(env, exports) != 0) return NULL;
   if (register_spawn(env, exports) != napi_ok) return NULL;
   return exports;

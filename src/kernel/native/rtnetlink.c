@@ -30,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include "rtnetlink.h"
+#include "netlink-batch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,52 +46,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_REQUESTS 64
-#define MAX_LINKS_PER_REQUEST 4
-#define MAX_REQUEST_BYTES 4096
-#define RECEIVE_BYTES 65536
-/* The batch's buffers are on the heap: a small stack does, however many calls wait for the RTNL lock at once. */
-#define THREAD_STACK_BYTES (256 * 1024)
-
-struct link_slot {
-  uint32_t offset;
-  char name[IFNAMSIZ];
-};
-
-struct request {
-  unsigned char *bytes;
-  uint32_t length;
-  struct link_slot links[MAX_LINKS_PER_REQUEST];
-  uint32_t link_count;
-};
-
-struct batch {
-  char netns_path[4096];
-  int in_netns;
-  struct request requests[MAX_REQUESTS];
-  uint32_t count;
-  int socket;
-  uint32_t sequence;
-  unsigned char *receive_buffer;
-  /* The outcome. */
-  uint32_t done;
-  int failed_index;
-  const char *failed_step;
-  int error;
-  char failed_link[IFNAMSIZ];
-  char extack[256];
-  napi_threadsafe_function done_callback;
-  napi_deferred deferred;
-};
-
-static void fail(struct batch *batch, int index, const char *step, int error) {
+void fail(struct batch *batch, int index, const char *step, int error) {
   batch->failed_index = index;
   batch->failed_step = step;
   batch->error = error;
 }
 
-static int open_socket(void) {
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+static int open_socket(int protocol) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   if (fd < 0) return -1;
   int on = 1;
   /* Both are refinements (the kernel's own words on a refusal; acks without the request echoed): older kernels go without. */
@@ -116,7 +79,7 @@ static int enter_netns(struct batch *batch) {
 }
 
 /* The extended ack's message (NLMSGERR_ATTR_MSG), when the kernel gave one. */
-static void copy_extack(struct batch *batch, const struct nlmsghdr *header) {
+void copy_extack(struct batch *batch, const struct nlmsghdr *header) {
   if (!(header->nlmsg_flags & NLM_F_ACK_TLVS)) return;
   const struct nlmsgerr *error = NLMSG_DATA(header);
   size_t offset = NLMSG_HDRLEN + sizeof *error;
@@ -236,13 +199,22 @@ static void *run_batch(void *data) {
   batch->receive_buffer = malloc(RECEIVE_BYTES);
   if (batch->receive_buffer == NULL) fail(batch, -1, "socket", ENOMEM);
   else if (!batch->in_netns || enter_netns(batch) == 0) {
-    batch->socket = open_socket();
+    batch->socket = open_socket(batch->protocol);
     if (batch->socket < 0) fail(batch, -1, "socket", errno);
-    else send_all(batch);
+    else batch->send(batch);
   }
   napi_threadsafe_function done_callback = batch->done_callback; /* batch is the main thread's (and freed) once handed over */
+  /*
+   * The socket is closed here, after the outcome is handed over: closing a
+   * NETLINK_NETFILTER socket waits for nf_tables to finish freeing what the
+   * transaction replaced (an RCU grace period, ~5 ms), which neither the
+   * caller nor Node's main thread should wait for.
+   */
+  int socket = batch->socket;
+  batch->socket = -1;
   napi_call_threadsafe_function(done_callback, batch, napi_tsfn_blocking);
   napi_release_threadsafe_function(done_callback, napi_tsfn_release);
+  if (socket >= 0) close(socket);
   return NULL;
 }
 
@@ -277,7 +249,7 @@ static void complete(napi_env env, napi_value callback, void *context, void *dat
   }
   if (napi_create_object(env, &outcome) != napi_ok) {
     napi_value error;
-    napi_create_error(env, NULL, string_value(env, "sendRtnetlink: out of memory"), &error);
+    napi_create_error(env, NULL, string_value(env, "out of memory"), &error);
     napi_reject_deferred(env, batch->deferred, error);
   } else {
     napi_set_named_property(env, outcome, "done", int_value(env, (int)batch->done));
@@ -336,20 +308,24 @@ static int read_request(napi_env env, napi_value object, struct request *request
   return 0;
 }
 
-static napi_value throw_error(napi_env env, const char *message) {
-  napi_throw_error(env, NULL, message);
+static napi_value throw_error(napi_env env, const char *name, const char *message) {
+  char text[256];
+  snprintf(text, sizeof text, "%s: %s", name, message);
+  napi_throw_error(env, NULL, text);
   return NULL;
 }
 
-static napi_value send_rtnetlink(napi_env env, napi_callback_info info) {
+napi_value start_batch(napi_env env, napi_callback_info info, const char *name, int protocol, void (*send)(struct batch *batch)) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
-    return throw_error(env, "sendRtnetlink(netnsPath, requests): two arguments");
+    return throw_error(env, name, "two arguments: netnsPath, requests");
   struct batch *batch = calloc(1, sizeof *batch);
-  if (batch == NULL) return throw_error(env, "sendRtnetlink: out of memory");
+  if (batch == NULL) return throw_error(env, name, "out of memory");
   batch->socket = -1;
   batch->failed_index = -1;
+  batch->protocol = protocol;
+  batch->send = send;
   napi_valuetype path_type;
   napi_typeof(env, argv[0], &path_type);
   if (path_type == napi_string) {
@@ -357,38 +333,38 @@ static napi_value send_rtnetlink(napi_env env, napi_callback_info info) {
     if (napi_get_value_string_utf8(env, argv[0], batch->netns_path, sizeof batch->netns_path, &path_length) != napi_ok || path_length == 0 ||
         path_length >= sizeof batch->netns_path - 1) {
       free_batch(batch);
-      return throw_error(env, "sendRtnetlink: netnsPath must be a non-empty path or null");
+      return throw_error(env, name, "netnsPath must be a non-empty path or null");
     }
     batch->in_netns = 1;
   } else if (path_type != napi_null) {
     free_batch(batch);
-    return throw_error(env, "sendRtnetlink: netnsPath must be a non-empty path or null");
+    return throw_error(env, name, "netnsPath must be a non-empty path or null");
   }
   bool is_array;
   uint32_t count;
   if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &count) != napi_ok || count == 0 ||
       count > MAX_REQUESTS) {
     free_batch(batch);
-    return throw_error(env, "sendRtnetlink: requests must be an array of 1 to 64 requests");
+    return throw_error(env, name, "requests must be an array of 1 to 64 requests");
   }
   for (uint32_t index = 0; index < count; index++) {
     napi_value element;
     batch->count = index + 1; /* what free_batch frees */
     if (napi_get_element(env, argv[1], index, &element) != napi_ok || read_request(env, element, &batch->requests[index]) < 0) {
       free_batch(batch);
-      return throw_error(env, "sendRtnetlink: a request is { bytes: Uint8Array (one netlink message), links: [{ offset, name }] }");
+      return throw_error(env, name, "a request is { bytes: Uint8Array (one netlink message), links: [{ offset, name }] }");
     }
   }
-  napi_value promise, name;
-  if (napi_create_string_utf8(env, "skiff:rtnetlink", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, complete, &batch->done_callback) != napi_ok) {
+  napi_value promise, resource;
+  if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource) != napi_ok ||
+      napi_create_threadsafe_function(env, NULL, NULL, resource, 0, 1, NULL, NULL, NULL, complete, &batch->done_callback) != napi_ok) {
     free_batch(batch);
-    return throw_error(env, "sendRtnetlink: could not make its completion callback");
+    return throw_error(env, name, "could not make its completion callback");
   }
   if (napi_create_promise(env, &batch->deferred, &promise) != napi_ok) {
     napi_release_threadsafe_function(batch->done_callback, napi_tsfn_abort);
     free_batch(batch);
-    return throw_error(env, "sendRtnetlink: out of memory");
+    return throw_error(env, name, "out of memory");
   }
   pthread_attr_t attributes;
   pthread_t thread;
@@ -399,7 +375,7 @@ static napi_value send_rtnetlink(napi_env env, napi_callback_info info) {
   pthread_attr_destroy(&attributes);
   if (started != 0) {
     char message[256], reason[128];
-    snprintf(message, sizeof message, "sendRtnetlink: pthread_create: %s", strerror_r(started, reason, sizeof reason));
+    snprintf(message, sizeof message, "%s: pthread_create: %s", name, strerror_r(started, reason, sizeof reason));
     napi_value error;
     napi_create_error(env, NULL, string_value(env, message), &error);
     napi_reject_deferred(env, batch->deferred, error);
@@ -409,9 +385,17 @@ static napi_value send_rtnetlink(napi_env env, napi_callback_info info) {
   return promise;
 }
 
-napi_status register_rtnetlink(napi_env env, napi_value exports) {
+static napi_value send_rtnetlink(napi_env env, napi_callback_info info) {
+  return start_batch(env, info, "sendRtnetlink", NETLINK_ROUTE, send_all);
+}
+
+napi_status export_function(napi_env env, napi_value exports, const char *name, napi_callback callback) {
   napi_value function;
-  napi_status status = napi_create_function(env, "sendRtnetlink", NAPI_AUTO_LENGTH, send_rtnetlink, NULL, &function);
+  napi_status status = napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, NULL, &function);
   if (status != napi_ok) return status;
-  return napi_set_named_property(env, exports, "sendRtnetlink", function);
+  return napi_set_named_property(env, exports, name, function);
+}
+
+napi_status register_rtnetlink(napi_env env, napi_value exports) {
+  return export_function(env, exports, "sendRtnetlink", send_rtnetlink);
 }

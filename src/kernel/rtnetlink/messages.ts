@@ -13,6 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import { cidrOf, type InterfaceAddress } from '../../model/address.js';
+import { NetlinkWriter } from '../netlink/writer.js';
 // By require, not import: as in model/address.ts (an ES import of a CommonJS package starts Node's export lexer).
 const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipaddr.js');
 
@@ -73,7 +74,6 @@ const RT_TABLE_MAIN = 254;
 const RTPROT_BOOT = 3;
 const RT_SCOPE_UNIVERSE = 0;
 const RTN_UNICAST = 1;
-const NLMSG_HDRLEN = 16;
 const IFINFOMSG_LEN = 16;
 const NLA_HDRLEN = 4;
 
@@ -84,25 +84,12 @@ export function isMacvlanMode(mode: string): mode is MacvlanMode {
   return Object.hasOwn(MACVLAN_MODES, mode);
 }
 
-const align4 = (length: number) => (length + 3) & ~3;
-
-/** Writes one netlink message: header, fixed part, attributes (nested ones get their length when closed). */
-class MessageWriter {
-  private buffer = Buffer.alloc(512);
-  private length = NLMSG_HDRLEN;
+/** Writes one rtnetlink request, asking for an acknowledgement; nested attributes go without NLA_F_NESTED (iproute2 sets none on these). */
+class MessageWriter extends NetlinkWriter {
   readonly links: LinkSlot[] = [];
 
   constructor(type: number, flags: number) {
-    this.buffer.writeUInt16LE(type, 4);
-    this.buffer.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK | flags, 6);
-  }
-
-  private reserve(bytes: number): number {
-    const at = this.length;
-    const needed = align4(at + bytes);
-    if (needed > this.buffer.length) this.buffer = Buffer.concat([this.buffer, Buffer.alloc(Math.max(needed, this.buffer.length))]);
-    this.length = needed;
-    return at;
+    super(type, NLM_F_REQUEST | NLM_F_ACK | flags);
   }
 
   /** struct ifinfomsg; linkName: the link it is about (its index is looked up), else index 0. */
@@ -136,14 +123,6 @@ class MessageWriter {
     return this;
   }
 
-  attribute(type: number, payload: Uint8Array): this {
-    const at = this.reserve(NLA_HDRLEN + payload.length);
-    this.buffer.writeUInt16LE(NLA_HDRLEN + payload.length, at);
-    this.buffer.writeUInt16LE(type, at + 2);
-    this.buffer.set(payload, at + NLA_HDRLEN);
-    return this;
-  }
-
   u8(type: number, value: number): this {
     return this.attribute(type, Uint8Array.of(value));
   }
@@ -162,28 +141,13 @@ class MessageWriter {
     return this;
   }
 
-  /** A NUL-terminated string (IFLA_IFNAME). */
-  string(type: number, value: string): this {
-    return this.attribute(type, Buffer.from(`${value}\0`));
-  }
-
   /** A string without its NUL, as iproute2 sends IFLA_INFO_KIND and IFLA_IFALIAS. */
   text(type: number, value: string): this {
     return this.attribute(type, Buffer.from(value));
   }
 
-  /** Attributes written by inner go inside one of this type (no NLA_F_NESTED: iproute2 sets none on these). */
-  nested(type: number, inner: (writer: this) => void): this {
-    const at = this.reserve(NLA_HDRLEN);
-    inner(this);
-    this.buffer.writeUInt16LE(this.length - at, at);
-    this.buffer.writeUInt16LE(type, at + 2);
-    return this;
-  }
-
   finish(operation: string): RtnetlinkRequest {
-    this.buffer.writeUInt32LE(this.length, 0);
-    return { bytes: Uint8Array.from(this.buffer.subarray(0, this.length)), links: this.links, operation };
+    return { bytes: this.bytes(), links: this.links, operation };
   }
 }
 
