@@ -2,7 +2,8 @@
  * skiff's N-API addon (src/kernel/native/*.c, built by scripts/build-native.sh
  * into dist/skiff-netns.node), loaded once on first use. Its users:
  * netns-sockets.ts (sockets made in another namespace), rtnetlink/
- * (rtnetlink requests sent by the daemon itself) and releaseFreeMemory below.
+ * (rtnetlink requests sent by the daemon itself), netns.ts and mounts.ts
+ * (namespaces bound to files, overlay mounts) and releaseFreeMemory below.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,12 @@ interface Addon {
   openSockets(netnsPath: string, specs: readonly SocketSpec[]): OpenedSocket[];
   sendRtnetlink(netnsPath: string | null, requests: readonly AddonRequest[]): Promise<AddonBatchOutcome>;
   releaseFreeMemory(): boolean;
+  /** A new namespace bound to the empty file at path (sandbox.c); rejects with the step and strerror's text: "unshare: Operation not permitted". */
+  createNetns(path: string, loopbackUp: boolean): Promise<void>;
+  /** mount(2) without flags; rejects with strerror's text. */
+  mount(source: string, target: string, type: string, options: string): Promise<void>;
+  /** umount2(2), MNT_DETACH when detach; rejects with strerror's text. */
+  unmount(target: string, detach: boolean): Promise<void>;
 }
 
 const ADDON_PATH = fileURLToPath(new URL('../../skiff-netns.node', import.meta.url));

@@ -34,6 +34,7 @@
 
 #include "rtnetlink.h"
 #include "release-memory.h"
+#include "sandbox.h"
 
 #define MAX_SOCKETS 8
 #define LISTEN_BACKLOG 128
@@ -243,5 +244,6 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "openSockets", function) != napi_ok) return NULL;
   if (register_rtnetlink(env, exports) != napi_ok) return NULL;
   if (add_release_memory(env, exports) != 0) return NULL;
+  if (register_sandbox(env, exports) != napi_ok) return NULL;
   return exports;
 }
