@@ -191,7 +191,7 @@ static int read_flag(napi_env env, napi_value value, int *out) {
   return 0;
 }
 
-/* Reads argc arguments into a new call; NULL (with an exception pending) when they are wrong. */
+/* Fetches argc arguments into argv and allocates the call; NULL (with an exception pending) when they are too few. */
 static struct call *new_call(napi_env env, napi_callback_info info, enum operation operation, napi_value *argv, size_t argc, const char *usage) {
   size_t given = argc;
   if (napi_get_cb_info(env, info, &given, argv, NULL, NULL) != napi_ok || given < argc) {
