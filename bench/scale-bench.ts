@@ -1,16 +1,16 @@
 /**
  * skiff with a crowd on one network (issue 12, item 4/5): the crowd grows in
  * levels (default 10, 250, 500, 1,000; a bridge holds 1,023 ports) and, at
- * each level: `run -d` of one more, `run -d -p` of one more published port,
- * `ps`, `network inspect`, a lookup of a crowd member's name through the
- * embedded DNS (dig at 127.0.0.11 from a crowd member's namespace, the
- * programs' start included) and the daemon's RSS per container. Each docker
- * call is split into the daemon's part (its API requests, from the daemon's
- * own request log) and the rest (the CLI, the socket); `run -d` also lists
- * the programs the daemon ran. At the last level: the shims' Pss and a daemon
- * restart with the crowd running (SIGTERM to exit, start to the first answer,
- * the first `ps` after it). skiff alone, in a world of its own; nothing here
- * judges a number.
+ * each level: `run -d` of one more and `rm -f` of it, `run -d -p` of one
+ * more published port, `ps`, `network inspect`, a lookup of a crowd member's
+ * name through the embedded DNS (dig at 127.0.0.11 from a crowd member's
+ * namespace, the programs' start included) and the daemon's RSS per
+ * container. Each docker call is split into the daemon's part (its API
+ * requests, from the daemon's own request log) and the rest (the CLI, the
+ * socket); `run -d` and `rm -f` also list the programs the daemon ran. At
+ * the last level: the shims' Pss and a daemon restart with the crowd running
+ * (SIGTERM to exit, start to the first answer, the first `ps` after it).
+ * skiff alone, in a world of its own; nothing here judges a number.
  *
  *   node dist/bench/scale-bench.js [--levels 10,250,500,1000] [--rounds N] [--cpu-prof DIR]
  */
@@ -49,6 +49,8 @@ export interface LevelResult {
   growSeconds: number;
   runDetached: SplitSummary;
   runDetachedPrograms: string;
+  removeDetached: SplitSummary;
+  removeDetachedPrograms: string;
   runWithPort: SplitSummary;
   ps: SplitSummary;
   networkInspect: SplitSummary;
@@ -119,7 +121,10 @@ async function measureLevel(side: Side, containers: number, growSeconds: number,
   const runDetachedPrograms = formatBreakdown(execBreakdown(runDetached.programs));
   console.log(`  run -d (one more)        ${describeSplit(runDetached)}`);
   console.log(`    its programs: ${runDetachedPrograms}`);
-  await side.removeContainers(extra);
+  const removeDetached = await splitSamples(side, rounds, () => side.docker('rm', '-f', extra.pop() ?? ''));
+  const removeDetachedPrograms = formatBreakdown(execBreakdown(removeDetached.programs));
+  console.log(`  rm -f (that one)         ${describeSplit(removeDetached)}`);
+  console.log(`    its programs: ${removeDetachedPrograms}`);
   let port = 30000;
   const runWithPort = await splitSamples(side, rounds, () =>
     side.docker('run', '-d', '--name', `published-${port}`, '--network', 'scale', '-p', `${port++}:80`, 'busybox', 'sleep', '36000'),
@@ -148,6 +153,8 @@ async function measureLevel(side: Side, containers: number, growSeconds: number,
     growSeconds,
     runDetached: split(runDetached),
     runDetachedPrograms,
+    removeDetached: split(removeDetached),
+    removeDetachedPrograms,
     runWithPort: split(runWithPort),
     ps: split(ps),
     networkInspect: split(networkInspect),

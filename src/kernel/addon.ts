@@ -3,8 +3,9 @@
  * into dist/skiff-netns.node), loaded once on first use. Its users:
  * netns-sockets.ts (sockets made in another namespace), rtnetlink/
  * (rtnetlink requests sent by the daemon itself), nftables/ (nf_tables
- * transactions), exec.ts (programs started by posix_spawn) and
- * releaseFreeMemory below.
+ * transactions), exec.ts (programs started by posix_spawn), netns.ts and
+ * mounts.ts (namespaces bound to files, overlay mounts) and releaseFreeMemory
+ * below.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +59,12 @@ interface Addon {
   releaseFreeMemory(): boolean;
   spawnProgram(program: string, args: readonly string[], input: Buffer | null, timeoutMs: number, maxBuffer: number): Promise<SpawnOutcome>;
   spawnDetached(program: string, args: readonly string[], outFd: number, errFd: number, channels: number): { pid: number; fds: number[] };
+  /** A new namespace bound to the empty file at path (sandbox.c); rejects with the step and strerror's text: "unshare: Operation not permitted". */
+  createNetns(path: string, loopbackUp: boolean): Promise<void>;
+  /** mount(2) without flags; rejects with strerror's text. */
+  mount(source: string, target: string, type: string, options: string): Promise<void>;
+  /** umount2(2), MNT_DETACH when detach; rejects with strerror's text. */
+  unmount(target: string, detach: boolean): Promise<void>;
 }
 
 const ADDON_PATH = fileURLToPath(new URL('../../skiff-netns.node', import.meta.url));

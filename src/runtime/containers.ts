@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { conflict, notFound, SkiffError } from '../errors.js';
 import { run, startDetached, type DetachedProgram } from '../kernel/exec.js';
-import { isMountPoint } from '../kernel/mounts.js';
+import { isMountPoint, mountOverlay, unmount } from '../kernel/mounts.js';
 import {
   bundleExists,
   containerPaths,
@@ -251,8 +251,8 @@ export class ContainerRuntime {
       undo.push(() => rmSync(paths.bundle, { recursive: true, force: true }));
       mkdirSync(paths.upper, { recursive: true });
       mkdirSync(paths.work, { recursive: true });
-      await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${spec.image.rootfsPath},upperdir=${paths.upper},workdir=${paths.work}`, paths.rootfs]);
-      undo.push(() => run('umount', [paths.rootfs]));
+      await mountOverlay(paths.rootfs, { lowerDir: spec.image.rootfsPath, upperDir: paths.upper, workDir: paths.work });
+      undo.push(() => unmount(paths.rootfs));
       if (spec.openStdin) await run('mkfifo', ['-m', '0600', paths.stdinFifo]);
       mkdirSync(join(this.execRoot, runtime.name), { recursive: true });
       const meta: ContainerMeta = { tty: spec.tty, openStdin: spec.openStdin, runtime };
@@ -524,8 +524,7 @@ export class ContainerRuntime {
     mkdirSync(paths.rootfs, { recursive: true });
     mkdirSync(paths.upper, { recursive: true });
     mkdirSync(paths.work, { recursive: true });
-    if (!isMountPoint(paths.rootfs))
-      await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowerDir},upperdir=${paths.upper},workdir=${paths.work}`, paths.rootfs]);
+    if (!isMountPoint(paths.rootfs)) await mountOverlay(paths.rootfs, { lowerDir, upperDir: paths.upper, workDir: paths.work });
     return { rootfs: paths.rootfs, upper: paths.upper };
   }
 
@@ -557,8 +556,8 @@ export class ContainerRuntime {
       for (let i = 0; i < 100 && processAlive(started.shimPid); i++) await sleep(20);
     }
     if (isMountPoint(paths.rootfs)) {
-      await run('umount', [paths.rootfs]).catch(async () => {
-        await run('umount', ['-l', paths.rootfs]).catch((error: Error) => failures.push(error.message));
+      await unmount(paths.rootfs).catch(async () => {
+        await unmount(paths.rootfs, { lazy: true }).catch((error: Error) => failures.push(error.message));
       });
     }
     for (const dir of options.keepLayer === true ? [paths.bundle, paths.log] : [paths.bundle, paths.dataDir]) {

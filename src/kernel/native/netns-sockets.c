@@ -36,6 +36,7 @@
 #include "rtnetlink.h"
 #include "release-memory.h"
 #include "spawn.h"
+#include "sandbox.h"
 
 #define MAX_SOCKETS 8
 #define LISTEN_BACKLOG 128
@@ -247,5 +248,6 @@ NAPI_MODULE_INIT() {
   if (register_nfnetlink(env, exports) != napi_ok) return NULL;
   if (add_release_memory(env, exports) != 0) return NULL;
   if (register_spawn(env, exports) != napi_ok) return NULL;
+  if (register_sandbox(env, exports) != napi_ok) return NULL;
   return exports;
 }

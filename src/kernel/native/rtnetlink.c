@@ -225,6 +225,20 @@ static void free_batch(struct batch *batch) {
   free(batch);
 }
 
+int rtnetlink_request_here(unsigned char *message, uint32_t length) {
+  struct batch *batch = calloc(1, sizeof *batch);
+  if (batch == NULL) return ENOMEM;
+  int error = 0;
+  const struct nlmsghdr *reply = NULL;
+  batch->receive_buffer = malloc(RECEIVE_BYTES);
+  batch->socket = open_socket(NETLINK_ROUTE);
+  if (batch->receive_buffer == NULL) error = ENOMEM;
+  else if (batch->socket < 0) error = errno;
+  else error = exchange(batch, message, length, &reply);
+  free_batch(batch);
+  return error;
+}
+
 static napi_value string_value(napi_env env, const char *text) {
   napi_value value = NULL;
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &value);
