@@ -268,7 +268,7 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
     sections.push({
       title: 'Containers: start, connect, and growth with the number running',
       body: [
-        'Real containers (busybox `sleep 3600`, runc for all three) on a user network. The crowd grows one system at a time, the others idle; at each level `run -d`, `ps` and `network inspect` are timed and the memory read:',
+        'Real containers (busybox `sleep 3600`; skiff with its default OCI runtime, crun where installed as here, Docker and Podman with runc) on a user network. The crowd grows one system at a time, the others idle; at each level `run -d`, `ps` and `network inspect` are timed and the memory read:',
         'skiff = daemon RSS + Σ skiff-shim Pss; Docker = dockerd + containerd RSS + Σ containerd-shim Pss; Podman = API service + aardvark-dns RSS + Σ conmon Pss.',
         '',
         table(rows, present),
