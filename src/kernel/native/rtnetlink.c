@@ -30,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include "rtnetlink.h"
+#include "detached-thread.h"
 #include "netlink-batch.h"
 
 #include <errno.h>
@@ -380,13 +381,7 @@ napi_value start_batch(napi_env env, napi_callback_info info, const char *name, 
     free_batch(batch);
     return throw_error(env, name, "out of memory");
   }
-  pthread_attr_t attributes;
-  pthread_t thread;
-  pthread_attr_init(&attributes);
-  pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attributes, THREAD_STACK_BYTES);
-  int started = pthread_create(&thread, &attributes, run_batch, batch);
-  pthread_attr_destroy(&attributes);
+  int started = start_detached_thread(run_batch, batch, THREAD_STACK_BYTES);
   if (started != 0) {
     char message[256], reason[128];
     snprintf(message, sizeof message, "%s: pthread_create: %s", name, strerror_r(started, reason, sizeof reason));

@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include "sandbox.h"
+#include "detached-thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -269,13 +270,7 @@ static napi_value create_netns_call(napi_env env, napi_callback_info info) {
     free(call);
     return throw_error(env, "createNetns: out of memory");
   }
-  pthread_attr_t attributes;
-  pthread_t thread;
-  pthread_attr_init(&attributes);
-  pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attributes, THREAD_STACK_BYTES);
-  int started = pthread_create(&thread, &attributes, run_create_netns, call);
-  pthread_attr_destroy(&attributes);
+  int started = start_detached_thread(run_create_netns, call, THREAD_STACK_BYTES);
   if (started != 0) {
     fail(call, "pthread_create", started);
     settle(env, call);

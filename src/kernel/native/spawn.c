@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include "spawn.h"
+#include "detached-thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -366,13 +367,7 @@ static napi_value spawn_program(napi_env env, napi_callback_info info) {
     settle_now(env, child); /* nothing ran: resolved at once, as execFile reports ENOENT through its callback */
     return promise;
   }
-  pthread_attr_t attributes;
-  pthread_t thread;
-  pthread_attr_init(&attributes);
-  pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attributes, THREAD_STACK_BYTES);
-  int started = pthread_create(&thread, &attributes, watch_child, child);
-  pthread_attr_destroy(&attributes);
+  int started = start_detached_thread(watch_child, child, THREAD_STACK_BYTES);
   if (started != 0) {
     /* No thread to watch it: the program is ended and reaped here rather than left a zombie. */
     kill(child->pid, SIGKILL);
@@ -413,16 +408,10 @@ static void *reap_detached(void *data) {
 static void start_reaper(void) {
   reaper_epoll = epoll_create1(EPOLL_CLOEXEC);
   if (reaper_epoll < 0) return;
-  pthread_attr_t attributes;
-  pthread_t thread;
-  pthread_attr_init(&attributes);
-  pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attributes, THREAD_STACK_BYTES);
-  if (pthread_create(&thread, &attributes, reap_detached, NULL) != 0) {
+  if (start_detached_thread(reap_detached, NULL, THREAD_STACK_BYTES) != 0) {
     close(reaper_epoll);
     reaper_epoll = -1;
   }
-  pthread_attr_destroy(&attributes);
 }
 
 /* Hands the child to the reaper; 0, or the errno (the child is then killed and reaped here). */
