@@ -35,7 +35,17 @@ import { readLog, type LogOptions } from './log-reader.js';
 import { ociSpec } from './oci-spec.js';
 import { crunV1Update, ociUpdate } from './oci-resources.js';
 import { ContainerCgroup } from './cgroups.js';
-import { chooseRuntimes, findHostRuntimes, isCrun, runtimeInvocation, runtimeNamed, STOCK_RUNTIME, type OciRuntime, type RuntimeSet } from './oci-runtimes.js';
+import {
+  chooseRuntimes,
+  findHostRuntimes,
+  isCrun,
+  runtimeInvocation,
+  runtimeNamed,
+  STOCK_RUNTIME,
+  type OciRuntime,
+  type RuntimeCall,
+  type RuntimeSet,
+} from './oci-runtimes.js';
 import type { ContainerResources } from '../model/container.js';
 
 export type { ContainerProcessSpec } from './process-spec.js';
@@ -180,14 +190,14 @@ export class ContainerRuntime {
     return [...runtime.args, '--root', join(this.execRoot, runtime.name)];
   }
 
-  /** A call of the runtime: its program and arguments (through the v1 cgroups view where the runtime needs it). */
-  private invocation(runtime: OciRuntime, args: string[]): { program: string; args: string[] } {
-    return runtimeInvocation(runtime, [...this.globalArgs(runtime), ...args], this.v1ViewPath);
+  /** A call of the runtime: its program and arguments (through the v1 cgroups view where the runtime needs it for that call). */
+  private invocation(runtime: OciRuntime, args: string[], call: RuntimeCall): { program: string; args: string[] } {
+    return runtimeInvocation(runtime, [...this.globalArgs(runtime), ...args], call, this.v1ViewPath);
   }
 
-  /** Runs the container's runtime (`runc ARGS… ID`-style commands). */
+  /** Runs the container's runtime on what its create made (`runc kill|delete|pause|update… ID`). */
   private runtimeCommand(id: string, args: string[]) {
-    const call = this.invocation(this.runtimeOf(id), args);
+    const call = this.invocation(this.runtimeOf(id), args, 'acts-on');
     return run(call.program, call.args);
   }
 
@@ -294,7 +304,7 @@ export class ContainerRuntime {
     const mode = `${meta.tty ? 't' : ''}${meta.openStdin ? 'i' : ''}g`;
     const runtime = meta.runtime ?? this.runtimeOf(id);
     const shimLog = openSync(paths.shimLog, 'a');
-    const call = this.invocation(runtime, []);
+    const call = this.invocation(runtime, [], 'makes');
     let shim: DetachedProgram;
     try {
       // Started by posix_spawn: a fork of the daemon (execFile's way) costs more the more containers it holds.
@@ -485,7 +495,7 @@ export class ContainerRuntime {
     const env = isCrun(runtime) ? execEnvironment(readJson<{ process?: { env?: string[] } }>(paths.config)?.process?.env ?? [], options.env) : options.env;
     for (const variable of env) execArgs.push('--env', variable);
     execArgs.push(id, ...options.args);
-    const call = this.invocation(runtime, execArgs);
+    const call = this.invocation(runtime, execArgs, 'makes');
     const [program, programArgs] = options.tty ? [this.shimPath, ['exec-tty', paths.bundle, name, call.program, ...call.args]] : [call.program, call.args];
     const child = spawn(program, programArgs, { stdio: [options.openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     const output = new PassThrough();

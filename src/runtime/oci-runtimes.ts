@@ -21,8 +21,9 @@ export interface OciRuntime {
   /**
    * Run through skiff-v1-cgroups: in a private mount namespace without the
    * host's cgroup2 mount (/sys/fs/cgroup/unified), where crun sees the
-   * hybrid host as the pure v1 one it can run on. Kept in the container's
-   * bundle with the rest, so every call on a container sees what its create saw.
+   * hybrid host as the pure v1 one it can run on (for the calls that make
+   * cgroups or processes: see RuntimeCall). Kept in the container's bundle
+   * with the rest, so a restarted daemon calls it the same way.
    */
   v1CgroupsView?: true;
 }
@@ -157,12 +158,30 @@ export function runtimeNamed(set: RuntimeSet, requested: string): OciRuntime {
 }
 
 /**
+ * Which calls need the v1 view: those that make a container (create, run
+ * through the shim) and those that start a process in it (exec). crun 1.8
+ * refuses the hybrid layout only where it sets cgroups up; kill, delete,
+ * pause, resume, update, ps and state work on what create recorded, and run
+ * directly they skip the view's new mount namespace, whose cost grows with
+ * the host's mount table (two mounts a container: `crun kill` beside 1,000
+ * took 8.3 ms through the view, 3.0 beside 10).
+ */
+export type RuntimeCall = 'makes' | 'acts-on';
+
+/**
  * The command line of one call of a runtime (its own options and state root
  * first, then the command's): the runtime itself, or skiff-v1-cgroups
- * running it where it needs the v1 view.
+ * running it where it needs the v1 view for that call.
  */
-export function runtimeInvocation(runtime: OciRuntime, globalArgs: string[], viewPath = V1_CGROUPS_VIEW): { program: string; args: string[] } {
-  return runtime.v1CgroupsView === true ? { program: viewPath, args: [runtime.path, ...globalArgs] } : { program: runtime.path, args: globalArgs };
+export function runtimeInvocation(
+  runtime: OciRuntime,
+  globalArgs: string[],
+  call: RuntimeCall,
+  viewPath = V1_CGROUPS_VIEW,
+): { program: string; args: string[] } {
+  return runtime.v1CgroupsView === true && call === 'makes'
+    ? { program: viewPath, args: [runtime.path, ...globalArgs] }
+    : { program: runtime.path, args: globalArgs };
 }
 
 /**

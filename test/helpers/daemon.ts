@@ -235,7 +235,7 @@ async function killLeftoverContainers(execRoot: string, dir: string): Promise<vo
     const root = join(execRoot, runtime.name);
     if (!existsSync(root)) continue;
     for (const id of readdirSync(root).filter((name) => /^[0-9a-f]{64}$/.test(name))) {
-      const call = runtimeInvocation(runtime, ['--root', root, 'delete', '--force', id]);
+      const call = runtimeInvocation(runtime, ['--root', root, 'delete', '--force', id], 'acts-on');
       await tryRun(call.program, call.args);
     }
   }

@@ -1,7 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runtimesToWire } from '../../src/api/wire/runtimes.js';
-import { chooseRuntimes, crunCgroupRefusal, crunOnLayout, runtimeInvocation, runtimeNamed, type CgroupLayout } from '../../src/runtime/oci-runtimes.js';
+import {
+  chooseRuntimes,
+  crunCgroupRefusal,
+  crunOnLayout,
+  runtimeInvocation,
+  runtimeNamed,
+  type CgroupLayout,
+  type OciRuntime,
+} from '../../src/runtime/oci-runtimes.js';
 
 const RUNC = '/usr/sbin/runc';
 const CRUN = '/usr/bin/crun';
@@ -72,13 +80,13 @@ describe('OCI runtimes: which ones, and the default', () => {
     );
   });
 
-  it('calls a runtime directly, or through skiff-v1-cgroups with the runtime as its first argument', () => {
-    const globals = ['--root', '/run/skiff/crun', 'kill', 'ID', 'TERM'];
-    assert.deepEqual(runtimeInvocation({ name: 'runc', path: RUNC, args: [] }, globals, '/v1view'), { program: RUNC, args: globals });
-    assert.deepEqual(runtimeInvocation({ name: 'crun', path: CRUN, args: [], v1CgroupsView: true }, globals, '/v1view'), {
-      program: '/v1view',
-      args: [CRUN, ...globals],
-    });
+  it('calls a runtime directly, or through skiff-v1-cgroups (runtime first) for the calls that make cgroups or processes', () => {
+    const kill = ['--root', '/run/skiff/crun', 'kill', 'ID', 'TERM'];
+    const crun: OciRuntime = { name: 'crun', path: CRUN, args: [], v1CgroupsView: true };
+    assert.deepEqual(runtimeInvocation({ name: 'runc', path: RUNC, args: [] }, kill, 'makes', '/v1view'), { program: RUNC, args: kill });
+    assert.deepEqual(runtimeInvocation(crun, kill, 'acts-on', '/v1view'), { program: CRUN, args: kill });
+    const create = ['--root', '/run/skiff/crun'];
+    assert.deepEqual(runtimeInvocation(crun, create, 'makes', '/v1view'), { program: '/v1view', args: [CRUN, ...create] });
   });
 
   it("resolves a container's runtime by name ('' = the default), with Docker's error for an unknown one", () => {

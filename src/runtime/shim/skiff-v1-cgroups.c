@@ -14,9 +14,11 @@
  * spares crun its self-copy: see below). The namespace ends with the runtime's process:
  * nothing is left to clean up, and a container's own mount namespace (cloned
  * from it) drops the host's mounts at its pivot_root as it does under runc.
- * The daemon runs every call on such a container (create, start, kill,
- * delete, exec, pause, update, ps) through this program, so each sees the
- * layout its create saw.
+ * The daemon runs the calls that make cgroups or processes (create and
+ * start through the shim, exec) through this program; kill, delete, pause,
+ * resume, update and ps act on what create recorded and run crun directly
+ * (they work on the hybrid layout, and a new mount namespace copies the
+ * host's whole mount table: 3 ms a call beside 10 containers, 8 beside 1,000).
  */
 #define _GNU_SOURCE
 #include <errno.h>
