@@ -50,8 +50,10 @@ test('names, aliases, short ids and hostnames resolve on a user network; round r
   assert.deepEqual((await lookup('client', 'webhost')).addresses, [web1], 'hostname');
   const shortId = (await daemon.ok('inspect', '-f', '{{.Id}}', 'web2')).trim().slice(0, 12);
   assert.deepEqual((await lookup('client', shortId)).addresses, [web2], 'short id');
+  // Each answer draws its order anew (as Docker's resolver shuffles): with two addresses the same one comes first
+  // in six answers in a row once in 32 runs, so the rounds go on (bounded) until both have led.
   const firsts = new Set<string>();
-  for (let round = 0; round < 6; round++) {
+  for (let round = 0; round < 6 || (firsts.size < 2 && round < 40); round++) {
     const { addresses } = await lookup('client', 'web');
     assert.deepEqual([...addresses].sort(), [web1, web2].sort(), 'an alias shared by two answers with both');
     firsts.add(addresses[0]!);
