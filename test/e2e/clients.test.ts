@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertInWorld, scratchDir, tryRun } from '../helpers/world.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { runCompose } from '../helpers/compose.js';
 import { assertMatchesSpec, specChecked } from '../helpers/api-spec.js';
 
 assertInWorld();
@@ -210,16 +211,8 @@ test('docker-compose v1: up -d numbers from _1, exec and one-off run reach servi
       '',
     ].join('\n'),
   );
-  const env = { ...process.env, DOCKER_HOST: `unix://${daemon.socketPath}` };
   // Without the docker CLI, compose attaches by itself (dockerpty: stdout and stderr on sockets of their own, as inspect's AttachStdout/AttachStderr say).
-  const composeWith = async (extraEnv: Record<string, string>, ...args: string[]) => {
-    const result = await tryRun('docker-compose', ['--project-directory', project, '-f', join(project, 'docker-compose.yml'), '-p', 'demo', ...args], {
-      ...env,
-      ...extraEnv,
-    });
-    assert.equal(result.code, 0, `docker-compose ${args.join(' ')}: ${result.stderr}`);
-    return result.stdout;
-  };
+  const composeWith = (extraEnv: Record<string, string>, ...args: string[]) => runCompose(daemon.socketPath, project, 'demo', args, extraEnv);
   const compose = (...args: string[]) => composeWith({}, ...args);
   await compose('up', '-d');
   assert.deepEqual((await daemon.ok('ps', '--filter', 'label=com.docker.compose.project=demo', '--format', '{{.Names}}')).trim().split('\n').sort(), [

@@ -11,8 +11,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertInWorld, scratchDir, tryRun } from '../helpers/world.js';
+import { assertInWorld, scratchDir } from '../helpers/world.js';
 import { importBusybox, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { runCompose } from '../helpers/compose.js';
 
 assertInWorld();
 
@@ -59,13 +60,8 @@ after(async () => {
   scratch.remove();
 });
 
-async function compose(...args: string[]): Promise<string> {
-  const result = await tryRun('docker-compose', ['--project-directory', project(), '-f', join(project(), 'docker-compose.yml'), '-p', 'keep', ...args], {
-    ...process.env,
-    DOCKER_HOST: `unix://${daemon.socketPath}`,
-  });
-  assert.equal(result.code, 0, `docker-compose ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout;
+function compose(...args: string[]): Promise<string> {
+  return runCompose(daemon.socketPath, project(), 'keep', args);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
