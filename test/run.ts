@@ -11,6 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { thawCondemned } from './helpers/frozen-leftovers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const suites = ['unit', 'kernel', 'e2e'] as const;
@@ -93,9 +94,12 @@ function runFile(file: string, inWorld: boolean): Promise<FileResult> {
       process.stdout.write(`[${name}] did not finish within ${FILE_TIMEOUT_MS / 60_000} min: killing it and its world\n`);
       process.kill(-child.pid!, 'SIGKILL');
     }, FILE_TIMEOUT_MS);
-    child.on('close', (exitCode) => {
+    child.on('close', async (exitCode) => {
       clearTimeout(timer);
       process.stdout.write(`=== ${name}${inWorld ? ' (in its own world)' : ''} finished with exit code ${exitCode}\n`);
+      // The world's processes are dead now, but those frozen in a paused container (helpers/frozen-leftovers.ts).
+      const thawed = inWorld ? await thawCondemned() : [];
+      if (thawed.length > 0) process.stdout.write(`[${name}] thawed ${thawed.length} container(s) left frozen by its world: ${thawed.join(', ')}\n`);
       const tap = existsSync(tapPath) ? readFileSync(tapPath, 'utf8') : '';
       rmSync(scratch, { recursive: true, force: true });
       let failed = countFromTap(tap, 'fail');
