@@ -3,7 +3,7 @@
  * variants of how it is started compared in one run: each round starts the
  * daemon once per variant, in turn, each in a network namespace and state
  * directory of its own, and reads its RSS (VmRSS, with RssAnon and RssFile)
- * 5 s after its socket first answers, at 15 s (V8's memory reducer has run
+ * 5 s after its socket first answers (the idle collection ran at 1 s), at 15 s (V8's memory reducer has run
  * by then, ~8 s after the daemon's first collection: src/daemon/idle-gc.ts)
  * and at 40 s.
  * Interleaving keeps a busy shared machine from favouring one variant.
