@@ -7,7 +7,9 @@
  *  - a listener on an address of the daemon's namespace, which finds the
  *    asker by the query's source address and forwards from the daemon's.
  * A query is decided for its asker and either answered from the records or
- * forwarded upstream. No packet can stop it: each is handled inside its own catch.
+ * forwarded upstream. A container resolver's UDP socket is also held by the
+ * relay's thread (relay.ts), which sends a forwarded query's final answer to
+ * the asker itself. No packet can stop it: each is handled inside its own catch.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -19,6 +21,7 @@ import { DnsRecords, type Asker } from './records.js';
 import { MAX_TCP_SIZE, RCODE, answerQuery, encodeResponse, encodeWithin, errorReply, maxUdpSize, parseQuery, questionEnd } from './answer.js';
 import { AnswerCache } from './answer-cache.js';
 import { forwardQuery, parseUpstream, UpstreamSockets, type Upstream } from './forward.js';
+import { RELAYED, udpRelay, type DirectReply } from './relay.js';
 import { FrameReader, frame } from './framing.js';
 // By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
 const require = createRequire(import.meta.url);
@@ -66,6 +69,8 @@ abstract class Listener {
     readonly udp: dgram.Socket,
     readonly tcp: net.Server,
     readonly forwardFrom: UpstreamSockets,
+    /** The relay's id for the UDP socket, when it holds it: forwarded answers may go from there straight to the asker. */
+    readonly relayListener?: number,
   ) {}
 
   /** Who asks, from the query's source address. */
@@ -76,6 +81,7 @@ abstract class Listener {
   close(): Promise<void> {
     for (const connection of this.connections) connection.destroy();
     this.forwardFrom.close();
+    if (this.relayListener !== undefined) udpRelay().closeListener(this.relayListener);
     return Promise.all([new Promise<void>((resolve) => this.udp.close(() => resolve())), new Promise<void>((resolve) => this.tcp.close(() => resolve()))]).then(
       () => undefined,
     );
@@ -112,8 +118,9 @@ class ContainerResolver extends Listener {
     private readonly containerId: string,
     private readonly name: string,
     private readonly records: DnsRecords,
+    relayListener: number,
   ) {
-    super(udp, tcp, new UpstreamSockets(netnsPath));
+    super(udp, tcp, new UpstreamSockets(netnsPath), relayListener);
   }
 
   askerOf(): Asker | undefined {
@@ -204,6 +211,7 @@ export class DnsServer {
       opened = openSocketsInNetns(netnsPath, [spec('udp', 0), spec('tcp', 0)]); // taken since: any ports will do
     }
     const [udpSocket, tcpSocket] = opened as [{ fd: number; port: number }, { fd: number; port: number }];
+    const relayListener = udpRelay().addListener(udpSocket.fd);
     const udp = dgram.createSocket({ type: 'udp4', lookup: literalAddress });
     const tcp = net.createServer();
     udp.bind({ fd: udpSocket.fd });
@@ -217,6 +225,7 @@ export class DnsServer {
       containerId,
       `#${this.resolversOpened}`,
       this.records,
+      relayListener,
     );
     this.serve(resolver);
     this.resolvers.set(netnsPath, resolver);
@@ -258,7 +267,7 @@ export class DnsServer {
 
   private serveDatagram(listener: Listener, message: Buffer, remote: dgram.RemoteInfo): void {
     try {
-      this.handle(listener, message, remote.address, 'udp', (reply) => sendDatagram(listener.udp, reply, remote));
+      this.handle(listener, message, remote.address, 'udp', (reply) => sendDatagram(listener.udp, reply, remote), remote);
     } catch (error) {
       this.onError(error as Error);
     }
@@ -291,7 +300,7 @@ export class DnsServer {
    * (same bytes but the id) while the records stayed the same gets the bytes
    * answered then, with its own id and address order.
    */
-  private handle(listener: Listener, message: Buffer, sourceIp: string, transport: Transport, reply: Reply): void {
+  private handle(listener: Listener, message: Buffer, sourceIp: string, transport: Transport, reply: Reply, remote?: dgram.RemoteInfo): void {
     const key = AnswerCache.keyOf(message, listener.cacheName(sourceIp), transport);
     const version = this.records.version;
     if (key !== undefined) {
@@ -311,15 +320,29 @@ export class DnsServer {
       return reply(encoded);
     }
     const upstreams = asker?.upstreams === undefined ? this.upstreams : parseUpstreams(asker.upstreams);
-    this.forward(message, query, upstreams, listener.forwardFrom, transport, maxSize, reply);
+    const direct =
+      remote !== undefined && listener.relayListener !== undefined
+        ? { listener: listener.relayListener, address: remote.address, port: remote.port, maxSize }
+        : undefined;
+    this.forward(message, query, upstreams, listener.forwardFrom, transport, maxSize, reply, direct);
   }
 
-  private forward(message: Buffer, query: Packet, upstreams: Upstream[], from: UpstreamSockets, transport: Transport, maxSize: number, reply: Reply): void {
+  private forward(
+    message: Buffer,
+    query: Packet,
+    upstreams: Upstream[],
+    from: UpstreamSockets,
+    transport: Transport,
+    maxSize: number,
+    reply: Reply,
+    direct: DirectReply | undefined,
+  ): void {
     if (upstreams.length === 0) return reply(errorReply(query, RCODE.SERVFAIL));
     if (this.inFlight >= this.maxInFlight) return reply(errorReply(query, RCODE.REFUSED));
     this.inFlight += 1;
-    forwardQuery(message, upstreams, { tcp: transport === 'tcp', timeoutMs: this.timeoutMs }, from, (answer) => {
+    forwardQuery(message, upstreams, { tcp: transport === 'tcp', timeoutMs: this.timeoutMs, direct }, from, (answer) => {
       this.inFlight -= 1;
+      if (answer === RELAYED) return;
       try {
         if (answer === undefined) reply(errorReply(query, RCODE.SERVFAIL));
         else reply(answer.length <= maxSize ? answer : truncated(answer, query, maxSize));
