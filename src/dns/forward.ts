@@ -238,7 +238,7 @@ export class UpstreamSockets {
   }
 
   private openFd(type: 'udp' | 'tcp', family: 4 | 6): number {
-    return openSocketsInNetns(this.netnsPath!, [{ type, family }])[0]!.fd;
+    return openSocketsInNetns(this.netnsPath, [{ type, family }])[0]!.fd;
   }
 
   /**

@@ -1,11 +1,12 @@
 /**
- * The daemon's side of the UDP forwarding thread (kernel/native/dns-relay.c):
- * upstream channels and listeners handed to it, queries sent through it, and
- * its events turned back into calls. The thread sends and receives; what to
- * do with an answer, a timeout or an ICMP error is still decided here, in
- * forward.ts, except in the one common case TypeScript allowed beforehand:
- * an answer that would be the last word goes straight to the asker, and the
- * query only hears "relayed".
+ * The daemon's side of the DNS relay thread (kernel/native/dns-relay.c):
+ * container resolvers' UDP sockets and upstream channels handed to it,
+ * queries received and sent through it, and its events turned back into
+ * calls. The thread receives and sends in batches; what to do with a query,
+ * an answer, a timeout or an ICMP error is still decided here, in server.ts
+ * and forward.ts, except in the one common case TypeScript allowed
+ * beforehand: an answer that would be the last word goes straight to the
+ * asker, and the query only hears "relayed".
  */
 import { relayBinding, type RelayBinding } from '../kernel/netns-sockets.js';
 import type { Upstream } from './forward.js';
@@ -14,24 +15,34 @@ import type { Upstream } from './forward.js';
 export type RelayOutcome = Buffer | undefined | typeof RELAYED;
 export const RELAYED = 'relayed';
 
-/** Where an answer may go without a trip through the event loop: a listener the relay holds, and the asker's address. */
+/** Where an answer may go without a trip through the event loop: a listener the relay holds, and the asker as its query event gave it. */
 export interface DirectReply {
   listener: number;
-  address: string;
-  port: number;
+  asker: Buffer;
   /** The asker's UDP size: a bigger answer is trimmed by the server, not relayed. */
   maxSize: number;
 }
 
 /** The event kinds of dns-relay.c. */
-export const RelayEventKind = { relayed: 0, answer: 1, unanswered: 2, channelClosed: 3 } as const;
+export const RelayEventKind = { relayed: 0, answer: 1, unanswered: 2, channelClosed: 3, query: 4 } as const;
 
 const EVENT_HEADER_SIZE = 8;
+/** A query event's asker: family (4 or 6), 0, port (big-endian), 16 address bytes. */
+export const ASKER_SIZE = 20;
+
+/** The address and port of an asker as a query event gives it (logs and tests). */
+export function askerAddress(asker: Buffer): { address: string; port: number } {
+  const port = asker.readUInt16BE(2);
+  if (asker[0] === 4) return { address: [...asker.subarray(4, 8)].join('.'), port };
+  const groups = Array.from({ length: 8 }, (_, index) => asker.readUInt16BE(4 + 2 * index).toString(16));
+  return { address: groups.join(':'), port };
+}
 
 /**
  * Calls visit for each event of a batch (dns-relay.c's layout: u32 token,
- * u8 kind, u8 flag, u16 length, then an answer of that length); an answer is
- * a view into events, not a copy. A batch cut short ends the walk.
+ * u8 kind, u8 flag, u16 length, then that many bytes: an answer, or a query's
+ * asker and the query); the bytes are a view into events, not a copy. A
+ * batch cut short ends the walk.
  */
 export function forEachRelayEvent(events: Buffer, visit: (token: number, kind: number, flag: number, answer: Buffer | undefined) => void): void {
   let offset = 0;
@@ -50,7 +61,9 @@ export function forEachRelayEvent(events: Buffer, visit: (token: number, kind: n
 class Relay {
   private readonly waiting = new Map<number, (outcome: RelayOutcome) => void>();
   private readonly channels = new Map<number, (unreachable: boolean) => void>();
+  private readonly listeners = new Map<number, (query: Buffer, asker: Buffer) => void>();
   private nextToken = 1;
+  private referenced = false;
 
   constructor(private readonly binding: RelayBinding) {
     binding.relayStart((events) => this.dispatch(events));
@@ -74,39 +87,48 @@ class Relay {
     this.binding.relayClose(0, id);
   }
 
-  addListener(fd: number): number {
-    return this.binding.relayAddListener(fd);
+  /** The relay receives on (a duplicate of) fd, a UDP socket, from now on: each query comes to onQuery with its asker. */
+  addListener(fd: number, onQuery: (query: Buffer, asker: Buffer) => void): number {
+    const id = this.binding.relayAddListener(fd);
+    this.listeners.set(id, onQuery);
+    return id;
   }
 
+  /** Queries the relay received for it and not yet handed over are dropped. */
   closeListener(id: number): void {
+    this.listeners.delete(id);
     this.binding.relayClose(1, id);
+  }
+
+  /** An answer from fd (the caller's own socket) to asker; 0 or the errno of a send the kernel refused. */
+  send(fd: number, asker: Buffer, message: Buffer): number {
+    return this.binding.relaySend(fd, asker, message);
   }
 
   /** Sends query on channel; done is called once, from a later turn of the event loop (or at once when the relay has no room). */
   forward(channel: number, query: Buffer, timeoutMs: number, anyAnswer: boolean, direct: DirectReply | undefined, done: (outcome: RelayOutcome) => void): void {
     const token = this.nextToken;
     this.nextToken = this.nextToken >= 0xffffffff ? 1 : this.nextToken + 1;
-    const sent = this.binding.relayForward(
-      channel,
-      query,
-      token,
-      timeoutMs,
-      anyAnswer,
-      direct?.listener ?? -1,
-      direct?.address ?? '',
-      direct?.port ?? 0,
-      direct?.maxSize ?? 0,
-    );
+    const sent = this.binding.relayForward(channel, query, token, timeoutMs, anyAnswer, direct?.listener ?? -1, direct?.asker ?? null, direct?.maxSize ?? 0);
     if (!sent) {
       done(undefined);
       return;
     }
-    if (this.waiting.size === 0) this.binding.relayRef(true);
     this.waiting.set(token, done);
+    if (!this.referenced) {
+      this.referenced = true;
+      this.binding.relayRef(true);
+    }
   }
 
   private dispatch(events: Buffer): void {
-    forEachRelayEvent(events, (token, kind, flag, answer) => {
+    forEachRelayEvent(events, (token, kind, flag, payload) => {
+      if (kind === RelayEventKind.query) {
+        const onQuery = this.listeners.get(token);
+        if (onQuery === undefined || payload === undefined || payload.length <= ASKER_SIZE) return; // its listener closed meanwhile
+        this.settle(() => onQuery(payload.subarray(ASKER_SIZE), payload.subarray(0, ASKER_SIZE)));
+        return;
+      }
       if (kind === RelayEventKind.channelClosed) {
         const onClosed = this.channels.get(token);
         if (onClosed === undefined) return; // closed by its owner meanwhile
@@ -117,9 +139,12 @@ class Relay {
       const done = this.waiting.get(token);
       if (done === undefined) return;
       this.waiting.delete(token);
-      this.settle(() => done(kind === RelayEventKind.relayed ? RELAYED : kind === RelayEventKind.answer ? answer : undefined));
+      this.settle(() => done(kind === RelayEventKind.relayed ? RELAYED : kind === RelayEventKind.answer ? payload : undefined));
     });
-    if (this.waiting.size === 0) this.binding.relayRef(false);
+    if (this.referenced && this.waiting.size === 0) {
+      this.referenced = false;
+      this.binding.relayRef(false);
+    }
   }
 
   /** One event's handling fails alone: the rest of the batch is still delivered. */

@@ -7,12 +7,16 @@
  *  - a listener on an address of the daemon's namespace, which finds the
  *    asker by the query's source address and forwards from the daemon's.
  * A query is decided for its asker and either answered from the records or
- * forwarded upstream. A container resolver's UDP socket is also held by the
- * relay's thread (relay.ts), which sends a forwarded query's final answer to
- * the asker itself. No packet can stop it: each is handled inside its own catch.
+ * forwarded upstream. A container resolver's UDP socket is served by the
+ * relay's thread (relay.ts): it receives the queries in batches for the
+ * event loop to decide, and sends a forwarded query's final answer to the
+ * asker itself. No packet can stop it: each is handled inside its own catch.
  */
 import dgram from 'node:dgram';
+import { closeSync } from 'node:fs';
 import net from 'node:net';
+import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import { createRequire } from 'node:module';
 import type { Packet } from 'dns-packet';
 import { SkiffError } from '../errors.js';
@@ -57,6 +61,7 @@ const DEFAULT_TIMEOUT_MS = 2_000;
 const DEFAULT_MAX_IN_FLIGHT = 1_024;
 const DEFAULT_TCP_IDLE_MS = 10_000;
 const DNS_PORT = 53;
+const { EAGAIN, ENOBUFS } = constants.errno;
 
 type Transport = 'udp' | 'tcp';
 type Reply = (reply: Buffer | undefined) => void;
@@ -66,25 +71,22 @@ abstract class Listener {
   readonly connections = new Set<net.Socket>();
 
   constructor(
-    readonly udp: dgram.Socket,
     readonly tcp: net.Server,
     readonly forwardFrom: UpstreamSockets,
-    /** The relay's id for the UDP socket, when it holds it: forwarded answers may go from there straight to the asker. */
-    readonly relayListener?: number,
   ) {}
 
   /** Who asks, from the query's source address. */
   abstract askerOf(sourceIp: string): Asker | undefined;
   /** The answer cache's name for that asker. */
   abstract cacheName(sourceIp: string): string;
+  /** The relay's id for the UDP socket, when the relay serves it: forwarded answers may go from there straight to the asker. */
+  abstract get relayListener(): number | undefined;
+  protected abstract closeUdp(): Promise<void>;
 
   close(): Promise<void> {
     for (const connection of this.connections) connection.destroy();
     this.forwardFrom.close();
-    if (this.relayListener !== undefined) udpRelay().closeListener(this.relayListener);
-    return Promise.all([new Promise<void>((resolve) => this.udp.close(() => resolve())), new Promise<void>((resolve) => this.tcp.close(() => resolve()))]).then(
-      () => undefined,
-    );
+    return Promise.all([this.closeUdp(), new Promise<void>((resolve) => this.tcp.close(() => resolve()))]).then(() => undefined);
   }
 }
 
@@ -92,11 +94,11 @@ abstract class Listener {
 class AddressListener extends Listener {
   constructor(
     readonly address: string,
-    udp: dgram.Socket,
+    readonly udp: dgram.Socket,
     tcp: net.Server,
     private readonly records: DnsRecords,
   ) {
-    super(udp, tcp, new UpstreamSockets(undefined));
+    super(tcp, new UpstreamSockets(undefined));
   }
 
   askerOf(sourceIp: string): Asker | undefined {
@@ -106,21 +108,35 @@ class AddressListener extends Listener {
   cacheName(sourceIp: string): string {
     return sourceIp;
   }
+
+  get relayListener(): undefined {
+    return undefined;
+  }
+
+  protected closeUdp(): Promise<void> {
+    return new Promise((resolve) => this.udp.close(() => resolve()));
+  }
 }
 
-/** Inside a container's namespace: everything that reaches it comes from that container. */
+/**
+ * Inside a container's namespace: everything that reaches it comes from that
+ * container. Its UDP socket is the relay's to receive on; answers decided
+ * here are sent from it by reply().
+ */
 class ContainerResolver extends Listener {
+  private relayId: number | undefined;
+  private closed = false;
+
   constructor(
     readonly ports: ResolverPorts,
-    udp: dgram.Socket,
+    private readonly udpFd: number,
     tcp: net.Server,
     netnsPath: string,
     private readonly containerId: string,
     private readonly name: string,
     private readonly records: DnsRecords,
-    relayListener: number,
   ) {
-    super(udp, tcp, new UpstreamSockets(netnsPath), relayListener);
+    super(tcp, new UpstreamSockets(netnsPath));
   }
 
   askerOf(): Asker | undefined {
@@ -129,6 +145,33 @@ class ContainerResolver extends Listener {
 
   cacheName(): string {
     return this.name;
+  }
+
+  get relayListener(): number | undefined {
+    return this.relayId;
+  }
+
+  /** Hands the UDP socket to the relay: from now on its queries come to onQuery. */
+  serveThroughRelay(onQuery: (query: Buffer, asker: Buffer) => void): void {
+    this.relayId = udpRelay().addListener(this.udpFd, onQuery);
+  }
+
+  /** One answer to an asker; once closed, none (the descriptor's number may belong to another file by then). */
+  reply(asker: Buffer, answer: Buffer | undefined, onError: (error: Error) => void): void {
+    if (answer === undefined || this.closed) return;
+    const errno = udpRelay().send(this.udpFd, asker, answer);
+    // A full socket buffer loses the answer, as UDP may; anything else is worth a line in the log.
+    if (errno !== 0 && errno !== EAGAIN && errno !== ENOBUFS)
+      onError(new Error(`failed to answer a query on the resolver ${this.name}: ${getSystemErrorName(-errno)}`));
+  }
+
+  protected closeUdp(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      if (this.relayId !== undefined) udpRelay().closeListener(this.relayId);
+      closeSync(this.udpFd);
+    }
+    return Promise.resolve();
   }
 }
 
@@ -211,23 +254,26 @@ export class DnsServer {
       opened = openSocketsInNetns(netnsPath, [spec('udp', 0), spec('tcp', 0)]); // taken since: any ports will do
     }
     const [udpSocket, tcpSocket] = opened as [{ fd: number; port: number }, { fd: number; port: number }];
-    const relayListener = udpRelay().addListener(udpSocket.fd);
-    const udp = dgram.createSocket({ type: 'udp4', lookup: literalAddress });
-    const tcp = net.createServer();
-    udp.bind({ fd: udpSocket.fd });
-    tcp.listen({ fd: tcpSocket.fd });
     this.resolversOpened += 1;
+    const tcp = net.createServer();
     const resolver = new ContainerResolver(
       { udp: udpSocket.port, tcp: tcpSocket.port },
-      udp,
+      udpSocket.fd,
       tcp,
       netnsPath,
       containerId,
       `#${this.resolversOpened}`,
       this.records,
-      relayListener,
     );
-    this.serve(resolver);
+    try {
+      resolver.serveThroughRelay((query, asker) => this.serveRelayed(resolver, query, asker));
+    } catch (error) {
+      closeSync(udpSocket.fd);
+      closeSync(tcpSocket.fd);
+      throw new SkiffError('unavailable', `error in opening the resolver in netns "${netnsPath}": ${(error as Error).message}`, { cause: error });
+    }
+    tcp.listen({ fd: tcpSocket.fd });
+    this.serveTcp(resolver);
     this.resolvers.set(netnsPath, resolver);
     return resolver.ports;
   }
@@ -258,16 +304,30 @@ export class DnsServer {
     await Promise.all(listeners.map((listener) => listener.close()));
   }
 
-  private serve(listener: Listener): void {
+  private serve(listener: AddressListener): void {
     listener.udp.on('error', (error) => this.onError(error));
-    listener.tcp.on('error', (error) => this.onError(error));
     listener.udp.on('message', (message, remote) => this.serveDatagram(listener, message, remote));
+    this.serveTcp(listener);
+  }
+
+  private serveTcp(listener: Listener): void {
+    listener.tcp.on('error', (error) => this.onError(error));
     listener.tcp.on('connection', (socket) => this.serveConnection(listener, socket));
   }
 
-  private serveDatagram(listener: Listener, message: Buffer, remote: dgram.RemoteInfo): void {
+  private serveDatagram(listener: AddressListener, message: Buffer, remote: dgram.RemoteInfo): void {
     try {
-      this.handle(listener, message, remote.address, 'udp', (reply) => sendDatagram(listener.udp, reply, remote), remote);
+      this.handle(listener, message, remote.address, 'udp', (reply) => sendDatagram(listener.udp, reply, remote));
+    } catch (error) {
+      this.onError(error as Error);
+    }
+  }
+
+  /** A query the relay received on a container resolver's UDP socket; asker is where it came from, in the relay's form. */
+  private serveRelayed(resolver: ContainerResolver, message: Buffer, asker: Buffer): void {
+    try {
+      // The source address is not looked at: whatever reaches a container's resolver comes from that container.
+      this.handle(resolver, message, '', 'udp', (reply) => resolver.reply(asker, reply, this.onError), asker);
     } catch (error) {
       this.onError(error as Error);
     }
@@ -300,7 +360,7 @@ export class DnsServer {
    * (same bytes but the id) while the records stayed the same gets the bytes
    * answered then, with its own id and address order.
    */
-  private handle(listener: Listener, message: Buffer, sourceIp: string, transport: Transport, reply: Reply, remote?: dgram.RemoteInfo): void {
+  private handle(listener: Listener, message: Buffer, sourceIp: string, transport: Transport, reply: Reply, relayAsker?: Buffer): void {
     const key = AnswerCache.keyOf(message, listener.cacheName(sourceIp), transport);
     const version = this.records.version;
     if (key !== undefined) {
@@ -320,10 +380,8 @@ export class DnsServer {
       return reply(encoded);
     }
     const upstreams = asker?.upstreams === undefined ? this.upstreams : parseUpstreams(asker.upstreams);
-    const direct =
-      remote !== undefined && listener.relayListener !== undefined
-        ? { listener: listener.relayListener, address: remote.address, port: remote.port, maxSize }
-        : undefined;
+    const relayListener = listener.relayListener;
+    const direct = relayAsker !== undefined && relayListener !== undefined ? { listener: relayListener, asker: relayAsker, maxSize } : undefined;
     this.forward(message, query, upstreams, listener.forwardFrom, transport, maxSize, reply, direct);
   }
 

@@ -50,7 +50,8 @@ function ask(sockets: UpstreamSockets, id: number, name: string): Promise<dnsPac
   const query = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] });
   return new Promise((resolve) =>
     forwardQuery(query, [address], { tcp: false, timeoutMs: 1_000 }, sockets, (answer) =>
-      resolve(answer === undefined || answer === 'relayed' ? undefined : dnsPacket.decode(answer)),),
+      resolve(answer === undefined || answer === 'relayed' ? undefined : dnsPacket.decode(answer)),
+    ),
   );
 }
 

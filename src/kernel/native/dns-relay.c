@@ -8,9 +8,15 @@
  * receiving of upstream answers, run on this thread, in batches
  * (sendmmsg/recvmmsg), so the event loop keeps only the deciding.
  *
- * TypeScript still decides everything (forward.ts): which upstream, in what
- * order, how long to wait, what a timeout or an ICMP error means, TCP after
- * a truncated answer. This thread carries one attempt at a time:
+ * It also receives the queries of the container resolvers' UDP sockets
+ * (recvmmsg) and hands them to JavaScript in batches, each with its asker's
+ * address; JavaScript answers a local name itself (relaySend, on its own
+ * thread: one hop fewer for the answer) or forwards it.
+ *
+ * TypeScript still decides everything (server.ts, forward.ts): local or
+ * forwarded, which upstream, in what order, how long to wait, what a timeout
+ * or an ICMP error means, TCP after a truncated answer. This thread carries
+ * one attempt at a time:
  *   - a query goes out on a channel (a connected UDP socket to one upstream,
  *     made in the asker's namespace), under an id no other query under way on
  *     that channel holds;
@@ -25,15 +31,20 @@
  *
  *   relayStart(onEvents(buffer))            once; the thread starts
  *   relayAddChannel(fd, address, port) -> id   connects fd (the relay owns it from then on)
- *   relayAddListener(fd) -> id               a dup of a listener's socket, for answers
- *   relayForward(channel, query, token, timeoutMs, anyAnswer, listener, askerAddress, askerPort, maxSize) -> bool
+ *   relayAddListener(fd) -> id               receives on a dup of a listener's socket, answers from it
+ *   relayForward(channel, query, token, timeoutMs, anyAnswer, listener, asker, maxSize) -> bool
+ *   relaySend(fd, asker, message) -> errno   sendto on the caller's thread
  *   relayClose(kind, id)                     kind 0 channel, 1 listener
  *   relayRef(bool)                           whether pending events keep Node's loop alive
  *
- * An event is: u32 token (or channel id), u8 kind, u8 flag, u16 length, then
- * length bytes (an answer), all little-endian. No allocation per packet: query
- * slots, receive buffers and the command ring are made once (a query bigger
- * than a slot's inline room is the exception).
+ * An event is: u32 token (a query's, or a channel's or listener's id), u8
+ * kind, u8 flag, u16 length, then length bytes, all little-endian: an
+ * answer, or for a received query the asker (ASKER_SIZE bytes: family 4 or
+ * 6, 0, port big-endian, 16 address bytes) and the query. Ids carry a
+ * generation above their low 16 bits, so an event about a closed channel or
+ * listener never names the one that took its place since. No allocation per
+ * packet: query slots, receive buffers and the command ring are made once (a
+ * query bigger than a slot's inline room is the exception).
  */
 #define _GNU_SOURCE
 #include "dns-relay.h"
@@ -62,8 +73,13 @@
 #define RECEIVE_SIZE 65536
 #define HEADER_SIZE 12
 #define NONE (-1)
+#define ASKER_SIZE 20
+#define LISTENER_TAG (1ull << 32)
+#define WAKE_TAG UINT64_MAX
+/* Received queries JavaScript has not taken yet; past it the listeners wait (their queries wait in the kernel, as they would for Node). */
+#define MAX_QUEUED_QUERIES 4096
 
-enum { EVENT_RELAYED = 0, EVENT_ANSWER = 1, EVENT_UNANSWERED = 2, EVENT_CHANNEL_CLOSED = 3 };
+enum { EVENT_RELAYED = 0, EVENT_ANSWER = 1, EVENT_UNANSWERED = 2, EVENT_CHANNEL_CLOSED = 3, EVENT_QUERY = 4 };
 enum { COMMAND_FORWARD, COMMAND_ADD_CHANNEL, COMMAND_CLOSE_CHANNEL, COMMAND_ADD_LISTENER, COMMAND_CLOSE_LISTENER };
 
 struct slot {
@@ -90,14 +106,15 @@ struct command {
   int32_t slot;
 };
 
-/*
- * A channel's id is its index in channels (low 16 bits) and a generation
- * (the high ones), so an event about a closed channel never names the one
- * that took its index since.
- */
+/* A channel's or listener's id is its index (low 16 bits) and a generation (the high ones). */
 struct channel {
   int fd; /* -1 once closed */
   int pending;
+  int id;
+};
+
+struct listener {
+  int fd;
   int id;
 };
 
@@ -118,6 +135,7 @@ struct relay {
   int *free_listener_ids, free_listener_count, next_listener_id, listener_ids_capacity;
   int sleeping, wake_pending;
   unsigned generation;
+  int queued_queries, paused;
   /* Under lock: events not yet handed to JavaScript, and whether a call for them is on its way. */
   struct growable events;
   int posted;
@@ -129,9 +147,10 @@ struct relay {
   int32_t earliest, latest;
   struct channel *channels;
   int channel_capacity;
-  int *listeners;
+  struct listener *listeners;
   int listener_capacity;
   struct growable local_events;
+  int local_queries;
   unsigned char *receive_buffers;
   uint32_t random_state;
   int epoll_fd, wake_fd;
@@ -184,8 +203,10 @@ static void post_events(struct relay *relay) {
   }
   int call = appended && !relay->posted;
   if (call) relay->posted = 1;
+  relay->queued_queries += relay->local_queries;
   pthread_mutex_unlock(&relay->lock);
   relay->local_events.length = 0;
+  relay->local_queries = 0;
   if (call) napi_call_threadsafe_function(relay->on_events, NULL, napi_tsfn_nonblocking);
 }
 
@@ -366,7 +387,7 @@ static int ensure_capacity(void **array, int *capacity, int needed, size_t eleme
 
 static void release_id(struct relay *relay, int listener, int id) {
   pthread_mutex_lock(&relay->lock);
-  if (listener) relay->free_listener_ids[relay->free_listener_count++] = id;
+  if (listener) relay->free_listener_ids[relay->free_listener_count++] = ID_INDEX(id);
   else relay->free_channel_ids[relay->free_channel_count++] = ID_INDEX(id);
   pthread_mutex_unlock(&relay->lock);
 }
@@ -376,7 +397,6 @@ static void start_forward(struct relay *relay, struct send_batch *batch, int32_t
   int channel_id = slot->channel;
   slot->channel = ID_INDEX(channel_id);
   struct channel *channel = slot->channel < relay->channel_capacity && relay->channels[slot->channel].id == channel_id ? &relay->channels[slot->channel] : NULL;
-  if (slot->listener != NONE && (slot->listener >= relay->listener_capacity || relay->listeners[slot->listener] < 0)) slot->listener = NONE;
   if (channel == NULL || channel->fd < 0) {
     add_event(relay, slot->token, EVENT_UNANSWERED, 0, NULL, 0);
     free_slot(relay, index);
@@ -431,23 +451,28 @@ static void run_commands(struct relay *relay, struct send_batch *batch) {
       release_id(relay, 0, command.id);
       break;
     }
-    case COMMAND_ADD_LISTENER:
-      if (ensure_capacity((void **)&relay->listeners, &relay->listener_capacity, command.id, sizeof *relay->listeners) < 0) {
+    case COMMAND_ADD_LISTENER: {
+      int at = ID_INDEX(command.id);
+      if (ensure_capacity((void **)&relay->listeners, &relay->listener_capacity, at, sizeof *relay->listeners) < 0) {
         close(command.fd);
         break;
       }
-      relay->listeners[command.id] = command.fd;
+      relay->listeners[at] = (struct listener){ .fd = command.fd, .id = command.id };
+      struct epoll_event event = { .events = relay->paused ? 0 : EPOLLIN, .data.u64 = LISTENER_TAG | (uint64_t)at };
+      epoll_ctl(relay->epoll_fd, EPOLL_CTL_ADD, command.fd, &event);
       break;
-    case COMMAND_CLOSE_LISTENER:
-      if (command.id < relay->listener_capacity && relay->listeners[command.id] >= 0) {
+    }
+    case COMMAND_CLOSE_LISTENER: {
+      int at = ID_INDEX(command.id);
+      if (at < relay->listener_capacity && relay->listeners[at].id == command.id) {
         if (batch->count > 0) flush(relay, batch);
-        close(relay->listeners[command.id]);
-        relay->listeners[command.id] = -1;
-        for (int32_t index = relay->earliest; index != NONE; index = relay->slots[index].later)
-          if (relay->slots[index].listener == command.id) relay->slots[index].listener = NONE;
+        epoll_ctl(relay->epoll_fd, EPOLL_CTL_DEL, relay->listeners[at].fd, NULL);
+        close(relay->listeners[at].fd);
+        relay->listeners[at] = (struct listener){ .fd = -1, .id = -1 };
       }
       release_id(relay, 1, command.id);
       break;
+    }
     }
   }
   if (batch->count > 0) flush(relay, batch);
@@ -461,6 +486,83 @@ static int relayable(struct slot *slot, const unsigned char *answer, uint32_t le
   if (slot->any_answer) return 1;
   unsigned rcode = flags & 0x000f;
   return rcode == 0 || (rcode == 3 && (flags & 0x0400) != 0);
+}
+
+/* The listener's descriptor, or -1 when it is closed (or none was asked for). */
+static int listener_fd_of(struct relay *relay, int id) {
+  if (id < 0) return -1;
+  int at = ID_INDEX(id);
+  return at < relay->listener_capacity && relay->listeners[at].id == id ? relay->listeners[at].fd : -1;
+}
+
+static void to_asker(const struct sockaddr_storage *address, unsigned char asker[ASKER_SIZE]) {
+  memset(asker, 0, ASKER_SIZE);
+  if (address->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)address;
+    asker[0] = 6;
+    memcpy(asker + 2, &in6->sin6_port, 2);
+    memcpy(asker + 4, &in6->sin6_addr, 16);
+  } else {
+    const struct sockaddr_in *in4 = (const struct sockaddr_in *)address;
+    asker[0] = 4;
+    memcpy(asker + 2, &in4->sin_port, 2);
+    memcpy(asker + 4, &in4->sin_addr, 4);
+  }
+}
+
+static int from_asker(const unsigned char *asker, struct sockaddr_storage *address, socklen_t *length) {
+  memset(address, 0, sizeof *address);
+  if (asker[0] == 6) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
+    in6->sin6_family = AF_INET6;
+    memcpy(&in6->sin6_port, asker + 2, 2);
+    memcpy(&in6->sin6_addr, asker + 4, 16);
+    *length = sizeof *in6;
+    return 0;
+  }
+  if (asker[0] != 4) return -1;
+  struct sockaddr_in *in4 = (struct sockaddr_in *)address;
+  in4->sin_family = AF_INET;
+  memcpy(&in4->sin_port, asker + 2, 2);
+  memcpy(&in4->sin_addr, asker + 4, 4);
+  *length = sizeof *in4;
+  return 0;
+}
+
+/* Queries from a listener's socket, each an event with its asker. */
+static void receive_queries(struct relay *relay, int at) {
+  struct mmsghdr messages[BATCH];
+  struct iovec vectors[BATCH];
+  struct sockaddr_storage askers[BATCH];
+  int fd = relay->listeners[at].fd;
+  for (int round = 0; round < 4; round++) {
+    for (int index = 0; index < BATCH; index++) {
+      vectors[index].iov_base = relay->receive_buffers + (size_t)index * RECEIVE_SIZE;
+      vectors[index].iov_len = RECEIVE_SIZE;
+      memset(&messages[index].msg_hdr, 0, sizeof messages[index].msg_hdr);
+      messages[index].msg_hdr.msg_iov = &vectors[index];
+      messages[index].msg_hdr.msg_iovlen = 1;
+      messages[index].msg_hdr.msg_name = &askers[index];
+      messages[index].msg_hdr.msg_namelen = sizeof askers[index];
+    }
+    int count = recvmmsg(fd, messages, BATCH, MSG_DONTWAIT, NULL);
+    if (count <= 0) return; /* nothing more, or an error the next datagram does not share: the socket stays */
+    for (int index = 0; index < count; index++) {
+      uint32_t length = messages[index].msg_len;
+      if (length > 0xffff - ASKER_SIZE || grow(&relay->local_events, 8 + ASKER_SIZE + length) < 0) continue;
+      unsigned char asker[ASKER_SIZE];
+      to_asker(&askers[index], asker);
+      size_t event_at = relay->local_events.length;
+      add_event(relay, (uint32_t)relay->listeners[at].id, EVENT_QUERY, 0, asker, ASKER_SIZE);
+      memcpy(relay->local_events.bytes + relay->local_events.length, vectors[index].iov_base, length);
+      relay->local_events.length += length;
+      uint32_t total = ASKER_SIZE + length;
+      relay->local_events.bytes[event_at + 6] = total & 0xff;
+      relay->local_events.bytes[event_at + 7] = (total >> 8) & 0xff;
+    }
+    relay->local_queries += count;
+    if (count < BATCH) return;
+  }
 }
 
 static void receive_answers(struct relay *relay, int id, struct send_batch *replies) {
@@ -491,8 +593,9 @@ static void receive_answers(struct relay *relay, int id, struct send_batch *repl
       if (length < slot->question_end || memcmp(answer + HEADER_SIZE, slot->query + HEADER_SIZE, question_length) != 0) continue;
       answer[0] = slot->original_id >> 8;
       answer[1] = slot->original_id & 0xff;
-      if (slot->listener != NONE && relayable(slot, answer, length)) {
-        queue_send(relay, replies, relay->listeners[slot->listener], -1, answer, length, &slot->asker, slot->asker_length);
+      int listener_fd = listener_fd_of(relay, slot->listener);
+      if (listener_fd >= 0 && relayable(slot, answer, length)) {
+        queue_send(relay, replies, listener_fd, -1, answer, length, &slot->asker, slot->asker_length);
         add_event(relay, slot->token, EVENT_RELAYED, 0, NULL, 0);
       } else {
         add_event(relay, slot->token, EVENT_ANSWER, 0, answer, length);
@@ -514,6 +617,25 @@ static void expire(struct relay *relay, uint64_t now) {
     /* An upstream that let a query time out may be gone for good: with nothing else under way, the next query starts afresh. */
     if (relay->channels[channel].pending == 0) channel_died(relay, channel, 0);
   }
+}
+
+static void set_listeners_receiving(struct relay *relay, int receiving) {
+  for (int at = 0; at < relay->listener_capacity; at++) {
+    if (relay->listeners[at].fd < 0) continue;
+    struct epoll_event event = { .events = receiving ? EPOLLIN : 0, .data.u64 = LISTENER_TAG | (uint64_t)at };
+    epoll_ctl(relay->epoll_fd, EPOLL_CTL_MOD, relay->listeners[at].fd, &event);
+  }
+}
+
+/* Stops receiving queries while JavaScript has too many to take, and starts again once it took them (call_js wakes the thread). */
+static void pace_listeners(struct relay *relay) {
+  pthread_mutex_lock(&relay->lock);
+  int queued = relay->queued_queries + relay->local_queries, paused = relay->paused;
+  int pause = !paused && queued >= MAX_QUEUED_QUERIES, resume = paused && queued < MAX_QUEUED_QUERIES / 2;
+  if (pause) relay->paused = 1;
+  if (resume) relay->paused = 0;
+  pthread_mutex_unlock(&relay->lock);
+  if (pause || resume) set_listeners_receiving(relay, resume);
 }
 
 static void *run(void *argument) {
@@ -543,7 +665,7 @@ static void *run(void *argument) {
     relay->sleeping = 0;
     pthread_mutex_unlock(&relay->lock);
     for (int at = 0; at < count; at++) {
-      if (ready[at].data.u64 == UINT64_MAX) {
+      if (ready[at].data.u64 == WAKE_TAG) {
         uint64_t value;
         if (read(relay->wake_fd, &value, sizeof value) < 0) { /* nothing to read: woken already */
         }
@@ -552,10 +674,16 @@ static void *run(void *argument) {
         pthread_mutex_unlock(&relay->lock);
         continue;
       }
-      int id = (int)ready[at].data.u64;
-      if (id < relay->channel_capacity && relay->channels[id].fd >= 0) receive_answers(relay, id, replies);
+      if (ready[at].data.u64 & LISTENER_TAG) {
+        int index = (int)(ready[at].data.u64 & 0xffff);
+        if (index < relay->listener_capacity && relay->listeners[index].fd >= 0) receive_queries(relay, index);
+        continue;
+      }
+      int index = (int)ready[at].data.u64;
+      if (index < relay->channel_capacity && relay->channels[index].fd >= 0) receive_answers(relay, index, replies);
     }
     expire(relay, now_ms());
+    pace_listeners(relay);
   }
   free(batch);
   return NULL;
@@ -571,7 +699,15 @@ static void call_js(napi_env env, napi_value on_events, void *context, void *dat
   struct growable events = relay->events;
   relay->events = (struct growable){ 0 };
   relay->posted = 0;
+  relay->queued_queries = 0;
+  int wake = relay->paused && !relay->wake_pending;
+  if (wake) relay->wake_pending = 1;
   pthread_mutex_unlock(&relay->lock);
+  if (wake) {
+    uint64_t one = 1;
+    if (write(relay->wake_fd, &one, sizeof one) < 0) { /* the counter is full: the thread is woken anyway */
+    }
+  }
   if (events.length == 0) {
     free(events.bytes);
     return;
@@ -622,8 +758,8 @@ static int take_id(struct relay *relay, int listener) {
   int *capacity = listener ? &relay->listener_ids_capacity : &relay->channel_ids_capacity;
   int id = -1;
   if (*free_count > 0) id = (*free_ids)[--*free_count];
-  else if ((listener || *next <= 0xffff) && ensure_capacity((void **)free_ids, capacity, *next, sizeof **free_ids) == 0) id = (*next)++;
-  if (id >= 0 && !listener) id |= (int)((relay->generation++ & 0x7fff) << 16);
+  else if (*next <= 0xffff && ensure_capacity((void **)free_ids, capacity, *next, sizeof **free_ids) == 0) id = (*next)++;
+  if (id >= 0) id |= (int)((relay->generation++ & 0x7fff) << 16);
   pthread_mutex_unlock(&relay->lock);
   return id;
 }
@@ -661,7 +797,7 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   for (int bucket = 0; bucket < BUCKETS; bucket++) relay->buckets[bucket] = NONE;
   relay->earliest = relay->latest = NONE;
   relay->random_state = (uint32_t)now_ms() | 1u;
-  struct epoll_event wake = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
+  struct epoll_event wake = { .events = EPOLLIN, .data.u64 = WAKE_TAG };
   epoll_ctl(relay->epoll_fd, EPOLL_CTL_ADD, relay->wake_fd, &wake);
   napi_value name;
   if (napi_create_string_utf8(env, "skiff dns relay", NAPI_AUTO_LENGTH, &name) != napi_ok ||
@@ -760,23 +896,22 @@ static napi_value relay_close(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
-/* (channel, query, token, timeoutMs, anyAnswer, listener, askerAddress, askerPort, maxSize) -> false when the relay cannot take it */
+/* (channel, query, token, timeoutMs, anyAnswer, listener, asker, maxSize) -> false when the relay cannot take it */
 static napi_value relay_forward(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9], result;
+  size_t argc = 8;
+  napi_value argv[8], result;
   struct relay *relay = relay_instance;
   if (relay == NULL) return throw_error(env, "relayForward: the relay is not started");
-  int32_t channel, timeout_ms, listener, port, max_size;
+  int32_t channel, timeout_ms, listener, max_size;
   uint32_t token;
   bool any_answer;
   void *query;
   size_t length;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 9 || napi_get_value_int32(env, argv[0], &channel) != napi_ok ||
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8 || napi_get_value_int32(env, argv[0], &channel) != napi_ok ||
       napi_get_buffer_info(env, argv[1], &query, &length) != napi_ok || napi_get_value_uint32(env, argv[2], &token) != napi_ok ||
       napi_get_value_int32(env, argv[3], &timeout_ms) != napi_ok || napi_get_value_bool(env, argv[4], &any_answer) != napi_ok ||
-      napi_get_value_int32(env, argv[5], &listener) != napi_ok || napi_get_value_int32(env, argv[7], &port) != napi_ok ||
-      napi_get_value_int32(env, argv[8], &max_size) != napi_ok)
-    return throw_error(env, "relayForward(channel, query, token, timeoutMs, anyAnswer, listener, askerAddress, askerPort, maxSize)");
+      napi_get_value_int32(env, argv[5], &listener) != napi_ok || napi_get_value_int32(env, argv[7], &max_size) != napi_ok)
+    return throw_error(env, "relayForward(channel, query, token, timeoutMs, anyAnswer, listener, asker, maxSize)");
   if (length < HEADER_SIZE || length > 0xffff || channel < 0) {
     napi_get_boolean(env, false, &result);
     return result;
@@ -792,13 +927,11 @@ static napi_value relay_forward(napi_env env, napi_callback_info info) {
   /* The slot is this thread's until it is in the ring. */
   struct slot *slot = &relay->slots[index];
   slot->listener = NONE;
-  if (listener >= 0) {
-    char text[64];
-    size_t text_length;
-    if (napi_get_value_string_utf8(env, argv[6], text, sizeof text, &text_length) == napi_ok &&
-        parse_address(text, port, &slot->asker, &slot->asker_length) == 0)
-      slot->listener = listener;
-  }
+  void *asker;
+  size_t asker_length;
+  if (listener >= 0 && napi_get_buffer_info(env, argv[6], &asker, &asker_length) == napi_ok && asker_length == ASKER_SIZE &&
+      from_asker(asker, &slot->asker, &slot->asker_length) == 0)
+    slot->listener = listener;
   if (length > INLINE_QUERY) slot->query = malloc(length);
   int pushed = slot->query != NULL;
   if (pushed) {
@@ -824,6 +957,24 @@ static napi_value relay_forward(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* (fd, asker, message) -> 0 or the errno of a send the kernel refused: one answer, from the caller's thread. */
+static napi_value relay_send(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  int32_t fd;
+  void *asker, *message;
+  size_t asker_length, length;
+  struct sockaddr_storage address;
+  socklen_t address_length;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_buffer_info(env, argv[1], &asker, &asker_length) != napi_ok || asker_length != ASKER_SIZE ||
+      from_asker(asker, &address, &address_length) < 0 || napi_get_buffer_info(env, argv[2], &message, &length) != napi_ok)
+    return throw_error(env, "relaySend(fd, asker, message)");
+  int error = sendto(fd, message, length, MSG_DONTWAIT, (struct sockaddr *)&address, address_length) < 0 ? errno : 0;
+  napi_create_int32(env, error, &result);
+  return result;
+}
+
 static napi_value relay_ref(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -843,6 +994,7 @@ napi_status register_dns_relay(napi_env env, napi_value exports) {
   } functions[] = {
     { "relayStart", relay_start },         { "relayAddChannel", relay_add_channel }, { "relayAddListener", relay_add_listener },
     { "relayClose", relay_close },         { "relayForward", relay_forward },        { "relayRef", relay_ref },
+    { "relaySend", relay_send },
   };
   for (size_t index = 0; index < sizeof functions / sizeof functions[0]; index++) {
     napi_value function;
