@@ -122,39 +122,34 @@ class Relay {
   }
 
   private dispatch(events: Buffer): void {
-    forEachRelayEvent(events, (token, kind, flag, payload) => {
-      if (kind === RelayEventKind.query) {
-        const onQuery = this.listeners.get(token);
-        if (onQuery === undefined || payload === undefined || payload.length <= ASKER_SIZE) return; // its listener closed meanwhile
-        this.settle(() => onQuery(payload.subarray(ASKER_SIZE), payload.subarray(0, ASKER_SIZE)));
-        return;
-      }
-      if (kind === RelayEventKind.channelClosed) {
-        const onClosed = this.channels.get(token);
-        if (onClosed === undefined) return; // closed by its owner meanwhile
-        this.channels.delete(token);
-        this.settle(() => onClosed(flag !== 0));
-        return;
-      }
-      const done = this.waiting.get(token);
-      if (done === undefined) return;
-      this.waiting.delete(token);
-      this.settle(() => done(kind === RelayEventKind.relayed ? RELAYED : kind === RelayEventKind.answer ? payload : undefined));
-    });
+    forEachRelayEvent(events, this.deliver);
     if (this.referenced && this.waiting.size === 0) {
       this.referenced = false;
       this.binding.relayRef(false);
     }
   }
 
-  /** One event's handling fails alone: the rest of the batch is still delivered. */
-  private settle(action: () => void): void {
+  /** One event to whom it concerns; its handling fails alone, and the rest of the batch is still delivered. */
+  private readonly deliver = (token: number, kind: number, flag: number, payload: Buffer | undefined): void => {
     try {
-      action();
+      if (kind === RelayEventKind.query) {
+        // Undefined: its listener closed meanwhile.
+        if (payload !== undefined && payload.length > ASKER_SIZE) this.listeners.get(token)?.(payload.subarray(ASKER_SIZE), payload.subarray(0, ASKER_SIZE));
+      } else if (kind === RelayEventKind.channelClosed) {
+        const onClosed = this.channels.get(token);
+        if (onClosed === undefined) return; // closed by its owner meanwhile
+        this.channels.delete(token);
+        onClosed(flag !== 0);
+      } else {
+        const done = this.waiting.get(token);
+        if (done === undefined) return;
+        this.waiting.delete(token);
+        done(kind === RelayEventKind.relayed ? RELAYED : kind === RelayEventKind.answer ? payload : undefined);
+      }
     } catch (error) {
       console.error(`[resolver] ${(error as Error).message}`);
     }
-  }
+  };
 }
 
 let relay: Relay | undefined;

@@ -366,6 +366,9 @@ export class DnsServer {
     if (key !== undefined) {
       const cached = this.answers.reply(key, version, message.readUInt16BE(0));
       if (cached !== undefined) return reply(cached);
+      const forwardedSize = this.answers.forwardedSize(key, version);
+      if (forwardedSize !== undefined)
+        return this.forward(listener, message, () => decodedQuery(message), sourceIp, transport, forwardedSize, reply, relayAsker);
     }
     const parsed = parseQuery(message);
     if ('ignore' in parsed) return;
@@ -379,31 +382,35 @@ export class DnsServer {
       if (key !== undefined) this.answers.store(key, version, encoded, questionEnd(message));
       return reply(encoded);
     }
-    const upstreams = asker?.upstreams === undefined ? this.upstreams : parseUpstreams(asker.upstreams);
-    const relayListener = listener.relayListener;
-    const direct = relayAsker !== undefined && relayListener !== undefined ? { listener: relayListener, asker: relayAsker, maxSize } : undefined;
-    this.forward(message, query, upstreams, listener.forwardFrom, transport, maxSize, reply, direct);
+    if (key !== undefined) this.answers.storeForwarded(key, version, maxSize);
+    this.forward(listener, message, () => query, sourceIp, transport, maxSize, reply, relayAsker);
   }
 
+  /** Sends message upstream for its asker; query is its decoding, made only when an error reply or a trimmed answer needs it. */
   private forward(
+    listener: Listener,
     message: Buffer,
-    query: Packet,
-    upstreams: Upstream[],
-    from: UpstreamSockets,
+    query: () => Packet,
+    sourceIp: string,
     transport: Transport,
     maxSize: number,
     reply: Reply,
-    direct: DirectReply | undefined,
+    relayAsker: Buffer | undefined,
   ): void {
-    if (upstreams.length === 0) return reply(errorReply(query, RCODE.SERVFAIL));
-    if (this.inFlight >= this.maxInFlight) return reply(errorReply(query, RCODE.REFUSED));
+    const asker = listener.askerOf(sourceIp);
+    const upstreams = asker?.upstreams === undefined ? this.upstreams : parseUpstreams(asker.upstreams);
+    if (upstreams.length === 0) return reply(errorReply(query(), RCODE.SERVFAIL));
+    if (this.inFlight >= this.maxInFlight) return reply(errorReply(query(), RCODE.REFUSED));
+    const relayListener = listener.relayListener;
+    const direct: DirectReply | undefined =
+      relayAsker !== undefined && relayListener !== undefined ? { listener: relayListener, asker: relayAsker, maxSize } : undefined;
     this.inFlight += 1;
-    forwardQuery(message, upstreams, { tcp: transport === 'tcp', timeoutMs: this.timeoutMs, direct }, from, (answer) => {
+    forwardQuery(message, upstreams, { tcp: transport === 'tcp', timeoutMs: this.timeoutMs, direct }, listener.forwardFrom, (answer) => {
       this.inFlight -= 1;
       if (answer === RELAYED) return;
       try {
-        if (answer === undefined) reply(errorReply(query, RCODE.SERVFAIL));
-        else reply(answer.length <= maxSize ? answer : truncated(answer, query, maxSize));
+        if (answer === undefined) reply(errorReply(query(), RCODE.SERVFAIL));
+        else reply(answer.length <= maxSize ? answer : truncated(answer, query(), maxSize));
       } catch (error) {
         this.onError(error as Error);
       }
@@ -428,6 +435,13 @@ function sendDatagram(udp: dgram.Socket, reply: Buffer | undefined, remote: dgra
   } catch {
     // The listener closed while the answer was on its way upstream: nobody to answer on.
   }
+}
+
+/** A query decoded before (its decision is cached), decoded again for an error reply. */
+function decodedQuery(message: Buffer): Packet {
+  const parsed = parseQuery(message);
+  if ('query' in parsed) return parsed.query;
+  throw new Error('a forwarded query no longer decodes');
 }
 
 function parseUpstreams(specs: readonly string[]): Upstream[] {
