@@ -359,7 +359,11 @@ static void flush(struct relay *relay, struct send_batch *batch) {
 
 static void queue_send(struct relay *relay, struct send_batch *batch, int fd, int channel, void *bytes, size_t length, struct sockaddr_storage *to,
                        socklen_t to_length) {
-  if (batch->count > 0 && (batch->fd != fd || batch->count == BATCH)) flush(relay, batch);
+  if (batch->count > 0 && (batch->fd != fd || batch->count == BATCH)) {
+    flush(relay, batch);
+    /* That flush found the channel dead: its queries, this one too, have ended. */
+    if (channel >= 0 && relay->channels[channel].fd < 0) return;
+  }
   batch->fd = fd;
   batch->channel = channel;
   unsigned at = batch->count++;
