@@ -337,6 +337,8 @@ struct send_batch {
   unsigned count;
   struct mmsghdr messages[BATCH];
   struct iovec vectors[BATCH];
+  /* Copies of the destinations: a slot's asker may be taken by the next query before the batch goes out. */
+  struct sockaddr_storage names[BATCH];
 };
 
 static void flush(struct relay *relay, struct send_batch *batch) {
@@ -372,7 +374,8 @@ static void queue_send(struct relay *relay, struct send_batch *batch, int fd, in
   memset(&batch->messages[at].msg_hdr, 0, sizeof batch->messages[at].msg_hdr);
   batch->messages[at].msg_hdr.msg_iov = &batch->vectors[at];
   batch->messages[at].msg_hdr.msg_iovlen = 1;
-  batch->messages[at].msg_hdr.msg_name = to;
+  if (to != NULL) memcpy(&batch->names[at], to, to_length);
+  batch->messages[at].msg_hdr.msg_name = to == NULL ? NULL : &batch->names[at];
   batch->messages[at].msg_hdr.msg_namelen = to_length;
 }
 
