@@ -4,15 +4,19 @@
  * thread, forwarded answers sent by it straight to the asker with the
  * asker's id, failover past a silent upstream, SERVFAIL when the only one
  * stays silent, an answer that is not final taken only from the last
- * upstream, and nothing left open once the resolver is closed. Upstreams are
- * tiny servers on this world's loopback.
+ * upstream, nothing left open once the resolver is closed, and queries that
+ * meet a full socket buffer (an upstream behind a slow link) sent once the
+ * socket takes them again, none lost. Upstreams are tiny servers on this
+ * world's loopback, and one in a namespace of the test's own.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import dnsPacket from 'dns-packet';
-import { assertInWorld } from '../helpers/world.js';
+import { assertInWorld, leftovers, makeLinkedHost, scratchDir, sh, type NetnsHandle } from '../helpers/world.js';
+import { serveDnsIn } from '../helpers/upstream.js';
 import { DnsRecords } from '../../src/dns/records.js';
 import { DnsServer, RESOLVER_ADDRESS } from '../../src/dns/server.js';
 
@@ -25,13 +29,13 @@ const ANSWERING = `${UPSTREAM_HOST}:5401`;
 /** Answers NXDOMAIN without AA: not the last word while another upstream is left to ask. */
 const NX = `${UPSTREAM_HOST}:5402`;
 
-function ask(port: number, id: number, name: string): Promise<{ answer: dnsPacket.Packet; from: number }> {
+function ask(port: number, id: number, name: string, deadlineMs = 5_000): Promise<{ answer: dnsPacket.Packet; from: number }> {
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket('udp4');
     const timer = setTimeout(() => {
       socket.close();
       reject(new Error(`no answer for ${name}`));
-    }, 5_000);
+    }, deadlineMs);
     socket.on('message', (message, remote) => {
       clearTimeout(timer);
       socket.close();
@@ -124,5 +128,54 @@ describe('the relay thread behind a container resolver', () => {
     // The relay thread closes its own descriptors when it next runs: wait for it, without judging how long it takes.
     for (let tries = 0; tries < 100 && openFds() > before; tries++) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(openFds(), before);
+  });
+});
+
+/** One of this world's UDP counters (SndbufErrors: sends the kernel refused for a full socket buffer, EAGAIN). */
+function udpCounter(name: string): number {
+  const [names, values] = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('Udp:'));
+  return Number(values!.split(/\s+/)[names!.split(/\s+/).indexOf(name)]);
+}
+
+describe('the relay thread with an upstream behind a slow link', () => {
+  const scratch = scratchDir('skiff-dns-relay-');
+  const server = new DnsServer({ records: new DnsRecords(), upstreams: ['10.97.0.2'], timeoutMs: 20_000 });
+  const QUERIES = 800;
+  let host: NetnsHandle;
+  let upstreamDns: ChildProcess;
+  let port = 0;
+
+  before(async () => {
+    host = await makeLinkedHost(scratch.path, 'slowup', '10.97.0.1', '10.97.0.2');
+    upstreamDns = await serveDnsIn(host.path, '10.97.0.2');
+    // Queued packets stay charged to the sending socket: at this rate its buffer fills long before the queue does.
+    await sh('tc', ['qdisc', 'add', 'dev', 'to-slowup', 'root', 'tbf', 'rate', '512kbit', 'burst', '1600', 'limit', '1000000']);
+    port = server.openResolver(OWN_NETNS, 'slow').udp;
+  });
+
+  after(async () => {
+    await server.close();
+    upstreamDns?.kill();
+    await host?.remove();
+    assert.deepEqual(await leftovers(scratch.path), []);
+    scratch.remove();
+  });
+
+  it('sends the queries that met a full socket buffer once it takes them again: every one answered, none SERVFAIL', async () => {
+    const errorsBefore = udpCounter('SndbufErrors');
+    const asked: Promise<{ answer: dnsPacket.Packet }>[] = [];
+    for (let index = 0; index < QUERIES; index++) {
+      asked.push(ask(port, index, `q${index}.slow.test`, 60_000));
+      // In waves the resolver's own socket takes whole: only the upstream's is to fill.
+      if (index % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const replies = await Promise.all(asked);
+    assert.ok(udpCounter('SndbufErrors') > errorsBefore, 'the upstream socket was full at least once, as intended');
+    for (const [index, { answer }] of replies.entries()) {
+      assert.equal(answer.id, index);
+      assert.equal(rcodeOf(answer), 'NXDOMAIN');
+    }
   });
 });

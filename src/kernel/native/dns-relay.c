@@ -85,6 +85,8 @@ enum { COMMAND_FORWARD, COMMAND_ADD_CHANNEL, COMMAND_CLOSE_CHANNEL, COMMAND_ADD_
 struct slot {
   int32_t next;          /* in the free list, or in a hash bucket */
   int32_t earlier, later; /* in the deadline list */
+  int32_t unsent_before, unsent_after; /* in its channel's queue of queries the kernel would not take yet */
+  int unsent;
   int channel;
   int listener;
   int any_answer;
@@ -111,6 +113,8 @@ struct channel {
   int fd; /* -1 once closed */
   int pending;
   int id;
+  /* Queries that met a full socket buffer (EAGAIN) wait here, in order, for the socket to be writable (EPOLLOUT). */
+  int32_t unsent_first, unsent_last;
 };
 
 struct listener {
@@ -266,9 +270,31 @@ static void free_slot(struct relay *relay, int32_t index) {
   pthread_mutex_unlock(&relay->lock);
 }
 
-/* A query under way ends: out of the hash and the deadline list, its channel one lighter. */
+static void unsent_append(struct relay *relay, int channel_index, int32_t index) {
+  struct channel *channel = &relay->channels[channel_index];
+  struct slot *slot = &relay->slots[index];
+  slot->unsent = 1;
+  slot->unsent_after = NONE;
+  slot->unsent_before = channel->unsent_last;
+  if (channel->unsent_last == NONE) channel->unsent_first = index;
+  else relay->slots[channel->unsent_last].unsent_after = index;
+  channel->unsent_last = index;
+}
+
+static void unsent_remove(struct relay *relay, int32_t index) {
+  struct slot *slot = &relay->slots[index];
+  struct channel *channel = &relay->channels[slot->channel];
+  if (slot->unsent_before == NONE) channel->unsent_first = slot->unsent_after;
+  else relay->slots[slot->unsent_before].unsent_after = slot->unsent_after;
+  if (slot->unsent_after == NONE) channel->unsent_last = slot->unsent_before;
+  else relay->slots[slot->unsent_after].unsent_before = slot->unsent_before;
+  slot->unsent = 0;
+}
+
+/* A query under way ends: out of the hash, the deadline list and the unsent queue, its channel one lighter. */
 static void finish_slot(struct relay *relay, int32_t index) {
   struct slot *slot = &relay->slots[index];
+  if (slot->unsent) unsent_remove(relay, index);
   hash_remove(relay, index);
   deadline_remove(relay, index);
   relay->channels[slot->channel].pending -= 1;
@@ -335,11 +361,17 @@ struct send_batch {
   int fd;
   int channel; /* the channel sent on, or -1 for a listener */
   unsigned count;
+  int32_t slots[BATCH]; /* on a channel, the query each message is */
   struct mmsghdr messages[BATCH];
   struct iovec vectors[BATCH];
   /* Copies of the destinations: a slot's asker may be taken by the next query before the batch goes out. */
   struct sockaddr_storage names[BATCH];
 };
+
+static void watch_writable(struct relay *relay, int channel_index, int writable) {
+  struct epoll_event event = { .events = EPOLLIN | (writable ? EPOLLOUT : 0), .data.u64 = (uint64_t)channel_index };
+  epoll_ctl(relay->epoll_fd, EPOLL_CTL_MOD, relay->channels[channel_index].fd, &event);
+}
 
 static void flush(struct relay *relay, struct send_batch *batch) {
   unsigned sent = 0;
@@ -349,25 +381,39 @@ static void flush(struct relay *relay, struct send_batch *batch) {
       sent += (unsigned)result;
       continue;
     }
-    if (result < 0 && batch->channel >= 0 && !transient(errno)) {
+    int error = result < 0 ? errno : EAGAIN;
+    if (error == EINTR) continue;
+    if (batch->channel >= 0 && (error == EAGAIN || error == EWOULDBLOCK)) {
+      /* A full socket buffer: the rest wait for the socket to be writable, as Node's send would have. */
+      if (relay->channels[batch->channel].unsent_first == NONE) watch_writable(relay, batch->channel, 1);
+      for (unsigned at = sent; at < batch->count; at++) unsent_append(relay, batch->channel, batch->slots[at]);
+      break;
+    }
+    if (batch->channel >= 0 && !transient(error)) {
       channel_died(relay, batch->channel, 1); /* the error a port-unreachable left on the socket, met by this send */
       break;
     }
-    if (result < 0 && errno == EINTR) continue;
-    sent += 1; /* a packet the kernel would not take now (a full buffer) is lost, as UDP may lose it: its query times out */
+    sent += 1; /* an answer (or query) the kernel refused now is lost, as UDP may lose it: the asker asks again (the query times out) */
   }
   batch->count = 0;
 }
 
-static void queue_send(struct relay *relay, struct send_batch *batch, int fd, int channel, void *bytes, size_t length, struct sockaddr_storage *to,
-                       socklen_t to_length) {
+/* slot: the query sent on channel (-1 for an answer to an asker). */
+static void queue_send(struct relay *relay, struct send_batch *batch, int fd, int channel, int32_t slot, void *bytes, size_t length,
+                       struct sockaddr_storage *to, socklen_t to_length) {
   if (batch->count > 0 && (batch->fd != fd || batch->count == BATCH)) {
     flush(relay, batch);
     /* That flush found the channel dead: its queries, this one too, have ended. */
     if (channel >= 0 && relay->channels[channel].fd < 0) return;
   }
+  /* Behind queries already waiting for the socket, in order. */
+  if (channel >= 0 && relay->channels[channel].unsent_first != NONE) {
+    unsent_append(relay, channel, slot);
+    return;
+  }
   batch->fd = fd;
   batch->channel = channel;
+  batch->slots[batch->count] = slot;
   unsigned at = batch->count++;
   batch->vectors[at].iov_base = bytes;
   batch->vectors[at].iov_len = length;
@@ -418,7 +464,7 @@ static void start_forward(struct relay *relay, struct send_batch *batch, int32_t
   hash_insert(relay, index);
   deadline_insert(relay, index);
   channel->pending += 1;
-  queue_send(relay, batch, channel->fd, slot->channel, slot->query, slot->length, NULL, 0);
+  queue_send(relay, batch, channel->fd, slot->channel, index, slot->query, slot->length, NULL, 0);
 }
 
 static void run_commands(struct relay *relay, struct send_batch *batch) {
@@ -442,7 +488,7 @@ static void run_commands(struct relay *relay, struct send_batch *batch) {
         add_event(relay, (uint32_t)command.id, EVENT_CHANNEL_CLOSED, 0, NULL, 0);
         break;
       }
-      relay->channels[at] = (struct channel){ .fd = command.fd, .pending = 0, .id = command.id };
+      relay->channels[at] = (struct channel){ .fd = command.fd, .pending = 0, .id = command.id, .unsent_first = NONE, .unsent_last = NONE };
       struct epoll_event event = { .events = EPOLLIN, .data.u64 = (uint64_t)at };
       if (epoll_ctl(relay->epoll_fd, EPOLL_CTL_ADD, command.fd, &event) < 0) channel_died(relay, at, 0);
       break;
@@ -602,7 +648,7 @@ static void receive_answers(struct relay *relay, int id, struct send_batch *repl
       answer[1] = slot->original_id & 0xff;
       int listener_fd = listener_fd_of(relay, slot->listener);
       if (listener_fd >= 0 && relayable(slot, answer, length)) {
-        queue_send(relay, replies, listener_fd, -1, answer, length, &slot->asker, slot->asker_length);
+        queue_send(relay, replies, listener_fd, -1, NONE, answer, length, &slot->asker, slot->asker_length);
         add_event(relay, slot->token, EVENT_RELAYED, 0, NULL, 0);
       } else {
         add_event(relay, slot->token, EVENT_ANSWER, 0, answer, length);
@@ -613,6 +659,24 @@ static void receive_answers(struct relay *relay, int id, struct send_batch *repl
     if (replies->count > 0) flush(relay, replies);
     if (count < BATCH) return;
   }
+}
+
+/* The channel's socket takes data again: the queries waiting for it go out, in order, as far as it takes them. */
+static void send_unsent(struct relay *relay, int index) {
+  struct channel *channel = &relay->channels[index];
+  while (channel->unsent_first != NONE) {
+    struct slot *slot = &relay->slots[channel->unsent_first];
+    if (send(channel->fd, slot->query, slot->length, MSG_DONTWAIT) < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return; /* full again: it stays watched */
+      if (!transient(errno)) {
+        channel_died(relay, index, 1);
+        return;
+      }
+    }
+    unsent_remove(relay, channel->unsent_first);
+  }
+  watch_writable(relay, index, 0);
 }
 
 static void expire(struct relay *relay, uint64_t now) {
@@ -687,7 +751,8 @@ static void *run(void *argument) {
         continue;
       }
       int index = (int)ready[at].data.u64;
-      if (index < relay->channel_capacity && relay->channels[index].fd >= 0) receive_answers(relay, index, replies);
+      if (index < relay->channel_capacity && relay->channels[index].fd >= 0 && (ready[at].events & EPOLLOUT)) send_unsent(relay, index);
+      if (index < relay->channel_capacity && relay->channels[index].fd >= 0 && (ready[at].events & ~EPOLLOUT)) receive_answers(relay, index, replies);
     }
     expire(relay, now_ms());
     pace_listeners(relay);
