@@ -23,4 +23,4 @@ if [ -z "$include" ]; then
   exit 1
 fi
 mkdir -p dist
-gcc -O2 -Wall -Wextra -shared -fPIC -pthread -I"$include" -o dist/skiff-netns.node src/kernel/native/netns-sockets.c src/kernel/native/rtnetlink.c src/kernel/native/nfnetlink.c src/kernel/native/release-memory.c src/kernel/native/spawn.c src/kernel/native/sandbox.c
+gcc -O2 -Wall -Wextra -shared -fPIC -pthread -I"$include" -o dist/skiff-netns.node src/kernel/native/netns-sockets.c src/kernel/native/rtnetlink.c src/kernel/native/nfnetlink.c src/kernel/native/release-memory.c src/kernel/native/spawn.c src/kernel/native/sandbox.c src/kernel/native/dns-relay.c

@@ -11,6 +11,10 @@
  * the stored bytes with the query's id written in, and, when the answer has
  * several addresses, its records put in the order the server chose for this
  * one answer (each answer still gets its own order).
+ *
+ * A question that was forwarded is kept too, with the asker's UDP size: asked
+ * again, it goes upstream without being decoded or decided afresh (the same
+ * key, the same records, the same decision).
  */
 import { shuffle } from './answer.js';
 
@@ -35,6 +39,8 @@ const QUESTION_POINTER = 0xc000 | HEADER_SIZE;
 
 export class AnswerCache {
   private readonly entries = new Map<string, CachedAnswer>();
+  /** Forwarded questions: the asker's largest UDP answer. */
+  private readonly forwarded = new Map<string, number>();
   private version = -1;
 
   /** The key of a query (its bytes after the id, who asks, the transport); undefined for what is never kept. */
@@ -49,11 +55,7 @@ export class AnswerCache {
    * shuffles them); undefined when it must be decided afresh.
    */
   reply(key: string, recordsVersion: number, id: number, random: () => number = Math.random): Buffer | undefined {
-    if (recordsVersion !== this.version) {
-      this.entries.clear();
-      this.version = recordsVersion;
-      return undefined;
-    }
+    if (!this.sameVersion(recordsVersion)) return undefined;
     const cached = this.entries.get(key);
     if (cached === undefined) return undefined;
     const reply = Buffer.allocUnsafe(cached.bytes.length);
@@ -81,10 +83,7 @@ export class AnswerCache {
    * reordered per answer; otherwise it is decided afresh each time.
    */
   store(key: string, recordsVersion: number, reply: Buffer, questionEnd: number): void {
-    if (recordsVersion !== this.version) {
-      this.entries.clear();
-      this.version = recordsVersion;
-    }
+    this.sameVersion(recordsVersion);
     const count = reply.length >= HEADER_SIZE ? reply.readUInt16BE(ANSWER_COUNT_AT) : 0;
     let recordSize = 0;
     if (count >= 2) {
@@ -95,5 +94,26 @@ export class AnswerCache {
     }
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
     this.entries.set(key, { bytes: reply, recordsAt: questionEnd, recordSize, count });
+  }
+
+  /** The asker's UDP size when this question was forwarded at this records version; undefined when it must be decided afresh. */
+  forwardedSize(key: string, recordsVersion: number): number | undefined {
+    return this.sameVersion(recordsVersion) ? this.forwarded.get(key) : undefined;
+  }
+
+  /** Keeps a question decided at recordsVersion to be forwarded, with the asker's UDP size. */
+  storeForwarded(key: string, recordsVersion: number, maxSize: number): void {
+    this.sameVersion(recordsVersion);
+    if (this.forwarded.size >= MAX_ENTRIES) this.forwarded.clear();
+    this.forwarded.set(key, maxSize);
+  }
+
+  /** Whether what is kept was decided at recordsVersion; when not, it is all dropped and the version taken. */
+  private sameVersion(recordsVersion: number): boolean {
+    if (recordsVersion === this.version) return true;
+    this.entries.clear();
+    this.forwarded.clear();
+    this.version = recordsVersion;
+    return false;
   }
 }

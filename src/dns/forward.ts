@@ -10,14 +10,19 @@
  * container's own (so its --dns 127.0.0.1 is its own loopback, as with
  * Docker) or the daemon's. UDP queries to one upstream share one connected
  * socket, kept for the next ones: no socket (and, in a container's
- * namespace, no thread) per query.
+ * namespace, no thread) per query. Those sockets are served by the relay's
+ * thread (relay.ts), which sends and receives for the event loop and, where
+ * the query allows it (ForwardOptions.direct), sends the final answer
+ * straight to the asker.
  */
 import { createRequire } from 'node:module';
 import dgram from 'node:dgram';
+import { closeSync } from 'node:fs';
 import net from 'node:net';
 import { openSocketsInNetns } from '../kernel/netns-sockets.js';
 import { RCODE } from './answer.js';
 import { FrameReader, frame } from './framing.js';
+import { RELAYED, udpRelay, type DirectReply, type RelayOutcome } from './relay.js';
 // By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
 const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipaddr.js');
 
@@ -28,7 +33,6 @@ const HEADER_SIZE = 12;
 const QR = 0x8000;
 const TC = 0x0200;
 const AA = 0x0400;
-const ID_SPACE = 0x10000;
 /**
  * How long an upstream that answered with an ICMP error (refused, no route)
  * is not asked again: the kernel sends such errors at most about once a
@@ -57,15 +61,17 @@ export function parseUpstream(spec: string): Upstream | undefined {
 export interface ForwardOptions {
   tcp: boolean;
   timeoutMs: number;
+  /** A UDP query's asker, where the relay may send the final answer itself (done then gets RELAYED). */
+  direct?: DirectReply;
 }
 
-type Done = (answer: Buffer | undefined) => void;
+type Done = (answer: RelayOutcome) => void;
 
 /**
  * Calls done once with the first good answer (NOERROR, or an authoritative
  * NXDOMAIN: RFC 8020) from the upstreams in order; failing that, the last
  * answer any of them gave (SERVFAIL, REFUSED, …); undefined when none
- * answered at all.
+ * answered at all; RELAYED when that answer went to options.direct already.
  */
 export function forwardQuery(query: Buffer, upstreams: readonly Upstream[], options: ForwardOptions, sockets: UpstreamSockets, done: Done): void {
   new Forwarding(query, upstreams, options, sockets, done).next();
@@ -91,24 +97,41 @@ class Forwarding {
     const upstream = this.upstreams[this.index++]!;
     if (this.options.tcp) this.sockets.exchangeTcp(this.query, upstream, this.options.timeoutMs, (answer) => this.answered(answer));
     else
-      this.sockets.exchangeUdp(this.query, upstream, this.options.timeoutMs, (answer) => {
-        if (answer === undefined || !isTruncated(answer)) this.answered(answer);
-        else this.sockets.exchangeTcp(this.query, upstream, this.options.timeoutMs, (again) => this.answered(again ?? answer));
-      });
+      this.sockets.exchangeUdp(
+        this.query,
+        upstream,
+        this.options.timeoutMs,
+        (answer) => {
+          if (answer === undefined || answer === RELAYED || !isTruncated(answer)) this.answered(answer);
+          else this.sockets.exchangeTcp(this.query, upstream, this.options.timeoutMs, (again) => this.answered(again ?? answer));
+        },
+        this.options.direct,
+        isLastAttempt(this.index, this.upstreams.length),
+      );
   }
 
-  private answered(answer: Buffer | undefined): void {
+  private answered(answer: RelayOutcome): void {
     if (answer === undefined) {
       this.next();
       return;
     }
-    if (isFinal(answer)) {
+    if (answer === RELAYED || isFinal(answer)) {
       this.done(answer);
       return;
     }
     this.fallback = answer;
     this.next();
   }
+}
+
+/**
+ * Whether the attempt numbered `attempt` (from 1) is the last one: then any
+ * answer it gets is the one given (a final one at once, another as the
+ * fallback of the last), so the relay may send on whatever comes (but a
+ * truncated answer, asked again over TCP).
+ */
+export function isLastAttempt(attempt: number, upstreamCount: number): boolean {
+  return attempt >= Math.min(upstreamCount, MAX_UPSTREAMS);
 }
 
 function isTruncated(answer: Buffer): boolean {
@@ -126,18 +149,6 @@ function answers(query: Buffer, candidate: Buffer): boolean {
   return candidate.length >= HEADER_SIZE && candidate.readUInt16BE(0) === query.readUInt16BE(0) && (candidate.readUInt16BE(2) & QR) !== 0;
 }
 
-/** Where a query's question ends (past type and class); the header's end when unreadable, so only the header is compared. */
-function questionEnd(message: Buffer): number {
-  let offset = HEADER_SIZE;
-  while (offset < message.length) {
-    const length = message[offset]!;
-    if (length === 0) return Math.min(offset + 5, message.length);
-    if (length > 63) return HEADER_SIZE;
-    offset += length + 1;
-  }
-  return HEADER_SIZE;
-}
-
 /**
  * The sockets one namespace forwards through: netnsPath undefined is the
  * daemon's own. A UDP channel per upstream lives until close(), or until it
@@ -152,7 +163,8 @@ export class UpstreamSockets {
 
   constructor(private readonly netnsPath: string | undefined) {}
 
-  exchangeUdp(query: Buffer, upstream: Upstream, timeoutMs: number, done: Done): void {
+  /** direct and anyAnswer: see ForwardOptions.direct and isLastAttempt. */
+  exchangeUdp(query: Buffer, upstream: Upstream, timeoutMs: number, done: Done, direct?: DirectReply, anyAnswer = false): void {
     const key = `${upstream.address} ${upstream.port}`;
     if (this.closed || this.skipped(key)) {
       done(undefined);
@@ -162,7 +174,7 @@ export class UpstreamSockets {
     if (channel === undefined) {
       try {
         channel = new UdpChannel(
-          this.udpSocket(upstream.family),
+          this.udpFd(upstream.family),
           upstream,
           (onRoute) => this.checkRoute(upstream, onRoute),
           (unreachable) => {
@@ -176,7 +188,7 @@ export class UpstreamSockets {
       }
       this.channels.set(key, channel);
     }
-    channel.exchange(query, timeoutMs, done);
+    channel.exchange(query, timeoutMs, done, direct, anyAnswer);
   }
 
   /** One TCP connection per query, as Docker's resolver makes (TCP queries and truncated answers are rare). */
@@ -221,15 +233,12 @@ export class UpstreamSockets {
     return false;
   }
 
-  private udpSocket(family: 4 | 6): dgram.Socket {
-    const fd = this.netnsPath === undefined ? undefined : this.openFd('udp', family);
-    const socket = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
-    if (fd !== undefined) socket.bind({ fd });
-    return socket;
+  private udpFd(family: 4 | 6): number {
+    return openSocketsInNetns(this.netnsPath, [{ type: 'udp', family }])[0]!.fd;
   }
 
   private openFd(type: 'udp' | 'tcp', family: 4 | 6): number {
-    return openSocketsInNetns(this.netnsPath!, [{ type, family }])[0]!.fd;
+    return openSocketsInNetns(this.netnsPath, [{ type, family }])[0]!.fd;
   }
 
   /**
@@ -246,126 +255,84 @@ export class UpstreamSockets {
   }
 }
 
-interface Pending {
-  originalId: number;
-  /** The query's question (after the header), which the answer must repeat: a late answer to an earlier query with the same id is not this one's. */
-  question: Buffer;
-  timer: NodeJS.Timeout;
-  done: Done;
-}
-
 /**
- * The queries under way to one upstream over one connected UDP socket, by
- * the id they carry on the wire. A port-unreachable from a dead upstream
- * surfaces as an error on the socket at once, and an upstream with no route
- * fails the connect at once: both end every query under way unanswered.
+ * The queries under way to one upstream over one connected UDP socket,
+ * served by the relay's thread: it gives each query an id no other one under
+ * way holds, matches answers by id and question, and gives the asker's id
+ * back. A port-unreachable from a dead upstream, or an upstream with no
+ * route, ends every query under way unanswered and the channel with them.
  */
 class UdpChannel {
-  private readonly pending = new Map<number, Pending>();
-  private queued: Buffer[] | undefined = [];
+  private underWay = 0;
+  /** Queries asked before the channel is connected (its route is being checked). */
+  private queued: (() => void)[] | undefined = [];
+  private id: number | undefined;
   private closed = false;
 
-  private readonly afterSend = (error: Error | null): void => {
-    if (error !== null) this.close(true); // the error a port-unreachable left on the socket, met by the next send
-  };
-
   constructor(
-    private readonly socket: dgram.Socket,
+    /** A UDP socket of the right namespace and family, the channel's to close until the relay has it. */
+    private readonly fd: number,
     upstream: Upstream,
     checkRoute: (callback: (routable: boolean) => void) => void,
     /** unreachable: closed on an ICMP error or a failed connect, not for a timeout or by its owner. */
     private readonly onClose: (unreachable: boolean) => void,
   ) {
-    socket.on('message', (message: Buffer) => this.received(message));
-    socket.on('error', () => this.close(true));
     checkRoute((routable) => {
+      if (this.closed) return;
       if (!routable) {
         this.close(true);
         return;
       }
-      if (this.closed) return;
-      socket.connect(upstream.port, upstream.address, (error?: Error | null) => {
-        if (error !== undefined && error !== null) {
-          this.close(true);
-          return;
-        }
-        const queued = this.queued ?? [];
-        this.queued = undefined;
-        for (const wire of queued) this.send(wire);
-      });
+      try {
+        this.id = udpRelay().addChannel(fd, upstream, (unreachable) => this.closedByRelay(unreachable));
+      } catch {
+        this.id = -1; // the relay closed fd
+        this.close(true);
+        return;
+      }
+      const queued = this.queued ?? [];
+      this.queued = undefined;
+      for (const send of queued) send();
     });
   }
 
   get idle(): boolean {
-    return this.pending.size === 0;
+    return this.underWay === 0;
   }
 
-  exchange(query: Buffer, timeoutMs: number, done: Done): void {
+  exchange(query: Buffer, timeoutMs: number, done: Done, direct: DirectReply | undefined, anyAnswer: boolean): void {
     if (this.closed || query.length < HEADER_SIZE) {
       done(undefined);
       return;
     }
-    const originalId = query.readUInt16BE(0);
-    let id = originalId;
-    let wire = query;
-    if (this.pending.has(id)) {
-      do id = Math.floor(Math.random() * ID_SPACE);
-      while (this.pending.has(id));
-      wire = Buffer.from(query);
-      wire.writeUInt16BE(id, 0);
+    if (this.queued !== undefined) {
+      this.queued.push(() => this.exchange(query, timeoutMs, done, direct, anyAnswer));
+      return;
     }
-    const timer = setTimeout(() => this.expire(id), timeoutMs);
-    this.pending.set(id, { originalId, question: query.subarray(HEADER_SIZE, questionEnd(query)), timer, done });
-    if (this.queued !== undefined) this.queued.push(wire);
-    else this.send(wire);
+    this.underWay += 1;
+    udpRelay().forward(this.id!, query, timeoutMs, anyAnswer, direct, (outcome) => {
+      this.underWay -= 1;
+      done(outcome);
+    });
   }
 
   close(unreachable = false): void {
     if (this.closed) return;
     this.closed = true;
     this.onClose(unreachable);
-    try {
-      this.socket.close();
-    } catch {
-      // Node closed it already (an error on it did): nothing left to close.
-    }
-    const pending = [...this.pending.values()];
-    this.pending.clear();
-    for (const entry of pending) {
-      clearTimeout(entry.timer);
-      entry.done(undefined);
-    }
+    if (this.id === undefined) closeSync(this.fd);
+    else if (this.id >= 0) udpRelay().closeChannel(this.id); // its queries under way end unanswered
+    const queued = this.queued ?? [];
+    this.queued = undefined;
+    for (const send of queued) send();
   }
 
-  private send(wire: Buffer): void {
-    try {
-      this.socket.send(wire, this.afterSend);
-    } catch {
-      this.close(true);
-    }
-  }
-
-  private received(message: Buffer): void {
-    if (message.length < HEADER_SIZE || (message.readUInt16BE(2) & QR) === 0) return;
-    const id = message.readUInt16BE(0);
-    const entry = this.pending.get(id);
-    if (entry === undefined) return;
-    const question = entry.question;
-    if (message.length < HEADER_SIZE + question.length || message.compare(question, 0, question.length, HEADER_SIZE, HEADER_SIZE + question.length) !== 0)
-      return;
-    this.pending.delete(id);
-    clearTimeout(entry.timer);
-    if (entry.originalId !== id) message.writeUInt16BE(entry.originalId, 0);
-    entry.done(message);
-  }
-
-  private expire(id: number): void {
-    const entry = this.pending.get(id);
-    if (entry === undefined) return;
-    this.pending.delete(id);
-    entry.done(undefined);
-    // An upstream that let a query time out may be gone for good: with nothing else under way, the next query starts afresh.
-    if (this.pending.size === 0) this.close();
+  /** The relay closed the channel (its queries under way have ended): the id goes back. */
+  private closedByRelay(unreachable: boolean): void {
+    const id = this.id!;
+    this.id = -1;
+    this.close(unreachable);
+    udpRelay().closeChannel(id);
   }
 }
 

@@ -7,10 +7,16 @@
  *  - a listener on an address of the daemon's namespace, which finds the
  *    asker by the query's source address and forwards from the daemon's.
  * A query is decided for its asker and either answered from the records or
- * forwarded upstream. No packet can stop it: each is handled inside its own catch.
+ * forwarded upstream. A container resolver's UDP socket is served by the
+ * relay's thread (relay.ts): it receives the queries in batches for the
+ * event loop to decide, and sends a forwarded query's final answer to the
+ * asker itself. No packet can stop it: each is handled inside its own catch.
  */
 import dgram from 'node:dgram';
+import { closeSync } from 'node:fs';
 import net from 'node:net';
+import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import { createRequire } from 'node:module';
 import type { Packet } from 'dns-packet';
 import { SkiffError } from '../errors.js';
@@ -19,6 +25,7 @@ import { DnsRecords, type Asker } from './records.js';
 import { MAX_TCP_SIZE, RCODE, answerQuery, encodeResponse, encodeWithin, errorReply, maxUdpSize, parseQuery, questionEnd } from './answer.js';
 import { AnswerCache } from './answer-cache.js';
 import { forwardQuery, parseUpstream, UpstreamSockets, type Upstream } from './forward.js';
+import { RELAYED, udpRelay, type DirectReply } from './relay.js';
 import { FrameReader, frame } from './framing.js';
 // By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
 const require = createRequire(import.meta.url);
@@ -54,6 +61,7 @@ const DEFAULT_TIMEOUT_MS = 2_000;
 const DEFAULT_MAX_IN_FLIGHT = 1_024;
 const DEFAULT_TCP_IDLE_MS = 10_000;
 const DNS_PORT = 53;
+const { EAGAIN, ENOBUFS } = constants.errno;
 
 type Transport = 'udp' | 'tcp';
 type Reply = (reply: Buffer | undefined) => void;
@@ -63,7 +71,6 @@ abstract class Listener {
   readonly connections = new Set<net.Socket>();
 
   constructor(
-    readonly udp: dgram.Socket,
     readonly tcp: net.Server,
     readonly forwardFrom: UpstreamSockets,
   ) {}
@@ -72,13 +79,14 @@ abstract class Listener {
   abstract askerOf(sourceIp: string): Asker | undefined;
   /** The answer cache's name for that asker. */
   abstract cacheName(sourceIp: string): string;
+  /** The relay's id for the UDP socket, when the relay serves it: forwarded answers may go from there straight to the asker. */
+  abstract get relayListener(): number | undefined;
+  protected abstract closeUdp(): Promise<void>;
 
   close(): Promise<void> {
     for (const connection of this.connections) connection.destroy();
     this.forwardFrom.close();
-    return Promise.all([new Promise<void>((resolve) => this.udp.close(() => resolve())), new Promise<void>((resolve) => this.tcp.close(() => resolve()))]).then(
-      () => undefined,
-    );
+    return Promise.all([this.closeUdp(), new Promise<void>((resolve) => this.tcp.close(() => resolve()))]).then(() => undefined);
   }
 }
 
@@ -86,11 +94,11 @@ abstract class Listener {
 class AddressListener extends Listener {
   constructor(
     readonly address: string,
-    udp: dgram.Socket,
+    readonly udp: dgram.Socket,
     tcp: net.Server,
     private readonly records: DnsRecords,
   ) {
-    super(udp, tcp, new UpstreamSockets(undefined));
+    super(tcp, new UpstreamSockets(undefined));
   }
 
   askerOf(sourceIp: string): Asker | undefined {
@@ -100,20 +108,35 @@ class AddressListener extends Listener {
   cacheName(sourceIp: string): string {
     return sourceIp;
   }
+
+  get relayListener(): undefined {
+    return undefined;
+  }
+
+  protected closeUdp(): Promise<void> {
+    return new Promise((resolve) => this.udp.close(() => resolve()));
+  }
 }
 
-/** Inside a container's namespace: everything that reaches it comes from that container. */
+/**
+ * Inside a container's namespace: everything that reaches it comes from that
+ * container. Its UDP socket is the relay's to receive on; answers decided
+ * here are sent from it by reply().
+ */
 class ContainerResolver extends Listener {
+  private relayId: number | undefined;
+  private closed = false;
+
   constructor(
     readonly ports: ResolverPorts,
-    udp: dgram.Socket,
+    private readonly udpFd: number,
     tcp: net.Server,
     netnsPath: string,
     private readonly containerId: string,
     private readonly name: string,
     private readonly records: DnsRecords,
   ) {
-    super(udp, tcp, new UpstreamSockets(netnsPath));
+    super(tcp, new UpstreamSockets(netnsPath));
   }
 
   askerOf(): Asker | undefined {
@@ -122,6 +145,33 @@ class ContainerResolver extends Listener {
 
   cacheName(): string {
     return this.name;
+  }
+
+  get relayListener(): number | undefined {
+    return this.relayId;
+  }
+
+  /** Hands the UDP socket to the relay: from now on its queries come to onQuery. */
+  serveThroughRelay(onQuery: (query: Buffer, asker: Buffer) => void): void {
+    this.relayId = udpRelay().addListener(this.udpFd, onQuery);
+  }
+
+  /** One answer to an asker; once closed, none (the descriptor's number may belong to another file by then). */
+  reply(asker: Buffer, answer: Buffer | undefined, onError: (error: Error) => void): void {
+    if (answer === undefined || this.closed) return;
+    const errno = udpRelay().send(this.udpFd, asker, answer);
+    // A full socket buffer loses the answer, as UDP may; anything else is worth a line in the log.
+    if (errno !== 0 && errno !== EAGAIN && errno !== ENOBUFS)
+      onError(new Error(`failed to answer a query on the resolver ${this.name}: ${getSystemErrorName(-errno)}`));
+  }
+
+  protected closeUdp(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      if (this.relayId !== undefined) udpRelay().closeListener(this.relayId);
+      closeSync(this.udpFd);
+    }
+    return Promise.resolve();
   }
 }
 
@@ -204,21 +254,26 @@ export class DnsServer {
       opened = openSocketsInNetns(netnsPath, [spec('udp', 0), spec('tcp', 0)]); // taken since: any ports will do
     }
     const [udpSocket, tcpSocket] = opened as [{ fd: number; port: number }, { fd: number; port: number }];
-    const udp = dgram.createSocket({ type: 'udp4', lookup: literalAddress });
-    const tcp = net.createServer();
-    udp.bind({ fd: udpSocket.fd });
-    tcp.listen({ fd: tcpSocket.fd });
     this.resolversOpened += 1;
+    const tcp = net.createServer();
     const resolver = new ContainerResolver(
       { udp: udpSocket.port, tcp: tcpSocket.port },
-      udp,
+      udpSocket.fd,
       tcp,
       netnsPath,
       containerId,
       `#${this.resolversOpened}`,
       this.records,
     );
-    this.serve(resolver);
+    try {
+      resolver.serveThroughRelay((query, asker) => this.serveRelayed(resolver, query, asker));
+    } catch (error) {
+      closeSync(udpSocket.fd);
+      closeSync(tcpSocket.fd);
+      throw new SkiffError('unavailable', `error in opening the resolver in netns "${netnsPath}": ${(error as Error).message}`, { cause: error });
+    }
+    tcp.listen({ fd: tcpSocket.fd });
+    this.serveTcp(resolver);
     this.resolvers.set(netnsPath, resolver);
     return resolver.ports;
   }
@@ -249,16 +304,30 @@ export class DnsServer {
     await Promise.all(listeners.map((listener) => listener.close()));
   }
 
-  private serve(listener: Listener): void {
+  private serve(listener: AddressListener): void {
     listener.udp.on('error', (error) => this.onError(error));
-    listener.tcp.on('error', (error) => this.onError(error));
     listener.udp.on('message', (message, remote) => this.serveDatagram(listener, message, remote));
+    this.serveTcp(listener);
+  }
+
+  private serveTcp(listener: Listener): void {
+    listener.tcp.on('error', (error) => this.onError(error));
     listener.tcp.on('connection', (socket) => this.serveConnection(listener, socket));
   }
 
-  private serveDatagram(listener: Listener, message: Buffer, remote: dgram.RemoteInfo): void {
+  private serveDatagram(listener: AddressListener, message: Buffer, remote: dgram.RemoteInfo): void {
     try {
       this.handle(listener, message, remote.address, 'udp', (reply) => sendDatagram(listener.udp, reply, remote));
+    } catch (error) {
+      this.onError(error as Error);
+    }
+  }
+
+  /** A query the relay received on a container resolver's UDP socket; asker is where it came from, in the relay's form. */
+  private serveRelayed(resolver: ContainerResolver, message: Buffer, asker: Buffer): void {
+    try {
+      // The source address is not looked at: whatever reaches a container's resolver comes from that container.
+      this.handle(resolver, message, '', 'udp', (reply) => resolver.reply(asker, reply, this.onError), asker);
     } catch (error) {
       this.onError(error as Error);
     }
@@ -291,12 +360,15 @@ export class DnsServer {
    * (same bytes but the id) while the records stayed the same gets the bytes
    * answered then, with its own id and address order.
    */
-  private handle(listener: Listener, message: Buffer, sourceIp: string, transport: Transport, reply: Reply): void {
+  private handle(listener: Listener, message: Buffer, sourceIp: string, transport: Transport, reply: Reply, relayAsker?: Buffer): void {
     const key = AnswerCache.keyOf(message, listener.cacheName(sourceIp), transport);
     const version = this.records.version;
     if (key !== undefined) {
       const cached = this.answers.reply(key, version, message.readUInt16BE(0));
       if (cached !== undefined) return reply(cached);
+      const forwardedSize = this.answers.forwardedSize(key, version);
+      if (forwardedSize !== undefined)
+        return this.forward(listener, message, () => decodedQuery(message), sourceIp, transport, forwardedSize, reply, relayAsker);
     }
     const parsed = parseQuery(message);
     if ('ignore' in parsed) return;
@@ -310,19 +382,35 @@ export class DnsServer {
       if (key !== undefined) this.answers.store(key, version, encoded, questionEnd(message));
       return reply(encoded);
     }
-    const upstreams = asker?.upstreams === undefined ? this.upstreams : parseUpstreams(asker.upstreams);
-    this.forward(message, query, upstreams, listener.forwardFrom, transport, maxSize, reply);
+    if (key !== undefined) this.answers.storeForwarded(key, version, maxSize);
+    this.forward(listener, message, () => query, sourceIp, transport, maxSize, reply, relayAsker);
   }
 
-  private forward(message: Buffer, query: Packet, upstreams: Upstream[], from: UpstreamSockets, transport: Transport, maxSize: number, reply: Reply): void {
-    if (upstreams.length === 0) return reply(errorReply(query, RCODE.SERVFAIL));
-    if (this.inFlight >= this.maxInFlight) return reply(errorReply(query, RCODE.REFUSED));
+  /** Sends message upstream for its asker; query is its decoding, made only when an error reply or a trimmed answer needs it. */
+  private forward(
+    listener: Listener,
+    message: Buffer,
+    query: () => Packet,
+    sourceIp: string,
+    transport: Transport,
+    maxSize: number,
+    reply: Reply,
+    relayAsker: Buffer | undefined,
+  ): void {
+    const asker = listener.askerOf(sourceIp);
+    const upstreams = asker?.upstreams === undefined ? this.upstreams : parseUpstreams(asker.upstreams);
+    if (upstreams.length === 0) return reply(errorReply(query(), RCODE.SERVFAIL));
+    if (this.inFlight >= this.maxInFlight) return reply(errorReply(query(), RCODE.REFUSED));
+    const relayListener = listener.relayListener;
+    const direct: DirectReply | undefined =
+      relayAsker !== undefined && relayListener !== undefined ? { listener: relayListener, asker: relayAsker, maxSize } : undefined;
     this.inFlight += 1;
-    forwardQuery(message, upstreams, { tcp: transport === 'tcp', timeoutMs: this.timeoutMs }, from, (answer) => {
+    forwardQuery(message, upstreams, { tcp: transport === 'tcp', timeoutMs: this.timeoutMs, direct }, listener.forwardFrom, (answer) => {
       this.inFlight -= 1;
+      if (answer === RELAYED) return;
       try {
-        if (answer === undefined) reply(errorReply(query, RCODE.SERVFAIL));
-        else reply(answer.length <= maxSize ? answer : truncated(answer, query, maxSize));
+        if (answer === undefined) reply(errorReply(query(), RCODE.SERVFAIL));
+        else reply(answer.length <= maxSize ? answer : truncated(answer, query(), maxSize));
       } catch (error) {
         this.onError(error as Error);
       }
@@ -347,6 +435,13 @@ function sendDatagram(udp: dgram.Socket, reply: Buffer | undefined, remote: dgra
   } catch {
     // The listener closed while the answer was on its way upstream: nobody to answer on.
   }
+}
+
+/** A query decoded before (its decision is cached), decoded again for an error reply. */
+function decodedQuery(message: Buffer): Packet {
+  const parsed = parseQuery(message);
+  if ('query' in parsed) return parsed.query;
+  throw new Error('a forwarded query no longer decodes');
 }
 
 function parseUpstreams(specs: readonly string[]): Upstream[] {

@@ -8,6 +8,7 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import { readdirSync } from 'node:fs';
 import dnsPacket from 'dns-packet';
 import { forwardQuery, UpstreamSockets, type Upstream } from '../../src/dns/forward.js';
 
@@ -48,7 +49,9 @@ after(() => {
 function ask(sockets: UpstreamSockets, id: number, name: string): Promise<dnsPacket.Packet | undefined> {
   const query = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] });
   return new Promise((resolve) =>
-    forwardQuery(query, [address], { tcp: false, timeoutMs: 1_000 }, sockets, (answer) => resolve(answer === undefined ? undefined : dnsPacket.decode(answer))),
+    forwardQuery(query, [address], { tcp: false, timeoutMs: 1_000 }, sockets, (answer) =>
+      resolve(answer === undefined || answer === 'relayed' ? undefined : dnsPacket.decode(answer)),
+    ),
   );
 }
 
@@ -73,7 +76,8 @@ it('gives queries that carry the same id at once each their own answer, with the
 it("does not take an answer to another question for the query's, and keeps its socket for the next query", async () => {
   const sockets = new UpstreamSockets(undefined);
   try {
-    const udpSockets = () => process.getActiveResourcesInfo().filter((kind) => kind === 'UDPWrap').length;
+    // The relay's thread holds the upstream socket: counted as this process's open descriptors.
+    const udpSockets = () => readdirSync('/proc/self/fd').length;
     const answer = await ask(sockets, 9, 'decoy.test');
     assert.equal(answer?.questions?.[0]?.name, 'decoy.test');
     const kept = udpSockets();

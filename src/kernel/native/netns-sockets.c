@@ -13,6 +13,9 @@
  *   openSockets(netnsPath, [{ type: 'udp' | 'tcp', family: 4 | 6, address?, port?, listen? }, ...])
  *     -> [{ fd, port }, ...]
  *
+ * netnsPath null makes them in the daemon's own namespace (the DNS relay's
+ * upstream sockets there, dns-relay.c).
+ *
  * With an address the socket is bound there (IP_FREEBIND: the namespace's lo
  * may not be up yet); port 0 picks a free one, returned as port. listen makes
  * a TCP socket listen. Every descriptor is close-on-exec, so runc, the shims
@@ -37,6 +40,7 @@
 #include "release-memory.h"
 #include "spawn.h"
 #include "sandbox.h"
+#include "dns-relay.h"
 
 #define MAX_SOCKETS 8
 #define LISTEN_BACKLOG 128
@@ -106,9 +110,17 @@ static int make_socket(struct job *job, struct socket_spec *spec) {
   return 0;
 }
 
+static void *make_sockets(struct job *job) {
+  for (int index = 0; index < job->count; index++) {
+    if (make_socket(job, &job->specs[index]) < 0) return NULL;
+  }
+  return NULL;
+}
+
 /* The thread that enters the namespace: it exits when done, so its namespace dies with it. */
 static void *in_netns(void *argument) {
   struct job *job = argument;
+  if (job->netns_path[0] == '\0') return make_sockets(job); /* the daemon's own namespace */
   int netns = open(job->netns_path, O_RDONLY | O_CLOEXEC);
   if (netns < 0) {
     fail(job, "open");
@@ -120,10 +132,7 @@ static void *in_netns(void *argument) {
     return NULL;
   }
   close(netns);
-  for (int index = 0; index < job->count; index++) {
-    if (make_socket(job, &job->specs[index]) < 0) return NULL;
-  }
-  return NULL;
+  return make_sockets(job);
 }
 
 static void close_all(struct job *job) {
@@ -195,9 +204,11 @@ static napi_value open_sockets(napi_env env, napi_callback_info info) {
   static struct job zero;
   struct job job = zero;
   size_t path_length;
-  if (napi_get_value_string_utf8(env, argv[0], job.netns_path, sizeof job.netns_path, &path_length) != napi_ok || path_length == 0 ||
-      path_length >= sizeof job.netns_path - 1)
-    return throw_error(env, "openSockets: netnsPath must be a non-empty path");
+  napi_valuetype path_type;
+  if (napi_typeof(env, argv[0], &path_type) != napi_ok) return throw_error(env, "openSockets: netnsPath must be a non-empty path or null");
+  if (path_type != napi_null && (napi_get_value_string_utf8(env, argv[0], job.netns_path, sizeof job.netns_path, &path_length) != napi_ok ||
+                                 path_length == 0 || path_length >= sizeof job.netns_path - 1))
+    return throw_error(env, "openSockets: netnsPath must be a non-empty path or null");
   bool is_array;
   uint32_t count;
   if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &count) != napi_ok || count == 0 ||
@@ -249,5 +260,6 @@ NAPI_MODULE_INIT() {
   if (add_release_memory(env, exports) != 0) return NULL;
   if (register_spawn(env, exports) != napi_ok) return NULL;
   if (register_sandbox(env, exports) != napi_ok) return NULL;
+  if (register_dns_relay(env, exports) != napi_ok) return NULL;
   return exports;
 }
