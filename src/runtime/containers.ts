@@ -42,11 +42,15 @@ import {
   runtimeInvocation,
   runtimeNamed,
   STOCK_RUNTIME,
+  V1_CGROUPS_VIEW,
+  V1_VIEW_MOUNTS_FILE,
+  v1ViewMounts,
   type OciRuntime,
   type RuntimeCall,
   type RuntimeSet,
 } from './oci-runtimes.js';
 import type { ContainerResources } from '../model/container.js';
+import { LeanV1View } from './v1-view.js';
 
 export type { ContainerProcessSpec } from './process-spec.js';
 
@@ -144,6 +148,7 @@ export class ContainerRuntime {
   private readonly execRoot: string;
   private readonly shimPath: string;
   private readonly v1ViewPath: string | undefined;
+  private readonly leanView: LeanV1View;
   readonly runtimes: RuntimeSet;
   private readonly exitListeners: Array<(id: string, exitCode: number) => void> = [];
   /** Containers whose exit we wait for, with the fs watcher on their bundle. */
@@ -160,6 +165,7 @@ export class ContainerRuntime {
     this.shimPath = options.shimPath ?? process.env['SKIFF_SHIM'] ?? DEFAULT_SHIM;
     this.v1ViewPath = options.v1ViewPath;
     this.runtimes = options.runtimes ?? chooseRuntimes({ defaultRuntime: '', runtimes: {} }, findHostRuntimes());
+    this.leanView = new LeanV1View(this.v1ViewPath ?? V1_CGROUPS_VIEW, this.execRoot, this.log);
     mkdirSync(join(this.execRoot, 'containers'), { recursive: true });
     mkdirSync(join(this.dataRoot, 'containers'), { recursive: true });
   }
@@ -192,7 +198,12 @@ export class ContainerRuntime {
 
   /** A call of the runtime: its program and arguments (through the v1 cgroups view where the runtime needs it for that call). */
   private invocation(runtime: OciRuntime, args: string[], call: RuntimeCall): { program: string; args: string[] } {
-    return runtimeInvocation(runtime, [...this.globalArgs(runtime), ...args], call, this.v1ViewPath);
+    return runtimeInvocation(runtime, [...this.globalArgs(runtime), ...args], call, this.v1ViewPath, this.leanView.pidFile);
+  }
+
+  /** Before a call through the v1 view: its lean namespace made once (a failure only slows the calls). */
+  private async viewReady(runtime: OciRuntime): Promise<void> {
+    if (runtime.v1CgroupsView === true) await this.leanView.ready();
   }
 
   /** Runs the container's runtime on what its create made (`runc kill|delete|pause|update… ID`). */
@@ -267,6 +278,15 @@ export class ContainerRuntime {
       mkdirSync(join(this.execRoot, runtime.name), { recursive: true });
       const meta: ContainerMeta = { tty: spec.tty, openStdin: spec.openStdin, runtime };
       writeFileSync(paths.meta, JSON.stringify(meta));
+      if (runtime.v1CgroupsView === true)
+        writeFileSync(
+          join(paths.bundle, V1_VIEW_MOUNTS_FILE),
+          v1ViewMounts(
+            paths.rootfs,
+            spec.netnsPath,
+            spec.binds.map((bind) => bind.source),
+          ),
+        );
       // config.json last: its presence is what marks a complete bundle.
       writeFileSync(paths.config, JSON.stringify(ociSpec(spec), null, 2));
     } catch (error) {
@@ -303,6 +323,7 @@ export class ContainerRuntime {
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
     const mode = `${meta.tty ? 't' : ''}${meta.openStdin ? 'i' : ''}g`;
     const runtime = meta.runtime ?? this.runtimeOf(id);
+    await this.viewReady(runtime);
     const shimLog = openSync(paths.shimLog, 'a');
     const call = this.invocation(runtime, [], 'makes');
     let shim: DetachedProgram;
@@ -495,6 +516,7 @@ export class ContainerRuntime {
     const env = isCrun(runtime) ? execEnvironment(readJson<{ process?: { env?: string[] } }>(paths.config)?.process?.env ?? [], options.env) : options.env;
     for (const variable of env) execArgs.push('--env', variable);
     execArgs.push(id, ...options.args);
+    void this.viewReady(runtime); // for the calls after this one: this one copies the daemon's namespace when the view is not made yet
     const call = this.invocation(runtime, execArgs, 'makes');
     const [program, programArgs] = options.tty ? [this.shimPath, ['exec-tty', paths.bundle, name, call.program, ...call.args]] : [call.program, call.args];
     const child = spawn(program, programArgs, { stdio: [options.openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
@@ -596,6 +618,7 @@ export class ContainerRuntime {
   /** Stops watching for exits (the daemon shutting down; containers keep running). */
   close(): void {
     for (const id of [...this.watched.keys()]) this.unwatch(id);
+    this.leanView.stop();
   }
 
   private watchExit(id: string): void {

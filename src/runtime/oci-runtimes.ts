@@ -171,17 +171,35 @@ export type RuntimeCall = 'makes' | 'acts-on';
 /**
  * The command line of one call of a runtime (its own options and state root
  * first, then the command's): the runtime itself, or skiff-v1-cgroups
- * running it where it needs the v1 view for that call.
+ * running it where it needs the v1 view for that call, from a copy of the
+ * daemon's lean view when its holder's pid file is given (see
+ * skiff-v1-cgroups.c; without a live holder the call copies the caller's
+ * mount namespace, as it did before there was one).
  */
 export function runtimeInvocation(
   runtime: OciRuntime,
   globalArgs: string[],
   call: RuntimeCall,
   viewPath = V1_CGROUPS_VIEW,
+  viewPidFile?: string,
 ): { program: string; args: string[] } {
-  return runtime.v1CgroupsView === true && call === 'makes'
-    ? { program: viewPath, args: [runtime.path, ...globalArgs] }
-    : { program: runtime.path, args: globalArgs };
+  if (runtime.v1CgroupsView !== true || call !== 'makes') return { program: runtime.path, args: globalArgs };
+  return { program: viewPath, args: [...(viewPidFile === undefined ? [] : ['--view', viewPidFile]), runtime.path, ...globalArgs] };
+}
+
+/** The file skiff-v1-cgroups reads in a bundle (the cwd of its create): what to carry into the lean view. */
+export const V1_VIEW_MOUNTS_FILE = 'skiff-v1-view-mounts';
+
+/**
+ * What a container's create needs from the daemon's mount namespace that the
+ * lean view lacks (it holds none of the mounts under the exec root, and
+ * whatever the host mounted after it was made): its rootfs, its netns file
+ * and its bind mounts' sources, one absolute path a line. /proc paths (a
+ * process's namespace) are there in the view as they are.
+ */
+export function v1ViewMounts(rootfs: string, netnsPath: string | null, bindSources: readonly string[]): string {
+  const paths = [rootfs, ...(netnsPath === null ? [] : [netnsPath]), ...bindSources].filter((path) => !path.startsWith('/proc/'));
+  return paths.map((path) => `${path}\n`).join('');
 }
 
 /**
