@@ -168,6 +168,8 @@ export class ContainerRuntime {
     this.leanView = new LeanV1View(this.v1ViewPath ?? V1_CGROUPS_VIEW, this.execRoot, this.log);
     mkdirSync(join(this.execRoot, 'containers'), { recursive: true });
     mkdirSync(join(this.dataRoot, 'containers'), { recursive: true });
+    // Made now, before the first container mounts anything under the exec root (see view_propagation in skiff-v1-cgroups.c).
+    if ([...this.runtimes.runtimes.values()].some((runtime) => runtime.v1CgroupsView === true)) void this.leanView.ready();
   }
 
   private paths(id: string): ContainerPaths {

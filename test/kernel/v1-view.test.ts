@@ -99,10 +99,9 @@ describe('the lean v1-cgroups view', { skip: needsView ? false : 'crun runs here
     scratch.remove();
   });
 
-  it('is made once, by the first start, without the mounts under the exec root or the cgroup2 mount', async () => {
+  it('is made once, by the runtime, without the mounts under the exec root or the cgroup2 mount', async () => {
     const first = spec({});
     await runtime.create(first);
-    assert.equal(existsSync(pidFile()), false, 'no view before a call needs it');
     await runtime.start(first.id);
     const made = holder();
     const second = spec({});
@@ -164,5 +163,40 @@ describe('the lean v1-cgroups view', { skip: needsView ? false : 'crun runs here
     assert.equal(existsSync(pidFile()), false);
     assert.deepEqual(under(mountPoints('self'), execRoot), []);
     assert.deepEqual(await leftovers(), []);
+  });
+
+  it("on a shared mount (a systemd host): makes the exec root private, follows the host's mounts and unmounts, not the containers'", async () => {
+    const host = join(scratch.path, 'shared');
+    mkdirSync(host);
+    execFileSync('mount', ['-t', 'tmpfs', 'shared', host]);
+    execFileSync('mount', ['--make-shared', host]);
+    const sharedExecRoot = join(host, 'exec');
+    const elsewhere = join(host, 'elsewhere');
+    mkdirSync(elsewhere);
+    const onShared = new ContainerRuntime({ dataRoot, execRoot: sharedExecRoot });
+    try {
+      await waitFor(() => existsSync(join(sharedExecRoot, 'v1-view.pid'))); // made by the runtime before its first container
+      const s = spec({ args: ['sh', '-c', 'ls /bin/busybox'] });
+      await onShared.create(s);
+      await onShared.start(s.id);
+      assert.equal(await onShared.waitExit(s.id), 0);
+      const line = readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .find((entry) => entry.split(' ')[4] === sharedExecRoot);
+      assert.ok(line !== undefined && !/ shared:/.test(line), `the exec root is a private mount of its own: ${line}`);
+      const view = Number(readFileSync(join(sharedExecRoot, 'v1-view.pid'), 'utf8'));
+      const later = spec({ args: ['sleep', '1000'] });
+      await onShared.create(later);
+      await onShared.start(later.id);
+      execFileSync('mount', ['-t', 'tmpfs', 'elsewhere', elsewhere]);
+      assert.ok(mountPoints(view).includes(elsewhere), "the host's new mount reaches the view");
+      assert.deepEqual(under(mountPoints(view), sharedExecRoot), [], "a container's rootfs does not");
+      execFileSync('umount', [elsewhere]);
+      assert.ok(!mountPoints(view).includes(elsewhere), 'nor does the view keep what the host unmounted');
+      for (const id of [s.id, later.id]) await onShared.delete(id);
+    } finally {
+      onShared.close();
+      execFileSync('umount', ['--recursive', '--lazy', host]);
+    }
   });
 });

@@ -26,7 +26,8 @@
  * makes the lean view once (the daemon starts it, and again at each of its
  * starts): a mount namespace as above, less every mount under the DIRs (the
  * daemon's exec root, where containers' rootfs and netns files are mounted),
- * and holds it while it runs, its pid in PIDFILE. With --view PIDFILE, a call
+ * a slave of the caller's where its mounts are shared (see
+ * view_propagation), and holds it while it runs, its pid in PIDFILE. With --view PIDFILE, a call
  * enters a fresh copy of that view (setns, then unshare: its own namespace,
  * a copy of a few dozen mounts) and, first, carries into it what the
  * container needs from the caller's namespace: the paths listed one per line
@@ -65,10 +66,14 @@ static int is_cgroup2(const char *path) {
   return statfs(path, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-/* Private mounts first (the unmount must not reach the host's namespace), then the cgroup2 mount off. */
-static int hide_unified(void) {
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-    fprintf(stderr, "skiff-v1-cgroups: making / private in a new mount namespace: %s\n", strerror(errno));
+/*
+ * Mounts made private or slave first (the unmount must not reach the host's
+ * namespace: a slave receives from its master and sends nothing back), then
+ * the cgroup2 mount off.
+ */
+static int hide_unified(unsigned long propagation) {
+  if (mount(NULL, "/", NULL, MS_REC | propagation, NULL) != 0) {
+    fprintf(stderr, "skiff-v1-cgroups: making / %s in a new mount namespace: %s\n", propagation == MS_SLAVE ? "slave" : "private", strerror(errno));
     return -1;
   }
   /* Stacked mounts come off one by one; none (a host that is v1 alone by now) is fine. */
@@ -95,12 +100,75 @@ static void unescape(char *text) {
   *out = 0;
 }
 
+static int is_below(const char *path, const char *dir) {
+  size_t length = strlen(dir);
+  return strncmp(path, dir, length) == 0 && path[length] == '/';
+}
+
 static int under(const char *path, char **dirs, int dir_count) {
-  for (int i = 0; i < dir_count; i++) {
-    size_t length = strlen(dirs[i]);
-    if (strncmp(path, dirs[i], length) == 0 && path[length] == '/') return 1;
-  }
+  for (int i = 0; i < dir_count; i++)
+    if (is_below(path, dirs[i])) return 1;
   return 0;
+}
+
+/* What the mount table says about dir: mounted itself, on a mount shared with other namespaces, with mounts below it. */
+struct dir_mounts {
+  int mounted;
+  int shared;
+  int below;
+};
+
+static struct dir_mounts mounts_of(const char *dir) {
+  struct dir_mounts found = { 0, 0, 0 };
+  size_t covering = 0;
+  FILE *table = fopen("/proc/self/mountinfo", "re");
+  if (table == NULL) return found;
+  char *line = NULL;
+  size_t size = 0;
+  while (getline(&line, &size, table) > 0) {
+    char *fields[7] = { 0 };
+    char *cursor = line;
+    for (int i = 0; i < 7 && cursor != NULL; i++) fields[i] = strsep(&cursor, " ");
+    if (fields[6] == NULL) continue;
+    char *point = fields[4];
+    unescape(point);
+    size_t length = strlen(point);
+    if (is_below(point, dir)) found.below = 1;
+    /* The covering mount is the last of the longest prefix (stacked mounts come later in the table). */
+    int covers = strcmp(point, dir) == 0 || strcmp(point, "/") == 0 || is_below(dir, point);
+    if (covers && length >= covering) {
+      covering = length;
+      found.mounted = strcmp(point, dir) == 0;
+      /* Optional fields ("shared:N", "master:N") run from field 7 to "-". */
+      found.shared = 0;
+      for (char *field = fields[6]; field != NULL && strcmp(field, "-") != 0; field = strsep(&cursor, " "))
+        if (strncmp(field, "shared:", 7) == 0) found.shared = 1;
+    }
+  }
+  free(line);
+  fclose(table);
+  return found;
+}
+
+/*
+ * The view's propagation. Where the dirs sit on mounts shared with other
+ * namespaces (a systemd host's /run), a slave view receives the host's
+ * unmounts (it pins no filesystem the host let go) and its new mounts. So
+ * that those do not include skiff's own (two per container, what the view
+ * is without), each dir is first made a private mount in the caller's
+ * namespace, as Docker's overlay2 does with its home; a dir not yet mounted
+ * itself gets a bind of itself, which is only done while nothing is mounted
+ * below it (a bind would hide those from the daemon). Else the view is
+ * private: it keeps the host's mounts as they were when it was made.
+ */
+static unsigned long view_propagation(char **dirs, int dir_count) {
+  for (int i = 0; i < dir_count; i++) {
+    struct dir_mounts dir = mounts_of(dirs[i]);
+    if (!dir.shared) continue;
+    if (!dir.mounted && (dir.below || mount(dirs[i], dirs[i], NULL, MS_BIND, NULL) != 0)) return MS_PRIVATE;
+    if (mount(NULL, dirs[i], NULL, MS_REC | MS_PRIVATE, NULL) != 0) return MS_PRIVATE;
+  }
+  return MS_SLAVE;
 }
 
 /* Detaches every mount below the dirs (not the dirs themselves); one that went with its parent is fine. */
@@ -138,11 +206,12 @@ static int hold(int argc, char **argv) {
   sigaddset(&ending, SIGINT);
   sigprocmask(SIG_BLOCK, &ending, NULL);
   setsid();
+  unsigned long propagation = view_propagation(argv + 1, argc - 1);
   if (unshare(CLONE_NEWNS) != 0) {
     fprintf(stderr, "skiff-v1-cgroups hold: unshare(CLONE_NEWNS): %s\n", strerror(errno));
     return 125;
   }
-  if (hide_unified() != 0) return 125;
+  if (hide_unified(propagation) != 0) return 125;
   detach_under(argv + 1, argc - 1);
   if (chdir("/") != 0) return 125;
   char temporary[4096];
@@ -272,7 +341,7 @@ int main(int argc, char **argv) {
       return 125;
     }
   }
-  if (hide_unified() != 0) return 125;
+  if (hide_unified(MS_PRIVATE) != 0) return 125;
   /*
    * crun copies or re-mounts itself on every start before it runs (its guard
    * against a container overwriting the host's binary through /proc/self/exe,
