@@ -203,7 +203,7 @@ export class ContainerRuntime {
     return runtimeInvocation(runtime, [...this.globalArgs(runtime), ...args], call, this.v1ViewPath, this.leanView.pidFile);
   }
 
-  /** Before a call through the v1 view: its lean namespace made once (a failure only slows the calls). */
+  /** Before a start through the v1 view: the lean namespace the runtime began making (a failure only slows the calls). */
   private async viewReady(runtime: OciRuntime): Promise<void> {
     if (runtime.v1CgroupsView === true) await this.leanView.ready();
   }
@@ -518,7 +518,6 @@ export class ContainerRuntime {
     const env = isCrun(runtime) ? execEnvironment(readJson<{ process?: { env?: string[] } }>(paths.config)?.process?.env ?? [], options.env) : options.env;
     for (const variable of env) execArgs.push('--env', variable);
     execArgs.push(id, ...options.args);
-    void this.viewReady(runtime); // for the calls after this one: this one copies the daemon's namespace when the view is not made yet
     const call = this.invocation(runtime, execArgs, 'makes');
     const [program, programArgs] = options.tty ? [this.shimPath, ['exec-tty', paths.bundle, name, call.program, ...call.args]] : [call.program, call.args];
     const child = spawn(program, programArgs, { stdio: [options.openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });

@@ -4,15 +4,19 @@
  * the exec root (two per container), held by `skiff-v1-cgroups hold`, of
  * which each crun create, start and exec enters a copy. A copy of the
  * daemon's own namespace instead grows with the containers: crun create +
- * start beside 1,000 paid ~25 ms more than beside 10 for copying and
- * freeing it.
+ * start beside 1,000 took ~20 ms more than beside 10, copying and freeing
+ * it (and crun copying and detaching it again for the container).
  *
- * The holder is made anew at each daemon start (on the first call that needs
- * it), so the view copies the host's mounts as they are then; what a
+ * The holder is made anew whenever a runtime is (the daemon's start), before
+ * any container mounts its rootfs, so that on a host whose mounts are shared
+ * the exec root can be made a private mount first and the view a slave that
+ * follows the host's mounts and unmounts (see view_propagation). Elsewhere
+ * the view keeps the host's mounts as they were when it was made; what a
  * container needs from mounts made later (its rootfs, its netns file, its
- * bind sources) is carried into each call's copy. It outlives a daemon that
- * is killed (its own session); the next daemon replaces it. Without it the
- * calls copy the daemon's namespace, as before: slower, never wrong.
+ * bind sources) is carried into each call's copy. The holder outlives a
+ * daemon that is killed (its own session); the next daemon replaces it.
+ * Without it the calls copy the daemon's namespace, as before: slower,
+ * never wrong.
  */
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
