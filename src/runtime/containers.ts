@@ -45,6 +45,7 @@ import {
   V1_CGROUPS_VIEW,
   V1_VIEW_MOUNTS_FILE,
   v1ViewMounts,
+  type OciPaths,
   type OciRuntime,
   type RuntimeCall,
   type RuntimeSet,
@@ -203,11 +204,6 @@ export class ContainerRuntime {
     return runtimeInvocation(runtime, [...this.globalArgs(runtime), ...args], call, this.v1ViewPath, this.leanView.pidFile);
   }
 
-  /** Before a start through the v1 view: the lean namespace the runtime began making (a failure only slows the calls). */
-  private async viewReady(runtime: OciRuntime): Promise<void> {
-    if (runtime.v1CgroupsView === true) await this.leanView.ready();
-  }
-
   /** Runs the container's runtime on what its create made (`runc kill|delete|pause|update… ID`). */
   private runtimeCommand(id: string, args: string[]) {
     const call = this.invocation(this.runtimeOf(id), args, 'acts-on');
@@ -280,17 +276,10 @@ export class ContainerRuntime {
       mkdirSync(join(this.execRoot, runtime.name), { recursive: true });
       const meta: ContainerMeta = { tty: spec.tty, openStdin: spec.openStdin, runtime };
       writeFileSync(paths.meta, JSON.stringify(meta));
-      if (runtime.v1CgroupsView === true)
-        writeFileSync(
-          join(paths.bundle, V1_VIEW_MOUNTS_FILE),
-          v1ViewMounts(
-            paths.rootfs,
-            spec.netnsPath,
-            spec.binds.map((bind) => bind.source),
-          ),
-        );
+      const config = ociSpec(spec);
+      if (runtime.v1CgroupsView === true) writeFileSync(join(paths.bundle, V1_VIEW_MOUNTS_FILE), v1ViewMounts(paths.bundle, config));
       // config.json last: its presence is what marks a complete bundle.
-      writeFileSync(paths.config, JSON.stringify(ociSpec(spec), null, 2));
+      writeFileSync(paths.config, JSON.stringify(config, null, 2));
     } catch (error) {
       for (const step of undo.reverse()) {
         await Promise.resolve(step()).catch((undoError: unknown) => this.log(`undo of creating container ${spec.id} failed: ${String(undoError)}`));
@@ -325,7 +314,12 @@ export class ContainerRuntime {
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
     const mode = `${meta.tty ? 't' : ''}${meta.openStdin ? 'i' : ''}g`;
     const runtime = meta.runtime ?? this.runtimeOf(id);
-    await this.viewReady(runtime);
+    if (runtime.v1CgroupsView === true) {
+      // A bundle from before the lean view lists nothing to carry into it: its create would find no rootfs there.
+      const carried = join(paths.bundle, V1_VIEW_MOUNTS_FILE);
+      if (!existsSync(carried)) writeFileSync(carried, v1ViewMounts(paths.bundle, readJson<OciPaths>(paths.config) ?? {}));
+      await this.leanView.ready();
+    }
     const shimLog = openSync(paths.shimLog, 'a');
     const call = this.invocation(runtime, [], 'makes');
     let shim: DetachedProgram;

@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { invalid, SkiffError } from '../errors.js';
 
@@ -190,15 +190,30 @@ export function runtimeInvocation(
 /** The file skiff-v1-cgroups reads in a bundle (the cwd of its create): what to carry into the lean view. */
 export const V1_VIEW_MOUNTS_FILE = 'skiff-v1-view-mounts';
 
+/** What of a container's config.json names host paths (runc's shape). */
+export interface OciPaths {
+  root?: { path?: string };
+  mounts?: Array<{ type?: string; source?: string; options?: string[] }>;
+  linux?: { namespaces?: Array<{ type?: string; path?: string }> };
+}
+
 /**
  * What a container's create needs from the daemon's mount namespace that the
  * lean view lacks (it holds none of the mounts under the exec root, and
- * whatever the host mounted after it was made): its rootfs, its netns file
- * and its bind mounts' sources, one absolute path a line. /proc paths (a
- * process's namespace) are there in the view as they are.
+ * whatever the host mounted after it was made): its rootfs, the namespaces
+ * it joins by file (its netns) and its bind mounts' sources, one absolute
+ * path a line. /proc paths (a process's namespace) are there in the view as
+ * they are.
  */
-export function v1ViewMounts(rootfs: string, netnsPath: string | null, bindSources: readonly string[]): string {
-  const paths = [rootfs, ...(netnsPath === null ? [] : [netnsPath]), ...bindSources].filter((path) => !path.startsWith('/proc/'));
+export function v1ViewMounts(bundle: string, config: OciPaths): string {
+  const rootfs = config.root?.path ?? 'rootfs';
+  const isBind = (mount: { type?: string; options?: string[] }) =>
+    mount.type === 'bind' || (mount.options ?? []).some((option) => option === 'bind' || option === 'rbind');
+  const paths = [
+    rootfs.startsWith('/') ? rootfs : join(bundle, rootfs),
+    ...(config.linux?.namespaces ?? []).flatMap((namespace) => (namespace.path === undefined ? [] : [namespace.path])),
+    ...(config.mounts ?? []).filter(isBind).flatMap((mount) => (mount.source === undefined ? [] : [mount.source])),
+  ].filter((path) => path.startsWith('/') && !path.startsWith('/proc/'));
   return paths.map((path) => `${path}\n`).join('');
 }
 

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { noResources } from '../../src/model/container.js';
@@ -140,6 +140,16 @@ describe('the lean v1-cgroups view', { skip: needsView ? false : 'crun runs here
     assert.deepEqual(under(seen, execRoot), [join(bundle, 'rootfs')], 'its own rootfs alone of the exec root');
     assert.ok(seen.includes(netns.path) && seen.includes(late), 'its netns file and bind source');
     assert.ok(!seen.includes('/sys/fs/cgroup/unified'));
+  });
+
+  it('starts a container whose bundle predates the view (nothing listed to carry): the list is made from its config.json', async () => {
+    const old = spec({ args: ['sh', '-c', 'ls /bin/busybox'] });
+    await runtime.create(old);
+    const list = join(execRoot, 'containers', old.id, 'skiff-v1-view-mounts');
+    rmSync(list);
+    await runtime.start(old.id);
+    assert.equal(await runtime.waitExit(old.id), 0);
+    assert.match(readFileSync(list, 'utf8'), new RegExp(`^${join(execRoot, 'containers', old.id, 'rootfs')}\n${netns.path}\n`));
   });
 
   it('is replaced by the next daemon after a SIGKILL (the old view still held), which finds and runs containers as before', async () => {

@@ -96,12 +96,22 @@ describe('OCI runtimes: which ones, and the default', () => {
   });
 
   it("lists what a create carries into the lean view: rootfs, netns file, bind sources, not a process's /proc namespace", () => {
+    const config = {
+      root: { path: 'rootfs' },
+      mounts: [
+        { destination: '/proc', type: 'proc', source: 'proc' },
+        { destination: '/etc/hosts', type: 'bind', source: '/var/lib/skiff/containers/c/hosts', options: ['rbind', 'rprivate', 'rw'] },
+        { destination: '/data', source: '/srv/data', options: ['rbind'] },
+        { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] },
+      ],
+      linux: { namespaces: [{ type: 'pid' }, { type: 'network', path: '/run/skiff/netns/abc' }] },
+    };
     assert.equal(
-      v1ViewMounts('/run/skiff/containers/c/rootfs', '/run/skiff/netns/abc', ['/srv/data', '/var/lib/skiff/volumes/v/_data']),
-      '/run/skiff/containers/c/rootfs\n/run/skiff/netns/abc\n/srv/data\n/var/lib/skiff/volumes/v/_data\n',
+      v1ViewMounts('/run/skiff/containers/c', config),
+      '/run/skiff/containers/c/rootfs\n/run/skiff/netns/abc\n/var/lib/skiff/containers/c/hosts\n/srv/data\n',
     );
-    assert.equal(v1ViewMounts('/r', '/proc/42/ns/net', []), '/r\n');
-    assert.equal(v1ViewMounts('/r', null, []), '/r\n');
+    assert.equal(v1ViewMounts('/b', { root: { path: '/r' }, linux: { namespaces: [{ type: 'network', path: '/proc/42/ns/net' }] } }), '/r\n');
+    assert.equal(v1ViewMounts('/b', {}), '/b/rootfs\n');
   });
 
   it("resolves a container's runtime by name ('' = the default), with Docker's error for an unknown one", () => {
