@@ -165,7 +165,8 @@ static unsigned long view_propagation(char **dirs, int dir_count) {
   for (int i = 0; i < dir_count; i++) {
     struct dir_mounts dir = mounts_of(dirs[i]);
     if (!dir.shared) continue;
-    if (!dir.mounted && (dir.below || mount(dirs[i], dirs[i], NULL, MS_BIND, NULL) != 0)) return MS_PRIVATE;
+    /* Recursive: a rootfs the daemon mounts between the look and the bind stays in its sight. */
+    if (!dir.mounted && (dir.below || mount(dirs[i], dirs[i], NULL, MS_BIND | MS_REC, NULL) != 0)) return MS_PRIVATE;
     if (mount(NULL, dirs[i], NULL, MS_REC | MS_PRIVATE, NULL) != 0) return MS_PRIVATE;
   }
   return MS_SLAVE;
