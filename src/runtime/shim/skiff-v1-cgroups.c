@@ -158,7 +158,7 @@ static struct dir_mounts mounts_of(const char *dir) {
  * is without), each dir is first made a private mount in the caller's
  * namespace, as Docker's overlay2 does with its home; a dir not yet mounted
  * itself gets a bind of itself, which is only done while nothing is mounted
- * below it (a bind would hide those from the daemon). Else the view is
+ * below it (they would be left stranded under the bind). Else the view is
  * private: it keeps the host's mounts as they were when it was made.
  */
 static unsigned long view_propagation(char **dirs, int dir_count) {
