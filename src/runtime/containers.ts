@@ -42,11 +42,16 @@ import {
   runtimeInvocation,
   runtimeNamed,
   STOCK_RUNTIME,
+  V1_CGROUPS_VIEW,
+  V1_VIEW_MOUNTS_FILE,
+  v1ViewMounts,
+  type OciPaths,
   type OciRuntime,
   type RuntimeCall,
   type RuntimeSet,
 } from './oci-runtimes.js';
 import type { ContainerResources } from '../model/container.js';
+import { LeanV1View } from './v1-view.js';
 
 export type { ContainerProcessSpec } from './process-spec.js';
 
@@ -144,6 +149,7 @@ export class ContainerRuntime {
   private readonly execRoot: string;
   private readonly shimPath: string;
   private readonly v1ViewPath: string | undefined;
+  private readonly leanView: LeanV1View;
   readonly runtimes: RuntimeSet;
   private readonly exitListeners: Array<(id: string, exitCode: number) => void> = [];
   /** Containers whose exit we wait for, with the fs watcher on their bundle. */
@@ -160,8 +166,11 @@ export class ContainerRuntime {
     this.shimPath = options.shimPath ?? process.env['SKIFF_SHIM'] ?? DEFAULT_SHIM;
     this.v1ViewPath = options.v1ViewPath;
     this.runtimes = options.runtimes ?? chooseRuntimes({ defaultRuntime: '', runtimes: {} }, findHostRuntimes());
+    this.leanView = new LeanV1View(this.v1ViewPath ?? V1_CGROUPS_VIEW, this.execRoot, this.log);
     mkdirSync(join(this.execRoot, 'containers'), { recursive: true });
     mkdirSync(join(this.dataRoot, 'containers'), { recursive: true });
+    // Made now, before the first container mounts anything under the exec root (see view_propagation in skiff-v1-cgroups.c).
+    if ([...this.runtimes.runtimes.values()].some((runtime) => runtime.v1CgroupsView === true)) void this.leanView.ready();
   }
 
   private paths(id: string): ContainerPaths {
@@ -192,7 +201,7 @@ export class ContainerRuntime {
 
   /** A call of the runtime: its program and arguments (through the v1 cgroups view where the runtime needs it for that call). */
   private invocation(runtime: OciRuntime, args: string[], call: RuntimeCall): { program: string; args: string[] } {
-    return runtimeInvocation(runtime, [...this.globalArgs(runtime), ...args], call, this.v1ViewPath);
+    return runtimeInvocation(runtime, [...this.globalArgs(runtime), ...args], call, this.v1ViewPath, this.leanView.pidFile);
   }
 
   /** Runs the container's runtime on what its create made (`runc kill|delete|pause|update… ID`). */
@@ -267,8 +276,10 @@ export class ContainerRuntime {
       mkdirSync(join(this.execRoot, runtime.name), { recursive: true });
       const meta: ContainerMeta = { tty: spec.tty, openStdin: spec.openStdin, runtime };
       writeFileSync(paths.meta, JSON.stringify(meta));
+      const config = ociSpec(spec);
+      if (runtime.v1CgroupsView === true) writeFileSync(join(paths.bundle, V1_VIEW_MOUNTS_FILE), v1ViewMounts(paths.bundle, config));
       // config.json last: its presence is what marks a complete bundle.
-      writeFileSync(paths.config, JSON.stringify(ociSpec(spec), null, 2));
+      writeFileSync(paths.config, JSON.stringify(config, null, 2));
     } catch (error) {
       for (const step of undo.reverse()) {
         await Promise.resolve(step()).catch((undoError: unknown) => this.log(`undo of creating container ${spec.id} failed: ${String(undoError)}`));
@@ -303,6 +314,12 @@ export class ContainerRuntime {
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
     const mode = `${meta.tty ? 't' : ''}${meta.openStdin ? 'i' : ''}g`;
     const runtime = meta.runtime ?? this.runtimeOf(id);
+    if (runtime.v1CgroupsView === true) {
+      // A bundle from before the lean view lists nothing to carry into it: its create would find no rootfs there.
+      const carried = join(paths.bundle, V1_VIEW_MOUNTS_FILE);
+      if (!existsSync(carried)) writeFileSync(carried, v1ViewMounts(paths.bundle, readJson<OciPaths>(paths.config) ?? {}));
+      await this.leanView.ready();
+    }
     const shimLog = openSync(paths.shimLog, 'a');
     const call = this.invocation(runtime, [], 'makes');
     let shim: DetachedProgram;
@@ -596,6 +613,7 @@ export class ContainerRuntime {
   /** Stops watching for exits (the daemon shutting down; containers keep running). */
   close(): void {
     for (const id of [...this.watched.keys()]) this.unwatch(id);
+    this.leanView.stop();
   }
 
   private watchExit(id: string): void {

@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { invalid, SkiffError } from '../errors.js';
 
@@ -171,17 +171,50 @@ export type RuntimeCall = 'makes' | 'acts-on';
 /**
  * The command line of one call of a runtime (its own options and state root
  * first, then the command's): the runtime itself, or skiff-v1-cgroups
- * running it where it needs the v1 view for that call.
+ * running it where it needs the v1 view for that call, from a copy of the
+ * daemon's lean view when its holder's pid file is given (see
+ * skiff-v1-cgroups.c; without a live holder the call copies the caller's
+ * mount namespace, as it did before there was one).
  */
 export function runtimeInvocation(
   runtime: OciRuntime,
   globalArgs: string[],
   call: RuntimeCall,
   viewPath = V1_CGROUPS_VIEW,
+  viewPidFile?: string,
 ): { program: string; args: string[] } {
-  return runtime.v1CgroupsView === true && call === 'makes'
-    ? { program: viewPath, args: [runtime.path, ...globalArgs] }
-    : { program: runtime.path, args: globalArgs };
+  if (runtime.v1CgroupsView !== true || call !== 'makes') return { program: runtime.path, args: globalArgs };
+  return { program: viewPath, args: [...(viewPidFile === undefined ? [] : ['--view', viewPidFile]), runtime.path, ...globalArgs] };
+}
+
+/** The file skiff-v1-cgroups reads in a bundle (the cwd of its create): what to carry into the lean view. */
+export const V1_VIEW_MOUNTS_FILE = 'skiff-v1-view-mounts';
+
+/** What of a container's config.json names host paths (runc's shape). */
+export interface OciPaths {
+  root?: { path?: string };
+  mounts?: Array<{ type?: string; source?: string; options?: string[] }>;
+  linux?: { namespaces?: Array<{ type?: string; path?: string }> };
+}
+
+/**
+ * What a container's create needs from the daemon's mount namespace that the
+ * lean view lacks (it holds none of the mounts under the exec root, and
+ * whatever the host mounted after it was made): its rootfs, the namespaces
+ * it joins by file (its netns) and its bind mounts' sources, one absolute
+ * path a line. /proc paths (a process's namespace) are there in the view as
+ * they are.
+ */
+export function v1ViewMounts(bundle: string, config: OciPaths): string {
+  const rootfs = config.root?.path ?? 'rootfs';
+  const isBind = (mount: { type?: string; options?: string[] }) =>
+    mount.type === 'bind' || (mount.options ?? []).some((option) => option === 'bind' || option === 'rbind');
+  const paths = [
+    rootfs.startsWith('/') ? rootfs : join(bundle, rootfs),
+    ...(config.linux?.namespaces ?? []).flatMap((namespace) => (namespace.path === undefined ? [] : [namespace.path])),
+    ...(config.mounts ?? []).filter(isBind).flatMap((mount) => (mount.source === undefined ? [] : [mount.source])),
+  ].filter((path) => path.startsWith('/') && !path.startsWith('/proc/'));
+  return paths.map((path) => `${path}\n`).join('');
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   crunOnLayout,
   runtimeInvocation,
   runtimeNamed,
+  v1ViewMounts,
   type CgroupLayout,
   type OciRuntime,
 } from '../../src/runtime/oci-runtimes.js';
@@ -87,6 +88,30 @@ describe('OCI runtimes: which ones, and the default', () => {
     assert.deepEqual(runtimeInvocation(crun, kill, 'acts-on', '/v1view'), { program: CRUN, args: kill });
     const create = ['--root', '/run/skiff/crun'];
     assert.deepEqual(runtimeInvocation(crun, create, 'makes', '/v1view'), { program: '/v1view', args: [CRUN, ...create] });
+    assert.deepEqual(runtimeInvocation(crun, create, 'makes', '/v1view', '/run/skiff/v1-view.pid'), {
+      program: '/v1view',
+      args: ['--view', '/run/skiff/v1-view.pid', CRUN, ...create],
+    });
+    assert.deepEqual(runtimeInvocation(crun, kill, 'acts-on', '/v1view', '/run/skiff/v1-view.pid'), { program: CRUN, args: kill });
+  });
+
+  it("lists what a create carries into the lean view: rootfs, netns file, bind sources, not a process's /proc namespace", () => {
+    const config = {
+      root: { path: 'rootfs' },
+      mounts: [
+        { destination: '/proc', type: 'proc', source: 'proc' },
+        { destination: '/etc/hosts', type: 'bind', source: '/var/lib/skiff/containers/c/hosts', options: ['rbind', 'rprivate', 'rw'] },
+        { destination: '/data', source: '/srv/data', options: ['rbind'] },
+        { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] },
+      ],
+      linux: { namespaces: [{ type: 'pid' }, { type: 'network', path: '/run/skiff/netns/abc' }] },
+    };
+    assert.equal(
+      v1ViewMounts('/run/skiff/containers/c', config),
+      '/run/skiff/containers/c/rootfs\n/run/skiff/netns/abc\n/var/lib/skiff/containers/c/hosts\n/srv/data\n',
+    );
+    assert.equal(v1ViewMounts('/b', { root: { path: '/r' }, linux: { namespaces: [{ type: 'network', path: '/proc/42/ns/net' }] } }), '/r\n');
+    assert.equal(v1ViewMounts('/b', {}), '/b/rootfs\n');
   });
 
   it("resolves a container's runtime by name ('' = the default), with Docker's error for an unknown one", () => {

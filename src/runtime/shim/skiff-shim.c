@@ -12,7 +12,7 @@
  * runs in its own session as a child subreaper, starts the container with
  * `RUNTIME GLOBAL-OPTION... run --detach` (cwd = BUNDLE; RUNTIME is runc, crun
  * or another OCI runtime with runc's command line, the options its own and
- * its --root; or skiff-v1-cgroups, the runtime its first option), and adopts the container's init process when it exits. It reports "ok <pid>" or "error <message>" on fd 3, then:
+ * its --root; or skiff-v1-cgroups, the runtime its first option after its --view PIDFILE), and adopts the container's init process when it exits. It reports "ok <pid>" or "error <message>" on fd 3, then:
  *  - copies the container's stdout/stderr (or its pty master, received over
  *    runc's --console-socket) into LOGFILE as Docker stream frames with the
  *    time each was read (stream byte, 1, 0, 0, uint32 BE length, uint64 BE
@@ -288,9 +288,12 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *id = argv[1], *bundle = argv[2], *log_path = argv[3], *mode = argv[4], *runc = argv[5];
-  /* Through skiff-v1-cgroups (crun on a hybrid host) the runtime is its first argument. */
+  /* Through skiff-v1-cgroups (crun on a hybrid host) the runtime is its first argument after its own --view PIDFILE. */
   const char *named = runc;
-  if (strcmp(strrchr(runc, '/') != NULL ? strrchr(runc, '/') + 1 : runc, "skiff-v1-cgroups") == 0 && argc > 6) named = argv[6];
+  if (strcmp(strrchr(runc, '/') != NULL ? strrchr(runc, '/') + 1 : runc, "skiff-v1-cgroups") == 0) {
+    int first = argc > 7 && strcmp(argv[6], "--view") == 0 ? 8 : 6;
+    if (argc > first) named = argv[first];
+  }
   const char *slash = strrchr(named, '/');
   runtime_name = slash != NULL ? slash + 1 : named;
   int tty = strchr(mode, 't') != NULL;
