@@ -1,7 +1,7 @@
 /**
  * The daemon's side of the DNS relay thread (kernel/native/dns-relay.c):
- * container resolvers' UDP sockets and upstream channels handed to it,
- * queries received and sent through it, and its events turned back into
+ * upstream channels and duplicates of container resolvers' UDP sockets
+ * handed to it, queries sent through it, and its events turned back into
  * calls. The thread receives and sends in batches; what to do with a query,
  * an answer, a timeout or an ICMP error is still decided here, in server.ts
  * and forward.ts, except in the one common case TypeScript allowed
@@ -24,24 +24,35 @@ export interface DirectReply {
 }
 
 /** The event kinds of dns-relay.c. */
-export const RelayEventKind = { relayed: 0, answer: 1, unanswered: 2, channelClosed: 3, query: 4 } as const;
+export const RelayEventKind = { relayed: 0, answer: 1, unanswered: 2, channelClosed: 3 } as const;
 
 const EVENT_HEADER_SIZE = 8;
-/** A query event's asker: family (4 or 6), 0, port (big-endian), 16 address bytes. */
+/** An asker in the relay's form: family (4 or 6), 0, port (big-endian), 16 address bytes. */
 export const ASKER_SIZE = 20;
 
-/** The address and port of an asker as a query event gives it (logs and tests). */
-export function askerAddress(asker: Buffer): { address: string; port: number } {
-  const port = asker.readUInt16BE(2);
-  if (asker[0] === 4) return { address: [...asker.subarray(4, 8)].join('.'), port };
-  const groups = Array.from({ length: 8 }, (_, index) => asker.readUInt16BE(4 + 2 * index).toString(16));
-  return { address: groups.join(':'), port };
+/** An asker in the relay's form (family, 0, port, 16 address bytes) from the address and port a socket of the event loop received from. */
+export function askerOf(address: string, port: number): Buffer {
+  const asker = Buffer.alloc(ASKER_SIZE);
+  asker.writeUInt16BE(port, 2);
+  if (!address.includes(':')) {
+    asker[0] = 4;
+    address.split('.').forEach((octet, index) => (asker[4 + index] = Number(octet)));
+    return asker;
+  }
+  asker[0] = 6;
+  const [head = '', tail] = address.split('::');
+  const groups = (part: string | undefined) => (part === undefined || part === '' ? [] : part.split(':'));
+  const left = groups(head);
+  const right = groups(tail);
+  const all = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  all.forEach((group, index) => asker.writeUInt16BE(parseInt(group, 16), 4 + 2 * index));
+  return asker;
 }
 
 /**
  * Calls visit for each event of a batch (dns-relay.c's layout: u32 token,
- * u8 kind, u8 flag, u16 length, then that many bytes: an answer, or a query's
- * asker and the query); the bytes are a view into events, not a copy. A
+ * u8 kind, u8 flag, u16 length, then that many bytes: an answer); the bytes
+ * are a view into events, not a copy. A
  * batch cut short ends the walk.
  */
 export function forEachRelayEvent(events: Buffer, visit: (token: number, kind: number, flag: number, answer: Buffer | undefined) => void): void {
@@ -61,7 +72,6 @@ export function forEachRelayEvent(events: Buffer, visit: (token: number, kind: n
 class Relay {
   private readonly waiting = new Map<number, (outcome: RelayOutcome) => void>();
   private readonly channels = new Map<number, (unreachable: boolean) => void>();
-  private readonly listeners = new Map<number, (query: Buffer, asker: Buffer) => void>();
   private nextToken = 1;
   private referenced = false;
 
@@ -87,22 +97,14 @@ class Relay {
     this.binding.relayClose(0, id);
   }
 
-  /** The relay receives on (a duplicate of) fd, a UDP socket, from now on: each query comes to onQuery with its asker. */
-  addListener(fd: number, onQuery: (query: Buffer, asker: Buffer) => void): number {
-    const id = this.binding.relayAddListener(fd);
-    this.listeners.set(id, onQuery);
-    return id;
+  /** The relay holds a duplicate of fd, a UDP socket, to send forwarded answers from straight to their askers. */
+  addListener(fd: number): number {
+    return this.binding.relayAddListener(fd);
   }
 
-  /** Queries the relay received for it and not yet handed over are dropped. */
+  /** Answers on their way to it are dropped. */
   closeListener(id: number): void {
-    this.listeners.delete(id);
     this.binding.relayClose(1, id);
-  }
-
-  /** An answer from fd (the caller's own socket) to asker; 0 or the errno of a send the kernel refused. */
-  send(fd: number, asker: Buffer, message: Buffer): number {
-    return this.binding.relaySend(fd, asker, message);
   }
 
   /** Sends query on channel; done is called once, from a later turn of the event loop (or at once when the relay has no room). */
@@ -132,10 +134,7 @@ class Relay {
   /** One event to whom it concerns; its handling fails alone, and the rest of the batch is still delivered. */
   private readonly deliver = (token: number, kind: number, flag: number, payload: Buffer | undefined): void => {
     try {
-      if (kind === RelayEventKind.query) {
-        // Undefined: its listener closed meanwhile.
-        if (payload !== undefined && payload.length > ASKER_SIZE) this.listeners.get(token)?.(payload.subarray(ASKER_SIZE), payload.subarray(0, ASKER_SIZE));
-      } else if (kind === RelayEventKind.channelClosed) {
+      if (kind === RelayEventKind.channelClosed) {
         const onClosed = this.channels.get(token);
         if (onClosed === undefined) return; // closed by its owner meanwhile
         this.channels.delete(token);

@@ -37,7 +37,7 @@ export interface RelayBinding {
   relayStart(onEvents: (events: Buffer) => void): void;
   /** Connects fd to the upstream and hands it to the relay (which closes it, also when this throws). */
   relayAddChannel(fd: number, address: string, port: number): number;
-  /** A listener's UDP socket (duplicated: the caller keeps its own), whose queries become events and whose answers may go straight to askers. */
+  /** A listener's UDP socket (duplicated: the caller keeps its own and receives on it), from which forwarded answers may go straight to askers. */
   relayAddListener(fd: number): number;
   /** false when the relay cannot take the query (no room, too short): it was not sent. listener -1: no answer goes straight to the asker. */
   relayForward(
@@ -51,7 +51,6 @@ export interface RelayBinding {
     maxSize: number,
   ): boolean;
   /** One datagram from fd to an asker (as a query event gave it), on the caller's thread: 0, or the errno of a send the kernel refused. */
-  relaySend(fd: number, asker: Buffer, message: Buffer): number;
   /** kind 0: a channel (its queries under way end unanswered); 1: a listener. */
   relayClose(kind: 0 | 1, id: number): void;
   /** Whether the relay's pending events keep Node's event loop alive. */

@@ -1,8 +1,7 @@
 /**
  * The relay thread's path (kernel/native/dns-relay.c) through a container
- * resolver opened in this world's own namespace: queries received by the
- * thread, forwarded answers sent by it straight to the asker with the
- * asker's id, failover past a silent upstream, SERVFAIL when the only one
+ * resolver opened in this world's own namespace: forwarded queries sent
+ * and their answers sent by it straight to the asker with the asker's id, failover past a silent upstream, SERVFAIL when the only one
  * stays silent, an answer that is not final taken only from the last
  * upstream, nothing left open once the resolver is closed, and queries that
  * meet a full socket buffer (an upstream behind a slow link) sent once the

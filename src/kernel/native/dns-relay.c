@@ -8,10 +8,12 @@
  * receiving of upstream answers, run on this thread, in batches
  * (sendmmsg/recvmmsg), so the event loop keeps only the deciding.
  *
- * It also receives the queries of the container resolvers' UDP sockets
- * (recvmmsg) and hands them to JavaScript in batches, each with its asker's
- * address; JavaScript answers a local name itself (relaySend, on its own
- * thread: one hop fewer for the answer) or forwards it.
+ * The container resolvers' queries are received on the event loop (Node's
+ * sockets), not here: handing them over from this thread as well cost
+ * local names 10% of their rate on two cores (one more thread to wake per
+ * batch, for no work saved), and their answers are decided there anyway.
+ * The relay holds a duplicate of each resolver's UDP socket, to send a
+ * forwarded query's final answer from it.
  *
  * TypeScript still decides everything (server.ts, forward.ts): local or
  * forwarded, which upstream, in what order, how long to wait, what a timeout
@@ -31,16 +33,15 @@
  *
  *   relayStart(onEvents(buffer))            once; the thread starts
  *   relayAddChannel(fd, address, port) -> id   connects fd (the relay owns it from then on)
- *   relayAddListener(fd) -> id               receives on a dup of a listener's socket, answers from it
+ *   relayAddListener(fd) -> id               a dup of a listener's socket, for answers to go from
  *   relayForward(channel, query, token, timeoutMs, anyAnswer, listener, asker, maxSize) -> bool
- *   relaySend(fd, asker, message) -> errno   sendto on the caller's thread
  *   relayClose(kind, id)                     kind 0 channel, 1 listener
  *   relayRef(bool)                           whether pending events keep Node's loop alive
  *
  * An event is: u32 token (a query's, or a channel's or listener's id), u8
- * kind, u8 flag, u16 length, then length bytes, all little-endian: an
- * answer, or for a received query the asker (ASKER_SIZE bytes: family 4 or
- * 6, 0, port big-endian, 16 address bytes) and the query. Ids carry a
+ * kind, u8 flag, u16 length, then length bytes (an answer), all
+ * little-endian. An asker, as relayForward takes it, is ASKER_SIZE bytes:
+ * family 4 or 6, 0, port big-endian, 16 address bytes. Ids carry a
  * generation above their low 16 bits, so an event about a closed channel or
  * listener never names the one that took its place since. No allocation per
  * packet: query slots, receive buffers and the command ring are made once (a
@@ -74,12 +75,9 @@
 #define HEADER_SIZE 12
 #define NONE (-1)
 #define ASKER_SIZE 20
-#define LISTENER_TAG (1ull << 32)
 #define WAKE_TAG UINT64_MAX
-/* Received queries JavaScript has not taken yet; past it the listeners wait (their queries wait in the kernel, as they would for Node). */
-#define MAX_QUEUED_QUERIES 4096
 
-enum { EVENT_RELAYED = 0, EVENT_ANSWER = 1, EVENT_UNANSWERED = 2, EVENT_CHANNEL_CLOSED = 3, EVENT_QUERY = 4 };
+enum { EVENT_RELAYED = 0, EVENT_ANSWER = 1, EVENT_UNANSWERED = 2, EVENT_CHANNEL_CLOSED = 3 };
 enum { COMMAND_FORWARD, COMMAND_ADD_CHANNEL, COMMAND_CLOSE_CHANNEL, COMMAND_ADD_LISTENER, COMMAND_CLOSE_LISTENER };
 
 struct slot {
@@ -139,7 +137,6 @@ struct relay {
   int *free_listener_ids, free_listener_count, next_listener_id, listener_ids_capacity;
   int sleeping, wake_pending;
   unsigned generation;
-  int queued_queries, paused;
   /* Under lock: events not yet handed to JavaScript, and whether a call for them is on its way. */
   struct growable events;
   int posted;
@@ -154,7 +151,6 @@ struct relay {
   struct listener *listeners;
   int listener_capacity;
   struct growable local_events;
-  int local_queries;
   unsigned char *receive_buffers;
   uint32_t random_state;
   int epoll_fd, wake_fd;
@@ -207,10 +203,8 @@ static void post_events(struct relay *relay) {
   }
   int call = appended && !relay->posted;
   if (call) relay->posted = 1;
-  relay->queued_queries += relay->local_queries;
   pthread_mutex_unlock(&relay->lock);
   relay->local_events.length = 0;
-  relay->local_queries = 0;
   if (call) napi_call_threadsafe_function(relay->on_events, NULL, napi_tsfn_nonblocking);
 }
 
@@ -511,8 +505,6 @@ static void run_commands(struct relay *relay, struct send_batch *batch) {
         break;
       }
       relay->listeners[at] = (struct listener){ .fd = command.fd, .id = command.id };
-      struct epoll_event event = { .events = relay->paused ? 0 : EPOLLIN, .data.u64 = LISTENER_TAG | (uint64_t)at };
-      epoll_ctl(relay->epoll_fd, EPOLL_CTL_ADD, command.fd, &event);
       break;
     }
     case COMMAND_CLOSE_LISTENER: {
@@ -548,21 +540,6 @@ static int listener_fd_of(struct relay *relay, int id) {
   return at < relay->listener_capacity && relay->listeners[at].id == id ? relay->listeners[at].fd : -1;
 }
 
-static void to_asker(const struct sockaddr_storage *address, unsigned char asker[ASKER_SIZE]) {
-  memset(asker, 0, ASKER_SIZE);
-  if (address->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)address;
-    asker[0] = 6;
-    memcpy(asker + 2, &in6->sin6_port, 2);
-    memcpy(asker + 4, &in6->sin6_addr, 16);
-  } else {
-    const struct sockaddr_in *in4 = (const struct sockaddr_in *)address;
-    asker[0] = 4;
-    memcpy(asker + 2, &in4->sin_port, 2);
-    memcpy(asker + 4, &in4->sin_addr, 4);
-  }
-}
-
 static int from_asker(const unsigned char *asker, struct sockaddr_storage *address, socklen_t *length) {
   memset(address, 0, sizeof *address);
   if (asker[0] == 6) {
@@ -580,42 +557,6 @@ static int from_asker(const unsigned char *asker, struct sockaddr_storage *addre
   memcpy(&in4->sin_addr, asker + 4, 4);
   *length = sizeof *in4;
   return 0;
-}
-
-/* Queries from a listener's socket, each an event with its asker. */
-static void receive_queries(struct relay *relay, int at) {
-  struct mmsghdr messages[BATCH];
-  struct iovec vectors[BATCH];
-  struct sockaddr_storage askers[BATCH];
-  int fd = relay->listeners[at].fd;
-  for (int round = 0; round < 4; round++) {
-    for (int index = 0; index < BATCH; index++) {
-      vectors[index].iov_base = relay->receive_buffers + (size_t)index * RECEIVE_SIZE;
-      vectors[index].iov_len = RECEIVE_SIZE;
-      memset(&messages[index].msg_hdr, 0, sizeof messages[index].msg_hdr);
-      messages[index].msg_hdr.msg_iov = &vectors[index];
-      messages[index].msg_hdr.msg_iovlen = 1;
-      messages[index].msg_hdr.msg_name = &askers[index];
-      messages[index].msg_hdr.msg_namelen = sizeof askers[index];
-    }
-    int count = recvmmsg(fd, messages, BATCH, MSG_DONTWAIT, NULL);
-    if (count <= 0) return; /* nothing more, or an error the next datagram does not share: the socket stays */
-    for (int index = 0; index < count; index++) {
-      uint32_t length = messages[index].msg_len;
-      if (length > 0xffff - ASKER_SIZE || grow(&relay->local_events, 8 + ASKER_SIZE + length) < 0) continue;
-      unsigned char asker[ASKER_SIZE];
-      to_asker(&askers[index], asker);
-      size_t event_at = relay->local_events.length;
-      add_event(relay, (uint32_t)relay->listeners[at].id, EVENT_QUERY, 0, asker, ASKER_SIZE);
-      memcpy(relay->local_events.bytes + relay->local_events.length, vectors[index].iov_base, length);
-      relay->local_events.length += length;
-      uint32_t total = ASKER_SIZE + length;
-      relay->local_events.bytes[event_at + 6] = total & 0xff;
-      relay->local_events.bytes[event_at + 7] = (total >> 8) & 0xff;
-    }
-    relay->local_queries += count;
-    if (count < BATCH) return;
-  }
 }
 
 static void receive_answers(struct relay *relay, int id, struct send_batch *replies) {
@@ -690,25 +631,6 @@ static void expire(struct relay *relay, uint64_t now) {
   }
 }
 
-static void set_listeners_receiving(struct relay *relay, int receiving) {
-  for (int at = 0; at < relay->listener_capacity; at++) {
-    if (relay->listeners[at].fd < 0) continue;
-    struct epoll_event event = { .events = receiving ? EPOLLIN : 0, .data.u64 = LISTENER_TAG | (uint64_t)at };
-    epoll_ctl(relay->epoll_fd, EPOLL_CTL_MOD, relay->listeners[at].fd, &event);
-  }
-}
-
-/* Stops receiving queries while JavaScript has too many to take, and starts again once it took them (call_js wakes the thread). */
-static void pace_listeners(struct relay *relay) {
-  pthread_mutex_lock(&relay->lock);
-  int queued = relay->queued_queries + relay->local_queries, paused = relay->paused;
-  int pause = !paused && queued >= MAX_QUEUED_QUERIES, resume = paused && queued < MAX_QUEUED_QUERIES / 2;
-  if (pause) relay->paused = 1;
-  if (resume) relay->paused = 0;
-  pthread_mutex_unlock(&relay->lock);
-  if (pause || resume) set_listeners_receiving(relay, resume);
-}
-
 static void *run(void *argument) {
   struct relay *relay = argument;
   struct send_batch *batch = calloc(2, sizeof *batch);
@@ -745,17 +667,11 @@ static void *run(void *argument) {
         pthread_mutex_unlock(&relay->lock);
         continue;
       }
-      if (ready[at].data.u64 & LISTENER_TAG) {
-        int index = (int)(ready[at].data.u64 & 0xffff);
-        if (index < relay->listener_capacity && relay->listeners[index].fd >= 0) receive_queries(relay, index);
-        continue;
-      }
       int index = (int)ready[at].data.u64;
       if (index < relay->channel_capacity && relay->channels[index].fd >= 0 && (ready[at].events & EPOLLOUT)) send_unsent(relay, index);
       if (index < relay->channel_capacity && relay->channels[index].fd >= 0 && (ready[at].events & ~EPOLLOUT)) receive_answers(relay, index, replies);
     }
     expire(relay, now_ms());
-    pace_listeners(relay);
   }
   free(batch);
   return NULL;
@@ -771,15 +687,7 @@ static void call_js(napi_env env, napi_value on_events, void *context, void *dat
   struct growable events = relay->events;
   relay->events = (struct growable){ 0 };
   relay->posted = 0;
-  relay->queued_queries = 0;
-  int wake = relay->paused && !relay->wake_pending;
-  if (wake) relay->wake_pending = 1;
   pthread_mutex_unlock(&relay->lock);
-  if (wake) {
-    uint64_t one = 1;
-    if (write(relay->wake_fd, &one, sizeof one) < 0) { /* the counter is full: the thread is woken anyway */
-    }
-  }
   if (events.length == 0) {
     free(events.bytes);
     return;
@@ -1030,23 +938,6 @@ static napi_value relay_forward(napi_env env, napi_callback_info info) {
 }
 
 /* (fd, asker, message) -> 0 or the errno of a send the kernel refused: one answer, from the caller's thread. */
-static napi_value relay_send(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], result;
-  int32_t fd;
-  void *asker, *message;
-  size_t asker_length, length;
-  struct sockaddr_storage address;
-  socklen_t address_length;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
-      napi_get_buffer_info(env, argv[1], &asker, &asker_length) != napi_ok || asker_length != ASKER_SIZE ||
-      from_asker(asker, &address, &address_length) < 0 || napi_get_buffer_info(env, argv[2], &message, &length) != napi_ok)
-    return throw_error(env, "relaySend(fd, asker, message)");
-  int error = sendto(fd, message, length, MSG_DONTWAIT, (struct sockaddr *)&address, address_length) < 0 ? errno : 0;
-  napi_create_int32(env, error, &result);
-  return result;
-}
-
 static napi_value relay_ref(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -1066,7 +957,6 @@ napi_status register_dns_relay(napi_env env, napi_value exports) {
   } functions[] = {
     { "relayStart", relay_start },         { "relayAddChannel", relay_add_channel }, { "relayAddListener", relay_add_listener },
     { "relayClose", relay_close },         { "relayForward", relay_forward },        { "relayRef", relay_ref },
-    { "relaySend", relay_send },
   };
   for (size_t index = 0; index < sizeof functions / sizeof functions[0]; index++) {
     napi_value function;
