@@ -272,8 +272,9 @@ export class Containers {
         const image = this.images.resolve(request.config.image);
         // dockerd checks the runtime with the other settings, before the name and the command.
         const runtime = this.runtime.runtimeNamed(request.hostConfig.runtime).name;
+        const id = newId();
         const name =
-          request.name === undefined || request.name === '' ? generateName((candidate) => this.nameTaken(candidate)) : request.name.replace(/^\//, '');
+          request.name === undefined || request.name === '' ? generateName((candidate) => this.nameTaken(candidate), id) : request.name.replace(/^\//, '');
         if (!NAME_PATTERN.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
         const taken = [...this.records.values()].find((record) => record.name === name);
         if (taken !== undefined)
@@ -295,7 +296,6 @@ export class Containers {
           const { container, readOnly } = parseVolumesFrom(spec);
           return copyMounts(this.get(container), readOnly);
         });
-        const id = newId();
         // Volumes are made with the container, as Docker makes them (an anonymous one named now).
         const mounts = withCopiedMounts(request.hostConfig.mounts, copied, request.config.volumes).map((mount) =>
           mount.type === 'volume' ? { ...mount, source: this.volumes.create(mount.source, {}).name } : mount,

@@ -53,13 +53,23 @@ export function argvOf(record: ContainerRecord, image: ImageConfig | undefined):
   return [...entrypoint, ...cmd];
 }
 
-/** A Docker-style adjective_scientist name that is not taken. */
-export function generateName(taken: (name: string) => boolean): string {
-  const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)]!;
-  for (;;) {
-    const name = `${pick(ADJECTIVES)}_${pick(NOUNS)}`;
+/** How many random names a new container is offered before it is named after its id (dockerd's generateNewName). */
+const NAME_ATTEMPTS = 6;
+
+/**
+ * A Docker-style adjective_scientist name that is not taken, as dockerd
+ * picks one: a few random tries, all but the first with a random digit
+ * appended (namesgenerator.GetRandomName(retry)), then the container's short
+ * id. Bounded: with every name taken (there are only so many) a retry loop
+ * would never end, and the daemon with it.
+ */
+export function generateName(taken: (name: string) => boolean, id: string, random: () => number = Math.random): string {
+  const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)]!;
+  for (let attempt = 0; attempt < NAME_ATTEMPTS; attempt++) {
+    const name = `${pick(ADJECTIVES)}_${pick(NOUNS)}${attempt === 0 ? '' : String(Math.floor(random() * 10))}`;
     if (!taken(name)) return name;
   }
+  return id.slice(0, 12);
 }
 
 /** Docker's legacy link variables: ALIAS_PORT_80_TCP=tcp://ip:80, ALIAS_NAME, ALIAS_ENV_x. */

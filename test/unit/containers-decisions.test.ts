@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { listContainers, type ListOptions } from '../../src/containers/filters.js';
 import { ExecInstances } from '../../src/containers/exec.js';
 import { ReaderCounts, Signals } from '../../src/containers/signals.js';
+import { generateName } from '../../src/containers/decisions.js';
 import { type ContainerRecord } from '../../src/model/container.js';
 import { containerRecord as record } from '../helpers/records.js';
 
@@ -131,5 +132,34 @@ describe('signals', () => {
     await all;
     assert.equal(done, true);
     await readers.allDone('c', 5_000);
+  });
+});
+
+describe('generated container names (dockerd generateNewName)', () => {
+  const id = 'f3a9c2d41b7e00112233445566778899aabbccddeeff00112233445566778899';
+
+  it('gives adjective_scientist, then a digit appended on the retries', () => {
+    assert.match(
+      generateName(() => false, id),
+      /^[a-z]+_[a-z]+$/,
+    );
+    const tried: string[] = [];
+    const name = generateName((candidate) => {
+      tried.push(candidate);
+      return tried.length < 3;
+    }, id);
+    assert.equal(tried.length, 3);
+    assert.match(tried[0]!, /^[a-z]+_[a-z]+$/);
+    assert.match(name, /^[a-z]+_[a-z]+[0-9]$/);
+  });
+
+  it('ends with the short id when every name it tries is taken (it used to loop for ever, hanging the daemon)', () => {
+    let tries = 0;
+    const name = generateName(() => {
+      tries++;
+      return true;
+    }, id);
+    assert.equal(name, 'f3a9c2d41b7e');
+    assert.equal(tries, 6);
   });
 });
