@@ -811,6 +811,19 @@ static int parse_address(const char *text, int port, struct sockaddr_storage *ad
   return inet_pton(AF_INET, text, &in4->sin_addr) == 1 ? 0 : -1;
 }
 
+/* Gives fd to the thread as a new channel (listener 0) or listener, and returns its id; without room, closes fd and throws full. */
+static napi_value hand_over(napi_env env, int listener, int fd, const char *full) {
+  int id = take_id(relay_instance, listener);
+  struct command command = { .type = listener ? COMMAND_ADD_LISTENER : COMMAND_ADD_CHANNEL, .id = id, .fd = fd };
+  if (id < 0 || push_command(relay_instance, command) < 0) {
+    close(fd);
+    return throw_error(env, full);
+  }
+  napi_value result;
+  napi_create_int32(env, id, &result);
+  return result;
+}
+
 static napi_value relay_add_channel(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -833,14 +846,7 @@ static napi_value relay_add_channel(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_error(env, message);
   }
-  int id = take_id(relay_instance, 0);
-  if (id < 0 || push_command(relay_instance, (struct command){ .type = COMMAND_ADD_CHANNEL, .id = id, .fd = fd }) < 0) {
-    close(fd);
-    return throw_error(env, "relayAddChannel: the relay is full");
-  }
-  napi_value result;
-  napi_create_int32(env, id, &result);
-  return result;
+  return hand_over(env, 0, fd, "relayAddChannel: the relay is full");
 }
 
 static napi_value relay_add_listener(napi_env env, napi_callback_info info) {
@@ -853,14 +859,7 @@ static napi_value relay_add_listener(napi_env env, napi_callback_info info) {
   /* A descriptor of the relay's own: the listener's may be closed by Node while an answer is on its way. */
   int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (own < 0) return throw_error(env, "relayAddListener: dup failed");
-  int id = take_id(relay_instance, 1);
-  if (id < 0 || push_command(relay_instance, (struct command){ .type = COMMAND_ADD_LISTENER, .id = id, .fd = own }) < 0) {
-    close(own);
-    return throw_error(env, "relayAddListener: the relay is full");
-  }
-  napi_value result;
-  napi_create_int32(env, id, &result);
-  return result;
+  return hand_over(env, 1, own, "relayAddListener: the relay is full");
 }
 
 static napi_value relay_close(napi_env env, napi_callback_info info) {
