@@ -936,7 +936,6 @@ static napi_value relay_forward(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* (fd, asker, message) -> 0 or the errno of a send the kernel refused: one answer, from the caller's thread. */
 static napi_value relay_ref(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
