@@ -118,11 +118,14 @@ struct dir_mounts {
   int below;
 };
 
-static struct dir_mounts mounts_of(const char *dir) {
-  struct dir_mounts found = { 0, 0, 0 };
-  size_t covering = 0;
+/*
+ * Calls visit for each mount of this namespace's table, with its mount point
+ * (unescaped) and its optional fields ("shared:N", "master:N"): the first,
+ * then the rest by strsep(rest, " ") up to "-".
+ */
+static void each_mount(void (*visit)(char *point, char *optional, char **rest, void *context), void *context) {
   FILE *table = fopen("/proc/self/mountinfo", "re");
-  if (table == NULL) return found;
+  if (table == NULL) return;
   char *line = NULL;
   size_t size = 0;
   while (getline(&line, &size, table) > 0) {
@@ -130,24 +133,38 @@ static struct dir_mounts mounts_of(const char *dir) {
     char *cursor = line;
     for (int i = 0; i < 7 && cursor != NULL; i++) fields[i] = strsep(&cursor, " ");
     if (fields[6] == NULL) continue;
-    char *point = fields[4];
-    unescape(point);
-    size_t length = strlen(point);
-    if (is_below(point, dir)) found.below = 1;
-    /* The covering mount is the last of the longest prefix (stacked mounts come later in the table). */
-    int covers = strcmp(point, dir) == 0 || strcmp(point, "/") == 0 || is_below(dir, point);
-    if (covers && length >= covering) {
-      covering = length;
-      found.mounted = strcmp(point, dir) == 0;
-      /* Optional fields ("shared:N", "master:N") run from field 7 to "-". */
-      found.shared = 0;
-      for (char *field = fields[6]; field != NULL && strcmp(field, "-") != 0; field = strsep(&cursor, " "))
-        if (strncmp(field, "shared:", 7) == 0) found.shared = 1;
-    }
+    unescape(fields[4]);
+    visit(fields[4], fields[6], &cursor, context);
   }
   free(line);
   fclose(table);
-  return found;
+}
+
+struct dir_look {
+  const char *dir;
+  size_t covering;
+  struct dir_mounts found;
+};
+
+static void look_at_mount(char *point, char *optional, char **rest, void *context) {
+  struct dir_look *look = context;
+  size_t length = strlen(point);
+  if (is_below(point, look->dir)) look->found.below = 1;
+  /* The covering mount is the last of the longest prefix (stacked mounts come later in the table). */
+  int covers = strcmp(point, look->dir) == 0 || strcmp(point, "/") == 0 || is_below(look->dir, point);
+  if (covers && length >= look->covering) {
+    look->covering = length;
+    look->found.mounted = strcmp(point, look->dir) == 0;
+    look->found.shared = 0;
+    for (char *field = optional; field != NULL && strcmp(field, "-") != 0; field = strsep(rest, " "))
+      if (strncmp(field, "shared:", 7) == 0) look->found.shared = 1;
+  }
+}
+
+static struct dir_mounts mounts_of(const char *dir) {
+  struct dir_look look = { dir, 0, { 0, 0, 0 } };
+  each_mount(look_at_mount, &look);
+  return look.found;
 }
 
 /*
@@ -172,22 +189,22 @@ static unsigned long view_propagation(char **dirs, int dir_count) {
   return MS_SLAVE;
 }
 
+struct dirs {
+  char **dirs;
+  int count;
+};
+
+static void detach_if_under(char *point, char *optional, char **rest, void *context) {
+  (void)optional;
+  (void)rest;
+  struct dirs *dirs = context;
+  if (under(point, dirs->dirs, dirs->count)) umount2(point, MNT_DETACH);
+}
+
 /* Detaches every mount below the dirs (not the dirs themselves); one that went with its parent is fine. */
 static void detach_under(char **dirs, int dir_count) {
-  FILE *table = fopen("/proc/self/mountinfo", "re");
-  if (table == NULL) return;
-  char *line = NULL;
-  size_t size = 0;
-  while (getline(&line, &size, table) > 0) {
-    char *fields[5] = { 0 };
-    char *cursor = line;
-    for (int i = 0; i < 5 && cursor != NULL; i++) fields[i] = strsep(&cursor, " ");
-    if (fields[4] == NULL) continue;
-    unescape(fields[4]);
-    if (under(fields[4], dirs, dir_count)) umount2(fields[4], MNT_DETACH);
-  }
-  free(line);
-  fclose(table);
+  struct dirs below = { dirs, dir_count };
+  each_mount(detach_if_under, &below);
 }
 
 /*
