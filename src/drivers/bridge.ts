@@ -6,13 +6,14 @@
  * by rtnetlink requests the daemon sends itself (no program started).
  */
 import { familyOfCidr } from '../model/address.js';
-import type { Endpoint, Network, Sandbox } from '../model/network.js';
+import { endpointUsesIpv6, type Endpoint, type Network, type Sandbox } from '../model/network.js';
 import { deleteLink, deleteOwnLink, detachLink, ipBatch, linkExists, SKIFF_LINK_ALIAS } from '../kernel/links.js';
 import { addrAdd, linkAddVeth, linkSet, routeReplaceDefault, type NetnsRef, type RtnetlinkRequest } from '../kernel/rtnetlink/messages.js';
 import { sendRequests, withNetns } from '../kernel/rtnetlink/send.js';
 import { conflict } from '../errors.js';
 import type { JoinOptions, NetworkDriver } from './driver.js';
 import { setIpv4InterfaceSysctl } from '../kernel/sysctl.js';
+import { setInterfaceIpv6 } from '../kernel/netns.js';
 
 function prefixOf(cidr: string): string {
   return cidr.split('/')[1] ?? '';
@@ -52,9 +53,16 @@ export function vethPairRequest(network: Network, endpoint: Endpoint, netns: Net
   return linkAddVeth({ name: endpoint.hostIfName, mtu, master: bridgeName, peer: { name: endpoint.ifName, address: endpoint.macAddress, mtu, netns } });
 }
 
-/** The host end marked as skiff's, up, in hairpin mode: a container reaching its own published port gets the DNAT'ed packet back out the port it came in on. */
+/**
+ * The host end without IPv6 addresses (Docker's has a link-local one): it
+ * needs none to bridge, and its duplicate-address probe and multicast reports
+ * would be flooded to every port of the bridge, a cost that grew with each
+ * container beside it. Then marked as skiff's, up, in hairpin mode: a
+ * container reaching its own published port gets the DNAT'ed packet back out
+ * the port it came in on.
+ */
 export function hostPortRequests(endpoint: Endpoint): RtnetlinkRequest[] {
-  return [linkSet(endpoint.hostIfName, { up: true, alias: SKIFF_LINK_ALIAS, hairpin: true })];
+  return [linkSet(endpoint.hostIfName, { noIpv6AddressGeneration: true }), linkSet(endpoint.hostIfName, { up: true, alias: SKIFF_LINK_ALIAS, hairpin: true })];
 }
 
 /** Requests that route the sandbox's default traffic through these gateways on the endpoint's interface. */
@@ -68,6 +76,13 @@ export function sandboxSideRequests(endpoint: Endpoint, options: JoinOptions): R
     address === undefined ? [] : [addrAdd(endpoint.ifName, address, { nodad: address.family === 6 })],
   );
   return [...addresses, linkSet(endpoint.ifName, { up: true }), linkSet('lo', { up: true }), ...defaultRouteRequests(endpoint, options.defaultGateways)];
+}
+
+/** IPv6 on for the endpoint's interface (under its current name) and lo, when it has an IPv6 address; before its addresses are added. */
+export async function enableIpv6Inside(endpoint: Endpoint, sandbox: Sandbox, currentName: string): Promise<void> {
+  if (!endpointUsesIpv6(endpoint)) return;
+  await setInterfaceIpv6(sandbox.netnsPath, currentName, true);
+  await setInterfaceIpv6(sandbox.netnsPath, 'lo', true);
 }
 
 /** Re-points the default routes inside the sandbox (shared by the drivers whose endpoints are links in it). */
@@ -89,6 +104,7 @@ export async function joinVethEndpoint(network: Network, endpoint: Endpoint, san
   await withNetns(sandbox.netnsPath, (netns) => sendRequests([vethPairRequest(network, endpoint, netns)]));
   try {
     await sendRequests(hostPortRequests(endpoint));
+    await enableIpv6Inside(endpoint, sandbox, endpoint.ifName);
     await sendRequests(sandboxSideRequests(endpoint, options), sandbox.netnsPath);
   } catch (error) {
     await deleteLink(endpoint.hostIfName);

@@ -10,7 +10,7 @@ import { MACVLAN_OPTION } from '../model/options.js';
 import { deleteLink, linkExists } from '../kernel/links.js';
 import { isMacvlanMode, linkAddMacvlan, linkSet, type NetnsRef, type RtnetlinkRequest } from '../kernel/rtnetlink/messages.js';
 import { sendRequests, withNetns } from '../kernel/rtnetlink/send.js';
-import { sandboxSideRequests, setDefaultRouteIn } from './bridge.js';
+import { enableIpv6Inside, sandboxSideRequests, setDefaultRouteIn } from './bridge.js';
 import type { JoinOptions, NetworkDriver } from './driver.js';
 
 function parentOf(network: Network): string {
@@ -36,6 +36,7 @@ export class MacvlanDriver implements NetworkDriver {
   async join(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {
     await withNetns(sandbox.netnsPath, (netns) => sendRequests([macvlanCreateRequest(network, endpoint, netns)]));
     try {
+      await enableIpv6Inside(endpoint, sandbox, endpoint.hostIfName);
       await sendRequests([linkSet(endpoint.hostIfName, { name: endpoint.ifName }), ...sandboxSideRequests(endpoint, options)], sandbox.netnsPath);
     } catch (error) {
       await this.leave(network, endpoint, sandbox);

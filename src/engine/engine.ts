@@ -25,7 +25,7 @@ import { OverlayDriver, vniOf } from '../drivers/overlay.js';
 import type { NetworkRecord } from '../cluster/index.js';
 import type { NetworkDriver } from '../drivers/driver.js';
 import { macFromIpv4, randomMac } from '../drivers/mac.js';
-import { createNetnsFile, removeNetnsFile } from '../kernel/netns.js';
+import { createNetnsFile, removeNetnsFile, setInterfaceIpv6 } from '../kernel/netns.js';
 import { setSysctl } from '../kernel/sysctl.js';
 import { readHostNetworks } from '../kernel/host-networks.js';
 import { Store } from '../store/store.js';
@@ -33,7 +33,7 @@ import { familyOf, type InterfaceAddress, type IpFamily } from '../model/address
 import { EndpointIndex } from './endpoint-index.js';
 import { EndpointTeardowns } from './endpoint-teardowns.js';
 import { newId, shortId, timestampNow } from '../model/ids.js';
-import type { DriverName, Endpoint, Network, PortBinding, PortRequest, Sandbox } from '../model/network.js';
+import { endpointUsesIpv6, type DriverName, type Endpoint, type Network, type PortBinding, type PortRequest, type Sandbox } from '../model/network.js';
 import { DEFAULT_MTU, PREDEFINED_NETWORKS } from '../model/options.js';
 import { findByReference } from './lookup.js';
 import { Mutex } from './mutex.js';
@@ -603,7 +603,10 @@ export class Engine {
     const driver = network === undefined ? undefined : this.drivers[network.driver];
     if (network !== undefined && home !== undefined && driver?.detach !== undefined) {
       // Cut off now (a whole sandbox going is cut off by its namespace going); the slow delete follows the answer.
-      if (sandbox !== undefined) await driver.detach(network, endpoint);
+      if (sandbox !== undefined) {
+        await driver.detach(network, endpoint);
+        await this.dropLoopbackIpv6(endpoint, home);
+      }
       // Other hosts count an overlay endpoint until the cluster drops it, so that goes before the answer (as
       // Docker's endpoint count in the store): a `network rm` on another host right after must not see it. The
       // address may then go to another host while the cut-off link still carries it here, which nothing reaches.
@@ -625,6 +628,13 @@ export class Engine {
     this.names.endpointLeft(endpoint);
     if (network !== undefined)
       this.events.emit('network', 'disconnect', network.id, { container: endpoint.containerId, name: network.name, type: network.driver });
+  }
+
+  /** As Docker: the sandbox's lo loses IPv6 with its last endpoint that had an IPv6 address. Logged, not thrown: the endpoint is already cut off. */
+  private async dropLoopbackIpv6(leaving: Endpoint, sandbox: Sandbox): Promise<void> {
+    if (!endpointUsesIpv6(leaving)) return;
+    if (this.endpointsOfSandbox(sandbox.id).some((endpoint) => endpoint.id !== leaving.id && endpointUsesIpv6(endpoint))) return;
+    await setInterfaceIpv6(sandbox.netnsPath, 'lo', false).catch((error: unknown) => this.log(`sandbox ${sandbox.id}: ${String(error)}`));
   }
 
   /** The daemon's --dns changed (SIGHUP): containers without their own --dns forward there from now on. */

@@ -61,6 +61,8 @@ interface Addon {
   spawnDetached(program: string, args: readonly string[], outFd: number, errFd: number, channels: number): { pid: number; fds: number[] };
   /** A new namespace bound to the empty file at path (sandbox.c); rejects with the step and strerror's text: "unshare: Operation not permitted". */
   createNetns(path: string, loopbackUp: boolean): Promise<void>;
+  /** Writes /proc/sys/<key> (under net/) inside the namespace bound at path, from a thread that enters it; rejects with the step and strerror's text. */
+  setNetnsSysctl(path: string, key: string, value: string): Promise<void>;
   /** mount(2) without flags; rejects with strerror's text. */
   mount(source: string, target: string, type: string, options: string): Promise<void>;
   /** umount2(2), MNT_DETACH when detach; rejects with strerror's text. */

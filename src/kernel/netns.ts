@@ -16,9 +16,13 @@ export { isMountPoint };
  * Makes a network namespace bound to path, with ignore_routes_with_linkdown
  * set inside at birth: a disconnected interface loses its carrier at once but
  * is deleted after the answer, and its routes must not draw traffic meanwhile
- * (from an interface that joined the same network again). With loopbackUp,
- * lo comes up too (a first join's batch can do it instead). A failure leaves
- * neither the file nor a mount.
+ * (from an interface that joined the same network again). IPv6 starts off,
+ * on lo and on every interface made in it later, as in Docker's sandboxes
+ * (setInterfaceIpv6 turns it on for an endpoint with an IPv6 address): an
+ * interface without it sends no duplicate-address probes or multicast
+ * reports, which a bridge floods to every port. With loopbackUp, lo comes up
+ * too (a first join's batch can do it instead). A failure leaves neither the
+ * file nor a mount.
  */
 export async function createNetnsFile(path: string, options: { loopbackUp: boolean } = { loopbackUp: true }): Promise<void> {
   await writeFile(path, '', { flag: 'wx' });
@@ -32,6 +36,17 @@ export async function createNetnsFile(path: string, options: { loopbackUp: boole
       throw new SkiffError('unavailable', `${failure.message}; then removing "${path}" failed too: ${(undoError as Error).message}`, { cause: error });
     }
     throw failure;
+  }
+}
+
+/** Turns IPv6 on or off for one interface (lo too) of the namespace bound at path. */
+export async function setInterfaceIpv6(path: string, ifName: string, enabled: boolean): Promise<void> {
+  try {
+    await loadAddon().setNetnsSysctl(path, `net/ipv6/conf/${ifName}/disable_ipv6`, enabled ? '0' : '1');
+  } catch (error) {
+    throw new SkiffError('unavailable', `failed to turn IPv6 ${enabled ? 'on' : 'off'} for ${ifName} in netns "${path}": ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 

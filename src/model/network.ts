@@ -83,6 +83,11 @@ export interface Endpoint {
   containerId: string;
 }
 
+/** Whether the endpoint has an IPv6 address: only then do its interface and the sandbox's lo get IPv6 (sandboxes are made without it, as in Docker). */
+export function endpointUsesIpv6(endpoint: Endpoint): boolean {
+  return endpoint.ipv6 !== undefined || (endpoint.linkLocalAddresses ?? []).some((address) => address.family === 6);
+}
+
 export interface Sandbox {
   id: string;
   /** Path of the bind-mounted network namespace file: <exec-root>/netns/<id12>. */

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertInWorld, worldLinks } from '../helpers/world.js';
+import { assertInWorld, sh, worldLinks } from '../helpers/world.js';
 import { busyboxDaemonForFile } from '../helpers/daemon.js';
 
 assertInWorld();
@@ -193,4 +193,34 @@ test('--ipv6 networks: --ip6, IPv6 reachability and AAAA answers', async () => {
   assert.match(await daemon.ok('exec', 'six2', 'nslookup', '-type=AAAA', 'six1'), /Address: fd00:1::10/);
   await daemon.ok('rm', '-f', 'six1', 'six2');
   await daemon.ok('network', 'rm', 'v6net');
+});
+
+/** disable_ipv6 of all, default, lo and each ethN inside a container, and its IPv6 addresses, as `key=value` words. */
+async function ipv6State(container: string): Promise<string> {
+  const script =
+    'cd /proc/sys/net/ipv6/conf; for i in all default lo eth*; do [ -e $i ] && printf "%s=%s " $i $(cat $i/disable_ipv6); done; ip -6 -o addr | while read n i f a r; do printf "%s:%s " $i $a; done';
+  return (await daemon.ok('exec', container, 'sh', '-c', script)).trim();
+}
+
+test('IPv6 inside a container only on an interface with an IPv6 address, and lo with it (as dockerd 20.10 shows)', async () => {
+  await daemon.ok('network', 'create', 'four');
+  await daemon.ok('network', 'create', '--ipv6', '--subnet', 'fd00:6::/64', 'sixnet');
+  await daemon.ok('run', '-d', '--name', 'v4only', '--network', 'four', 'busybox', 'sleep', '300');
+  // No address of the kernel's making either: an interface without IPv6 sends no probes or reports for the bridge to flood.
+  assert.equal(await ipv6State('v4only'), 'all=1 default=1 lo=1 eth0=1');
+  await daemon.ok('network', 'connect', 'sixnet', 'v4only');
+  assert.match(await ipv6State('v4only'), /^all=1 default=1 lo=0 eth0=1 eth1=0 lo:::1\/128 eth1:fd00:6::2\/64 eth1:fe80::[0-9a-f:]+\/64$/);
+  await daemon.ok('network', 'disconnect', 'sixnet', 'v4only');
+  assert.equal(await ipv6State('v4only'), 'all=1 default=1 lo=1 eth0=1');
+  await daemon.ok('run', '-d', '--name', 'v6first', '--network', 'sixnet', 'busybox', 'sleep', '300');
+  await daemon.ok('network', 'connect', 'four', 'v6first');
+  assert.match(await ipv6State('v6first'), /^all=1 default=1 lo=0 eth0=0 eth1=1 lo:::1\/128 eth0:fd00:6::\d\/64 eth0:fe80::[0-9a-f:]+\/64$/);
+  await daemon.ok('run', '-d', '--name', 'alone', '--network', 'none', 'busybox', 'sleep', '300');
+  assert.equal(await ipv6State('alone'), 'all=1 default=1 lo=1');
+  // The host ends on the bridge have no IPv6 address of their own.
+  const hostEnds = (await worldLinks()).filter((link) => link.startsWith('veth'));
+  assert.ok(hostEnds.length >= 2);
+  for (const link of hostEnds) assert.equal((await sh('ip', ['-6', '-o', 'addr', 'show', 'dev', link])).trim(), '', `${link} has no IPv6 address`);
+  await daemon.ok('rm', '-f', 'v4only', 'v6first', 'alone');
+  await daemon.ok('network', 'rm', 'four', 'sixnet');
 });

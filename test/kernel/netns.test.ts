@@ -1,7 +1,8 @@
 /**
  * Namespaces bound to files by skiff's addon against the real kernel: the
  * file is a namespace of its own, its ignore_routes_with_linkdown set inside
- * it and not in the daemon's, lo up when asked; removing it leaves nothing;
+ * it and not in the daemon’s, IPv6 off inside until an interface is given
+ * it, lo up when asked; removing it leaves nothing;
  * a failure, before or midway, leaves no file of skiff's and no mount; and
  * no thread of this process but the addon's own ever changed namespace.
  */
@@ -9,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createNetnsFile, isMountPoint, removeNetnsFile } from '../../src/kernel/netns.js';
+import { createNetnsFile, isMountPoint, removeNetnsFile, setInterfaceIpv6 } from '../../src/kernel/netns.js';
 import { assertInWorld, leftovers, scratchDir, sh } from '../helpers/world.js';
 
 assertInWorld();
@@ -115,5 +116,38 @@ test('a failure midway (the sysctl refused) names the namespace and the step, an
     await sh('umount', ['/proc/sys']);
   }
   assert.equal(existsSync(path), false);
+  assert.deepEqual(await leftovers(dir.path), []);
+});
+
+const disableIpv6 = (name: string) => `/proc/sys/net/ipv6/conf/${name}/disable_ipv6`;
+
+test('IPv6 starts off inside (all, default, lo), the daemon’s own untouched; setInterfaceIpv6 turns it on and off for one interface', async () => {
+  const path = at('six');
+  const worldDefault = readFileSync(disableIpv6('default'), 'utf8').trim();
+  await createNetnsFile(path);
+  const inside = async (name: string) => (await inNetns(path, 'cat', [disableIpv6(name)])).trim();
+  assert.deepEqual([await inside('all'), await inside('default'), await inside('lo')], ['1', '1', '1']);
+  assert.equal(readFileSync(disableIpv6('default'), 'utf8').trim(), worldDefault);
+  assert.equal(worldDefault, '0', 'a world starts at the kernel default, so the check above means something');
+  // An interface made in it later inherits default: no IPv6, so no link-local address.
+  await inNetns(path, 'ip', ['link', 'add', 'six0', 'type', 'veth', 'peer', 'name', 'peer6']);
+  for (const name of ['six0', 'peer6']) await inNetns(path, 'ip', ['link', 'set', name, 'up']);
+  assert.equal(await inside('six0'), '1');
+  assert.equal((await inNetns(path, 'ip', ['-6', '-o', 'addr', 'show', 'dev', 'six0'])).trim(), '');
+  await setInterfaceIpv6(path, 'six0', true);
+  await setInterfaceIpv6(path, 'lo', true);
+  assert.deepEqual([await inside('six0'), await inside('lo'), await inside('all')], ['0', '0', '1']);
+  assert.match(await inNetns(path, 'ip', ['-6', '-o', 'addr', 'show', 'dev', 'lo']), /::1\/128/);
+  await setInterfaceIpv6(path, 'lo', false);
+  assert.equal(await inside('lo'), '1');
+  assert.deepEqual([...nodeThreadNamespaces()], [readlinkSync('/proc/self/ns/net')], 'Node’s threads stayed in the daemon’s namespace');
+  await assert.rejects(setInterfaceIpv6(path, 'nosuch0', true), {
+    message: `failed to turn IPv6 on for nosuch0 in netns "${path}": open /proc/sys/net/ipv6/conf/nosuch0/disable_ipv6: No such file or directory`,
+  });
+  await assert.rejects(
+    setInterfaceIpv6(at('missing'), 'lo', true),
+    /failed to turn IPv6 on for lo in netns ".*missing": open namespace: No such file or directory/,
+  );
+  await removeNetnsFile(path);
   assert.deepEqual(await leftovers(dir.path), []);
 });

@@ -48,6 +48,7 @@ function ipBatchJoin(netnsPath: string): { host: string[]; sandbox: string[] } {
   return {
     host: [
       `link add ${endpoint.hostIfName} mtu ${mtu} master ${bridgeName} type veth peer name eth0 address ${endpoint.macAddress} mtu ${mtu} netns ${netnsPath}`,
+      `link set dev ${endpoint.hostIfName} addrgenmode none`,
       `link set ${endpoint.hostIfName} alias skiff up`,
       `link set dev ${endpoint.hostIfName} type bridge_slave hairpin on`,
     ],
@@ -71,6 +72,7 @@ interface IpLink {
   address: string;
   ifalias?: string;
   master?: string;
+  inet6_addr_gen_mode?: string;
   linkinfo?: { info_kind?: string; info_slave_kind?: string; info_slave_data?: { hairpin?: boolean } };
   addr_info?: Array<{ family: string; local: string; prefixlen: number; scope: string; nodad?: boolean; permanent?: boolean }>;
 }
@@ -95,6 +97,7 @@ async function endpointAsSeen(netns: NetnsHandle) {
       kind: hostEnd?.linkinfo?.info_kind,
       slaveKind: hostEnd?.linkinfo?.info_slave_kind,
       hairpin: hostEnd?.linkinfo?.info_slave_data?.hairpin,
+      addrGenMode: hostEnd?.inet6_addr_gen_mode,
     },
     inside: {
       flags: inside?.flags,

@@ -122,6 +122,7 @@ test('interfaces, MACs, and the ip batch and rtnetlink requests of a join', () =
   const operations = (requests: ReadonlyArray<{ operation: string }>) => requests.map((request) => request.operation);
   assert.deepEqual(operations([vethPairRequest(network, endpoint, { fd: 7, path: '/run/skiff/netns/s' }), ...hostPortRequests(endpoint)]), [
     'link add veth1234567 mtu 1500 master br-aaaaaaaaaaaa type veth peer name eth0 address 02:42:ac:11:00:02 mtu 1500 netns /run/skiff/netns/s',
+    'link set dev veth1234567 addrgenmode none',
     'link set dev veth1234567 up alias skiff type bridge_slave hairpin on',
   ]);
   assert.deepEqual(operations(sandboxSideRequests(endpoint, { defaultGateways: defaultGateways(network.ipam.pools, [endpoint.ipv4]) })), [

@@ -39,6 +39,7 @@ const address = (text: string): InterfaceAddress => parseInterfaceAddress(text) 
 const builders: Record<string, (netns: NetnsRef) => RtnetlinkRequest> = {
   'link add veth1234567 mtu 1500 master br0 type veth peer name eth0 address 02:42:ac:11:00:02 mtu 1500 netns NETNS': (netns) =>
     linkAddVeth({ name: 'veth1234567', mtu: 1500, master: 'br0', peer: { name: 'eth0', address: '02:42:ac:11:00:02', mtu: 1500, netns } }),
+  'link set dev veth1234567 addrgenmode none': () => linkSet('veth1234567', { noIpv6AddressGeneration: true }),
   'link set dev veth1234567 alias skiff up type bridge_slave hairpin on': () => linkSet('veth1234567', { up: true, alias: 'skiff', hairpin: true }),
   'addr add 172.17.0.2/16 dev eth0': () => addrAdd('eth0', address('172.17.0.2/16')),
   'addr add fd00:1::2/64 dev eth0 nodad': () => addrAdd('eth0', address('fd00:1::2/64'), { nodad: true }),

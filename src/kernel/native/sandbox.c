@@ -6,10 +6,16 @@
  *
  *   createNetns(path, loopbackUp) -> Promise<void>
  *     A new network namespace bound to the (existing, empty) file at path,
- *     with net.ipv4.conf.all.ignore_routes_with_linkdown=1 and, when asked,
- *     lo up. Made on a thread of its own that unshares, sets both, binds its
- *     namespace onto path and exits: none of Node's threads ever changes
- *     namespace. A failure binds nothing (the bind is the last step).
+ *     with net.ipv4.conf.all.ignore_routes_with_linkdown=1, IPv6 disabled
+ *     (net.ipv6.conf.all and .default disable_ipv6=1, as Docker's sandboxes;
+ *     skipped on a kernel without IPv6) and, when asked, lo up. Made on a
+ *     thread of its own that unshares, sets them, binds its namespace onto
+ *     path and exits: none of Node's threads ever changes namespace. A
+ *     failure binds nothing (the bind is the last step).
+ *   setNetnsSysctl(path, key, value) -> Promise<void>
+ *     Writes value to /proc/sys/<key> inside the namespace bound at path
+ *     (key under net/, no ".." in it), from a thread of its own that enters
+ *     the namespace and exits.
  *   mount(source, target, type, options) -> Promise<void>
  *   unmount(target, detach) -> Promise<void>
  *     mount(2) and umount2(2) (MNT_DETACH when detach) on libuv's pool: they
@@ -42,10 +48,19 @@
 /* What mount(2) takes of its data: one page with its last byte made the end, the rest cut off unseen. */
 #define MOUNT_DATA_BYTES 4095
 #define THREAD_STACK_BYTES (256 * 1024)
-/* Opened by the thread in the new namespace: /proc/sys/net is resolved by the opener's namespace. */
+/*
+ * Opened by the thread in the new namespace: /proc/sys/net is resolved by
+ * the opener's namespace. Each namespace has its own dentry for ipv4 and
+ * ipv6 under /proc/sys/net, all in one hash chain, so finding one costs a
+ * comparison per namespace on the host: IPv6's conf directory is looked up
+ * once for both its files.
+ */
 #define IGNORE_ROUTES_WITH_LINKDOWN "/proc/sys/net/ipv4/conf/all/ignore_routes_with_linkdown"
+#define IPV6_CONF "/proc/sys/net/ipv6/conf"
+#define DISABLE_IPV6_ALL "all/disable_ipv6"
+#define DISABLE_IPV6_DEFAULT "default/disable_ipv6"
 
-enum operation { CREATE_NETNS, MOUNT, UNMOUNT };
+enum operation { CREATE_NETNS, SET_SYSCTL, MOUNT, UNMOUNT };
 
 struct call {
   enum operation operation;
@@ -54,6 +69,9 @@ struct call {
   char type[64];
   char options[MOUNT_DATA_BYTES + 2]; /* the text, a byte more to tell a longer one, and its end */
   int flag; /* loopbackUp, or detach */
+  char key[256]; /* setNetnsSysctl's, under /proc/sys */
+  char value[32];
+  char step[320]; /* a failed step naming its file */
   /* The outcome: no failed_step when it worked. */
   const char *failed_step;
   int error;
@@ -68,15 +86,26 @@ static int fail(struct call *call, const char *step, int error) {
   return -1;
 }
 
-static int ignore_routes_with_linkdown(struct call *call) {
-  int fd = open(IGNORE_ROUTES_WITH_LINKDOWN, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return fail(call, "open " IGNORE_ROUTES_WITH_LINKDOWN, errno);
+/*
+ * Writes value to a sysctl file of the calling thread's namespace: path is
+ * absolute (directory AT_FDCWD) or under IPv6's conf (directory that).
+ */
+static int write_proc_sys(struct call *call, int directory, const char *path, const char *value) {
+  int fd = openat(directory, path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int error = errno;
+    snprintf(call->step, sizeof call->step, "open %s%s", directory == AT_FDCWD ? "" : IPV6_CONF "/", path);
+    return fail(call, call->step, error);
+  }
+  size_t length = strlen(value);
   ssize_t written;
-  do written = write(fd, "1", 1);
+  do written = write(fd, value, length);
   while (written < 0 && errno == EINTR);
-  int error = written < 0 ? errno : written != 1 ? EIO : 0;
+  int error = written < 0 ? errno : (size_t)written != length ? EIO : 0;
   close(fd);
-  return error == 0 ? 0 : fail(call, "write " IGNORE_ROUTES_WITH_LINKDOWN, error);
+  if (error == 0) return 0;
+  snprintf(call->step, sizeof call->step, "write %s%s", directory == AT_FDCWD ? "" : IPV6_CONF "/", path);
+  return fail(call, call->step, error);
 }
 
 /* `ip link set lo up`, on a socket in the calling thread's namespace. */
@@ -106,9 +135,39 @@ static void create_netns(struct call *call) {
     fail(call, "unshare", errno);
     return;
   }
-  if (ignore_routes_with_linkdown(call) < 0) return;
+  if (write_proc_sys(call, AT_FDCWD, IGNORE_ROUTES_WITH_LINKDOWN, "1") < 0) return;
+  int ipv6_conf = open(IPV6_CONF, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (ipv6_conf < 0 && errno != ENOENT) {
+    fail(call, "open " IPV6_CONF, errno);
+    return;
+  }
+  if (ipv6_conf >= 0) { /* else a kernel without IPv6 */
+    /* all first: lo is already there; default then holds for every interface made in or moved in later. */
+    int written = write_proc_sys(call, ipv6_conf, DISABLE_IPV6_ALL, "1") == 0 &&
+                  write_proc_sys(call, ipv6_conf, DISABLE_IPV6_DEFAULT, "1") == 0;
+    close(ipv6_conf);
+    if (!written) return;
+  }
   if (call->flag && loopback_up(call) < 0) return;
   if (mount("/proc/thread-self/ns/net", call->path, NULL, MS_BIND, NULL) < 0) fail(call, "bind", errno);
+}
+
+static void set_netns_sysctl(struct call *call) {
+  int namespace = open(call->path, O_RDONLY | O_CLOEXEC);
+  if (namespace < 0) {
+    fail(call, "open namespace", errno);
+    return;
+  }
+  int entered = setns(namespace, CLONE_NEWNET);
+  int error = errno;
+  close(namespace);
+  if (entered < 0) {
+    fail(call, "setns", error);
+    return;
+  }
+  char path[sizeof "/proc/sys/" + sizeof call->key];
+  snprintf(path, sizeof path, "/proc/sys/%s", call->key);
+  write_proc_sys(call, AT_FDCWD, path, call->value);
 }
 
 static napi_value string_value(napi_env env, const char *text) {
@@ -136,11 +195,16 @@ static void settle(napi_env env, struct call *call) {
   napi_reject_deferred(env, call->deferred, error);
 }
 
-/* The namespace's own thread: made, set up and bound, then the outcome to Node's main thread; the namespace outlives it by the bind. */
-static void *run_create_netns(void *data) {
+/*
+ * A thread that leaves the daemon's namespace for good: a new one made, set
+ * up and bound (it outlives the thread by the bind), or one entered for a
+ * sysctl; then the outcome to Node's main thread.
+ */
+static void *run_in_other_netns(void *data) {
   struct call *call = data;
   pthread_setname_np(pthread_self(), "skiff-newnetns"); /* how a thread outside the daemon's namespace is known for ours */
-  create_netns(call);
+  if (call->operation == CREATE_NETNS) create_netns(call);
+  else set_netns_sysctl(call);
   napi_threadsafe_function done_callback = call->done_callback; /* call is the main thread's (and freed) once handed over */
   napi_call_threadsafe_function(done_callback, call, napi_tsfn_blocking);
   napi_release_threadsafe_function(done_callback, napi_tsfn_release);
@@ -148,7 +212,7 @@ static void *run_create_netns(void *data) {
 }
 
 /* env is NULL when Node is shutting down. */
-static void complete_create_netns(napi_env env, napi_value callback, void *context, void *data) {
+static void complete_in_other_netns(napi_env env, napi_value callback, void *context, void *data) {
   (void)callback;
   (void)context;
   if (env != NULL) settle(env, data);
@@ -250,27 +314,20 @@ static napi_value unmount_call(napi_env env, napi_callback_info info) {
   return queue(env, call, "skiff:unmount");
 }
 
-static napi_value create_netns_call(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  const char *usage = "createNetns(path, loopbackUp): a path and a boolean";
-  struct call *call = new_call(env, info, CREATE_NETNS, argv, 2, usage);
-  if (call == NULL) return NULL;
-  if (read_string(env, argv[0], call->path, sizeof call->path) < 0 || read_flag(env, argv[1], &call->flag) < 0) {
+/* Starts call's thread (run_in_other_netns); the Promise settles on Node's main thread. */
+static napi_value start_in_other_netns(napi_env env, struct call *call, const char *name) {
+  napi_value promise, resource_name;
+  if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_create_threadsafe_function(env, NULL, NULL, resource_name, 0, 1, NULL, NULL, NULL, complete_in_other_netns, &call->done_callback) != napi_ok) {
     free(call);
-    return throw_error(env, usage);
-  }
-  napi_value promise, name;
-  if (napi_create_string_utf8(env, "skiff:createNetns", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, complete_create_netns, &call->done_callback) != napi_ok) {
-    free(call);
-    return throw_error(env, "createNetns: could not make its completion callback");
+    return throw_error(env, "skiff addon: could not make a completion callback");
   }
   if (napi_create_promise(env, &call->deferred, &promise) != napi_ok) {
     napi_release_threadsafe_function(call->done_callback, napi_tsfn_abort);
     free(call);
-    return throw_error(env, "createNetns: out of memory");
+    return throw_error(env, "skiff addon: out of memory");
   }
-  int started = start_detached_thread(run_create_netns, call, THREAD_STACK_BYTES);
+  int started = start_detached_thread(run_in_other_netns, call, THREAD_STACK_BYTES);
   if (started != 0) {
     fail(call, "pthread_create", started);
     settle(env, call);
@@ -280,11 +337,36 @@ static napi_value create_netns_call(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+static napi_value create_netns_call(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  const char *usage = "createNetns(path, loopbackUp): a path and a boolean";
+  struct call *call = new_call(env, info, CREATE_NETNS, argv, 2, usage);
+  if (call == NULL) return NULL;
+  if (read_string(env, argv[0], call->path, sizeof call->path) < 0 || read_flag(env, argv[1], &call->flag) < 0) {
+    free(call);
+    return throw_error(env, usage);
+  }
+  return start_in_other_netns(env, call, "skiff:createNetns");
+}
+
+static napi_value set_netns_sysctl_call(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  const char *usage = "setNetnsSysctl(path, key, value): a namespace path, a key under net/ without \"..\", a short value";
+  struct call *call = new_call(env, info, SET_SYSCTL, argv, 3, usage);
+  if (call == NULL) return NULL;
+  if (read_string(env, argv[0], call->path, sizeof call->path) < 0 || read_string(env, argv[1], call->key, sizeof call->key) < 0 ||
+      read_string(env, argv[2], call->value, sizeof call->value) < 0 || strncmp(call->key, "net/", 4) != 0 || strstr(call->key, "..") != NULL) {
+    free(call);
+    return throw_error(env, usage);
+  }
+  return start_in_other_netns(env, call, "skiff:setNetnsSysctl");
+}
+
 napi_status register_sandbox(napi_env env, napi_value exports) {
   static const struct {
     const char *name;
     napi_callback function;
-  } functions[] = {{"createNetns", create_netns_call}, {"mount", mount_call}, {"unmount", unmount_call}};
+  } functions[] = {{"createNetns", create_netns_call}, {"setNetnsSysctl", set_netns_sysctl_call}, {"mount", mount_call}, {"unmount", unmount_call}};
   for (size_t index = 0; index < sizeof functions / sizeof functions[0]; index++) {
     napi_value function;
     napi_status status = napi_create_function(env, functions[index].name, NAPI_AUTO_LENGTH, functions[index].function, NULL, &function);

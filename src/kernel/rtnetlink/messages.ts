@@ -58,7 +58,10 @@ const IFLA_LINK = 5;
 const IFLA_MASTER = 10;
 const IFLA_LINKINFO = 18;
 const IFLA_IFALIAS = 20;
+const IFLA_AF_SPEC = 26;
 const IFLA_NET_NS_FD = 28;
+const IFLA_INET6_ADDR_GEN_MODE = 8;
+const IN6_ADDR_GEN_MODE_NONE = 1;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
 const IFLA_INFO_SLAVE_DATA = 5;
@@ -231,9 +234,11 @@ export interface LinkChange {
   alias?: string;
   /** As a bridge port: hairpin mode (`type bridge_slave hairpin on|off`). */
   hairpin?: boolean;
+  /** No IPv6 address of the kernel's making, link-local included (`addrgenmode none`). */
+  noIpv6AddressGeneration?: true;
 }
 
-/** `ip link set dev NAME [name N] [up|down] [nomaster] [alias A] [type bridge_slave hairpin on|off]` */
+/** `ip link set dev NAME [name N] [up|down] [nomaster] [alias A] [addrgenmode none] [type bridge_slave hairpin on|off]` */
 export function linkSet(name: string, change: LinkChange): RtnetlinkRequest {
   const words: string[] = [];
   const writer = new MessageWriter(RTM_NEWLINK, 0).ifinfomsg(name, change.up === true ? IFF_UP : 0, change.up === undefined ? 0 : IFF_UP);
@@ -249,6 +254,10 @@ export function linkSet(name: string, change: LinkChange): RtnetlinkRequest {
   if (change.alias !== undefined) {
     writer.text(IFLA_IFALIAS, change.alias);
     words.push(`alias ${change.alias}`);
+  }
+  if (change.noIpv6AddressGeneration === true) {
+    writer.nested(IFLA_AF_SPEC, (spec) => spec.nested(AF_INET6, (inet6) => inet6.u8(IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE)));
+    words.push('addrgenmode none');
   }
   if (change.hairpin !== undefined) {
     const mode = change.hairpin ? 1 : 0;
