@@ -173,7 +173,8 @@ export class Engine {
   }
 
   getNetwork(reference: string): Network {
-    return findByReference(this.networksById.values(), reference);
+    // A full id (what records hold) is found without copying every network: `ps` asks once per container.
+    return this.networksById.get(reference) ?? findByReference(this.networksById.values(), reference);
   }
 
   /** The network, or undefined when the reference names none (other lookup errors still throw). */
