@@ -14,7 +14,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { join } from 'node:path';
 import { conflict, forbidden, invalid, notFound, SkiffError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
-import type { ContainerRuntime, PreparedStart } from '../runtime/containers.js';
+import { ContainerStartError, type ContainerRuntime, type PreparedStart } from '../runtime/containers.js';
 import type { ContainerProcessSpec } from '../runtime/process-spec.js';
 import type { LogOptions } from '../runtime/log-reader.js';
 import { VolumeStore, type Volume } from '../runtime/volumes.js';
@@ -50,6 +50,8 @@ import { run } from '../kernel/exec.js';
 import { ReaderCounts, Signals } from './signals.js';
 import { createResources, runnableResources, updatedResources, type ResourceUpdate } from './limits.js';
 import { pauseRefusal, unpauseRefusal, type PauseRefusal } from './pause.js';
+import { planSysctls, sysctlWriteError, type SysctlPlan } from './sysctls.js';
+import { setNetnsSysctls } from '../kernel/netns.js';
 import { sampleStats, type StatsSample } from './stats.js';
 import { hostCapacity, type HostCapacity } from '../runtime/cgroups.js';
 
@@ -825,6 +827,13 @@ export class Containers {
   private async startLocked(record: ContainerRecord): Promise<void> {
     const image = this.images.forContainer(record.imageId);
     const mode = record.hostConfig.networkMode;
+    let sysctls: SysctlPlan;
+    try {
+      sysctls = planSysctls(record.hostConfig.sysctls, mode);
+    } catch (error) {
+      this.noteStartFailure(record, error);
+      throw error;
+    }
     let netnsPath: string | null;
     let sandboxId = '';
     let joining: Promise<void> = Promise.resolve();
@@ -859,10 +868,15 @@ export class Containers {
     try {
       // The network is set up while the runtime creates the container's process (runc create): its program runs only at go().
       const network = joining.then(async () => {
+        // Once its interfaces are there (net.ipv6.conf.all reaches eth0), before its process runs.
+        if (netnsPath !== null && sysctls.network.length > 0)
+          await setNetnsSysctls(netnsPath, sysctls.network).catch((error: unknown) => {
+            throw sysctlWriteError(error);
+          });
         record.ports = await this.publishPorts(record, image);
         failpoint('container-start:networks-joined');
       });
-      const [networkDone, runtimeDone] = await Promise.allSettled([network, this.prepareProcess(record, image, netnsPath)]);
+      const [networkDone, runtimeDone] = await Promise.allSettled([network, this.prepareProcess(record, image, netnsPath, sysctls.runtime)]);
       if (runtimeDone.status === 'fulfilled') prepared = runtimeDone.value;
       if (networkDone.status === 'rejected') throw networkDone.reason;
       if (runtimeDone.status === 'rejected') throw runtimeDone.reason;
@@ -876,6 +890,7 @@ export class Containers {
       this.emit(record, 'start');
     } catch (error) {
       record.state = before;
+      this.noteStartFailure(record, error);
       // Running, but the store refused to say so (a full disk): the process goes, as if it never started.
       if (started)
         await this.runtime.delete(record.id).catch((undoError: unknown) => this.options.log(`undo of starting container ${record.id}: ${String(undoError)}`));
@@ -885,8 +900,19 @@ export class Containers {
     }
   }
 
+  /** As dockerd: a start the runtime refused leaves the container as it was, with the exit code that refusal means (127: no such file, 126, 128). */
+  private noteStartFailure(record: ContainerRecord, error: unknown): void {
+    if (!(error instanceof ContainerStartError)) return;
+    record.state = { ...record.state, exitCode: error.exitCode };
+    try {
+      this.save(record);
+    } catch (saveError) {
+      this.options.log(`container ${record.id}: keeping the exit code of its refused start: ${String(saveError)}`);
+    }
+  }
+
   /** The container's bundle and its process created by the runtime (not started), beside its /etc files, which the network's join fills in later. */
-  private async prepareProcess(record: ContainerRecord, image: Image, netnsPath: string | null): Promise<PreparedStart> {
+  private async prepareProcess(record: ContainerRecord, image: Image, netnsPath: string | null, sysctls: Record<string, string>): Promise<PreparedStart> {
     this.touchEtcFiles(record);
     // A container run before (or a start a killed daemon cut short) has a bundle from then: runc wants a fresh one.
     if (this.runtime.hasBundle(record.id)) await this.runtime.delete(record.id, { keepLayer: true });
@@ -905,6 +931,7 @@ export class Containers {
       tmpfs: tmpfsMounts(record.hostConfig),
       resources: runnableResources(record.hostConfig.resources, this.capacity),
       runtime: record.hostConfig.runtime,
+      sysctls,
     });
     return this.runtime.prepare(record.id);
   }

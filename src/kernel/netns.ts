@@ -50,6 +50,15 @@ export async function setInterfaceIpv6(path: string, ifName: string, enabled: bo
   }
 }
 
+/** Writes sysctls (keys as paths under /proc/sys/net, e.g. net/ipv4/ip_forward) inside the namespace bound at path, in order; the first refused stops. */
+export async function setNetnsSysctls(path: string, entries: ReadonlyArray<{ key: string; value: string }>): Promise<void> {
+  for (const { key, value } of entries) {
+    if (Buffer.byteLength(key) > 250 || Buffer.byteLength(value) > 250)
+      throw new SkiffError('invalid', `sysctl "${key}": the name and the value must each be under 250 bytes`);
+    await loadAddon().setNetnsSysctl(path, key, value);
+  }
+}
+
 /** Unbinds and removes a namespace file; a missing one is success. */
 export async function removeNetnsFile(path: string): Promise<void> {
   if (isMountPoint(path)) await unmount(path, { lazy: true });

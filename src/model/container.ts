@@ -75,6 +75,8 @@ export interface ContainerHostConfig {
   resources: ContainerResources;
   /** --runtime: the OCI runtime's name ('' in a request = the daemon's default, resolved at create as dockerd does). */
   runtime: string;
+  /** --sysctl KEY=VALUE as given (HostConfig.Sysctls), checked at start as runc checks them. */
+  sysctls: Record<string, string>;
 }
 
 /**

@@ -133,6 +133,7 @@ export function ociSpec(spec: ContainerProcessSpec): Record<string, unknown> {
       ],
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
+      ...(spec.sysctls === undefined || Object.keys(spec.sysctls).length === 0 ? {} : { sysctl: spec.sysctls }),
     },
   };
 }

@@ -21,4 +21,6 @@ export interface ContainerProcessSpec {
   runtime: string;
   /** The cgroup limits, checked (runc carries them out). */
   resources: ContainerResources;
+  /** --sysctl's IPC and UTS ones, checked (the runtime writes them; network ones the daemon writes). */
+  sysctls?: Record<string, string>;
 }

@@ -92,6 +92,8 @@ export function upgradeContainer(row: Row): ContainerRecord {
       resources: ((row['hostConfig'] as Row)['resources'] as ContainerResources | undefined) ?? noResources(),
       // Every container ran with runc before --runtime.
       runtime: ((row['hostConfig'] as Row)['runtime'] as string | undefined) ?? 'runc',
+      // --sysctl was refused: none.
+      sysctls: ((row['hostConfig'] as Row)['sysctls'] as Record<string, string> | undefined) ?? {},
     },
     // Pause was not carried out, nor OOM noticed.
     state: { ...record.state, paused: record.state?.paused === true, oomKilled: record.state?.oomKilled === true },

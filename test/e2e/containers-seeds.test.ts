@@ -4,6 +4,7 @@
  * live connect/disconnect, network rm refused while attached.
  */
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { assertInWorld, sh, worldLinks } from '../helpers/world.js';
 import { busyboxDaemonForFile } from '../helpers/daemon.js';
@@ -223,4 +224,44 @@ test('IPv6 inside a container only on an interface with an IPv6 address, and lo 
   for (const link of hostEnds) assert.equal((await sh('ip', ['-6', '-o', 'addr', 'show', 'dev', link])).trim(), '', `${link} has no IPv6 address`);
   await daemon.ok('rm', '-f', 'v4only', 'v6first', 'alone');
   await daemon.ok('network', 'rm', 'four', 'sixnet');
+});
+
+test('--sysctl as dockerd 20.10 carries it out: network ones after the interfaces exist, IPC ones by the runtime, refusals at start', async () => {
+  await daemon.ok('network', 'create', 'tuned');
+  const script =
+    'cat /proc/sys/net/ipv6/conf/all/disable_ipv6 /proc/sys/net/ipv6/conf/eth0/disable_ipv6 /proc/sys/net/ipv6/conf/lo/disable_ipv6 /proc/sys/net/core/somaxconn /proc/sys/kernel/shmmax';
+  const tuned = await daemon.ok(
+    'run',
+    '--rm',
+    '--network',
+    'tuned',
+    '--sysctl',
+    'net.ipv6.conf.all.disable_ipv6=0',
+    '--sysctl',
+    'net.core.somaxconn=1024',
+    '--sysctl',
+    'kernel.shmmax=1000000',
+    'busybox',
+    'sh',
+    '-c',
+    script,
+  );
+  assert.deepEqual(tuned.trim().split('\n'), ['0', '0', '0', '1024', '1000000']);
+  assert.equal(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim() === '1024', false, 'the daemon’s own namespace untouched');
+  await daemon.ok('create', '--name', 'shown', '--sysctl', 'net.ipv4.ip_forward=1', 'busybox', 'true');
+  assert.equal((await daemon.ok('inspect', '-f', '{{json .HostConfig.Sysctls}}', 'shown')).trim(), '{"net.ipv4.ip_forward":"1"}');
+  await daemon.ok('create', '--name', 'plain', 'busybox', 'true');
+  assert.equal((await daemon.ok('inspect', '-f', '{{json .HostConfig.Sysctls}}', 'plain')).trim(), 'null');
+  // Refused at start with runc's words, as dockerd's run shows them: the container stays created, nothing of it left running.
+  const host = await daemon.docker('run', '--name', 'onhost', '--network', 'host', '--sysctl', 'net.ipv4.ip_forward=1', 'busybox', 'true');
+  assert.equal(host.code, 125);
+  assert.match(host.stderr, /OCI runtime create failed: sysctl "net\.ipv4\.ip_forward" not allowed in host network namespace: unknown/);
+  assert.equal((await daemon.ok('inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'onhost')).trim(), 'created 128');
+  const unknown = await daemon.docker('run', '--name', 'nosuch', '--network', 'tuned', '--sysctl', 'net.ipv4.nosuch=1', 'busybox', 'true');
+  assert.equal(unknown.code, 127);
+  assert.match(unknown.stderr, /error during container init: open \/proc\/sys\/net\/ipv4\/nosuch: no such file or directory: unknown/);
+  // The refused start undid its sandbox: the network shows no endpoint of it.
+  assert.equal((await daemon.ok('network', 'inspect', '-f', '{{len .Containers}}', 'tuned')).trim(), '0');
+  await daemon.ok('rm', '-f', 'shown', 'onhost', 'nosuch', 'plain');
+  await daemon.ok('network', 'rm', 'tuned');
 });

@@ -48,6 +48,7 @@ export function containerRecord(
       binds: [],
       mounts: [],
       tmpfs: {},
+      sysctls: {},
       volumesFrom: [],
       resources: noResources(),
     },

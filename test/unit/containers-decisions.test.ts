@@ -5,6 +5,8 @@ import { listContainers, type ListOptions } from '../../src/containers/filters.j
 import { ExecInstances } from '../../src/containers/exec.js';
 import { ReaderCounts, Signals } from '../../src/containers/signals.js';
 import { generateName } from '../../src/containers/decisions.js';
+import { planSysctls, sysctlWriteError } from '../../src/containers/sysctls.js';
+import { ContainerStartError } from '../../src/runtime/containers.js';
 import { type ContainerRecord } from '../../src/model/container.js';
 import { containerRecord as record } from '../helpers/records.js';
 
@@ -161,5 +163,65 @@ describe('generated container names (dockerd generateNewName)', () => {
     }, id);
     assert.equal(name, 'f3a9c2d41b7e');
     assert.equal(tries, 6);
+  });
+});
+
+describe('--sysctl, checked at start as runc checks it', () => {
+  it('IPC and UTS ones go to the runtime, network ones to the daemon as paths, in order', () => {
+    const plan = planSysctls(
+      {
+        'kernel.shmmax': '1000000',
+        'fs.mqueue.msg_max': '20',
+        'net.ipv6.conf.all.disable_ipv6': '0',
+        'kernel.domainname': 'lan',
+        'net.core.somaxconn': '1024',
+      },
+      'default',
+    );
+    assert.deepEqual(plan.runtime, { 'kernel.shmmax': '1000000', 'fs.mqueue.msg_max': '20', 'kernel.domainname': 'lan' });
+    assert.deepEqual(plan.network, [
+      { key: 'net/ipv6/conf/all/disable_ipv6', value: '0' },
+      { key: 'net/core/somaxconn', value: '1024' },
+    ]);
+    assert.deepEqual(planSysctls({}, 'host'), { runtime: {}, network: [] });
+    assert.deepEqual(planSysctls({ 'net.ipv4.ip_forward': '1' }, 'container:abc').network, [{ key: 'net/ipv4/ip_forward', value: '1' }]);
+  });
+
+  it("refuses with runc's words: net.* in the host's namespace, kernel.hostname, anything not namespaced", () => {
+    const refusal = (sysctls: Record<string, string>, mode = 'default') => {
+      try {
+        planSysctls(sysctls, mode);
+        return undefined;
+      } catch (error) {
+        assert.ok(error instanceof ContainerStartError);
+        return [error.message, error.exitCode];
+      }
+    };
+    assert.deepEqual(refusal({ 'net.ipv4.ip_forward': '1' }, 'host'), [
+      'OCI runtime create failed: sysctl "net.ipv4.ip_forward" not allowed in host network namespace: unknown',
+      128,
+    ]);
+    assert.deepEqual(refusal({ 'kernel.hostname': 'x' }), [
+      'OCI runtime create failed: sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field: unknown',
+      128,
+    ]);
+    assert.deepEqual(refusal({ 'kernel.panic': '1' }), [
+      'OCI runtime create failed: sysctl "kernel.panic" is not in a separate kernel namespace: unknown',
+      128,
+    ]);
+    assert.deepEqual(refusal({ 'net/ipv4/ip_forward': '1' }), [
+      'OCI runtime create failed: sysctl "net/ipv4/ip_forward" is not in a separate kernel namespace: unknown',
+      128,
+    ]);
+  });
+
+  it("a write the kernel refused reads as runc's init error; no such key is exit code 127, as dockerd records it", () => {
+    const missing = sysctlWriteError(new Error('open /proc/sys/net/ipv4/nosuch: No such file or directory'));
+    assert.equal(
+      missing.message,
+      'OCI runtime create failed: unable to start container process: error during container init: open /proc/sys/net/ipv4/nosuch: no such file or directory: unknown',
+    );
+    assert.equal(missing.exitCode, 127);
+    assert.equal(sysctlWriteError(new Error('write /proc/sys/net/core/somaxconn: Invalid argument')).exitCode, 128);
   });
 });

@@ -169,6 +169,7 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       volumesFrom: volumesFromWire(host),
       resources: resourcesFromWire(host),
       runtime: optionalString(host, 'Runtime') ?? '',
+      sysctls: optionalStringMap(host, 'Sysctls') ?? {},
     },
     endpoints,
   };
@@ -350,6 +351,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       VolumesFrom: record.hostConfig.volumesFrom.length > 0 ? record.hostConfig.volumesFrom : null,
       RestartPolicy: { Name: record.hostConfig.restartPolicy.name, MaximumRetryCount: record.hostConfig.restartPolicy.maximumRetryCount },
       Runtime: record.hostConfig.runtime,
+      Sysctls: Object.keys(record.hostConfig.sysctls).length > 0 ? record.hostConfig.sysctls : undefined,
       ...resourcesToWire(record.hostConfig.resources),
     },
     Mounts: mountPointsToWire(containers, record),

@@ -30,6 +30,7 @@ const HOST_CONFIG_CARRIED_OUT = new Set([
   'Tmpfs',
   'VolumesFrom',
   'Runtime',
+  'Sysctls',
   ...RESOURCE_FIELDS,
 ]);
 
@@ -96,7 +97,6 @@ const FLAGS: Record<string, string> = {
   ReadonlyRootfs: '--read-only',
   OomKillDisable: '--oom-kill-disable',
   OomScoreAdj: '--oom-score-adj',
-  Sysctls: '--sysctl',
   GroupAdd: '--group-add',
   Healthcheck: '--health-cmd',
   StopTimeout: '--stop-timeout',

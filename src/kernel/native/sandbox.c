@@ -70,7 +70,7 @@ struct call {
   char options[MOUNT_DATA_BYTES + 2]; /* the text, a byte more to tell a longer one, and its end */
   int flag; /* loopbackUp, or detach */
   char key[256]; /* setNetnsSysctl's, under /proc/sys */
-  char value[32];
+  char value[256];
   char step[320]; /* a failed step naming its file */
   /* The outcome: no failed_step when it worked. */
   const char *failed_step;
