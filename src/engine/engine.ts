@@ -37,6 +37,7 @@ import { endpointUsesIpv6, type DriverName, type Endpoint, type Network, type Po
 import { DEFAULT_MTU, PREDEFINED_NETWORKS } from '../model/options.js';
 import { findByReference } from './lookup.js';
 import { Mutex } from './mutex.js';
+import { mapBounded } from './bounded-map.js';
 import { planNetwork, planPredefinedNetwork, type DefaultBridgeConfig, type NetworkCreateRequest } from './network-plan.js';
 import { defaultGateways } from './routes.js';
 import { firewallNetworkOf } from './firewall-state.js';
@@ -221,13 +222,13 @@ export class Engine {
       cluster === undefined ? undefined : { underlay: cluster.underlay, storeUrl: cluster.storeUrl, facts: (networkId: string) => cluster.facts(networkId) };
     const endpoints = this.endpointsOfNetwork(network.id);
     const published = network.bridge === undefined ? [] : this.ports.publishedOn(network.bridge.bridgeName);
-    const { diagnoseNetwork } = await import('./diagnose.js');
+    const { diagnoseNetwork, ENDPOINT_CHECKS_AT_ONCE } = await import('./diagnose.js');
     const checks = await diagnoseNetwork(network, endpoints, this.sandboxesById, this.firewall.table, overlay, published);
-    for (const endpoint of endpoints) {
+    const resolvers = await mapBounded(endpoints, ENDPOINT_CHECKS_AT_ONCE, async (endpoint) => {
       const sandbox = this.sandboxesById.get(endpoint.sandboxId);
-      if (sandbox !== undefined) checks.push(...(await this.names.diagnoseResolver(network, sandbox, `endpoint ${endpoint.name}`)));
-    }
-    return checks;
+      return sandbox === undefined ? [] : this.names.diagnoseResolver(network, sandbox, `endpoint ${endpoint.name}`);
+    });
+    return [...checks, ...resolvers.flat()];
   }
 
   /** What the embedded DNS would answer sourceIp for name (skiff network trace); undefined: it would forward the query. */
