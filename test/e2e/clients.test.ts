@@ -188,6 +188,38 @@ test('NetworkMode container:NAME and --link targets are kept as full ids; --link
   await daemon.ok('network', 'rm', 'linknet');
 });
 
+test("docker-compose up attached prints the services' output (sysctls carried out); docker-py containers.run returns it", async () => {
+  const project = join(scratch.path, 'attached');
+  await tryRun('mkdir', ['-p', project]);
+  writeFileSync(
+    join(project, 'docker-compose.yml'),
+    [
+      'version: "3.8"',
+      'services:',
+      '  tuned:',
+      '    image: busybox',
+      '    command: sh -c "echo hello from tuned; cat /proc/sys/net/core/somaxconn"',
+      '    sysctls:',
+      '      net.core.somaxconn: 1024',
+      '',
+    ].join('\n'),
+  );
+  // compose attaches to logs only where inspect names a log driver it can read (HostConfig.LogConfig.Type): without one it printed nothing.
+  const output = await runCompose(daemon.socketPath, project, 'attached', ['up']);
+  assert.match(output, /Attaching to attached_tuned_1/);
+  assert.match(output, /tuned_1 +\|.* hello from tuned/);
+  assert.match(output, /tuned_1 +\|.* 1024/);
+  await runCompose(daemon.socketPath, project, 'attached', ['down']);
+  const script = [
+    'import sys, docker',
+    'client = docker.DockerClient(base_url=sys.argv[1])',
+    "sys.stdout.write(client.containers.run('busybox', ['echo', 'ran'], remove=True).decode())",
+  ].join('\n');
+  const run = await tryRun('/usr/bin/python3', ['-c', script, `unix://${daemon.socketPath}`]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, 'ran\n');
+});
+
 test('docker-compose v1: up -d numbers from _1, exec and one-off run reach services by alias, scale, down removes everything', async () => {
   const project = join(scratch.path, 'demo');
   await tryRun('mkdir', ['-p', project]);

@@ -345,6 +345,8 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       DnsOptions: record.hostConfig.dnsOptions,
       ExtraHosts: record.hostConfig.extraHosts.length > 0 ? record.hostConfig.extraHosts : null,
       Links: legacyLinksToWire(containers, record),
+      // Logs are kept as json-file, as Docker's default; docker-py's containers.run reads this to decide how to get them.
+      LogConfig: { Type: 'json-file', Config: {} },
       Binds: record.hostConfig.binds.length > 0 ? record.hostConfig.binds : null,
       Mounts: mountsToWire(record),
       Tmpfs: Object.keys(record.hostConfig.tmpfs).length > 0 ? record.hostConfig.tmpfs : undefined,
