@@ -12,6 +12,7 @@ import { refuseUnsupported, refuseUnsupportedUpdate } from './unsupported.js';
 import { resourcesFromWire, resourcesToWire, resourceUpdateFromWire } from './resources.js';
 import type { ResourceUpdate } from '../../containers/limits.js';
 import { exposedPortsFromWire, exposedPortsToWire, portBindingsToWire, portRequestsFromWire } from './ports.js';
+import { MASKED_PATHS, READONLY_PATHS } from '../../runtime/oci-spec.js';
 
 type Body = Record<string, unknown>;
 
@@ -214,6 +215,55 @@ function statusText(containers: Containers, record: ContainerRecord): string {
   return 'Created';
 }
 
+/**
+ * HostConfig fields of options skiff refuses unless at their default, shown
+ * with dockerd 20.10's values for a plain `docker create` (which are then
+ * what every skiff container has): clients read some of them (docker-py's
+ * attrs, templates), and a missing key is not a zero value to every client.
+ */
+const FIXED_HOST_CONFIG = {
+  ContainerIDFile: '',
+  VolumeDriver: '',
+  CapAdd: null,
+  CapDrop: null,
+  CgroupnsMode: 'host',
+  GroupAdd: null,
+  IpcMode: 'private',
+  Cgroup: '',
+  OomScoreAdj: 0,
+  PidMode: '',
+  Privileged: false,
+  ReadonlyRootfs: false,
+  SecurityOpt: null,
+  UTSMode: '',
+  UsernsMode: '',
+  ShmSize: 64 * 1024 * 1024,
+  ConsoleSize: [0, 0],
+  Isolation: '',
+  CgroupParent: '',
+  BlkioWeight: 0,
+  BlkioWeightDevice: [],
+  BlkioDeviceReadBps: [],
+  BlkioDeviceWriteBps: [],
+  BlkioDeviceReadIOps: [],
+  BlkioDeviceWriteIOps: [],
+  CpuRealtimePeriod: 0,
+  CpuRealtimeRuntime: 0,
+  Devices: [],
+  DeviceCgroupRules: null,
+  DeviceRequests: null,
+  KernelMemory: 0,
+  KernelMemoryTCP: 0,
+  OomKillDisable: false,
+  Ulimits: [],
+  CpuCount: 0,
+  CpuPercent: 0,
+  IOMaximumIOps: 0,
+  IOMaximumBandwidth: 0,
+  MaskedPaths: MASKED_PATHS,
+  ReadonlyPaths: READONLY_PATHS,
+} as const;
+
 function networksWire(containers: Containers, record: ContainerRecord): Record<string, Body> {
   const networks: Record<string, Body> = {};
   const mode = record.hostConfig.networkMode;
@@ -336,6 +386,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
     AppArmorProfile: '',
     ExecIDs: null,
     HostConfig: {
+      ...FIXED_HOST_CONFIG,
       NetworkMode: record.hostConfig.networkMode,
       PortBindings: portBindingsToWire(record.hostConfig.portBindings),
       PublishAllPorts: record.hostConfig.publishAll,
