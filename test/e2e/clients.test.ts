@@ -201,6 +201,8 @@ test("docker-compose up attached prints the services' output (sysctls carried ou
       '    command: sh -c "echo hello from tuned; cat /proc/sys/net/core/somaxconn"',
       '    sysctls:',
       '      net.core.somaxconn: 1024',
+      '    healthcheck:',
+      '      disable: true',
       '',
     ].join('\n'),
   );

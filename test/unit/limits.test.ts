@@ -168,6 +168,14 @@ describe('resource options skiff does not carry out', () => {
     assert.throws(() => refuseUnsupportedUpdate({ KernelMemory: 10485760 }), /skiff does not support HostConfig\.KernelMemory \(--kernel-memory\)/);
     assert.throws(() => refuseUnsupported({}, { MemorySwappiness: 50 }), /HostConfig\.MemorySwappiness \(--memory-swappiness\)/);
   });
+
+  it('a health check is refused, no check (--no-healthcheck, compose disable: true) is what skiff does', () => {
+    refuseUnsupported({ Image: 'busybox', Healthcheck: { Test: ['NONE'] } }, {});
+    assert.throws(
+      () => refuseUnsupported({ Healthcheck: { Test: ['CMD-SHELL', 'true'], Interval: 1e9 } }, {}),
+      /skiff does not support Config\.Healthcheck \(--health-cmd\)/,
+    );
+  });
 });
 
 describe('cgroup file parsers (v1 and v2)', () => {

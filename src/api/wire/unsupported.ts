@@ -111,9 +111,17 @@ function isZero(value: unknown): boolean {
   return false;
 }
 
-/** Volumes ({"/data": {}}) is a map whose keys are what it asks for. */
+/**
+ * Volumes ({"/data": {}}) is a map whose keys are what it asks for. A
+ * Healthcheck whose test is ["NONE"] (--no-healthcheck, compose's `disable:
+ * true`) asks for no check, which is what skiff does.
+ */
 function asks(field: string, value: unknown): boolean {
   if (field === 'Volumes') return value !== null && typeof value === 'object' && Object.keys(value).length > 0;
+  if (field === 'Healthcheck') {
+    const test = (value as Body | null)?.['Test'];
+    if (Array.isArray(test) && test.length === 1 && test[0] === 'NONE') return false;
+  }
   return !isZero(value);
 }
 
