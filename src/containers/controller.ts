@@ -900,10 +900,10 @@ export class Containers {
     }
   }
 
-  /** As dockerd: a start the runtime refused leaves the container as it was, with the exit code that refusal means (127: no such file, 126, 128). */
+  /** As dockerd: a start the runtime refused leaves the container as it was, with the exit code that refusal means (127: no such file, 126, 128) and its message as State.Error. */
   private noteStartFailure(record: ContainerRecord, error: unknown): void {
     if (!(error instanceof ContainerStartError)) return;
-    record.state = { ...record.state, exitCode: error.exitCode };
+    record.state = { ...record.state, exitCode: error.exitCode, error: error.message };
     try {
       this.save(record);
     } catch (saveError) {

@@ -145,6 +145,8 @@ export interface ContainerState {
   oomKilled: boolean;
   pid: number;
   exitCode: number;
+  /** Why the last start failed (dockerd's State.Error); absent once a start succeeds. */
+  error?: string;
   startedAt: string;
   finishedAt: string;
 }

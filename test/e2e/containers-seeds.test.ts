@@ -257,6 +257,10 @@ test('--sysctl as dockerd 20.10 carries it out: network ones after the interface
   assert.equal(host.code, 125);
   assert.match(host.stderr, /OCI runtime create failed: sysctl "net\.ipv4\.ip_forward" not allowed in host network namespace: unknown/);
   assert.equal((await daemon.ok('inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'onhost')).trim(), 'created 128');
+  assert.match(
+    await daemon.ok('inspect', '-f', '{{.State.Error}}', 'onhost'),
+    /^OCI runtime create failed: sysctl "net\.ipv4\.ip_forward" not allowed in host network namespace: unknown$/m,
+  );
   const unknown = await daemon.docker('run', '--name', 'nosuch', '--network', 'tuned', '--sysctl', 'net.ipv4.nosuch=1', 'busybox', 'true');
   assert.equal(unknown.code, 127);
   assert.match(unknown.stderr, /error during container init: open \/proc\/sys\/net\/ipv4\/nosuch: no such file or directory: unknown/);

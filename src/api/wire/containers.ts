@@ -368,7 +368,7 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       Dead: false,
       Pid: record.state.pid,
       ExitCode: record.state.exitCode,
-      Error: '',
+      Error: record.state.error ?? '',
       StartedAt: record.state.startedAt,
       FinishedAt: record.state.finishedAt,
     },
