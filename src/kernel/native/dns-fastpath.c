@@ -27,8 +27,9 @@
  * (little-endian), the asker (ASKER_SIZE bytes: family 4 or 6, 0, port
  * big-endian, 16 address bytes, as dns-relay.c takes it), then the bytes.
  * A datagram bigger than RECEIVE_SIZE (no DNS client sends one) is dropped.
- * Memory is bounded: a listener keeps at most MAX_ENTRIES replies (past it
- * it starts over), each of a bounded size; the receive and send arrays are
+ * Memory is bounded: a listener keeps at most MAX_ENTRIES replies and all
+ * of them together MAX_ALL_ENTRIES (past either, that one or all start
+ * over), each of a bounded size (MAX_KEY + MAX_REPLY); the receive and send arrays are
  * made once for all listeners (one thread uses them), so nothing is
  * allocated per packet.
  */
@@ -53,6 +54,7 @@
 #define MISS_HEADER (2 + ASKER_SIZE)
 #define TABLE_SIZE 128
 #define MAX_ENTRIES 64
+#define MAX_ALL_ENTRIES 4096
 #define MAX_KEY 512
 #define MAX_REPLY 1232
 
@@ -78,6 +80,7 @@ struct listener {
 static struct listener **listeners;
 static int listener_capacity;
 static uint32_t generation;
+static int all_entries;
 
 /* One thread (the event loop's) uses these, for one listener's readiness at a time. */
 static unsigned char receive_buffers[BATCH][RECEIVE_SIZE];
@@ -111,7 +114,13 @@ static void clear(struct listener *listener) {
     free(listener->table[at]);
     listener->table[at] = NULL;
   }
+  all_entries -= listener->entry_count;
   listener->entry_count = 0;
+}
+
+static void clear_all(void) {
+  for (int at = 0; at < listener_capacity; at++)
+    if (listeners[at] != NULL && listeners[at]->entry_count > 0) clear(listeners[at]);
 }
 
 static struct listener *listener_of(int id) {
@@ -341,6 +350,7 @@ static napi_value fastpath_send(napi_env env, napi_callback_info info) {
     const unsigned char *key = (const unsigned char *)query + 2;
     size_t key_length = query_length - 2;
     if (listener->entry_count >= MAX_ENTRIES) clear(listener);
+    if (all_entries >= MAX_ALL_ENTRIES) clear_all();
     uint32_t hash = hash_of(key, key_length);
     struct entry **place = find(listener, key, key_length, hash);
     struct entry *entry = malloc(sizeof *entry + key_length + reply_length);
@@ -350,7 +360,10 @@ static napi_value fastpath_send(napi_env env, napi_callback_info info) {
       entry->reply_length = (uint16_t)reply_length;
       memcpy(entry->bytes, key, key_length);
       memcpy(entry->bytes + key_length, reply, reply_length);
-      if (*place == NULL) listener->entry_count++;
+      if (*place == NULL) {
+        listener->entry_count++;
+        all_entries++;
+      }
       free(*place);
       *place = entry;
     } else {
@@ -362,8 +375,7 @@ static napi_value fastpath_send(napi_env env, napi_callback_info info) {
 
 static napi_value fastpath_clear(napi_env env, napi_callback_info info) {
   (void)info;
-  for (int at = 0; at < listener_capacity; at++)
-    if (listeners[at] != NULL && listeners[at]->entry_count > 0) clear(listeners[at]);
+  clear_all();
   napi_value undefined;
   napi_get_undefined(env, &undefined);
   return undefined;
