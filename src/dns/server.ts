@@ -342,7 +342,8 @@ export class DnsServer {
       const reply: Reply = (bytes, keep = false) => {
         if (bytes === undefined) return;
         const failed = resolver.sendUdp(asker, bytes, message, keep);
-        if (failed !== 0 && failed !== constants.errno.EAGAIN)
+        // EAGAIN: a full socket buffer loses the datagram, as any; EBADF: the resolver closed while the answer was upstream, nobody to answer.
+        if (failed !== 0 && failed !== constants.errno.EAGAIN && failed !== constants.errno.EBADF)
           this.onError(new Error(`failed to send a DNS answer from the resolver on port ${resolver.ports.udp}: errno ${failed}`));
       };
       try {
