@@ -56,10 +56,17 @@ export class DnsRecords {
   /** The same by container id, for the resolvers in the containers' namespaces (as many as there are containers). */
   private readonly containerAskers = new Map<string, Asker | null>();
   private changes = 0;
+  private readonly changeWatchers = new Set<() => void>();
 
   /** Counts the changes so far: whatever was worked out from the records at one count is stale at the next. */
   get version(): number {
     return this.changes;
+  }
+
+  /** Calls watcher after every change: for answers kept where version is not looked at (the resolvers' fast path in the addon). Returns its removal. */
+  onChange(watcher: () => void): () => void {
+    this.changeWatchers.add(watcher);
+    return () => this.changeWatchers.delete(watcher);
   }
 
   upsert(endpoint: DnsEndpoint): void {
@@ -73,7 +80,12 @@ export class DnsRecords {
     this.index(copy);
     this.askers.clear();
     this.containerAskers.clear();
+    this.changed();
+  }
+
+  private changed(): void {
     this.changes += 1;
+    for (const watcher of this.changeWatchers) watcher();
   }
 
   find(endpointId: string): DnsEndpoint | undefined {
@@ -88,7 +100,7 @@ export class DnsRecords {
     this.disown(endpoint);
     this.askers.clear();
     this.containerAskers.clear();
-    this.changes += 1;
+    this.changed();
   }
 
   /** Who asks: the container whose address is sourceIp, or undefined for a stranger. */

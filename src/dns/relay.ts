@@ -15,7 +15,7 @@ import type { Upstream } from './forward.js';
 export type RelayOutcome = Buffer | undefined | typeof RELAYED;
 export const RELAYED = 'relayed';
 
-/** Where an answer may go without a trip through the event loop: a listener the relay holds, and the asker as its query event gave it. */
+/** Where an answer may go without a trip through the event loop: a listener the relay holds, and the asker (family 4 or 6, 0, port big-endian, 16 address bytes) as the fast path gave it. */
 export interface DirectReply {
   listener: number;
   asker: Buffer;
@@ -27,28 +27,6 @@ export interface DirectReply {
 export const RelayEventKind = { relayed: 0, answer: 1, unanswered: 2, channelClosed: 3 } as const;
 
 const EVENT_HEADER_SIZE = 8;
-/** An asker in the relay's form: family (4 or 6), 0, port (big-endian), 16 address bytes. */
-export const ASKER_SIZE = 20;
-
-/** An asker in the relay's form (family, 0, port, 16 address bytes) from the address and port a socket of the event loop received from. */
-export function askerOf(address: string, port: number): Buffer {
-  const asker = Buffer.alloc(ASKER_SIZE);
-  asker.writeUInt16BE(port, 2);
-  if (!address.includes(':')) {
-    asker[0] = 4;
-    address.split('.').forEach((octet, index) => (asker[4 + index] = Number(octet)));
-    return asker;
-  }
-  asker[0] = 6;
-  const [head = '', tail] = address.split('::');
-  const groups = (part: string | undefined) => (part === undefined || part === '' ? [] : part.split(':'));
-  const left = groups(head);
-  const right = groups(tail);
-  const all = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  all.forEach((group, index) => asker.writeUInt16BE(parseInt(group, 16), 4 + 2 * index));
-  return asker;
-}
-
 /**
  * Calls visit for each event of a batch (dns-relay.c's layout: u32 token,
  * u8 kind, u8 flag, u16 length, then that many bytes: an answer); the bytes

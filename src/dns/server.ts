@@ -9,20 +9,25 @@
  * A query is decided for its asker and either answered from the records or
  * forwarded upstream, through the relay's thread (relay.ts), which sends a
  * forwarded query's final answer from a container resolver's socket to the
- * asker itself. No packet can stop it: each is handled inside its own catch.
+ * asker itself. A container resolver's UDP socket is served by the addon's
+ * fast path (kernel/dns-fastpath.ts), which answers a query asked before
+ * with the reply kept for it here, and hands over the rest. No packet can
+ * stop it: each is handled inside its own catch.
  */
 import dgram from 'node:dgram';
 import { closeSync } from 'node:fs';
 import net from 'node:net';
+import { constants } from 'node:os';
 import { createRequire } from 'node:module';
 import type { Packet } from 'dns-packet';
 import { SkiffError } from '../errors.js';
 import { openSocketsInNetns } from '../kernel/netns-sockets.js';
+import { fastPathBinding, forEachQuery } from '../kernel/dns-fastpath.js';
 import { DnsRecords, type Asker } from './records.js';
 import { MAX_TCP_SIZE, RCODE, answerQuery, encodeResponse, encodeWithin, errorReply, maxUdpSize, parseQuery, questionEnd } from './answer.js';
 import { AnswerCache } from './answer-cache.js';
 import { forwardQuery, parseUpstream, UpstreamSockets, type Upstream } from './forward.js';
-import { RELAYED, askerOf, udpRelay, type DirectReply } from './relay.js';
+import { RELAYED, udpRelay, type DirectReply } from './relay.js';
 import { FrameReader, frame } from './framing.js';
 // By require, not import: an ES import of a CommonJS package starts Node's export lexer (WebAssembly), ~9 MB of RSS kept for the daemon's life.
 const require = createRequire(import.meta.url);
@@ -58,16 +63,18 @@ const DEFAULT_TIMEOUT_MS = 2_000;
 const DEFAULT_MAX_IN_FLIGHT = 1_024;
 const DEFAULT_TCP_IDLE_MS = 10_000;
 const DNS_PORT = 53;
+const HEADER_SIZE = 12;
+const ANSWER_COUNT_AT = 6;
 
 type Transport = 'udp' | 'tcp';
-type Reply = (reply: Buffer | undefined) => void;
+/** keep: the reply is a local answer, the same for this query's bytes after its id until the records change. */
+type Reply = (reply: Buffer | undefined, keep?: boolean) => void;
 
 /** A pair of sockets answering queries, and whom for. */
 abstract class Listener {
   readonly connections = new Set<net.Socket>();
 
   constructor(
-    readonly udp: dgram.Socket,
     readonly tcp: net.Server,
     readonly forwardFrom: UpstreamSockets,
   ) {}
@@ -79,12 +86,12 @@ abstract class Listener {
   /** The relay's id for a duplicate of the UDP socket, when it has one: forwarded answers may go from there straight to the asker. */
   abstract get relayListener(): number | undefined;
 
+  protected abstract closeUdp(): Promise<void>;
+
   close(): Promise<void> {
     for (const connection of this.connections) connection.destroy();
     this.forwardFrom.close();
-    return Promise.all([new Promise<void>((resolve) => this.udp.close(() => resolve())), new Promise<void>((resolve) => this.tcp.close(() => resolve()))]).then(
-      () => undefined,
-    );
+    return Promise.all([this.closeUdp(), new Promise<void>((resolve) => this.tcp.close(() => resolve()))]).then(() => undefined);
   }
 }
 
@@ -92,11 +99,11 @@ abstract class Listener {
 class AddressListener extends Listener {
   constructor(
     readonly address: string,
-    udp: dgram.Socket,
+    readonly udp: dgram.Socket,
     tcp: net.Server,
     private readonly records: DnsRecords,
   ) {
-    super(udp, tcp, new UpstreamSockets(undefined));
+    super(tcp, new UpstreamSockets(undefined));
   }
 
   askerOf(sourceIp: string): Asker | undefined {
@@ -110,31 +117,54 @@ class AddressListener extends Listener {
   get relayListener(): undefined {
     return undefined;
   }
+
+  protected closeUdp(): Promise<void> {
+    return new Promise<void>((resolve) => this.udp.close(() => resolve()));
+  }
 }
 
 /**
  * Inside a container's namespace: everything that reaches it comes from that
- * container. The event loop receives its queries and sends the answers it
- * decides; the relay holds a duplicate of its UDP socket to send forwarded
- * answers from, straight to the asker. (Receiving on the relay's thread too
- * cost names 10% of their rate on two cores: one more thread to wake per
- * batch, for no work saved.)
+ * container. Its UDP socket is the fast path's, on the event loop's thread:
+ * what it cannot answer from the replies kept for it comes to
+ * onQueries, and the answers decided here go back through it. The relay
+ * holds a duplicate of that socket to send forwarded answers from, straight
+ * to the asker. (Receiving on the relay's thread instead cost names 10% of
+ * their rate on two cores: one more thread to wake per batch.)
  */
 class ContainerResolver extends Listener {
   readonly relayListener: number;
+  private readonly udpListener: number;
 
   constructor(
     readonly ports: ResolverPorts,
-    udp: dgram.Socket,
     udpFd: number,
+    onQueries: (resolver: ContainerResolver, batch: Buffer) => void,
     tcp: net.Server,
     netnsPath: string,
     private readonly containerId: string,
     private readonly name: string,
     private readonly records: DnsRecords,
   ) {
-    super(udp, tcp, new UpstreamSockets(netnsPath));
+    super(tcp, new UpstreamSockets(netnsPath));
     this.relayListener = udpRelay().addListener(udpFd);
+    try {
+      this.udpListener = fastPathBinding().fastpathOpen(udpFd, (batch) => onQueries(this, batch));
+    } catch (error) {
+      udpRelay().closeListener(this.relayListener);
+      throw error;
+    }
+  }
+
+  /**
+   * Sends reply to asker (the relay's form of an address); a kept one
+   * answers message's bytes after the id from now on, without JavaScript,
+   * until the records change: only replies with at most one record, since
+   * several addresses are put in a new order for every answer (answer.ts).
+   */
+  sendUdp(asker: Buffer, reply: Buffer, message: Buffer, keep: boolean): number {
+    const kept = keep && reply.length >= HEADER_SIZE && reply.readUInt16BE(ANSWER_COUNT_AT) < 2;
+    return fastPathBinding().fastpathSend(this.udpListener, asker, reply, kept ? message : null);
   }
 
   askerOf(): Asker | undefined {
@@ -145,9 +175,10 @@ class ContainerResolver extends Listener {
     return this.name;
   }
 
-  override close(): Promise<void> {
+  protected closeUdp(): Promise<void> {
     udpRelay().closeListener(this.relayListener);
-    return super.close();
+    fastPathBinding().fastpathClose(this.udpListener);
+    return Promise.resolve();
   }
 }
 
@@ -164,9 +195,14 @@ export class DnsServer {
   private resolversOpened = 0;
   private inFlight = 0;
   private readonly answers = new AnswerCache();
+  private readonly stopWatchingRecords: () => void;
 
   constructor(options: DnsServerOptions) {
     this.records = options.records;
+    // The fast path's kept replies were decided from the records as they were.
+    this.stopWatchingRecords = this.records.onChange(() => {
+      if (this.resolvers.size > 0) fastPathBinding().fastpathClear();
+    });
     this.upstreams = parseUpstreams(options.upstreams);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
@@ -235,8 +271,8 @@ export class DnsServer {
     try {
       resolver = new ContainerResolver(
         { udp: udpSocket.port, tcp: tcpSocket.port },
-        dgram.createSocket({ type: 'udp4', lookup: literalAddress }),
         udpSocket.fd,
+        (listener, batch) => this.serveBatch(listener, batch),
         net.createServer(),
         netnsPath,
         containerId,
@@ -248,9 +284,8 @@ export class DnsServer {
       closeSync(tcpSocket.fd);
       throw new SkiffError('unavailable', `error in opening the resolver in netns "${netnsPath}": ${(error as Error).message}`, { cause: error });
     }
-    resolver.udp.bind({ fd: udpSocket.fd });
     resolver.tcp.listen({ fd: tcpSocket.fd });
-    this.serve(resolver);
+    this.serveTcp(resolver);
     this.resolvers.set(netnsPath, resolver);
     return resolver.ports;
   }
@@ -275,25 +310,48 @@ export class DnsServer {
   }
 
   async close(): Promise<void> {
+    this.stopWatchingRecords();
     const listeners = [...this.listeners.values(), ...this.resolvers.values()];
     this.listeners.clear();
     this.resolvers.clear();
     await Promise.all(listeners.map((listener) => listener.close()));
   }
 
-  private serve(listener: Listener): void {
+  private serve(listener: AddressListener): void {
     listener.udp.on('error', (error) => this.onError(error));
     listener.udp.on('message', (message, remote) => this.serveDatagram(listener, message, remote));
+    this.serveTcp(listener);
+  }
+
+  private serveTcp(listener: Listener): void {
     listener.tcp.on('error', (error) => this.onError(error));
     listener.tcp.on('connection', (socket) => this.serveConnection(listener, socket));
   }
 
-  private serveDatagram(listener: Listener, message: Buffer, remote: dgram.RemoteInfo): void {
+  private serveDatagram(listener: AddressListener, message: Buffer, remote: dgram.RemoteInfo): void {
     try {
-      this.handle(listener, message, remote.address, 'udp', (reply) => sendDatagram(listener.udp, reply, remote), remote);
+      this.handle(listener, message, remote.address, 'udp', (reply) => sendDatagram(listener.udp, reply, remote));
     } catch (error) {
       this.onError(error as Error);
     }
+  }
+
+  /** What a resolver's fast path could not answer itself, one readiness's worth. */
+  private serveBatch(resolver: ContainerResolver, batch: Buffer): void {
+    forEachQuery(batch, (asker, message) => {
+      const reply: Reply = (bytes, keep = false) => {
+        if (bytes === undefined) return;
+        const failed = resolver.sendUdp(asker, bytes, message, keep);
+        // EAGAIN: a full socket buffer loses the datagram, as any; EBADF: the resolver closed while the answer was upstream, nobody to answer.
+        if (failed !== 0 && failed !== constants.errno.EAGAIN && failed !== constants.errno.EBADF)
+          this.onError(new Error(`failed to send a DNS answer from the resolver on port ${resolver.ports.udp}: errno ${failed}`));
+      };
+      try {
+        this.handle(resolver, message, '', 'udp', reply, asker);
+      } catch (error) {
+        this.onError(error as Error);
+      }
+    });
   }
 
   private serveConnection(listener: Listener, socket: net.Socket): void {
@@ -321,16 +379,17 @@ export class DnsServer {
    * Replies to one message, at once when decided here, later when
    * forwarded (undefined: no reply). A question this asker asked before
    * (same bytes but the id) while the records stayed the same gets the bytes
-   * answered then, with its own id and address order.
+   * answered then, with its own id and address order. udpAsker: where a UDP
+   * query came from, in the relay's form, when the relay may answer it.
    */
-  private handle(listener: Listener, message: Buffer, sourceIp: string, transport: Transport, reply: Reply, remote?: dgram.RemoteInfo): void {
+  private handle(listener: Listener, message: Buffer, sourceIp: string, transport: Transport, reply: Reply, udpAsker?: Buffer): void {
     const key = AnswerCache.keyOf(message, listener.cacheName(sourceIp), transport);
     const version = this.records.version;
     if (key !== undefined) {
       const cached = this.answers.reply(key, version, message.readUInt16BE(0));
-      if (cached !== undefined) return reply(cached);
+      if (cached !== undefined) return reply(cached, true);
       const forwardedSize = this.answers.forwardedSize(key, version);
-      if (forwardedSize !== undefined) return this.forward(listener, message, () => decodedQuery(message), sourceIp, transport, forwardedSize, reply, remote);
+      if (forwardedSize !== undefined) return this.forward(listener, message, () => decodedQuery(message), sourceIp, transport, forwardedSize, reply, udpAsker);
     }
     const parsed = parseQuery(message);
     if ('ignore' in parsed) return;
@@ -342,10 +401,10 @@ export class DnsServer {
     if (!decision.forward) {
       const encoded = encodeResponse(message, decision.response, maxSize, transport === 'udp');
       if (key !== undefined) this.answers.store(key, version, encoded, questionEnd(message));
-      return reply(encoded);
+      return reply(encoded, true);
     }
     if (key !== undefined) this.answers.storeForwarded(key, version, maxSize);
-    this.forward(listener, message, () => query, sourceIp, transport, maxSize, reply, remote);
+    this.forward(listener, message, () => query, sourceIp, transport, maxSize, reply, udpAsker);
   }
 
   /** Sends message upstream for its asker; query is its decoding, made only when an error reply or a trimmed answer needs it. */
@@ -357,7 +416,7 @@ export class DnsServer {
     transport: Transport,
     maxSize: number,
     reply: Reply,
-    remote: dgram.RemoteInfo | undefined,
+    udpAsker: Buffer | undefined,
   ): void {
     const asker = listener.askerOf(sourceIp);
     const upstreams = asker?.upstreams === undefined ? this.upstreams : parseUpstreams(asker.upstreams);
@@ -365,7 +424,7 @@ export class DnsServer {
     if (this.inFlight >= this.maxInFlight) return reply(errorReply(query(), RCODE.REFUSED));
     const relayListener = listener.relayListener;
     const direct: DirectReply | undefined =
-      remote !== undefined && relayListener !== undefined ? { listener: relayListener, asker: askerOf(remote.address, remote.port), maxSize } : undefined;
+      udpAsker !== undefined && relayListener !== undefined ? { listener: relayListener, asker: udpAsker, maxSize } : undefined;
     this.inFlight += 1;
     forwardQuery(message, upstreams, { tcp: transport === 'tcp', timeoutMs: this.timeoutMs, direct }, listener.forwardFrom, (answer) => {
       this.inFlight -= 1;

@@ -1,11 +1,11 @@
 /**
  * The relay's pure parts: reading a batch of its events (dns-relay.c's
- * layout), an asker in its relay form from an address and port, and which forwarding
- * attempt may take any answer as the last word.
+ * layout) and which forwarding attempt may take any answer as the last
+ * word.
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { askerOf, forEachRelayEvent, RelayEventKind } from '../../src/dns/relay.js';
+import { forEachRelayEvent, RelayEventKind } from '../../src/dns/relay.js';
 import { isLastAttempt, MAX_UPSTREAMS } from '../../src/dns/forward.js';
 
 function event(token: number, kind: number, flag: number, payload: Buffer = Buffer.alloc(0)): Buffer {
@@ -40,25 +40,6 @@ it('stops at an event cut short instead of reading past the batch', () => {
   assert.deepEqual(seen, [9]);
   forEachRelayEvent(Buffer.alloc(5), (token) => seen.push(token));
   assert.deepEqual(seen, [9]);
-});
-
-it('writes an asker: IPv4 and IPv6 (with and without ::), port big-endian', () => {
-  const v4 = Buffer.alloc(20);
-  v4[0] = 4;
-  v4.writeUInt16BE(40_123, 2);
-  v4.set([127, 0, 0, 1], 4);
-  assert.deepEqual(askerOf('127.0.0.1', 40_123), v4);
-  const v6 = Buffer.alloc(20);
-  v6[0] = 6;
-  v6.writeUInt16BE(53, 2);
-  v6.writeUInt16BE(0xfd00, 4);
-  v6.writeUInt16BE(1, 18);
-  assert.deepEqual(askerOf('fd00::1', 53), v6);
-  assert.deepEqual(askerOf('fd00:0:0:0:0:0:0:1', 53), v6);
-  const loopback = Buffer.alloc(20);
-  loopback[0] = 6;
-  loopback.writeUInt16BE(1, 18);
-  assert.deepEqual(askerOf('::1', 0), loopback);
 });
 
 it('lets only the last attempt (of at most three upstreams) take any answer', () => {

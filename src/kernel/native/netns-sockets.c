@@ -41,6 +41,7 @@
 #include "spawn.h"
 #include "sandbox.h"
 #include "dns-relay.h"
+#include "dns-fastpath.h"
 
 #define MAX_SOCKETS 8
 #define LISTEN_BACKLOG 128
@@ -261,5 +262,6 @@ NAPI_MODULE_INIT() {
   if (register_spawn(env, exports) != napi_ok) return NULL;
   if (register_sandbox(env, exports) != napi_ok) return NULL;
   if (register_dns_relay(env, exports) != napi_ok) return NULL;
+  if (register_dns_fastpath(env, exports) != napi_ok) return NULL;
   return exports;
 }
