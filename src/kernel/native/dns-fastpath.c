@@ -35,6 +35,7 @@
  */
 #define _GNU_SOURCE
 #include "dns-fastpath.h"
+#include "asker.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -49,7 +50,6 @@
 #define BATCH 64
 #define RECEIVE_SIZE 4096
 #define HEADER_SIZE 12
-#define ASKER_SIZE 20
 #define MISS_HEADER (2 + ASKER_SIZE)
 #define TABLE_SIZE 128
 #define MAX_ENTRIES 64
@@ -125,40 +125,6 @@ static void clear_all(void) {
 static struct listener *listener_of(int id) {
   int at = ID_INDEX(id);
   return id >= 0 && at < listener_capacity && listeners[at] != NULL && listeners[at]->id == id ? listeners[at] : NULL;
-}
-
-static void to_asker(const struct sockaddr_storage *source, unsigned char *asker) {
-  memset(asker, 0, ASKER_SIZE);
-  if (source->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)source;
-    asker[0] = 6;
-    memcpy(asker + 2, &in6->sin6_port, 2);
-    memcpy(asker + 4, &in6->sin6_addr, 16);
-  } else {
-    const struct sockaddr_in *in4 = (const struct sockaddr_in *)source;
-    asker[0] = 4;
-    memcpy(asker + 2, &in4->sin_port, 2);
-    memcpy(asker + 4, &in4->sin_addr, 4);
-  }
-}
-
-static int from_asker(const unsigned char *asker, struct sockaddr_storage *address, socklen_t *length) {
-  memset(address, 0, sizeof *address);
-  if (asker[0] == 6) {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
-    in6->sin6_family = AF_INET6;
-    memcpy(&in6->sin6_port, asker + 2, 2);
-    memcpy(&in6->sin6_addr, asker + 4, 16);
-    *length = sizeof *in6;
-    return 0;
-  }
-  if (asker[0] != 4) return -1;
-  struct sockaddr_in *in4 = (struct sockaddr_in *)address;
-  in4->sin_family = AF_INET;
-  memcpy(&in4->sin_port, asker + 2, 2);
-  memcpy(&in4->sin_addr, asker + 4, 4);
-  *length = sizeof *in4;
-  return 0;
 }
 
 /* A datagram for JavaScript; when the room cannot grow it is dropped, as the kernel drops one on a full queue. */

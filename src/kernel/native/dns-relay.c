@@ -49,6 +49,7 @@
  */
 #define _GNU_SOURCE
 #include "dns-relay.h"
+#include "asker.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -74,7 +75,6 @@
 #define RECEIVE_SIZE 65536
 #define HEADER_SIZE 12
 #define NONE (-1)
-#define ASKER_SIZE 20
 #define WAKE_TAG UINT64_MAX
 
 enum { EVENT_RELAYED = 0, EVENT_ANSWER = 1, EVENT_UNANSWERED = 2, EVENT_CHANNEL_CLOSED = 3 };
@@ -538,25 +538,6 @@ static int listener_fd_of(struct relay *relay, int id) {
   if (id < 0) return -1;
   int at = ID_INDEX(id);
   return at < relay->listener_capacity && relay->listeners[at].id == id ? relay->listeners[at].fd : -1;
-}
-
-static int from_asker(const unsigned char *asker, struct sockaddr_storage *address, socklen_t *length) {
-  memset(address, 0, sizeof *address);
-  if (asker[0] == 6) {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
-    in6->sin6_family = AF_INET6;
-    memcpy(&in6->sin6_port, asker + 2, 2);
-    memcpy(&in6->sin6_addr, asker + 4, 16);
-    *length = sizeof *in6;
-    return 0;
-  }
-  if (asker[0] != 4) return -1;
-  struct sockaddr_in *in4 = (struct sockaddr_in *)address;
-  in4->sin_family = AF_INET;
-  memcpy(&in4->sin_port, asker + 2, 2);
-  memcpy(&in4->sin_addr, asker + 4, 4);
-  *length = sizeof *in4;
-  return 0;
 }
 
 static void receive_answers(struct relay *relay, int id, struct send_batch *replies) {
