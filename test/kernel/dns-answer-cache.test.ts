@@ -12,29 +12,13 @@ import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { Packet } from 'dns-packet';
 import { assertInWorld } from '../helpers/world.js';
-import { DnsRecords, type DnsEndpoint } from '../../src/dns/records.js';
+import { DnsRecords } from '../../src/dns/records.js';
+import { aQuery, dnsEndpoint } from '../helpers/dns-records.js';
 import { DnsServer } from '../../src/dns/server.js';
 
 assertInWorld();
 
 const LISTEN = '127.0.0.1';
-
-function endpoint(name: string, ipv4: string, networkId: string, extra: Partial<DnsEndpoint> = {}): DnsEndpoint {
-  return {
-    endpointId: `ep-${name}-${networkId}`,
-    networkId,
-    networkName: networkId,
-    containerId: Buffer.from(name).toString('hex').padEnd(64, '0'),
-    containerName: name,
-    aliases: [],
-    ipv4,
-    ...extra,
-  };
-}
-
-function query(id: number, name: string): Buffer {
-  return dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] });
-}
 
 /** One UDP question from source address `from`; the decoded answer. */
 function askUdp(from: string, id: number, name: string): Promise<Packet> {
@@ -49,7 +33,7 @@ function askUdp(from: string, id: number, name: string): Promise<Packet> {
       socket.close();
       resolve(dnsPacket.decode(message));
     });
-    socket.bind(0, from, () => socket.send(query(id, name), 53, LISTEN));
+    socket.bind(0, from, () => socket.send(aQuery(id, name), 53, LISTEN));
   });
 }
 
@@ -66,7 +50,7 @@ function askTcp(from: string, id: number, name: string): Promise<Packet> {
       }
     });
     socket.on('error', reject);
-    const message = query(id, name);
+    const message = aQuery(id, name);
     const length = Buffer.alloc(2);
     length.writeUInt16BE(message.length);
     socket.write(Buffer.concat([length, message]));
@@ -82,9 +66,9 @@ describe('embedded DNS: answers asked again', () => {
   const server = new DnsServer({ records, upstreams: [], timeoutMs: 300 });
 
   before(async () => {
-    records.upsert(endpoint('client', '127.0.0.2', 'front'));
-    records.upsert(endpoint('web', '10.1.0.5', 'front', { aliases: ['app'] }));
-    records.upsert(endpoint('other', '127.0.0.3', 'back'));
+    records.upsert(dnsEndpoint('client', '127.0.0.2'));
+    records.upsert(dnsEndpoint('web', '10.1.0.5', { aliases: ['app'] }));
+    records.upsert(dnsEndpoint('other', '127.0.0.3', { networkId: 'back' }));
     await server.addListener('front', LISTEN);
   });
 
@@ -105,21 +89,21 @@ describe('embedded DNS: answers asked again', () => {
 
   it('answers from the records as they are now: a moved address, a second holder, a removed name', async () => {
     assert.deepEqual(addressesOf(await askUdp('127.0.0.2', 10, 'app')), ['10.1.0.5']);
-    records.upsert(endpoint('web', '10.1.0.6', 'front', { aliases: ['app'] }));
+    records.upsert(dnsEndpoint('web', '10.1.0.6', { aliases: ['app'] }));
     assert.deepEqual(addressesOf(await askUdp('127.0.0.2', 11, 'app')), ['10.1.0.6'], 'the new address, not the kept one');
-    records.upsert(endpoint('web2', '10.1.0.7', 'front', { aliases: ['app'] }));
+    records.upsert(dnsEndpoint('web2', '10.1.0.7', { aliases: ['app'] }));
     assert.deepEqual(addressesOf(await askUdp('127.0.0.2', 12, 'app')).sort(), ['10.1.0.6', '10.1.0.7']);
-    records.remove('ep-web-front');
-    records.remove('ep-web2-front');
+    records.remove('ep-web');
+    records.remove('ep-web2');
     const gone = await askUdp('127.0.0.2', 13, 'app');
     assert.equal(rcodeOf(gone), SERVFAIL, 'an unknown name is forwarded, and with no upstream fails');
     assert.deepEqual(addressesOf(gone), []);
   });
 
   it('gives answers with several addresses an order of their own, over every address', async () => {
-    records.upsert(endpoint('a1', '10.1.0.21', 'front', { aliases: ['pool'] }));
-    records.upsert(endpoint('a2', '10.1.0.22', 'front', { aliases: ['pool'] }));
-    records.upsert(endpoint('a3', '10.1.0.23', 'front', { aliases: ['pool'] }));
+    records.upsert(dnsEndpoint('a1', '10.1.0.21', { aliases: ['pool'] }));
+    records.upsert(dnsEndpoint('a2', '10.1.0.22', { aliases: ['pool'] }));
+    records.upsert(dnsEndpoint('a3', '10.1.0.23', { aliases: ['pool'] }));
     const firsts = new Set<string>();
     // Each answer is shuffled anew (Docker's shuffleAddr): over 60 answers every address comes first
     // (a miss has a chance of 3 × (2/3)^60, about 10^-10).

@@ -16,29 +16,13 @@ import { readdirSync } from 'node:fs';
 import dnsPacket from 'dns-packet';
 import { assertInWorld } from '../helpers/world.js';
 import { AnswerCache } from '../../src/dns/answer-cache.js';
-import { DnsRecords, type DnsEndpoint } from '../../src/dns/records.js';
+import { DnsRecords } from '../../src/dns/records.js';
+import { aQuery, dnsEndpoint } from '../helpers/dns-records.js';
 import { DnsServer, RESOLVER_ADDRESS } from '../../src/dns/server.js';
 
 assertInWorld();
 
 const OWN_NETNS = '/proc/self/ns/net';
-
-function endpoint(name: string, ipv4: string, extra: Partial<DnsEndpoint> = {}): DnsEndpoint {
-  return {
-    endpointId: `ep-${name}`,
-    networkId: 'front',
-    networkName: 'front',
-    containerId: Buffer.from(name).toString('hex').padEnd(64, '0'),
-    containerName: name,
-    aliases: [],
-    ipv4,
-    ...extra,
-  };
-}
-
-function query(id: number, name: string): Buffer {
-  return dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] });
-}
 
 /** Sends datagram to the resolver; its reply's bytes and source port. */
 function exchange(port: number, datagram: Buffer): Promise<{ reply: Buffer; from: number }> {
@@ -78,13 +62,13 @@ function countDecided(): { readonly count: number; restore(): void } {
 describe("a container resolver's UDP fast path", () => {
   const records = new DnsRecords();
   const server = new DnsServer({ records, upstreams: [], timeoutMs: 300 });
-  const client = endpoint('client', '10.1.0.2');
+  const client = dnsEndpoint('client', '10.1.0.2');
   let port = 0;
   let decided: ReturnType<typeof countDecided>;
 
   before(() => {
     records.upsert(client);
-    records.upsert(endpoint('web', '10.1.0.5', { aliases: ['app'] }));
+    records.upsert(dnsEndpoint('web', '10.1.0.5', { aliases: ['app'] }));
     port = server.openResolver(OWN_NETNS, client.containerId).udp;
     decided = countDecided();
   });
@@ -95,39 +79,40 @@ describe("a container resolver's UDP fast path", () => {
   });
 
   it('answers a local name asked again without JavaScript, with the bytes decided and each asker’s own id', async () => {
-    const first = await exchange(port, query(1, 'web'));
+    const first = await exchange(port, aQuery(1, 'web'));
     assert.equal(first.from, port);
     assert.deepEqual(addressesOf(first.reply), ['10.1.0.5']);
     const reached = decided.count;
     for (const id of [2, 0xfffe, 1]) {
-      const again = await exchange(port, query(id, 'web'));
+      const again = await exchange(port, aQuery(id, 'web'));
       assert.equal(again.from, port);
       assert.equal(again.reply.readUInt16BE(0), id);
       assert.deepEqual(again.reply.subarray(2), first.reply.subarray(2), 'the same bytes after the id');
     }
     assert.equal(decided.count, reached, 'answered by the addon alone');
-    await exchange(port, query(3, 'app'));
+    await exchange(port, aQuery(3, 'app'));
     assert.equal(decided.count, reached + 1, 'another question is decided in JavaScript');
   });
 
   it('answers from the records as they are now: a moved address, a second holder, a removed name', async () => {
-    await exchange(port, query(10, 'app'));
-    records.upsert(endpoint('web', '10.1.0.6', { aliases: ['app'] }));
-    assert.deepEqual(addressesOf((await exchange(port, query(11, 'app'))).reply), ['10.1.0.6'], 'the new address, not the kept one');
-    records.upsert(endpoint('web2', '10.1.0.7', { aliases: ['app'] }));
-    assert.deepEqual(addressesOf((await exchange(port, query(12, 'app'))).reply).sort(), ['10.1.0.6', '10.1.0.7']);
+    await exchange(port, aQuery(10, 'app'));
+    records.upsert(dnsEndpoint('web', '10.1.0.6', { aliases: ['app'] }));
+    assert.deepEqual(addressesOf((await exchange(port, aQuery(11, 'app'))).reply), ['10.1.0.6'], 'the new address, not the kept one');
+    records.upsert(dnsEndpoint('web2', '10.1.0.7', { aliases: ['app'] }));
+    assert.deepEqual(addressesOf((await exchange(port, aQuery(12, 'app'))).reply).sort(), ['10.1.0.6', '10.1.0.7']);
     records.remove('ep-web');
     records.remove('ep-web2');
-    assert.deepEqual(addressesOf((await exchange(port, query(13, 'app'))).reply), [], 'gone: forwarded, and with no upstream a failure');
+    assert.deepEqual(addressesOf((await exchange(port, aQuery(13, 'app'))).reply), [], 'gone: forwarded, and with no upstream a failure');
   });
 
   it('leaves answers with several addresses to JavaScript, which gives each its own order', async () => {
-    for (const [index, address] of ['10.1.0.21', '10.1.0.22', '10.1.0.23'].entries()) records.upsert(endpoint(`pool${index}`, address, { aliases: ['pool'] }));
+    for (const [index, address] of ['10.1.0.21', '10.1.0.22', '10.1.0.23'].entries())
+      records.upsert(dnsEndpoint(`pool${index}`, address, { aliases: ['pool'] }));
     const reached = decided.count;
     const firsts = new Set<string>();
     // Over 60 answers every address comes first (a miss has a chance of 3 × (2/3)^60, about 10^-10).
     for (let id = 100; id < 160; id++) {
-      const addresses = addressesOf((await exchange(port, query(id, 'pool'))).reply);
+      const addresses = addressesOf((await exchange(port, aQuery(id, 'pool'))).reply);
       assert.deepEqual([...addresses].sort(), ['10.1.0.21', '10.1.0.22', '10.1.0.23']);
       firsts.add(addresses[0]!);
     }
@@ -148,8 +133,8 @@ describe("a container resolver's UDP fast path", () => {
     const socket = dgram.createSocket('udp4');
     for (const datagram of garbage) await new Promise<void>((resolve) => socket.send(datagram, port, RESOLVER_ADDRESS, () => resolve()));
     socket.close();
-    assert.deepEqual(addressesOf((await exchange(port, query(200, 'client'))).reply), ['10.1.0.2']);
-    assert.deepEqual(addressesOf((await exchange(port, query(201, 'client'))).reply), ['10.1.0.2']);
+    assert.deepEqual(addressesOf((await exchange(port, aQuery(200, 'client'))).reply), ['10.1.0.2']);
+    assert.deepEqual(addressesOf((await exchange(port, aQuery(201, 'client'))).reply), ['10.1.0.2']);
   });
 
   it('lets go of its socket when closed: no descriptor left, its port free again', async () => {
@@ -157,18 +142,18 @@ describe("a container resolver's UDP fast path", () => {
     const before = openFds();
     const otherServer = new DnsServer({ records, upstreams: [], timeoutMs: 300 });
     const ports = otherServer.openResolver(OWN_NETNS, client.containerId);
-    await exchange(ports.udp, query(300, 'client'));
-    await exchange(ports.udp, query(301, 'client'));
+    await exchange(ports.udp, aQuery(300, 'client'));
+    await exchange(ports.udp, aQuery(301, 'client'));
     await otherServer.close();
     const stray = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => stray.send(query(302, 'client'), ports.udp, RESOLVER_ADDRESS, () => resolve()));
+    await new Promise<void>((resolve) => stray.send(aQuery(302, 'client'), ports.udp, RESOLVER_ADDRESS, () => resolve()));
     stray.close();
     // The event loop and the relay thread let go of their descriptors when they next run: wait, without judging how long it takes.
     for (let tries = 0; tries < 100 && openFds() > before; tries++) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(openFds(), before);
     const again = new DnsServer({ records, upstreams: [], timeoutMs: 300 });
     assert.deepEqual(again.openResolver(OWN_NETNS, client.containerId, ports), ports, 'the same ports can be bound again');
-    assert.deepEqual(addressesOf((await exchange(ports.udp, query(303, 'client'))).reply), ['10.1.0.2']);
+    assert.deepEqual(addressesOf((await exchange(ports.udp, aQuery(303, 'client'))).reply), ['10.1.0.2']);
     await again.close();
   });
 });
