@@ -35,6 +35,7 @@
  */
 #define _GNU_SOURCE
 #include "dns-fastpath.h"
+#include "exported-functions.h"
 #include "asker.h"
 
 #include <errno.h>
@@ -375,21 +376,11 @@ static napi_value fastpath_close(napi_env env, napi_callback_info info) {
 }
 
 napi_status register_dns_fastpath(napi_env env, napi_value exports) {
-  static const struct {
-    const char *name;
-    napi_callback callback;
-  } functions[] = {
+  static const struct exported_function functions[] = {
     { "fastpathOpen", fastpath_open },
     { "fastpathSend", fastpath_send },
     { "fastpathClear", fastpath_clear },
     { "fastpathClose", fastpath_close },
   };
-  for (size_t index = 0; index < sizeof functions / sizeof functions[0]; index++) {
-    napi_value function;
-    napi_status status = napi_create_function(env, functions[index].name, NAPI_AUTO_LENGTH, functions[index].callback, NULL, &function);
-    if (status != napi_ok) return status;
-    status = napi_set_named_property(env, exports, functions[index].name, function);
-    if (status != napi_ok) return status;
-  }
-  return napi_ok;
+  return export_functions(env, exports, functions, sizeof functions / sizeof functions[0]);
 }

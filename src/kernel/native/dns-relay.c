@@ -49,6 +49,7 @@
  */
 #define _GNU_SOURCE
 #include "dns-relay.h"
+#include "exported-functions.h"
 #include "asker.h"
 
 #include <arpa/inet.h>
@@ -930,19 +931,9 @@ static napi_value relay_ref(napi_env env, napi_callback_info info) {
 }
 
 napi_status register_dns_relay(napi_env env, napi_value exports) {
-  static const struct {
-    const char *name;
-    napi_callback callback;
-  } functions[] = {
+  static const struct exported_function functions[] = {
     { "relayStart", relay_start },         { "relayAddChannel", relay_add_channel }, { "relayAddListener", relay_add_listener },
     { "relayClose", relay_close },         { "relayForward", relay_forward },        { "relayRef", relay_ref },
   };
-  for (size_t index = 0; index < sizeof functions / sizeof functions[0]; index++) {
-    napi_value function;
-    napi_status status = napi_create_function(env, functions[index].name, NAPI_AUTO_LENGTH, functions[index].callback, NULL, &function);
-    if (status != napi_ok) return status;
-    status = napi_set_named_property(env, exports, functions[index].name, function);
-    if (status != napi_ok) return status;
-  }
-  return napi_ok;
+  return export_functions(env, exports, functions, sizeof functions / sizeof functions[0]);
 }

@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include "sandbox.h"
+#include "exported-functions.h"
 #include "detached-thread.h"
 
 #include <errno.h>
@@ -363,16 +364,6 @@ static napi_value set_netns_sysctl_call(napi_env env, napi_callback_info info) {
 }
 
 napi_status register_sandbox(napi_env env, napi_value exports) {
-  static const struct {
-    const char *name;
-    napi_callback function;
-  } functions[] = {{"createNetns", create_netns_call}, {"setNetnsSysctl", set_netns_sysctl_call}, {"mount", mount_call}, {"unmount", unmount_call}};
-  for (size_t index = 0; index < sizeof functions / sizeof functions[0]; index++) {
-    napi_value function;
-    napi_status status = napi_create_function(env, functions[index].name, NAPI_AUTO_LENGTH, functions[index].function, NULL, &function);
-    if (status != napi_ok) return status;
-    status = napi_set_named_property(env, exports, functions[index].name, function);
-    if (status != napi_ok) return status;
-  }
-  return napi_ok;
+  static const struct exported_function functions[] = {{"createNetns", create_netns_call}, {"setNetnsSysctl", set_netns_sysctl_call}, {"mount", mount_call}, {"unmount", unmount_call}};
+  return export_functions(env, exports, functions, sizeof functions / sizeof functions[0]);
 }
