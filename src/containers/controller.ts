@@ -50,6 +50,7 @@ import { run } from '../kernel/exec.js';
 import { ReaderCounts, Signals } from './signals.js';
 import { createResources, runnableResources, updatedResources, type ResourceUpdate } from './limits.js';
 import { pauseRefusal, unpauseRefusal, type PauseRefusal } from './pause.js';
+import { checkLogOptions } from './log-options.js';
 import { planSysctls, sysctlWriteError, type SysctlPlan } from './sysctls.js';
 import { setNetnsSysctls } from '../kernel/netns.js';
 import { sampleStats, type StatsSample } from './stats.js';
@@ -932,6 +933,7 @@ export class Containers {
       resources: runnableResources(record.hostConfig.resources, this.capacity),
       runtime: record.hostConfig.runtime,
       sysctls,
+      logRotation: checkLogOptions(record.hostConfig.logOptions),
     });
     return this.runtime.prepare(record.id);
   }
