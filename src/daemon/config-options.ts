@@ -294,7 +294,10 @@ export const OPTIONS: readonly OptionSpec[] = [
  */
 export const DOCKERD_ONLY_KEYS: Readonly<Record<string, { accepts: (value: unknown) => boolean; why: string }>> = {
   'log-driver': { accepts: (value) => value === 'json-file', why: "containers' logs are json-file only" },
-  'log-opts': { accepts: isEmpty, why: "containers' log options are not supported yet" },
+  'log-opts': {
+    accepts: isEmpty,
+    why: 'daemon-wide log options are not supported yet: give them per container (docker run --log-opt max-size=10m --log-opt max-file=3; compose: logging: options:)',
+  },
   'storage-driver': { accepts: (value) => value === 'overlay2' || value === 'overlay', why: 'images are root file systems under overlayfs' },
   'storage-opts': { accepts: isEmpty, why: 'storage options are not supported' },
   'registry-mirrors': { accepts: isEmpty, why: 'skiff has no registry: images come from docker import' },
