@@ -594,8 +594,8 @@ export class ContainerRuntime {
       });
     }
     // A restart starts a fresh log: the rotated files of the last run go with it.
-    const logs = options.keepLayer === true ? [paths.log, ...rotatedLogs(paths.log)] : [];
-    for (const dir of options.keepLayer === true ? [paths.bundle, ...logs] : [paths.bundle, paths.dataDir]) {
+    const removed = options.keepLayer === true ? [paths.bundle, paths.log, ...rotatedLogs(paths.log)] : [paths.bundle, paths.dataDir];
+    for (const dir of removed) {
       try {
         rmSync(dir, { recursive: true, force: true });
       } catch (error) {

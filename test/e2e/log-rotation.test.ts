@@ -113,7 +113,6 @@ async function rotatingRun(name: string, maxFile: string): Promise<void> {
 
 test('--log-opt max-size=1k max-file=3: rotated files, docker logs and --tail across them, a follower across rotations', async () => {
   await rotatingRun('rotating', '3');
-  // A restart starts a fresh log (skiff's way): the rotated files of the run before go too.
   const id = (await daemon.ok('inspect', '-f', '{{.Id}}', 'rotating')).trim();
   await daemon.ok('rm', 'rotating');
   assert.deepEqual(
