@@ -89,7 +89,11 @@ class RunLog {
   private handle: FileHandle | undefined;
   private inode: number | undefined;
 
-  constructor(private readonly path: string) {}
+  /** fromOldest: a reader of all the output (docker run's attach) begins with the oldest file kept, the run may have rotated before it looked. */
+  constructor(
+    private readonly path: string,
+    private readonly fromOldest = false,
+  ) {}
 
   /**
    * The rotated files' bytes, oldest first (none when only the current file
@@ -99,7 +103,7 @@ class RunLog {
    * read later, so none is missed.
    */
   async readKept(offset: number, withRotated: boolean): Promise<{ rotated: Buffer; current: Buffer }> {
-    if (this.handle === undefined) await this.hold(this.path);
+    if (this.handle === undefined) await this.hold(this.fromOldest ? this.oldest() : this.path);
     const older: FileHandle[] = [];
     const seen = new Set(this.inode === undefined ? [] : [this.inode]);
     try {
@@ -123,8 +127,20 @@ class RunLog {
 
   /** Bytes of the file held from offset to its current end ('' while no log file exists yet). */
   async readFrom(offset: number): Promise<Buffer> {
-    if (this.handle === undefined && !(await this.hold(this.path))) return Buffer.alloc(0);
+    if (this.handle === undefined && !(await this.hold(this.fromOldest ? this.oldest() : this.path))) return Buffer.alloc(0);
     return readAll(this.handle!, offset);
+  }
+
+  /** The name of the oldest file kept (the path itself without rotated ones). */
+  private oldest(): string {
+    let index = 0;
+    while (inodeAt(rotatedName(this.path, index + 1)) !== undefined) index++;
+    return rotatedName(this.path, index);
+  }
+
+  /** The size of the file held (0 while none). */
+  async size(): Promise<number> {
+    return this.handle === undefined ? 0 : (await this.handle.stat()).size;
   }
 
   /** The file held is no longer the one at the path: rotated away, or a new run (or a removal) replaced it. */
@@ -182,14 +198,20 @@ async function* logChunks(options: LogReadOptions): AsyncGenerator<Buffer> {
   const render = { stdout: options.stdout, stderr: options.stderr, tty: options.tty, timestamps: options.timestamps };
   const { since, until } = options;
   const inWindow = (record: LogRecord) => (since === undefined || timeOf(record) >= since) && (until === undefined || timeOf(record) <= until);
-  const log = new RunLog(options.logPath);
+  const log = new RunLog(options.logPath, options.fromOffset === 0);
   // The run followed is the one whose bundle is there now: a restart deletes it and makes another.
   const bundle = identityOf(dirname(options.exitStatusPath));
   const sameRun = () => bundle !== undefined && identityOf(dirname(options.exitStatusPath)) === bundle;
   try {
     // Attach (from an offset) wants what comes next only; logs wants all the kept files hold.
-    const initial = await log.readKept(options.fromOffset ?? 0, options.fromOffset === undefined);
-    let offset = (options.fromOffset ?? 0) + initial.current.length;
+    let initial = await log.readKept(options.fromOffset ?? 0, options.fromOffset === undefined);
+    let offset = options.fromOffset ?? 0;
+    if (offset > 0 && initial.current.length === 0 && (await log.size()) < offset) {
+      // Rotated since the caller measured the offset: what the fresh file holds came after.
+      offset = 0;
+      initial = { rotated: initial.rotated, current: await log.readFrom(0) };
+    }
+    offset += initial.current.length;
     const first = decodeFrames(initial.current);
     let rest = first.rest;
     // Whether the last frame of the file held is the rotation mark: only then is a file gone from the path rotated, not replaced.

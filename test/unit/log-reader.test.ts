@@ -134,3 +134,32 @@ for (const maxFile of [1, 3]) {
     }
   });
 }
+
+test("docker run's attach (all output, from offset 0) begins with the oldest kept file when the log rotated before it looked", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
+  try {
+    const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
+    mkdirSync(join(dir, 'bundle'));
+    writeFileSync(logPath, encodeFrame(1, Buffer.from('one\n')));
+    rotate(logPath, 3, 'two\n');
+    writeFileSync(exitStatusPath, '0');
+    assert.equal(await collect(readLog({ logPath, exitStatusPath, tty: true, stdout: true, stderr: true, follow: true, fromOffset: 0 })), 'one\ntwo\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an attach whose offset was measured before a rotation begins with the fresh file, not mid-frame', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
+  try {
+    const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
+    mkdirSync(join(dir, 'bundle'));
+    writeFileSync(logPath, encodeFrame(1, Buffer.from('one two three four\n')));
+    const fromOffset = 23; // measured, then the log rotated
+    rotate(logPath, 3, 'five\n');
+    writeFileSync(exitStatusPath, '0');
+    assert.equal(await collect(readLog({ logPath, exitStatusPath, tty: true, stdout: true, stderr: true, follow: true, fromOffset })), 'five\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
