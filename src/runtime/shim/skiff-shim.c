@@ -8,8 +8,8 @@
  * "-"; it may end with ":MAX-SIZE:MAX-FILE" (json-file's --log-opt, bytes and a
  * count): once LOGFILE holds MAX-SIZE bytes or more, the next frame goes to a
  * fresh LOGFILE, the full one kept as LOGFILE.1 (older ones shifted to .2 …,
- * at most MAX-FILE files in all), as Docker's json-file rotates. Gated, the shim runs `create` instead of `run --detach`, reports
- * "created <pid>\n" on fd 3 and waits for one byte on fd 4: 'g' runs `start`,
+ * at most MAX-FILE files in all), as Docker's json-file rotates. Gated, the
+ * shim runs `create` instead of `run --detach`, reports "created <pid>\n" on fd 3 and waits for one byte on fd 4: 'g' runs `start`,
  * anything else or end-of-file (the daemon gave up, or died) deletes the
  * created container. The daemon sets up the container's network meanwhile. The shim
  * runs in its own session as a child subreaper, starts the container with
@@ -20,11 +20,11 @@
  *    runc's --console-socket) into LOGFILE as Docker stream frames with the
  *    time each was read (stream byte, 1, 0, 0, uint32 BE length, uint64 BE
  *    Unix nanoseconds, payload; the 1 marks the time, which frames of older
- *    shims do not carry);
- *    A full file ends with an empty frame of stream 0 (the rotation mark):
- *    a reader following it goes on in the next file only after that mark, and
- *    takes a file replaced without it (a restart, a removal) as the run's end.
- *    Rotation failing (reported on stderr) keeps output in the file it was in;
+ *    shims do not carry). A full file ends with an empty timed frame of
+ *    stream 0 (the rotation mark): a reader following it goes on in the next
+ *    file only after that mark, and takes a file replaced without it (a
+ *    restart, a removal) as the run's end. A rotation that fails (reported on
+ *    stderr) leaves the output in the file it was in, none lost;
  *  - copies BUNDLE/stdin (a FIFO the daemon writes) to the container's stdin;
  *    SIGUSR1 closes the container's stdin once the FIFO is drained;
  *  - when the init process ends and the output is drained, writes its exit
