@@ -454,7 +454,7 @@ export class ContainerRuntime {
   logs(id: string, options: LogOptions): NodeJS.ReadableStream {
     const paths = this.existing(id);
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
-    return readLog({ logPath: paths.log, exitStatusPath: paths.exitStatus, tty: meta.tty, ...options });
+    return readLog({ logPath: paths.log, exitStatusPath: paths.exitStatus, tty: meta.tty, rotates: meta.logRotation !== undefined, ...options });
   }
 
   /**
@@ -475,6 +475,7 @@ export class ContainerRuntime {
       logPath: paths.log,
       exitStatusPath: paths.exitStatus,
       tty: meta.tty,
+      rotates: meta.logRotation !== undefined,
       stdout: options.stdout ?? true,
       stderr: options.stderr ?? true,
       follow: true,

@@ -7,11 +7,10 @@
  * choose among them, a following reader ends once past --until, and
  * --timestamps puts each line's time before it.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeFrames, renderRecords, splitLines, type LogRecord } from './log-frames.js';
 
 /** What a docker logs client asks for. */
@@ -33,6 +32,8 @@ export interface LogReadOptions extends LogOptions {
   tty: boolean;
   /** Byte offset to start from (attach starts at the current end). */
   fromOffset?: number;
+  /** The shim rotates the log (--log-opt max-size): a follower wakes at each change, not a poll later. */
+  rotates?: boolean;
 }
 
 /** A line without a time (written by an older shim) counts as written at the epoch. */
@@ -40,6 +41,48 @@ const timeOf = (record: LogRecord) => record.time ?? 0n;
 const nowNanos = () => BigInt(Date.now()) * 1_000_000n;
 
 const FOLLOW_POLL_MS = 100;
+
+/**
+ * A follower's pause between empty reads: a poll, or for a rotating log until
+ * its directory changes (inotify), so that a burst does not rotate away
+ * files the follower has yet to open while it sleeps.
+ */
+class Pause {
+  private watcher: FSWatcher | undefined;
+  private changed = false;
+  private wake: (() => void) | undefined;
+
+  constructor(directory: string | undefined) {
+    if (directory === undefined) return;
+    try {
+      this.watcher = watch(directory, () => {
+        this.changed = true;
+        this.wake?.();
+      });
+      this.watcher.on('error', () => undefined); // the directory went (a removal): the poll goes on
+    } catch {
+      this.watcher = undefined; // no directory yet, or no inotify left: polling only
+    }
+  }
+
+  async next(): Promise<void> {
+    if (!this.changed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, FOLLOW_POLL_MS);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    this.changed = false;
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+}
 
 const rotatedName = (path: string, index: number) => (index === 0 ? path : `${path}.${index}`);
 
@@ -202,6 +245,7 @@ async function* logChunks(options: LogReadOptions): AsyncGenerator<Buffer> {
   // The run followed is the one whose bundle is there now: a restart deletes it and makes another.
   const bundle = identityOf(dirname(options.exitStatusPath));
   const sameRun = () => bundle !== undefined && identityOf(dirname(options.exitStatusPath)) === bundle;
+  const pause = new Pause(options.follow && options.rotates === true ? dirname(options.logPath) : undefined);
   try {
     // Attach (from an offset) wants what comes next only; logs wants all the kept files hold.
     let initial = await log.readKept(options.fromOffset ?? 0, options.fromOffset === undefined);
@@ -258,9 +302,10 @@ async function* logChunks(options: LogReadOptions): AsyncGenerator<Buffer> {
         // Nor can output come before --until.
         return;
       }
-      await sleep(FOLLOW_POLL_MS);
+      await pause.next();
     }
   } finally {
+    pause.close();
     await log.close();
   }
 }
