@@ -14,7 +14,7 @@ import { request } from 'node:http';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertInWorld } from '../helpers/world.js';
-import { busyboxDaemonForFile } from '../helpers/daemon.js';
+import { busyboxDaemonForFile, importBusybox, startDaemon } from '../helpers/daemon.js';
 import { decodeFrames } from '../../src/runtime/log-frames.js';
 
 assertInWorld();
@@ -147,4 +147,29 @@ test('--log-opt values refused with Docker words; keys skiff does not carry out 
   assert.equal(await daemon.ok('inspect', '-f', '{{json .HostConfig.LogConfig.Config}}', 'unrotated'), '{"compress":"false","max-file":"2"}\n');
   assert.equal((await daemon.ok('start', '-a', 'unrotated')).trim(), '');
   await daemon.ok('rm', 'unrotated');
+});
+
+test("the daemon's --log-opt: containers get the options they do not give themselves, and their logs rotate", async () => {
+  const defaults = await startDaemon({ extraArgs: ['--log-opt', 'max-size=1k', '--log-opt', 'max-file=2'] });
+  try {
+    await importBusybox(defaults);
+    const config = async (name: string) => JSON.parse(await defaults.ok('inspect', '-f', '{{json .HostConfig.LogConfig.Config}}', name)) as unknown;
+    const lines = 'i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done';
+    const id = (await defaults.ok('run', '-d', '--name', 'plain', 'busybox', 'sh', '-c', lines)).trim();
+    await defaults.ok('wait', 'plain');
+    assert.equal(
+      await defaults.ok('inspect', '-f', '{{json .HostConfig.LogConfig}}', 'plain'),
+      '{"Type":"json-file","Config":{"max-file":"2","max-size":"1k"}}\n',
+      'shown merged, as dockerd does',
+    );
+    const files = readdirSync(join(defaults.dataRoot, 'containers', id)).filter((entry) => entry.startsWith('container.log'));
+    assert.deepEqual(files.sort(), ['container.log', 'container.log.1'], "rotated with the daemon's options");
+    const kept = (await defaults.ok('logs', 'plain')).split('\n').slice(0, -1);
+    assert.equal(kept.at(-1), 'line-199');
+    assert.ok(kept.length < 200, `rotated away: ${kept.length} kept`);
+    await defaults.ok('create', '--name', 'own', '--log-opt', 'max-file=3', 'busybox', 'true');
+    assert.deepEqual(await config('own'), { 'max-size': '1k', 'max-file': '3' }, "the container's own wins");
+  } finally {
+    await defaults.cleanup();
+  }
 });

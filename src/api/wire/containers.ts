@@ -406,7 +406,11 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       ExtraHosts: record.hostConfig.extraHosts.length > 0 ? record.hostConfig.extraHosts : null,
       Links: legacyLinksToWire(containers, record),
       // Logs are kept as json-file, as Docker's default; docker-py's containers.run reads this to decide how to get them.
-      LogConfig: { Type: 'json-file', Config: record.hostConfig.logOptions },
+      // Go's JSON writes a map's keys sorted.
+      LogConfig: {
+        Type: 'json-file',
+        Config: Object.fromEntries(Object.entries(record.hostConfig.logOptions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      },
       Binds: record.hostConfig.binds.length > 0 ? record.hostConfig.binds : null,
       Mounts: mountsToWire(record),
       Tmpfs: Object.keys(record.hostConfig.tmpfs).length > 0 ? record.hostConfig.tmpfs : undefined,
