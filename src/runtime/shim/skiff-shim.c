@@ -105,6 +105,27 @@ static void log_frame(unsigned char stream, const char *data, size_t length) {
 }
 
 /*
+ * What one read gave, as frames: with rotation, cut at the first line end at
+ * or past MAX-SIZE, so a file ends where Docker's would (its entries are
+ * lines: the line that reaches MAX-SIZE is the file's last), however many
+ * lines one read holds. A line longer than what is left goes whole.
+ */
+static void log_output(unsigned char stream, const char *data, size_t length) {
+  while (log_max_size > 0) {
+    if (log_size >= log_max_size) rotate_log();
+    if (16 + length <= log_max_size - log_size) break;
+    size_t reach = log_max_size - log_size > 16 ? (size_t)(log_max_size - log_size - 16) : 1;
+    const char *line_end = memchr(data + reach - 1, '\n', length - (reach - 1));
+    if (line_end == NULL || (size_t)(line_end - data) + 1 == length) break;
+    size_t part = (size_t)(line_end - data) + 1;
+    log_frame(stream, data, part);
+    data += part;
+    length -= part;
+  }
+  log_frame(stream, data, length);
+}
+
+/*
  * LOGFILE.(k) becomes LOGFILE.(k+1), the oldest kept dropped, LOGFILE becomes
  * LOGFILE.1 and a fresh LOGFILE takes the output. The fresh file is made first
  * (as LOGFILE.new) so a failure leaves output where it was, never lost.
@@ -530,7 +551,7 @@ int main(int argc, char **argv) {
       if (output_fds[i] < 0 || !(fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = read(output_fds[i], buffer, sizeof buffer);
       if (n > 0) {
-        log_frame((unsigned char)(i + 1), buffer, (size_t)n);
+        log_output((unsigned char)(i + 1), buffer, (size_t)n);
       } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
         /* EOF, or EIO from a pty master once every slave is closed. */
         if (output_fds[i] != stdin_target) close(output_fds[i]);
