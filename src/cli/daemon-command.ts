@@ -24,7 +24,7 @@ function commanderOption(spec: OptionSpec): Option {
   const names = `${spec.short === undefined ? '' : `-${spec.short}, `}--${spec.flag}`;
   if (spec.kind === 'bool') return new Option(`${names} [bool]`, spec.description);
   const option = new Option(`${names} <value>`, spec.description);
-  return spec.kind === 'list' || spec.kind === 'pools' || spec.kind === 'runtimes' ? option.argParser(collect) : option;
+  return spec.kind === 'list' || spec.kind === 'map' || spec.kind === 'pools' || spec.kind === 'runtimes' ? option.argParser(collect) : option;
 }
 
 /** The options given on the command line, keyed by their daemon.json key. */

@@ -50,6 +50,7 @@ import { run } from '../kernel/exec.js';
 import { ReaderCounts, Signals } from './signals.js';
 import { createResources, runnableResources, updatedResources, type ResourceUpdate } from './limits.js';
 import { pauseRefusal, unpauseRefusal, type PauseRefusal } from './pause.js';
+import { checkLogOptions } from './log-options.js';
 import { planSysctls, sysctlWriteError, type SysctlPlan } from './sysctls.js';
 import { setNetnsSysctls } from '../kernel/netns.js';
 import { sampleStats, type StatsSample } from './stats.js';
@@ -68,6 +69,8 @@ export interface ContainersOptions {
   /** The daemon's --dns-search / --dns-opt: they stand in for a container's own, as in Docker. */
   dnsSearch?: string[];
   dnsOptions?: string[];
+  /** The daemon's log-opts: a container gets those it does not give itself, as dockerd merges them at create. */
+  logOptions?: Record<string, string>;
   log: (message: string) => void;
 }
 
@@ -284,6 +287,8 @@ export class Containers {
             `Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`,
           );
         const { networks, hostConfig } = this.planNetworks(request);
+        const logOptions = { ...this.options.logOptions, ...request.hostConfig.logOptions };
+        checkLogOptions(logOptions);
         validateMacAddress(request.config.macAddress);
         for (const endpointRequest of Object.values(networks)) this.checkEndpointRequest(endpointRequest);
         if (request.config.cmd === null && request.config.entrypoint === null && image.config.cmd === null && image.config.entrypoint === null) {
@@ -308,7 +313,7 @@ export class Containers {
           created: timestampNow(),
           imageId: image.id,
           config: { ...request.config, hostname: request.config.hostname || id.slice(0, 12) },
-          hostConfig: { ...hostConfig, mounts, runtime, resources: createResources(request.hostConfig.resources, this.capacity) },
+          hostConfig: { ...hostConfig, mounts, runtime, resources: createResources(request.hostConfig.resources, this.capacity), logOptions },
           networks,
           sandboxId: '',
           ports: [],
@@ -932,6 +937,7 @@ export class Containers {
       resources: runnableResources(record.hostConfig.resources, this.capacity),
       runtime: record.hostConfig.runtime,
       sysctls,
+      logRotation: checkLogOptions(record.hostConfig.logOptions),
     });
     return this.runtime.prepare(record.id);
   }

@@ -48,9 +48,11 @@ export interface DaemonConfig {
   tlsCert: string;
   tlsKey: string;
   firewallTable: string;
+  /** log-opts / --log-opt: json-file options every container gets unless it gives its own (checked at start). */
+  logOpts: Record<string, string>;
 }
 
-export type OptionKind = 'string' | 'bool' | 'int' | 'list' | 'pools' | 'runtimes';
+export type OptionKind = 'string' | 'bool' | 'int' | 'list' | 'map' | 'pools' | 'runtimes';
 
 export interface OptionSpec {
   field: keyof DaemonConfig;
@@ -108,6 +110,7 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   tlsCert: '',
   tlsKey: '',
   firewallTable: 'skiff',
+  logOpts: {},
 });
 
 const nonEmpty = (why: string) => (value: string) => (value === '' ? undefined : why);
@@ -285,6 +288,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'string',
     description: "Name of skiff's nftables table, inet family (default skiff)",
   },
+  {
+    field: 'logOpts',
+    key: 'log-opts',
+    flag: 'log-opt',
+    kind: 'map',
+    description: "Default json-file log option for containers KEY=VALUE (repeatable): max-size, max-file; a container's own --log-opt wins",
+  },
 ];
 
 /**
@@ -294,7 +304,6 @@ export const OPTIONS: readonly OptionSpec[] = [
  */
 export const DOCKERD_ONLY_KEYS: Readonly<Record<string, { accepts: (value: unknown) => boolean; why: string }>> = {
   'log-driver': { accepts: (value) => value === 'json-file', why: "containers' logs are json-file only" },
-  'log-opts': { accepts: isEmpty, why: "containers' log options are not supported yet" },
   'storage-driver': { accepts: (value) => value === 'overlay2' || value === 'overlay', why: 'images are root file systems under overlayfs' },
   'storage-opts': { accepts: isEmpty, why: 'storage options are not supported' },
   'registry-mirrors': { accepts: isEmpty, why: 'skiff has no registry: images come from docker import' },

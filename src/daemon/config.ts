@@ -8,6 +8,7 @@
  * Pure: the caller reads the file and the command line.
  */
 import { isIP } from 'node:net';
+import { checkLogOptions } from '../containers/log-options.js';
 import { parseCidr, validatePoolSpecs, type AddressPoolSpec } from '../ipam/index.js';
 import { DEFAULT_CONFIG, DOCKERD_ONLY_KEYS, OPTIONS, type DaemonConfig, type OptionSpec } from './config-options.js';
 import { LOG_FORMATS, type LogLevel } from './logger.js';
@@ -110,6 +111,15 @@ export function parseFlag(spec: OptionSpec, raw: unknown): FlagValue {
       return { value: String(raw), display: String(raw) };
     case 'list':
       return { value: texts, display: `[${texts.join(' ')}]` };
+    case 'map': {
+      // dockerd's opts.MapOpts.Set: KEY=VALUE, a bare KEY an empty value.
+      const map: Record<string, string> = {};
+      for (const text of texts) {
+        const equals = text.indexOf('=');
+        map[equals < 0 ? text : text.slice(0, equals)] = equals < 0 ? '' : text.slice(equals + 1);
+      }
+      return { value: map, display: goFormat(map) };
+    }
     case 'pools': {
       const pools = texts.map(parsePoolFlag);
       return { value: pools, display: pools.map((pool) => `${pool.base} ${pool.size}`).join(', ') };
@@ -144,6 +154,7 @@ const goTypes: Record<OptionSpec['kind'], string> = {
   bool: 'bool',
   int: 'int',
   list: '[]string',
+  map: 'map[string]string',
   pools: '[]*ipamutils.NetworkToSplit',
   runtimes: 'map[string]types.Runtime',
 };
@@ -165,6 +176,10 @@ function decodeFileValue(spec: OptionSpec, value: unknown): unknown {
     case 'list':
       if (!Array.isArray(value)) throw mismatch(value);
       for (const item of value) if (typeof item !== 'string') throw mismatch(item);
+      return value;
+    case 'map':
+      if (typeof value !== 'object' || Array.isArray(value)) throw mismatch(value);
+      for (const item of Object.values(value as Record<string, unknown>)) if (typeof item !== 'string') throw mismatch(item);
       return value;
     case 'pools':
       if (!Array.isArray(value)) throw mismatch(value);
@@ -372,6 +387,11 @@ export function validateConfig(config: DaemonConfig): void {
     validatePoolSpecs(config.defaultAddressPools);
   } catch (error) {
     throw new ConfigError((error as Error).message);
+  }
+  try {
+    checkLogOptions(config.logOpts);
+  } catch (error) {
+    throw new ConfigError(`failed to set log opts: ${(error as Error).message}`);
   }
   // crun is listed without configuration where the host has it: whether it can run here is the daemon's start to say.
   const runtimeNames = [...BUILTIN_RUNTIMES, ...HOST_FOUND_RUNTIMES, ...Object.keys(config.runtimes)];

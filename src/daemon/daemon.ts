@@ -88,7 +88,14 @@ export class Daemon {
   /** A full garbage collection once the daemon has been quiet a while after its start and after work (idle-gc.ts). */
   private readonly idleCollector: IdleCollector;
   /** What new containers' resolv.conf and the embedded DNS use; mutated by reload(). */
-  private readonly containerDns: { dataRoot: string; dnsServers: string[]; dnsSearch: string[]; dnsOptions: string[]; log: (message: string) => void };
+  private readonly containerDns: {
+    dataRoot: string;
+    dnsServers: string[];
+    dnsSearch: string[];
+    dnsOptions: string[];
+    logOptions: Record<string, string>;
+    log: (message: string) => void;
+  };
 
   private constructor(
     readonly engine: Engine,
@@ -139,7 +146,14 @@ export class Daemon {
     logger.info(`default OCI runtime ${runtimes.defaultName} (${runtimes.runtimes.get(runtimes.defaultName)!.path}): ${runtimes.why}`);
     const runtime = new ContainerRuntime({ dataRoot: config.dataRoot, execRoot: config.execRoot, log, runtimes });
     const images = new ImageStore(config.dataRoot);
-    const containerDns = { dataRoot: config.dataRoot, dnsServers: [...config.dns], dnsSearch: [...config.dnsSearch], dnsOptions: [...config.dnsOptions], log };
+    const containerDns = {
+      dataRoot: config.dataRoot,
+      dnsServers: [...config.dns],
+      dnsSearch: [...config.dnsSearch],
+      dnsOptions: [...config.dnsOptions],
+      logOptions: { ...config.logOpts },
+      log,
+    };
     const containers = new Containers(engine, runtime, images, containerDns);
     await containers.restore();
     const router = new Router();

@@ -77,6 +77,8 @@ export interface ContainerHostConfig {
   runtime: string;
   /** --sysctl KEY=VALUE as given (HostConfig.Sysctls), checked at start as runc checks them. */
   sysctls: Record<string, string>;
+  /** --log-opt KEY=VALUE as given (HostConfig.LogConfig.Config), checked at create: json-file's max-size and max-file. */
+  logOptions: Record<string, string>;
 }
 
 /**

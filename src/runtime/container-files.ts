@@ -2,11 +2,13 @@
  * Where a container's files live and how to read the ones the shim writes.
  * Bundle (exec-root, lost on reboot): config.json, rootfs/ (overlay mount),
  * meta.json, stdin FIFO, init.pid, shim.pid, started.json, exit-status.
- * Data (data-root): upper/ and work/ of the overlay, container.log.
+ * Data (data-root): upper/ and work/ of the overlay, container.log (and its
+ * rotated container.log.1 … with --log-opt max-size).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OciRuntime } from './oci-runtimes.js';
+import type { LogRotation } from './process-spec.js';
 
 export interface ContainerPaths {
   bundle: string;
@@ -52,6 +54,8 @@ export interface ContainerMeta {
   openStdin: boolean;
   /** The OCI runtime that runs it (an older skiff's bundles name none: runc). */
   runtime?: OciRuntime;
+  /** --log-opt max-size/max-file: the shim rotates the log (an older skiff's bundles name none: never). */
+  logRotation?: LogRotation;
 }
 
 export interface StartRecord {

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from '../model/random.js';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, watch, writeFileSync, createWriteStream, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -274,7 +274,12 @@ export class ContainerRuntime {
       undo.push(() => unmount(paths.rootfs));
       if (spec.openStdin) await run('mkfifo', ['-m', '0600', paths.stdinFifo]);
       mkdirSync(join(this.execRoot, runtime.name), { recursive: true });
-      const meta: ContainerMeta = { tty: spec.tty, openStdin: spec.openStdin, runtime };
+      const meta: ContainerMeta = {
+        tty: spec.tty,
+        openStdin: spec.openStdin,
+        runtime,
+        ...(spec.logRotation === undefined ? {} : { logRotation: spec.logRotation }),
+      };
       writeFileSync(paths.meta, JSON.stringify(meta));
       const config = ociSpec(spec);
       if (runtime.v1CgroupsView === true) writeFileSync(join(paths.bundle, V1_VIEW_MOUNTS_FILE), v1ViewMounts(paths.bundle, config));
@@ -312,7 +317,8 @@ export class ContainerRuntime {
       for (const file of [paths.exitStatus, paths.initPid, paths.started]) rmSync(file, { force: true });
     }
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
-    const mode = `${meta.tty ? 't' : ''}${meta.openStdin ? 'i' : ''}g`;
+    const rotation = meta.logRotation === undefined ? '' : `:${meta.logRotation.maxSize}:${meta.logRotation.maxFile}`;
+    const mode = `${meta.tty ? 't' : ''}${meta.openStdin ? 'i' : ''}g${rotation}`;
     const runtime = meta.runtime ?? this.runtimeOf(id);
     if (runtime.v1CgroupsView === true) {
       // A bundle from before the lean view lists nothing to carry into it: its create would find no rootfs there.
@@ -448,7 +454,7 @@ export class ContainerRuntime {
   logs(id: string, options: LogOptions): NodeJS.ReadableStream {
     const paths = this.existing(id);
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
-    return readLog({ logPath: paths.log, exitStatusPath: paths.exitStatus, tty: meta.tty, ...options });
+    return readLog({ logPath: paths.log, exitStatusPath: paths.exitStatus, tty: meta.tty, rotates: meta.logRotation !== undefined, ...options });
   }
 
   /**
@@ -469,6 +475,7 @@ export class ContainerRuntime {
       logPath: paths.log,
       exitStatusPath: paths.exitStatus,
       tty: meta.tty,
+      rotates: meta.logRotation !== undefined,
       stdout: options.stdout ?? true,
       stderr: options.stderr ?? true,
       follow: true,
@@ -587,7 +594,9 @@ export class ContainerRuntime {
         await unmount(paths.rootfs, { lazy: true }).catch((error: Error) => failures.push(error.message));
       });
     }
-    for (const dir of options.keepLayer === true ? [paths.bundle, paths.log] : [paths.bundle, paths.dataDir]) {
+    // A restart starts a fresh log: the rotated files of the last run go with it.
+    const removed = options.keepLayer === true ? [paths.bundle, paths.log, ...rotatedLogs(paths.log)] : [paths.bundle, paths.dataDir];
+    for (const dir of removed) {
       try {
         rmSync(dir, { recursive: true, force: true });
       } catch (error) {
@@ -683,5 +692,17 @@ export class ContainerRuntime {
         this.log(`after container ${id} exited: ${String(error)}`);
       }
     }
+  }
+}
+
+/** The shim's rotated files of a log (LOGFILE.1 …, and LOGFILE.new a rotation cut short left). */
+function rotatedLogs(log: string): string[] {
+  const name = basename(log);
+  try {
+    return readdirSync(dirname(log))
+      .filter((entry) => entry.startsWith(`${name}.`) && /^(\d+|new)$/.test(entry.slice(name.length + 1)))
+      .map((entry) => join(dirname(log), entry));
+  } catch {
+    return []; // no data directory: nothing to remove
   }
 }

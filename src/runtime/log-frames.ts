@@ -5,6 +5,7 @@
  * payload length) followed by the payload. In the log file the shim sets the
  * second byte to 1 and puts the time the output was read (uint64 big-endian
  * Unix nanoseconds) between header and payload; frames of older shims have none.
+ * An empty frame of stream 0 ends a file the shim rotated (see skiff-shim.c).
  */
 export type StreamId = 1 | 2;
 
@@ -22,21 +23,28 @@ export function encodeFrame(stream: StreamId, data: Buffer): Buffer {
   return Buffer.concat([header, data]);
 }
 
-/** Splits whole frames off the front of buffer; rest is an incomplete frame to keep. */
-export function decodeFrames(buffer: Buffer): { records: LogRecord[]; rest: Buffer } {
+/**
+ * Splits whole frames off the front of buffer; rest is an incomplete frame to
+ * keep; rotated: the last whole frame was the rotation mark.
+ */
+export function decodeFrames(buffer: Buffer): { records: LogRecord[]; rest: Buffer; rotated?: true } {
   const records: LogRecord[] = [];
+  let rotated = false;
   let offset = 0;
   while (buffer.length - offset >= 8) {
     const length = buffer.readUInt32BE(offset + 4);
     const timed = buffer[offset + 1] === 1;
     const headerLength = timed ? 16 : 8;
     if (buffer.length - offset - headerLength < length) break;
-    const stream = buffer[offset] === 2 ? 2 : 1;
-    const data = buffer.subarray(offset + headerLength, offset + headerLength + length);
-    records.push(timed ? { stream, data, time: buffer.readBigUInt64BE(offset + 8) } : { stream, data });
+    rotated = buffer[offset] === 0;
+    if (!rotated) {
+      const stream = buffer[offset] === 2 ? 2 : 1;
+      const data = buffer.subarray(offset + headerLength, offset + headerLength + length);
+      records.push(timed ? { stream, data, time: buffer.readBigUInt64BE(offset + 8) } : { stream, data });
+    }
     offset += headerLength + length;
   }
-  return { records, rest: buffer.subarray(offset) };
+  return rotated ? { records, rest: buffer.subarray(offset), rotated } : { records, rest: buffer.subarray(offset) };
 }
 
 /**

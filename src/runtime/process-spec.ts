@@ -23,4 +23,11 @@ export interface ContainerProcessSpec {
   resources: ContainerResources;
   /** --sysctl's IPC and UTS ones, checked (the runtime writes them; network ones the daemon writes). */
   sysctls?: Record<string, string>;
+  /** json-file's --log-opt max-size (bytes) and max-file, checked; absent: the log is never rotated. */
+  logRotation?: LogRotation;
+}
+
+export interface LogRotation {
+  maxSize: number;
+  maxFile: number;
 }

@@ -94,6 +94,8 @@ export function upgradeContainer(row: Row): ContainerRecord {
       runtime: ((row['hostConfig'] as Row)['runtime'] as string | undefined) ?? 'runc',
       // --sysctl was refused: none.
       sysctls: ((row['hostConfig'] as Row)['sysctls'] as Record<string, string> | undefined) ?? {},
+      // --log-opt was accepted and not carried out: an older container's log is never rotated.
+      logOptions: ((row['hostConfig'] as Row)['logOptions'] as Record<string, string> | undefined) ?? {},
     },
     // Pause was not carried out, nor OOM noticed.
     state: { ...record.state, paused: record.state?.paused === true, oomKilled: record.state?.oomKilled === true },

@@ -49,6 +49,7 @@ export function containerRecord(
       mounts: [],
       tmpfs: {},
       sysctls: {},
+      logOptions: {},
       volumesFrom: [],
       resources: noResources(),
     },

@@ -353,3 +353,21 @@ describe('logger', () => {
     assert.match(lines[1]!, /level=debug msg="now shown"/);
   });
 });
+
+describe('daemon configuration: log-opts', () => {
+  it('takes json-file defaults from the file or --log-opt, checked with dockerd words', () => {
+    assert.deepEqual(merge({ 'log-opts': { 'max-size': '10m', 'max-file': '3' } }).logOpts, { 'max-size': '10m', 'max-file': '3' });
+    assert.deepEqual(merge(undefined, { 'log-opt': ['max-size=10m', 'max-file=3'] }).logOpts, { 'max-size': '10m', 'max-file': '3' });
+    assert.deepEqual(merge(undefined).logOpts, {});
+    refused(() => merge({ 'log-opts': { foo: 'bar' } }), "failed to set log opts: unknown log opt 'foo' for json-file log driver");
+    refused(() => merge(undefined, { 'log-opt': ['max-size=10x'] }), "failed to set log opts: failed to initialize logging driver: invalid size: '10x'");
+    refused(
+      () => merge({ 'log-opts': { 'max-file': 3 } }),
+      `unable to configure the Docker daemon with file ${FILE}: json: cannot unmarshal number into Go struct field Config.log-opts of type map[string]string`,
+    );
+    refused(
+      () => merge({ 'log-opts': { 'max-size': '1m' } }, { 'log-opt': ['max-size=2m'] }),
+      `unable to configure the Docker daemon with file ${FILE}: the following directives are specified both as a flag and in the configuration file: log-opts: (from flag: map[max-size:2m], from file: map[max-size:1m])`,
+    );
+  });
+});

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readLog } from '../../src/runtime/log-reader.js';
@@ -48,6 +48,117 @@ test("a restart that renews the log before the reader saw the exit: the run's la
     let text = (first.value as Buffer).toString();
     for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) text += (next.value as Buffer).toString();
     assert.equal(text, 'first-run\nlast-words\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The shim's rotation mark: an empty timed frame of stream 0, the last frame of a full file. */
+const ROTATION_MARK = Buffer.from([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+
+/** What the shim does when the current file is full: mark it, shift the kept ones, start a fresh one. */
+function rotate(logPath: string, maxFile: number, next: string): void {
+  appendFileSync(logPath, ROTATION_MARK);
+  if (maxFile > 1) {
+    for (let index = maxFile - 1; index >= 1; index--) {
+      const from = index === 1 ? logPath : `${logPath}.${index - 1}`;
+      if (existsSync(from)) renameSync(from, `${logPath}.${index}`);
+    }
+  }
+  writeFileSync(`${logPath}.new`, encodeFrame(1, Buffer.from(next)));
+  renameSync(`${logPath}.new`, logPath);
+}
+
+test('docker logs reads the rotated files oldest first, --tail across them; the mark is no output', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
+  try {
+    const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
+    mkdirSync(join(dir, 'bundle'));
+    writeFileSync(logPath, encodeFrame(1, Buffer.from('one\n')));
+    rotate(logPath, 3, 'two\n');
+    rotate(logPath, 3, 'thr');
+    appendFileSync(logPath, encodeFrame(1, Buffer.from('ee\n')));
+    const read = (tail?: number) =>
+      collect(readLog({ logPath, exitStatusPath, tty: true, stdout: true, stderr: true, follow: false, ...(tail === undefined ? {} : { tail }) }));
+    assert.equal(await read(), 'one\ntwo\nthree\n');
+    assert.equal(await read(2), 'two\nthree\n');
+    rotate(logPath, 3, 'four\n');
+    assert.equal(await read(), 'two\nthree\nfour\n', 'the oldest beyond max-file is gone');
+    assert.equal(await read(1), 'four\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+for (const maxFile of [1, 3]) {
+  test(`a follower goes on in the fresh file after a rotation (max-file ${maxFile}), to the run's end`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
+    try {
+      const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
+      mkdirSync(join(dir, 'bundle'));
+      writeFileSync(logPath, encodeFrame(1, Buffer.from('one\n')));
+      const chunks = readLog({ logPath, exitStatusPath, tty: true, stdout: true, stderr: true, follow: true })[Symbol.asyncIterator]();
+      const first = await chunks.next(); // the reader holds the first file from here on
+      appendFileSync(logPath, encodeFrame(1, Buffer.from('two\n')));
+      rotate(logPath, maxFile, 'three\n');
+      rotate(logPath, maxFile, 'four\n');
+      writeFileSync(exitStatusPath, '0');
+      let text = (first.value as Buffer).toString();
+      for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) text += (next.value as Buffer).toString();
+      // With one file kept, a reader two rotations behind has lost the file between (as with Docker's truncation).
+      assert.equal(text, maxFile === 1 ? 'one\ntwo\nfour\n' : 'one\ntwo\nthree\nfour\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test(`a follower of a rotated file ends at a restart, the next run's log unread (max-file ${maxFile})`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
+    try {
+      const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
+      mkdirSync(join(dir, 'bundle'));
+      writeFileSync(logPath, encodeFrame(1, Buffer.from('one\n')));
+      const chunks = readLog({ logPath, exitStatusPath, tty: true, stdout: true, stderr: true, follow: true })[Symbol.asyncIterator]();
+      const first = await chunks.next();
+      rotate(logPath, maxFile, 'two\n');
+      // The restart, before the reader's next poll: bundle and logs deleted, a new bundle, a new log.
+      rmSync(join(dir, 'bundle'), { recursive: true });
+      for (const name of ['container.log', 'container.log.1', 'container.log.2']) rmSync(join(dir, name), { force: true });
+      mkdirSync(join(dir, 'bundle'));
+      writeFileSync(logPath, encodeFrame(1, Buffer.from('next-run\n')));
+      let text = (first.value as Buffer).toString();
+      for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) text += (next.value as Buffer).toString();
+      assert.equal(text, 'one\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test("docker run's attach (all output, from offset 0) begins with the oldest kept file when the log rotated before it looked", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
+  try {
+    const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
+    mkdirSync(join(dir, 'bundle'));
+    writeFileSync(logPath, encodeFrame(1, Buffer.from('one\n')));
+    rotate(logPath, 3, 'two\n');
+    writeFileSync(exitStatusPath, '0');
+    assert.equal(await collect(readLog({ logPath, exitStatusPath, tty: true, stdout: true, stderr: true, follow: true, fromOffset: 0 })), 'one\ntwo\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an attach whose offset was measured before a rotation begins with the fresh file, not mid-frame', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
+  try {
+    const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
+    mkdirSync(join(dir, 'bundle'));
+    writeFileSync(logPath, encodeFrame(1, Buffer.from('one two three four\n')));
+    const fromOffset = 23; // measured, then the log rotated
+    rotate(logPath, 3, 'five\n');
+    writeFileSync(exitStatusPath, '0');
+    assert.equal(await collect(readLog({ logPath, exitStatusPath, tty: true, stdout: true, stderr: true, follow: true, fromOffset })), 'five\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@ import type { Containers } from '../../containers/controller.js';
 import { argvOf } from '../../containers/decisions.js';
 import type { ExecInstance, ExecSpec } from '../../containers/exec.js';
 import { anonymousVolumes, checkDistinctTargets, checkMount, checkTmpfsPaths, parseBind, parseVolumesFrom } from '../../containers/mounts.js';
+import { checkLogOptions } from '../../containers/log-options.js';
 import { checkRestartPolicy } from '../../containers/restart-policy.js';
 import { invalid } from '../../errors.js';
 import type { ContainerRecord, CreateRequest, EndpointRequest, MountRequest, RestartPolicy } from '../../model/container.js';
@@ -126,6 +127,13 @@ export function restartPolicyFromWire(body: Body | undefined): RestartPolicy {
   return checkRestartPolicy(optionalString(body, 'Name') ?? '', typeof count === 'number' ? count : 0);
 }
 
+/** HostConfig.LogConfig.Config (--log-opt) as given, checked as json-file's options. */
+function logOptionsFromWire(host: Body): Record<string, string> {
+  const options = optionalStringMap(optionalObject(host, 'LogConfig') ?? {}, 'Config') ?? {};
+  checkLogOptions(options);
+  return options;
+}
+
 export function containerCreateFromWire(body: Body, name: string | null): CreateRequest {
   const host = optionalObject(body, 'HostConfig') ?? {};
   refuseUnsupported(body, host);
@@ -171,6 +179,7 @@ export function containerCreateFromWire(body: Body, name: string | null): Create
       resources: resourcesFromWire(host),
       runtime: optionalString(host, 'Runtime') ?? '',
       sysctls: optionalStringMap(host, 'Sysctls') ?? {},
+      logOptions: logOptionsFromWire(host),
     },
     endpoints,
   };
@@ -397,7 +406,11 @@ export function containerToWire(containers: Containers, record: ContainerRecord)
       ExtraHosts: record.hostConfig.extraHosts.length > 0 ? record.hostConfig.extraHosts : null,
       Links: legacyLinksToWire(containers, record),
       // Logs are kept as json-file, as Docker's default; docker-py's containers.run reads this to decide how to get them.
-      LogConfig: { Type: 'json-file', Config: {} },
+      // Go's JSON writes a map's keys sorted.
+      LogConfig: {
+        Type: 'json-file',
+        Config: Object.fromEntries(Object.entries(record.hostConfig.logOptions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      },
       Binds: record.hostConfig.binds.length > 0 ? record.hostConfig.binds : null,
       Mounts: mountsToWire(record),
       Tmpfs: Object.keys(record.hostConfig.tmpfs).length > 0 ? record.hostConfig.tmpfs : undefined,

@@ -5,8 +5,11 @@
  *   skiff-shim ID BUNDLE LOGFILE MODE RUNTIME [GLOBAL-OPTION...]
  *
  * MODE holds 't' (terminal), 'i' (keep stdin open) and/or 'g' (gated), or is
- * "-". Gated, the shim runs `create` instead of `run --detach`, reports
- * "created <pid>\n" on fd 3 and waits for one byte on fd 4: 'g' runs `start`,
+ * "-"; it may end with ":MAX-SIZE:MAX-FILE" (json-file's --log-opt, bytes and a
+ * count): once LOGFILE holds MAX-SIZE bytes or more, the next frame goes to a
+ * fresh LOGFILE, the full one kept as LOGFILE.1 (older ones shifted to .2 …,
+ * at most MAX-FILE files in all), as Docker's json-file rotates. Gated, the
+ * shim runs `create` instead of `run --detach`, reports "created <pid>\n" on fd 3 and waits for one byte on fd 4: 'g' runs `start`,
  * anything else or end-of-file (the daemon gave up, or died) deletes the
  * created container. The daemon sets up the container's network meanwhile. The shim
  * runs in its own session as a child subreaper, starts the container with
@@ -17,7 +20,11 @@
  *    runc's --console-socket) into LOGFILE as Docker stream frames with the
  *    time each was read (stream byte, 1, 0, 0, uint32 BE length, uint64 BE
  *    Unix nanoseconds, payload; the 1 marks the time, which frames of older
- *    shims do not carry);
+ *    shims do not carry). A full file ends with an empty timed frame of
+ *    stream 0 (the rotation mark): a reader following it goes on in the next
+ *    file only after that mark, and takes a file replaced without it (a
+ *    restart, a removal) as the run's end. A rotation that fails (reported on
+ *    stderr) leaves the output in the file it was in, none lost;
  *  - copies BUNDLE/stdin (a FIFO the daemon writes) to the container's stdin;
  *    SIGUSR1 closes the container's stdin once the FIFO is drained;
  *  - when the init process ends and the output is drained, writes its exit
@@ -44,6 +51,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -57,6 +65,10 @@
 #define MAX_GLOBAL_OPTIONS 64
 
 static int log_fd = -1;
+static const char *log_path;
+/* Rotation (0: none), the bytes in the current file, and how many files to keep in all. */
+static uint64_t log_max_size = 0, log_size = 0;
+static long log_max_file = 1;
 /* The runtime's file name, for error reports ("crun run exited with 1: ..."). */
 static const char *runtime_name = "runc";
 
@@ -74,7 +86,10 @@ static void write_all(int fd, const void *data, size_t length) {
   }
 }
 
+static void rotate_log(void);
+
 static void log_frame(unsigned char stream, const char *data, size_t length) {
+  if (log_max_size > 0 && log_size >= log_max_size) rotate_log();
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   uint64_t nanos = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
@@ -86,6 +101,82 @@ static void log_frame(unsigned char stream, const char *data, size_t length) {
   memcpy(frame + 16, data, length);
   /* One write per frame: O_APPEND keeps frames whole for readers following the file. */
   write_all(log_fd, frame, 16 + length);
+  log_size += 16 + length;
+}
+
+/*
+ * What one read gave, as frames: with rotation, cut at the first line end at
+ * or past MAX-SIZE, so a file ends where Docker's would (its entries are
+ * lines: the line that reaches MAX-SIZE is the file's last), however many
+ * lines one read holds. A line longer than what is left goes whole.
+ */
+static void log_output(unsigned char stream, const char *data, size_t length) {
+  while (log_max_size > 0) {
+    if (log_size >= log_max_size) rotate_log();
+    if (16 + length <= log_max_size - log_size) break;
+    size_t reach = log_max_size - log_size > 16 ? (size_t)(log_max_size - log_size - 16) : 1;
+    const char *line_end = memchr(data + reach - 1, '\n', length - (reach - 1));
+    if (line_end == NULL || (size_t)(line_end - data) + 1 == length) break;
+    size_t part = (size_t)(line_end - data) + 1;
+    log_frame(stream, data, part);
+    data += part;
+    length -= part;
+  }
+  log_frame(stream, data, length);
+}
+
+/*
+ * LOGFILE.(k) becomes LOGFILE.(k+1), the oldest kept dropped, LOGFILE becomes
+ * LOGFILE.1 and a fresh LOGFILE takes the output. The fresh file is made first
+ * (as LOGFILE.new) so a failure leaves output where it was, never lost.
+ */
+static void rotate_log(void) {
+  char fresh[4096], from[4096], to[4096];
+  log_size = 0; /* after a failure, the next try comes after another MAX-SIZE bytes, not at every frame */
+  snprintf(fresh, sizeof fresh, "%s.new", log_path);
+  int fd = open(fresh, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) { fprintf(stderr, "skiff-shim: rotating %s: open %s: %s\n", log_path, fresh, strerror(errno)); return; }
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  uint64_t nanos = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+  unsigned char mark[16] = { 0, 1, 0, 0, 0, 0, 0, 0 };
+  for (int i = 0; i < 8; i++) mark[8 + i] = (unsigned char)(nanos >> (56 - 8 * i));
+  write_all(log_fd, mark, sizeof mark);
+  if (log_max_file > 1) {
+    /* Only the files there are: a large MAX-FILE costs nothing until that many exist. */
+    long highest = 0;
+    while (highest < log_max_file - 1) {
+      snprintf(from, sizeof from, "%s.%ld", log_path, highest + 1);
+      if (access(from, F_OK) != 0) break;
+      highest++;
+    }
+    if (highest == log_max_file - 1) {
+      snprintf(from, sizeof from, "%s.%ld", log_path, highest);
+      if (unlink(from) != 0) fprintf(stderr, "skiff-shim: rotating %s: unlink %s: %s\n", log_path, from, strerror(errno));
+      highest--;
+    }
+    for (long i = highest; i >= 1; i--) {
+      snprintf(from, sizeof from, "%s.%ld", log_path, i);
+      snprintf(to, sizeof to, "%s.%ld", log_path, i + 1);
+      if (rename(from, to) != 0) fprintf(stderr, "skiff-shim: rotating %s: rename %s: %s\n", log_path, from, strerror(errno));
+    }
+    snprintf(to, sizeof to, "%s.1", log_path);
+    if (rename(log_path, to) != 0) {
+      fprintf(stderr, "skiff-shim: rotating %s: rename to %s: %s\n", log_path, to, strerror(errno));
+      close(fd);
+      unlink(fresh);
+      return;
+    }
+  }
+  /* With MAX-FILE 1 this replaces the full file at once (Docker truncates it): readers holding it drain it, then go on here. */
+  if (rename(fresh, log_path) != 0) {
+    fprintf(stderr, "skiff-shim: rotating %s: rename %s: %s\n", log_path, fresh, strerror(errno));
+    close(fd);
+    unlink(fresh);
+    return;
+  }
+  close(log_fd);
+  log_fd = fd;
 }
 
 static void vreport(int keep_open, const char *format, va_list args) {
@@ -287,7 +378,19 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: skiff-shim ID BUNDLE LOGFILE MODE RUNTIME [GLOBAL-OPTION...] (at most %d options)\n", MAX_GLOBAL_OPTIONS);
     return 2;
   }
-  const char *id = argv[1], *bundle = argv[2], *log_path = argv[3], *mode = argv[4], *runc = argv[5];
+  const char *id = argv[1], *bundle = argv[2], *mode = argv[4], *runc = argv[5];
+  log_path = argv[3];
+  const char *rotation = strchr(mode, ':');
+  if (rotation != NULL) {
+    unsigned long long max_size = 0;
+    long max_file = 1;
+    if (sscanf(rotation, ":%llu:%ld", &max_size, &max_file) != 2 || max_file < 1) {
+      fprintf(stderr, "skiff-shim: MODE %s: expected :MAX-SIZE:MAX-FILE after the letters\n", mode);
+      return 2;
+    }
+    log_max_size = max_size;
+    log_max_file = max_file;
+  }
   /* Through skiff-v1-cgroups (crun on a hybrid host) the runtime is its first argument after its own --view PIDFILE. */
   const char *named = runc;
   if (strcmp(strrchr(runc, '/') != NULL ? strrchr(runc, '/') + 1 : runc, "skiff-v1-cgroups") == 0) {
@@ -307,6 +410,8 @@ int main(int argc, char **argv) {
   if (chdir(bundle) != 0) { report("error chdir %s: %s", bundle, strerror(errno)); return 1; }
   log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (log_fd < 0) { report("error open %s: %s", log_path, strerror(errno)); return 1; }
+  struct stat log_stat;
+  if (fstat(log_fd, &log_stat) == 0) log_size = (uint64_t)log_stat.st_size;
 
   sigset_t handled;
   sigemptyset(&handled);
@@ -446,7 +551,7 @@ int main(int argc, char **argv) {
       if (output_fds[i] < 0 || !(fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = read(output_fds[i], buffer, sizeof buffer);
       if (n > 0) {
-        log_frame((unsigned char)(i + 1), buffer, (size_t)n);
+        log_output((unsigned char)(i + 1), buffer, (size_t)n);
       } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
         /* EOF, or EIO from a pty master once every slave is closed. */
         if (output_fds[i] != stdin_target) close(output_fds[i]);
