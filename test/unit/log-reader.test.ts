@@ -18,26 +18,29 @@ async function collect(stream: NodeJS.ReadableStream): Promise<string> {
   return text;
 }
 
-test('a followed run ends with its exit-status', async () => {
+/** A container's log and its bundle directory in a scratch directory, removed after use. */
+async function inLogDir(use: (paths: { dir: string; logPath: string; exitStatusPath: string }) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
   try {
-    const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
     mkdirSync(join(dir, 'bundle'));
+    await use({ dir, logPath: join(dir, 'container.log'), exitStatusPath: join(dir, 'bundle', 'exit-status') });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a followed run ends with its exit-status', async () => {
+  await inLogDir(async ({ logPath, exitStatusPath }) => {
     writeFileSync(logPath, encodeFrame(1, Buffer.from('one\n')));
     const reading = collect(readLog({ logPath, exitStatusPath, tty: true, stdout: true, stderr: true, follow: true }));
     appendFileSync(logPath, encodeFrame(1, Buffer.from('two\n')));
     writeFileSync(exitStatusPath, '0');
     assert.equal(await reading, 'one\ntwo\n');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("a restart that renews the log before the reader saw the exit: the run's last output still comes, the next run's does not", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
-  try {
-    const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
-    mkdirSync(join(dir, 'bundle'));
+  await inLogDir(async ({ logPath, exitStatusPath }) => {
     writeFileSync(logPath, encodeFrame(1, Buffer.from('first-run\n')));
     const chunks = readLog({ logPath, exitStatusPath, tty: true, stdout: true, stderr: true, follow: true })[Symbol.asyncIterator]();
     const first = await chunks.next(); // the reader holds the run's log from here on
@@ -48,9 +51,7 @@ test("a restart that renews the log before the reader saw the exit: the run's la
     let text = (first.value as Buffer).toString();
     for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) text += (next.value as Buffer).toString();
     assert.equal(text, 'first-run\nlast-words\n');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 /** The shim's rotation mark: an empty timed frame of stream 0, the last frame of a full file. */
@@ -70,10 +71,7 @@ function rotate(logPath: string, maxFile: number, next: string): void {
 }
 
 test('docker logs reads the rotated files oldest first, --tail across them; the mark is no output', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
-  try {
-    const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
-    mkdirSync(join(dir, 'bundle'));
+  await inLogDir(async ({ logPath, exitStatusPath }) => {
     writeFileSync(logPath, encodeFrame(1, Buffer.from('one\n')));
     rotate(logPath, 3, 'two\n');
     rotate(logPath, 3, 'thr');
@@ -85,17 +83,12 @@ test('docker logs reads the rotated files oldest first, --tail across them; the 
     rotate(logPath, 3, 'four\n');
     assert.equal(await read(), 'two\nthree\nfour\n', 'the oldest beyond max-file is gone');
     assert.equal(await read(1), 'four\n');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 for (const maxFile of [1, 3]) {
   test(`a follower goes on in the fresh file after a rotation (max-file ${maxFile}), to the run's end`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
-    try {
-      const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
-      mkdirSync(join(dir, 'bundle'));
+    await inLogDir(async ({ logPath, exitStatusPath }) => {
       writeFileSync(logPath, encodeFrame(1, Buffer.from('one\n')));
       const chunks = readLog({ logPath, exitStatusPath, tty: true, stdout: true, stderr: true, follow: true })[Symbol.asyncIterator]();
       const first = await chunks.next(); // the reader holds the first file from here on
@@ -107,16 +100,11 @@ for (const maxFile of [1, 3]) {
       for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) text += (next.value as Buffer).toString();
       // With one file kept, a reader two rotations behind has lost the file between (as with Docker's truncation).
       assert.equal(text, maxFile === 1 ? 'one\ntwo\nfour\n' : 'one\ntwo\nthree\nfour\n');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test(`a follower of a rotated file ends at a restart, the next run's log unread (max-file ${maxFile})`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
-    try {
-      const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
-      mkdirSync(join(dir, 'bundle'));
+    await inLogDir(async ({ dir, logPath, exitStatusPath }) => {
       writeFileSync(logPath, encodeFrame(1, Buffer.from('one\n')));
       const chunks = readLog({ logPath, exitStatusPath, tty: true, stdout: true, stderr: true, follow: true })[Symbol.asyncIterator]();
       const first = await chunks.next();
@@ -129,37 +117,25 @@ for (const maxFile of [1, 3]) {
       let text = (first.value as Buffer).toString();
       for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) text += (next.value as Buffer).toString();
       assert.equal(text, 'one\n');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 }
 
 test("docker run's attach (all output, from offset 0) begins with the oldest kept file when the log rotated before it looked", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
-  try {
-    const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
-    mkdirSync(join(dir, 'bundle'));
+  await inLogDir(async ({ logPath, exitStatusPath }) => {
     writeFileSync(logPath, encodeFrame(1, Buffer.from('one\n')));
     rotate(logPath, 3, 'two\n');
     writeFileSync(exitStatusPath, '0');
     assert.equal(await collect(readLog({ logPath, exitStatusPath, tty: true, stdout: true, stderr: true, follow: true, fromOffset: 0 })), 'one\ntwo\n');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('an attach whose offset was measured before a rotation begins with the fresh file, not mid-frame', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'skiff-log-'));
-  try {
-    const [logPath, exitStatusPath] = [join(dir, 'container.log'), join(dir, 'bundle', 'exit-status')];
-    mkdirSync(join(dir, 'bundle'));
+  await inLogDir(async ({ logPath, exitStatusPath }) => {
     writeFileSync(logPath, encodeFrame(1, Buffer.from('one two three four\n')));
     const fromOffset = 23; // measured, then the log rotated
     rotate(logPath, 3, 'five\n');
     writeFileSync(exitStatusPath, '0');
     assert.equal(await collect(readLog({ logPath, exitStatusPath, tty: true, stdout: true, stderr: true, follow: true, fromOffset })), 'five\n');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
