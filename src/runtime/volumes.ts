@@ -21,6 +21,8 @@ export interface Volume {
 }
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+/** NAME_MAX of Linux file systems: a volume is a directory of its name. */
+const MAX_FILE_NAME_BYTES = 255;
 
 /** Docker's check of a local volume name, with its message. */
 export function checkVolumeName(name: string): void {
@@ -64,6 +66,11 @@ export class VolumeStore {
     checkVolumeName(volumeName);
     const existing = this.find(volumeName);
     if (existing !== undefined) return existing;
+    // A name no directory can have (over 255 bytes): refused as dockerd's local driver words it, as a bad request rather than the daemon's fault.
+    if (Buffer.byteLength(volumeName) > MAX_FILE_NAME_BYTES)
+      throw invalid(
+        `create ${volumeName}: error while creating volume root path '${join(this.root, volumeName)}': mkdir ${join(this.root, volumeName)}: file name too long`,
+      );
     mkdirSync(this.dataPath(volumeName), { recursive: true });
     const volume: Volume = { name: volumeName, createdAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), labels, anonymous, populated: false };
     this.write(volume);

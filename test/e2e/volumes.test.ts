@@ -58,6 +58,10 @@ test('anonymous volumes go with run --rm and rm -v; prune removes only unused vo
 
   const bad = await daemon.docker('volume', 'create', 'bad/name');
   assert.match(bad.stderr, /"bad\/name" includes invalid characters for a local volume name/);
+  // Longer than any directory name may be: a bad request in dockerd's local driver's words, not a server error (the API fuzzer found a 500).
+  const long = await daemon.docker('volume', 'create', 'x'.repeat(300));
+  assert.equal(long.code, 1);
+  assert.match(long.stderr, /Error response from daemon: create x{300}: error while creating volume root path '.*': mkdir .*: file name too long/);
   assert.match((await daemon.docker('volume', 'inspect', 'nope')).stderr, /no such volume/i);
   assert.deepEqual(await volumeNames(), []);
 });
