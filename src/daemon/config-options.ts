@@ -28,6 +28,8 @@ export interface DaemonConfig {
   ipForward: boolean;
   ipMasq: boolean;
   iptables: boolean;
+  /** Keep net.bridge.bridge-nf-call-ip(6)tables on, as dockerd does (skiff turns them off by default: firewall/bridge-netfilter.ts). */
+  bridgeNfCallIptables: boolean;
   userlandProxy: boolean;
   defaultAddressPools: AddressPoolSpec[];
   defaultGateway: string;
@@ -90,6 +92,7 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   ipForward: true,
   ipMasq: true,
   iptables: true,
+  bridgeNfCallIptables: false,
   userlandProxy: true,
   defaultAddressPools: [],
   defaultGateway: '',
@@ -188,6 +191,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: "skiff's firewall (nftables); it cannot be turned off yet",
     refuse: (value: boolean) =>
       value ? undefined : "iptables=false: skiff's nftables table cannot be turned off yet (it isolates networks and publishes ports)",
+  },
+  {
+    field: 'bridgeNfCallIptables',
+    key: 'bridge-nf-call-iptables',
+    flag: 'bridge-nf-call-iptables',
+    kind: 'bool',
+    description:
+      "Keep the host's net.bridge.bridge-nf-call-ip(6)tables on, as dockerd does (default false: skiff turns them off, and on for each bridge it did not make, so traffic within a network skips the firewall; ICC off isolates the bridge's ports)",
   },
   // Accepted either way: skiff reaches published ports with nftables alone, as dockerd does with userland-proxy=false.
   {

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import { Engine } from '../engine/engine.js';
+import { settleBridgeNetfilter } from '../firewall/bridge-netfilter.js';
 import { Router } from '../api/http.js';
 import { createApiServer, listenTcp, listenUnix } from '../api/server.js';
 import { addNetworkRoutes } from '../api/routes/networks.js';
@@ -141,6 +142,7 @@ export class Daemon {
       },
       log,
     });
+    logger.info(await settleBridgeNetfilter(config.bridgeNfCallIptables));
     const host = findHostRuntimes();
     const runtimes = chooseRuntimes(config, host);
     logger.info(`default OCI runtime ${runtimes.defaultName} (${runtimes.runtimes.get(runtimes.defaultName)!.path}): ${runtimes.why}`);

@@ -57,12 +57,27 @@ export function vethPairRequest(network: Network, endpoint: Endpoint, netns: Net
  * The host end without IPv6 addresses (Docker's has a link-local one): it
  * needs none to bridge, and its duplicate-address probe and multicast reports
  * would be flooded to every port of the bridge, a cost that grew with each
- * container beside it. Then marked as skiff's, up, in hairpin mode: a
- * container reaching its own published port gets the DNAT'ed packet back out
- * the port it came in on.
+ * container beside it. Then marked as skiff's, up, in hairpin mode (where the
+ * host's bridge-nf-call-iptables is on, br_netfilter turns a container's
+ * packet to its own published port around on the bridge, back out of the
+ * port it came in by).
+ *
+ * With ICC off the port is isolated: the bridge forwards nothing between two
+ * isolated ports, ARP included, while the bridge itself (the gateway, and the
+ * host's routed published ports) still reaches each. That is what keeps a
+ * network's containers apart, not the firewall, which bridged frames pass by
+ * when bridge-nf-call-iptables is 0 (see firewall/bridge-netfilter.ts).
  */
-export function hostPortRequests(endpoint: Endpoint): RtnetlinkRequest[] {
-  return [linkSet(endpoint.hostIfName, { noIpv6AddressGeneration: true }), linkSet(endpoint.hostIfName, { up: true, alias: SKIFF_LINK_ALIAS, hairpin: true })];
+export function hostPortRequests(endpoint: Endpoint, network: Network): RtnetlinkRequest[] {
+  return [
+    linkSet(endpoint.hostIfName, { noIpv6AddressGeneration: true }),
+    linkSet(endpoint.hostIfName, { up: true, alias: SKIFF_LINK_ALIAS, hairpin: true, isolated: isolatesEndpoints(network) }),
+  ];
+}
+
+/** ICC off: every endpoint's bridge port isolated from the others. */
+export function isolatesEndpoints(network: Network): boolean {
+  return network.bridge?.enableIcc === false;
 }
 
 /** Requests that route the sandbox's default traffic through these gateways on the endpoint's interface. */
@@ -103,7 +118,7 @@ export async function allowLoopbackSources(network: Network): Promise<void> {
 export async function joinVethEndpoint(network: Network, endpoint: Endpoint, sandbox: Sandbox, options: JoinOptions): Promise<void> {
   await withNetns(sandbox.netnsPath, (netns) => sendRequests([vethPairRequest(network, endpoint, netns)]));
   try {
-    await sendRequests(hostPortRequests(endpoint));
+    await sendRequests(hostPortRequests(endpoint, network));
     await enableIpv6Inside(endpoint, sandbox, endpoint.ifName);
     await sendRequests(sandboxSideRequests(endpoint, options), sandbox.netnsPath);
   } catch (error) {
@@ -174,5 +189,10 @@ export class BridgeDriver implements NetworkDriver {
 
   endpointIntact(_network: Network, endpoint: Endpoint, _sandbox: Sandbox, hostLinks: ReadonlySet<string>): Promise<boolean> {
     return Promise.resolve(hostLinks.has(endpoint.hostIfName));
+  }
+
+  /** An ICC-off network's ports isolated again: endpoints made by an older skiff relied on br_netfilter instead. */
+  async restoreEndpoint(network: Network, endpoint: Endpoint): Promise<void> {
+    if (isolatesEndpoints(network)) await sendRequests([linkSet(endpoint.hostIfName, { isolated: true })]);
   }
 }

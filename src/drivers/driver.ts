@@ -31,6 +31,8 @@ export interface NetworkDriver {
   ownedLinks(network: Network): string[];
   /** After a restart: whether an endpoint's kernel objects are still all there (hostLinks: the daemon namespace's links, read once for all). */
   endpointIntact(network: Network, endpoint: Endpoint, sandbox: Sandbox, hostLinks: ReadonlySet<string>): Promise<boolean>;
+  /** After a restart, for an intact endpoint: set again what the driver keeps on its links. Idempotent. */
+  restoreEndpoint?(network: Network, endpoint: Endpoint): Promise<void>;
 }
 
 export interface JoinOptions {

@@ -81,7 +81,10 @@ export async function reconcile(context: ReconcileContext): Promise<void> {
   for (const endpoint of endpoints.values()) {
     const network = networks.get(endpoint.networkId)!;
     const sandbox = sandboxes.get(endpoint.sandboxId)!;
-    if (await drivers[network.driver].endpointIntact(network, endpoint, sandbox, hostLinks)) continue;
+    if (await drivers[network.driver].endpointIntact(network, endpoint, sandbox, hostLinks)) {
+      await drivers[network.driver].restoreEndpoint?.(network, endpoint);
+      continue;
+    }
     const peers = [...endpoints.values()].filter((other) => other.sandboxId === sandbox.id && other.id !== endpoint.id);
     const routed = peers.some((other) => context.carriesDefaultRoute(other) && other.ifName < endpoint.ifName);
     log(`endpoint ${endpoint.id} lost its link ${endpoint.hostIfName}: plumbing it again`);

@@ -14,3 +14,4 @@ export {
 } from './resolver-redirect.js';
 export { Firewall } from './firewall.js';
 export { renderProbeTable, parseTraceLines, removeProbeTable, TraceMonitor, type ProbeMatch, type TraceEvent } from './trace.js';
+export { settleBridgeNetfilter, planBridgeNetfilter, NF_CALL_IPTABLES, NF_CALL_IP6TABLES, type BridgeNetfilterState } from './bridge-netfilter.js';

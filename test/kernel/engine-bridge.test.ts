@@ -88,15 +88,33 @@ test('a sandbox cannot reach a sandbox on another network; one on both reaches b
   await engine.deleteNetwork('right');
 });
 
-test('ICC off blocks traffic between endpoints of one network, the gateway still answers', async () => {
+const setBridgeNfCall = (value: '0' | '1') =>
+  sh('sysctl', ['-qw', `net.bridge.bridge-nf-call-iptables=${value}`, `net.bridge.bridge-nf-call-ip6tables=${value}`]);
+
+test('ICC off blocks traffic between endpoints of one network, the gateway still answers, whether bridged frames meet the firewall or not', async () => {
   await engine.createNetwork({ name: 'quiet', options: { 'com.docker.network.bridge.enable_icc': 'false' } });
-  const a = await engine.createSandbox();
-  const b = await engine.createSandbox();
-  await engine.join(a.id, 'quiet', { name: 'a' });
+  await engine.createNetwork({ name: 'chatty' });
+  const [a, b, c, d] = [await engine.createSandbox(), await engine.createSandbox(), await engine.createSandbox(), await engine.createSandbox()];
+  const ea = await engine.join(a.id, 'quiet', { name: 'a' });
   const eb = await engine.join(b.id, 'quiet', { name: 'b' });
-  assert.equal(await canPing(a.netnsPath, addressOf(eb.ipv4)), false);
-  for (const sandbox of [a, b]) await engine.deleteSandbox(sandbox.id);
+  await engine.join(c.id, 'chatty', { name: 'c' });
+  const ed = await engine.join(d.id, 'chatty', { name: 'd' });
+  const ports = JSON.parse(await sh('ip', ['-json', '-details', 'link', 'show', ea.hostIfName])) as Array<{ linkinfo?: { info_slave_data?: { isolated?: boolean } } }>;
+  assert.equal(ports[0]?.linkinfo?.info_slave_data?.isolated, true, 'an ICC-off endpoint is an isolated bridge port');
+  try {
+    for (const nfCall of ['1', '0'] as const) {
+      await setBridgeNfCall(nfCall);
+      assert.ok(await canPing(c.netnsPath, addressOf(ed.ipv4), 3), `control, bridge-nf-call-iptables=${nfCall}: ICC on reaches`);
+      assert.equal(await canPing(a.netnsPath, addressOf(eb.ipv4)), false, `bridge-nf-call-iptables=${nfCall}`);
+      assert.equal(await canPing(b.netnsPath, addressOf(ea.ipv4)), false, `bridge-nf-call-iptables=${nfCall}`);
+      assert.ok(await canPing(a.netnsPath, engine.findNetwork('quiet')!.ipam.pools[0]!.gateway), `bridge-nf-call-iptables=${nfCall}: the gateway answers`);
+    }
+  } finally {
+    await setBridgeNfCall('1');
+  }
+  for (const sandbox of [a, b, c, d]) await engine.deleteSandbox(sandbox.id);
   await engine.deleteNetwork('quiet');
+  await engine.deleteNetwork('chatty');
 });
 
 test('a normal network reaches the outside host masqueraded; an internal one reaches nothing outside', async () => {

@@ -120,11 +120,14 @@ test('interfaces, MACs, and the ip batch and rtnetlink requests of a join', () =
     containerId: '',
   };
   const operations = (requests: ReadonlyArray<{ operation: string }>) => requests.map((request) => request.operation);
-  assert.deepEqual(operations([vethPairRequest(network, endpoint, { fd: 7, path: '/run/skiff/netns/s' }), ...hostPortRequests(endpoint)]), [
+  assert.deepEqual(operations([vethPairRequest(network, endpoint, { fd: 7, path: '/run/skiff/netns/s' }), ...hostPortRequests(endpoint, network)]), [
     'link add veth1234567 mtu 1500 master br-aaaaaaaaaaaa type veth peer name eth0 address 02:42:ac:11:00:02 mtu 1500 netns /run/skiff/netns/s',
     'link set dev veth1234567 addrgenmode none',
-    'link set dev veth1234567 up alias skiff type bridge_slave hairpin on',
+    'link set dev veth1234567 up alias skiff type bridge_slave hairpin on isolated off',
   ]);
+  // ICC off: the port is isolated from the bridge's other isolated ports.
+  const quiet = { ...network, bridge: { ...network.bridge!, enableIcc: false } };
+  assert.equal(operations(hostPortRequests(endpoint, quiet))[1], 'link set dev veth1234567 up alias skiff type bridge_slave hairpin on isolated on');
   assert.deepEqual(operations(sandboxSideRequests(endpoint, { defaultGateways: defaultGateways(network.ipam.pools, [endpoint.ipv4]) })), [
     'addr add 172.17.0.2/16 dev eth0',
     'link set dev eth0 up',

@@ -17,6 +17,7 @@ import {
   linkAddVeth,
   linkDelete,
   linkSet,
+  linkSetBridge,
   routeReplaceDefault,
   type NetnsRef,
   type RtnetlinkRequest,
@@ -41,6 +42,8 @@ const builders: Record<string, (netns: NetnsRef) => RtnetlinkRequest> = {
     linkAddVeth({ name: 'veth1234567', mtu: 1500, master: 'br0', peer: { name: 'eth0', address: '02:42:ac:11:00:02', mtu: 1500, netns } }),
   'link set dev veth1234567 addrgenmode none': () => linkSet('veth1234567', { noIpv6AddressGeneration: true }),
   'link set dev veth1234567 alias skiff up type bridge_slave hairpin on': () => linkSet('veth1234567', { up: true, alias: 'skiff', hairpin: true }),
+  'link set dev veth1234567 alias skiff up type bridge_slave hairpin on isolated on': () =>
+    linkSet('veth1234567', { up: true, alias: 'skiff', hairpin: true, isolated: true }),
   'addr add 172.17.0.2/16 dev eth0': () => addrAdd('eth0', address('172.17.0.2/16')),
   'addr add fd00:1::2/64 dev eth0 nodad': () => addrAdd('eth0', address('fd00:1::2/64'), { nodad: true }),
   'addr add 169.254.7.2/16 dev eth0': () => addrAdd('eth0', address('169.254.7.2/16')),
@@ -49,6 +52,7 @@ const builders: Record<string, (netns: NetnsRef) => RtnetlinkRequest> = {
   'link set lo up': () => linkSet('lo', { up: true }),
   'route replace default via 172.17.0.1 dev eth0': () => routeReplaceDefault('eth0', '172.17.0.1'),
   'route replace default via fd00:1::1 dev eth0': () => routeReplaceDefault('eth0', 'fd00:1::1'),
+  'link set dev br0 type bridge nf_call_iptables 1 nf_call_ip6tables 1': () => linkSetBridge('br0', { nfCallIptables: true, nfCallIp6tables: true }),
   'link set dev veth1234567 down nomaster': () => linkSet('veth1234567', { up: false, nomaster: true }),
   'link delete dev veth1234567': () => linkDelete('veth1234567'),
   'link add link parent0 name mv1234567 address 02:42:ac:11:00:03 netns NETNS type macvlan mode bridge': (netns) =>
@@ -91,6 +95,7 @@ test('each request names what it does in ip words, for errors', () => {
   );
   assert.equal(linkSet('veth1', { up: false, nomaster: true }).operation, 'link set dev veth1 down nomaster');
   assert.equal(linkSet('veth1', { hairpin: false }).operation, 'link set dev veth1 type bridge_slave hairpin off');
+  assert.equal(linkSet('veth1', { isolated: true }).operation, 'link set dev veth1 type bridge_slave isolated on');
   assert.equal(addrAdd('eth0', address('172.17.0.2/16'), { nodad: true }).operation, 'addr add 172.17.0.2/16 dev eth0', 'nodad is IPv6 only');
   assert.equal(routeReplaceDefault('eth0', 'fd00::1').operation, 'route replace default via fd00::1 dev eth0');
 });

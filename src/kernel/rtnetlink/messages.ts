@@ -67,6 +67,9 @@ const IFLA_INFO_DATA = 2;
 const IFLA_INFO_SLAVE_DATA = 5;
 const VETH_INFO_PEER = 1;
 const IFLA_BRPORT_MODE = 4;
+const IFLA_BRPORT_ISOLATED = 33;
+const IFLA_BR_NF_CALL_IPTABLES = 36;
+const IFLA_BR_NF_CALL_IP6TABLES = 37;
 const IFLA_MACVLAN_MODE = 1;
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
@@ -234,11 +237,13 @@ export interface LinkChange {
   alias?: string;
   /** As a bridge port: hairpin mode (`type bridge_slave hairpin on|off`). */
   hairpin?: boolean;
+  /** As a bridge port: isolated from the bridge's other isolated ports (`type bridge_slave isolated on|off`). */
+  isolated?: boolean;
   /** No IPv6 address of the kernel's making, link-local included (`addrgenmode none`). */
   noIpv6AddressGeneration?: true;
 }
 
-/** `ip link set dev NAME [name N] [up|down] [nomaster] [alias A] [addrgenmode none] [type bridge_slave hairpin on|off]` */
+/** `ip link set dev NAME [name N] [up|down] [nomaster] [alias A] [addrgenmode none] [type bridge_slave [hairpin on|off] [isolated on|off]]` */
 export function linkSet(name: string, change: LinkChange): RtnetlinkRequest {
   const words: string[] = [];
   const writer = new MessageWriter(RTM_NEWLINK, 0).ifinfomsg(name, change.up === true ? IFF_UP : 0, change.up === undefined ? 0 : IFF_UP);
@@ -259,12 +264,43 @@ export function linkSet(name: string, change: LinkChange): RtnetlinkRequest {
     writer.nested(IFLA_AF_SPEC, (spec) => spec.nested(AF_INET6, (inet6) => inet6.u8(IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE)));
     words.push('addrgenmode none');
   }
-  if (change.hairpin !== undefined) {
-    const mode = change.hairpin ? 1 : 0;
-    writer.nested(IFLA_LINKINFO, (info) => info.text(IFLA_INFO_KIND, 'bridge_slave').nested(IFLA_INFO_SLAVE_DATA, (data) => data.u8(IFLA_BRPORT_MODE, mode)));
-    words.push(`type bridge_slave hairpin ${change.hairpin ? 'on' : 'off'}`);
+  const { hairpin, isolated } = change;
+  if (hairpin !== undefined || isolated !== undefined) {
+    const onOff = (value: boolean) => (value ? 'on' : 'off');
+    writer.nested(IFLA_LINKINFO, (info) =>
+      info.text(IFLA_INFO_KIND, 'bridge_slave').nested(IFLA_INFO_SLAVE_DATA, (data) => {
+        if (hairpin !== undefined) data.u8(IFLA_BRPORT_MODE, hairpin ? 1 : 0);
+        if (isolated !== undefined) data.u8(IFLA_BRPORT_ISOLATED, isolated ? 1 : 0);
+      }),
+    );
+    words.push(
+      ['type bridge_slave', hairpin === undefined ? '' : ` hairpin ${onOff(hairpin)}`, isolated === undefined ? '' : ` isolated ${onOff(isolated)}`].join(''),
+    );
   }
   return writer.finish(['link set dev', name, ...words].join(' '));
+}
+
+/** A bridge's own br_netfilter switches (the kernel ORs each with the namespace's net.bridge.bridge-nf-call-ip(6)tables). */
+export interface BridgeNetfilterChange {
+  nfCallIptables?: boolean;
+  nfCallIp6tables?: boolean;
+}
+
+/** `ip link set dev NAME type bridge [nf_call_iptables 0|1] [nf_call_ip6tables 0|1]` */
+export function linkSetBridge(name: string, change: BridgeNetfilterChange): RtnetlinkRequest {
+  const { nfCallIptables, nfCallIp6tables } = change;
+  const writer = new MessageWriter(RTM_NEWLINK, 0).ifinfomsg(name);
+  writer.nested(IFLA_LINKINFO, (info) =>
+    info.text(IFLA_INFO_KIND, 'bridge').nested(IFLA_INFO_DATA, (data) => {
+      if (nfCallIptables !== undefined) data.u8(IFLA_BR_NF_CALL_IPTABLES, nfCallIptables ? 1 : 0);
+      if (nfCallIp6tables !== undefined) data.u8(IFLA_BR_NF_CALL_IP6TABLES, nfCallIp6tables ? 1 : 0);
+    }),
+  );
+  const words = [
+    nfCallIptables === undefined ? '' : ` nf_call_iptables ${nfCallIptables ? 1 : 0}`,
+    nfCallIp6tables === undefined ? '' : ` nf_call_ip6tables ${nfCallIp6tables ? 1 : 0}`,
+  ];
+  return writer.finish(`link set dev ${name} type bridge${words.join('')}`);
 }
 
 /** `ip link delete dev NAME` */
