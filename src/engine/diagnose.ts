@@ -10,7 +10,7 @@ import { interfaceState } from '../kernel/links.js';
 import { isMountPoint } from '../kernel/netns.js';
 import { readIpv4InterfaceSysctl, readSysctl } from '../kernel/sysctl.js';
 import { hasElement, listChain } from '../firewall/index.js';
-import { bridgeMac } from '../drivers/bridge.js';
+import { bridgeMac, isolatesEndpoints } from '../drivers/bridge.js';
 import { overlayBridgeMac } from '../drivers/overlay.js';
 import { cidrOf, type InterfaceAddress } from '../model/address.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
@@ -105,6 +105,16 @@ async function publishedPortChecks(firewallTable: string, published: readonly Pu
   return checks;
 }
 
+/** ICC off is the ports' isolation: a port that lost it reaches its neighbours whatever the firewall holds. */
+export function isolationCheck(network: Network, endpoint: Endpoint, isolated: boolean): DiagnosisCheck {
+  const wanted = isolatesEndpoints(network);
+  return {
+    what: `endpoint ${endpoint.name}: ${endpoint.hostIfName} is ${wanted ? '' : 'not '}an isolated bridge port (ICC ${wanted ? 'off' : 'on'})`,
+    ok: isolated === wanted,
+    detail: `isolated ${isolated ? 'on' : 'off'}${isolated === wanted ? '' : wanted ? ': restart the daemon to restore it' : `: bridge link set dev ${endpoint.hostIfName} isolated off`}`,
+  };
+}
+
 async function endpointChecks(network: Network, endpoint: Endpoint, sandbox: Sandbox | undefined): Promise<DiagnosisCheck[]> {
   const who = `endpoint ${endpoint.name} (${(endpoint.ipv4 ?? endpoint.ipv6)?.address ?? 'no address'})`;
   if (sandbox === undefined) return [{ what: `${who}: its sandbox is known`, ok: false, detail: `sandbox ${endpoint.sandboxId} missing` }];
@@ -118,6 +128,7 @@ async function endpointChecks(network: Network, endpoint: Endpoint, sandbox: San
       ok: hostSide?.master === network.bridge!.bridgeName,
       detail: hostSide === undefined ? 'no such link' : `master ${hostSide.master ?? 'none'}`,
     });
+    if (hostSide !== undefined) checks.push(isolationCheck(network, endpoint, hostSide.isolated === true));
   }
   const inside = await interfaceState(endpoint.ifName, sandbox.netnsPath);
   const expected = [endpoint.ipv4, endpoint.ipv6].filter((address): address is InterfaceAddress => address !== undefined);

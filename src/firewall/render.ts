@@ -20,9 +20,12 @@
  * translated (the kernel has no route_localnet for IPv6), so the port's relay
  * socket in the daemon (ports/proxy.ts) serves the host's [::1].
  *
- * A container reaching its own published port needs hairpin mode on its
- * bridge port (`bridge link set dev VETH hairpin on`): br_netfilter turns
- * the DNAT'ed packet around on the bridge, back out of the port it came in by.
+ * Frames a bridge switches between its own ports reach these hooks only
+ * where net.bridge.bridge-nf-call-iptables is on (dockerd's way; skiff turns
+ * it off, see bridge-netfilter.ts). The rules hold either way: what the host
+ * routes (between networks, published ports, outbound) passes them always,
+ * and ICC off is the bridge ports' isolation, with the bridge_self drop for
+ * what the host routes back into the same bridge.
  */
 import { invalid } from '../errors.js';
 import { DEFAULT_TABLE, checkTableName, type FirewallNetwork, type FirewallPort, type FirewallState } from './state.js';
@@ -175,7 +178,7 @@ function rules(table: string): string[] {
     // other interface (the e2e host-boundaries test shows it).
     rule('input', 'iifname != "lo" ip daddr 127.0.0.0/8 ct state != { established, related } ct status ! dnat drop'),
     rule('forward', `jump ${USER_CHAIN}`),
-    // Within one bridge (br_netfilter shows bridged traffic with iifname == oifname).
+    // Within one bridge: routed back into it, or bridged where br_netfilter shows switched frames (iifname == oifname).
     rule('forward', `iifname . oifname ${s('iccBridges')} accept`),
     rule('forward', `iifname . oifname ${s('bridgeSelf')} drop`),
     // Isolation: never between two skiff bridges, not even for published ports.

@@ -129,6 +129,8 @@ export interface InterfaceState {
   operstate: string;
   up: boolean;
   master?: string;
+  /** As a bridge port: isolated from the bridge's other isolated ports. */
+  isolated?: boolean;
   addresses: InterfaceAddress[];
 }
 
@@ -138,6 +140,7 @@ interface IpJsonAddr {
   operstate: string;
   master?: string;
   flags?: string[];
+  linkinfo?: { info_slave_kind?: string; info_slave_data?: { isolated?: boolean } };
   addr_info: Array<{ local: string; prefixlen: number }>;
 }
 
@@ -145,7 +148,7 @@ interface IpJsonAddr {
 export async function interfaceState(ifname: string, netnsPath?: string): Promise<InterfaceState | undefined> {
   let stdout: string;
   try {
-    ({ stdout } = await ip(['-json', 'addr', 'show', 'dev', ifname], netnsPath));
+    ({ stdout } = await ip(['-json', '-details', 'addr', 'show', 'dev', ifname], netnsPath));
   } catch {
     return undefined; // "Device does not exist"
   }
@@ -157,6 +160,7 @@ export async function interfaceState(ifname: string, netnsPath?: string): Promis
     operstate: link.operstate,
     up: link.flags?.includes('UP') === true,
     master: link.master,
+    isolated: link.linkinfo?.info_slave_kind === 'bridge' ? link.linkinfo.info_slave_data?.isolated === true : undefined,
     addresses: link.addr_info.flatMap((address) => interfaceAddress(address.local, address.prefixlen) ?? []),
   };
 }

@@ -66,6 +66,11 @@ export function formatTrace(report: TraceReport): string {
   }
   for (const port of report.publishedElsewhere)
     step('published', `${port.protocol} ${port.hostIp}:${port.hostPort} -> ${port.containerIp}:${port.containerPort} only`);
+  if (report.bridged !== undefined) {
+    const { bridge, icc, firewall } = report.bridged;
+    const past = firewall ? 'through the firewall (net.bridge.bridge-nf-call-iptables is 1)' : 'past the firewall (net.bridge.bridge-nf-call-iptables is 0)';
+    step('bridge', `${bridge} switches the probe from port to port, ${past}${icc ? '' : '; the ports are isolated (ICC off)'}`);
+  }
   if (report.probe !== undefined) {
     step(
       'probe',

@@ -108,6 +108,8 @@ export interface TraceFacts {
   /** The same port published on another host address only (the target matched none). */
   publishedElsewhere: PublishedFacts[];
   links: LinkCheck[];
+  /** The probe stays on one bridge: which, whether ICC is off there, and whether bridged frames meet the firewall (bridge-nf-call-iptables). */
+  bridged?: { network: string; bridge: string; icc: boolean; firewall: boolean };
   probe?: ProbeFacts;
 }
 

@@ -27,6 +27,17 @@ export function sharedNetworks(source: Party, destination: Party): string[] {
     .map((attachment) => attachment.network);
 }
 
+/**
+ * When the probe stays on one bridge (its target is the destination's address
+ * on a bridge network both are on), that network: its frames are switched by
+ * the bridge, not routed by the host.
+ */
+export function bridgedNetwork(source: Party, destination: Party, target: Target): Attachment | undefined {
+  const theirs = attachmentsOf(destination).find((attachment) => attachment.address === target.address && attachment.bridge !== undefined);
+  if (theirs === undefined) return undefined;
+  return attachmentsOf(source).some((attachment) => attachment.networkId === theirs.networkId) ? theirs : undefined;
+}
+
 /** The address the probe goes to, or why there is none. */
 export function chooseTarget(source: Party, destination: Party, request: TraceRequest): Target | { none: string } {
   const port = request.port;

@@ -18,6 +18,7 @@ import { hasEmbeddedDns } from '../engine/name-service.js';
 import {
   applyNft,
   dnatElementOf,
+  NF_CALL_IPTABLES,
   parseTraceLines,
   removeProbeTable,
   renderProbeTable,
@@ -26,6 +27,7 @@ import {
   type TraceEvent,
 } from '../firewall/index.js';
 import { interfaceState } from '../kernel/links.js';
+import { readSysctl } from '../kernel/sysctl.js';
 import { routeGet, type RouteLookup } from '../kernel/route.js';
 import { sendProbe, type ProbePacket } from '../kernel/probe.js';
 import { createProbeHost, type ProbeHost } from '../kernel/probe-host.js';
@@ -33,7 +35,7 @@ import { familyOf, familyOfCidr } from '../model/address.js';
 import type { ContainerRecord } from '../model/container.js';
 import type { Endpoint, Network } from '../model/network.js';
 import type { Attachment, LinkCheck, Party, ProbeFacts, PublishedFacts, Target, TraceFacts, TraceProtocol, TraceReport, TraceRequest } from './model.js';
-import { chooseTarget, matchPublished, sharedNetworks } from './plan.js';
+import { bridgedNetwork, chooseTarget, matchPublished, sharedNetworks } from './plan.js';
 import { decideVerdict } from './verdict.js';
 
 /** How long trace events may take to reach the monitor after the probe's answer (or its timeout). */
@@ -85,6 +87,9 @@ export class Tracer {
     if ('none' in target) facts.noTarget = target.none;
     else facts.target = target;
     facts.name = this.nameFacts(source, destination, request.destination);
+    const bridged = facts.target === undefined ? undefined : bridgedNetwork(source, destination, facts.target);
+    if (bridged !== undefined)
+      facts.bridged = { network: bridged.network, bridge: bridged.bridge!, icc: bridged.icc, firewall: (await readSysctl(NF_CALL_IPTABLES)) === '1' };
     if (facts.target !== undefined && this.canSend(source)) {
       const ending = this.publishedFacts(facts, facts.target);
       facts.links = await this.linkChecks(source, ending ?? destination, facts.target, facts.published?.containerIp);
@@ -211,6 +216,14 @@ export class Tracer {
         detail: hostSide === undefined ? 'no such link' : `master ${hostSide.master ?? 'none'}, ${hostSide.operstate}`,
         network,
       });
+      if (!attachment.icc && hostSide !== undefined) {
+        checks.push({
+          what: `${attachment.hostIfName} (${party.name}'s veth) is an isolated port (ICC off on ${network})`,
+          ok: hostSide.isolated === true,
+          detail: `isolated ${hostSide.isolated === true ? 'on' : 'off'}`,
+          network,
+        });
+      }
       const inside = party.netnsPath === undefined ? undefined : await interfaceState(attachment.ifName, party.netnsPath);
       const holds = inside?.addresses.some((address) => address.address === attachment.address) === true;
       checks.push({

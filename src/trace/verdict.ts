@@ -62,6 +62,8 @@ export function droppingRule(events: readonly TraceEvent[]): FirewallRule | unde
   return undefined;
 }
 
+const iccFix = (network: string) => `recreate ${network} without enable_icc=false, or connect both containers to another network`;
+
 /** Why skiff's rule dropped it, and what would let it through. */
 function explainRule(rule: FirewallRule, facts: TraceFacts, skiffTable: string): { reason: string; fix?: string } {
   const src = label(facts.source);
@@ -76,7 +78,7 @@ function explainRule(rule: FirewallRule, facts: TraceFacts, skiffTable: string):
     const network = facts.sharedNetworks[0] ?? srcNetworks[0] ?? '?';
     return {
       reason: `ICC is off on ${network} (com.docker.network.bridge.enable_icc=false): its containers do not reach each other (${where})`,
-      fix: `publish the port (-p) and use the host's address, or recreate ${network} without enable_icc=false`,
+      fix: iccFix(network),
     };
   }
   if (rule.rule.includes('@internal_bridges')) {
@@ -185,5 +187,14 @@ function pathVerdict(facts: TraceFacts, skiffTable: string): Verdict {
   }
   const rule = droppingRule(probe.events);
   if (rule !== undefined) return { result: 'unreachable', rule, ...explainRule(rule, facts, skiffTable) };
+  const unanswered = probe.outcome.outcome !== 'answered' && probe.outcome.outcome !== 'refused';
+  if (unanswered && facts.bridged !== undefined && !facts.bridged.icc) {
+    const { network, bridge } = facts.bridged;
+    return {
+      result: 'unreachable',
+      reason: `ICC is off on ${network} (com.docker.network.bridge.enable_icc=false): its containers' ports on ${bridge} are isolated, so the bridge forwards nothing between them`,
+      fix: iccFix(network),
+    };
+  }
   return reachedVerdict(facts);
 }

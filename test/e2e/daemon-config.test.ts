@@ -208,3 +208,47 @@ test("a bad daemon.json stops the daemon with dockerd's words before it changes 
     scratch.remove();
   }
 });
+
+test("bridge-nf-call-iptables: off by default with other bridges kept on, containers still apart with ICC off; --bridge-nf-call-iptables keeps dockerd's way", async () => {
+  const sysctls = ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables'];
+  const read = async () => Promise.all(sysctls.map(async (key) => (await sh('sysctl', ['-n', key])).trim()));
+  const perBridge = async (bridge: string) => {
+    const [link] = JSON.parse(await sh('ip', ['-json', '-details', 'link', 'show', bridge])) as Array<{
+      linkinfo: { info_data: { nf_call_iptables: number; nf_call_ip6tables: number } };
+    }>;
+    return [link!.linkinfo.info_data.nf_call_iptables, link!.linkinfo.info_data.nf_call_ip6tables];
+  };
+  // Another program's bridge, made before skiff starts, relying on the namespace-wide switch.
+  await sh('ip', ['link', 'add', 'lxcbr9', 'type', 'bridge']);
+  await sh('sysctl', ['-qw', ...sysctls.map((key) => `${key}=1`)]);
+  try {
+    let daemon = await startDaemon();
+    assert.deepEqual(await read(), ['0', '0']);
+    assert.deepEqual(await perBridge('lxcbr9'), [1, 1], 'the other bridge keeps its firewall');
+    assert.deepEqual(await perBridge('skiff0'), [0, 0]);
+    assert.match(
+      daemon.log(),
+      /net\.bridge\.bridge-nf-call-iptables and net\.bridge\.bridge-nf-call-ip6tables off: .*kept on for the bridges skiff did not make \(lxcbr9\)/,
+    );
+    await importBusybox(daemon);
+    await daemon.ok('network', 'create', 'open-net');
+    await daemon.ok('network', 'create', '-o', 'com.docker.network.bridge.enable_icc=false', 'quiet-net');
+    for (const name of ['o1', 'o2']) await daemon.ok('run', '-d', '--name', name, '--network', 'open-net', 'busybox', 'sleep', '600');
+    for (const name of ['q1', 'q2']) await daemon.ok('run', '-d', '--name', name, '--network', 'quiet-net', 'busybox', 'sleep', '600');
+    const ping = async (from: string, to: string) => (await daemon.docker('exec', from, 'ping', '-c', '1', '-W', '1', to)).code === 0;
+    assert.equal(await ping('o1', 'o2'), true, 'within a network, past the firewall');
+    assert.equal(await ping('q1', 'q2'), false, 'ICC off: the ports are isolated');
+    assert.equal(await ping('q1', (await subnetOf(daemon, 'quiet-net')).replace(/0\/\d+$/, '1')), true, 'ICC off: the gateway answers');
+    await finish(daemon);
+
+    // dockerd's way: the namespace's switches on, whatever they were.
+    await sh('sysctl', ['-qw', ...sysctls.map((key) => `${key}=0`)]);
+    daemon = await startDaemon({ extraArgs: ['--bridge-nf-call-iptables'] });
+    assert.deepEqual(await read(), ['1', '1']);
+    assert.match(daemon.log(), /on \(--bridge-nf-call-iptables\): frames bridged within a network pass the firewall/);
+    await finish(daemon);
+  } finally {
+    await sh('ip', ['link', 'del', 'lxcbr9']);
+    await sh('sysctl', ['-qw', ...sysctls.map((key) => `${key}=1`)]);
+  }
+});

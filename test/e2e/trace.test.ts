@@ -63,7 +63,7 @@ async function assertProbeGone(): Promise<void> {
   );
 }
 
-test('alpine-net: alpine1 reaches alpine2 by name, the embedded DNS answer, the route and the ICC accept shown', async () => {
+test('alpine-net: alpine1 reaches alpine2 by name, the embedded DNS answer, the route and the bridge switching past the firewall shown', async () => {
   const result = await daemon.skiff('network', 'trace', 'alpine1', 'alpine2');
   assert.equal(result.code, 0, result.stderr);
   // The containers started together: their addresses are whatever each got.
@@ -71,7 +71,12 @@ test('alpine-net: alpine1 reaches alpine2 by name, the embedded DNS answer, the 
   assert.match(result.stdout, /^trace alpine1 -> alpine2 \(icmp echo\)$/m);
   assert.ok(result.stdout.includes(`name      ok: alpine1's embedded DNS answers alpine2 with ${alpine2}\n`), result.stdout);
   assert.match(result.stdout, /route +in alpine1's namespace: dev eth0 src /);
-  assert.match(result.stdout, /nft +inet skiff forward \(in br-[0-9a-f]{12}, out br-[0-9a-f]{12}\): iifname \. oifname @icc_bridges accept/);
+  // skiff's default: frames within a network are switched past the firewall (net.bridge.bridge-nf-call-iptables 0).
+  assert.match(
+    result.stdout,
+    /bridge +br-[0-9a-f]{12} switches the probe from port to port, past the firewall \(net\.bridge\.bridge-nf-call-iptables is 0\)\n/,
+  );
+  assert.ok(!result.stdout.includes('forward'), 'no forward chain on the way');
   assert.match(result.stdout, /^result: reachable: alpine1 reaches .*: echo reply received$/m);
   const alias = await trace('alpine1', 'db', '--port', '5432');
   assert.deepEqual(alias.name?.answer, [alpine2]);
@@ -96,15 +101,29 @@ test("another network: isolation, with skiff's rule named and `docker network co
   await daemon.ok('network', 'disconnect', 'other-net', 'alpine1');
 });
 
-test('ICC off: the bridge_self drop, named as ICC', async () => {
+test('ICC off: isolated bridge ports, named as ICC, whether bridged frames meet the firewall or not', async () => {
   await daemon.ok('network', 'create', '-o', 'com.docker.network.bridge.enable_icc=false', 'quiet-icc');
   await daemon.ok('run', '-dit', '--name', 'q1', '--network', 'quiet-icc', 'busybox', 'ash');
   await daemon.ok('run', '-dit', '--name', 'q2', '--network', 'quiet-icc', 'busybox', 'ash');
   const report = await trace('q1', 'q2');
   assert.equal(report.verdict.result, 'unreachable');
-  assert.equal(report.verdict.rule?.rule, 'iifname . oifname @bridge_self drop');
-  assert.match(report.verdict.reason, /ICC is off on quiet-icc/);
+  assert.equal(report.verdict.rule, undefined, 'no rule: the bridge itself keeps the ports apart');
+  assert.match(report.verdict.reason, /ICC is off on quiet-icc .*ports on br-[0-9a-f]{12} are isolated/);
+  assert.ok(
+    report.links.some((check) => check.ok && /is an isolated port \(ICC off on quiet-icc\)/.test(check.what)),
+    JSON.stringify(report.links),
+  );
   assert.equal(report.verdict.name?.ok, true, 'names still resolve with ICC off');
+  // As with --bridge-nf-call-iptables (dockerd's way): the firewall sees bridged frames, but the bridge drops them at the isolated port before its forward hook.
+  await sh('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=1']);
+  try {
+    const filtered = await trace('q1', 'q2');
+    assert.equal(filtered.bridged?.firewall, true);
+    assert.equal(filtered.verdict.result, 'unreachable');
+    assert.match(filtered.verdict.reason, /ICC is off on quiet-icc .*isolated/);
+  } finally {
+    await sh('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=0']);
+  }
 });
 
 test('an internal network reaching outside: no route leaves it', async () => {

@@ -99,7 +99,9 @@ test('ICC off blocks traffic between endpoints of one network, the gateway still
   const eb = await engine.join(b.id, 'quiet', { name: 'b' });
   await engine.join(c.id, 'chatty', { name: 'c' });
   const ed = await engine.join(d.id, 'chatty', { name: 'd' });
-  const ports = JSON.parse(await sh('ip', ['-json', '-details', 'link', 'show', ea.hostIfName])) as Array<{ linkinfo?: { info_slave_data?: { isolated?: boolean } } }>;
+  const ports = JSON.parse(await sh('ip', ['-json', '-details', 'link', 'show', ea.hostIfName])) as Array<{
+    linkinfo?: { info_slave_data?: { isolated?: boolean } };
+  }>;
   assert.equal(ports[0]?.linkinfo?.info_slave_data?.isolated, true, 'an ICC-off endpoint is an isolated bridge port');
   try {
     for (const nfCall of ['1', '0'] as const) {
