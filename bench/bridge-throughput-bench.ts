@@ -2,7 +2,9 @@
  * Container-to-container throughput on one network (issue 12, item 6):
  * iperf3 between two namespaces on a bare Linux bridge made by hand (in a
  * namespace of its own, no firewall), between two skiff containers on one
- * network, and between two dockerd containers on one network. iperf3 runs
+ * network (skiff's default: bridge-nf-call-iptables off, and once more with
+ * it on, as --bridge-nf-call-iptables leaves it), and between two dockerd
+ * containers on one network. iperf3 runs
  * from the host in the containers' namespaces (nsenter), so every path runs
  * the same binary; the systems alternate every round. Nothing here judges a
  * number.
@@ -69,7 +71,7 @@ function iperf3(netns: string, address: string, seconds: number): Iperf3Run {
 }
 
 /** A bridge by hand in a namespace of its own, with two namespaces on it by veths. */
-function bareBridge(dir: string): { client: string; server: string; serverAddress: string; remove: () => void } {
+function bareBridge(dir: string): { host: string; client: string; server: string; serverAddress: string; remove: () => void } {
   const host = makeNetns(join(dir, 'bare-host'));
   const client = makeNetns(join(dir, 'bare-a'));
   const server = makeNetns(join(dir, 'bare-b'));
@@ -85,6 +87,7 @@ function bareBridge(dir: string): { client: string; server: string; serverAddres
     inNetns(end.path, 'ip', ['link', 'set', 'eth0', 'up']);
   }
   return {
+    host: host.path,
     client: client.path,
     server: server.path,
     serverAddress: '10.70.0.3',
@@ -123,24 +126,19 @@ async function throughputPhase(options: ThroughputOptions): Promise<ThroughputRe
     await sleep(500);
     const samples: Record<string, number[]> = {};
     const cpuSamples: Record<string, number[]> = {};
-    // The same skiff containers once more with br_netfilter off in skiff's namespace: what the inet hooks and conntrack cost bridged frames.
+    // skiff turns bridge-nf-call-ip(6)tables off in its namespace; the same containers once more with them on (--bridge-nf-call-iptables, dockerd's way).
     const skiffNetns = world.skiff.daemon.netnsPath;
     const brNetfilter = (value: string) =>
       inNetns(skiffNetns, 'sysctl', ['-q', '-w', `net.bridge.bridge-nf-call-iptables=${value}`, `net.bridge.bridge-nf-call-ip6tables=${value}`]);
     const runs: Record<string, { path: (typeof paths)[string]; before?: () => void; after?: () => void }> = Object.fromEntries(
       Object.entries(paths).map(([name, path]) => [name, { path }]),
     );
-    const original = bridgeNfCallIptables['skiff'] ?? '1';
-    runs['skiff, bridge-nf-call off'] = { path: paths['skiff']!, before: () => brNetfilter('0'), after: () => brNetfilter(original) };
-    // And with br_netfilter on but conntrack skipped for traffic that stays inside the network (a raw-priority notrack).
-    const subnet = (await world.skiff.docker('network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', 'bench-tp')).stdout.trim();
-    const notrack = `table inet bench_notrack {\n chain raw { type filter hook prerouting priority raw; ip saddr ${subnet} ip daddr ${subnet} fib daddr type != local notrack; }\n}\n`;
-    const nft = (text: string) => execFileSync('nsenter', [`--net=${skiffNetns}`, '--', 'nft', '-f', '-'], { input: text });
-    runs['skiff, intra-network notrack'] = {
-      path: paths['skiff']!,
-      before: () => nft(notrack),
-      after: () => nft('delete table inet bench_notrack\n'),
-    };
+    const original = bridgeNfCallIptables['skiff'] ?? '0';
+    runs['skiff, bridge-nf-call on'] = { path: paths['skiff']!, before: () => brNetfilter('1'), after: () => brNetfilter(original) };
+    // The bare bridge's namespace has the kernel's default (on, with nothing hooked); once more with it off.
+    const bareNetfilter = (value: string) =>
+      inNetns(bare.host, 'sysctl', ['-q', '-w', `net.bridge.bridge-nf-call-iptables=${value}`, `net.bridge.bridge-nf-call-ip6tables=${value}`]);
+    runs['bare, bridge-nf-call off'] = { path: paths['bare']!, before: () => bareNetfilter('0'), after: () => bareNetfilter('1') };
     for (let round = 0; round < options.rounds + 1; round++) {
       for (const [name, run] of Object.entries(runs)) {
         run.before?.();

@@ -25,7 +25,7 @@
  * it off, see bridge-netfilter.ts). The rules hold either way: what the host
  * routes (between networks, published ports, outbound) passes them always,
  * and ICC off is the bridge ports' isolation, with the bridge_self drop for
- * what the host routes back into the same bridge.
+ * what the host routes back into the same bridge (but published ports).
  */
 import { invalid } from '../errors.js';
 import { DEFAULT_TABLE, checkTableName, type FirewallNetwork, type FirewallPort, type FirewallState } from './state.js';
@@ -180,6 +180,9 @@ function rules(table: string): string[] {
     rule('forward', `jump ${USER_CHAIN}`),
     // Within one bridge: routed back into it, or bridged where br_netfilter shows switched frames (iifname == oifname).
     rule('forward', `iifname . oifname ${s('iccBridges')} accept`),
+    // ICC off still lets a neighbour reach a published port through the host's address, as dockerd's
+    // userland proxy (its default) does; the answer comes back masqueraded, below.
+    rule('forward', `iifname . oifname ${s('bridgeSelf')} ct status dnat accept`),
     rule('forward', `iifname . oifname ${s('bridgeSelf')} drop`),
     // Isolation: never between two skiff bridges, not even for published ports.
     rule('forward', `iifname ${s('bridges')} oifname ${s('bridges')} drop`),

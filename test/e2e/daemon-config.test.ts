@@ -238,7 +238,13 @@ test("bridge-nf-call-iptables: off by default with other bridges kept on, contai
     const ping = async (from: string, to: string) => (await daemon.docker('exec', from, 'ping', '-c', '1', '-W', '1', to)).code === 0;
     assert.equal(await ping('o1', 'o2'), true, 'within a network, past the firewall');
     assert.equal(await ping('q1', 'q2'), false, 'ICC off: the ports are isolated');
-    assert.equal(await ping('q1', (await subnetOf(daemon, 'quiet-net')).replace(/0\/\d+$/, '1')), true, 'ICC off: the gateway answers');
+    const quietGateway = (await subnetOf(daemon, 'quiet-net')).replace(/0\/\d+$/, '1');
+    assert.equal(await ping('q1', quietGateway), true, 'ICC off: the gateway answers');
+    // As dockerd's userland proxy lets it: a neighbour reaches a published port through the host's address.
+    await daemon.ok('run', '-d', '--name', 'q3', '--network', 'quiet-net', '-p', '8090:80', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/etc');
+    const fetched = await daemon.docker('exec', 'q1', 'wget', '-qO-', `http://${quietGateway}:8090/hostname`);
+    assert.equal(fetched.code, 0, fetched.stderr);
+    assert.equal(fetched.stdout.trim(), (await daemon.ok('inspect', '-f', '{{.Config.Hostname}}', 'q3')).trim());
     await finish(daemon);
 
     // dockerd's way: the namespace's switches on, whatever they were.
