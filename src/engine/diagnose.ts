@@ -109,14 +109,16 @@ async function publishedPortChecks(firewallTable: string, published: readonly Pu
 export function isolationCheck(network: Network, endpoint: Endpoint, isolated: boolean): DiagnosisCheck {
   const wanted = isolatesEndpoints(network);
   return {
-    what: `endpoint ${endpoint.name}: ${endpoint.hostIfName} is ${wanted ? '' : 'not '}an isolated bridge port (ICC ${wanted ? 'off' : 'on'})`,
+    what: `${endpointLabel(endpoint)}: ${endpoint.hostIfName} is ${wanted ? '' : 'not '}an isolated bridge port (ICC ${wanted ? 'off' : 'on'})`,
     ok: isolated === wanted,
     detail: `isolated ${isolated ? 'on' : 'off'}${isolated === wanted ? '' : wanted ? ': restart the daemon to restore it' : `: bridge link set dev ${endpoint.hostIfName} isolated off`}`,
   };
 }
 
+const endpointLabel = (endpoint: Endpoint) => `endpoint ${endpoint.name} (${(endpoint.ipv4 ?? endpoint.ipv6)?.address ?? 'no address'})`;
+
 async function endpointChecks(network: Network, endpoint: Endpoint, sandbox: Sandbox | undefined): Promise<DiagnosisCheck[]> {
-  const who = `endpoint ${endpoint.name} (${(endpoint.ipv4 ?? endpoint.ipv6)?.address ?? 'no address'})`;
+  const who = endpointLabel(endpoint);
   if (sandbox === undefined) return [{ what: `${who}: its sandbox is known`, ok: false, detail: `sandbox ${endpoint.sandboxId} missing` }];
   const mounted = isMountPoint(sandbox.netnsPath);
   const checks: DiagnosisCheck[] = [{ what: `${who}: namespace ${sandbox.netnsPath} is bound`, ok: mounted, detail: mounted ? 'bound' : 'not a mount point' }];
