@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from '../model/random.js';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, watch, writeFileSync, createWriteStream, type FSWatcher } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -594,8 +594,8 @@ export class ContainerRuntime {
         await unmount(paths.rootfs, { lazy: true }).catch((error: Error) => failures.push(error.message));
       });
     }
-    // A restart starts a fresh log: the rotated files of the last run go with it.
-    const removed = options.keepLayer === true ? [paths.bundle, paths.log, ...rotatedLogs(paths.log)] : [paths.bundle, paths.dataDir];
+    // A restart keeps the log (and its rotated files): the next run's shim appends, as dockerd's json-file does.
+    const removed = options.keepLayer === true ? [paths.bundle] : [paths.bundle, paths.dataDir];
     for (const dir of removed) {
       try {
         rmSync(dir, { recursive: true, force: true });
@@ -692,17 +692,5 @@ export class ContainerRuntime {
         this.log(`after container ${id} exited: ${String(error)}`);
       }
     }
-  }
-}
-
-/** The shim's rotated files of a log (LOGFILE.1 …, and LOGFILE.new a rotation cut short left). */
-function rotatedLogs(log: string): string[] {
-  const name = basename(log);
-  try {
-    return readdirSync(dirname(log))
-      .filter((entry) => entry.startsWith(`${name}.`) && /^(\d+|new)$/.test(entry.slice(name.length + 1)))
-      .map((entry) => join(dirname(log), entry));
-  } catch {
-    return []; // no data directory: nothing to remove
   }
 }

@@ -178,3 +178,34 @@ test("the daemon's --log-opt: containers get the options they do not give themse
     await defaults.cleanup();
   }
 });
+
+test("a restart keeps the log, as dockerd's json-file does: each run's output in order, rotated files and all", async () => {
+  await daemon.ok('run', '--name', 'again', 'busybox', 'sh', '-c', 'echo run-$(cat /proc/uptime | cut -d. -f1)-$$; echo done');
+  await daemon.ok('start', '-a', 'again');
+  await daemon.ok('restart', 'again');
+  await daemon.ok('wait', 'again');
+  const runs = (await daemon.ok('logs', 'again')).split('\n').filter((line) => line === 'done');
+  assert.equal(runs.length, 3, 'three runs, three "done"');
+  // A rotating log goes on from where the last run left it: the files stay within max-file.
+  await daemon.ok(
+    'run',
+    '--name',
+    'again-rotating',
+    '--log-opt',
+    'max-size=1k',
+    '--log-opt',
+    'max-file=2',
+    'busybox',
+    'sh',
+    '-c',
+    `i=0; while [ $i -lt 30 ]; do echo $i-${PAD}; i=$((i+1)); done`,
+  );
+  await daemon.ok('start', '-a', 'again-rotating');
+  const id = (await daemon.ok('inspect', '-f', '{{.Id}}', 'again-rotating')).trim();
+  const files = readdirSync(join(daemon.dataRoot, 'containers', id)).filter((entry) => entry.startsWith('container.log'));
+  assert.deepEqual(files.sort(), ['container.log', 'container.log.1']);
+  const kept = (await daemon.ok('logs', 'again-rotating')).split('\n').slice(0, -1);
+  assert.equal(kept.at(-1), `29-${PAD}`, 'the second run ends the log');
+  assert.ok(kept.length < 60, `the oldest lines rotated away (${kept.length} of 60 kept)`);
+  await daemon.ok('rm', 'again', 'again-rotating');
+});
