@@ -142,7 +142,12 @@ export class Daemon {
       },
       log,
     });
-    logger.info(await settleBridgeNetfilter(config.bridgeNfCallIptables));
+    // Not fatal: ICC and isolation hold either way; only bridged traffic's speed depends on it.
+    await settleBridgeNetfilter(config.bridgeNfCallIptables).then(
+      (summary) => logger.info(summary),
+      (error: unknown) =>
+        logger.warn(`could not set net.bridge.bridge-nf-call-ip(6)tables: ${String(error)}; frames bridged within a network keep what the host gives them`),
+    );
     const host = findHostRuntimes();
     const runtimes = chooseRuntimes(config, host);
     logger.info(`default OCI runtime ${runtimes.defaultName} (${runtimes.runtimes.get(runtimes.defaultName)!.path}): ${runtimes.why}`);

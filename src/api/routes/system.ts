@@ -65,6 +65,9 @@ export function addSystemRoutes(router: Router, engine: Engine, source: SystemIn
       CPUSet: true,
       PidsLimit: true,
       IPv4Forwarding: true,
+      // What the 20.10 CLI warns about when false ("bridge-nf-call-iptables is disabled"): that ICC and
+      // isolation go unenforced within a bridge. skiff enforces them without it (firewall/bridge-netfilter.ts),
+      // so there is nothing to warn of, whatever the sysctl says.
       BridgeNfIptables: true,
       BridgeNfIp6tables: true,
       Debug: settings.debug,
