@@ -106,3 +106,34 @@ test('SIGKILL at many points of churn, then restart: consistent every time', asy
     dir.remove();
   }
 });
+
+test("a restart isolates again an ICC-off network's ports that lost it (endpoints of an older skiff relied on br_netfilter)", async () => {
+  const dir = scratchDir();
+  const dataRoot = join(dir.path, 'data');
+  const execRoot = join(dir.path, 'exec');
+  const isolated = async (link: string) => {
+    const [port] = JSON.parse(await sh('ip', ['-json', '-details', 'link', 'show', link])) as Array<{
+      linkinfo?: { info_slave_data?: { isolated?: boolean } };
+    }>;
+    return port?.linkinfo?.info_slave_data?.isolated === true;
+  };
+  let engine = await Engine.open({ dataRoot, execRoot });
+  try {
+    await engine.createNetwork({ name: 'quiet', options: { 'com.docker.network.bridge.enable_icc': 'false' } });
+    const sandbox = await engine.createSandbox();
+    const endpoint = await engine.join(sandbox.id, 'quiet', { name: 'q' });
+    assert.equal(await isolated(endpoint.hostIfName), true);
+    await engine.close();
+    await sh('bridge', ['link', 'set', 'dev', endpoint.hostIfName, 'isolated', 'off']);
+    engine = await Engine.open({ dataRoot, execRoot });
+    assert.equal(await isolated(endpoint.hostIfName), true);
+    await engine.deleteSandbox(sandbox.id);
+    await engine.deleteNetwork('quiet');
+  } finally {
+    await engine.close();
+    await sh('ip', ['link', 'del', 'skiff0']);
+    await deleteTable('skiff');
+    assert.deepEqual(await leftovers(dir.path), []);
+    dir.remove();
+  }
+});
