@@ -37,16 +37,37 @@ import { IdleCollector } from './idle-gc.js';
  * The default bridge's subnet and address: --bip as given (its address is the
  * bridge's), else the first default pool — dockerd's default-address-pools
  * when set — that shadows none of the host's networks, as dockerd elects it.
- * Only a first start uses it: the default bridge then lives in the store.
+ * A restart keeps the bridge's address (it is read back from the bridge); the
+ * engine makes the default bridge again when these settings changed and no
+ * container is on it.
  */
-async function defaultBridgeAddressing(config: DaemonConfig): Promise<{ subnet: string; gateway?: string; ipRange?: string }> {
-  const addressing = await electDefaultBridgeSubnet(config);
+async function defaultBridgeAddressing(config: DaemonConfig): Promise<{ subnet: string; gateway?: string; ipRange?: string; subnet6?: string }> {
+  // Checked here, before the engine touches anything: the planner would refuse them only after.
+  const subnet6 = defaultBridgeIpv6Subnet(config);
+  const addressing = { ...(await electDefaultBridgeSubnet(config)), ...(subnet6 === undefined ? {} : { subnet6 }) };
   if (config.fixedCidr === '') return addressing;
-  // Checked here, before the engine touches anything: the planner would refuse it only after.
   if (!cidrWithin(parseCidr(config.fixedCidr), parseCidr(addressing.subnet))) {
     throw new ConfigError(`fixed-cidr ${config.fixedCidr} is not inside the default bridge's subnet ${addressing.subnet}`);
   }
   return { ...addressing, ipRange: config.fixedCidr };
+}
+
+/** --ipv6 with --fixed-cidr-v6: the default bridge's IPv6 subnet (dockerd 20.10 refuses --ipv6 alone, in these words). */
+function defaultBridgeIpv6Subnet(config: DaemonConfig): string | undefined {
+  if (!config.ipv6) return undefined;
+  if (config.fixedCidrV6 === '') {
+    throw new ConfigError(
+      'Error initializing network controller: IPv6 is enabled for the default bridge, but no subnet is configured. Specify an IPv6 subnet using --fixed-cidr-v6',
+    );
+  }
+  let subnet: ReturnType<typeof parseCidr>;
+  try {
+    subnet = parseCidr(config.fixedCidrV6);
+  } catch (error) {
+    throw new ConfigError(`fixed-cidr-v6: ${(error as Error).message}`);
+  }
+  if (subnet.family !== 6) throw new ConfigError(`fixed-cidr-v6: ${config.fixedCidrV6} is not an IPv6 subnet`);
+  return subnet.text;
 }
 
 async function electDefaultBridgeSubnet(config: DaemonConfig): Promise<{ subnet: string; gateway?: string }> {

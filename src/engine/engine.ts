@@ -38,7 +38,7 @@ import { DEFAULT_MTU, PREDEFINED_NETWORKS } from '../model/options.js';
 import { findByReference } from './lookup.js';
 import { Mutex } from './mutex.js';
 import { mapBounded } from './bounded-map.js';
-import { planNetwork, planPredefinedNetwork, type DefaultBridgeConfig, type NetworkCreateRequest } from './network-plan.js';
+import { planNetwork, planPredefinedNetwork, sameDefaultBridge, type DefaultBridgeConfig, type NetworkCreateRequest } from './network-plan.js';
 import { defaultGateways } from './routes.js';
 import { firewallNetworkOf } from './firewall-state.js';
 import { reconcile } from './reconcile.js';
@@ -359,8 +359,20 @@ export class Engine {
       ...overrides,
     };
     for (const name of PREDEFINED_NETWORKS) {
-      if (this.listNetworks().some((network) => network.name === name)) continue;
-      const network = planPredefinedNetwork(name, { id: newId(), created: timestampNow(), existing: this.listNetworks() }, defaults);
+      const stored = this.listNetworks().find((network) => network.name === name);
+      const others = this.listNetworks().filter((network) => network !== stored);
+      const network = planPredefinedNetwork(name, { id: newId(), created: timestampNow(), existing: others }, defaults);
+      if (stored !== undefined) {
+        if (network.driver !== 'bridge' || sameDefaultBridge(stored, network)) continue;
+        // The settings changed since it was made (--bip, --fixed-cidr(-v6), --ipv6, --icc, --mtu …): dockerd makes it again at each start.
+        const attached = this.endpointsOfNetwork(stored.id).length;
+        if (attached > 0) {
+          this.log(`the default bridge keeps its settings: ${attached} container(s) are on it; stop them and restart the daemon to apply the new ones`);
+          continue;
+        }
+        this.log('the default bridge is made again: the daemon settings it comes from changed');
+        await this.mutex.run(() => this.uninstallNetwork(stored));
+      }
       await this.mutex.run(() => this.installNetwork(network));
     }
   }

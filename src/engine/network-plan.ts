@@ -186,6 +186,23 @@ export interface DefaultBridgeConfig {
   gateway?: string;
   /** dockerd --fixed-cidr: the part of the subnet containers' addresses come from. */
   ipRange?: string;
+  /** dockerd --ipv6 --fixed-cidr-v6: the default bridge's IPv6 subnet (IPv6 off without it). */
+  subnet6?: string;
+}
+
+/**
+ * Whether the default bridge in the store is the one the daemon's settings
+ * ask for now (dockerd makes it again at every start; skiff keeps it, with
+ * its id, while they agree).
+ */
+export function sameDefaultBridge(stored: Network, wanted: Network): boolean {
+  const pools = (network: Network) => network.ipam.pools.map((pool) => [pool.subnet, pool.gateway, pool.ipRange ?? '']);
+  const options = (network: Network) => Object.entries(network.options).sort(([a], [b]) => a.localeCompare(b));
+  return (
+    stored.enableIPv6 === wanted.enableIPv6 &&
+    JSON.stringify(pools(stored)) === JSON.stringify(pools(wanted)) &&
+    JSON.stringify(options(stored)) === JSON.stringify(options(wanted))
+  );
 }
 
 /** The predefined networks as Docker creates them at daemon start. */
@@ -211,13 +228,15 @@ export function planPredefinedNetwork(name: (typeof PREDEFINED_NETWORKS)[number]
     [BRIDGE_OPTION.name]: defaults.bridgeName,
     [BRIDGE_OPTION.mtu]: String(defaults.mtu),
   };
+  const enableIPv6 = defaults.subnet6 !== undefined;
   const pools = planNetworkIpam({
-    requests: [{ subnet: defaults.subnet, gateway: defaults.gateway, ipRange: defaults.ipRange }],
-    enableIPv6: false,
+    requests: [{ subnet: defaults.subnet, gateway: defaults.gateway, ipRange: defaults.ipRange }, ...(enableIPv6 ? [{ subnet: defaults.subnet6 }] : [])],
+    enableIPv6,
     usedSubnets: [],
   }).map((pool) => ({ ...pool, userConfigured: false }));
   return {
     ...base,
+    enableIPv6,
     driver: 'bridge',
     ipam: { driver: 'default', options: null, pools },
     options,

@@ -199,6 +199,9 @@ test("a bad daemon.json stops the daemon with dockerd's words before it changes 
       both.stderr,
       /the following directives are specified both as a flag and in the configuration file: dns: \(from flag: \[10\.0\.0\.54\], from file: \[10\.0\.0\.53\]\)/,
     );
+    const ipv6Alone = await start({ ipv6: true });
+    assert.equal(ipv6Alone.code, 1);
+    assert.match(ipv6Alone.stderr, /IPv6 is enabled for the default bridge, but no subnet is configured\. Specify an IPv6 subnet using --fixed-cidr-v6/);
     const refusedValue = await start({ iptables: false });
     assert.equal(refusedValue.code, 1);
     assert.match(refusedValue.stderr, /^iptables: iptables=false: skiff's nftables table cannot be turned off yet/);
@@ -256,5 +259,52 @@ test("bridge-nf-call-iptables: off by default with other bridges kept on, contai
   } finally {
     await sh('ip', ['link', 'del', 'lxcbr9']);
     await sh('sysctl', ['-qw', ...sysctls.map((key) => `${key}=1`)]);
+  }
+});
+
+test('--ipv6 --fixed-cidr-v6: the default bridge gets the IPv6 subnet and its containers an address in it; changed settings make it again once no container is on it', async () => {
+  let daemon = await startDaemon({ config: { ipv6: true, 'fixed-cidr-v6': 'fd00:1::/64' } });
+  const bridge = async () =>
+    JSON.parse(await daemon.ok('network', 'inspect', 'bridge', '--format', '{{json .}}')) as {
+      EnableIPv6: boolean;
+      IPAM: { Config: Array<{ Subnet: string; Gateway: string }> };
+    };
+  try {
+    let settings = await bridge();
+    assert.equal(settings.EnableIPv6, true);
+    assert.deepEqual(
+      settings.IPAM.Config.filter((pool) => pool.Subnet.includes(':')),
+      [{ Subnet: 'fd00:1::/64', Gateway: 'fd00:1::1' }],
+    );
+    await importBusybox(daemon);
+    await daemon.ok('run', '-d', '--name', 'six', 'busybox', 'sleep', '600');
+    assert.equal(
+      (
+        await daemon.ok(
+          'inspect',
+          '-f',
+          '{{.NetworkSettings.GlobalIPv6Address}}/{{.NetworkSettings.GlobalIPv6PrefixLen}} via {{.NetworkSettings.IPv6Gateway}}',
+          'six',
+        )
+      ).trim(),
+      'fd00:1::2/64 via fd00:1::1',
+    );
+    assert.equal((await daemon.docker('exec', 'six', 'ping6', '-c', '1', '-W', '2', 'fd00:1::1')).code, 0, 'the bridge answers on its IPv6 address');
+    // Without IPv6 now: a container is on the bridge, so it keeps what it has until that one stops.
+    daemon = await daemon.restart({ config: {} });
+    assert.equal((await bridge()).EnableIPv6, true);
+    assert.match(daemon.log(), /the default bridge keeps its settings: 1 container\(s\) are on it/);
+    await daemon.ok('rm', '-f', 'six');
+    daemon = await daemon.restart({ config: {} });
+    settings = await bridge();
+    assert.equal(settings.EnableIPv6, false);
+    assert.deepEqual(
+      settings.IPAM.Config.filter((pool) => pool.Subnet.includes(':')),
+      [],
+    );
+    assert.match(daemon.log(), /the default bridge is made again/);
+    assert.doesNotMatch(await sh('ip', ['-6', 'addr', 'show', 'dev', 'skiff0']), /fd00:1::1/);
+  } finally {
+    await finish(daemon);
   }
 });

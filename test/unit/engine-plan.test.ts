@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { duplicateNameWarning, planNetwork, planPredefinedNetwork, validateNetworkName } from '../../src/engine/network-plan.js';
+import { duplicateNameWarning, planNetwork, planPredefinedNetwork, sameDefaultBridge, validateNetworkName } from '../../src/engine/network-plan.js';
 import { checkEndpointLimit, nextInterfaceName } from '../../src/engine/engine.js';
 import { findByReference } from '../../src/engine/lookup.js';
 import { macFromIpv4 } from '../../src/drivers/mac.js';
@@ -173,6 +173,27 @@ test("the default bridge takes dockerd's --bip address as its gateway and --fixe
     () => planPredefinedNetwork('bridge', { ...context(), id: 'b'.repeat(64) }, { ...defaults, ipRange: '10.0.0.0/24' }),
     /no matching subnet for range 10\.0\.0\.0\/24/,
   );
+});
+
+test('--ipv6 --fixed-cidr-v6 gives the default bridge an IPv6 pool; a change of its settings is told from the store', () => {
+  const defaults = { bridgeName: 'skiff0', subnet: '172.17.0.0/16', mtu: 1500, icc: true, ipMasquerade: true, hostBindingIpv4: '0.0.0.0' };
+  const plain = planPredefinedNetwork('bridge', { ...context(), id: 'a'.repeat(64) }, defaults);
+  const withIpv6 = planPredefinedNetwork('bridge', { ...context(), id: 'b'.repeat(64) }, { ...defaults, subnet6: 'fd00:1::/64' });
+  assert.equal(withIpv6.enableIPv6, true);
+  assert.deepEqual(
+    withIpv6.ipam.pools.map((pool) => [pool.subnet, pool.gateway]),
+    [
+      ['172.17.0.0/16', '172.17.0.1'],
+      ['fd00:1::/64', 'fd00:1::1'],
+    ],
+  );
+  assert.equal(plain.enableIPv6, false);
+  // Ids and creation times differ at every plan: only the settings count.
+  assert.equal(sameDefaultBridge(plain, planPredefinedNetwork('bridge', { ...context(), id: 'c'.repeat(64) }, defaults)), true);
+  assert.equal(sameDefaultBridge(plain, withIpv6), false);
+  assert.equal(sameDefaultBridge(plain, planPredefinedNetwork('bridge', context(), { ...defaults, icc: false })), false);
+  assert.equal(sameDefaultBridge(plain, planPredefinedNetwork('bridge', context(), { ...defaults, subnet: '172.26.0.0/16' })), false);
+  assert.equal(sameDefaultBridge(plain, planPredefinedNetwork('bridge', context(), { ...defaults, ipRange: '172.17.1.0/24' })), false);
 });
 
 test("a network without --subnet takes dockerd's default-address-pools and steps around the host's networks", () => {
