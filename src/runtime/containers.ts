@@ -156,6 +156,8 @@ export class ContainerRuntime {
   private readonly watched = new Map<string, FSWatcher | undefined>();
   /** Each watched container's shim, once its start record was read: all the periodic sweep needs to ask about. */
   private readonly shimPids = new Map<string, number>();
+  /** Where each container's log stood when its current run was prepared: an attach made before the start reads from there. */
+  private readonly runLogOffsets = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly log: (message: string) => void;
 
@@ -326,6 +328,8 @@ export class ContainerRuntime {
       if (!existsSync(carried)) writeFileSync(carried, v1ViewMounts(paths.bundle, readJson<OciPaths>(paths.config) ?? {}));
       await this.leanView.ready();
     }
+    // The log outlives runs (the shim appends): this run's output begins at its size now.
+    this.runLogOffsets.set(id, existsSync(paths.log) ? statSync(paths.log).size : 0);
     const shimLog = openSync(paths.shimLog, 'a');
     const call = this.invocation(runtime, [], 'makes');
     let shim: DetachedProgram;
@@ -469,8 +473,8 @@ export class ContainerRuntime {
   ): { output: NodeJS.ReadableStream; input?: NodeJS.WritableStream } {
     const paths = this.existing(id);
     const meta = readJson<ContainerMeta>(paths.meta) ?? { tty: false, openStdin: false };
-    // fromStart: a client that attached before the start (docker run) must see the first output too.
-    const fromOffset = options.fromStart !== true && existsSync(paths.log) ? statSync(paths.log).size : 0;
+    // fromStart: a client that attached before the start (docker run, docker start -a) must see the run's first output too, and not the runs before.
+    const fromOffset = options.fromStart === true ? (this.runLogOffsets.get(id) ?? 0) : existsSync(paths.log) ? statSync(paths.log).size : 0;
     const output = readLog({
       logPath: paths.log,
       exitStatusPath: paths.exitStatus,
@@ -580,6 +584,7 @@ export class ContainerRuntime {
   async delete(id: string, options: { keepLayer?: boolean } = {}): Promise<void> {
     const paths = this.paths(id);
     this.unwatch(id);
+    if (options.keepLayer !== true) this.runLogOffsets.delete(id);
     const failures: string[] = [];
     await this.runtimeCommand(id, ['delete', '--force', id]).catch((error: Error) => {
       if (!/does not exist|not found/i.test(error.message)) failures.push(error.message);
