@@ -791,6 +791,8 @@ export class Containers {
       return { networks: {}, hostConfig: { ...request.hostConfig, networkMode: `container:${this.get(mode.slice('container:'.length)).id}` } };
     }
     const primary = this.engine.findNetwork(mode);
+    // dockerd -b none: the default network mode (and `bridge` itself) gives a loopback only, as dockerd does.
+    if (primary === undefined && mode === 'bridge') return { networks: {}, hostConfig: { ...request.hostConfig, links: this.resolveLinks(links) } };
     const requested =
       request.endpoints[given] ??
       request.endpoints[mode] ??

@@ -152,8 +152,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: 'bridge',
     short: 'b',
     kind: 'string',
-    description: 'Bridge device of the default network (default skiff0)',
-    refuse: (value: string) => (value === 'none' ? 'bridge "none" (no default bridge network) is not supported by skiff yet' : undefined),
+    description: 'Bridge device of the default network (default skiff0; none: no default bridge network)',
   },
   {
     field: 'fixedCidr',

@@ -4,7 +4,7 @@
  * in force; reload() applies a new one's reloadable options (SIGHUP).
  */
 import type { IncomingMessage, Server } from 'node:http';
-import { Engine } from '../engine/engine.js';
+import { Engine, NO_DEFAULT_BRIDGE } from '../engine/engine.js';
 import { settleBridgeNetfilter } from '../firewall/bridge-netfilter.js';
 import { Router } from '../api/http.js';
 import { createApiServer, listenTcp, listenUnix } from '../api/server.js';
@@ -143,7 +143,8 @@ export class Daemon {
   static async start(config: DaemonConfig, listeners: Listener[], logger: Logger, options: { ui?: UiAddress } = {}): Promise<Daemon> {
     const log = (message: string) => logger.warn(message);
     const live: LiveConfig = { config };
-    const bridge = await defaultBridgeAddressing(config);
+    // -b none: no default bridge network, as dockerd (containers without --network get a loopback only).
+    const bridge = config.bridge === NO_DEFAULT_BRIDGE ? undefined : await defaultBridgeAddressing(config);
     const cluster = clusterOptions(config);
     const engine = await Engine.open({
       ...(cluster === undefined ? {} : { cluster }),
@@ -153,14 +154,11 @@ export class Daemon {
       dnsServers: config.dns,
       ipForward: config.ipForward,
       defaultAddressPools: () => live.config.defaultAddressPools,
-      defaultBridge: {
-        bridgeName: config.bridge,
-        ...bridge,
-        hostBindingIpv4: config.ip,
-        mtu: config.mtu,
-        icc: config.icc,
-        ipMasquerade: config.ipMasq,
-      },
+      defaultBridge:
+        bridge === undefined
+          ? undefined
+          : { bridgeName: config.bridge, ...bridge, hostBindingIpv4: config.ip, mtu: config.mtu, icc: config.icc, ipMasquerade: config.ipMasq },
+      withoutDefaultBridge: bridge === undefined,
       log,
     });
     // Not fatal: ICC and isolation hold either way; only bridged traffic's speed depends on it.

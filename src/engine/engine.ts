@@ -55,6 +55,8 @@ export interface EngineOptions {
   /** nftables table name (inet family); several daemons in one namespace need different ones. */
   firewallTable?: string;
   defaultBridge?: Partial<DefaultBridgeConfig>;
+  /** dockerd -b none: no default bridge network (one the store holds goes once no container is on it). */
+  withoutDefaultBridge?: boolean;
   /** Daemon-level DNS servers (dockerd --dns): containers' resolvers and the embedded DNS forwarder. */
   dnsServers?: string[];
   /** dockerd's default-address-pools, read at each choice (a reload may change them); Docker's pools when empty. */
@@ -65,6 +67,9 @@ export interface EngineOptions {
   cluster?: ClusterOptions;
   log?: (message: string) => void;
 }
+
+/** dockerd's -b value for "no default bridge network". */
+export const NO_DEFAULT_BRIDGE = 'none';
 
 export interface JoinRequest {
   /** Shown as the container's name in network inspect; the name the embedded DNS answers for. */
@@ -143,7 +148,7 @@ export class Engine {
     await reconcile(engine.reconcileContext());
     engine.firewall.resetNetworks(engine.listNetworks().flatMap((network) => firewallNetworkOf(network) ?? []));
     await engine.firewall.applyWhole();
-    await engine.ensurePredefinedNetworks(options.defaultBridge ?? {});
+    await engine.ensurePredefinedNetworks(options.defaultBridge ?? {}, options.withoutDefaultBridge === true);
     await engine.restoreNames();
     if (cluster !== undefined) await engine.joinCluster(cluster);
     void engine.names.checkRestoredRedirects(engine.log);
@@ -348,7 +353,7 @@ export class Engine {
     this.events.emit('network', 'destroy', network.id, { name: network.name, type: network.driver });
   }
 
-  private async ensurePredefinedNetworks(overrides: Partial<DefaultBridgeConfig>): Promise<void> {
+  private async ensurePredefinedNetworks(overrides: Partial<DefaultBridgeConfig>, withoutDefaultBridge: boolean): Promise<void> {
     const defaults: DefaultBridgeConfig = {
       bridgeName: 'skiff0',
       subnet: DEFAULT_BRIDGE_SUBNET,
@@ -360,21 +365,31 @@ export class Engine {
     };
     for (const name of PREDEFINED_NETWORKS) {
       const stored = this.listNetworks().find((network) => network.name === name);
+      if (name === 'bridge' && withoutDefaultBridge) {
+        if (stored !== undefined) await this.retireDefaultBridge(stored, 'the daemon runs with -b none');
+        continue;
+      }
       const others = this.listNetworks().filter((network) => network !== stored);
       const network = planPredefinedNetwork(name, { id: newId(), created: timestampNow(), existing: others }, defaults);
       if (stored !== undefined) {
         if (network.driver !== 'bridge' || sameDefaultBridge(stored, network)) continue;
         // The settings changed since it was made (--bip, --fixed-cidr(-v6), --ipv6, --icc, --mtu …): dockerd makes it again at each start.
-        const attached = this.endpointsOfNetwork(stored.id).length;
-        if (attached > 0) {
-          this.log(`the default bridge keeps its settings: ${attached} container(s) are on it; stop them and restart the daemon to apply the new ones`);
-          continue;
-        }
-        this.log('the default bridge is made again: the daemon settings it comes from changed');
-        await this.mutex.run(() => this.uninstallNetwork(stored));
+        if (!(await this.retireDefaultBridge(stored, 'the daemon settings it comes from changed'))) continue;
       }
       await this.mutex.run(() => this.installNetwork(network));
     }
+  }
+
+  /** Removes the stored default bridge when no container is on it (else logs why it stays); whether it went. */
+  private async retireDefaultBridge(stored: Network, why: string): Promise<boolean> {
+    const attached = this.endpointsOfNetwork(stored.id).length;
+    if (attached > 0) {
+      this.log(`the default bridge stays as it is although ${why}: ${attached} container(s) are on it; stop them and restart the daemon`);
+      return false;
+    }
+    this.log(`the default bridge is removed: ${why}`);
+    await this.mutex.run(() => this.uninstallNetwork(stored));
+    return true;
   }
 
   // ---- sandboxes and endpoints

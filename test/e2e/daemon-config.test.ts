@@ -293,7 +293,7 @@ test('--ipv6 --fixed-cidr-v6: the default bridge gets the IPv6 subnet and its co
     // Without IPv6 now: a container is on the bridge, so it keeps what it has until that one stops.
     daemon = await daemon.restart({ config: {} });
     assert.equal((await bridge()).EnableIPv6, true);
-    assert.match(daemon.log(), /the default bridge keeps its settings: 1 container\(s\) are on it/);
+    assert.match(daemon.log(), /the default bridge stays as it is although the daemon settings it comes from changed: 1 container\(s\) are on it/);
     await daemon.ok('rm', '-f', 'six');
     daemon = await daemon.restart({ config: {} });
     settings = await bridge();
@@ -302,8 +302,32 @@ test('--ipv6 --fixed-cidr-v6: the default bridge gets the IPv6 subnet and its co
       settings.IPAM.Config.filter((pool) => pool.Subnet.includes(':')),
       [],
     );
-    assert.match(daemon.log(), /the default bridge is made again/);
+    assert.match(daemon.log(), /the default bridge is removed: the daemon settings it comes from changed/);
     assert.doesNotMatch(await sh('ip', ['-6', 'addr', 'show', 'dev', 'skiff0']), /fd00:1::1/);
+  } finally {
+    await finish(daemon);
+  }
+});
+
+test('-b none: no default bridge network, containers without --network get a loopback only, a user network takes 172.17.0.0/16 first', async () => {
+  let daemon = await startDaemon();
+  try {
+    await importBusybox(daemon);
+    daemon = await daemon.restart({ extraArgs: ['--bridge', 'none'] });
+    assert.match(daemon.log(), /the default bridge is removed: the daemon runs with -b none/);
+    const names = (await daemon.ok('network', 'ls', '--format', '{{.Name}}')).trim().split('\n').sort();
+    assert.deepEqual(names, ['host', 'none']);
+    assert.ok(!(await worldLinks()).includes('skiff0'), 'no default bridge link');
+    const links = await daemon.ok('run', '--rm', 'busybox', 'ip', '-o', 'link');
+    assert.deepEqual(
+      links
+        .trim()
+        .split('\n')
+        .map((line) => line.split(':')[1]?.trim()),
+      ['lo'],
+    );
+    await daemon.ok('network', 'create', 'first');
+    assert.equal(await subnetOf(daemon, 'first'), '172.17.0.0/16');
   } finally {
     await finish(daemon);
   }
