@@ -4,7 +4,7 @@
  * and the ports they send 127.0.0.11:53 to, read from the rules' expressions
  * as firewall/resolver-redirect.ts writes them (pure: redirectedPorts).
  */
-import { RESOLVER_ADDRESS, REDIRECT_TABLE, type RedirectPorts } from '../firewall/resolver-redirect.js';
+import { RESOLVER_ADDRESS, REDIRECT_TABLE, type RedirectPorts } from '../firewall/index.js';
 import { listRules, type Rule } from '../kernel/nftables/rules.js';
 
 const PROTOCOLS = { udp: 17, tcp: 6 } as const;
