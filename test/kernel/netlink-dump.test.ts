@@ -4,18 +4,23 @@
  * sandbox's interface read by readInterfaces and interfaceState come out as
  * `ip -json -details addr show` shows them; the DNS redirect skiff installs
  * reads back with its ports; a namespace that vanished is an error naming it
- * for readInterfaces and no link for interfaceState; and no thread of this
- * process but the addon's own ever changed namespace.
+ * for readInterfaces and no link for interfaceState, and in a diagnose a
+ * failed check with the reason while the other endpoints' checks go on; and
+ * no thread of this process but the addon's own ever changed namespace.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { assertInWorld, makeNetns, scratchDir, sh, type NetnsHandle } from '../helpers/world.js';
 import { interfaceState, readInterfaces, type InterfaceState } from '../../src/kernel/links.js';
 import { interfaceAddress } from '../../src/model/address.js';
 import { installResolverRedirect } from '../../src/firewall/index.js';
 import { readRedirectedPorts } from '../../src/engine/resolver-redirect-read.js';
 import { listRules } from '../../src/kernel/nftables/rules.js';
+import { diagnoseNetwork } from '../../src/engine/diagnose.js';
+import { planNetwork } from '../../src/engine/network-plan.js';
+import type { Endpoint, Sandbox } from '../../src/model/network.js';
 
 assertInWorld();
 
@@ -119,4 +124,49 @@ test('the DNS redirect skiff installs reads back with its ports; a namespace wit
   assert.deepEqual(await readRedirectedPorts(sandbox.path), { udp: 40001, tcp: 40002 });
   await installResolverRedirect(sandbox.path, { udp: 41001, tcp: 41002 });
   assert.deepEqual(await readRedirectedPorts(sandbox.path), { udp: 41001, tcp: 41002 });
+});
+
+test('in a diagnose, a sandbox whose namespace cannot be read fails its check with the reason; the others are checked', async () => {
+  // Something else bound there (of another file system, as a namespace is): bound, but no namespace to enter.
+  const notNetns = join(dir.path, 'not-a-netns');
+  writeFileSync(notNetns, '');
+  await sh('mount', ['--bind', '/dev/null', notNetns]);
+  try {
+    const planned = planNetwork(
+      { name: 'dg', ipamConfig: [{ subnet: '172.31.0.0/16', gateway: '172.31.0.1' }] },
+      { id: 'd'.repeat(64), created: '2026-01-01T00:00:00.000000000Z', existing: [] },
+    );
+    const network = { ...planned, driver: 'macvlan' as const, bridge: undefined };
+    const endpoint = (name: string, address: string, sandboxId: string): Endpoint => ({
+      id: name,
+      name,
+      networkId: network.id,
+      sandboxId,
+      ifName: 'eth0',
+      hostIfName: '',
+      macAddress: '02:42:ac:1f:00:02',
+      ipv4: interfaceAddress(address, 16),
+      linkLocalAddresses: [],
+      aliases: [],
+      containerId: '',
+    });
+    const sandboxOf = (id: string, netnsPath: string): Sandbox => ({ id, netnsPath, containerId: '', hostname: id, dnsServers: [] });
+    const sandboxes = new Map([
+      ['gone', sandboxOf('gone', notNetns)],
+      ['alive', sandboxOf('alive', sandbox.path)],
+    ]);
+    const checks = await diagnoseNetwork(network, [endpoint('c1', '172.31.0.3', 'gone'), endpoint('c2', '172.31.0.2', 'alive')], sandboxes, 'skiff', undefined);
+    const [gone, alive, ...rest] = checks.filter((check) => check.what.includes('inside holds'));
+    assert.deepEqual(gone, {
+      what: 'endpoint c1 (172.31.0.3): eth0 inside holds 172.31.0.3/16',
+      ok: false,
+      detail: `failed to read netns "${notNetns}": setns: Invalid argument`,
+    });
+    assert.equal(alive?.what, 'endpoint c2 (172.31.0.2): eth0 inside holds 172.31.0.2/16');
+    assert.equal(alive?.ok, true);
+    assert.match(alive?.detail ?? '', /^172\.31\.0\.2\/16, fd00:31::2\/64/);
+    assert.deepEqual(rest, []);
+  } finally {
+    await sh('umount', [notNetns]);
+  }
 });
