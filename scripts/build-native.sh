@@ -1,6 +1,6 @@
 #!/bin/sh
 # Compiles skiff's N-API addon (src/kernel/native/*.c: sockets made in another
-# namespace, rtnetlink requests, nf_tables transactions, malloc_trim for the idle
+# namespace, rtnetlink requests, nf_tables transactions, netlink dumps, malloc_trim for the idle
 # collection, programs started by posix_spawn, new namespaces bound to files,
 # mounts, the DNS relay and the resolvers' UDP fast path) into dist/skiff-netns.node. N-API is Node's stable C interface: any
 # node_api.h of Node 18 or newer will do. Looked for beside the running node, in the Debian and nodesource places
@@ -23,4 +23,4 @@ if [ -z "$include" ]; then
   exit 1
 fi
 mkdir -p dist
-gcc -O2 -Wall -Wextra -shared -fPIC -pthread -I"$include" -o dist/skiff-netns.node src/kernel/native/netns-sockets.c src/kernel/native/rtnetlink.c src/kernel/native/nfnetlink.c src/kernel/native/release-memory.c src/kernel/native/spawn.c src/kernel/native/sandbox.c src/kernel/native/dns-relay.c src/kernel/native/dns-fastpath.c
+gcc -O2 -Wall -Wextra -shared -fPIC -pthread -I"$include" -o dist/skiff-netns.node src/kernel/native/netns-sockets.c src/kernel/native/rtnetlink.c src/kernel/native/nfnetlink.c src/kernel/native/netlink-dump.c src/kernel/native/release-memory.c src/kernel/native/spawn.c src/kernel/native/sandbox.c src/kernel/native/dns-relay.c src/kernel/native/dns-fastpath.c

@@ -4,9 +4,12 @@
  * kernel (links, addresses, sysctls, nftables elements, the sandboxes'
  * interfaces; on an overlay network also the VXLAN device, the lease and the
  * remote entries, see diagnose-overlay.ts) and says what it found; nothing is
- * changed.
+ * changed. Links and addresses are read by netlink dumps the daemon sends
+ * itself: one of its own namespace for the bridge and every host end, one
+ * of each sandbox's, and no program per endpoint (beside 1,000 containers
+ * two `ip` runs an endpoint took seconds).
  */
-import { interfaceState } from '../kernel/links.js';
+import { readInterfaces, type InterfaceState } from '../kernel/links.js';
 import { isMountPoint } from '../kernel/netns.js';
 import { readIpv4InterfaceSysctl, readSysctl } from '../kernel/sysctl.js';
 import { hasElement, listChain } from '../firewall/index.js';
@@ -49,9 +52,12 @@ async function loopbackGuardCheck(firewallTable: string): Promise<DiagnosisCheck
   return { what, ok: guarded, detail: guarded ? 'present' : 'rule missing: restart the daemon to restore it' };
 }
 
-async function bridgeChecks(network: Network, firewallTable: string, expectedMac: string): Promise<DiagnosisCheck[]> {
+/** The links of the daemon's namespace, by name: read once for the bridge and every endpoint's host end. */
+type HostLinks = ReadonlyMap<string, InterfaceState>;
+
+async function bridgeChecks(network: Network, firewallTable: string, expectedMac: string, hostLinks: HostLinks): Promise<DiagnosisCheck[]> {
   const bridgeName = network.bridge!.bridgeName;
-  const link = await interfaceState(bridgeName);
+  const link = hostLinks.get(bridgeName);
   const checks: DiagnosisCheck[] = [
     { what: `bridge ${bridgeName} exists and is up`, ok: link?.up === true, detail: link === undefined ? 'no such link' : `state ${link.operstate}` },
   ];
@@ -117,14 +123,23 @@ export function isolationCheck(network: Network, endpoint: Endpoint, isolated: b
 
 const endpointLabel = (endpoint: Endpoint) => `endpoint ${endpoint.name} (${(endpoint.ipv4 ?? endpoint.ipv6)?.address ?? 'no address'})`;
 
-async function endpointChecks(network: Network, endpoint: Endpoint, sandbox: Sandbox | undefined): Promise<DiagnosisCheck[]> {
+/** The sandbox's links by name, or why its namespace could not be read (a container that ended meanwhile). */
+async function sandboxLinks(netnsPath: string): Promise<ReadonlyMap<string, InterfaceState> | Error> {
+  try {
+    return await readInterfaces(netnsPath);
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+async function endpointChecks(network: Network, endpoint: Endpoint, sandbox: Sandbox | undefined, hostLinks: HostLinks): Promise<DiagnosisCheck[]> {
   const who = endpointLabel(endpoint);
   if (sandbox === undefined) return [{ what: `${who}: its sandbox is known`, ok: false, detail: `sandbox ${endpoint.sandboxId} missing` }];
   const mounted = isMountPoint(sandbox.netnsPath);
   const checks: DiagnosisCheck[] = [{ what: `${who}: namespace ${sandbox.netnsPath} is bound`, ok: mounted, detail: mounted ? 'bound' : 'not a mount point' }];
   if (!mounted) return checks;
   if (network.driver === 'bridge' || network.driver === 'overlay') {
-    const hostSide = await interfaceState(endpoint.hostIfName);
+    const hostSide = hostLinks.get(endpoint.hostIfName);
     checks.push({
       what: `${who}: ${endpoint.hostIfName} is a port of ${network.bridge!.bridgeName}`,
       ok: hostSide?.master === network.bridge!.bridgeName,
@@ -132,19 +147,24 @@ async function endpointChecks(network: Network, endpoint: Endpoint, sandbox: San
     });
     if (hostSide !== undefined) checks.push(isolationCheck(network, endpoint, hostSide.isolated === true));
   }
-  const inside = await interfaceState(endpoint.ifName, sandbox.netnsPath);
+  const links = await sandboxLinks(sandbox.netnsPath);
+  const inside = links instanceof Error ? undefined : links.get(endpoint.ifName);
   const expected = [endpoint.ipv4, endpoint.ipv6].filter((address): address is InterfaceAddress => address !== undefined);
   const held = expected.every((address) => inside?.addresses.some((present) => cidrOf(present) === cidrOf(address)));
   checks.push({
     what: `${who}: ${endpoint.ifName} inside holds ${listed(expected)}`,
     ok: inside !== undefined && held,
-    detail: inside === undefined ? 'no such interface' : listed(inside.addresses),
+    detail: links instanceof Error ? links.message : inside === undefined ? 'no such interface' : listed(inside.addresses),
   });
   return checks;
 }
 
-/** Endpoints whose checks (programs reading their namespaces) run at once: beside 1,000 containers one at a time took seconds. */
-export const ENDPOINT_CHECKS_AT_ONCE = 4;
+/**
+ * Endpoints whose checks run at once: each reads its namespace on a thread
+ * of the addon's own (netlink-dump.c), which waits on the kernel; a few
+ * overlap those waits without starting hundreds of threads at once.
+ */
+export const ENDPOINT_CHECKS_AT_ONCE = 16;
 
 /** overlay is undefined when the daemon runs without --cluster-store. */
 export async function diagnoseNetwork(
@@ -156,9 +176,10 @@ export async function diagnoseNetwork(
   published: readonly PublishedBindingState[] = [],
 ): Promise<DiagnosisCheck[]> {
   const forwarding = (await readSysctl('net.ipv4.ip_forward')) ?? '?';
+  const hostLinks = await readInterfaces();
   const checks: DiagnosisCheck[] = [{ what: 'net.ipv4.ip_forward is on', ok: forwarding === '1', detail: forwarding }];
   if (network.driver === 'bridge' && network.bridge !== undefined) {
-    checks.push(...(await bridgeChecks(network, firewallTable, bridgeMac(network.id))));
+    checks.push(...(await bridgeChecks(network, firewallTable, bridgeMac(network.id), hostLinks)));
     checks.push(...(await publishedPortChecks(firewallTable, published)));
   }
   if (network.driver === 'overlay') {
@@ -169,10 +190,12 @@ export async function diagnoseNetwork(
         detail: 'no cluster store: restart the daemon with --cluster-store and --cluster-advertise',
       });
     } else {
-      checks.push(...(await bridgeChecks(network, firewallTable, overlayBridgeMac(network.id, overlay.underlay.address))));
+      checks.push(...(await bridgeChecks(network, firewallTable, overlayBridgeMac(network.id, overlay.underlay.address), hostLinks)));
       checks.push(...(await diagnoseOverlay(network, endpoints, overlay)));
     }
   }
-  const perEndpoint = await mapBounded(endpoints, ENDPOINT_CHECKS_AT_ONCE, (endpoint) => endpointChecks(network, endpoint, sandboxes.get(endpoint.sandboxId)));
+  const perEndpoint = await mapBounded(endpoints, ENDPOINT_CHECKS_AT_ONCE, (endpoint) =>
+    endpointChecks(network, endpoint, sandboxes.get(endpoint.sandboxId), hostLinks),
+  );
   return [...checks, ...perEndpoint.flat()];
 }

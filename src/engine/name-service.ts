@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { answerQuery, DnsRecords, DnsServer, type ResolverPorts } from '../dns/index.js';
 import { installResolverRedirect, readResolverRedirect } from '../firewall/index.js';
+import { readRedirectedPorts } from './resolver-redirect-read.js';
 import { familyOf } from '../model/address.js';
 import type { Endpoint, Network, Sandbox } from '../model/network.js';
 import type { DiagnosisCheck } from './diagnose.js';
@@ -217,11 +218,17 @@ export class NameService {
     };
     if (ports === undefined) return [open];
     await this.restoredChecked;
-    const redirect = await readResolverRedirect(sandbox.netnsPath);
+    const what = `${who}: 127.0.0.11:53 in its namespace is redirected to the resolver`;
+    let redirect;
+    try {
+      redirect = await readRedirectedPorts(sandbox.netnsPath);
+    } catch (error) {
+      return [open, { what, ok: false, detail: (error as Error).message }]; // the namespace is gone meanwhile: this check fails, the diagnose goes on
+    }
     return [
       open,
       {
-        what: `${who}: 127.0.0.11:53 in its namespace is redirected to the resolver`,
+        what,
         ok: redirect?.udp === ports.udp && redirect.tcp === ports.tcp,
         detail: redirect === undefined ? 'no redirect' : `udp ${redirect.udp}, tcp ${redirect.tcp}`,
       },

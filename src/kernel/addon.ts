@@ -3,7 +3,7 @@
  * into dist/skiff-netns.node), loaded once on first use. Its users:
  * netns-sockets.ts (sockets made in another namespace), rtnetlink/
  * (rtnetlink requests sent by the daemon itself), nftables/ (nf_tables
- * transactions), exec.ts (programs started by posix_spawn), netns.ts and
+ * transactions), netlink/dump.ts (links, addresses and rules read), exec.ts (programs started by posix_spawn), netns.ts and
  * mounts.ts (namespaces bound to files, overlay mounts) and releaseFreeMemory
  * below.
  */
@@ -35,6 +35,15 @@ export interface AddonBatchOutcome {
   };
 }
 
+/** What the kernel answered one request of dumpNetlink: every message it sent, or the errno it refused it with. */
+export type AddonDumpAnswer = { bytes: Buffer } | { errno: number; reason: string };
+
+export interface AddonDumpOutcome {
+  answers: AddonDumpAnswer[];
+  /** No socket could be made in the namespace: no answers. */
+  failure?: { step: 'open' | 'setns' | 'socket'; errno: number; reason: string };
+}
+
 /** How a program started by spawnProgram (native/spawn.c) ended. */
 export interface SpawnOutcome {
   /** The exit code; -1 when a signal ended it. */
@@ -56,6 +65,8 @@ interface Addon {
   sendRtnetlink(netnsPath: string | null, requests: readonly AddonRequest[]): Promise<AddonBatchOutcome>;
   /** One nf_tables batch (BATCH_BEGIN … BATCH_END, links empty) in one sendmsg; failure.index is the message refused. */
   sendNftables(netnsPath: string | null, requests: readonly AddonRequest[]): Promise<AddonBatchOutcome>;
+  /** netlink reads (dumps, or gets of one object) in one namespace, on a socket of each request's protocol (netlink-dump.c). */
+  dumpNetlink(netnsPath: string | null, requests: ReadonlyArray<{ protocol: number; bytes: Uint8Array }>): Promise<AddonDumpOutcome>;
   releaseFreeMemory(): boolean;
   spawnProgram(program: string, args: readonly string[], input: Buffer | null, timeoutMs: number, maxBuffer: number): Promise<SpawnOutcome>;
   spawnDetached(program: string, args: readonly string[], outFd: number, errFd: number, channels: number): { pid: number; fds: number[] };

@@ -3,14 +3,26 @@
  * iproute2: `ip -json` to read, `ip -batch -` to change several things in
  * one process. What runs on every connect and disconnect (a link taken off
  * its bridge, deleted) goes by rtnetlink instead (rtnetlink/), without
- * starting a program.
+ * starting a program, and so do the reads of a link's state
+ * (interfaceState, readInterfaces: diagnose reads every container's).
  */
 import { constants } from 'node:os';
-import { interfaceAddress, type InterfaceAddress } from '../model/address.js';
+import type { InterfaceAddress } from '../model/address.js';
 import { SkiffError } from '../errors.js';
 import { run, runInNetns } from './exec.js';
 import { linkDelete, linkSet, type RtnetlinkRequest } from './rtnetlink/messages.js';
 import { describeFailure, trySendRequests, type BatchFailure } from './rtnetlink/send.js';
+import {
+  addressDump,
+  interfaceStates,
+  linkDump,
+  linkGetByIndex,
+  linkGetByName,
+  parseAddressMessages,
+  parseLinkMessages,
+  type LinkRecord,
+} from './rtnetlink/dumps.js';
+import { dumpNetlink, NETLINK_ROUTE, type DumpAnswer } from './netlink/dump.js';
 
 const { ENODEV, ENOENT, EINVAL } = constants.errno;
 
@@ -122,7 +134,7 @@ export async function deleteOwnLink(name: string): Promise<void> {
   await deleteLink(name);
 }
 
-/** A link as `ip -json addr` shows it: state, master, MAC and addresses. */
+/** A link's state, field for field what `ip -json -details addr show` showed: state, master, MAC and addresses. */
 export interface InterfaceState {
   ifname: string;
   mac?: string;
@@ -134,33 +146,57 @@ export interface InterfaceState {
   addresses: InterfaceAddress[];
 }
 
-interface IpJsonAddr {
-  ifname: string;
-  address?: string;
-  operstate: string;
-  master?: string;
-  flags?: string[];
-  linkinfo?: { info_slave_kind?: string; info_slave_data?: { isolated?: boolean } };
-  addr_info: Array<{ local: string; prefixlen: number }>;
+/** The messages of an answer; undefined for a refusal with ENODEV (no such link). */
+function messagesOrNoLink(answer: DumpAnswer, what: string): Uint8Array | undefined {
+  if ('bytes' in answer) return answer.bytes;
+  if (answer.errno === ENODEV) return undefined;
+  throw new SkiffError('unavailable', `failed to read ${what}: ${answer.reason}`);
 }
 
-/** The link's state in the daemon's namespace or the one at netnsPath; undefined when there is no such link. */
+/**
+ * Every link of the daemon's namespace or the one at netnsPath, by name:
+ * one link dump and one address dump, read by the daemon itself. Throws
+ * when the namespace cannot be read (gone meanwhile), naming it.
+ */
+export async function readInterfaces(netnsPath?: string): Promise<Map<string, InterfaceState>> {
+  const [links, addresses] = await dumpNetlink(
+    [
+      { protocol: NETLINK_ROUTE, bytes: linkDump() },
+      { protocol: NETLINK_ROUTE, bytes: addressDump() },
+    ],
+    netnsPath,
+  );
+  const where = netnsPath === undefined ? '' : ` in netns "${netnsPath}"`;
+  const linkRecords = parseLinkMessages(messagesOrNoLink(links!, `the links${where}`) ?? new Uint8Array());
+  const addressRecords = parseAddressMessages(messagesOrNoLink(addresses!, `the addresses${where}`) ?? new Uint8Array());
+  return new Map(interfaceStates(linkRecords, addressRecords).map((state) => [state.ifname, state]));
+}
+
+/** The link's state in the daemon's namespace or the one at netnsPath; undefined when there is no such link (or namespace). */
 export async function interfaceState(ifname: string, netnsPath?: string): Promise<InterfaceState | undefined> {
-  let stdout: string;
+  const where = netnsPath === undefined ? '' : ` in netns "${netnsPath}"`;
+  let answers: DumpAnswer[];
   try {
-    ({ stdout } = await ip(['-json', '-details', 'addr', 'show', 'dev', ifname], netnsPath));
+    answers = await dumpNetlink(
+      [
+        { protocol: NETLINK_ROUTE, bytes: linkGetByName(ifname) },
+        { protocol: NETLINK_ROUTE, bytes: addressDump() },
+      ],
+      netnsPath,
+    );
   } catch {
-    return undefined; // "Device does not exist"
+    return undefined; // the namespace is gone: nor is the link there
   }
-  const link = (JSON.parse(stdout) as IpJsonAddr[])[0];
+  const linkBytes = messagesOrNoLink(answers[0]!, `link ${ifname}${where}`);
+  const link = linkBytes === undefined ? undefined : parseLinkMessages(linkBytes)[0];
   if (link === undefined) return undefined;
-  return {
-    ifname: link.ifname,
-    mac: link.address,
-    operstate: link.operstate,
-    up: link.flags?.includes('UP') === true,
-    master: link.master,
-    isolated: link.linkinfo?.info_slave_kind === 'bridge' ? link.linkinfo.info_slave_data?.isolated === true : undefined,
-    addresses: link.addr_info.flatMap((address) => interfaceAddress(address.local, address.prefixlen) ?? []),
-  };
+  const addresses = parseAddressMessages(messagesOrNoLink(answers[1]!, `the addresses${where}`) ?? new Uint8Array());
+  // Only a bridge port needs a second look-up: its master's name.
+  const masters = link.masterIndex === undefined ? [] : await masterOf(link.masterIndex, netnsPath);
+  return interfaceStates([link], addresses, masters)[0];
+}
+
+async function masterOf(index: number, netnsPath: string | undefined): Promise<LinkRecord[]> {
+  const [answer] = await dumpNetlink([{ protocol: NETLINK_ROUTE, bytes: linkGetByIndex(index) }], netnsPath);
+  return 'bytes' in answer! ? parseLinkMessages(answer.bytes) : [];
 }

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "nfnetlink.h"
+#include "netlink-dump.h"
 #include "rtnetlink.h"
 #include "release-memory.h"
 #include "spawn.h"
@@ -258,6 +259,7 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "openSockets", function) != napi_ok) return NULL;
   if (register_rtnetlink(env, exports) != napi_ok) return NULL;
   if (register_nfnetlink(env, exports) != napi_ok) return NULL;
+  if (register_netlink_dump(env, exports) != napi_ok) return NULL;
   if (add_release_memory(env, exports) != 0) return NULL;
   if (register_spawn(env, exports) != napi_ok) return NULL;
   if (register_sandbox(env, exports) != napi_ok) return NULL;
