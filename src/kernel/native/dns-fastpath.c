@@ -35,6 +35,7 @@
  */
 #define _GNU_SOURCE
 #include "dns-fastpath.h"
+#include "napi-values.h"
 #include "exported-functions.h"
 #include "asker.h"
 
@@ -217,12 +218,6 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
 static napi_value throw_error(napi_env env, const char *message) {
   napi_throw_error(env, NULL, message);
   return NULL;
-}
-
-static napi_value int_value(napi_env env, int32_t number) {
-  napi_value value;
-  napi_create_int32(env, number, &value);
-  return value;
 }
 
 static int take_slot(void) {

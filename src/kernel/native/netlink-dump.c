@@ -24,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include "netlink-dump.h"
+#include "napi-values.h"
 #include "detached-thread.h"
 
 #include <errno.h>
@@ -201,18 +202,6 @@ static void *run_call(void *data) {
   napi_call_threadsafe_function(done_callback, call, napi_tsfn_blocking);
   napi_release_threadsafe_function(done_callback, napi_tsfn_release);
   return NULL;
-}
-
-static napi_value string_value(napi_env env, const char *text) {
-  napi_value value = NULL;
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &value);
-  return value;
-}
-
-static napi_value int_value(napi_env env, int number) {
-  napi_value value = NULL;
-  napi_create_int32(env, number, &value);
-  return value;
 }
 
 /* { errno, reason } */

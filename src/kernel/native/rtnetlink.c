@@ -30,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include "rtnetlink.h"
+#include "napi-values.h"
 #include "detached-thread.h"
 #include "netlink-batch.h"
 
@@ -238,18 +239,6 @@ int rtnetlink_request_here(unsigned char *message, uint32_t length) {
   else error = exchange(batch, message, length, &reply);
   free_batch(batch);
   return error;
-}
-
-static napi_value string_value(napi_env env, const char *text) {
-  napi_value value = NULL;
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &value);
-  return value;
-}
-
-static napi_value int_value(napi_env env, int number) {
-  napi_value value = NULL;
-  napi_create_int32(env, number, &value);
-  return value;
 }
 
 /* On Node's main thread: the Promise resolved with the outcome. env is NULL when Node is shutting down. */

@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include "sandbox.h"
+#include "napi-values.h"
 #include "exported-functions.h"
 #include "detached-thread.h"
 
@@ -169,12 +170,6 @@ static void set_netns_sysctl(struct call *call) {
   char path[sizeof "/proc/sys/" + sizeof call->key];
   snprintf(path, sizeof path, "/proc/sys/%s", call->key);
   write_proc_sys(call, AT_FDCWD, path, call->value);
-}
-
-static napi_value string_value(napi_env env, const char *text) {
-  napi_value value = NULL;
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &value);
-  return value;
 }
 
 /* On Node's main thread: the Promise settled with the outcome. */

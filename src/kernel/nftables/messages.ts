@@ -12,6 +12,27 @@
  * Values inside nf_tables attributes are in network byte order.
  */
 import { NetlinkWriter } from '../netlink/writer.js';
+import {
+  NFNL_SUBSYS_NFTABLES,
+  NFT_MSG_NEWRULE,
+  NFTA_RULE_TABLE,
+  NFTA_RULE_CHAIN,
+  NFTA_RULE_EXPRESSIONS,
+  NFTA_LIST_ELEM,
+  NFTA_EXPR_NAME,
+  NFTA_EXPR_DATA,
+  NFTA_DATA_VALUE,
+  NFTA_PAYLOAD_DREG,
+  NFTA_PAYLOAD_BASE,
+  NFTA_PAYLOAD_OFFSET,
+  NFTA_PAYLOAD_LEN,
+  NFTA_PAYLOAD_SREG,
+  NFTA_META_KEY,
+  NFTA_CMP_OP,
+  NFTA_CMP_DATA,
+  NFTA_IMMEDIATE_DATA,
+  NFGENMSG_LEN,
+} from './attributes.js';
 
 /** One netlink message, sequence number 0 (the sender's to set). */
 export type NftablesMessage = Uint8Array;
@@ -24,11 +45,9 @@ const NLM_F_CREATE = 0x400;
 const NLA_F_NESTED = 0x8000;
 const NFNL_MSG_BATCH_BEGIN = 0x10;
 const NFNL_MSG_BATCH_END = 0x11;
-const NFNL_SUBSYS_NFTABLES = 10;
 const NFT_MSG_NEWTABLE = 0;
 const NFT_MSG_DELTABLE = 2;
 const NFT_MSG_NEWCHAIN = 3;
-const NFT_MSG_NEWRULE = 6;
 const NFT_MSG_DELRULE = 8;
 const NFTA_TABLE_NAME = 1;
 const NFTA_TABLE_FLAGS = 2;
@@ -39,33 +58,16 @@ const NFTA_CHAIN_POLICY = 5;
 const NFTA_CHAIN_TYPE = 7;
 const NFTA_HOOK_HOOKNUM = 1;
 const NFTA_HOOK_PRIORITY = 2;
-const NFTA_RULE_TABLE = 1;
-const NFTA_RULE_CHAIN = 2;
-const NFTA_RULE_EXPRESSIONS = 4;
-const NFTA_LIST_ELEM = 1;
-const NFTA_EXPR_NAME = 1;
-const NFTA_EXPR_DATA = 2;
-const NFTA_DATA_VALUE = 1;
-const NFTA_PAYLOAD_DREG = 1;
-const NFTA_PAYLOAD_BASE = 2;
-const NFTA_PAYLOAD_OFFSET = 3;
-const NFTA_PAYLOAD_LEN = 4;
-const NFTA_PAYLOAD_SREG = 5;
 const NFTA_PAYLOAD_CSUM_TYPE = 6;
 const NFTA_PAYLOAD_CSUM_OFFSET = 7;
 const NFTA_CMP_SREG = 1;
-const NFTA_CMP_OP = 2;
-const NFTA_CMP_DATA = 3;
 const NFTA_META_DREG = 1;
-const NFTA_META_KEY = 2;
 const NFTA_IMMEDIATE_DREG = 1;
-const NFTA_IMMEDIATE_DATA = 2;
 const NFT_CMP_EQ = 0;
 const NFT_PAYLOAD_CSUM_INET = 1;
 const NF_ACCEPT = 1;
 const NF_DROP = 0;
 const NFPROTO_UNSPEC = 0;
-const NFGENMSG_LEN = 4;
 
 const FAMILIES = { ip: 2, ip6: 10, inet: 1 } as const;
 export type Family = keyof typeof FAMILIES;

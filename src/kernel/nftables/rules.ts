@@ -11,31 +11,33 @@ import { attributeList, attributesOf, messagesOf, stringOf } from '../netlink/re
 import { NfnetlinkWriter, type Family } from './messages.js';
 import { dumpNetlink, NETLINK_NETFILTER } from '../netlink/dump.js';
 import { SkiffError } from '../../errors.js';
+import {
+  NFNL_SUBSYS_NFTABLES,
+  NFT_MSG_NEWRULE,
+  NFTA_RULE_TABLE,
+  NFTA_RULE_CHAIN,
+  NFTA_RULE_EXPRESSIONS,
+  NFTA_LIST_ELEM,
+  NFTA_EXPR_NAME,
+  NFTA_EXPR_DATA,
+  NFTA_DATA_VALUE,
+  NFTA_PAYLOAD_DREG,
+  NFTA_PAYLOAD_BASE,
+  NFTA_PAYLOAD_OFFSET,
+  NFTA_PAYLOAD_LEN,
+  NFTA_PAYLOAD_SREG,
+  NFTA_META_KEY,
+  NFTA_CMP_OP,
+  NFTA_CMP_DATA,
+  NFTA_IMMEDIATE_DATA,
+  NFGENMSG_LEN,
+} from './attributes.js';
 
 const { ENOENT } = constants.errno;
 
 // linux/netlink.h, linux/netfilter/nfnetlink.h, linux/netfilter/nf_tables.h
 const NLM_F_DUMP = 0x300;
-const NFNL_SUBSYS_NFTABLES = 10;
-const NFT_MSG_NEWRULE = 6;
 const NFT_MSG_GETRULE = 7;
-const NFTA_RULE_TABLE = 1;
-const NFTA_RULE_CHAIN = 2;
-const NFTA_RULE_EXPRESSIONS = 4;
-const NFTA_LIST_ELEM = 1;
-const NFTA_EXPR_NAME = 1;
-const NFTA_EXPR_DATA = 2;
-const NFTA_DATA_VALUE = 1;
-const NFTA_PAYLOAD_DREG = 1;
-const NFTA_PAYLOAD_BASE = 2;
-const NFTA_PAYLOAD_OFFSET = 3;
-const NFTA_PAYLOAD_LEN = 4;
-const NFTA_PAYLOAD_SREG = 5;
-const NFTA_META_KEY = 2;
-const NFTA_CMP_OP = 2;
-const NFTA_CMP_DATA = 3;
-const NFTA_IMMEDIATE_DATA = 2;
-const NFGENMSG_LEN = 4;
 
 const FAMILIES: Record<Family, number> = { ip: 2, ip6: 10, inet: 1 };
 const PAYLOAD_BASES = ['link', 'network', 'transport'] as const;

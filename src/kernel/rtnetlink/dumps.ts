@@ -9,31 +9,33 @@ import { interfaceAddress, type InterfaceAddress } from '../../model/address.js'
 import { NetlinkWriter } from '../netlink/writer.js';
 import { attributesOf, messagesOf, stringOf } from '../netlink/reader.js';
 import type { InterfaceState } from '../links.js';
+import {
+  NLM_F_REQUEST,
+  RTM_NEWLINK,
+  RTM_NEWADDR,
+  AF_UNSPEC,
+  AF_INET,
+  AF_INET6,
+  IFF_UP,
+  IFLA_ADDRESS,
+  IFLA_IFNAME,
+  IFLA_MASTER,
+  IFLA_LINKINFO,
+  IFLA_INFO_SLAVE_DATA,
+  IFLA_BRPORT_ISOLATED,
+  IFA_ADDRESS,
+  IFA_LOCAL,
+  IFINFOMSG_LEN,
+} from './attributes.js';
 
 // linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h, linux/if.h
-const NLM_F_REQUEST = 0x1;
 const NLM_F_DUMP = 0x300;
-const RTM_NEWLINK = 16;
 const RTM_GETLINK = 18;
-const RTM_NEWADDR = 20;
 const RTM_GETADDR = 22;
-const AF_UNSPEC = 0;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const IFF_UP = 0x1;
-const IFLA_ADDRESS = 1;
-const IFLA_IFNAME = 3;
-const IFLA_MASTER = 10;
 const IFLA_OPERSTATE = 16;
-const IFLA_LINKINFO = 18;
 const IFLA_EXT_MASK = 29;
 const IFLA_INFO_SLAVE_KIND = 4;
-const IFLA_INFO_SLAVE_DATA = 5;
-const IFLA_BRPORT_ISOLATED = 33;
 const RTEXT_FILTER_SKIP_STATS = 1 << 3;
-const IFA_ADDRESS = 1;
-const IFA_LOCAL = 2;
-const IFINFOMSG_LEN = 16;
 const IFADDRMSG_LEN = 8;
 
 /** IF_OPER_* as iproute2 names them. */

@@ -14,6 +14,24 @@
 import { createRequire } from 'node:module';
 import { cidrOf, type InterfaceAddress } from '../../model/address.js';
 import { NetlinkWriter } from '../netlink/writer.js';
+import {
+  NLM_F_REQUEST,
+  RTM_NEWLINK,
+  RTM_NEWADDR,
+  AF_UNSPEC,
+  AF_INET,
+  AF_INET6,
+  IFF_UP,
+  IFLA_ADDRESS,
+  IFLA_IFNAME,
+  IFLA_MASTER,
+  IFLA_LINKINFO,
+  IFLA_INFO_SLAVE_DATA,
+  IFLA_BRPORT_ISOLATED,
+  IFA_ADDRESS,
+  IFA_LOCAL,
+  IFINFOMSG_LEN,
+} from './attributes.js';
 // By require, not import: as in model/address.ts (an ES import of a CommonJS package starts Node's export lexer).
 const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipaddr.js');
 
@@ -38,25 +56,14 @@ export interface NetnsRef {
 }
 
 // linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h, linux/veth.h
-const NLM_F_REQUEST = 0x1;
 const NLM_F_ACK = 0x4;
 const NLM_F_REPLACE = 0x100;
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
-const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
-const RTM_NEWADDR = 20;
 const RTM_NEWROUTE = 24;
-const AF_UNSPEC = 0;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const IFF_UP = 0x1;
-const IFLA_ADDRESS = 1;
-const IFLA_IFNAME = 3;
 const IFLA_MTU = 4;
 const IFLA_LINK = 5;
-const IFLA_MASTER = 10;
-const IFLA_LINKINFO = 18;
 const IFLA_IFALIAS = 20;
 const IFLA_AF_SPEC = 26;
 const IFLA_NET_NS_FD = 28;
@@ -64,15 +71,11 @@ const IFLA_INET6_ADDR_GEN_MODE = 8;
 const IN6_ADDR_GEN_MODE_NONE = 1;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
-const IFLA_INFO_SLAVE_DATA = 5;
 const VETH_INFO_PEER = 1;
 const IFLA_BRPORT_MODE = 4;
-const IFLA_BRPORT_ISOLATED = 33;
 const IFLA_BR_NF_CALL_IPTABLES = 36;
 const IFLA_BR_NF_CALL_IP6TABLES = 37;
 const IFLA_MACVLAN_MODE = 1;
-const IFA_ADDRESS = 1;
-const IFA_LOCAL = 2;
 const IFA_F_NODAD = 0x02;
 const RTA_OIF = 4;
 const RTA_GATEWAY = 5;
@@ -80,7 +83,6 @@ const RT_TABLE_MAIN = 254;
 const RTPROT_BOOT = 3;
 const RT_SCOPE_UNIVERSE = 0;
 const RTN_UNICAST = 1;
-const IFINFOMSG_LEN = 16;
 const NLA_HDRLEN = 4;
 
 const MACVLAN_MODES = { private: 1, vepa: 2, bridge: 4, passthru: 8 } as const;
