@@ -326,6 +326,19 @@ test('-b none: no default bridge network, containers without --network get a loo
         .map((line) => line.split(':')[1]?.trim()),
       ['lo'],
     );
+    await daemon.ok('create', '--name', 'plain', 'busybox', 'true');
+    assert.equal(
+      (
+        await daemon.ok(
+          'inspect',
+          '-f',
+          '{{.HostConfig.NetworkMode}} {{range $name, $n := .NetworkSettings.Networks}}{{$name}}:[{{$n.NetworkID}}]{{end}}',
+          'plain',
+        )
+      ).trim(),
+      'default bridge:[]',
+    );
+    await daemon.ok('rm', 'plain');
     await daemon.ok('network', 'create', 'first');
     assert.equal(await subnetOf(daemon, 'first'), '172.17.0.0/16');
   } finally {

@@ -273,26 +273,27 @@ const FIXED_HOST_CONFIG = {
   ReadonlyPaths: READONLY_PATHS,
 } as const;
 
+/** A network entry without an endpoint, as dockerd shows one. */
+const NO_ENDPOINT: Body = {
+  IPAMConfig: null,
+  Links: null,
+  Aliases: null,
+  NetworkID: '',
+  EndpointID: '',
+  Gateway: '',
+  IPAddress: '',
+  IPPrefixLen: 0,
+  IPv6Gateway: '',
+  GlobalIPv6Address: '',
+  GlobalIPv6PrefixLen: 0,
+  MacAddress: '',
+  DriverOpts: null,
+};
+
 function networksWire(containers: Containers, record: ContainerRecord): Record<string, Body> {
   const networks: Record<string, Body> = {};
   const mode = record.hostConfig.networkMode;
-  if (mode === 'host' || mode === 'none') {
-    networks[mode] = {
-      IPAMConfig: null,
-      Links: null,
-      Aliases: null,
-      NetworkID: '',
-      EndpointID: '',
-      Gateway: '',
-      IPAddress: '',
-      IPPrefixLen: 0,
-      IPv6Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
-      MacAddress: '',
-      DriverOpts: null,
-    };
-  }
+  if (mode === 'host' || mode === 'none') networks[mode] = { ...NO_ENDPOINT };
   for (const { network, endpoint, request } of containers.networkOf(record)) {
     const v4Gateway = endpoint?.ipv4 === undefined ? undefined : defaultGateways(network.ipam.pools, [endpoint.ipv4])[0];
     const v6Gateway = endpoint?.ipv6 === undefined ? undefined : defaultGateways(network.ipam.pools, [endpoint.ipv6])[0];
@@ -314,6 +315,9 @@ function networksWire(containers: Containers, record: ContainerRecord): Record<s
       DNSNames: userDefined && endpoint ? [record.name, record.id.slice(0, 12), ...request.aliases] : null,
     };
   }
+  // dockerd -b none: the default mode names the bridge network there is not (dockerd shows it empty, without DNSNames).
+  const defaultMode = mode === '' || mode === 'default' || mode === 'bridge';
+  if (defaultMode && Object.keys(networks).length === 0) networks['bridge'] = { ...NO_ENDPOINT };
   return networks;
 }
 
