@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { assertInWorld, makeNetns, scratchDir, sh, type NetnsHandle } from '../helpers/world.js';
 import { interfaceState, readInterfaces, type InterfaceState } from '../../src/kernel/links.js';
 import { interfaceAddress } from '../../src/model/address.js';
+import { stateFromIpJson, type IpJsonAddr } from '../helpers/ip-json.js';
 import { installResolverRedirect } from '../../src/firewall/index.js';
 import { readRedirectedPorts } from '../../src/engine/resolver-redirect-read.js';
 import { listRules } from '../../src/kernel/nftables/rules.js';
@@ -27,34 +28,11 @@ assertInWorld();
 let dir: { path: string; remove: () => void };
 let sandbox: NetnsHandle;
 
-interface IpJsonAddr {
-  ifname: string;
-  address?: string;
-  operstate: string;
-  master?: string;
-  flags?: string[];
-  linkinfo?: { info_slave_kind?: string; info_slave_data?: { isolated?: boolean } };
-  addr_info: Array<{ local: string; prefixlen: number }>;
-}
-
 /** What skiff made of `ip -json -details addr show` before it read the kernel itself. */
 async function fromIp(netns?: NetnsHandle): Promise<Map<string, InterfaceState>> {
   const args = ['-json', '-details', 'addr', 'show'];
   const links = JSON.parse(netns === undefined ? await sh('ip', args) : await netns.exec('ip', args)) as IpJsonAddr[];
-  return new Map(
-    links.map((link) => {
-      const state: InterfaceState = {
-        ifname: link.ifname,
-        mac: link.address,
-        operstate: link.operstate,
-        up: link.flags?.includes('UP') === true,
-        master: link.master,
-        isolated: link.linkinfo?.info_slave_kind === 'bridge' ? link.linkinfo.info_slave_data?.isolated === true : undefined,
-        addresses: link.addr_info.flatMap((address) => interfaceAddress(address.local, address.prefixlen) ?? []),
-      };
-      return [link.ifname, JSON.parse(JSON.stringify(state)) as InterfaceState];
-    }),
-  );
+  return new Map(links.map((link) => [link.ifname, stateFromIpJson(link)]));
 }
 
 /** The network namespaces of this process's threads but the addon's own (skiff-nl-dump): one, the world's. */

@@ -11,8 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { interfaceAddress } from '../../src/model/address.js';
-import type { InterfaceState } from '../../src/kernel/links.js';
+import { stateFromIpJson, type IpJsonAddr } from '../helpers/ip-json.js';
 import { messagesOf, attributesOf, stringOf } from '../../src/kernel/netlink/reader.js';
 import {
   addressDump,
@@ -24,16 +23,6 @@ import {
   parseLinkMessages,
 } from '../../src/kernel/rtnetlink/dumps.js';
 
-interface IpJsonAddr {
-  ifname: string;
-  address?: string;
-  operstate: string;
-  master?: string;
-  flags?: string[];
-  linkinfo?: { info_slave_kind?: string; info_slave_data?: { isolated?: boolean } };
-  addr_info: Array<{ local: string; prefixlen: number }>;
-}
-
 interface Capture {
   netns: 'host' | 'sandbox';
   ip: IpJsonAddr[];
@@ -41,20 +30,6 @@ interface Capture {
 }
 
 const captures = JSON.parse(readFileSync(fileURLToPath(new URL('../../../test/fixtures/rtnetlink/ip-addr-show.json', import.meta.url)), 'utf8')) as Capture[];
-
-/** What skiff made of `ip -json -details addr show` before it read the kernel itself (undefined fields left out). */
-function fromIpJson(link: IpJsonAddr): InterfaceState {
-  const state: InterfaceState = {
-    ifname: link.ifname,
-    mac: link.address,
-    operstate: link.operstate,
-    up: link.flags?.includes('UP') === true,
-    master: link.master,
-    isolated: link.linkinfo?.info_slave_kind === 'bridge' ? link.linkinfo.info_slave_data?.isolated === true : undefined,
-    addresses: link.addr_info.flatMap((address) => interfaceAddress(address.local, address.prefixlen) ?? []),
-  };
-  return JSON.parse(JSON.stringify(state)) as InterfaceState;
-}
 
 for (const capture of captures) {
   test(`the ${capture.netns} namespace's dumps read as ip -json -details addr show printed them`, () => {
@@ -67,7 +42,7 @@ for (const capture of captures) {
     for (const link of capture.ip)
       assert.deepEqual(
         states.find((state) => state.ifname === link.ifname),
-        fromIpJson(link),
+        stateFromIpJson(link),
         link.ifname,
       );
   });
